@@ -1,0 +1,1 @@
+"""xyd coordinator: control plane, node registry, jobs, model registry, the `xyd` CLI and the local launcher."""

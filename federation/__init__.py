@@ -1,0 +1,1 @@
+"""xyd federation: the wire (protobufs, mTLS/PKI, channels, chunked streams, PSI, Flower apps)."""

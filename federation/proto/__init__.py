@@ -1,0 +1,1 @@
+"""Protobuf definitions and their generated code (regenerate with `make protos`)."""

@@ -1,0 +1,201 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DescribeRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ColumnSchema(_message.Message):
+    __slots__ = ("name", "type", "sensitivity", "category")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    sensitivity: str
+    category: str
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., sensitivity: _Optional[str] = ..., category: _Optional[str] = ...) -> None: ...
+
+class TableSchema(_message.Message):
+    __slots__ = ("name", "id_column", "columns", "rows", "snapshot_sha256")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ID_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    id_column: str
+    columns: _containers.RepeatedCompositeFieldContainer[ColumnSchema]
+    rows: int
+    snapshot_sha256: bytes
+    def __init__(self, name: _Optional[str] = ..., id_column: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnSchema, _Mapping]]] = ..., rows: _Optional[int] = ..., snapshot_sha256: _Optional[bytes] = ...) -> None: ...
+
+class NodeDescription(_message.Message):
+    __slots__ = ("party", "tables", "quality")
+    class QualityEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    party: str
+    tables: _containers.RepeatedCompositeFieldContainer[TableSchema]
+    quality: _containers.ScalarMap[str, str]
+    def __init__(self, party: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableSchema, _Mapping]]] = ..., quality: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Peer(_message.Message):
+    __slots__ = ("party", "address")
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    party: str
+    address: str
+    def __init__(self, party: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
+
+class TaskRequest(_message.Message):
+    __slots__ = ("job_id", "stage", "peers", "params_json")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    stage: str
+    peers: _containers.RepeatedCompositeFieldContainer[Peer]
+    params_json: str
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., params_json: _Optional[str] = ...) -> None: ...
+
+class Progress(_message.Message):
+    __slots__ = ("message", "fraction")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    fraction: float
+    def __init__(self, message: _Optional[str] = ..., fraction: _Optional[float] = ...) -> None: ...
+
+class TaskResult(_message.Message):
+    __slots__ = ("summary_json",)
+    SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
+    summary_json: str
+    def __init__(self, summary_json: _Optional[str] = ...) -> None: ...
+
+class TaskError(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class TaskEvent(_message.Message):
+    __slots__ = ("progress", "result", "error")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    progress: Progress
+    result: TaskResult
+    error: TaskError
+    def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., result: _Optional[_Union[TaskResult, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ...) -> None: ...
+
+class RegisterRequest(_message.Message):
+    __slots__ = ("address", "description")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    description: NodeDescription
+    def __init__(self, address: _Optional[str] = ..., description: _Optional[_Union[NodeDescription, _Mapping]] = ...) -> None: ...
+
+class RegisterReply(_message.Message):
+    __slots__ = ("party",)
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    party: str
+    def __init__(self, party: _Optional[str] = ...) -> None: ...
+
+class ListNodesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class NodeInfo(_message.Message):
+    __slots__ = ("party", "address", "description", "registered_at")
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    party: str
+    address: str
+    description: NodeDescription
+    registered_at: float
+    def __init__(self, party: _Optional[str] = ..., address: _Optional[str] = ..., description: _Optional[_Union[NodeDescription, _Mapping]] = ..., registered_at: _Optional[float] = ...) -> None: ...
+
+class NodeList(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ...) -> None: ...
+
+class JobSpec(_message.Message):
+    __slots__ = ("spec_toml",)
+    SPEC_TOML_FIELD_NUMBER: _ClassVar[int]
+    spec_toml: str
+    def __init__(self, spec_toml: _Optional[str] = ...) -> None: ...
+
+class JobRef(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class StageStatus(_message.Message):
+    __slots__ = ("stage", "state", "results", "error")
+    class ResultsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    state: str
+    results: _containers.ScalarMap[str, str]
+    error: str
+    def __init__(self, stage: _Optional[str] = ..., state: _Optional[str] = ..., results: _Optional[_Mapping[str, str]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class JobStatus(_message.Message):
+    __slots__ = ("job_id", "state", "stages", "error")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    state: str
+    stages: _containers.RepeatedCompositeFieldContainer[StageStatus]
+    error: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[StageStatus, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class JobEvent(_message.Message):
+    __slots__ = ("job_id", "party", "stage", "message", "fraction", "status")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    party: str
+    stage: str
+    message: str
+    fraction: float
+    status: JobStatus
+    def __init__(self, job_id: _Optional[str] = ..., party: _Optional[str] = ..., stage: _Optional[str] = ..., message: _Optional[str] = ..., fraction: _Optional[float] = ..., status: _Optional[_Union[JobStatus, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""xyd platform node: active party, bank/compliance HTTP API, feedback, monitoring."""

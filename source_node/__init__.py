@@ -1,0 +1,1 @@
+"""xyd source node: data intake and governance, passive-party servicers, verification gate."""
