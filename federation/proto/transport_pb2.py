@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n federation/proto/transport.proto\x12\rxyd.transport\"O\n\x0b\x46rameHeader\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\x0c\"N\n\x05\x46rame\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.xyd.transport.FrameHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04\x62ody\"!\n\x07PushAck\x12\x16\n\x0ereceived_bytes\x18\x01 \x01(\x04\x32\x41\n\x07Mailbox\x12\x36\n\x04Push\x12\x14.xyd.transport.Frame\x1a\x16.xyd.transport.PushAck(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n federation/proto/transport.proto\x12\rxyd.transport\"`\n\x0b\x46rameHeader\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\x0c\x12\x0f\n\x07push_id\x18\x05 \x01(\x0c\"N\n\x05\x46rame\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.xyd.transport.FrameHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04\x62ody\"!\n\x07PushAck\x12\x16\n\x0ereceived_bytes\x18\x01 \x01(\x04\x32\x41\n\x07Mailbox\x12\x36\n\x04Push\x12\x14.xyd.transport.Frame\x1a\x16.xyd.transport.PushAck(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,11 +32,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'federation.proto.transport_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FRAMEHEADER']._serialized_start=51
-  _globals['_FRAMEHEADER']._serialized_end=130
-  _globals['_FRAME']._serialized_start=132
-  _globals['_FRAME']._serialized_end=210
-  _globals['_PUSHACK']._serialized_start=212
-  _globals['_PUSHACK']._serialized_end=245
-  _globals['_MAILBOX']._serialized_start=247
-  _globals['_MAILBOX']._serialized_end=312
+  _globals['_FRAMEHEADER']._serialized_end=147
+  _globals['_FRAME']._serialized_start=149
+  _globals['_FRAME']._serialized_end=227
+  _globals['_PUSHACK']._serialized_start=229
+  _globals['_PUSHACK']._serialized_end=262
+  _globals['_MAILBOX']._serialized_start=264
+  _globals['_MAILBOX']._serialized_end=329
 # @@protoc_insertion_point(module_scope)

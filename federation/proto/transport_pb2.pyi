@@ -6,16 +6,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class FrameHeader(_message.Message):
-    __slots__ = ("job_id", "tag", "total_bytes", "sha256")
+    __slots__ = ("job_id", "tag", "total_bytes", "sha256", "push_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     TAG_FIELD_NUMBER: _ClassVar[int]
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    PUSH_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     tag: str
     total_bytes: int
     sha256: bytes
-    def __init__(self, job_id: _Optional[str] = ..., tag: _Optional[str] = ..., total_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ...) -> None: ...
+    push_id: bytes
+    def __init__(self, job_id: _Optional[str] = ..., tag: _Optional[str] = ..., total_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., push_id: _Optional[bytes] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("header", "chunk")

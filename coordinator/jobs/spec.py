@@ -1,0 +1,100 @@
+"""The job file: which parties take part, which stages run, and each stage's parameters."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KNOWN_STAGES = ("psi", "binning", "train", "evaluate", "publish")
+# Who learns the intersection, by `[psi] reveal`: (active party, passive parties). Sizes are always learned.
+PSI_REVEAL = {"both": (True, True), "active": (True, False), "passive": (False, True), "none": (False, False)}
+STAGES_BY_ALGORITHM = {
+    None: ("psi",),
+    "psi": ("psi",),
+}
+
+
+class JobSpecError(ValueError):
+    """The job file is malformed or names something that does not exist."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A parsed, validated job file."""
+
+    name: str
+    active: str
+    passive: tuple[str, ...]
+    stages: tuple[str, ...]
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    text: str = ""
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        return (self.active, *self.passive)
+
+    def stage_params(self, stage: str) -> dict[str, Any]:
+        """Parameters sent to every party for `stage`: its section plus the roster."""
+        params = dict(self.sections.get(stage, {}))
+        params["active"] = self.active
+        params["passive"] = list(self.passive)
+        params["job_name"] = self.name
+        if stage == "psi":
+            params["active_learns"], params["passive_learns"] = PSI_REVEAL[params.get("reveal", "both")]
+        return params
+
+
+def _party(value: Any, where: str) -> str:
+    if not isinstance(value, str) or value.count("/") != 1 or not all(value.split("/")):
+        raise JobSpecError(f"{where}: expected a party like 'source/tax', got {value!r}")
+    return value
+
+
+def parse_job_spec(text: str) -> JobSpec:
+    """Parse and validate the TOML text of a job file."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise JobSpecError(f"job file is not valid TOML: {exc}") from exc
+    job = raw.get("job", {})
+    parties = raw.get("parties")
+    if not isinstance(parties, dict):
+        raise JobSpecError("job file needs a [parties] table with `active` and `passive`")
+    active = _party(parties.get("active"), "[parties] active")
+    passive_raw = parties.get("passive", [])
+    if not isinstance(passive_raw, list) or not passive_raw:
+        raise JobSpecError("[parties] passive must be a non-empty list of parties")
+    passive = tuple(_party(p, "[parties] passive") for p in passive_raw)
+    if len(set(passive)) != len(passive) or active in passive:
+        raise JobSpecError("[parties] lists a party twice")
+    algorithm = raw.get("train", {}).get("algorithm")
+    default_stages = STAGES_BY_ALGORITHM.get(algorithm)
+    stages_raw = job.get("stages", list(default_stages or ()))
+    if not stages_raw:
+        raise JobSpecError(f"unknown [train] algorithm {algorithm!r}; known: "
+                           f"{sorted(a for a in STAGES_BY_ALGORITHM if a)}")
+    unknown = [s for s in stages_raw if s not in KNOWN_STAGES]
+    if unknown:
+        raise JobSpecError(f"unknown stages {unknown}; known: {list(KNOWN_STAGES)}")
+    sections = {k: v for k, v in raw.items() if isinstance(v, dict) and k not in {"job", "parties"}}
+    reveal = sections.get("psi", {}).get("reveal", "both")
+    if reveal not in PSI_REVEAL:
+        raise JobSpecError(f"[psi] reveal must be one of {sorted(PSI_REVEAL)}, got {reveal!r}")
+    return JobSpec(
+        name=str(job.get("name", "job")),
+        active=active,
+        passive=passive,
+        stages=tuple(stages_raw),
+        sections=sections,
+        text=text,
+    )
+
+
+def load_job_spec(path: Path) -> JobSpec:
+    try:
+        return parse_job_spec(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise JobSpecError(f"job file not found: {path}") from exc

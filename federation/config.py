@@ -1,0 +1,105 @@
+"""Node configuration: a TOML file, overridden by XYD_* environment variables.
+
+Every node process (coordinator, platform, source) shares the `[node]`, `[tls]` and `[coordinator]`
+sections; role-specific sections (`[data]`, `[api]`, ...) are read by the role itself from `raw`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment is missing a setting or holds an invalid one."""
+
+
+@dataclass(frozen=True)
+class TlsPaths:
+    ca: Path
+    cert: Path
+    key: Path
+    crl: Path | None = None
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Settings every node process needs; `raw` keeps the whole file for role-specific sections."""
+
+    listen: str
+    state_dir: Path
+    tls: TlsPaths
+    coordinator: str | None
+    log_level: str = "INFO"
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        value = self.raw.get(name, {})
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"[{name}] must be a table in {self.source}")
+        return value
+
+    def path(self, value: str | os.PathLike[str]) -> Path:
+        """Resolve a path from the file relative to the file's folder."""
+        p = Path(value)
+        if not p.is_absolute() and self.source is not None:
+            p = self.source.parent / p
+        return p
+
+
+ENV_OVERRIDES = {
+    "XYD_LISTEN": ("node", "listen"),
+    "XYD_STATE_DIR": ("node", "state_dir"),
+    "XYD_LOG_LEVEL": ("node", "log_level"),
+    "XYD_COORDINATOR": ("coordinator", "address"),
+    "XYD_TLS_CA": ("tls", "ca"),
+    "XYD_TLS_CERT": ("tls", "cert"),
+    "XYD_TLS_KEY": ("tls", "key"),
+    "XYD_TLS_CRL": ("tls", "crl"),
+}
+
+
+def load_node_config(path: Path, env: Mapping[str, str] | None = None) -> NodeConfig:
+    """Read `path`, apply XYD_* environment overrides, and check the required settings."""
+    env = os.environ if env is None else env
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if env.get(var):
+            raw.setdefault(section, {})[key] = env[var]
+    base = path.parent
+
+    def need(section: str, key: str) -> Any:
+        try:
+            return raw[section][key]
+        except KeyError as exc:
+            raise ConfigError(f"{path}: missing [{section}] {key}") from exc
+
+    def resolve(value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else base / p
+
+    tls = raw.get("tls", {})
+    return NodeConfig(
+        listen=str(raw.get("node", {}).get("listen", "127.0.0.1:0")),
+        state_dir=resolve(str(need("node", "state_dir"))),
+        tls=TlsPaths(
+            ca=resolve(need("tls", "ca")),
+            cert=resolve(need("tls", "cert")),
+            key=resolve(need("tls", "key")),
+            crl=resolve(tls["crl"]) if tls.get("crl") else None,
+        ),
+        coordinator=raw.get("coordinator", {}).get("address"),
+        log_level=str(raw.get("node", {}).get("log_level", "INFO")),
+        raw=raw,
+        source=path.resolve(),
+    )

@@ -1,0 +1,119 @@
+"""Who is calling: the peer identity of a gRPC call, and the server interceptor that admits or refuses it.
+
+The TLS handshake already proved the client holds a key certified by the CA. The interceptor adds what
+gRPC Python cannot do itself: refuse revoked certificates (CRL), certificates outside their validity
+window at the server's clock, and roles the server does not serve.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from cryptography import x509
+
+from federation.pki import (
+    CertificateNotValid,
+    CertificateRevoked,
+    Identity,
+    InvalidIdentity,
+    PkiError,
+    check_validity,
+    utcnow,
+)
+from federation.revocation import RevocationListInvalid, RevocationWatcher
+
+log = logging.getLogger(__name__)
+
+
+class PeerNotAuthenticated(PkiError):
+    """The call carries no verified client certificate naming an xyd identity."""
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_peer(pem: bytes) -> tuple[x509.Certificate, Identity]:
+    cert = x509.load_pem_x509_certificate(pem)
+    return cert, Identity.from_certificate(cert)
+
+
+def peer_certificate(context: grpc.ServicerContext) -> tuple[x509.Certificate, Identity]:
+    """The verified client certificate of the call and the identity its URI SAN names."""
+    pems = context.auth_context().get("x509_pem_cert")
+    if not pems:
+        raise PeerNotAuthenticated("the call carries no verified client certificate")
+    try:
+        return _parse_peer(pems[0])
+    except (ValueError, InvalidIdentity) as exc:
+        raise PeerNotAuthenticated(f"client certificate names no xyd identity: {exc}") from exc
+
+
+def peer_identity(context: grpc.ServicerContext) -> Identity:
+    """The caller's identity, taken from its verified certificate's URI SAN and from nothing else."""
+    return peer_certificate(context)[1]
+
+
+class PeerAuthInterceptor(grpc.ServerInterceptor):
+    """Refuses calls from revoked, expired or unauthorised peers before any servicer runs."""
+
+    def __init__(
+        self,
+        revocation: RevocationWatcher | None,
+        *,
+        allowed_roles: frozenset[str] | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self._revocation = revocation
+        self._allowed_roles = allowed_roles
+        self._clock = clock
+
+    def admit(self, context: grpc.ServicerContext) -> None:
+        """Abort the call with UNAUTHENTICATED or PERMISSION_DENIED unless the peer may call this server."""
+        try:
+            cert, identity = peer_certificate(context)
+            now = self._clock()
+            check_validity(cert, now=now)
+            if self._revocation is not None:
+                self._revocation.check(cert, subject=identity.party, now=now)
+        except (PeerNotAuthenticated, CertificateNotValid, CertificateRevoked) as exc:
+            log.warning("refused %s: %s", context.peer(), exc)
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except RevocationListInvalid as exc:
+            # Fail closed: without a trustworthy CRL no certificate can be shown unrevoked.
+            log.error("refused %s: %s", context.peer(), exc)
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "server cannot check revocation: refusing all peers"
+            )
+        if self._allowed_roles is not None and identity.role not in self._allowed_roles:
+            log.warning("refused %s: role %s not allowed", identity, identity.role)
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"role {identity.role!r} may not call this server (allowed: {sorted(self._allowed_roles)})",
+            )
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
+            behaviour = getattr(handler, kind)
+            if behaviour is not None:
+                return handler._replace(**{kind: self._guard(behaviour)})
+        return handler
+
+    def _guard(
+        self, behaviour: Callable[[Any, grpc.ServicerContext], Any]
+    ) -> Callable[[Any, grpc.ServicerContext], Any]:
+        # The check runs eagerly, before a response-streaming behaviour creates its generator.
+        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+            self.admit(context)
+            return behaviour(request, context)
+
+        return guarded

@@ -1,0 +1,137 @@
+"""Run job stages on a node: the `Node` control service that the coordinator calls.
+
+A role registers one handler per stage name. For each `RunTask` call the host builds a `GrpcChannel`
+to the job's peers, runs the handler in a worker thread and streams its progress back; the handler's
+return value (aggregate figures only, never raw values) is the stage result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from federation.channel import Channel, ChannelError
+from federation.proto import control_pb2, control_pb2_grpc
+
+log = logging.getLogger("xyd.tasks")
+
+
+class TaskFailed(Exception):
+    """A handler's refusal or failure with a stable code the coordinator can show."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class TaskContext:
+    """What a stage handler gets: its job, parameters, channel to the peers and a progress callback."""
+
+    job_id: str
+    stage: str
+    params: Mapping[str, Any]
+    channel: Channel
+    peers: Mapping[str, str]
+    work_dir: Path
+    _events: queue.Queue = field(repr=False, default_factory=queue.Queue)
+
+    def progress(self, message: str, fraction: float = -1.0) -> None:
+        """Report progress; it streams to the coordinator and from there to whoever watches the job."""
+        self._events.put(control_pb2.TaskEvent(progress=control_pb2.Progress(message=message, fraction=fraction)))
+
+
+Handler = Callable[[TaskContext], Mapping[str, Any]]
+ChannelFactory = Callable[[str, Mapping[str, str]], Channel]
+
+
+class NodeServicer(control_pb2_grpc.NodeServicer):
+    """The control service of one node: `Describe` and `RunTask` (called by the coordinator only)."""
+
+    def __init__(
+        self,
+        *,
+        describe: Callable[[], control_pb2.NodeDescription],
+        handlers: Mapping[str, Handler],
+        channel_factory: ChannelFactory,
+        state_dir: Path,
+        caller_check: Callable[[grpc.ServicerContext], None],
+        on_job_done: Callable[[str], None] | None = None,
+    ) -> None:
+        self._describe = describe
+        self._handlers = dict(handlers)
+        self._channel_factory = channel_factory
+        self._state_dir = state_dir
+        self._caller_check = caller_check
+        self._on_job_done = on_job_done
+
+    def Describe(self, request: control_pb2.DescribeRequest, context: grpc.ServicerContext) -> control_pb2.NodeDescription:
+        self._caller_check(context)
+        return self._describe()
+
+    def RunTask(self, request: control_pb2.TaskRequest, context: grpc.ServicerContext) -> Iterator[control_pb2.TaskEvent]:
+        self._caller_check(context)
+        handler = self._handlers.get(request.stage)
+        if handler is None:
+            yield _error("UNKNOWN_STAGE", f"this node has no handler for stage {request.stage!r}")
+            return
+        try:
+            params = json.loads(request.params_json or "{}")
+        except json.JSONDecodeError as exc:
+            yield _error("BAD_PARAMS", f"params_json is not JSON: {exc}")
+            return
+        peers = {p.party: p.address for p in request.peers}
+        work_dir = self._state_dir / "jobs" / request.job_id
+        work_dir.mkdir(parents=True, exist_ok=True)
+        channel = self._channel_factory(request.job_id, peers)
+        ctx = TaskContext(request.job_id, request.stage, params, channel, peers, work_dir)
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            started = time.monotonic()
+            try:
+                outcome["result"] = dict(handler(ctx))
+                log.info("stage done", extra={"job": request.job_id, "stage": request.stage,
+                                              "seconds": round(time.monotonic() - started, 3)})
+            except TaskFailed as exc:
+                outcome["error"] = (exc.code, str(exc))
+            except ChannelError as exc:
+                outcome["error"] = ("PEER_FAILURE", str(exc))
+            except Exception as exc:  # the coordinator must hear about any failure, not a dropped stream
+                log.error("stage failed", extra={"job": request.job_id, "stage": request.stage,
+                                                 "trace": traceback.format_exc()})
+                outcome["error"] = ("INTERNAL", f"{type(exc).__name__}: {exc}")
+            finally:
+                ctx._events.put(None)
+
+        worker = threading.Thread(target=work, name=f"task-{request.job_id}-{request.stage}", daemon=True)
+        worker.start()
+        while True:
+            event = ctx._events.get()
+            if event is None:
+                break
+            if context.is_active():
+                yield event
+        worker.join()
+        close = getattr(channel, "close", None)
+        if close is not None:
+            close()
+        if "error" in outcome:
+            yield _error(*outcome["error"])
+        else:
+            yield control_pb2.TaskEvent(result=control_pb2.TaskResult(
+                summary_json=json.dumps(outcome["result"], sort_keys=True)))
+
+
+def _error(code: str, message: str) -> control_pb2.TaskEvent:
+    return control_pb2.TaskEvent(error=control_pb2.TaskError(code=code, message=message))
