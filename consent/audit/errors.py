@@ -1,0 +1,90 @@
+"""One flat catalogue of audit-log failures; each carries the facts a compliance officer needs."""
+
+from __future__ import annotations
+
+
+class AuditError(Exception):
+    """Base class of every audit-log failure."""
+
+
+class EventRejected(AuditError):
+    """An audit event broke the leaf rules (unknown key, free text, personal data, missing id)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"audit event field {field!r}: {reason}")
+        self.field, self.reason = field, reason
+
+
+class SchemaMissingError(AuditError):
+    """The log's tables (or its head row) do not exist: call `create_schema()` first."""
+
+
+class LogTamperedError(AuditError):
+    """Stored rows disagree with a checkpoint or with themselves; `index` is the first bad leaf if known."""
+
+    def __init__(self, reason: str, index: int | None = None) -> None:
+        where = "" if index is None else f" (first bad leaf {index})"
+        super().__init__(f"audit log does not match: {reason}{where}")
+        self.reason, self.index = reason, index
+
+
+class NoteError(AuditError):
+    """A signed note or checkpoint is malformed (encoding, layout, sizes, base64)."""
+
+
+class SignatureError(AuditError):
+    """A required signature is absent, or a signature from a known key does not verify."""
+
+
+class QuorumError(SignatureError):
+    """Fewer valid witness cosignatures than the policy requires."""
+
+    def __init__(self, required: int, found: int) -> None:
+        super().__init__(f"{found} valid witness cosignatures, {required} required")
+        self.required, self.found = required, found
+
+
+class WitnessRefusal(AuditError):
+    """A witness refused to cosign a checkpoint."""
+
+
+class UnknownLogError(WitnessRefusal):
+    """The checkpoint's origin is not a log this witness follows."""
+
+
+class RollbackError(WitnessRefusal):
+    """The checkpoint is smaller than one the witness already cosigned: the log tried to go back in time."""
+
+    def __init__(self, known_size: int, offered_size: int) -> None:
+        super().__init__(f"checkpoint size {offered_size} is below the size {known_size} already witnessed")
+        self.known_size, self.offered_size = known_size, offered_size
+
+
+class SplitViewError(WitnessRefusal):
+    """Same size, different root: the log showed two different histories (a split view)."""
+
+    def __init__(self, size: int, known_root: bytes, offered_root: bytes) -> None:
+        super().__init__(
+            f"size {size} was witnessed with root {known_root.hex()}, now offered with {offered_root.hex()}"
+        )
+        self.size, self.known_root, self.offered_root = size, known_root, offered_root
+
+
+class WitnessConflict(WitnessRefusal):
+    """The log proved consistency from a size the witness has not seen; retry from `known_size`."""
+
+    def __init__(self, known_size: int, claimed_size: int) -> None:
+        super().__init__(f"proof starts at size {claimed_size}, the witness last saw size {known_size}")
+        self.known_size, self.claimed_size = known_size, claimed_size
+
+
+class InconsistentCheckpointError(WitnessRefusal):
+    """The consistency proof from the last witnessed checkpoint to the offered one does not verify."""
+
+
+class MissingUsesError(AuditError):
+    """A cross-check found uses in a source node's local log that the registry's log lacks or altered."""
+
+    def __init__(self, missing: int, altered: int, unproven: int) -> None:
+        super().__init__(f"registry log is missing {missing} uses, altered {altered}, cannot prove {unproven}")
+        self.missing, self.altered, self.unproven = missing, altered, unproven
