@@ -1,0 +1,107 @@
+"""The life of a node process: serve mTLS gRPC, register with the coordinator, run tasks until told to stop.
+
+Roles (source, platform) supply what they describe about themselves and their stage handlers; this module
+knows nothing of what the roles do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import grpc
+
+from federation.config import NodeConfig
+from federation.grpc_channel import GrpcChannel, PeerChannels, open_secure_channel
+from federation.pki import Identity, NodeTls
+from federation.proto import control_pb2, control_pb2_grpc
+from federation.server import NodeServer, peer_identity
+from federation.tasks import Handler, NodeServicer
+
+log = logging.getLogger("xyd.node")
+
+
+def load_tls(config: NodeConfig) -> NodeTls:
+    """The process's own certificate, key, CA and revocation list, as the config names them."""
+    return NodeTls.load(config.tls.ca, config.tls.cert, config.tls.key, config.tls.crl)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the whole new one, never half of it."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def coordinator_only(context: grpc.ServicerContext) -> None:
+    """Control calls on a node are accepted from the coordinator's certificate only."""
+    identity = peer_identity(context)
+    if identity.role != "coordinator":
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{identity.party} is not the coordinator")
+
+
+def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,
+                              description: control_pb2.NodeDescription, *, attempts: int = 30,
+                              stop: threading.Event | None = None) -> None:
+    """Announce this node's address and schema, retrying while the coordinator starts up."""
+    channel = open_secure_channel(coordinator, tls, Identity("coordinator", "main"))
+    stub = control_pb2_grpc.CoordinatorStub(channel)
+    delay = 0.2
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                reply = stub.Register(control_pb2.RegisterRequest(address=address, description=description),
+                                      timeout=5.0)
+                log.info("registered with coordinator", extra={"as": reply.party, "coordinator": coordinator})
+                return
+            except grpc.RpcError as exc:
+                if exc.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED) \
+                        or attempt == attempts:
+                    raise RuntimeError(f"cannot register with coordinator at {coordinator}: "
+                                       f"{exc.code().name}: {exc.details()}") from exc
+                if stop is not None and stop.wait(delay):
+                    return
+                time.sleep(0 if stop is not None else delay)
+                delay = min(delay * 2, 2.0)
+    finally:
+        channel.close()
+
+
+def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescription],
+             handlers: Mapping[str, Handler], stop: threading.Event | None = None) -> int:
+    """Serve until SIGTERM/SIGINT (or `stop` is set); returns the process exit code."""
+    stop = stop or threading.Event()
+    tls = load_tls(config)
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    server = NodeServer(tls, bind=config.listen, allowed_roles={"coordinator", "platform", "source"})
+
+    shared = PeerChannels(tls)
+
+    def channel_factory(job_id: str, peers: Mapping[str, str]) -> GrpcChannel:
+        return GrpcChannel(tls.identity.party, job_id, dict(peers), tls, server.mailboxes.for_job(job_id),
+                           channels=shared)
+
+    servicer = NodeServicer(describe=describe, handlers=handlers, channel_factory=channel_factory,
+                            state_dir=config.state_dir, caller_check=coordinator_only,
+                            on_job_done=server.mailboxes.close_job)
+    server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, servicer)
+    server.start()
+    write_atomically(config.state_dir / "address", server.address)
+    log.info("node serving", extra={"as": tls.identity.party, "address": server.address})
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    try:
+        if config.coordinator:
+            register_with_coordinator(tls, config.coordinator, server.address, describe(), stop=stop)
+        stop.wait()
+    finally:
+        log.info("node stopping", extra={"as": tls.identity.party})
+        server.stop(grace=2.0)
+        shared.close()
+    return 0

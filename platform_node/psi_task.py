@@ -1,0 +1,42 @@
+"""The platform's side of the PSI stage: lead one intersection per source node, in parallel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from federation.psi import run_psi_leader
+from federation.tasks import TaskContext
+
+
+def make_psi_handler(ids: Sequence[str]):
+    """A PSI stage handler: one leader run per passive party; results are sizes and timings only."""
+
+    def handle(ctx: TaskContext) -> dict[str, Any]:
+        active_learns, passive_learns = bool(ctx.params["active_learns"]), bool(ctx.params["passive_learns"])
+        passive = list(ctx.params["passive"])
+        channel = ctx.channel.scoped("psi")
+
+        def one(peer: str) -> tuple[str, dict[str, Any]]:
+            started = time.monotonic()
+
+            def progress(message: str, fraction: float = -1.0) -> None:
+                ctx.progress(f"{peer}: {message}", fraction)
+
+            result = run_psi_leader(channel, peer, ids, reveal_to_peer=passive_learns, reveal_to_me=active_learns,
+                                    batch_size=int(ctx.params.get("batch_size", 20_000)), progress=progress)
+            if result.intersection is not None:
+                name = peer.replace("/", "_")
+                (ctx.work_dir / f"psi-intersection-{name}.txt").write_text("\n".join(result.intersection),
+                                                                           encoding="utf-8")
+            return peer, {"intersection": result.size, "seconds": round(time.monotonic() - started, 3),
+                          "learned_intersection": result.intersection is not None}
+
+        ctx.progress(f"PSI with {len(passive)} source nodes over {len(ids)} local ids", 0.0)
+        with ThreadPoolExecutor(max_workers=max(1, min(len(passive), 4))) as pool:
+            per_peer = dict(pool.map(one, passive))
+        return {"local_rows": len(ids), "per_peer": per_peer}
+
+    return handle

@@ -1,0 +1,30 @@
+"""The source node's side of the PSI stage: follow the platform's lead, keep the intersection at home."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from federation.psi import run_psi_follower
+from federation.tasks import TaskContext
+
+
+def make_psi_handler(ids: Sequence[str]):
+    """A PSI stage handler over this node's id column; the result holds sizes only."""
+
+    def handle(ctx: TaskContext) -> dict[str, Any]:
+        active_learns, passive_learns = bool(ctx.params["active_learns"]), bool(ctx.params["passive_learns"])
+        leader = ctx.params["active"]
+        ctx.progress(f"PSI with {leader}: {len(ids)} local ids", 0.0)
+        result = run_psi_follower(
+            ctx.channel.scoped("psi"), leader, ids,
+            reveal_to_me=passive_learns, reveal_to_peer=active_learns,
+            batch_size=int(ctx.params.get("batch_size", 20_000)),
+            progress=ctx.progress,
+        )
+        if result.intersection is not None:
+            (ctx.work_dir / "psi-intersection.txt").write_text("\n".join(result.intersection), encoding="utf-8")
+        return {"local_rows": len(ids), "intersection": result.size,
+                "learned_intersection": result.intersection is not None}
+
+    return handle

@@ -1,0 +1,1 @@
+from source_node.intake.cli import register  # noqa

@@ -1,0 +1,125 @@
+"""A whole federation of separate OS processes on loopback: registration, a PSI job, failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from coordinator.client import stage_results
+from coordinator.launcher import LocalFederation, NodeData
+from coordinator.synthdata import generate
+
+SOURCES = ("tax", "social_insurance", "utilities")
+
+
+def _ids(path: Path) -> set[str]:
+    return set(pd.read_csv(path, usecols=["credit_code"], dtype=str)["credit_code"])
+
+
+def _job(sources: tuple[str, ...], reveal: str = "both") -> str:
+    passive = ", ".join(f'"source/{s}"' for s in sources)
+    return (f'[job]\nname = "t"\nstages = ["psi"]\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
+            f'[psi]\nreveal = "{reveal}"\nbatch_size = 300\n')
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    generate(800, 11, out)
+    return out
+
+
+@pytest.fixture
+def federation(tmp_path: Path, data_dir: Path):
+    fed = LocalFederation(
+        tmp_path / "state",
+        NodeData(data_dir / "platform.toml", data_dir / "platform.csv"),
+        {s: NodeData(data_dir / f"{s}.toml", data_dir / f"{s}.csv") for s in SOURCES},
+    )
+    with fed:
+        yield fed
+    for member in fed.group.members:
+        assert member.process.poll() is not None, f"{member.name} still running after stop"
+
+
+def _run(fed: LocalFederation, spec: str):
+    with fed.client() as client:
+        job_id = client.submit(spec)
+        events = list(client.watch(job_id, timeout=120))
+        return job_id, events, client.status(job_id)
+
+
+def test_nodes_publish_schemas_without_values(federation: LocalFederation, data_dir: Path) -> None:
+    with federation.client() as client:
+        nodes = {n.party: n for n in client.nodes()}
+    assert set(nodes) == {"platform/main", *(f"source/{s}" for s in SOURCES)}
+    tax = nodes["source/tax"].description.tables[0]
+    frame = pd.read_csv(data_dir / "tax.csv", dtype=str)
+    assert tax.rows == len(frame)
+    assert {c.name for c in tax.columns} | {tax.id_column} == set(frame.columns)
+    published = nodes["source/tax"].description.SerializeToString()
+    some_values = [v for v in frame.drop(columns=["credit_code"]).iloc[:20].to_numpy().ravel()
+                   if isinstance(v, str) and len(v) >= 6]
+    assert some_values, "fixture should have values to look for"
+    for value in some_values:
+        assert value.encode() not in published
+
+
+def test_psi_job_over_processes_matches_plain_intersection(federation: LocalFederation, data_dir: Path) -> None:
+    job_id, events, status = _run(federation, _job(SOURCES))
+    assert status.state == "SUCCEEDED", status.error
+    assert any(e.message and e.party == "platform/main" for e in events), "no progress from the platform"
+    results = stage_results(status)["psi"]
+    platform_ids = _ids(data_dir / "platform.csv")
+    for s in SOURCES:
+        expected = len(platform_ids & _ids(data_dir / f"{s}.csv"))
+        assert results["platform/main"]["per_peer"][f"source/{s}"]["intersection"] == expected
+        assert results[f"source/{s}"]["intersection"] == expected
+        kept = federation.state_dir / "nodes" / f"source-{s}" / "state" / "jobs" / job_id / "psi-intersection.txt"
+        assert set(kept.read_text().split()) == platform_ids & _ids(data_dir / f"{s}.csv")
+
+
+def test_reveal_active_only_keeps_the_source_ignorant(federation: LocalFederation) -> None:
+    job_id, _, status = _run(federation, _job(SOURCES[:1], reveal="active"))
+    assert status.state == "SUCCEEDED", status.error
+    results = stage_results(status)["psi"]
+    assert results["source/tax"]["learned_intersection"] is False
+    assert not (federation.state_dir / "nodes" / "source-tax" / "state" / "jobs" / job_id /
+                "psi-intersection.txt").exists()
+
+
+def test_job_naming_an_unregistered_party_fails_clearly(federation: LocalFederation) -> None:
+    _, _, status = _run(federation, _job(("customs",)))
+    assert status.state == "FAILED"
+    assert "source/customs has not registered" in status.error
+
+
+def test_a_dead_source_fails_the_job_with_its_name(federation: LocalFederation) -> None:
+    victim = next(m for m in federation.group.members if m.name == "source/utilities")
+    os.killpg(victim.process.pid, signal.SIGKILL)
+    victim.process.wait(timeout=10)
+    _, _, status = _run(federation, _job(SOURCES))
+    assert status.state == "FAILED"
+    assert "source/utilities" in status.error
+
+
+def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "coordinator.cli", "demo", "--enterprises", "400", "--sources", "tax,utilities,customs",
+         "--state-dir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "intersection" in proc.stdout and "source/customs" in proc.stdout
+    leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
+                 if any(str(tmp_path) in part for part in (p.info["cmdline"] or []))]
+    assert not leftovers, f"processes left behind: {leftovers}"
+    for log in (tmp_path / "demo" / "logs").glob("*.log"):
+        assert "Traceback" not in log.read_text(), log.name
