@@ -12,6 +12,7 @@ from consent.credit_code import (
     CHARSET,
     InvalidCreditCode,
     generate_credit_code,
+    invalid_credit_code_positions,
     is_valid_credit_code,
     validate_credit_code,
 )
@@ -147,3 +148,24 @@ def test_generation_refuses_a_bad_district() -> None:
         generate_credit_code(random.Random(1), district="33A106")
     with pytest.raises(InvalidCreditCode):
         generate_credit_code(random.Random(1), district="330106", authority="9", org_type="9")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    edits=st.lists(
+        st.tuples(st.integers(0, 19), st.integers(0, 17), st.sampled_from(CHARSET + "IOSZVxy é-")), max_size=12
+    ),
+    extras=st.lists(st.one_of(st.text(max_size=20), st.none(), st.integers()), max_size=3),
+    check_org=st.booleans(),
+)
+def test_bulk_check_agrees_with_the_scalar_check(seed, edits, extras, check_org: bool) -> None:
+    rng = random.Random(seed)
+    codes: list[object] = [generate_credit_code(rng) for _ in range(20)]
+    codes += ["91350100M000100Y43", "12100000400007745X"[:18], "100000" * 3]
+    for index, position, c in edits:
+        code = str(codes[index])
+        codes[index] = code[:position] + c + code[position + 1 :]
+    codes += extras
+    expected = [i for i, c in enumerate(codes) if not is_valid_credit_code(c, check_organisation_code=check_org)]
+    assert invalid_credit_code_positions(codes, check_organisation_code=check_org) == expected

@@ -20,7 +20,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from consent.credit_code import invalid_credit_code_positions
 from coordinator.synthdata import LABEL_COLUMN, MANIFEST_NAME, Manifest, generate
 from coordinator.synthdata.cli import register
-from source_node.intake import LoadedTable, Sensitivity, load_table
+from tables import LoadedTable, Sensitivity, load_table
 
 UNITS = {"tax", "social_insurance", "housing_fund", "utilities", "customs", "ip", "court"}
 

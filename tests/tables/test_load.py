@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from source_node.intake import (
+from tables import (
     ColumnType,
     DataValidationError,
     LoadedTable,
@@ -17,7 +17,7 @@ from source_node.intake import (
     load_schema,
     load_table,
 )
-from tests.source_node.intake.conftest import make_frame, typed_for_storage, write_csv, write_sqlite
+from tests.tables.conftest import make_frame, typed_for_storage, write_csv, write_sqlite
 
 
 def test_csv_loads_with_typed_columns(schema_path: Path, tmp_path: Path) -> None:

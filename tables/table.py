@@ -8,11 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from source_node.intake.quality import TableQuality, measure_quality
-from source_node.intake.schema import TableSchema, load_schema
-from source_node.intake.snapshot import snapshot_sha256
-from source_node.intake.sources import parse_source, read_source
-from source_node.intake.validation import validate_frame
+from tables.quality import TableQuality, measure_quality
+from tables.schema import TableSchema, load_schema
+from tables.snapshot import snapshot_sha256
+from tables.sources import parse_source, read_source
+from tables.validation import validate_frame
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from source_node.intake.schema import ColumnType, TableSchema
+from tables.schema import ColumnType, TableSchema
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 

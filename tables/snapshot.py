@@ -16,7 +16,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from source_node.intake.schema import ColumnType, TableSchema
+from tables.schema import ColumnType, TableSchema
 
 SNAPSHOT_TAG = b"xyd-table-snapshot-v1"
 

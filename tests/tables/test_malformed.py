@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from source_node.intake import DataValidationError, ProblemKind, load_table
-from tests.source_node.intake.conftest import make_frame, write_csv
+from tables import DataValidationError, ProblemKind, load_table
+from tests.tables.conftest import make_frame, write_csv
 
 
 def refusal(schema_path: Path, source: Path | str, **kwargs: object) -> DataValidationError:

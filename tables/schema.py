@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from source_node.intake.errors import SchemaError
+from tables.errors import SchemaError
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE_KEYS = {"name", "id_column", "category", "description", "extra_columns"}

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from source_node.intake import DataValidationError, ProblemKind, load_table
-from tests.source_node.intake.conftest import SCHEMA_TOML, make_frame, write_csv
+from tables import DataValidationError, ProblemKind, load_table
+from tests.tables.conftest import SCHEMA_TOML, make_frame, write_csv
 
 
 def refuse(schema_path: Path, frame: pd.DataFrame, path: Path) -> DataValidationError:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from source_node.intake.cli import main, register
-from tests.source_node.intake.conftest import make_frame, write_csv
+from tables.cli import main, register
+from tests.tables.conftest import make_frame, write_csv
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -48,7 +48,7 @@ def test_module_entry_point_exit_code(schema_path: Path, tmp_path: Path) -> None
     path = tmp_path / "empty.csv"
     path.write_text("")
     result = subprocess.run(
-        [sys.executable, "-m", "source_node.intake.cli", "validate", "--schema", str(schema_path), "--table", str(path)],
+        [sys.executable, "-m", "tables.cli", "validate", "--schema", str(schema_path), "--table", str(path)],
         capture_output=True, text=True, timeout=60, cwd=REPO,
     )
     assert result.returncode == 1

@@ -1,7 +1,7 @@
 """Read a table's raw cells from CSV, Parquet or SQLite, turning unreadable files into DataValidationError.
 
 Nothing here interprets values: CSV cells stay strings (or None for a null token), Parquet and SQLite cells
-keep their stored types. Typing and rule checks happen in `source_node.intake.validation`.
+keep their stored types. Typing and rule checks happen in `tables.validation`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 import pandas as pd
 
-from source_node.intake.errors import ROWS_SHOWN, DataValidationError, Problem, ProblemKind
+from tables.errors import ROWS_SHOWN, DataValidationError, Problem, ProblemKind
 
 # Cells that mean "no value" in a CSV file (documented in docs/data-intake.md).
 NULL_TOKENS = frozenset({"", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"})

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from consent.credit_code import InvalidCreditCode, invalid_credit_code_positions, validate_credit_code
-from source_node.intake.errors import ROWS_SHOWN, DataValidationError, Problem, ProblemKind
-from source_node.intake.schema import ColumnSchema, ColumnType, ExtraColumns, TableSchema
+from tables.errors import ROWS_SHOWN, DataValidationError, Problem, ProblemKind
+from tables.schema import ColumnSchema, ColumnType, ExtraColumns, TableSchema
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from source_node.intake import ColumnType, ExtraColumns, SchemaError, Sensitivity, load_schema, load_table
-from tests.source_node.intake.conftest import SCHEMA_TOML
+from tables import ColumnType, ExtraColumns, SchemaError, Sensitivity, load_schema, load_table
+from tests.tables.conftest import SCHEMA_TOML
 
 
 def test_the_documented_schema_parses(schema_path: Path) -> None:
