@@ -45,6 +45,7 @@ class EventKind(StrEnum):
     FEEDBACK_RECEIVED = "feedback_received"
     ALERT_PUSHED = "alert_pushed"
     AUDIT_EXPORT = "audit_export"
+    ENTERPRISE_KEY_CHANGED = "enterprise_key_changed"
 
 
 ID_FIELDS = ("authorisation_id", "use_id", "institution", "source_unit", "job_id", "model_id", "actor")
@@ -64,6 +65,8 @@ REQUIRED_FIELDS: Mapping[EventKind, tuple[str, ...]] = {
     EventKind.FEEDBACK_RECEIVED: ("use_id", "institution"),
     EventKind.ALERT_PUSHED: ("authorisation_id", "institution"),
     EventKind.AUDIT_EXPORT: ("actor",),
+    # status_to says what happened to the binding (e.g. BOUND, ROTATED, REVOKED); the key is a digest.
+    EventKind.ENTERPRISE_KEY_CHANGED: ("subject_ref", "status_to", "actor"),
 }
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from consent.audit.checkpoint import Checkpoint
 from consent.audit.errors import LogTamperedError
 from consent.audit.log import AuditLog
-from consent.audit.schema import HEAD_ROW_ID
+from consent.audit.schema import HEAD_ROW_ID, node_key
 from consent.audit.storage import READ_ONLY
 from consent.merkle import Frontier, NodeId, leaf_hash
 
@@ -78,21 +78,14 @@ def _verify(conn: Connection, log: AuditLog, checkpoint: Checkpoint, check_nodes
 
 
 def _compare_nodes(conn: Connection, log: AuditLog, computed: dict[NodeId, bytes]) -> None:
-    """Compare one batch of recomputed perfect nodes with the stored ones (one range query per level)."""
-    if not computed:
-        return
+    """Compare one batch of recomputed perfect nodes with the stored ones (indexed key lookups)."""
     node = log.tables.node
-    by_level: dict[int, list[int]] = {}
-    for node_id in computed:
-        by_level.setdefault(node_id.level, []).append(node_id.index)
-    stored = {}
-    for level, indices in by_level.items():
-        rows = conn.execute(
-            select(node.c.idx, node.c.hash).where(
-                node.c.level == level, node.c.idx >= min(indices), node.c.idx <= max(indices)
-            )
-        )
-        stored.update({NodeId(level, row.idx): row.hash for row in rows})
+    keys = {node_key(n.level, n.index): n for n in computed}
+    ordered = sorted(keys)
+    stored: dict[NodeId, bytes] = {}
+    for offset in range(0, len(ordered), 500):
+        rows = conn.execute(select(node.c.key, node.c.hash).where(node.c.key.in_(ordered[offset : offset + 500])))
+        stored.update({keys[row.key]: row.hash for row in rows})
     for node_id in sorted(computed, key=lambda n: (n.start, -n.level)):
         if stored.get(node_id) != computed[node_id]:
             raise LogTamperedError(f"stored node {node_id} does not match the leaves", node_id.start)

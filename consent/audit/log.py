@@ -12,17 +12,17 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Connection,
     Engine,
     LargeBinary,
-    and_,
+    Select,
     bindparam,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from consent.audit.errors import LogTamperedError, SchemaMissingError
 from consent.audit.events import AuditEvent, EventKind
 from consent.audit.prepared import PreparedStatement
-from consent.audit.schema import HEAD_ROW_ID, LogTables, log_tables
+from consent.audit.schema import HEAD_ROW_ID, LogTables, log_tables, node_key
 from consent.audit.storage import READ_ONLY
 from consent.merkle import Frontier, NodeId, leaf_hash
 from consent.merkle.proofs import consistency_proof, inclusion_proof, tree_root
@@ -78,25 +78,20 @@ class StoredLeaf:
 class _NodeStore:
     """`NodeReader` over one open connection: level 0 from the leaf table, higher levels from the node table."""
 
-    def __init__(self, conn: Connection, tables: LogTables) -> None:
-        self._conn, self._tables = conn, tables
+    def __init__(self, conn: Connection, select_nodes: Select[Any], select_leaves: Select[Any]) -> None:
+        self._conn, self._select_nodes, self._select_leaves = conn, select_nodes, select_leaves
 
     def node_hashes(self, ids: Collection[NodeId]) -> Mapping[NodeId, bytes]:
         found: dict[NodeId, bytes] = {}
         leaves = [n.index for n in ids if n.level == 0]
-        if leaves:
-            leaf = self._tables.leaf
-            rows = self._conn.execute(select(leaf.c.idx, leaf.c.leaf_hash).where(leaf.c.idx.in_(leaves)))
+        for offset in range(0, len(leaves), 500):
+            rows = self._conn.execute(self._select_leaves, {"ids": leaves[offset : offset + 500]})
             found.update({NodeId(0, row.idx): row.leaf_hash for row in rows})
-        by_level: dict[int, list[int]] = {}
-        for n in ids:
-            if n.level > 0:
-                by_level.setdefault(n.level, []).append(n.index)
-        if by_level:
-            node = self._tables.node
-            condition = or_(*[and_(node.c.level == lv, node.c.idx.in_(idx)) for lv, idx in by_level.items()])
-            rows = self._conn.execute(select(node.c.level, node.c.idx, node.c.hash).where(condition))
-            found.update({NodeId(row.level, row.idx): row.hash for row in rows})
+        higher = {node_key(n.level, n.index): n for n in ids if n.level > 0}
+        keys = list(higher)
+        for offset in range(0, len(keys), 500):
+            rows = self._conn.execute(self._select_nodes, {"keys": keys[offset : offset + 500]})
+            found.update({higher[row.key]: row.hash for row in rows})
         missing = set(ids).difference(found)
         if missing:
             first = min(missing)
@@ -115,20 +110,23 @@ class AuditLog:
         self._engine = engine
         self._tables = tables if tables is not None else log_tables(prefix)
         head = self._tables.head
-        dialect = engine.dialect
         self._reserve = PreparedStatement(
             update(head)
             .where(head.c.id == HEAD_ROW_ID)
             .values(tree_size=head.c.tree_size + bindparam("count", type_=BigInteger))
-            .returning(head.c.tree_size, head.c.frontier),
-            dialect,
+            .returning(head.c.tree_size, head.c.frontier)
         )
         self._store_frontier = PreparedStatement(
-            update(head).where(head.c.id == HEAD_ROW_ID).values(frontier=bindparam("packed", type_=LargeBinary)),
-            dialect,
+            update(head).where(head.c.id == HEAD_ROW_ID).values(frontier=bindparam("packed", type_=LargeBinary))
         )
-        self._insert_leaf = PreparedStatement(insert(self._tables.leaf), dialect)
-        self._insert_node = PreparedStatement(insert(self._tables.node), dialect)
+        self._insert_leaf = PreparedStatement(insert(self._tables.leaf))
+        self._insert_node = PreparedStatement(insert(self._tables.node))
+        node, leaf = self._tables.node, self._tables.leaf
+        # Proof reads: one indexed IN lookup per table, statements built once and cached by SQLAlchemy.
+        self._select_nodes = select(node.c.key, node.c.hash).where(node.c.key.in_(bindparam("keys", expanding=True)))
+        self._select_leaves = select(leaf.c.idx, leaf.c.leaf_hash).where(
+            leaf.c.idx.in_(bindparam("ids", expanding=True))
+        )
 
     @property
     def engine(self) -> Engine:
@@ -167,7 +165,7 @@ class AuditLog:
             leaf = event.to_leaf()
             digest = leaf_hash(leaf)
             for node, value in frontier.append(digest):
-                node_rows.append({"level": node.level, "idx": node.index, "hash": value})
+                node_rows.append({"key": node_key(node.level, node.index), "hash": value})
             index = first + offset
             leaf_rows.append(
                 {
@@ -195,6 +193,9 @@ class AuditLog:
         return receipts
 
     # -- reading ---------------------------------------------------------------------------------------
+
+    def _node_store(self, conn: Connection) -> _NodeStore:
+        return _NodeStore(conn, self._select_nodes, self._select_leaves)
 
     @contextmanager
     def _reading(self, conn: Connection | None) -> Iterator[Connection]:
@@ -236,19 +237,19 @@ class AuditLog:
         """Root of the first `tree_size` leaves (any past size), from at most 64 stored nodes."""
         with self._reading(conn) as c:
             self._check_size(c, tree_size)
-            return tree_root(tree_size, _NodeStore(c, self._tables))
+            return tree_root(tree_size, self._node_store(c))
 
     def inclusion_proof(self, index: int, tree_size: int, conn: Connection | None = None) -> list[bytes]:
         """Audit path of leaf `index` in the tree of `tree_size` leaves. Requires index < tree_size <= size."""
         with self._reading(conn) as c:
             self._check_size(c, tree_size)
-            return inclusion_proof(index, tree_size, _NodeStore(c, self._tables))
+            return inclusion_proof(index, tree_size, self._node_store(c))
 
     def consistency_proof(self, old_size: int, new_size: int, conn: Connection | None = None) -> list[bytes]:
         """Proof that the tree of `old_size` leaves is a prefix of the tree of `new_size` leaves."""
         with self._reading(conn) as c:
             self._check_size(c, new_size)
-            return consistency_proof(old_size, new_size, _NodeStore(c, self._tables))
+            return consistency_proof(old_size, new_size, self._node_store(c))
 
     def leaf(self, index: int, conn: Connection | None = None) -> StoredLeaf:
         """The stored leaf at `index` (IndexError when absent)."""

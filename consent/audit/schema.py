@@ -5,7 +5,8 @@
 - `<prefix>_leaf`: one row per leaf: index, leaf hash, the canonical JSON, and a few ids copied out of it
   for compliance queries (the copies are never trusted for verification; the leaf bytes are).
 - `<prefix>_node`: perfect subtree hashes of level >= 1, written as leaves complete them (level 0 is the
-  leaf hash column); proofs read O(log n) of these.
+  leaf hash column); proofs read O(log n) of these. One integer key per node (`node_key`) so a proof's
+  nodes come back with a single indexed `IN` lookup.
 - `<prefix>_checkpoint`: signed (and cosigned) checkpoints the log has published.
 """
 
@@ -21,7 +22,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    SmallInteger,
     String,
     Table,
     Text,
@@ -29,6 +29,18 @@ from sqlalchemy import (
 
 HEAD_ROW_ID = 1
 _PREFIX = re.compile(r"[a-z][a-z0-9_]{0,30}")
+
+
+def node_key(level: int, index: int) -> int:
+    """The node table's key of perfect node (level, index): index * 64 + level (fits a signed BIGINT)."""
+    if not 0 < level < 64 or not 0 <= index < 2**56:
+        raise ValueError(f"node ({level}, {index}) outside the storable range")
+    return index * 64 + level
+
+
+def node_of_key(key: int) -> tuple[int, int]:
+    """Inverse of `node_key`: (level, index)."""
+    return key % 64, key // 64
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,7 @@ def log_tables(prefix: str = "audit", metadata: MetaData | None = None) -> LogTa
     node = Table(
         f"{prefix}_node",
         metadata,
-        Column("level", SmallInteger, primary_key=True, autoincrement=False),
-        Column("idx", BigInteger, primary_key=True, autoincrement=False),
+        Column("key", BigInteger, primary_key=True, autoincrement=False),
         Column("hash", LargeBinary(32), nullable=False),
     )
     checkpoint = Table(

@@ -4,17 +4,26 @@ SQLite needs two settings for a correct append-only log under concurrency: WAL (
 writer) and `BEGIN IMMEDIATE` for writing transactions, so that a transaction which reads before it writes
 cannot fail half-way with SQLITE_BUSY when another writer commits first. Connections opened with the
 execution option `xyd_read_only=True` begin a plain deferred transaction and so do not queue behind writers.
-Nothing here runs for other dialects.
+
+Waiting for the write lock: SQLite's own busy handler sleeps in steps of 1, 2, 5, 10 ... ms, which wastes
+most of the time when transactions last a fraction of a millisecond (four writer threads reached a third of
+the single-writer rate). `BEGIN IMMEDIATE` therefore runs with the busy timeout switched off and is retried
+here with sleeps from 50 us doubling to 2 ms, until `busy_timeout_ms`; every other statement keeps the
+normal busy timeout. Nothing here runs for other dialects.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 
 READ_ONLY = {"xyd_read_only": True}
 _SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+_FIRST_PAUSE, _LONGEST_PAUSE = 50e-6, 2e-3
 
 
 def open_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000, **kwargs: Any) -> Engine:
@@ -27,6 +36,30 @@ def open_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int =
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
     return engine
+
+
+def _begin_immediate(raw: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """BEGIN IMMEDIATE, retrying with short sleeps while another connection holds the write lock.
+
+    Gives up with SQLAlchemy's OperationalError ("database is locked") after `busy_timeout_ms`.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = _FIRST_PAUSE
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+                if time.monotonic() + pause > deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+                time.sleep(pause)
+                pause = min(pause * 2, _LONGEST_PAUSE)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
 
 def configure_sqlite(engine: Engine, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000) -> None:
@@ -52,5 +85,7 @@ def configure_sqlite(engine: Engine, *, synchronous: str = "NORMAL", busy_timeou
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        read_only = connection.get_execution_options().get("xyd_read_only", False)
-        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get("xyd_read_only", False):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            _begin_immediate(connection.connection.driver_connection, busy_timeout_ms)

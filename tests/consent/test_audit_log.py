@@ -239,6 +239,38 @@ def test_statements_compile_for_postgresql_without_sqlite_only_sql() -> None:
     from sqlalchemy import update
 
     head = audit.tables.head
-    reserve = PreparedStatement(update(head).values(tree_size=head.c.tree_size + 1).returning(head.c.tree_size),
-                                dialect)
-    assert "RETURNING" in reserve.sql and "%(" in reserve.sql  # psycopg's named parameters
+    reserve = PreparedStatement(update(head).values(tree_size=head.c.tree_size + 1).returning(head.c.tree_size))
+    assert "RETURNING" in reserve.sql(dialect) and "%(" in reserve.sql(dialect)  # psycopg's named parameters
+
+
+def test_a_writer_waits_for_the_write_lock_and_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    url = f"sqlite:///{tmp_path / 'lock.db'}"
+    holder_engine, patient, impatient = open_engine(url), open_engine(url), open_engine(url, busy_timeout_ms=50)
+    log = AuditLog(holder_engine)
+    log.create_schema()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with holder_engine.begin() as conn:
+            log.append(conn, use_event(0))
+            holding.set()
+            release.wait(timeout=30)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        with pytest.raises(OperationalError, match="locked"), impatient.begin() as conn:
+            AuditLog(impatient).append(conn, use_event(1))
+        threading.Timer(0.2, release.set).start()
+        with patient.begin() as conn:  # waits for the holder's commit, then gets the next index
+            receipt = AuditLog(patient).append(conn, use_event(2))
+        assert receipt.index == 1
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert [leaf.event.use_id for leaf in log.leaves()] == ["use-0", "use-2"]
+    for engine in (holder_engine, patient, impatient):
+        engine.dispose()

@@ -21,6 +21,7 @@ from consent.audit import (
     verify_checkpoint,
     verify_log_against_checkpoint,
 )
+from consent.audit.schema import node_key
 from consent.merkle import ProofError, verify_inclusion
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -140,7 +141,7 @@ def test_truncated_log_is_detected(saved: tuple[AuditLog, Checkpoint]) -> None:
 def test_forged_proof_cache_is_detected_and_its_proofs_fail(saved: tuple[AuditLog, Checkpoint]) -> None:
     log, checkpoint = saved
     node = log.tables.node
-    tamper(log, lambda c: c.execute(update(node).where(node.c.level == 2, node.c.idx == 1).values(hash=b"\0" * 32)))
+    tamper(log, lambda c: c.execute(update(node).where(node.c.key == node_key(2, 1)).values(hash=b"\0" * 32)))
     with pytest.raises(LogTamperedError, match="node"):
         verify_log_against_checkpoint(log, checkpoint)
     proof = log.inclusion_proof(0, checkpoint.size)  # leaf 0's path uses node (2, 1)
