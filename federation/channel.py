@@ -51,6 +51,10 @@ class UnknownPeerError(ChannelError):
     """The algorithm named a party that is not part of this job."""
 
 
+class MailboxClosed(ChannelError):
+    """The stage this mailbox served has ended (finished, failed or cancelled): nothing more will arrive."""
+
+
 class Channel(ABC):
     """Typed point-to-point messages between the named parties of one job.
 
@@ -107,11 +111,21 @@ class Mailbox:
         self._cond = threading.Condition()
         self._items: dict[tuple[str, str], bytes] = {}
         self._seen: set[tuple[str, str]] = set()
+        self._closed: str | None = None
+
+    def close(self, reason: str = "closed") -> None:
+        """Wake every waiter with `MailboxClosed` and refuse later messages."""
+        with self._cond:
+            self._closed = reason
+            self._items.clear()
+            self._cond.notify_all()
 
     def put(self, sender: str, tag: str, payload: bytes) -> None:
         """Store a payload; a second payload for the same (sender, tag) is refused."""
         key = (sender, tag)
         with self._cond:
+            if self._closed is not None:
+                raise MailboxClosed(f"mailbox {self._closed}: refused {tag!r} from {sender}")
             if key in self._seen:
                 raise DuplicateTagError(sender, "me", tag)
             self._seen.add(key)
@@ -124,6 +138,8 @@ class Mailbox:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while key not in self._items:
+                if self._closed is not None:
+                    raise MailboxClosed(f"mailbox {self._closed} while waiting for {tag!r} from {sender}")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise ChannelTimeout(sender, tag, timeout or 0.0)

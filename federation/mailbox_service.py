@@ -49,8 +49,10 @@ class MailboxRouter:
         """Drop the job's mailbox and refuse later messages for it."""
         with self._lock:
             self._closed.add(job_id)
-            self._boxes.pop(job_id, None)
+            box = self._boxes.pop(job_id, None)
             self._push_ids.pop(job_id, None)
+        if box is not None:
+            box.close(f"of {job_id} closed")
 
     def deliver(self, job_id: str, sender: str, tag: str, payload: bytes, *, push_id: bytes = b"") -> None:
         """File a payload; a retry of an already delivered push (same non-empty push_id) is a no-op."""

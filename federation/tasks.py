@@ -93,7 +93,12 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         peers = {p.party: p.address for p in request.peers}
         work_dir = self._state_dir / "jobs" / request.job_id
         work_dir.mkdir(parents=True, exist_ok=True)
-        channel = self._channel_factory(request.job_id, peers)
+        # One mailbox per stage: it is closed when the stage ends, which also wakes a handler still
+        # waiting on a peer after the coordinator cancelled the stage.
+        session = stage_session(request.job_id, request.stage)
+        channel = self._channel_factory(session, peers)
+        if self._on_job_done is not None:
+            context.add_callback(lambda: self._on_job_done(session))
         ctx = TaskContext(request.job_id, request.stage, params, channel, peers, work_dir)
         outcome: dict[str, Any] = {}
 
@@ -107,6 +112,7 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
                 outcome["error"] = (exc.code, str(exc))
             except ChannelError as exc:
                 outcome["error"] = ("PEER_FAILURE", str(exc))
+                log.warning("stage failed", extra={"job": request.job_id, "stage": request.stage, "error": str(exc)})
             except Exception as exc:  # the coordinator must hear about any failure, not a dropped stream
                 log.error("stage failed", extra={"job": request.job_id, "stage": request.stage,
                                                  "trace": traceback.format_exc()})
@@ -126,11 +132,18 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         close = getattr(channel, "close", None)
         if close is not None:
             close()
+        if self._on_job_done is not None:
+            self._on_job_done(session)
         if "error" in outcome:
             yield _error(*outcome["error"])
         else:
             yield control_pb2.TaskEvent(result=control_pb2.TaskResult(
                 summary_json=json.dumps(outcome["result"], sort_keys=True)))
+
+
+def stage_session(job_id: str, stage: str) -> str:
+    """The transport session of one stage of a job: every party derives the same name."""
+    return f"{job_id}.{stage}"
 
 
 def _error(code: str, message: str) -> control_pb2.TaskEvent:

@@ -95,6 +95,8 @@ class JobRunner:
             stub = control_pb2_grpc.NodeStub(self.open_channel(addresses[party], party))
             call = stub.RunTask(request, timeout=self.stage_timeout)
             calls[party] = call
+            if failure.is_set():  # another party failed before this call started
+                call.cancel()
             try:
                 for event in call:
                     kind = event.WhichOneof("kind")

@@ -55,7 +55,7 @@ class IdSet:
             text += raw
             offsets.append(len(text))
             digests += sha256(HASH_DOMAIN + raw).digest()
-        hashed = np.frombuffer(bytes(digests), dtype=np.uint8).reshape(-1, POINT_BYTES).copy()
+        hashed = np.frombuffer(digests, dtype=np.uint8).reshape(-1, POINT_BYTES)  # a view: no copy
         hashed[:, 31] &= 0x7F
         # Two distinct ids share a point only on a SHA-256 collision (or a 2^-255 top-bit one): treated as impossible.
         _, first_rows = np.unique(hashed.reshape(-1).view(POINT_DTYPE), return_index=True)

@@ -184,7 +184,7 @@ class _Side:
         them = self.role.other
         incoming = (self._recv_batch(self.tags.blinded(them, index), index, min(peer_batch, peer_size - start))
                     for index, start in enumerate(range(0, peer_size, peer_batch)))
-        doubles = bytearray()
+        doubles = bytearray()  # grown as batches arrive: the peer's claimed size is not trusted for allocation
         for index, double in enumerate(pool.map(incoming)):
             doubles += double
             count = len(double) // POINT_BYTES
@@ -209,10 +209,11 @@ class _Side:
     def receive_own(self, own_size: int, batch_size: int, *, in_my_order: bool) -> np.ndarray:
         """Step 4a: my doubly blinded points, in my order (I learn) or in byte order (size only)."""
         them = self.role.other
-        doubles = bytearray()
+        doubles = bytearray(own_size * POINT_BYTES)
         for index, start in enumerate(range(0, own_size, batch_size)):
             tag = self.tags.returned(them, index) if in_my_order else self.tags.returned_sorted(them, index)
-            doubles += self._recv_batch(tag, index, min(batch_size, own_size - start))
+            count = min(batch_size, own_size - start)
+            doubles[start * POINT_BYTES:(start + count) * POINT_BYTES] = self._recv_batch(tag, index, count)
         return as_points(doubles)
 
     def cross_check(self, size: int) -> None:
