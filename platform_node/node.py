@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from tables import LoadedTable, load_table
-
 from federation.config import ConfigError, NodeConfig
 from federation.node_process import run_node
 from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
 from platform_node.psi_task import make_psi_handler
+from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.platform")
 
