@@ -6,6 +6,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class TrainRows(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class TrainSetup(_message.Message):
     __slots__ = ("format_version", "scheme", "public_key", "capacity_bits", "n_rows", "n_valid_rows", "n_trees", "max_depth", "bins", "colsample_bytree", "seed")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]

@@ -1,0 +1,22 @@
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RowAlignment(_message.Message):
+    __slots__ = ("n_rows", "positions")
+    N_ROWS_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    n_rows: int
+    positions: bytes
+    def __init__(self, n_rows: _Optional[int] = ..., positions: _Optional[bytes] = ...) -> None: ...
+
+class SplitAlignment(_message.Message):
+    __slots__ = ("train", "holdout")
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
+    train: RowAlignment
+    holdout: RowAlignment
+    def __init__(self, train: _Optional[_Union[RowAlignment, _Mapping]] = ..., holdout: _Optional[_Union[RowAlignment, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,82 @@
+"""Fixed-base exponentiation with precomputed window tables: base^e for many short exponents e.
+
+For an exponent of L bits and windows of w bits the table holds ceil(L/w) rows of 2^w powers
+base^(d * 2^(w*i)); one power then costs ceil(L/w) - 1 modular multiplications and no squaring.
+"""
+
+from __future__ import annotations
+
+import gmpy2
+from gmpy2 import mpz
+
+
+class FixedBaseTable:
+    """Window table for base^e mod modulus with 0 <= e < 2^exponent_bits."""
+
+    def __init__(self, base: int, modulus: int, exponent_bits: int, window_bits: int) -> None:
+        if exponent_bits < 1 or not 1 <= window_bits <= 16:
+            raise ValueError(f"exponent_bits={exponent_bits} >= 1 and window_bits={window_bits} in [1, 16]")
+        self.modulus = mpz(modulus)
+        self.exponent_bits = exponent_bits
+        self.window_bits = window_bits
+        self._mask = (1 << window_bits) - 1
+        rows: list[list[mpz]] = []
+        step = gmpy2.f_mod(mpz(base), self.modulus)
+        for _ in range(-(-exponent_bits // window_bits)):
+            row = [mpz(1), step]
+            for _ in range(2, 1 << window_bits):
+                row.append(gmpy2.f_mod(row[-1] * step, self.modulus))
+            rows.append(row)
+            step = gmpy2.f_mod(row[-1] * step, self.modulus)
+        self.rows = rows
+
+    def power(self, exponent: int) -> mpz:
+        """base^exponent mod modulus; the exponent must be below 2^exponent_bits."""
+        if not 0 <= exponent < (1 << self.exponent_bits):
+            raise ValueError("exponent outside the table's range")
+        e, mask, width, m = int(exponent), self._mask, self.window_bits, self.modulus
+        result = None
+        for row in self.rows:
+            digit = e & mask
+            e >>= width
+            if digit:
+                result = row[digit] if result is None else result * row[digit] % m
+        return mpz(1) if result is None else result
+
+
+class CrtFixedBase:
+    """base^e mod m1*m2 for coprime m1, m2, computed as two half-size table powers joined by CRT.
+
+    The key holder knows the factorisation, so it pays for products of half-width numbers instead of
+    full-width ones (Paillier: m1 = p^2, m2 = q^2; OU: m1 = p^2, m2 = q). `power_pair` takes a separate
+    exponent for each half, which is how the key holder draws exponents uniformly modulo each order.
+    """
+
+    def __init__(self, base: int, m1: int, m2: int, exponent_bits: tuple[int, int], window_bits: int) -> None:
+        self.m1, self.m2 = mpz(m1), mpz(m2)
+        self.modulus = self.m1 * self.m2
+        self._t1 = FixedBaseTable(base, self.m1, exponent_bits[0], window_bits)
+        self._t2 = FixedBaseTable(base, self.m2, exponent_bits[1], window_bits)
+        self._m2_inv = gmpy2.invert(self.m2, self.m1)
+
+    def power_pair(self, e1: int, e2: int) -> mpz:
+        """The unique x mod m1*m2 with x = base^e1 mod m1 and x = base^e2 mod m2."""
+        if not (0 <= e1 < 1 << self._t1.exponent_bits and 0 <= e2 < 1 << self._t2.exponent_bits):
+            raise ValueError("exponent outside the table's range")
+        if len(self._t1.rows) != len(self._t2.rows):
+            x1, x2 = self._t1.power(e1), self._t2.power(e2)
+        else:
+            # Both halves in one loop: the Python overhead per window is paid once for two products.
+            m1, m2, width, mask = self.m1, self.m2, self._t1.window_bits, (1 << self._t1.window_bits) - 1
+            x1 = x2 = mpz(1)
+            e1, e2 = int(e1), int(e2)
+            for row1, row2 in zip(self._t1.rows, self._t2.rows, strict=True):
+                x1 = x1 * row1[e1 & mask] % m1
+                x2 = x2 * row2[e2 & mask] % m2
+                e1 >>= width
+                e2 >>= width
+        return x2 + self.m2 * ((x1 - x2) * self._m2_inv % self.m1)
+
+    def power(self, exponent: int) -> mpz:
+        """base^exponent mod m1*m2."""
+        return self.power_pair(exponent, exponent)

@@ -1,0 +1,168 @@
+"""Okamoto-Uchiyama: n = p^2 q, c = g^m h^r mod n, plaintexts modulo the secret prime p.
+
+Smaller ciphertexts (|n| instead of 2|n| bits) and cheaper arithmetic than Paillier, at the price of a
+known chosen-ciphertext weakness: the decryption of g^M for M >= p is M mod p, and M - (M mod p)
+reveals p. Decryption therefore range-checks every result: plaintexts are kept 64 bits below p, so a
+ciphertext of an out-of-range value is refused except with probability about 2^-64 (docs/protocols/he.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+
+import gmpy2
+from gmpy2 import mpz
+
+from models.he.errors import InsecureParametersError, PlaintextRangeError
+from models.he.fixed_base import FixedBaseTable
+from models.he.obfuscators import ObfuscatorBatch, ObfuscatorSource, RandomBits
+from models.he.parallel import powmod_list
+from models.he.params import OUParams
+
+# Plaintexts stay this many bits below p: a random residue mod p passes the range check w.p. <= 2^-64.
+RANGE_MARGIN_BITS = 64
+
+
+def _prime(bits: int, rng: RandomBits) -> mpz:
+    """A random prime of exactly `bits` bits."""
+    while True:
+        candidate = gmpy2.next_prime(mpz(rng.getrandbits(bits)) | (mpz(1) << (bits - 1)))
+        if int(candidate).bit_length() == bits:
+            return candidate
+
+
+class OUPublicKey:
+    """The public key (n, g, h); encryption costs a fixed-base power of g and one multiplication."""
+
+    scheme = "ou"
+
+    def __init__(self, n: int, g: int, h: int, prime_bits: int, params: OUParams | None = None) -> None:
+        self.n, self.g, self.h = mpz(n), mpz(g), mpz(h)
+        self.params = params or OUParams(key_bits=3 * prime_bits)
+        if prime_bits != self.params.prime_bits or int(self.n).bit_length() > 3 * prime_bits:
+            raise InsecureParametersError(f"modulus does not match OU parameters {self.params}")
+        self.prime_bits = prime_bits
+        self.modulus = self.n
+        self.plaintext_bits = prime_bits - 1 - RANGE_MARGIN_BITS
+        self.ciphertext_bytes = (int(self.n).bit_length() + 7) // 8
+        digest = hashlib.sha256(b"xyd/ou/")
+        for value in (self.n, self.g, self.h):
+            digest.update(int(value).to_bytes(self.ciphertext_bytes, "big"))
+        self.fingerprint = digest.hexdigest()[:16]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OUPublicKey) and (other.n, other.g, other.h) == (self.n, self.g, self.h)
+
+    def __hash__(self) -> int:
+        return hash(("ou", int(self.n), int(self.g), int(self.h)))
+
+    def __repr__(self) -> str:
+        return f"OUPublicKey(bits={self.params.key_bits}, fingerprint={self.fingerprint})"
+
+    @functools.cached_property
+    def _g_tables(self) -> tuple[FixedBaseTable, FixedBaseTable]:
+        g_inv = gmpy2.invert(self.g, self.n)
+        bits = self.plaintext_bits
+        return FixedBaseTable(self.g, self.n, bits, 8), FixedBaseTable(g_inv, self.n, bits, 8)
+
+    def encrypt_raw(self, plaintexts: list[int], obfuscators: ObfuscatorBatch) -> list[mpz]:
+        """Encrypt signed integers |P| < 2^(plaintext_bits-1), consuming one obfuscator each."""
+        if len(obfuscators) != len(plaintexts):
+            raise ValueError("one obfuscator per plaintext")
+        positive, negative = self._g_tables
+        n, limit = self.n, 1 << (self.plaintext_bits - 1)
+        out = []
+        for m, r in zip(plaintexts, obfuscators.values, strict=True):
+            if not -limit < m < limit:
+                raise PlaintextRangeError(f"plaintext exceeds {self.plaintext_bits - 1} bits")
+            gm = positive.power(m) if m >= 0 else negative.power(-m)
+            out.append(gm * r % n)
+        return out
+
+    def trivial_raw(self, plaintexts: list[int]) -> list[mpz]:
+        """g^P mod n: deterministic encryptions, only for adding known plaintexts to ciphertexts."""
+        positive, negative = self._g_tables
+        return [positive.power(m) if m >= 0 else negative.power(-m) for m in plaintexts]
+
+    def obfuscator_source(self, *, window_bits: int = 8, rng: RandomBits | None = None) -> ObfuscatorSource:
+        """Obfuscators h^a mod n with the public h."""
+        return ObfuscatorSource(
+            modulus=int(self.n),
+            base=int(self.h),
+            exponent_bits=self.params.exponent_bits or self.params.key_bits // 2,
+            window_bits=window_bits,
+        )
+
+
+class OUSecretKey:
+    """The primes p, q: decryption modulo p^2 with a range check, CRT obfuscators."""
+
+    def __init__(self, public: OUPublicKey, p: int, q: int) -> None:
+        self.public, self.p, self.q = public, mpz(p), mpz(q)
+        self.p2 = self.p * self.p
+        if self.p2 * self.q != public.n:
+            raise InsecureParametersError("p^2 q does not match the public modulus")
+        gp = gmpy2.powmod(public.g, self.p - 1, self.p2)
+        if gp == 1:
+            raise InsecureParametersError("g^(p-1) = 1 mod p^2: g does not generate the plaintext subgroup")
+        self._gp_inv = gmpy2.invert((gp - 1) // self.p, self.p)
+
+    def __repr__(self) -> str:
+        return f"OUSecretKey(public={self.public!r})"
+
+    def decrypt_raw(self, ciphertexts: list[mpz], *, threads: int | None = None) -> list[int]:
+        """Decrypt to signed integers; refuse any result outside the plaintext range (the CCA guard)."""
+        p, p2, half = self.p, self.p2, self.p >> 1
+        limit = 1 << (self.public.plaintext_bits - 1)
+        powers = powmod_list([c % p2 for c in ciphertexts], p - 1, p2, threads)
+        out = []
+        for x in powers:
+            m = (x - 1) // p * self._gp_inv % p
+            value = int(m - p) if m > half else int(m)
+            if not -limit < value < limit:
+                raise PlaintextRangeError("an OU decryption fell outside the plaintext range: refused")
+            out.append(value)
+        return out
+
+    def obfuscator_source(self, *, window_bits: int = 11, rng: RandomBits | None = None) -> ObfuscatorSource:
+        """Obfuscators h^a computed modulo p^2 and q (CRT), exponents uniform modulo p - 1 and q - 1
+        (h = g'^n is an n-th power, so its order modulo p^2 divides p - 1 and modulo q divides q - 1)."""
+        return ObfuscatorSource(
+            modulus=int(self.public.n),
+            base=int(self.public.h),
+            exponent_bits=self.public.params.exponent_bits or self.public.params.key_bits // 2,
+            window_bits=window_bits,
+            crt=(int(self.p2), int(self.q)),
+            crt_orders=(int(self.p) - 1, int(self.q) - 1),
+        )
+
+
+class OUKeypair:
+    """A freshly generated Okamoto-Uchiyama key pair."""
+
+    def __init__(self, public: OUPublicKey, secret: OUSecretKey) -> None:
+        self.public, self.secret = public, secret
+
+    @classmethod
+    def generate(cls, params: OUParams, rng: RandomBits | None = None) -> OUKeypair:
+        """Primes p != q of key_bits // 3 bits, g with g^(p-1) of order p mod p^2, h = g'^n mod n."""
+        rng = rng or secrets.SystemRandom()
+        bits = params.prime_bits
+        while True:
+            p, q = _prime(bits, rng), _prime(bits, rng)
+            if p != q:
+                break
+        p2 = p * p
+        n = p2 * q
+        while True:
+            g = mpz(rng.getrandbits(int(n).bit_length())) % n
+            if g > 1 and gmpy2.gcd(g, n) == 1 and gmpy2.powmod(g, p - 1, p2) != 1:
+                break
+        while True:
+            g_prime = mpz(rng.getrandbits(int(n).bit_length())) % n
+            if g_prime > 1 and gmpy2.gcd(g_prime, n) == 1:
+                break
+        public = OUPublicKey(n, g, gmpy2.powmod(g_prime, n, n), bits, params)
+        return cls(public, OUSecretKey(public, p, q))

@@ -1,0 +1,244 @@
+"""A bounded pool of obfuscators filled ahead of time by worker processes.
+
+Each worker (`models.he.obfuscator_worker`, a child process on pipes) builds the fixed-base tables once
+and answers batch requests; one thread per worker keeps the pool topped up to `capacity`. Online
+encryption then only takes obfuscators out of the pool. Each obfuscator leaves the pool once, and every
+value the pool ever received is fingerprinted: a repeat (two workers with the same randomness, say)
+fails the pool with ObfuscatorReuseError instead of being served.
+
+Workers are plain subprocesses speaking length-prefixed bytes: no pickle, no re-import of the caller's
+__main__, and a worker whose parent dies reads end-of-input and exits.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.he.errors import ObfuscatorReuseError, PoolClosedError
+from models.he.framing import read_frame, write_frame
+from models.he.obfuscators import ObfuscatorBatch, ObfuscatorSource, batch_from_bytes
+from models.he.parallel import default_threads
+
+_REPO_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A snapshot of the pool: how full it is and how much it has made and served."""
+
+    capacity: int
+    size: int
+    produced: int
+    consumed: int
+    refills: int
+    workers: int
+    in_flight: int
+
+
+def _stop_workers(processes: list[subprocess.Popen]) -> None:
+    """Close each worker's input (it exits at end of input), then kill whatever is still alive."""
+    for process in processes:
+        try:
+            if process.stdin and not process.stdin.closed:
+                write_frame(process.stdin, b"")
+                process.stdin.close()
+        except (OSError, ValueError):
+            pass
+    deadline = time.monotonic() + 5.0
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5.0)
+        if process.stdout:
+            process.stdout.close()
+
+
+class ObfuscatorPool:
+    """Obfuscators made ahead of time by `workers` processes, at most `capacity` held at once.
+
+    Use as a context manager; `take(count)` blocks until `count` obfuscators are available.
+    `worker_seeds` (one per worker) makes workers deterministic and is for tests only.
+    """
+
+    def __init__(
+        self,
+        source: ObfuscatorSource,
+        *,
+        capacity: int = 65536,
+        workers: int | None = None,
+        batch: int = 256,
+        take_timeout: float = 120.0,
+        worker_seeds: list[bytes] | None = None,
+    ) -> None:
+        workers = workers if workers is not None else default_threads()
+        if capacity < 1 or workers < 1 or batch < 1:
+            raise ValueError("capacity, workers and batch must be >= 1")
+        if worker_seeds is not None and len(worker_seeds) != workers:
+            raise ValueError("give one seed per worker")
+        self.source = source
+        self.capacity, self.workers, self.batch = capacity, workers, min(batch, capacity)
+        self.take_timeout = take_timeout
+        self._seeds = worker_seeds or [b""] * workers
+        self._items: collections.deque = collections.deque()
+        self._fingerprints: set[int] = set()
+        self._lock = threading.Condition()
+        self._produced = self._consumed = self._refills = self._in_flight = 0
+        self._failure: Exception | None = None
+        self._started = self._closing = False
+        self._processes: list[subprocess.Popen] = []
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> ObfuscatorPool:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the worker processes and one feeding thread per worker."""
+        if self._started:
+            raise PoolClosedError("the pool was already started")
+        self._started = True
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_REPO_ROOT, os.environ.get("PYTHONPATH")]))
+        )
+        recipe = self.source.to_bytes()
+        for seed in self._seeds:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "models.he.obfuscator_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                cwd=_REPO_ROOT,
+            )
+            self._processes.append(process)
+            assert process.stdin is not None
+            write_frame(process.stdin, recipe)
+            write_frame(process.stdin, seed)
+        self._finalizer = weakref.finalize(self, _stop_workers, list(self._processes))
+        for index, process in enumerate(self._processes):
+            thread = threading.Thread(
+                target=self._feed, args=(index, process), name=f"xyd-obfuscator-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def close(self) -> None:
+        """Stop the workers and their threads; the pool serves nothing afterwards."""
+        with self._lock:
+            self._closing = True
+            self._items.clear()
+            self._lock.notify_all()
+        if self._started:
+            self._finalizer()
+        for thread in self._threads:
+            thread.join(10.0)
+
+    def stats(self) -> PoolStats:
+        """Current size and lifetime counters."""
+        with self._lock:
+            return PoolStats(
+                capacity=self.capacity,
+                size=len(self._items),
+                produced=self._produced,
+                consumed=self._consumed,
+                refills=self._refills,
+                workers=self.workers,
+                in_flight=self._in_flight,
+            )
+
+    def wait_until_full(self, timeout: float = 60.0) -> None:
+        """Block until the pool holds `capacity` obfuscators (warm-up before a timed phase)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self._items) < self.capacity:
+                self._raise_if_unusable()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"pool holds {len(self._items)} of {self.capacity} after {timeout}s")
+                self._lock.wait(remaining)
+
+    def take(self, count: int) -> ObfuscatorBatch:
+        """Remove `count` obfuscators from the pool; none of them is ever served again."""
+        values, reduced = [], []
+        with self._lock:
+            while len(values) < count:
+                self._raise_if_unusable()
+                if not self._items:
+                    if not self._lock.wait(self.take_timeout) and not self._items:
+                        raise TimeoutError(f"no obfuscator produced within {self.take_timeout}s")
+                    continue
+                for _ in range(min(count - len(values), len(self._items))):
+                    value, value_reduced = self._items.popleft()
+                    values.append(value)
+                    reduced.append(value_reduced)
+                self._lock.notify_all()
+            self._consumed += count
+        return ObfuscatorBatch(values, reduced if self.source.reduce_modulus is not None else None)
+
+    def _raise_if_unusable(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if not self._started or self._closing:
+            raise PoolClosedError("the obfuscator pool is not running (use it inside its `with` block)")
+
+    def _feed(self, index: int, process: subprocess.Popen) -> None:
+        """One per worker: whenever the pool has room for a batch, ask the worker for one and absorb it."""
+        assert process.stdin is not None and process.stdout is not None
+        while True:
+            with self._lock:
+                while not self._closing and self._failure is None and self._room() <= 0:
+                    self._lock.wait()
+                if self._closing or self._failure is not None:
+                    return
+                request = min(self.batch, self._room())
+                self._in_flight += request
+            try:
+                write_frame(process.stdin, request.to_bytes(4, "big"))
+                data = read_frame(process.stdout)
+            except (OSError, ValueError):
+                data = None
+            with self._lock:
+                self._in_flight -= request
+                if self._closing:
+                    return
+                if data is None:
+                    self._fail(PoolClosedError(f"obfuscator worker {index} exited (code {process.poll()})"))
+                    return
+                self._absorb(batch_from_bytes(self.source, data))
+
+    def _room(self) -> int:
+        """How many more obfuscators may be requested now. Lock held."""
+        return self.capacity - len(self._items) - self._in_flight
+
+    def _absorb(self, batch: ObfuscatorBatch) -> None:
+        """Check a batch for repeats (within itself, against everything seen), then add it. Lock held."""
+        # hash() of an mpz is its value mod 2^61 - 1: a false alarm needs ~2^30 obfuscators.
+        fingerprints = [hash(value) for value in batch.values]
+        fresh = set(fingerprints)
+        if len(fresh) != len(fingerprints) or not fresh.isdisjoint(self._fingerprints):
+            self._fail(ObfuscatorReuseError("a worker produced an obfuscator the pool has already seen"))
+            return
+        self._fingerprints |= fresh
+        reduced = batch.reduced if batch.reduced is not None else [None] * len(batch)
+        self._items.extend(zip(batch.values, reduced, strict=True))
+        self._produced += len(batch)
+        self._refills += 1
+        self._lock.notify_all()
+
+    def _fail(self, error: Exception) -> None:
+        """Mark the pool unusable and drop what it holds. Lock held."""
+        self._failure = error
+        self._items.clear()
+        self._lock.notify_all()

@@ -1,0 +1,74 @@
+"""Okamoto-Uchiyama specifics: key structure and the range check that guards against its CCA weakness."""
+
+from __future__ import annotations
+
+import random
+
+import gmpy2
+import numpy as np
+import pytest
+
+from models.he import (
+    CipherVector,
+    Decryptor,
+    FixedPointCodec,
+    OUKeypair,
+    OUParams,
+    PackingLayout,
+    PlaintextRangeError,
+)
+from models.he.ou import RANGE_MARGIN_BITS
+
+
+def test_key_structure(ou_keys: OUKeypair) -> None:
+    secret, public = ou_keys.secret, ou_keys.public
+    assert secret.p**2 * secret.q == public.n
+    assert public.plaintext_bits == int(secret.p).bit_length() - 1 - RANGE_MARGIN_BITS
+    assert public.ciphertext_bytes == (int(public.n).bit_length() + 7) // 8
+    # Ciphertexts are half the size of Paillier's for the same modulus size.
+    assert public.ciphertext_bytes <= 128
+
+
+def test_generation_is_reproducible_with_an_injected_rng() -> None:
+    params = OUParams(key_bits=768, allow_insecure_for_tests=True)
+    assert (
+        OUKeypair.generate(params, random.Random(3)).public
+        == OUKeypair.generate(params, random.Random(3)).public
+    )
+
+
+def _vector_of(ou_keys: OUKeypair, exponent: int) -> CipherVector:
+    """A ciphertext of g^exponent: what a cheating party could send to the key holder."""
+    public = ou_keys.public
+    layout = PackingLayout.scalar(FixedPointCodec(0, 1.0), public.plaintext_bits)
+    return CipherVector(public, [gmpy2.powmod(public.g, exponent, public.n)], layout, bound=0)
+
+
+def test_decryptions_outside_the_plaintext_range_are_refused(ou_keys: OUKeypair) -> None:
+    decryptor = Decryptor(ou_keys.secret)
+    limit = 1 << (ou_keys.public.plaintext_bits - 1)
+    assert decryptor.decrypt_integers(_vector_of(ou_keys, limit - 1)) == [limit - 1]
+    with pytest.raises(PlaintextRangeError):
+        decryptor.decrypt_integers(_vector_of(ou_keys, limit))
+    # An attacker who does not know p picks M beyond p; M mod p is almost surely out of range.
+    with pytest.raises(PlaintextRangeError):
+        decryptor.decrypt_integers(_vector_of(ou_keys, 3 << ou_keys.public.prime_bits))
+    # So is a random group element.
+    junk = random.Random(5).randrange(2, int(ou_keys.public.n))
+    layout = PackingLayout.scalar(FixedPointCodec(0, 1.0), ou_keys.public.plaintext_bits)
+    with pytest.raises(PlaintextRangeError):
+        decryptor.decrypt_integers(CipherVector(ou_keys.public, [gmpy2.mpz(junk)], layout, bound=0))
+
+
+def test_encryption_refuses_plaintexts_beyond_the_range(ou_keys: OUKeypair) -> None:
+    source = ou_keys.public.obfuscator_source(window_bits=6)
+    batch = source.generator().generate(1)
+    with pytest.raises(PlaintextRangeError):
+        ou_keys.public.encrypt_raw([1 << ou_keys.public.plaintext_bits], batch)
+
+
+def test_negative_values_round_trip(scheme) -> None:
+    keys, encryptor, decryptor = scheme
+    layout = PackingLayout.scalar(FixedPointCodec(0, 2.0**60), keys.public.plaintext_bits)
+    values = np.array([-(2**59), -1, 0, 1, 2**59])
+    assert decryptor.decrypt_integers(encryptor.encrypt(values, layout)) == values.tolist()

@@ -1,0 +1,73 @@
+"""Parameter objects refuse weak settings unless a test explicitly asks for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.he import CkksParams, InsecureParametersError, OUParams, PaillierParams
+from models.he.params import factoring_security_bits
+
+
+def test_paillier_params_refuse_small_keys_without_the_test_flag() -> None:
+    with pytest.raises(InsecureParametersError):
+        PaillierParams(key_bits=1024)
+    assert PaillierParams(key_bits=1024, allow_insecure_for_tests=True).key_bits == 1024
+    with pytest.raises(InsecureParametersError):
+        PaillierParams(key_bits=256, allow_insecure_for_tests=True)
+
+
+def test_paillier_exponent_defaults_to_half_the_modulus_and_refuses_shorter() -> None:
+    assert PaillierParams().exponent_bits == 1024
+    assert PaillierParams(key_bits=3072).exponent_bits == 1536
+    with pytest.raises(InsecureParametersError):
+        PaillierParams(key_bits=2048, exponent_bits=256)
+    assert PaillierParams(key_bits=2048, exponent_bits=2048).exponent_bits == 2048
+
+
+def test_params_are_frozen() -> None:
+    params = PaillierParams()
+    with pytest.raises(AttributeError):
+        params.key_bits = 1024  # type: ignore[misc]
+
+
+def test_ou_params_split_the_modulus_in_thirds() -> None:
+    assert OUParams().prime_bits == 682
+    with pytest.raises(InsecureParametersError):
+        OUParams(key_bits=1536)
+
+
+def test_security_strength_follows_the_nist_table() -> None:
+    assert factoring_security_bits(2048) == 112
+    assert factoring_security_bits(3072) == 128
+    assert factoring_security_bits(4096) == 128
+    assert PaillierParams().security_bits == 112
+
+
+def test_ckks_default_parameters_are_accepted() -> None:
+    params = CkksParams(poly_degree=8192, coeff_bits=(60, 40, 40, 60), scale_bits=40)
+    assert params.slots == 4096
+    assert params.depth == 2
+
+
+@pytest.mark.parametrize(
+    ("poly_degree", "coeff_bits", "scale_bits"),
+    [
+        (4096, (60, 40, 40, 60), 40),  # 200 bits > 109 allowed at N=4096: below 128-bit security
+        (8192, (60, 40, 40, 40, 40, 60), 40),  # 280 bits > 218
+        (3000, (60, 40, 60), 40),  # not a power-of-two ring degree from the table
+    ],
+)
+def test_ckks_parameters_beyond_the_security_table_are_refused(
+    poly_degree: int, coeff_bits: tuple[int, ...], scale_bits: int
+) -> None:
+    with pytest.raises(InsecureParametersError):
+        CkksParams(poly_degree=poly_degree, coeff_bits=coeff_bits, scale_bits=scale_bits)
+
+
+@pytest.mark.parametrize(
+    ("coeff_bits", "scale_bits"),
+    [((60, 30, 60), 40), ((40, 40, 40), 40), ((60,), 40)],
+)
+def test_ckks_inconsistent_scale_is_refused(coeff_bits: tuple[int, ...], scale_bits: int) -> None:
+    with pytest.raises(ValueError):
+        CkksParams(poly_degree=8192, coeff_bits=coeff_bits, scale_bits=scale_bits)
