@@ -73,8 +73,12 @@ def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,
 
 
 def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescription],
-             handlers: Mapping[str, Handler], stop: threading.Event | None = None) -> int:
-    """Serve until SIGTERM/SIGINT (or `stop` is set); returns the process exit code."""
+             handlers: Mapping[str, Handler], stop: threading.Event | None = None,
+             attach: Callable[[NodeServer], None] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT (or `stop` is set); returns the process exit code.
+
+    `attach(server)` lets a role add its own gRPC services (verification, registry) before the server starts.
+    """
     stop = stop or threading.Event()
     tls = load_tls(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +94,8 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
                             state_dir=config.state_dir, caller_check=coordinator_only,
                             on_job_done=server.mailboxes.close_job)
     server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, servicer)
+    if attach is not None:
+        attach(server)
     server.start()
     write_atomically(config.state_dir / "address", server.address)
     log.info("node serving", extra={"as": tls.identity.party, "address": server.address})
