@@ -1,7 +1,9 @@
-"""`xyd demo`: synthetic data, a local federation of separate processes over mTLS, and a PSI job.
+"""`xyd demo`: synthetic data, a local federation of separate processes over mTLS, PSI, and a joint
+SecureBoost model trained under Paillier-2048.
 
-The launcher knows every table (it generated them), so it also checks the federation's answer against
-a plain intersection computed here: the demo fails loudly if they differ.
+The launcher knows every table (it generated them), so it also checks the federation's intersections
+against a plain computation and prints plaintext reference models beside the federated one: the demo
+fails loudly if an intersection differs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from coordinator.baselines import plaintext_baselines
 from coordinator.client import OperatorError, stage_results
 from coordinator.launcher import PLATFORM, LocalFederation, NodeData
 from coordinator.processes import ProcessFailed
@@ -35,10 +38,12 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
         _print(fmt.format(*r))
 
 
-def psi_job(sources: list[str]) -> str:
+def demo_job(sources: list[str], *, trees: int, key_bits: int) -> str:
     passive = ", ".join(f'"source/{s}"' for s in sources)
-    return (f'[job]\nname = "demo-psi"\nstages = ["psi"]\n\n[parties]\nactive = "{PLATFORM.party}"\n'
-            f'passive = [{passive}]\n\n[psi]\nreveal = "both"\nbatch_size = 20000\n')
+    return (f'[job]\nname = "demo-credit-risk"\n\n[parties]\nactive = "{PLATFORM.party}"\n'
+            f'passive = [{passive}]\n\n[psi]\nreveal = "both"\nbatch_size = 20000\n\n'
+            f'[train]\nalgorithm = "secureboost"\nmodel_name = "credit-risk"\nn_trees = {trees}\nmax_depth = 3\n'
+            f'learning_rate = 0.3\nbins = 32\nkey_bits = {key_bits}\nscheme = "paillier"\nholdout = 0.2\n')
 
 
 def _ids(table: Path, id_column: str = "credit_code") -> set[str]:
@@ -50,7 +55,7 @@ def run_demo(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="xyd-demo-"))
     state_dir.mkdir(parents=True, exist_ok=True)
     _print(f"xyd demo: state in {state_dir}")
-    _print(f"[1/4] generating synthetic enterprise data: {args.enterprises} enterprises, seed {args.seed}")
+    _print(f"[1/5] generating synthetic enterprise data: {args.enterprises} enterprises, seed {args.seed}")
     data_dir = state_dir / "data"
     manifest = generate(args.enterprises, args.seed, data_dir)
     units = {u.name: NodeData(data_dir / u.schema, data_dir / u.table) for u in manifest.units}
@@ -64,7 +69,7 @@ def run_demo(args: argparse.Namespace) -> int:
     federation = LocalFederation(state_dir, platform, node_data)
     ok = False
     try:
-        _print(f"[2/4] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
+        _print(f"[2/5] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
         with federation:
             with federation.client() as client:
                 nodes = client.nodes()
@@ -75,8 +80,9 @@ def run_demo(args: argparse.Namespace) -> int:
                     rows.append([n.party, n.address, str(t.rows if t else 0),
                                  f"{len(t.columns) if t else 0} ({protected} protected)"])
                 _table(rows, ["node", "address", "rows", "columns (published schema, no values)"])
-                _print(f"[3/4] private set intersection: platform x {len(sources)} sources (ECDH on Curve25519)")
-                job_id = client.submit(psi_job(sources))
+                _print(f"[3/5] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
+                       f"({args.trees} trees, Paillier-{args.key_bits}), then publish")
+                job_id = client.submit(demo_job(sources, trees=args.trees, key_bits=args.key_bits))
                 _print(f"      job {job_id}")
                 final = None
                 for event in client.watch(job_id):
@@ -90,9 +96,10 @@ def run_demo(args: argparse.Namespace) -> int:
             if final.state != "SUCCEEDED":
                 _print(f"error: job {job_id} {final.state}: {final.error}")
                 return 1
-            results = stage_results(final)["psi"]
+            all_results = stage_results(final)
+            results = all_results["psi"]
             platform_ids = _ids(data_dir / "platform.csv")
-            _print("[4/4] summary")
+            _print("[4/5] private set intersection")
             per_peer = results[PLATFORM.party]["per_peer"]
             rows, mismatches = [], []
             for s in sources:
@@ -108,6 +115,7 @@ def run_demo(args: argparse.Namespace) -> int:
             if mismatches:
                 _print(f"error: intersection differs from the plain computation for {mismatches}")
                 return 1
+            _print_model(all_results, data_dir, manifest, sources, args)
             ok = True
             _print(f"demo finished in {time.monotonic() - started:.1f}s: every process stopped; "
                    f"logs in {state_dir / 'logs'}")
@@ -123,10 +131,30 @@ def run_demo(args: argparse.Namespace) -> int:
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
+def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], args: argparse.Namespace) -> None:
+    train = results["train"][PLATFORM.party]
+    published = results["publish"][PLATFORM.party]
+    metrics = train["metrics"]
+    _print(f"[5/5] joint model {published['model_id']}: {train['trees']} trees on {train['rows_train']} rows, "
+           f"{train['train_seconds']:.1f}s; holdout {train['rows_holdout']} rows")
+    units = {u.name: (data_dir / u.schema, data_dir / u.table) for u in manifest.units if u.name in sources}
+    baselines = plaintext_baselines((data_dir / manifest.platform.schema, data_dir / manifest.platform.table), units,
+                                    label="default", n_trees=args.trees, max_depth=3, learning_rate=0.3, bins=32)
+    rows = [["federated SecureBoost (encrypted)", "all", f"{metrics.get('auc_holdout', float('nan')):.4f}",
+             f"{metrics.get('ks_holdout', float('nan')):.4f}"]]
+    rows += [[f"plaintext XGBoost: {b.name}", str(b.features), f"{b.auc_holdout:.4f}", f"{b.ks_holdout:.4f}"]
+             for b in baselines]
+    _table(rows, ["model", "features", "AUC (holdout)", "KS (holdout)"])
+    splits = ", ".join(f"{p}: {v['splits']}" for p, v in sorted(train["importance_by_party"].items()))
+    _print(f"      splits per party (names stay with their owner): {splits}")
+
+
 def register_demo(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="run the end-to-end federation on loopback")
     demo.add_argument("--enterprises", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--trees", type=int, default=10, help="SecureBoost trees")
+    demo.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus size (2048 or more)")
     demo.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated source units")
     demo.add_argument("--state-dir", default=None, help="keep state (PKI, data, logs) in this folder")
     demo.add_argument("--keep-state", action="store_true", help="do not delete the temporary state folder")

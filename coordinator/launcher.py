@@ -36,6 +36,7 @@ class LocalFederation:
     platform_data: NodeData
     sources: dict[str, NodeData]
     ready_timeout: float = 60.0
+    source_policy: dict[str, bool] = field(default_factory=dict)
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
 
@@ -63,6 +64,8 @@ class LocalFederation:
             lines += ["[coordinator]", f'address = "{self.coordinator_address}"', ""]
         if data is not None:
             lines += ["[data]", f'schema = "{data.schema}"', f'table = "{data.table}"', ""]
+        if identity.role == "source" and self.source_policy:
+            lines += ["[policy]", *(f"{k} = {str(v).lower()}" for k, v in self.source_policy.items()), ""]
         path = node_dir / "node.toml"
         path.write_text("\n".join(lines), encoding="utf-8")
         return path

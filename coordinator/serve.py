@@ -9,6 +9,7 @@ import threading
 from coordinator.events import JobEventFeed
 from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.store import JobStore
+from coordinator.model_registry import ModelRegistry
 from coordinator.registry import NodeRegistry
 from coordinator.service import CoordinatorServicer
 from federation.config import NodeConfig
@@ -37,7 +38,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     channels = PeerChannels(tls)
     stage_timeout = float(config.section("jobs").get("stage_timeout_seconds", 3600))
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
-                       feed.publish, stage_timeout=stage_timeout)
+                       feed.publish, stage_timeout=stage_timeout, models=ModelRegistry(store.engine))
     server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "admin"})
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
                         CoordinatorServicer(store, registry, runner, feed))

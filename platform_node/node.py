@@ -10,6 +10,7 @@ from federation.node_process import run_node
 from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
 from platform_node.psi_task import make_psi_handler
+from platform_node.secureboost_task import make_publish_handler, make_train_handler
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.platform")
@@ -32,5 +33,9 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         return control_pb2.NodeDescription(tables=[table_schema_message(table.published_schema(), rows=len(table),
                                                                  snapshot_sha256=table.snapshot_sha256)])
 
-    handlers = {"psi": make_psi_handler(ids)}
+    label = str(config.section("data").get("label", "default"))
+    if label not in table.frame.columns:
+        raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
+    handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, label),
+                "publish": make_publish_handler()}
     return run_node(config, describe=describe, handlers=handlers, stop=stop)

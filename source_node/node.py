@@ -10,6 +10,7 @@ from federation.node_process import run_node
 from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
 from source_node.psi_task import make_psi_handler
+from source_node.secureboost_task import TrainingPolicy, make_publish_handler, make_train_handler
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.source")
@@ -33,5 +34,9 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         return control_pb2.NodeDescription(tables=[table_schema_message(table.published_schema(), rows=len(table),
                                                                  snapshot_sha256=table.snapshot_sha256)], quality=quality)
 
-    handlers = {"psi": make_psi_handler(ids)}
+    policy_raw = config.section("policy")
+    policy = TrainingPolicy(allow_plaintext=bool(policy_raw.get("allow_plaintext_training", False)),
+                            allow_insecure_keys_for_tests=bool(policy_raw.get("allow_insecure_keys_for_tests", False)))
+    handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, policy),
+                "publish": make_publish_handler()}
     return run_node(config, describe=describe, handlers=handlers, stop=stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import grpc
 
 from coordinator.jobs.spec import JobSpec
 from coordinator.jobs.store import JobState, JobStore
+from coordinator.model_registry import ModelRegistry
 from coordinator.registry import NodeRegistry, UnknownParty
 from federation.proto import control_pb2, control_pb2_grpc
 
@@ -46,8 +48,12 @@ class JobRunner:
         publish: Callable[[StageEvent], None],
         *,
         stage_timeout: float = 3600.0,
+        models: ModelRegistry | None = None,
+        connect_attempts: int = 4,
     ) -> None:
+        self.connect_attempts = connect_attempts
         self.store = store
+        self.models = models
         self.registry = registry
         self.open_channel = open_channel
         self.publish = publish
@@ -66,6 +72,7 @@ class JobRunner:
             self.publish(StageEvent(job_id, "coordinator/main", "", f"failed: {exc}"))
             return JobState.FAILED
         self.store.set_job_state(job_id, JobState.RUNNING)
+        done: dict[str, dict[str, Any]] = {}
         for position, stage in enumerate(spec.stages):
             self.store.set_stage_state(job_id, position, JobState.RUNNING)
             self.publish(StageEvent(job_id, "coordinator/main", stage, f"stage {stage} started"))
@@ -77,9 +84,31 @@ class JobRunner:
                 self.publish(StageEvent(job_id, "coordinator/main", stage, f"stage {stage} failed: {exc}"))
                 return JobState.FAILED
             self.store.set_stage_state(job_id, position, JobState.SUCCEEDED, results=results)
+            done[stage] = results
+            if stage == "publish" and self.models is not None:
+                record = self._record_model(job_id, spec, done)
+                self.publish(StageEvent(job_id, "coordinator/main", stage,
+                                        f"model {record.model_id} version {record.version} recorded"))
             self.publish(StageEvent(job_id, "coordinator/main", stage, f"stage {stage} succeeded", 1.0))
         self.store.set_job_state(job_id, JobState.SUCCEEDED)
         return JobState.SUCCEEDED
+
+    def _record_model(self, job_id: str, spec: JobSpec, done: dict[str, dict[str, Any]]):
+        """Registry entry of a published model: parties, parameters, metrics and lineage."""
+        published = done["publish"]
+        model_id = published[spec.active]["model_id"]
+        train = done.get("train", {}).get(spec.active, {})
+        snapshots = {}
+        for node in self.registry.all():
+            if node.party in spec.parties:
+                snapshots[node.party] = [t.snapshot_sha256.hex() for t in node.description.tables]
+        lineage = {"job_id": job_id, "data_snapshots": snapshots,
+                   "parts": {p: r.get("part_sha256") for p, r in published.items()},
+                   "psi": {p: r for p, r in done.get("psi", {}).items()}}
+        return self.models.record(
+            model_id=model_id, name=str(spec.sections.get("train", {}).get("model_name", spec.name)),
+            algorithm=str(spec.algorithm), job_id=job_id, parties=list(spec.parties),
+            params=train.get("params", {}), metrics=train.get("metrics", {}), lineage=lineage)
 
     def _run_stage(self, job_id: str, stage: str, spec: JobSpec, addresses: dict[str, str]) -> dict[str, Any]:
         request = control_pb2.TaskRequest(
@@ -93,24 +122,38 @@ class JobRunner:
 
         def one(party: str) -> tuple[str, Any]:
             stub = control_pb2_grpc.NodeStub(self.open_channel(addresses[party], party))
-            call = stub.RunTask(request, timeout=self.stage_timeout)
-            calls[party] = call
-            if failure.is_set():  # another party failed before this call started
-                call.cancel()
-            try:
-                for event in call:
-                    kind = event.WhichOneof("kind")
-                    if kind == "progress":
-                        self.publish(StageEvent(job_id, party, stage, event.progress.message, event.progress.fraction))
-                    elif kind == "result":
-                        return party, json.loads(event.result.summary_json)
-                    elif kind == "error":
-                        raise StageFailed(f"{party}: {event.error.code}: {event.error.message}")
-            except grpc.RpcError as exc:
-                if failure.is_set() and exc.code() == grpc.StatusCode.CANCELLED:
-                    raise StageFailed(f"{party}: cancelled after another party failed") from exc
-                raise StageFailed(f"{party}: {exc.code().name}: {exc.details()}") from exc
-            raise StageFailed(f"{party}: stream ended without a result")
+            delay = 0.2
+            for attempt in range(1, self.connect_attempts + 1):
+                call = stub.RunTask(request, timeout=self.stage_timeout)
+                calls[party] = call
+                if failure.is_set():  # another party failed before this call started
+                    call.cancel()
+                started = False
+                try:
+                    for event in call:
+                        started = True
+                        kind = event.WhichOneof("kind")
+                        if kind == "progress":
+                            self.publish(StageEvent(job_id, party, stage, event.progress.message,
+                                                    event.progress.fraction))
+                        elif kind == "result":
+                            return party, json.loads(event.result.summary_json)
+                        elif kind == "error":
+                            raise StageFailed(f"{party}: {event.error.code}: {event.error.message}")
+                except grpc.RpcError as exc:
+                    if failure.is_set() and exc.code() == grpc.StatusCode.CANCELLED:
+                        raise StageFailed(f"{party}: cancelled after another party failed") from exc
+                    # A connection that failed before the node saw the task (TLS handshake under load,
+                    # a node restarting) is retried; once the task started, a failure is final.
+                    if exc.code() == grpc.StatusCode.UNAVAILABLE and not started and attempt < self.connect_attempts:
+                        log.warning("retrying task start", extra={"job": job_id, "party": party,
+                                                                  "attempt": attempt, "error": exc.details()})
+                        time.sleep(delay)
+                        delay = min(delay * 2, 2.0)
+                        continue
+                    raise StageFailed(f"{party}: {exc.code().name}: {exc.details()}") from exc
+                raise StageFailed(f"{party}: stream ended without a result")
+            raise StageFailed(f"{party}: unreachable")
 
         results: dict[str, Any] = {}
         errors: list[str] = []

@@ -14,6 +14,7 @@ PSI_REVEAL = {"both": (True, True), "active": (True, False), "passive": (False, 
 STAGES_BY_ALGORITHM = {
     None: ("psi",),
     "psi": ("psi",),
+    "secureboost": ("psi", "train", "publish"),
 }
 
 
@@ -36,12 +37,18 @@ class JobSpec:
     def parties(self) -> tuple[str, ...]:
         return (self.active, *self.passive)
 
+    @property
+    def algorithm(self) -> str | None:
+        return self.sections.get("train", {}).get("algorithm")
+
     def stage_params(self, stage: str) -> dict[str, Any]:
         """Parameters sent to every party for `stage`: its section plus the roster."""
         params = dict(self.sections.get(stage, {}))
         params["active"] = self.active
         params["passive"] = list(self.passive)
         params["job_name"] = self.name
+        if stage in ("train", "evaluate", "publish"):
+            params = {**self.sections.get("train", {}), **params}
         if stage == "psi":
             params["active_learns"], params["passive_learns"] = PSI_REVEAL[params.get("reveal", "both")]
         return params
@@ -83,6 +90,8 @@ def parse_job_spec(text: str) -> JobSpec:
     reveal = sections.get("psi", {}).get("reveal", "both")
     if reveal not in PSI_REVEAL:
         raise JobSpecError(f"[psi] reveal must be one of {sorted(PSI_REVEAL)}, got {reveal!r}")
+    if algorithm is not None and algorithm != "psi" and "train" in stages_raw and reveal != "both":
+        raise JobSpecError("[train] needs aligned rows: set [psi] reveal = \"both\"")
     return JobSpec(
         name=str(job.get("name", "job")),
         active=active,

@@ -112,7 +112,7 @@ def test_a_dead_source_fails_the_job_with_its_name(federation: LocalFederation) 
 
 def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "coordinator.cli", "demo", "--enterprises", "400", "--sources", "tax,utilities,customs",
+        [sys.executable, "-m", "coordinator.cli", "demo", "--enterprises", "400", "--trees", "2", "--sources", "tax,utilities,customs",
          "--state-dir", str(tmp_path / "demo")],
         capture_output=True, text=True, timeout=180,
     )
@@ -123,3 +123,42 @@ def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> N
     assert not leftovers, f"processes left behind: {leftovers}"
     for log in (tmp_path / "demo" / "logs").glob("*.log"):
         assert "Traceback" not in log.read_text(), log.name
+
+
+SB_JOB = """
+[job]
+name = "sb"
+
+[parties]
+active = "platform/main"
+passive = ["source/tax", "source/social_insurance", "source/utilities"]
+
+[psi]
+reveal = "both"
+
+[train]
+algorithm = "secureboost"
+model_name = "it-credit"
+n_trees = 3
+max_depth = 3
+bins = 16
+key_bits = 2048
+holdout = 0.25
+"""
+
+
+def test_secureboost_job_over_processes_trains_publishes_and_records(federation: LocalFederation) -> None:
+    job_id, events, status = _run(federation, SB_JOB)
+    assert status.state == "SUCCEEDED", status.error
+    results = stage_results(status)
+    train = results["train"]["platform/main"]
+    assert train["trees"] == 3 and train["params"]["encryption"] is True
+    assert 0.6 < train["metrics"]["auc_holdout"] <= 1.0
+    assert sum(v["splits"] for p, v in train["importance_by_party"].items() if p.startswith("source/")) > 0
+    assert any("tree 3/3" in e.message for e in events)
+    model_id = results["publish"]["platform/main"]["model_id"]
+    for party in ("platform/main", "source/tax", "source/social_insurance", "source/utilities"):
+        assert results["publish"][party]["model_id"] == model_id
+        folder = federation.state_dir / "nodes" / party.replace("/", "-") / "state" / "models" / model_id
+        assert (folder / "part.sha256").exists()
+    assert any(f"model {model_id} version 1 recorded" in e.message for e in events)

@@ -1,0 +1,176 @@
+"""The platform's side of a SecureBoost job: align rows, train as the active party, evaluate, publish.
+
+The platform holds the labels and the HE secret key; source nodes only ever see ciphertexts of the
+gradients and answer with encrypted histograms (docs/protocols/secureboost.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from federation.alignment import row_alignment
+from federation.proto import alignment_pb2
+from federation.proto import secureboost_pb2 as pb
+from federation.tasks import TaskContext, TaskFailed
+from models.he import ObfuscatorPool, OUKeypair, OUParams, PaillierKeypair, PaillierParams
+from models.metrics import auc, ks
+from models.secureboost import (
+    ActiveModel,
+    FeatureTable,
+    Metric,
+    Objective,
+    SecureBoostParams,
+    Validation,
+    run_active,
+)
+from models.splits import holdout_split
+from tables import LoadedTable
+from tables.features import feature_matrix
+
+# [train] keys that configure the job around the algorithm rather than SecureBoostParams itself.
+JOB_KEYS = {"algorithm", "key_bits", "scheme", "holdout", "timeout_seconds", "allow_insecure_for_tests",
+            "active", "passive", "job_name", "model_name"}
+
+
+def secureboost_params(raw: Mapping[str, Any]) -> SecureBoostParams:
+    """SecureBoostParams from a job's [train] table; unknown keys are refused by name."""
+    fields = {f.name for f in dataclasses.fields(SecureBoostParams)}
+    unknown = sorted(set(raw) - fields - JOB_KEYS)
+    if unknown:
+        raise TaskFailed("BAD_PARAMS", f"unknown [train] settings {unknown}; known: {sorted(fields | JOB_KEYS)}")
+    values = {k: v for k, v in raw.items() if k in fields}
+    if "eval_metric" in values and values["eval_metric"] is not None:
+        values["eval_metric"] = Metric(values["eval_metric"])
+    if "objective" in values:
+        values["objective"] = Objective(values["objective"])
+    try:
+        return SecureBoostParams(**values)
+    except (TypeError, ValueError) as exc:
+        raise TaskFailed("BAD_PARAMS", f"[train]: {exc}") from exc
+
+
+def _intersection(work_dir: Path, peer: str) -> list[str]:
+    path = work_dir / f"psi-intersection-{peer.replace('/', '_')}.txt"
+    if not path.exists():
+        raise TaskFailed("NO_INTERSECTION", f"no PSI intersection with {peer} in this job: run the psi stage "
+                                            "first with reveal = \"both\"")
+    text = path.read_text(encoding="utf-8")
+    return sorted(text.split()) if text else []
+
+
+def _secret_key(params: Mapping[str, Any]):
+    scheme = params.get("scheme", "paillier")
+    bits = int(params.get("key_bits", 2048))
+    insecure = bool(params.get("allow_insecure_for_tests", False))
+    if scheme == "paillier":
+        return PaillierKeypair.generate(PaillierParams(key_bits=bits, allow_insecure_for_tests=insecure)).secret
+    if scheme == "ou":
+        return OUKeypair.generate(OUParams(key_bits=bits, allow_insecure_for_tests=insecure)).secret
+    raise TaskFailed("BAD_PARAMS", f"[train] scheme must be paillier or ou, got {scheme!r}")
+
+
+def _table(matrix) -> FeatureTable:
+    return FeatureTable(matrix.names, matrix.values)
+
+
+def make_train_handler(table: LoadedTable, label_column: str):
+    """The `train` stage: align, train with every passive party, score train and holdout rows."""
+
+    def handle(ctx: TaskContext) -> dict[str, Any]:
+        params = secureboost_params(ctx.params)
+        passives = list(ctx.params["passive"])
+        timeout = float(ctx.params.get("timeout_seconds", 600))
+        channel = ctx.channel.scoped("train")
+        ids = sorted(str(i) for i in table.ids)
+        try:
+            train_ids, holdout_ids = holdout_split(ids, float(ctx.params.get("holdout", 0.2)), params.seed)
+        except ValueError as exc:
+            raise TaskFailed("BAD_PARAMS", f"[train] holdout: {exc}") from exc
+        labels = table.frame[label_column].astype("float64")
+        y_train = labels.loc[train_ids].to_numpy()
+        y_holdout = labels.loc[holdout_ids].to_numpy()
+        if len(np.unique(y_train)) < 2:
+            raise TaskFailed("BAD_DATA", "the training rows hold a single class: nothing to learn")
+        for peer in passives:
+            inter = _intersection(ctx.work_dir, peer)
+            channel.send(peer, "align", alignment_pb2.SplitAlignment(
+                train=row_alignment(inter, train_ids), holdout=row_alignment(inter, holdout_ids)))
+        own_train = _table(feature_matrix(table, exclude=[label_column], rows=train_ids))
+        own_holdout = _table(feature_matrix(table, exclude=[label_column], rows=holdout_ids))
+        validation = Validation(own_holdout, y_holdout) if params.early_stopping_rounds and holdout_ids else None
+        started = time.monotonic()
+        ctx.progress(f"training {params.n_trees} trees on {len(train_ids)} rows with {len(passives)} source nodes"
+                     f" ({'encrypted: ' + ctx.params.get('scheme', 'paillier') if params.encryption else 'PLAIN'})", 0.0)
+
+        def on_tree(record) -> None:
+            owners = ", ".join(f"{p}:{n}" for p, n in sorted(record.splits.items()))
+            ctx.progress(f"tree {record.tree + 1}/{params.n_trees} splits [{owners}]",
+                         (record.tree + 1) / params.n_trees)
+
+        if params.encryption:
+            secret = _secret_key(ctx.params)
+            with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * len(train_ids)),
+                                workers=1) as pool:
+                model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
+                                   secret=secret, obfuscators=pool, validation=validation, on_tree=on_tree,
+                                   timeout=timeout)
+        else:
+            model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
+                               validation=validation, on_tree=on_tree, timeout=timeout)
+        seconds = time.monotonic() - started
+        masks_train = {p: channel.recv(p, "masks/train", pb.LeafMasks, timeout) for p in passives}
+        masks_holdout = {p: channel.recv(p, "masks/holdout", pb.LeafMasks, timeout) for p in passives}
+        p_train = model.predict(own_train, masks_train)
+        metrics: dict[str, Any] = {"auc_train": round(auc(y_train, p_train), 5)}
+        if len(holdout_ids) and len(np.unique(y_holdout)) == 2:
+            p_holdout = model.predict(own_holdout, masks_holdout)
+            metrics.update(auc_holdout=round(auc(y_holdout, p_holdout), 5), ks_holdout=round(ks(y_holdout, p_holdout), 5))
+        (ctx.work_dir / "secureboost-active.bin").write_bytes(model.to_bytes())
+        importance = {p: {"splits": imp.splits, "gain": round(imp.gain, 4)}
+                      for p, imp in model.importance_by_party().items()}
+        own_features = {name: {"splits": imp.splits, "gain": round(imp.gain, 4)}
+                        for name, imp in model.own_feature_importance().items()}
+        (ctx.work_dir / "secureboost-active-importance.json").write_text(json.dumps(own_features, indent=1))
+        return {"metrics": metrics, "rows_train": len(train_ids), "rows_holdout": len(holdout_ids),
+                "trees": len(model.trees), "train_seconds": round(seconds, 3), "importance_by_party": importance,
+                "params": dataclasses.asdict(params) | {"objective": params.objective.value,
+                                                       "eval_metric": params.eval_metric.value
+                                                       if params.eval_metric else None}}
+
+    return handle
+
+
+def make_publish_handler(part_file: str = "secureboost-active.bin"):
+    """The `publish` stage: keep this party's model part under models/<model id>/ with its hash."""
+
+    def handle(ctx: TaskContext) -> dict[str, Any]:
+        return publish_part(ctx, part_file)
+
+    return handle
+
+
+def publish_part(ctx: TaskContext, part_file: str) -> dict[str, Any]:
+    source = ctx.work_dir / part_file
+    if not source.exists():
+        raise TaskFailed("NO_MODEL", f"no trained model part in job {ctx.job_id}: run the train stage first")
+    data = source.read_bytes()
+    model_id = f"sb-{ctx.job_id}"
+    target = ctx.work_dir.parent.parent / "models" / model_id
+    target.mkdir(parents=True, exist_ok=True)
+    (target / part_file).write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    (target / "part.sha256").write_text(f"{digest}  {part_file}\n")
+    return {"model_id": model_id, "part_sha256": digest, "bytes": len(data)}
+
+
+def load_published(state_dir: Path, model_id: str) -> ActiveModel:
+    """The platform's part of a published model, integrity-checked."""
+    return ActiveModel.from_bytes((state_dir / "models" / model_id / "secureboost-active.bin").read_bytes())

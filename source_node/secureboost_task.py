@@ -1,0 +1,82 @@
+"""A source node's side of a SecureBoost job: align its rows, answer as a passive party, publish its part.
+
+The node never sees a label or a gradient in the clear (unless its own policy allows plaintext training,
+off by default), and keeps its thresholds in its own model part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from federation.alignment import apply_alignment
+from federation.proto import alignment_pb2
+from federation.tasks import TaskContext, TaskFailed
+from models.secureboost import FeatureTable, PassiveModel, run_passive
+from tables import LoadedTable
+from tables.features import feature_matrix
+
+
+@dataclass(frozen=True)
+class TrainingPolicy:
+    """What this node accepts, from its own config: never from the job."""
+
+    allow_plaintext: bool = False
+    allow_insecure_keys_for_tests: bool = False
+
+
+def _intersection(ctx: TaskContext) -> list[str]:
+    path = ctx.work_dir / "psi-intersection.txt"
+    if not path.exists():
+        raise TaskFailed("NO_INTERSECTION", "this node did not learn the intersection in this job: the psi stage "
+                                            "must run first with reveal = \"both\"")
+    text = path.read_text(encoding="utf-8")
+    return sorted(text.split()) if text else []
+
+
+def make_train_handler(table: LoadedTable, policy: TrainingPolicy):
+    """The `train` stage as a passive party."""
+
+    def handle(ctx: TaskContext) -> dict[str, Any]:
+        active = ctx.params["active"]
+        timeout = float(ctx.params.get("timeout_seconds", 600))
+        channel = ctx.channel.scoped("train")
+        inter = _intersection(ctx)
+        alignment = channel.recv(active, "align", alignment_pb2.SplitAlignment, timeout)
+        own = feature_matrix(table, rows=inter)
+        train = FeatureTable(own.names, apply_alignment(alignment.train, own.values))
+        holdout = FeatureTable(own.names, apply_alignment(alignment.holdout, own.values))
+        early = int(ctx.params.get("early_stopping_rounds", 0) or 0) > 0 and holdout.n_rows > 0
+        ctx.progress(f"passive party: {len(own.names)} features over {len(inter)} shared rows", 0.0)
+        model = run_passive(channel, active, features=train, validation=holdout if early else None,
+                            allow_plaintext=policy.allow_plaintext,
+                            allow_insecure_for_tests=policy.allow_insecure_keys_for_tests, timeout=timeout)
+        channel.send(active, "masks/train", model.leaf_masks(train))
+        channel.send(active, "masks/holdout", model.leaf_masks(holdout))
+        (ctx.work_dir / "secureboost-passive.bin").write_bytes(model.to_bytes())
+        importance = {name: imp.splits for name, imp in model.feature_importance().items()}
+        return {"features": len(own.names), "shared_rows": len(inter),
+                "splits_owned": sum(importance.values())}
+
+    return handle
+
+
+def make_publish_handler():
+    """The `publish` stage: keep this node's model part under models/<model id>/ with its hash."""
+
+    def handle(ctx: TaskContext) -> dict[str, Any]:
+        source = ctx.work_dir / "secureboost-passive.bin"
+        if not source.exists():
+            raise TaskFailed("NO_MODEL", f"no trained model part in job {ctx.job_id}")
+        data = source.read_bytes()
+        PassiveModel.from_bytes(data)  # integrity check before it becomes servable
+        model_id = f"sb-{ctx.job_id}"
+        target = ctx.work_dir.parent.parent / "models" / model_id
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "secureboost-passive.bin").write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        (target / "part.sha256").write_text(f"{digest}  secureboost-passive.bin\n")
+        return {"model_id": model_id, "part_sha256": digest, "bytes": len(data)}
+
+    return handle
