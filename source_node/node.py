@@ -7,9 +7,10 @@ import threading
 
 from federation.config import ConfigError, NodeConfig
 from federation.node_process import run_node
-from federation.proto import control_pb2
+from federation.proto import control_pb2, scoring_pb2_grpc
 from federation.schema_message import table_schema_message
 from source_node.psi_task import make_psi_handler
+from source_node.scoring import PartyScoringServicer
 from source_node.secureboost_task import TrainingPolicy, make_publish_handler, make_train_handler
 from tables import LoadedTable, load_table
 
@@ -39,4 +40,9 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
                             allow_insecure_keys_for_tests=bool(policy_raw.get("allow_insecure_keys_for_tests", False)))
     handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, policy),
                 "publish": make_publish_handler()}
-    return run_node(config, describe=describe, handlers=handlers, stop=stop)
+    scoring = PartyScoringServicer(table, config.state_dir / "models")
+
+    def attach(server) -> None:
+        server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring)
+
+    return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach)

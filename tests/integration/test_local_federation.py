@@ -162,3 +162,54 @@ def test_secureboost_job_over_processes_trains_publishes_and_records(federation:
         folder = federation.state_dir / "nodes" / party.replace("/", "-") / "state" / "models" / model_id
         assert (folder / "part.sha256").exists()
     assert any(f"model {model_id} version 1 recorded" in e.message for e in events)
+
+
+def test_distributed_prediction_over_mtls_equals_in_process_prediction(federation: LocalFederation,
+                                                                       data_dir: Path) -> None:
+    from federation.grpc_channel import PeerChannels
+    from federation.pki import Identity, NodeTls
+    from models.secureboost import ActiveModel, FeatureTable, PassiveModel
+    from platform_node.federated_scorer import FederatedSecureBoostScorer, SourceEndpoint
+    from platform_node.scoring_api import ScoreFailure, ScoreOutcome
+    from tables import load_table
+    from tables.features import feature_matrix
+
+    _, _, status = _run(federation, SB_JOB)
+    assert status.state == "SUCCEEDED", status.error
+    model_id = stage_results(status)["publish"]["platform/main"]["model_id"]
+
+    def part(party: str, name: str) -> bytes:
+        folder = federation.state_dir / "nodes" / party.replace("/", "-") / "state" / "models" / model_id
+        return (folder / name).read_bytes()
+
+    active = ActiveModel.from_bytes(part("platform/main", "secureboost-active.bin"))
+    platform = load_table(data_dir / "platform.toml", data_dir / "platform.csv")
+    ids = sorted(str(i) for i in platform.ids)[:300]
+    with federation.client() as client:
+        nodes = {n.party: n for n in client.nodes()}
+    tls = NodeTls.load_issued(federation.pki_dir, Identity("platform", "main"))
+    channels = PeerChannels(tls)
+    scorer = FederatedSecureBoostScorer(
+        model_id=model_id, model_version="1", model=active, own_table=platform, label_column="default",
+        sources=[SourceEndpoint(p, nodes[p].address, nodes[p].description.tables[0].name) for p in active.parties],
+        channels=channels)
+    try:
+        batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30)
+    finally:
+        scorer.close()
+        channels.close()
+
+    # The same prediction computed in one process from every party's stored part.
+    own = feature_matrix(platform, exclude=["default"], rows=ids)
+    masks = {}
+    for party in active.parties:
+        unit = party.split("/")[1]
+        passive = PassiveModel.from_bytes(part(party, "secureboost-passive.bin"))
+        table = feature_matrix(load_table(data_dir / f"{unit}.toml", data_dir / f"{unit}.csv"), rows=ids)
+        masks[party] = passive.leaf_masks(FeatureTable(table.names, table.values))
+    expected = active.predict(FeatureTable(own.names, own.values), masks)
+    outcomes = [r for r in batch if isinstance(r, ScoreOutcome)]
+    assert len(outcomes) == len(ids)
+    assert [o.probability_of_default for o in outcomes] == pytest.approx(list(expected), abs=1e-12)
+    assert all(set(o.reason_codes) <= {"platform", "tax", "social_insurance", "utilities"} for o in outcomes)
+    assert not [r for r in batch if isinstance(r, ScoreFailure)]

@@ -1,0 +1,26 @@
+from federation.proto import secureboost_pb2 as _secureboost_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class MaskRequest(_message.Message):
+    __slots__ = ("model_id", "ids", "use_id")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    USE_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    use_id: str
+    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ...) -> None: ...
+
+class MaskReply(_message.Message):
+    __slots__ = ("masks", "known")
+    MASKS_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_FIELD_NUMBER: _ClassVar[int]
+    masks: _secureboost_pb2.LeafMasks
+    known: bytes
+    def __init__(self, masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., known: _Optional[bytes] = ...) -> None: ...

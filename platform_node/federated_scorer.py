@@ -1,0 +1,159 @@
+"""Online scoring with a published SecureBoost model: fan out to the source nodes, combine leaf masks.
+
+Each source node returns, for every tree and enterprise, the leaves its own splits allow (never a value or
+a threshold); the platform ANDs them with its own, reads the single leaf left, and turns the margin into a
+probability of default, a score (PDO scaling), a grade and reason codes (data categories).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+
+from federation.grpc_channel import PeerChannels
+from federation.pki import Identity
+from federation.proto import scoring_pb2, scoring_pb2_grpc
+from models.scorecard.params import ScorecardParams
+from models.secureboost import ActiveModel, FeatureTable
+from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure, ScoreOutcome, ScoreResult
+from tables import LoadedTable
+from tables.features import feature_matrix
+
+log = logging.getLogger("xyd.platform.scoring")
+
+# Rating bands on the 600-at-50:1, 20-PDO scale (higher is better).
+GRADES = ((750, "AAA"), (700, "AA"), (650, "A"), (600, "BBB"), (550, "BB"), (500, "B"), (450, "CCC"))
+
+
+def grade_of(score: int) -> str:
+    for floor, grade in GRADES:
+        if score >= floor:
+            return grade
+    return "C"
+
+
+def _unpack(mask, n_rows: int) -> np.ndarray:
+    width = (mask.n_leaves + 7) // 8
+    bits = np.frombuffer(mask.bits, dtype=np.uint8).reshape(n_rows, width)
+    return np.unpackbits(bits, axis=1, count=mask.n_leaves).astype(bool)
+
+
+def party_contributions(model: ActiveModel, masks: Mapping[str, object], own_masks, n_rows: int
+                        ) -> dict[str, np.ndarray]:
+    """Per party and row: margin with its splits minus the mean margin over the leaves its splits exclude.
+
+    Positive means the party's data raised the default risk; it ranks reason codes, nothing more.
+    """
+    parties = {model.party: own_masks, **masks}
+    out = {p: np.zeros(n_rows) for p in parties}
+    for t, tree in enumerate(model.trees):
+        weights = tree.leaf_weights()
+        allowed = {p: _unpack(m.trees[t], n_rows) for p, m in parties.items()}
+        full = np.logical_and.reduce(list(allowed.values()))
+        w_full = full.astype(float) @ weights
+        for p in parties:
+            others = [a for q, a in allowed.items() if q != p]
+            rest = np.logical_and.reduce(others) if others else np.ones_like(full)
+            counts = rest.sum(axis=1)
+            mean_rest = (rest.astype(float) @ weights) / np.maximum(counts, 1)
+            out[p] += w_full - mean_rest
+    return out
+
+
+@dataclass(frozen=True)
+class SourceEndpoint:
+    party: str
+    address: str
+    category: str
+
+
+class FederatedSecureBoostScorer:
+    """A `Scorer` over a published SecureBoost model whose parts live at the platform and the sources.
+
+    Partial-failure policy: FAIL_ENTERPRISE. Every enterprise's trees may route through any party's splits,
+    so when a source does not answer within the deadline, every enterprise of the batch gets
+    SOURCE_UNAVAILABLE naming it; nothing is scored without all parts.
+    """
+
+    def __init__(self, *, model_id: str, model_version: str, model: ActiveModel, own_table: LoadedTable,
+                 label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
+                 scale: ScorecardParams | None = None, max_workers: int = 8) -> None:
+        self.model_id, self.model_version, self.model = model_id, model_version, model
+        self._own = own_table
+        self._label = label_column
+        self._own_ids = {str(c) for c in own_table.ids}
+        self._sources = {s.party: s for s in sources}
+        missing = set(model.parties) - set(self._sources)
+        if missing:
+            raise ValueError(f"the model needs parties that have no endpoint: {sorted(missing)}")
+        self._channels = channels
+        self._scale = scale or ScorecardParams()
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="score-fanout")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _ask(self, party: str, ids: Sequence[str], deadline_s: float, use_id: str) -> scoring_pb2.MaskReply:
+        endpoint = self._sources[party]
+        stub = scoring_pb2_grpc.PartyScoringStub(self._channels.get(endpoint.address, Identity.parse(party)))
+        return stub.LeafMasks(scoring_pb2.MaskRequest(model_id=self.model_id, ids=list(ids), use_id=use_id),
+                              timeout=deadline_s)
+
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
+              ) -> ScoreBatch:
+        ids = list(credit_codes)
+        if not ids:
+            return ScoreBatch(())
+        futures = {p: self._pool.submit(self._ask, p, ids, deadline_s, use_id) for p in self.model.parties}
+        wait(futures.values(), timeout=deadline_s + 1.0)
+        replies: dict[str, scoring_pb2.MaskReply] = {}
+        failed: list[str] = []
+        for party, future in futures.items():
+            if not future.done():
+                future.cancel()
+                failed.append(party)
+                continue
+            try:
+                replies[party] = future.result()
+            except grpc.RpcError as exc:
+                log.warning("scoring share failed", extra={"source": party, "code": exc.code().name})
+                failed.append(party)
+        if failed:
+            return ScoreBatch(tuple(
+                ScoreFailure(cid, FailureCode.SOURCE_UNAVAILABLE,
+                             "a source node did not answer in time; no score without every part",
+                             failed_sources=tuple(failed)) for cid in ids))
+        n = len(ids)
+        known = np.array([cid in self._own_ids for cid in ids], dtype=bool)
+        for reply in replies.values():
+            known |= np.unpackbits(np.frombuffer(reply.known, dtype=np.uint8), count=n, bitorder="little").astype(bool)
+        own = feature_matrix(self._own, exclude=[self._label], rows=ids)
+        own_table = FeatureTable(own.names, own.values)
+        masks = {p: r.masks for p, r in replies.items()}
+        margin = self.model.predict_margin(own_table, masks)
+        contributions = party_contributions(self.model, masks, self.model.own.leaf_masks(own_table), n)
+        results: list[ScoreResult] = []
+        for i, cid in enumerate(ids):
+            if not known[i]:
+                results.append(ScoreFailure(cid, FailureCode.UNKNOWN_ENTERPRISE,
+                                            "no party of the federation holds data on this enterprise"))
+                continue
+            pd = 1.0 / (1.0 + math.exp(-margin[i]))
+            score = int(round(self._scale.score(-float(margin[i]))))
+            ranked = sorted(((contributions[p][i], p) for p in contributions), reverse=True)
+            reasons = []
+            for value, party in ranked:
+                if value <= 1e-9 or len(reasons) >= self._scale.max_reasons:
+                    break
+                category = "platform" if party == self.model.party else self._sources[party].category
+                if category not in reasons:
+                    reasons.append(category)
+            results.append(ScoreOutcome(cid, float(min(max(pd, 0.0), 1.0)), score, grade_of(score), tuple(reasons),
+                                        self.model_id, self.model_version))
+        return ScoreBatch(tuple(results))

@@ -1,0 +1,162 @@
+"""The scoring interface between the bank API and whatever computes scores (federated or local).
+
+A `Scorer` answers, for every credit code it is given and in the same order, either a `ScoreOutcome` or a
+`ScoreFailure`. It never answers a silent wrong score.
+
+Partial-failure policy (what a scorer does when a source node is slow or dead):
+
+* `PartialFailurePolicy.FAIL_ENTERPRISE` (the default): an enterprise whose score needs the part of a source
+  that did not answer within `deadline_s` gets `ScoreFailure(SOURCE_UNAVAILABLE, failed_sources=...)`. In a
+  batch, every enterprise is decided on its own: a source that dies half-way fails only the enterprises whose
+  parts had not arrived; the others are scored normally.
+* `PartialFailurePolicy.SCORE_DEGRADED`: the scorer may score without the missing parties, replacing each
+  missing party's contribution by the model's documented neutral value (for a scorecard: the points of the
+  characteristic's "missing" bin; for SecureBoost: the weighted mean of the leaves below each split the missing
+  party owns). The outcome then carries `degraded=True` and `missing_sources`; the API shows both to the bank,
+  stores them with the use record, and never takes a degraded score as a monitoring baseline.
+
+An enterprise that no reachable source knows gets `UNKNOWN_ENTERPRISE` only when every source answered; if a
+source failed, the answer is `SOURCE_UNAVAILABLE` (the missing source might have known it).
+
+Reason codes are data-category names (`tax`, `court_records`, ...), never values: `ScoreOutcome` refuses
+anything that is not a lowercase category token.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+_CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_GRADE = re.compile(r"[A-Z][A-Z0-9+-]{0,7}")
+_MODEL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_SOURCE = re.compile(r"[a-z][a-z0-9]*/[a-z0-9][a-z0-9._-]*")
+MAX_REASON_CODES = 8
+
+
+class FailureCode(StrEnum):
+    """Why one enterprise has no score."""
+
+    UNKNOWN_ENTERPRISE = "UNKNOWN_ENTERPRISE"
+    SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    MODEL_UNAVAILABLE = "MODEL_UNAVAILABLE"
+    SCORER_ERROR = "SCORER_ERROR"
+
+
+class PartialFailurePolicy(StrEnum):
+    """What a scorer does when a source's part is missing (see the module docstring)."""
+
+    FAIL_ENTERPRISE = "FAIL_ENTERPRISE"
+    SCORE_DEGRADED = "SCORE_DEGRADED"
+
+
+class ScorerContractError(RuntimeError):
+    """A scorer answered something the interface forbids (wrong count, order, or shape)."""
+
+
+def _check_sources(sources: tuple[str, ...], what: str) -> None:
+    for source in sources:
+        if not isinstance(source, str) or not _SOURCE.fullmatch(source):
+            raise ScorerContractError(f"{what}: {source!r} is not a kind/name source identity")
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    """A score for one enterprise. `score` is in scorecard points; `grade` a rating band such as `AA`."""
+
+    credit_code: str
+    probability_of_default: float
+    score: int
+    grade: str
+    reason_codes: tuple[str, ...]
+    model_id: str
+    model_version: str
+    degraded: bool = False
+    missing_sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        pd = self.probability_of_default
+        if not isinstance(pd, float) or not math.isfinite(pd) or not 0.0 <= pd <= 1.0:
+            raise ScorerContractError(f"probability of default {pd!r} is not a float in [0, 1]")
+        if not isinstance(self.score, int) or isinstance(self.score, bool):
+            raise ScorerContractError("score must be an integer")
+        if not _GRADE.fullmatch(self.grade):
+            raise ScorerContractError(f"grade {self.grade!r} is not a rating token")
+        object.__setattr__(self, "reason_codes", tuple(self.reason_codes))
+        if len(self.reason_codes) > MAX_REASON_CODES or len(set(self.reason_codes)) != len(self.reason_codes):
+            raise ScorerContractError(f"at most {MAX_REASON_CODES} distinct reason codes")
+        for code in self.reason_codes:
+            if not isinstance(code, str) or not _CATEGORY.fullmatch(code):
+                raise ScorerContractError("reason codes must be data-category names, never values")
+        for name in ("model_id", "model_version"):
+            if not _MODEL_TOKEN.fullmatch(getattr(self, name)):
+                raise ScorerContractError(f"{name} {getattr(self, name)!r} is not a token")
+        object.__setattr__(self, "missing_sources", tuple(sorted(self.missing_sources)))
+        _check_sources(self.missing_sources, "missing_sources")
+        if self.degraded != bool(self.missing_sources):
+            raise ScorerContractError("a degraded outcome names its missing sources, and only a degraded one")
+
+
+@dataclass(frozen=True)
+class ScoreFailure:
+    """No score for one enterprise. `message` is public text and must never carry a value."""
+
+    credit_code: str
+    code: FailureCode
+    message: str
+    failed_sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", FailureCode(self.code))
+        object.__setattr__(self, "failed_sources", tuple(sorted(self.failed_sources)))
+        _check_sources(self.failed_sources, "failed_sources")
+        if self.code is FailureCode.SOURCE_UNAVAILABLE and not self.failed_sources:
+            raise ScorerContractError("SOURCE_UNAVAILABLE must name the failed sources")
+
+
+ScoreResult = ScoreOutcome | ScoreFailure
+
+
+@dataclass(frozen=True)
+class ScoreBatch:
+    """One result per requested credit code, in request order."""
+
+    results: tuple[ScoreResult, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "results", tuple(self.results))
+
+    def __iter__(self) -> Iterator[ScoreResult]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def outcomes(self) -> list[ScoreOutcome]:
+        return [r for r in self.results if isinstance(r, ScoreOutcome)]
+
+    def failures(self) -> list[ScoreFailure]:
+        return [r for r in self.results if isinstance(r, ScoreFailure)]
+
+    def check_answers(self, credit_codes: Sequence[str]) -> None:
+        """Raise `ScorerContractError` unless there is exactly one result per code, in the same order."""
+        if len(self.results) != len(credit_codes):
+            raise ScorerContractError(f"{len(self.results)} results for {len(credit_codes)} credit codes")
+        for position, (result, code) in enumerate(zip(self.results, credit_codes, strict=True)):
+            if result.credit_code != code:
+                raise ScorerContractError(f"result {position} answers another enterprise than was asked")
+
+
+class Scorer(Protocol):
+    """Scores enterprises with the published joint model.
+
+    Preconditions: every credit code is valid (the API checks) and distinct; `purpose` is a `Purpose` value;
+    `deadline_s` bounds the wait for each source node. Must answer one result per code, in order.
+    """
+
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch: ...

@@ -1,0 +1,59 @@
+"""The source node's share of online scoring: leaf masks of a published model for a batch of enterprises."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from federation.proto import scoring_pb2, scoring_pb2_grpc
+from federation.server import peer_identity
+from models.secureboost import FeatureTable, ModelIntegrityError, PassiveModel
+from tables import LoadedTable
+from tables.features import feature_matrix
+
+log = logging.getLogger("xyd.source.scoring")
+MAX_BATCH = 10_000
+
+
+class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
+    """Answers the platform only; loads each published model part once, after checking its integrity."""
+
+    def __init__(self, table: LoadedTable, models_dir: Path) -> None:
+        self._table = table
+        self._models_dir = models_dir
+        self._models: dict[str, PassiveModel] = {}
+        self._lock = threading.Lock()
+        self._index = {str(cid) for cid in table.ids}
+
+    def _model(self, model_id: str) -> PassiveModel | None:
+        with self._lock:
+            if model_id not in self._models:
+                path = self._models_dir / model_id / "secureboost-passive.bin"
+                if not path.exists() or "/" in model_id or ".." in model_id:
+                    return None
+                self._models[model_id] = PassiveModel.from_bytes(path.read_bytes())
+            return self._models[model_id]
+
+    def LeafMasks(self, request: scoring_pb2.MaskRequest, context: grpc.ServicerContext) -> scoring_pb2.MaskReply:
+        caller = peer_identity(context)
+        if caller.role != "platform":
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller.party} may not request scoring shares")
+        if len(request.ids) > MAX_BATCH:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids per request")
+        try:
+            model = self._model(request.model_id)
+        except ModelIntegrityError as exc:
+            log.error("model part failed its integrity check", extra={"model": request.model_id})
+            context.abort(grpc.StatusCode.DATA_LOSS, f"model part {request.model_id} is corrupt: {exc}")
+        if model is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no published model part {request.model_id} on this node")
+        ids = list(request.ids)
+        matrix = feature_matrix(self._table, rows=ids)
+        masks = model.leaf_masks(FeatureTable(matrix.names, matrix.values))
+        known = np.packbits(np.array([cid in self._index for cid in ids], dtype=bool), bitorder="little")
+        log.info("scoring share served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
+        return scoring_pb2.MaskReply(masks=masks, known=known.tobytes())
