@@ -36,17 +36,30 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def federation(tmp_path: Path, data_dir: Path):
-    fed = LocalFederation(
-        tmp_path / "state",
+def _federation(state: Path, data_dir: Path) -> LocalFederation:
+    return LocalFederation(
+        state,
         NodeData(data_dir / "platform.toml", data_dir / "platform.csv"),
         {s: NodeData(data_dir / f"{s}.toml", data_dir / f"{s}.csv") for s in SOURCES},
     )
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
+    """One federation shared by the tests that leave it intact."""
+    fed = _federation(tmp_path_factory.mktemp("fed") / "state", data_dir)
     with fed:
         yield fed
     for member in fed.group.members:
         assert member.process.poll() is not None, f"{member.name} still running after stop"
+
+
+@pytest.fixture
+def own_federation(tmp_path: Path, data_dir: Path):
+    """A federation of its own, for a test that kills a node."""
+    fed = _federation(tmp_path / "state", data_dir)
+    with fed:
+        yield fed
 
 
 def _run(fed: LocalFederation, spec: str):
@@ -101,11 +114,11 @@ def test_job_naming_an_unregistered_party_fails_clearly(federation: LocalFederat
     assert "source/customs has not registered" in status.error
 
 
-def test_a_dead_source_fails_the_job_with_its_name(federation: LocalFederation) -> None:
-    victim = next(m for m in federation.group.members if m.name == "source/utilities")
+def test_a_dead_source_fails_the_job_with_its_name(own_federation: LocalFederation) -> None:
+    victim = next(m for m in own_federation.group.members if m.name == "source/utilities")
     os.killpg(victim.process.pid, signal.SIGKILL)
     victim.process.wait(timeout=10)
-    _, _, status = _run(federation, _job(SOURCES))
+    _, _, status = _run(own_federation, _job(SOURCES))
     assert status.state == "FAILED"
     assert "source/utilities" in status.error
 
@@ -147,8 +160,15 @@ holdout = 0.25
 """
 
 
-def test_secureboost_job_over_processes_trains_publishes_and_records(federation: LocalFederation) -> None:
-    job_id, events, status = _run(federation, SB_JOB)
+@pytest.fixture(scope="module")
+def secureboost_run(federation: LocalFederation):
+    """One SecureBoost job (Paillier-2048) over the shared federation."""
+    return _run(federation, SB_JOB)
+
+
+def test_secureboost_job_over_processes_trains_publishes_and_records(federation: LocalFederation,
+                                                                     secureboost_run) -> None:
+    job_id, events, status = secureboost_run
     assert status.state == "SUCCEEDED", status.error
     results = stage_results(status)
     train = results["train"]["platform/main"]
@@ -165,7 +185,7 @@ def test_secureboost_job_over_processes_trains_publishes_and_records(federation:
 
 
 def test_distributed_prediction_over_mtls_equals_in_process_prediction(federation: LocalFederation,
-                                                                       data_dir: Path) -> None:
+                                                                       data_dir: Path, secureboost_run) -> None:
     from federation.grpc_channel import PeerChannels
     from federation.pki import Identity, NodeTls
     from models.secureboost import ActiveModel, FeatureTable, PassiveModel
@@ -174,7 +194,7 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
     from tables import load_table
     from tables.features import feature_matrix
 
-    _, _, status = _run(federation, SB_JOB)
+    _, _, status = secureboost_run
     assert status.state == "SUCCEEDED", status.error
     model_id = stage_results(status)["publish"]["platform/main"]["model_id"]
 

@@ -1,0 +1,105 @@
+"""Dependencies as named aliases: `Services`, `Settings`, `DbEngine`, `Now`, `CurrentInstitution` and the
+role-checked `BankInstitution`, `ComplianceInstitution`, `AdminInstitution`.
+
+Authentication reads a bearer API key, checks it against the stored hash, then charges the institution's
+rate limit (token bucket; time from the injected clock, so tests advance time instead of sleeping).
+Dependencies that do no I/O are `async def`, so FastAPI runs them on the event loop instead of a worker
+thread (a thread hop per dependency costs more than the work).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from platform_node.api.errors import ForbiddenRole
+from platform_node.api.services import PlatformServices
+from platform_node.api.settings import ApiSettings
+from platform_node.institutions.errors import InvalidCredentials
+from platform_node.institutions.model import Institution, Role
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="`Authorization: Bearer xyd.<key id>.<secret>`, as issued by `xyd institution add|rotate-key`.",
+)
+
+
+async def get_services(request: Request) -> PlatformServices:
+    services = request.app.state.services
+    if services is None:
+        raise RuntimeError("the app was created without services")
+    return services
+
+
+Services = Annotated[PlatformServices, Depends(get_services)]
+
+
+async def get_settings(services: Services) -> ApiSettings:
+    return services.settings
+
+
+Settings = Annotated[ApiSettings, Depends(get_settings)]
+
+
+async def get_engine(services: Services) -> Engine:
+    return services.engine
+
+
+DbEngine = Annotated[Engine, Depends(get_engine)]
+
+
+async def get_now(services: Services) -> datetime:
+    return services.now()
+
+
+Now = Annotated[datetime, Depends(get_now)]
+
+
+def authenticate(
+    services: Services,
+    now: Now,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Institution:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidCredentials("no bearer API key")
+    institution = services.institutions.authenticate(credentials.credentials, now=now)
+    limits = institution.limits
+    services.limiter.acquire(institution.id, rate_per_s=limits.rate_per_s, burst=limits.burst, now=now.timestamp())
+    return institution
+
+
+CurrentInstitution = Annotated[Institution, Depends(authenticate)]
+
+
+def _role(role: Role):
+    async def check(institution: CurrentInstitution) -> Institution:
+        if institution.role is not role:
+            raise ForbiddenRole(role.value)
+        return institution
+
+    return check
+
+
+BankInstitution = Annotated[Institution, Depends(_role(Role.BANK))]
+ComplianceInstitution = Annotated[Institution, Depends(_role(Role.COMPLIANCE))]
+AdminInstitution = Annotated[Institution, Depends(_role(Role.ADMIN))]
+
+
+def scoring_institution(institution: BankInstitution, services: Services, settings: Settings, now: Now) -> Institution:
+    """A bank allowed to score now: the overdue-feedback policy may refuse it or lower its rate."""
+    overdue = services.overdue.count(institution.id, now=now)
+    rate = settings.overdue.throttled_rate(institution.id, overdue)
+    if rate is not None:
+        services.limiter.acquire(
+            f"{institution.id}#overdue", rate_per_s=rate, burst=1, now=now.timestamp(),
+            reason=f"throttled: {overdue} uses have feedback past the deadline",
+        )
+    return institution
+
+
+ScoringInstitution = Annotated[Institution, Depends(scoring_institution)]

@@ -1,0 +1,160 @@
+"""The HTTP edge's one error catalogue: every domain error becomes one status, one code and public text.
+
+Bodies are `{"code": ..., "message": ..., "errors"?: [...], "failed_sources"?: [...]}`. The detail stays in
+the server log (without values); refusals that would leak information share one answer: an unknown key id,
+a wrong secret and a revoked key are all `UNAUTHENTICATED`, and another institution's object is `NOT_FOUND`
+exactly like a missing one. Validation errors never echo the submitted input back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from consent.audit import NoteError
+from platform_node.institutions.errors import (
+    DuplicateInstitution,
+    InstitutionSuspended,
+    InvalidCredentials,
+    InvalidInstitution,
+    NoAgreement,
+    RateLimited,
+    UnknownInstitution,
+)
+from platform_node.monitoring.alerts import AlertNotFound
+from platform_node.monitoring.sweep import MonitoringNotAuthorised, NotMonitorable
+from platform_node.reports.report import UnknownEnterprise
+from platform_node.reports.subscriptions import InvalidSubscription, SubscriptionNotFound
+from platform_node.scoring_api import FailureCode, ScoreFailure, ScorerContractError
+from platform_node.uses.errors import FeedbackConflict, FeedbackOverdue, InvalidFeedback, UseNotFound
+
+log = logging.getLogger("xyd.platform.api")
+
+
+class ApiError(Exception):
+    """An error raised by a handler itself, already in public form."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+class ForbiddenRole(ApiError):
+    def __init__(self, needed: str) -> None:
+        super().__init__(403, "FORBIDDEN_ROLE", f"this endpoint needs the {needed} role")
+
+
+class ScoreRefused(ApiError):
+    """A single-enterprise score request whose scorer answer was a failure."""
+
+    _STATUS = {
+        FailureCode.UNKNOWN_ENTERPRISE: 404,
+        FailureCode.SOURCE_UNAVAILABLE: 503,
+        FailureCode.DEADLINE_EXCEEDED: 504,
+        FailureCode.MODEL_UNAVAILABLE: 503,
+        FailureCode.SCORER_ERROR: 502,
+    }
+
+    def __init__(self, failure: ScoreFailure) -> None:
+        super().__init__(self._STATUS[failure.code], failure.code.value, failure.message,
+                         failed_sources=list(failure.failed_sources))
+
+
+class NotYetCheckpointed(ApiError):
+    def __init__(self) -> None:
+        super().__init__(409, "NOT_YET_CHECKPOINTED",
+                         "no published checkpoint covers this leaf yet; retry after the next checkpoint")
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
+
+
+# Domain error -> (status, code, public message or None to use str(error)).
+_CATALOGUE: list[tuple[type[Exception], int, str, str | None]] = [
+    (InstitutionSuspended, 403, "INSTITUTION_SUSPENDED", "this institution is suspended"),
+    (NoAgreement, 403, "NO_AGREEMENT", None),
+    (FeedbackOverdue, 403, "FEEDBACK_OVERDUE", None),
+    (MonitoringNotAuthorised, 403, "NOT_AUTHORISED", None),
+    (UseNotFound, 404, "NOT_FOUND", "no such use"),
+    (AlertNotFound, 404, "NOT_FOUND", "no such alert"),
+    (SubscriptionNotFound, 404, "NOT_FOUND", "no such subscription"),
+    (UnknownInstitution, 404, "NOT_FOUND", "no such institution"),
+    (UnknownEnterprise, 404, "UNKNOWN_ENTERPRISE", "no public information is published for this credit code"),
+    (FeedbackConflict, 409, "FEEDBACK_CONFLICT", None),
+    (NotMonitorable, 409, "NOT_MONITORABLE", None),
+    (DuplicateInstitution, 409, "DUPLICATE", None),
+    (InvalidFeedback, 422, "INVALID_FEEDBACK", None),
+    (InvalidSubscription, 422, "INVALID_SUBSCRIPTION", None),
+    (InvalidInstitution, 422, "INVALID_INSTITUTION", None),
+    (NoteError, 422, "INVALID_AUDIT_QUERY", None),
+]
+
+
+def _catalogue_handler(status: int, code: str, message: str | None) -> Callable[[Request, Exception], Any]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return _json(status, code, message or str(exc))
+
+    return handle
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return _json(422, "INVALID_REQUEST", f"the request is malformed: {summary}", errors=errors)
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return _json(exc.status, exc.code, exc.message, **exc.extra)
+
+
+async def _unauthenticated(request: Request, exc: InvalidCredentials) -> JSONResponse:
+    return _json(401, "UNAUTHENTICATED", "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+    return _json(429, exc.reason, str(exc), headers={"Retry-After": str(exc.retry_after_s)},
+                 retry_after_s=exc.retry_after_s)
+
+
+async def _scorer_broken(request: Request, exc: ScorerContractError) -> JSONResponse:
+    log.error("scorer broke its contract", extra={"detail": str(exc)})
+    return _json(502, "SCORER_ERROR", "the scoring service answered inconsistently; nothing was served")
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    return _json(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The route template, not the path: a path may hold a credit code, and log lines name no enterprise.
+    route = getattr(request.scope.get("route"), "path", "?")
+    log.exception("unhandled error", extra={"route": route, "error": type(exc).__name__})
+    return _json(500, "INTERNAL", "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(InvalidCredentials, _unauthenticated)
+    app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(ScorerContractError, _scorer_broken)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    for kind, status, code, message in _CATALOGUE:
+        app.add_exception_handler(kind, _catalogue_handler(status, code, message))
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,154 @@
+"""`POST /v1/scores` and `POST /v1/scores/batch`: score with the published joint model, record the use.
+
+Order of work: a read-only quota check for the enterprises asked for, the scorer (no database lock is
+held while the source nodes answer), the use rows and leaves built outside any transaction, then one
+transaction that counts the served enterprises against the daily quota and writes every use row with its
+audit leaf. Failed enterprises create no use and no leaf, and do not count against the quota.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from fastapi import APIRouter
+
+from consent.authorisation.codec import format_time
+from platform_node.api.deps import ScoringInstitution, Services, Settings
+from platform_node.api.errors import ApiError, ScoreRefused
+from platform_node.api.schemas.common import LeafReceiptOut, error_responses
+from platform_node.api.schemas.scores import (
+    BatchFailureOut,
+    BatchItemAudit,
+    BatchItemOut,
+    BatchScoreOut,
+    BatchScoreRequest,
+    ScoreOut,
+    ScoreRequest,
+)
+from platform_node.api.services import PlatformServices
+from platform_node.institutions.agreements import AgreementScope
+from platform_node.institutions.errors import QuotaExhausted
+from platform_node.institutions.limits import consume_quota, quota_used, seconds_to_next_day
+from platform_node.institutions.model import Institution
+from platform_node.scoring_api import ScoreBatch, ScoreFailure, ScoreOutcome
+from platform_node.uses.records import PreparedUses, RecordedUse
+
+log = logging.getLogger("xyd.platform.api")
+router = APIRouter(prefix="/v1/scores", tags=["scores"])
+
+
+def _check_quota(services: PlatformServices, institution: Institution, count: int, now: datetime) -> None:
+    """Refuse before scoring if `count` more enterprises would pass today's quota (read only)."""
+    with services.engine.connect() as conn:
+        used = quota_used(conn, institution.id, now=now)
+    if used + count > institution.limits.daily_quota:
+        raise QuotaExhausted(f"daily quota of {institution.limits.daily_quota} enterprises: {used} used, "
+                             f"{count} requested", seconds_to_next_day(now))
+
+
+def _record(services: PlatformServices, institution: Institution, prepared: PreparedUses,
+            now: datetime) -> list[RecordedUse]:
+    """Count the served enterprises against the quota and write uses and leaves, in one transaction."""
+    with services.engine.begin() as conn:
+        if prepared.rows:
+            consume_quota(conn, institution.id, len(prepared.rows), limit=institution.limits.daily_quota, now=now)
+        return services.uses.record(conn, prepared)
+
+
+def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_s: float) -> ScoreBatch:
+    batch = services.scorer.score(codes, purpose=purpose, deadline_s=deadline_s)
+    batch.check_answers(codes)
+    return batch
+
+
+@router.post(
+    "",
+    response_model=ScoreOut,
+    summary="Score one enterprise",
+    responses=error_responses(401, 403, 404, 422, 429, 502, 503, 504),
+)
+def score_one(body: ScoreRequest, institution: ScoringInstitution, services: Services, settings: Settings) -> ScoreOut:
+    """Probability of default, score, grade and reason categories for one enterprise, with the use id and the
+    audit receipt. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
+    under the FAIL_ENTERPRISE policy (nothing is served, no use is recorded)."""
+    now = services.now()
+    _check_quota(services, institution, 1, now)
+    result = _score(services, [body.credit_code], body.purpose.value, settings.scoring_deadline_s).results[0]
+    if isinstance(result, ScoreFailure):
+        log.info("score refused", extra={"institution": institution.id, "code": result.code.value})
+        raise ScoreRefused(result)
+    prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
+                                            loan_application_ref=body.loan_application_ref, outcomes=[result],
+                                            now=now)
+    [recorded] = _record(services, institution, prepared, now)
+    log.info("score served", extra={"institution": institution.id, "use_id": recorded.use_id,
+                                    "leaf": recorded.receipt.index})
+    return ScoreOut(
+        use_id=recorded.use_id, credit_code=result.credit_code, probability_of_default=result.probability_of_default,
+        score=result.score, grade=result.grade, reason_codes=list(result.reason_codes), model_id=result.model_id,
+        model_version=result.model_version, degraded=result.degraded, missing_sources=list(result.missing_sources),
+        feedback_due_at=format_time(now + services.uses.feedback_deadline),
+        audit=LeafReceiptOut.of(recorded.receipt),
+    )
+
+
+@router.post(
+    "/batch",
+    response_model=BatchScoreOut,
+    response_model_exclude_none=True,
+    summary="Score up to 10,000 enterprises",
+    responses=error_responses(401, 403, 422, 429, 502),
+)
+def score_batch(
+    body: BatchScoreRequest, institution: ScoringInstitution, services: Services, settings: Settings
+) -> BatchScoreOut:
+    """Needs a data-security agreement with scope BULK_SCORING. Each enterprise is answered on its own:
+    `SCORED` with its use id and leaf, or `FAILED` with the reason (partial-failure policy: an enterprise
+    whose source node did not answer fails; the others are served)."""
+    now = services.now()
+    services.agreements.require(institution.id, AgreementScope.BULK_SCORING, now=now)
+    codes = list(body.credit_codes)
+    if len(codes) > settings.max_batch:
+        raise ApiError(422, "BATCH_TOO_LARGE", f"at most {settings.max_batch} credit codes per batch")
+    if len(set(codes)) != len(codes):
+        raise ApiError(422, "DUPLICATE_CREDIT_CODES", "credit codes in a batch must be distinct")
+    _check_quota(services, institution, len(codes), now)
+    batch = _score(services, codes, body.purpose.value, settings.scoring_deadline_s)
+    outcomes = batch.outcomes()
+    batch_id = services.uses.new_id("bat")
+    prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
+                                            loan_application_ref=body.loan_application_ref, outcomes=outcomes,
+                                            now=now, batch_id=batch_id)
+    recorded = _record(services, institution, prepared, now)
+    by_code = {r.outcome.credit_code: r for r in recorded}
+    items = []
+    for result in batch:
+        if isinstance(result, ScoreOutcome):
+            use = by_code[result.credit_code]
+            items.append(BatchItemOut(
+                credit_code=result.credit_code, status="SCORED", use_id=use.use_id,
+                probability_of_default=result.probability_of_default, score=result.score, grade=result.grade,
+                reason_codes=list(result.reason_codes), degraded=result.degraded,
+                missing_sources=list(result.missing_sources),
+                audit=BatchItemAudit(leaf_index=use.receipt.index),
+            ))
+        else:
+            items.append(BatchItemOut(
+                credit_code=result.credit_code, status="FAILED",
+                failure=BatchFailureOut(code=result.code.value, message=result.message,
+                                        failed_sources=list(result.failed_sources)),
+            ))
+    last = recorded[-1].receipt if recorded else None
+    log.info("batch served", extra={"institution": institution.id, "batch_id": batch_id,
+                                    "scored": len(recorded), "failed": len(codes) - len(recorded)})
+    return BatchScoreOut(
+        batch_id=batch_id,
+        model_id=outcomes[0].model_id if outcomes else None,
+        model_version=outcomes[0].model_version if outcomes else None,
+        scored=len(recorded), failed=len(codes) - len(recorded),
+        feedback_due_at=format_time(now + services.uses.feedback_deadline),
+        audit_tree_size=None if last is None else last.tree_size,
+        audit_root=None if last is None else last.root.hex(),
+        items=items,
+    )

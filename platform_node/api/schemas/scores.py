@@ -1,0 +1,91 @@
+"""Request and public models of scoring."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from consent.authorisation import Purpose
+from consent.credit_code import InvalidCreditCode, invalid_credit_code_positions, validate_credit_code
+from platform_node.api.schemas.common import CreditCode, LeafReceiptOut, LoanApplicationRef, RequestModel
+from platform_node.api.settings import MAX_BATCH
+
+
+class ScoreRequest(RequestModel):
+    credit_code: CreditCode
+    purpose: Purpose = Field(description="Why the bank asks; logged with the use.")
+    loan_application_ref: LoanApplicationRef
+
+
+class BatchScoreRequest(RequestModel):
+    credit_codes: list[Annotated[str, StringConstraints(min_length=18, max_length=18)]] = Field(
+        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} distinct unified social credit codes.")
+    purpose: Purpose
+    loan_application_ref: LoanApplicationRef
+
+    @field_validator("credit_codes")
+    @classmethod
+    def _check_codes(cls, codes: list[str]) -> list[str]:
+        # One vectorised check for the whole list; the precise reason is computed for the first few only.
+        bad = invalid_credit_code_positions(codes)
+        if bad:
+            reasons = []
+            for position in bad[:3]:
+                try:
+                    validate_credit_code(codes[position])
+                except InvalidCreditCode as exc:
+                    reasons.append(f"[{position}] {exc.reason}")
+            raise ValueError(f"{len(bad)} invalid unified social credit codes: {'; '.join(reasons)}")
+        return codes
+
+
+class ScoreOut(BaseModel):
+    use_id: str = Field(description="Id of the data-use record; feedback is posted against it.")
+    credit_code: str
+    probability_of_default: float = Field(ge=0, le=1)
+    score: int = Field(description="Scorecard points.")
+    grade: str = Field(description="Rating band, best first: AAA, AA, A, BBB, BB, B, C.")
+    reason_codes: list[str] = Field(description="Data categories that lowered the score most (never values).")
+    model_id: str
+    model_version: str
+    degraded: bool = Field(description="True if scored without some sources (SCORE_DEGRADED policy only).")
+    missing_sources: list[str]
+    feedback_due_at: str = Field(description="RFC 3339 UTC deadline for the outcome feedback.")
+    audit: LeafReceiptOut
+
+
+class BatchFailureOut(BaseModel):
+    code: str
+    message: str
+    failed_sources: list[str]
+
+
+class BatchItemAudit(BaseModel):
+    leaf_index: int = Field(description="The use's leaf; `GET /v1/uses/{use_id}/receipt` proves it.")
+
+
+class BatchItemOut(BaseModel):
+    credit_code: str
+    status: Literal["SCORED", "FAILED"]
+    use_id: str | None = None
+    probability_of_default: float | None = None
+    score: int | None = None
+    grade: str | None = None
+    reason_codes: list[str] | None = None
+    degraded: bool | None = None
+    missing_sources: list[str] | None = None
+    audit: BatchItemAudit | None = None
+    failure: BatchFailureOut | None = None
+
+
+class BatchScoreOut(BaseModel):
+    batch_id: str
+    model_id: str | None
+    model_version: str | None
+    scored: int
+    failed: int
+    feedback_due_at: str
+    audit_tree_size: int | None = Field(description="Log size after the batch's last leaf (commits to all).")
+    audit_root: str | None = Field(description="Hex root of that log.")
+    items: list[BatchItemOut]

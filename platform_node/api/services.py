@@ -1,0 +1,201 @@
+"""The composition root of the bank API: every store and worker built once over one database engine.
+
+The API, the CLI and the tests build a `PlatformServices` with `build_services`; the federated scorer (or
+the local one) and the public-record source are passed in, so wiring the real federation is one argument.
+Everything that writes an audit leaf shares the engine of the `AuditLog`, so a use and its leaf commit in
+one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from sqlalchemy import Engine
+
+from consent.audit import (
+    AuditLog,
+    CheckpointPublisher,
+    Ed25519Signer,
+    Ed25519Verifier,
+    WitnessClient,
+    open_engine,
+)
+from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
+from platform_node.api.server_secrets import PlatformSecrets
+from platform_node.api.settings import ApiSettings
+from platform_node.institutions.agreements import AgreementBook
+from platform_node.institutions.credentials import KeyHasher
+from platform_node.institutions.limits import TokenBucketLimiter
+from platform_node.institutions.registry import InstitutionRegistry
+from platform_node.institutions.webhook_secrets import SecretBox
+from platform_node.monitoring.alerts import AlertBook
+from platform_node.monitoring.delivery import WebhookDispatcher, WebhookOutbox
+from platform_node.monitoring.eligibility import MonitorAuthorisations, StoreMonitorAuthorisations
+from platform_node.monitoring.schema import monitoring_metadata
+from platform_node.monitoring.sweep import MonitoringSweep
+from platform_node.monitoring.ticker import PeriodicJob, Ticker
+from platform_node.reports.public_records import PublicRecordSource
+from platform_node.reports.requests import ReportRequestLog
+from platform_node.reports.subscriptions import SubscriptionBook, SubscriptionPusher
+from platform_node.scoring_api import Scorer
+from platform_node.uses.deadlines import OverdueCounter
+from platform_node.uses.feedback import FeedbackBook
+from platform_node.uses.records import UseBook
+
+log = logging.getLogger("xyd.platform.api")
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class PlatformServices:
+    settings: ApiSettings
+    clock: Clock
+    engine: Engine
+    audit: AuditLog
+    secrets: PlatformSecrets
+    institutions: InstitutionRegistry
+    agreements: AgreementBook
+    limiter: TokenBucketLimiter
+    uses: UseBook
+    overdue: OverdueCounter
+    feedback: FeedbackBook
+    outbox: WebhookOutbox
+    dispatcher: WebhookDispatcher
+    alerts: AlertBook
+    monitoring: MonitoringSweep
+    public_records: PublicRecordSource
+    report_requests: ReportRequestLog
+    subscriptions: SubscriptionBook
+    pusher: SubscriptionPusher
+    authorisations: AuthorisationStore
+    scorer: Scorer
+    publisher: CheckpointPublisher
+    log_verifier: Ed25519Verifier
+    ticker: Ticker | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def publisher_verifier_key(self) -> str:
+        """The checkpoint key's C2SP verifier key, for anyone checking receipts."""
+        return self.log_verifier.vkey()
+
+    def periodic_jobs(self) -> list[PeriodicJob]:
+        s = self.settings
+        return [
+            # The sweep looks often for loans whose own check (every monitoring_interval_s) is due.
+            PeriodicJob("monitoring", s.monitoring_sweep_every_s, lambda now: self.monitoring.run(now=now)),
+            PeriodicJob("webhooks", s.delivery_interval_s, lambda now: self.dispatcher.deliver_due(now=now)),
+            PeriodicJob("subscriptions", s.push_interval_s, lambda now: self.pusher.run(now=now)),
+            PeriodicJob("checkpoint", s.checkpoint_interval_s, lambda now: self.publisher.publish(now=now)),
+        ]
+
+    def start_ticker(self) -> None:
+        if self.ticker is None:
+            self.ticker = Ticker(self.periodic_jobs(), self.clock)
+            self.ticker.start()
+
+    def close(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
+            self.ticker = None
+        self.dispatcher.close()
+        self.engine.dispose()
+
+
+def load_log_signer(settings: ApiSettings) -> Ed25519Signer:
+    """The checkpoint key from `log_key_file` (PEM, or 32 raw bytes); a fresh key if none is configured."""
+    if settings.log_key_file is None:
+        log.warning("no log_key_file configured: checkpoints are signed with an ephemeral key")
+        return Ed25519Signer.generate(settings.log_origin)
+    data = Path(settings.log_key_file).read_bytes()
+    key = Ed25519PrivateKey.from_private_bytes(data) if len(data) == 32 else load_pem_private_key(data, None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{settings.log_key_file} does not hold an Ed25519 private key")
+    return Ed25519Signer(settings.log_origin, key)
+
+
+def build_services(
+    settings: ApiSettings,
+    *,
+    scorer: Scorer,
+    public_records: PublicRecordSource,
+    secrets: PlatformSecrets,
+    engine: Engine | None = None,
+    authorisations: AuthorisationStore | None = None,
+    monitor_authorisations: MonitorAuthorisations | None = None,
+    clock: Clock = system_clock,
+    rng: random.Random | None = None,
+    randbytes: Callable[[int], bytes] = os.urandom,
+    log_signer: Ed25519Signer | None = None,
+    witnesses: Sequence[WitnessClient] = (),
+    witness_quorum: int = 0,
+    http_client: httpx.Client | None = None,
+) -> PlatformServices:
+    """Build (and create the schema of) every store over one engine; nothing starts running."""
+    engine = engine or open_engine(settings.database_url)
+    signer = log_signer or load_log_signer(settings)
+    audit = AuditLog(engine)
+    audit.create_schema()
+    if authorisations is None:
+        keys = EnterpriseKeyRegistry(engine)
+        keys.create_schema()
+        authorisations = AuthorisationStore(engine, keys=keys, audit=audit, subject_ref_key=secrets.subject_ref_key)
+        authorisations.create_schema()
+    institutions = InstitutionRegistry(engine, KeyHasher(secrets.api_key_pepper, randbytes=randbytes),
+                                       SecretBox(secrets.webhook_seal_key, randbytes=randbytes), randbytes=randbytes)
+    institutions.create_schema()
+    uses = UseBook(engine, audit, subject_ref_key=secrets.subject_ref_key,
+                   feedback_deadline=timedelta(days=settings.feedback_deadline_days), randbytes=randbytes)
+    uses.create_schema()
+    monitoring_metadata.create_all(engine)
+    outbox = WebhookOutbox(engine, randbytes=randbytes)
+    alerts = AlertBook(engine, audit, outbox, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes)
+    agreements = AgreementBook(engine, randbytes=randbytes)
+    subscriptions = SubscriptionBook(engine, public_records, randbytes=randbytes)
+    subscriptions.create_schema()
+    return PlatformServices(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        audit=audit,
+        secrets=secrets,
+        institutions=institutions,
+        agreements=agreements,
+        limiter=TokenBucketLimiter(),
+        uses=uses,
+        overdue=OverdueCounter(engine),
+        feedback=FeedbackBook(engine, audit, uses, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes),
+        outbox=outbox,
+        dispatcher=WebhookDispatcher(outbox, institutions.webhook_target, schedule=settings.webhook_retry,
+                                     client=http_client, timeout_s=settings.webhook_timeout_s, rng=rng),
+        alerts=alerts,
+        monitoring=MonitoringSweep(
+            engine, scorer, monitor_authorisations or StoreMonitorAuthorisations(authorisations), alerts,
+            rule=settings.deterioration, interval=timedelta(seconds=settings.monitoring_interval_s),
+            retry_after=timedelta(seconds=settings.monitoring_retry_s), deadline_s=settings.scoring_deadline_s,
+        ),
+        public_records=public_records,
+        report_requests=ReportRequestLog(engine, randbytes=randbytes),
+        subscriptions=subscriptions,
+        pusher=SubscriptionPusher(engine, subscriptions, public_records, outbox, agreements,
+                                  batch_size=settings.push_batch_size),
+        authorisations=authorisations,
+        scorer=scorer,
+        publisher=CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
+        log_verifier=signer.verifier(),
+    )

@@ -1,0 +1,138 @@
+"""The bank API's settings: one frozen object, read from the `[api]` table of a TOML file.
+
+Handlers read settings through the `Settings` dependency, so tests override them per app
+(`app.dependency_overrides[get_settings]`). Unknown keys are refused, so a typo never silently falls back
+to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from platform_node.institutions.model import InstitutionLimits
+from platform_node.monitoring.delivery import RetrySchedule
+from platform_node.monitoring.deterioration import DeteriorationRule
+from platform_node.scoring_api import PartialFailurePolicy
+from platform_node.uses.deadlines import OverdueAction, OverduePolicy
+
+MAX_BATCH = 10_000
+
+
+class SettingsError(ValueError):
+    """The `[api]` configuration is missing a required setting or holds an invalid one."""
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Every knob of the bank API; defaults are the documented production defaults."""
+
+    database_url: str = "sqlite:///platform-api.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secrets_file: Path | None = None
+    log_origin: str = "xyd.platform/audit"
+    log_key_file: Path | None = None
+    feedback_deadline_days: int = 30
+    max_batch: int = MAX_BATCH
+    scoring_deadline_s: float = 2.0
+    partial_failure_policy: PartialFailurePolicy = PartialFailurePolicy.FAIL_ENTERPRISE
+    default_limits: InstitutionLimits = field(default_factory=InstitutionLimits)
+    overdue: OverduePolicy = field(default_factory=OverduePolicy)
+    monitoring_interval_s: float = 86_400.0
+    monitoring_sweep_every_s: float = 300.0
+    monitoring_retry_s: float = 3_600.0
+    deterioration: DeteriorationRule = field(default_factory=DeteriorationRule)
+    webhook_retry: RetrySchedule = field(default_factory=RetrySchedule)
+    webhook_timeout_s: float = 5.0
+    allow_http_webhooks: bool = False
+    run_ticker: bool = True
+    delivery_interval_s: float = 5.0
+    push_interval_s: float = 60.0
+    push_batch_size: int = 500
+    checkpoint_interval_s: float = 60.0
+    scorer_model_file: Path | None = None
+    public_records_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_batch <= MAX_BATCH:
+            raise SettingsError(f"max_batch must be within [1, {MAX_BATCH}]")
+        if self.feedback_deadline_days < 1:
+            raise SettingsError("feedback_deadline_days must be at least 1")
+        if self.scoring_deadline_s <= 0 or self.webhook_timeout_s <= 0:
+            raise SettingsError("deadlines and timeouts must be positive")
+        if not 0 <= self.port < 65536:
+            raise SettingsError("port must be within [0, 65535]")
+        if self.push_batch_size < 1:
+            raise SettingsError("push_batch_size must be at least 1")
+
+
+_NESTED = {
+    "default_limits": InstitutionLimits,
+    "overdue": OverduePolicy,
+    "deterioration": DeteriorationRule,
+    "webhook_retry": RetrySchedule,
+}
+_PATHS = ("secrets_file", "log_key_file", "scorer_model_file", "public_records_file")
+
+
+def _nested(name: str, value: Any) -> Any:
+    kind = _NESTED[name]
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"[api.{name}] must be a table")
+    known = {f.name for f in fields(kind)}
+    unknown = set(value) - known
+    if unknown:
+        raise SettingsError(f"unknown keys in [api.{name}]: {sorted(unknown)}")
+    values = dict(value)
+    if kind is OverduePolicy and "action" in values:
+        values["action"] = OverdueAction(values["action"])
+    if kind is DeteriorationRule and "grade_order" in values:
+        values["grade_order"] = tuple(values["grade_order"])
+    return kind(**values)
+
+
+def settings_from_mapping(table: Mapping[str, Any], *, base: Path | None = None) -> ApiSettings:
+    """Build settings from an `[api]` table; relative paths are resolved against `base`."""
+    known = {f.name for f in fields(ApiSettings)}
+    unknown = set(table) - known
+    if unknown:
+        raise SettingsError(f"unknown keys in [api]: {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    try:
+        for key, value in table.items():
+            if key in _NESTED:
+                values[key] = _nested(key, value)
+            elif key in _PATHS:
+                path = Path(value)
+                values[key] = path if path.is_absolute() or base is None else base / path
+            elif key == "partial_failure_policy":
+                values[key] = PartialFailurePolicy(value)
+            else:
+                values[key] = value
+        if "database_url" in values and base is not None and values["database_url"].startswith("sqlite:///"):
+            relative = values["database_url"].removeprefix("sqlite:///")
+            if relative and not Path(relative).is_absolute():
+                values["database_url"] = f"sqlite:///{base / relative}"
+        return ApiSettings(**values)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, SettingsError):
+            raise
+        raise SettingsError(f"invalid [api] setting: {exc}") from exc
+
+
+def load_settings(path: Path) -> ApiSettings:
+    """Read the `[api]` table of a TOML file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SettingsError(f"configuration file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
+    table = raw.get("api")
+    if not isinstance(table, Mapping):
+        raise SettingsError(f"{path} has no [api] table")
+    return settings_from_mapping(table, base=path.parent)

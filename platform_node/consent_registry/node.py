@@ -1,0 +1,69 @@
+"""Wiring of the consent registry into the platform's node process (`attach`, before the server starts).
+
+Settings, all optional, in the platform's `[consent]` section:
+    db = "sqlite:///..."            the registry database (default: <state_dir>/consent/registry.db)
+    checkpoint_interval_s = 10      publish a cosigned checkpoint this often when the log grew
+    quorum = 2                      witness cosignatures required (default: a majority of announced nodes)
+    relay_timeout_s = 5             deadline of one relayed request at the source node
+Keys live in `<state_dir>/consent/keys/` (created on first start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from federation.config import NodeConfig
+from federation.key_binding import BindingVerifier
+from federation.pki import NodeTls
+from federation.proto import verification_pb2_grpc
+from federation.server import NodeServer
+from platform_node.consent_registry.registry import ConsentRegistry
+from platform_node.consent_registry.relay import SourceChannels
+from platform_node.consent_registry.servicer import ConsentRegistryServicer
+from platform_node.consent_registry.witnesses import CheckpointPublishing
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConsentRegistryNode:
+    """What `attach` set up; `close()` stops checkpoint publishing and closes the channels to source nodes."""
+
+    def __init__(self, registry: ConsentRegistry, channels: SourceChannels, publishing: CheckpointPublishing) -> None:
+        self.registry = registry
+        self.channels = channels
+        self.publishing = publishing
+
+    def close(self) -> None:
+        self.publishing.stop()
+        self.channels.close()
+        self.registry.engine.dispose()
+
+
+def attach(
+    server: NodeServer, *, config: NodeConfig, tls: NodeTls, clock: Callable[[], datetime] = utc_now
+) -> ConsentRegistryNode:
+    """Open the registry and add the `ConsentRegistry` service to `server`; start checkpoint publishing.
+
+    The server must admit the roles `source`, `bank` and `admin` (each method checks its own callers)."""
+    settings = config.section("consent")
+    folder = config.state_dir / "consent"
+    folder.mkdir(parents=True, exist_ok=True)
+    url = str(settings.get("db") or f"sqlite:///{folder / 'registry.db'}")
+    registry = ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
+    channels = SourceChannels(tls)
+    quorum = settings.get("quorum")
+    publishing = CheckpointPublishing(
+        registry, channels, clock=clock, quorum=None if quorum is None else int(quorum),
+        interval=float(settings.get("checkpoint_interval_s", 10)),
+    )
+    servicer = ConsentRegistryServicer(
+        registry, channels=channels, publishing=publishing, bindings=BindingVerifier(tls.ca_pem, tls.crl_path),
+        registry_keys=registry.keyring.binding(tls, now=clock()), clock=clock,
+        relay_timeout=float(settings.get("relay_timeout_s", 5)),
+    )
+    server.add_servicer(verification_pb2_grpc.add_ConsentRegistryServicer_to_server, servicer)
+    publishing.start()
+    return ConsentRegistryNode(registry, channels, publishing)

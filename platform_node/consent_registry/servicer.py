@@ -1,0 +1,198 @@
+"""The platform's gRPC `ConsentRegistry` service: who may call what is decided by the caller's certificate.
+
+source nodes: Status, EnterpriseKey, Announce          banks: RegisterKeys, Relay, Receipt
+admin (operators, the enterprise portal, compliance): BindEnterpriseKey, SubmitAuthorisation, ChangeStatus,
+PublishCheckpoint                                       anyone admitted: RegistryKeys, LatestCheckpoint
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from consent.audit import AuditEvent, QuorumError, issue_receipt
+from consent.authorisation import (
+    ConsentError,
+    DuplicateAuthorisation,
+    IllegalTransition,
+    SignedTerms,
+    Status,
+    TransitionReason,
+    UnknownAuthorisation,
+    UnknownEnterpriseKey,
+)
+from consent.authorisation.codec import parse_canonical
+from federation.key_binding import BindingVerifier, KeyBindingInvalid
+from federation.pki import Identity
+from federation.proto import verification_pb2, verification_pb2_grpc
+from federation.server import peer_identity
+from platform_node.consent_registry.registry import ConsentRegistry
+from platform_node.consent_registry.relay import SourceChannels, relay_verification
+from platform_node.consent_registry.witnesses import CheckpointPublishing, checkpoint_size
+
+log = logging.getLogger("xyd.platform.consent")
+
+SOURCE, BANK, ADMIN = frozenset({"source"}), frozenset({"bank"}), frozenset({"admin"})
+
+
+class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
+    """gRPC face of a `ConsentRegistry`, its relay and its checkpoint publishing."""
+
+    def __init__(
+        self,
+        registry: ConsentRegistry,
+        *,
+        channels: SourceChannels,
+        publishing: CheckpointPublishing,
+        bindings: BindingVerifier,
+        registry_keys: verification_pb2.KeyBinding,
+        clock: Callable[[], datetime],
+        relay_timeout: float = 5.0,
+    ) -> None:
+        self._registry = registry
+        self._channels = channels
+        self._publishing = publishing
+        self._bindings = bindings
+        self._registry_keys = registry_keys
+        self._clock = clock
+        self._relay_timeout = relay_timeout
+
+    @staticmethod
+    def _caller(context: grpc.ServicerContext, roles: frozenset[str]) -> Identity:
+        identity = peer_identity(context)
+        if identity.role not in roles:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{identity} may not call this (needs {sorted(roles)})")
+        return identity
+
+    # -- source nodes ----------------------------------------------------------------------------------
+
+    def Status(self, request, context):  # noqa: N802 - gRPC method names
+        self._caller(context, SOURCE)
+        try:
+            signed = self._registry.signed_status(request.authorisation_id, now=self._clock())
+        except UnknownAuthorisation:
+            context.abort(grpc.StatusCode.NOT_FOUND, "unknown authorisation")
+        return verification_pb2.SignedStatement(statement=signed.payload, signature=signed.signature)
+
+    def EnterpriseKey(self, request, context):  # noqa: N802
+        self._caller(context, SOURCE)
+        try:
+            return self._registry.enterprise_key_statement(request.credit_code, request.key_id, now=self._clock())
+        except UnknownEnterpriseKey:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no such enterprise key")
+
+    def Announce(self, request, context):  # noqa: N802
+        caller = self._caller(context, SOURCE)
+        self._verify_own_binding(request.keys, caller, context)
+        self._registry.announce(caller.party, request.address, request.keys, now=self._clock())
+        log.info("source node announced", extra={"node": caller.party, "address": request.address})
+        return verification_pb2.AnnounceReply(party=caller.party)
+
+    # -- anyone admitted ---------------------------------------------------------------------------------
+
+    def RegistryKeys(self, request, context):  # noqa: N802
+        witnesses = [s.binding for s in self._registry.sources()]
+        return verification_pb2.RegistryKeysReply(
+            registry_keys=self._registry_keys, log_origin=self._registry.keyring.origin, witnesses=witnesses,
+            quorum=self._publishing.quorum(len(witnesses)),
+        )
+
+    def LatestCheckpoint(self, request, context):  # noqa: N802
+        note = self._registry.log.latest_checkpoint()
+        if note is None:
+            return verification_pb2.CheckpointReply()
+        return verification_pb2.CheckpointReply(note=note, size=checkpoint_size(note))
+
+    # -- banks -------------------------------------------------------------------------------------------
+
+    def RegisterKeys(self, request, context):  # noqa: N802
+        caller = self._caller(context, BANK)
+        bound = self._verify_own_binding(request, caller, context)
+        self._registry.register_bank_keys(caller.party, request, issued_at=bound.issued_at, now=self._clock())
+        return verification_pb2.RegisterKeysReply(party=caller.party)
+
+    def Relay(self, request, context):  # noqa: N802
+        caller = self._caller(context, BANK)
+        outcome = relay_verification(
+            request.signed_request, caller=caller.party, registry=self._registry, channels=self._channels,
+            now=self._clock(), timeout=self._relay_timeout,
+        )
+        return outcome.to_message()
+
+    def Receipt(self, request, context):  # noqa: N802
+        caller = self._caller(context, BANK)
+        log_ = self._registry.log
+        note = log_.latest_checkpoint()
+        if note is None or request.index >= checkpoint_size(note):
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no checkpoint covers this leaf yet")
+        event = AuditEvent.from_leaf(log_.leaf(request.index).leaf)
+        if event.institution != caller.party:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "receipts are given for one's own leaves only")
+        return verification_pb2.ReceiptReply(receipt=issue_receipt(log_, request.index, note).to_json())
+
+    # -- operators ---------------------------------------------------------------------------------------
+
+    def BindEnterpriseKey(self, request, context):  # noqa: N802
+        self._caller(context, ADMIN)
+        try:
+            key = Ed25519PublicKey.from_public_bytes(request.public_key)
+            kid = self._registry.enterprise_keys.bind(
+                request.credit_code, key, valid_from=datetime.fromtimestamp(request.valid_from, UTC))
+        except (ValueError, ConsentError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return verification_pb2.BindEnterpriseKeyReply(key_id=kid)
+
+    def SubmitAuthorisation(self, request, context):  # noqa: N802
+        caller = self._caller(context, ADMIN)
+        now = self._clock()
+        actor = request.actor or caller.party
+        try:
+            artefact = SignedTerms.from_json(parse_canonical(request.artefact))
+            terms = self._registry.store.register(artefact, actor=actor, now=now)
+            status = Status.PENDING
+            if request.activate:
+                self._registry.store.transition(terms.id, Status.ACTIVE, actor=actor,
+                                                reason=TransitionReason.IDENTITY_CONFIRMED, now=now)
+                status = Status.ACTIVE
+        except DuplicateAuthorisation:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, "this artefact is already registered")
+        except (ValueError, ConsentError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"artefact refused: {exc}")
+        return verification_pb2.AuthorisationStatusReply(authorisation_id=terms.id, status=status.value)
+
+    def ChangeStatus(self, request, context):  # noqa: N802
+        caller = self._caller(context, ADMIN)
+        try:
+            change = self._registry.store.transition(
+                request.authorisation_id, Status(request.target), actor=request.actor or caller.party,
+                reason=TransitionReason(request.reason), now=self._clock())
+        except UnknownAuthorisation:
+            context.abort(grpc.StatusCode.NOT_FOUND, "unknown authorisation")
+        except IllegalTransition as exc:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        except (ValueError, ConsentError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return verification_pb2.AuthorisationStatusReply(authorisation_id=change.authorisation_id,
+                                                         status=change.target.value)
+
+    def PublishCheckpoint(self, request, context):  # noqa: N802
+        self._caller(context, ADMIN)
+        try:
+            publication = self._publishing.publish()
+        except QuorumError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        return verification_pb2.CheckpointReply(
+            note=publication.note, size=publication.checkpoint.size,
+            refusals=[f"{name}: {refusal}" for name, refusal in publication.refusals])
+
+    # ---------------------------------------------------------------------------------------------------
+
+    def _verify_own_binding(self, binding, caller: Identity, context: grpc.ServicerContext):
+        try:
+            return self._bindings.verify(binding, expected=caller, now=self._clock())
+        except KeyBindingInvalid as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"key binding refused: {exc}")

@@ -1,0 +1,232 @@
+"""Verification over real processes: bank -> platform relay -> source node over mTLS, and a dishonest relay.
+
+One world (platform + source/tax + source/social_insurance as separate OS processes) serves the module. The
+honest flow runs against source/tax; the tampering relay (the test holding the platform's certificate and
+calling the node directly) targets source/social_insurance, so its unlogged uses stay out of tax's cross-check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import grpc
+import pandas as pd
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from benchmarks._consent_world import PLATFORM, ConsentWorld, utc_now
+from consent.audit import AuditEvent, AuditLog, EventKind, LocalUseLog, open_engine, verify_receipt
+from consent.authorisation import (
+    Answer,
+    AnswerFault,
+    AnswerRejected,
+    SealedAnswer,
+    SignedRequest,
+    Status,
+    TransitionReason,
+    seal_answer,
+    sign_terms,
+)
+from consent.authorisation.questions import parse_predicate
+from coordinator.audit_checks import cross_check_source, verify_chain
+from coordinator.bank_client import BankClient
+from coordinator.demo_consent import demo_terms, enterprise_signs, run_consent_demo
+from federation.grpc_channel import open_secure_channel
+from federation.key_binding import KeyBindingInvalid, bind_keys
+from federation.pki import Identity
+from federation.proto import verification_pb2, verification_pb2_grpc
+
+TAX, SOCIAL = "source/tax", "source/social_insurance"
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsentWorld]:
+    with ConsentWorld(tmp_path_factory.mktemp("verification"), sources=("tax", "social_insurance")) as running:
+        yield running
+    assert all(p.poll() is not None for p in running.processes.values()), "a node process outlived the world"
+
+
+def enterprise_with(world: ConsentWorld, unit: str, field: str) -> tuple[str, float]:
+    frame = pd.read_csv(world.table(unit), dtype={"credit_code": str})
+    row = frame[frame[field] > 0].iloc[0]
+    return str(row["credit_code"]), float(row[field])
+
+
+@pytest.fixture(scope="module")
+def bank(world: ConsentWorld) -> Iterator[BankClient]:
+    with world.bank("icbc-sz") as client:
+        client.register_keys(now=utc_now())
+        yield client
+
+
+def test_refused_then_answered_then_revoked(world: ConsentWorld, bank: BankClient) -> None:
+    code, value = enterprise_with(world, "tax", "revenue_12m_cny")
+    key = Ed25519PrivateKey.generate()
+    now = utc_now()
+    terms = demo_terms(code, grantee=bank.identity, providers=(TAX,), categories=("tax",), now=now, max_uses=3)
+    with world.admin() as admin:
+        admin.bind_enterprise_key(code, key.public_key(), valid_from=now - timedelta(days=1))
+        unregistered = dataclasses.replace(terms, loan_application_ref="LA-UNSIGNED")
+        refused = bank.verify(sign_terms(unregistered, key, signed_at=now), provider=TAX,
+                              question=f"revenue_12m_cny >= {int(value // 2)}", now=utc_now())
+        assert refused.refusal == "NOT_AUTHORISED" and refused.answer is None
+
+        artefact = enterprise_signs(admin, terms, key, now=now)
+        yes = bank.verify(artefact, provider=TAX, question=f"revenue_12m_cny >= {int(value // 2)}", now=utc_now())
+        no = bank.verify(artefact, provider=TAX, question=f"revenue_12m_cny >= {int(value * 2) + 1}", now=utc_now())
+        assert (yes.holds, no.holds) == (True, False)
+        assert yes.answer is not None and yes.answer.provider == TAX and yes.answer.use_number == 1
+        admin.change_status(artefact.terms.id, Status.REVOKED, actor=f"enterprise/{code}",
+                            reason=TransitionReason.ENTERPRISE_REVOKED)
+        revoked = bank.verify(artefact, provider=TAX, question="revenue_12m_cny >= 1", now=utc_now())
+        assert revoked.refusal == "REVOKED"
+
+        # Each answer's leaf sits in the registry's log, byte for byte what the node recorded.
+        registry = AuditLog(open_engine(f"sqlite:///{world.registry_db}"))
+        local = {leaf.leaf for leaf in LocalUseLog(open_engine(f"sqlite:///{world.source_db('tax')}")).entries()}
+        for result, kind in ((yes, EventKind.VERIFICATION_ANSWERED), (revoked, EventKind.REQUEST_REFUSED)):
+            (receipt,) = result.receipts
+            assert registry.leaf(receipt.index).leaf == receipt.leaf and receipt.leaf in local
+            assert AuditEvent.from_leaf(receipt.leaf).kind is kind
+        publication = admin.publish_checkpoint()
+        trust = admin.log_trust(now=utc_now())
+    assert {w.name for w in trust.witnesses} == {TAX, SOCIAL} and trust.quorum == 2
+    event, verified = verify_receipt(bank.receipt(yes.receipts[0].index), trust.log, witnesses=trust.witnesses,
+                                     quorum=trust.quorum)
+    assert event.use_id == yes.request_id and verified.checkpoint.size == publication.size
+    assert verify_chain(registry, trust=trust).rows_checked == publication.size
+    report = cross_check_source(registry, open_engine(f"sqlite:///{world.source_db('tax')}"), source=TAX, trust=trust)
+    assert report.complete and not report.unexpected
+    assert {yes.request_id, no.request_id} <= {e.use_id for e, _ in report.matched}
+
+
+class DishonestRelay:
+    """The platform's certificate in the test's hands: it calls the source node directly."""
+
+    def __init__(self, world: ConsentWorld, source: str) -> None:
+        self.tls = world.tls(PLATFORM)
+        address = (world.state_of(Identity.parse(source)) / "address").read_text().strip()
+        self.channel = open_secure_channel(address, self.tls, Identity.parse(source))
+        self.stub = verification_pb2_grpc.VerificationStub(self.channel)
+
+    def answer(self, signed: SignedRequest, keys: verification_pb2.KeyBinding) -> verification_pb2.RelayedAnswer:
+        return self.stub.Answer(verification_pb2.RelayedRequest(signed_request=signed.to_bytes(), requester_keys=keys),
+                                timeout=10)
+
+
+@pytest.fixture(scope="module")
+def social_artefact(world: ConsentWorld, bank: BankClient):
+    code, value = enterprise_with(world, "social_insurance", "insured_employees")
+    key = Ed25519PrivateKey.generate()
+    now = utc_now()
+    terms = demo_terms(code, grantee=bank.identity, providers=(SOCIAL,), categories=("social_insurance",), now=now)
+    with world.admin() as admin:
+        admin.bind_enterprise_key(code, key.public_key(), valid_from=now - timedelta(days=1))
+        return enterprise_signs(admin, terms, key, now=now), value
+
+
+def test_relay_cannot_change_a_request_or_forge_the_banks_keys(world: ConsentWorld, bank: BankClient,
+                                                               social_artefact) -> None:
+    artefact, value = social_artefact
+    relay = DishonestRelay(world, SOCIAL)
+    bank_keys = bind_keys(bank.tls, bank.keys.public_keys(), now=utc_now())
+    signed = bank.sign(artefact, provider=SOCIAL, question=f"insured_employees >= {int(value)}", now=utc_now())
+    lowered = signed.payload.replace(f'"constant":"{int(value)}"'.encode(), b'"constant":"1"')
+    assert lowered != signed.payload
+    changed = relay.answer(SignedRequest(lowered, signed.signature, signed.artefact), bank_keys)
+    assert changed.refusal.code == "BAD_REQUEST_SIGNATURE"
+
+    # Its own keys under the bank's name: the binding must be signed by the bank's certificate.
+    forged = bind_keys(relay.tls, {"request_signing": Ed25519PrivateKey.generate().public_key().public_bytes_raw(),
+                                   "answer_sealing": X25519PrivateKey.generate().public_key().public_bytes_raw()},
+                       now=utc_now())
+    forged_statement = verification_pb2.KeyStatement()
+    forged_statement.ParseFromString(forged.statement)
+    forged_statement.identity = bank.identity
+    forged.statement = forged_statement.SerializeToString()
+    with pytest.raises(KeyBindingInvalid):
+        bank._bindings.verify(forged, expected=bank.identity)
+    genuine = bank.sign(artefact, provider=SOCIAL, question=f"insured_employees >= {int(value)}", now=utc_now())
+    assert relay.answer(genuine, forged).HasField("sealed_answer")  # the node ignored the forgery ...
+    replayed = relay.answer(genuine, bank_keys)
+    assert replayed.refusal.code == "REPLAYED_NONCE"  # ... and a request is answered once only
+
+
+def test_relay_cannot_read_or_alter_an_answer_and_dropped_uses_are_found(world: ConsentWorld, bank: BankClient,
+                                                                        social_artefact) -> None:
+    artefact, value = social_artefact
+    relay = DishonestRelay(world, SOCIAL)
+    bank_keys = bind_keys(bank.tls, bank.keys.public_keys(), now=utc_now())
+    signed = bank.sign(artefact, provider=SOCIAL, question=f"insured_employees >= {int(value)}", now=utc_now())
+    reply = relay.answer(signed, bank_keys)
+    assert reply.HasField("sealed_answer") and len(reply.audit_leaves) == 1
+    sealed = SealedAnswer.from_bytes(reply.sealed_answer)
+    assert b"insured_employees" not in sealed.ciphertext and b"true" not in reply.sealed_answer
+    with world.admin() as admin:
+        source_keys = next(b for b in admin.stub.RegistryKeys(verification_pb2.RegistryKeysRequest()).witnesses
+                           if SOCIAL.encode() in b.statement)
+
+    def as_relayed(sealed_answer: SealedAnswer, provider_keys=source_keys) -> verification_pb2.RelayReply:
+        return verification_pb2.RelayReply(sealed_answer=sealed_answer.to_bytes(), provider_keys=provider_keys)
+
+    genuine = bank.open(signed, as_relayed(sealed), now=utc_now())
+    assert genuine.holds is True
+    flipped = dataclasses.replace(sealed, ciphertext=bytes([sealed.ciphertext[0] ^ 1]) + sealed.ciphertext[1:])
+    with pytest.raises(AnswerRejected) as tampered:
+        bank.open(signed, as_relayed(flipped), now=utc_now())
+    assert tampered.value.fault is AnswerFault.TAMPERED
+    # An answer the relay makes up itself, sealed to the bank, flipping the result to false.
+    fake = Answer(request_id=signed.request_id, authorisation_id=artefact.terms.id, provider=SOCIAL,
+                  requester=bank.identity, question=parse_predicate(f"insured_employees >= {int(value)}"),
+                  result=False, use_number=1, answered_at=utc_now())
+    made_up = seal_answer(fake, signing_key=Ed25519PrivateKey.generate(), recipient=bank.keys.sealing.public_key())
+    with pytest.raises(AnswerRejected) as forged:
+        bank.open(signed, as_relayed(made_up), now=utc_now())
+    assert forged.value.fault is AnswerFault.BAD_SIGNATURE
+    own_keys = bind_keys(relay.tls, {"answer_signing": Ed25519PrivateKey.generate().public_key().public_bytes_raw()},
+                         now=utc_now())
+    with pytest.raises(KeyBindingInvalid):
+        bank.open(signed, as_relayed(made_up, own_keys), now=utc_now())
+
+    # The relay never appended these uses to the registry: the node's own log gives them away.
+    with world.admin() as admin:
+        admin.publish_checkpoint()
+        trust = admin.log_trust(now=utc_now())
+    registry = AuditLog(open_engine(f"sqlite:///{world.registry_db}"))
+    report = cross_check_source(registry, open_engine(f"sqlite:///{world.source_db('social_insurance')}"),
+                                source=SOCIAL, trust=trust)
+    assert not report.complete
+    assert signed.request_id in {e.use_id for e in report.missing}
+
+
+def test_relay_refuses_a_bank_relaying_for_another(world: ConsentWorld, bank: BankClient, social_artefact) -> None:
+    artefact, value = social_artefact
+    with world.bank("cmb-sz") as other:
+        other.register_keys(now=utc_now())
+        stolen = bank.sign(artefact, provider=SOCIAL, question="insured_employees >= 1", now=utc_now())
+        assert other.relay(stolen).refusal.code == "REQUESTER_MISMATCH"
+        own = other.sign(artefact, provider=SOCIAL, question="insured_employees >= 1", now=utc_now())
+        assert other.verify(artefact, provider=SOCIAL, question="insured_employees >= 1", now=utc_now()).refusal \
+            == "NOT_AUTHORISED"  # not the grantee: the public code hides whether the artefact exists
+        assert own.request_id != stolen.request_id
+    with world.admin() as admin, pytest.raises(grpc.RpcError) as denied:
+        admin.stub.Relay(verification_pb2.RelayRequest(signed_request=stolen.to_bytes()), timeout=5)
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_consent_demo_runs_green(world: ConsentWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    ok = run_consent_demo(
+        pki_dir=world.pki_dir, platform_address=world.platform_address, registry_db=world.registry_db,
+        source=TAX, source_db=world.source_db("tax"), source_schema=world.data_dir / "tax.toml",
+        source_table=world.table("tax"),
+    )
+    printed = capsys.readouterr().out
+    assert ok, printed
+    assert "refused NOT_AUTHORISED" in printed and "refused REVOKED" in printed and "-> detected" in printed
+    assert "UNEXPECTED" not in printed
+    assert Path(world.registry_db).exists()
