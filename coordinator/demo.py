@@ -9,6 +9,7 @@ fails loudly if an intersection differs.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -18,6 +19,7 @@ import pandas as pd
 
 from coordinator.baselines import plaintext_baselines
 from coordinator.client import OperatorError, stage_results
+from coordinator.demo_bank import run_bank_demo
 from coordinator.launcher import PLATFORM, LocalFederation, NodeData
 from coordinator.processes import ProcessFailed
 from coordinator.synthdata import generate
@@ -55,7 +57,7 @@ def run_demo(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="xyd-demo-"))
     state_dir.mkdir(parents=True, exist_ok=True)
     _print(f"xyd demo: state in {state_dir}")
-    _print(f"[1/5] generating synthetic enterprise data: {args.enterprises} enterprises, seed {args.seed}")
+    _print(f"[1/6] generating synthetic enterprise data: {args.enterprises} enterprises, seed {args.seed}")
     data_dir = state_dir / "data"
     manifest = generate(args.enterprises, args.seed, data_dir)
     units = {u.name: NodeData(data_dir / u.schema, data_dir / u.table) for u in manifest.units}
@@ -69,7 +71,7 @@ def run_demo(args: argparse.Namespace) -> int:
     federation = LocalFederation(state_dir, platform, node_data)
     ok = False
     try:
-        _print(f"[2/5] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
+        _print(f"[2/6] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
         with federation:
             with federation.client() as client:
                 nodes = client.nodes()
@@ -80,7 +82,7 @@ def run_demo(args: argparse.Namespace) -> int:
                     rows.append([n.party, n.address, str(t.rows if t else 0),
                                  f"{len(t.columns) if t else 0} ({protected} protected)"])
                 _table(rows, ["node", "address", "rows", "columns (published schema, no values)"])
-                _print(f"[3/5] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
+                _print(f"[3/6] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
                        f"({args.trees} trees, Paillier-{args.key_bits}), then publish")
                 job_id = client.submit(demo_job(sources, trees=args.trees, key_bits=args.key_bits))
                 _print(f"      job {job_id}")
@@ -99,7 +101,7 @@ def run_demo(args: argparse.Namespace) -> int:
             all_results = stage_results(final)
             results = all_results["psi"]
             platform_ids = _ids(data_dir / "platform.csv")
-            _print("[4/5] private set intersection")
+            _print("[4/6] private set intersection")
             per_peer = results[PLATFORM.party]["per_peer"]
             rows, mismatches = [], []
             for s in sources:
@@ -116,6 +118,19 @@ def run_demo(args: argparse.Namespace) -> int:
                 _print(f"error: intersection differs from the plain computation for {mismatches}")
                 return 1
             _print_model(all_results, data_dir, manifest, sources, args)
+            _print(f"[6/6] a bank over HTTP ({federation.api_url})")
+            codes = sorted(platform_ids)
+            credentials = run_bank_demo(federation.api_url, federation.platform_config, codes, _print)
+            if args.keep_running:
+                endpoints = state_dir / "endpoints.json"
+                endpoints.write_text(json.dumps({"api_url": federation.api_url, **credentials,
+                                                 "example_credit_code": codes[0],
+                                                 "operator_config": str(federation.operator_config_path()),
+                                                 "platform_config": str(federation.platform_config)}, indent=2))
+                _print(f"federation left running; endpoints and demo credentials in {endpoints}; Ctrl-C stops it")
+                while True:
+                    federation.group.check_alive()
+                    time.sleep(1.0)
             ok = True
             _print(f"demo finished in {time.monotonic() - started:.1f}s: every process stopped; "
                    f"logs in {state_dir / 'logs'}")
@@ -127,7 +142,7 @@ def run_demo(args: argparse.Namespace) -> int:
         _print("interrupted: stopping every process")
         return 130
     finally:
-        if ok and not args.state_dir and not args.keep_state:
+        if ok and not args.state_dir and not args.keep_state and not args.keep_running:
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -135,7 +150,7 @@ def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], ar
     train = results["train"][PLATFORM.party]
     published = results["publish"][PLATFORM.party]
     metrics = train["metrics"]
-    _print(f"[5/5] joint model {published['model_id']}: {train['trees']} trees on {train['rows_train']} rows, "
+    _print(f"[5/6] joint model {published['model_id']}: {train['trees']} trees on {train['rows_train']} rows, "
            f"{train['train_seconds']:.1f}s; holdout {train['rows_holdout']} rows")
     units = {u.name: (data_dir / u.schema, data_dir / u.table) for u in manifest.units if u.name in sources}
     baselines = plaintext_baselines((data_dir / manifest.platform.schema, data_dir / manifest.platform.table), units,
@@ -158,6 +173,8 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated source units")
     demo.add_argument("--state-dir", default=None, help="keep state (PKI, data, logs) in this folder")
     demo.add_argument("--keep-state", action="store_true", help="do not delete the temporary state folder")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="leave the federation up and write endpoints.json (API URL, demo credentials)")
     demo.set_defaults(func=run_demo)
 
 

@@ -6,6 +6,7 @@ gRPC, and is stopped when the federation closes, whatever happened.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,8 +38,10 @@ class LocalFederation:
     sources: dict[str, NodeData]
     ready_timeout: float = 60.0
     source_policy: dict[str, bool] = field(default_factory=dict)
+    with_api: bool = True
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
+    api_url: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.group = ProcessGroup(self.state_dir / "logs")
@@ -64,6 +67,16 @@ class LocalFederation:
             lines += ["[coordinator]", f'address = "{self.coordinator_address}"', ""]
         if data is not None:
             lines += ["[data]", f'schema = "{data.schema}"', f'table = "{data.table}"', ""]
+        if identity == PLATFORM and self.with_api:
+            state = node_dir / "state"
+            state.mkdir(parents=True, exist_ok=True)
+            log_key = state / "log.key"  # the audit log's checkpoint-signing key (Ed25519 seed)
+            if not log_key.exists():
+                log_key.write_bytes(os.urandom(32))
+                log_key.chmod(0o600)
+            lines += ["[api]", f'database_url = "sqlite:///{state / "platform-api.db"}"',
+                      f'secrets_file = "{state / "master.key"}"', f'log_key_file = "{state / "log.key"}"',
+                      "port = 0", "allow_http_webhooks = true", ""]
         if identity.role == "source" and self.source_policy:
             lines += ["[policy]", *(f"{k} = {str(v).lower()}" for k, v in self.source_policy.items()), ""]
         path = node_dir / "node.toml"
@@ -91,12 +104,19 @@ class LocalFederation:
         coordinator = self.group.start(COORDINATOR.party, ["coordinator", "serve", "--config", str(config)])
         address_file = config.parent / "state" / "address"
         self.coordinator_address = self.group.wait_for_file(coordinator, address_file, self.ready_timeout)
-        self.group.start(PLATFORM.party, ["platform", "serve", "--config",
-                                          str(self._write_config(PLATFORM, self.platform_data))])
+        platform_config = self._write_config(PLATFORM, self.platform_data)
+        platform = self.group.start(PLATFORM.party, ["platform", "serve", "--config", str(platform_config)])
         for identity in self.source_identities():
             self.group.start(identity.party, ["source", "serve", "--party-hint", identity.party, "--config",
                                               str(self._write_config(identity, self.sources[identity.name]))])
         self.wait_registered([PLATFORM.party, *(i.party for i in self.source_identities())])
+        if self.with_api:
+            self.api_url = self.group.wait_for_file(platform, platform_config.parent / "state" / "api_url",
+                                                    self.ready_timeout)
+
+    @property
+    def platform_config(self) -> Path:
+        return self.state_dir / "nodes" / f"{PLATFORM.role}-{PLATFORM.name}" / "node.toml"
 
     def client(self) -> CoordinatorClient:
         return CoordinatorClient(OperatorConfig.load(self.operator_config_path()))

@@ -6,7 +6,7 @@ import logging
 import threading
 
 from federation.config import ConfigError, NodeConfig
-from federation.node_process import run_node
+from federation.node_process import load_tls, run_node, write_atomically
 from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
 from platform_node.psi_task import make_psi_handler
@@ -38,4 +38,43 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
     handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, label),
                 "publish": make_publish_handler()}
-    return run_node(config, describe=describe, handlers=handlers, stop=stop)
+    api = start_api(config, table, label) if "api" in config.raw else None
+    try:
+        return run_node(config, describe=describe, handlers=handlers, stop=stop)
+    finally:
+        if api is not None:
+            api()
+
+
+def start_api(config: NodeConfig, table: LoadedTable, label: str):
+    """Serve the bank/compliance HTTP API in this process with the federated scorer; returns a stopper."""
+    from platform_node.api.app import create_app
+    from platform_node.api.cli import platform_secrets
+    from platform_node.api.server import ApiServer
+    from platform_node.api.services import build_services
+    from platform_node.api.settings import settings_from_mapping
+    from platform_node.published_scorer import PublishedModelScorer
+    from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
+
+    if not config.coordinator:
+        raise ConfigError(f"{config.source}: the API needs [coordinator] address to locate the source nodes")
+    settings = settings_from_mapping(config.section("api"), base=config.source.parent if config.source else None)
+    scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
+                                  tls=load_tls(config), coordinator=config.coordinator)
+    records = load_public_records(settings.public_records_file) if settings.public_records_file \
+        else InMemoryPublicRecords()
+    services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings))
+    server = ApiServer(create_app(services), host=settings.host, port=settings.port)
+    url = server.start()
+    if settings.run_ticker:
+        services.start_ticker()
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    write_atomically(config.state_dir / "api_url", url)
+    log.info("API serving", extra={"url": url})
+
+    def stop() -> None:
+        server.stop()
+        services.close()
+        scorer.close()
+
+    return stop

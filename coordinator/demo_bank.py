@@ -1,0 +1,61 @@
+"""The bank's side of the demo, over real HTTP: onboard two banks, score, report feedback, isolation check.
+
+Everything goes through the public surfaces a bank or an operator would use: `xyd institution add` (a
+separate process) and the platform's HTTP API.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from coordinator.processes import ProcessFailed
+
+
+def onboard(platform_config: Path, slug: str, name: str, role: str = "bank") -> str:
+    """`xyd institution add` as an operator runs it; returns the API key it prints once."""
+    proc = subprocess.run([sys.executable, "-m", "coordinator.cli", "institution", "add", "--config",
+                           str(platform_config), "--kind", "bank" if role == "bank" else "regulator",
+                           "--slug", slug, "--name", name, "--role", role],
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise ProcessFailed(f"xyd institution add failed: {proc.stderr.strip()}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])["api_key"]
+
+
+def run_bank_demo(api_url: str, platform_config: Path, credit_codes: list[str],
+                  say: Callable[[str], None]) -> dict[str, str]:
+    """Score an enterprise, post the lending decision, show that another bank cannot see the use."""
+    key = onboard(platform_config, "demo-bank", "Demo Commercial Bank")
+    other = onboard(platform_config, "other-bank", "Another Bank")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=api_url, timeout=30.0) as http:
+        denied = http.post("/v1/scores", json={"credit_code": credit_codes[0], "purpose": "PRE_LOAN_REVIEW",
+                                               "loan_application_ref": "LA-2026-0001"})
+        say(f"      without an API key: HTTP {denied.status_code}")
+        reply = http.post("/v1/scores", headers=headers, json={
+            "credit_code": credit_codes[0], "purpose": "PRE_LOAN_REVIEW", "loan_application_ref": "LA-2026-0001"})
+        if reply.status_code != 200:
+            raise ProcessFailed(f"POST /v1/scores answered {reply.status_code}: {reply.text[:300]}")
+        score = reply.json()
+        say(f"      POST /v1/scores {score['credit_code']}: PD {score['probability_of_default']:.3f}, "
+            f"score {score['score']}, grade {score['grade']}, reasons {score['reason_codes']}")
+        say(f"      use {score['use_id']} (feedback due {score['feedback_due_at']}), audit leaf "
+            f"#{score['audit']['leaf_index']} (tree size {score['audit']['tree_size']}) for model {score['model_id']} {score['model_version']}")
+        feedback = http.post(f"/v1/uses/{score['use_id']}/feedback", headers=headers, json={
+            "type": "decision", "decision": "GRANTED", "amount_cny": 2000000, "annual_rate": 0.0385,
+            "term_months": 12})
+        if feedback.status_code != 201:
+            raise ProcessFailed(f"feedback answered {feedback.status_code}: {feedback.text[:300]}")
+        say(f"      POST feedback (granted 2,000,000 CNY at 3.85% for 12 months): {feedback.json()['code']}")
+        peek = http.get(f"/v1/uses/{score['use_id']}", headers={"Authorization": f"Bearer {other}"})
+        say(f"      another bank reading that use: HTTP {peek.status_code} (institutions see only their own)")
+        batch = http.post("/v1/scores/batch", headers=headers, json={
+            "credit_codes": credit_codes[1:51], "purpose": "PRE_LOAN_REVIEW", "loan_application_ref": "LA-2026-0002"})
+        say(f"      batch of 50 without a data-security agreement: HTTP {batch.status_code}")
+    return {"demo_bank_api_key": key, "other_bank_api_key": other}

@@ -1,0 +1,90 @@
+"""The bank API's scorer: whatever SecureBoost model the federation published last, scored federatedly.
+
+Looks for the newest published part under `<state_dir>/models/`, asks the coordinator where the model's
+source nodes listen, and delegates to a `FederatedSecureBoostScorer`; before any model is published every
+enterprise gets MODEL_UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from federation.grpc_channel import PeerChannels, open_secure_channel
+from federation.pki import Identity, NodeTls
+from federation.proto import control_pb2, control_pb2_grpc
+from models.secureboost import ActiveModel
+from platform_node.federated_scorer import FederatedSecureBoostScorer, SourceEndpoint
+from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure
+from tables import LoadedTable
+
+log = logging.getLogger("xyd.platform.scoring")
+PART = "secureboost-active.bin"
+
+
+class PublishedModelScorer:
+    """A `Scorer` that follows the latest published model (checked on every call: a cheap directory scan)."""
+
+    def __init__(self, *, models_dir: Path, own_table: LoadedTable, label_column: str, tls: NodeTls,
+                 coordinator: str) -> None:
+        self._models_dir = models_dir
+        self._own = own_table
+        self._label = label_column
+        self._tls = tls
+        self._coordinator = coordinator
+        self._channels = PeerChannels(tls)
+        self._current: tuple[str, FederatedSecureBoostScorer] | None = None
+        self._lock = threading.Lock()
+
+    def _latest(self) -> Path | None:
+        parts = [p for p in self._models_dir.glob(f"*/{PART}")] if self._models_dir.exists() else []
+        return max(parts, key=lambda p: p.stat().st_mtime).parent if parts else None
+
+    def _roster(self) -> dict[str, control_pb2.NodeInfo]:
+        channel = open_secure_channel(self._coordinator, self._tls, Identity("coordinator", "main"))
+        try:
+            nodes = control_pb2_grpc.CoordinatorStub(channel).ListNodes(control_pb2.ListNodesRequest(), timeout=5.0)
+        finally:
+            channel.close()
+        return {n.party: n for n in nodes.nodes}
+
+    def _scorer(self) -> FederatedSecureBoostScorer | None:
+        folder = self._latest()
+        if folder is None:
+            return None
+        with self._lock:
+            if self._current is not None and self._current[0] == folder.name:
+                return self._current[1]
+            data = (folder / PART).read_bytes()
+            model = ActiveModel.from_bytes(data)
+            roster = self._roster()
+            sources = [SourceEndpoint(p, roster[p].address, roster[p].description.tables[0].name
+                                      if roster[p].description.tables else p.split("/")[1])
+                       for p in model.parties if p in roster]
+            scorer = FederatedSecureBoostScorer(
+                model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12], model=model,
+                own_table=self._own, label_column=self._label, sources=sources, channels=self._channels)
+            if self._current is not None:
+                self._current[1].close()
+            self._current = (folder.name, scorer)
+            log.info("scoring with published model", extra={"model": folder.name, "sources": len(sources)})
+            return scorer
+
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+        try:
+            scorer = self._scorer()
+        except Exception as exc:  # a missing source endpoint or a corrupt part: no score, a clear code
+            log.error("no usable model", extra={"error": f"{type(exc).__name__}: {exc}"})
+            scorer = None
+        if scorer is None:
+            return ScoreBatch(tuple(ScoreFailure(c, FailureCode.MODEL_UNAVAILABLE, "no joint model is published yet")
+                                    for c in credit_codes))
+        return scorer.score(credit_codes, purpose=purpose, deadline_s=deadline_s)
+
+    def close(self) -> None:
+        if self._current is not None:
+            self._current[1].close()
+        self._channels.close()
