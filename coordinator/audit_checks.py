@@ -69,19 +69,25 @@ def open_store(engine: Engine) -> AuthorisationStore:
     return AuthorisationStore(engine, keys=EnterpriseKeyRegistry(engine), audit=NoAudit())
 
 
-def _checkpoint(note: str, trust: LogTrust | None) -> ChainLink:
+def _checkpoint(note: str, trust: LogTrust | None, *, quorum: int = 0) -> ChainLink:
     if trust is None:
         checkpoint = Checkpoint.from_body(parse_note(note).text)
         return ChainLink(checkpoint.size, checkpoint.root, None)
-    verified = verify_checkpoint(note, trust.log, witnesses=trust.witnesses, quorum=trust.quorum)
+    verified = verify_checkpoint(note, trust.log, witnesses=trust.witnesses, quorum=quorum)
     return ChainLink(verified.checkpoint.size, verified.checkpoint.root, tuple(n for n, _ in verified.cosigners))
 
 
 def verify_chain(log: AuditLog, *, trust: LogTrust | None = None, saved: Sequence[str] = (),
                  check_rows: bool = True) -> ChainReport:
-    """Check every recorded checkpoint (and any the officer `saved`): signatures and quorum (with `trust`),
-    each one consistent with the one before, and the stored rows against the largest."""
-    links = sorted((_checkpoint(note, trust) for note in [*log.checkpoints(), *saved]), key=lambda c: c.size)
+    """Check every recorded checkpoint (and any the officer `saved`): the log's signature on each (with
+    `trust`), the witness quorum on the largest (earlier ones are bound to it by consistency proofs, and the
+    witness set may have grown since), each consistent with the one before, the stored rows against the
+    largest."""
+    notes = [*log.checkpoints(), *saved]
+    links = sorted((_checkpoint(note, trust) for note in notes), key=lambda c: c.size)
+    if trust is not None and links:
+        largest = max(notes, key=lambda n: Checkpoint.from_body(parse_note(n).text).size)
+        _checkpoint(largest, trust, quorum=trust.quorum)
     for previous, current in zip(links, links[1:], strict=False):
         if previous.size == current.size:
             if previous.root != current.root:
@@ -111,7 +117,7 @@ def cross_check_source(log: AuditLog, source_db: Engine, *, source: str, trust: 
     note = log.latest_checkpoint()
     checkpoint = None
     if note is not None:
-        link = _checkpoint(note, trust)
+        link = _checkpoint(note, trust, quorum=0 if trust is None else trust.quorum)
         checkpoint = Checkpoint(log_origin_of(log, trust), link.size, link.root)
     return cross_check(log, LocalUseLog(source_db).entries(), checkpoint=checkpoint, source_unit=source)
 

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,7 @@ def make_train_handler(table: LoadedTable, label_column: str):
             p_holdout = model.predict(own_holdout, masks_holdout)
             metrics.update(auc_holdout=round(auc(y_holdout, p_holdout), 5), ks_holdout=round(ks(y_holdout, p_holdout), 5))
         (ctx.work_dir / "secureboost-active.bin").write_bytes(model.to_bytes())
+        (ctx.work_dir / "secureboost-metrics.json").write_text(json.dumps(metrics))
         importance = {p: {"splits": imp.splits, "gain": round(imp.gain, 4)}
                       for p, imp in model.importance_by_party().items()}
         own_features = {name: {"splits": imp.splits, "gain": round(imp.gain, 4)}
@@ -146,6 +147,71 @@ def make_train_handler(table: LoadedTable, label_column: str):
                                                        if params.eval_metric else None}}
 
     return handle
+
+
+def make_evaluate_handler(table: LoadedTable, label_column: str):
+    """The `evaluate` stage: each party's marginal contribution (holdout AUC lost without it).
+
+    With `[evaluate] contributions = true` the model is retrained once per source node without that node
+    (encrypted like the main model, `contribution_trees` trees each) and scored on the same holdout rows.
+    """
+
+    def handle(ctx: TaskContext) -> dict[str, Any]:
+        metrics_file = ctx.work_dir / "secureboost-metrics.json"
+        if not metrics_file.exists():
+            raise TaskFailed("NO_MODEL", f"no trained model in job {ctx.job_id}: run the train stage first")
+        metrics = json.loads(metrics_file.read_text())
+        passives = list(ctx.params["passive"])
+        channel = ctx.channel.scoped("evaluate")
+        wanted = bool(ctx.params.get("contributions", False))
+        rounds = passives if wanted else []
+        for peer in passives:
+            channel.send(peer, "plan", _plan(rounds))
+        if not rounds:
+            return {"metrics": metrics, "contributions": {}}
+        base = secureboost_params(ctx.params)
+        params = dataclasses.replace(base, n_trees=int(ctx.params.get("contribution_trees", base.n_trees)),
+                                     early_stopping_rounds=0)
+        timeout = float(ctx.params.get("timeout_seconds", 600))
+        ids = sorted(str(i) for i in table.ids)
+        train_ids, holdout_ids = holdout_split(ids, float(ctx.params.get("holdout", 0.2)), base.seed)
+        labels = table.frame[label_column].astype("float64")
+        y_train, y_holdout = labels.loc[train_ids].to_numpy(), labels.loc[holdout_ids].to_numpy()
+        own_train = _table(feature_matrix(table, exclude=[label_column], rows=train_ids))
+        own_holdout = _table(feature_matrix(table, exclude=[label_column], rows=holdout_ids))
+        full = _round_auc(ctx, channel, "full", passives, params, y_train, y_holdout, own_train, own_holdout, timeout)
+        contributions = {}
+        for k, excluded in enumerate(rounds):
+            others = [p for p in passives if p != excluded]
+            without = _round_auc(ctx, channel, f"without-{k}", others, params, y_train, y_holdout, own_train,
+                                 own_holdout, timeout)
+            contributions[excluded] = {"auc_holdout_without": round(without, 5),
+                                       "marginal_auc": round(full - without, 5)}
+            ctx.progress(f"without {excluded}: holdout AUC {without:.4f} (contribution {full - without:+.4f})",
+                         (k + 1) / len(rounds))
+        return {"metrics": metrics, "contribution_trees": params.n_trees, "auc_holdout_all": round(full, 5),
+                "contributions": contributions}
+
+    return handle
+
+
+def _plan(rounds: Sequence[str]) -> pb.PredictRequest:
+    # The round plan rides in a PredictRequest's id list: the excluded party of each leave-one-out round.
+    return pb.PredictRequest(ids=list(rounds))
+
+
+def _round_auc(ctx: TaskContext, channel, name: str, passives: Sequence[str], params: SecureBoostParams,
+               y_train, y_holdout, own_train: FeatureTable, own_holdout: FeatureTable, timeout: float) -> float:
+    scoped = channel.scoped(name)
+    if params.encryption:
+        secret = _secret_key(ctx.params)
+        with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * own_train.n_rows), workers=1) as pool:
+            model = run_active(scoped, passives, params=params, labels=y_train, features=own_train, secret=secret,
+                               obfuscators=pool, timeout=timeout)
+    else:
+        model = run_active(scoped, passives, params=params, labels=y_train, features=own_train, timeout=timeout)
+    masks = {p: scoped.recv(p, "masks/holdout", pb.LeafMasks, timeout) for p in passives}
+    return auc(y_holdout, model.predict(own_holdout, masks))
 
 
 def make_publish_handler(part_file: str = "secureboost-active.bin"):

@@ -12,6 +12,7 @@ from typing import Any
 
 from federation.alignment import apply_alignment
 from federation.proto import alignment_pb2
+from federation.proto import secureboost_pb2 as pb
 from federation.tasks import TaskContext, TaskFailed
 from models.secureboost import FeatureTable, PassiveModel, run_passive
 from tables import LoadedTable
@@ -44,6 +45,7 @@ def make_train_handler(table: LoadedTable, policy: TrainingPolicy):
         channel = ctx.channel.scoped("train")
         inter = _intersection(ctx)
         alignment = channel.recv(active, "align", alignment_pb2.SplitAlignment, timeout)
+        (ctx.work_dir / "secureboost-alignment.bin").write_bytes(alignment.SerializeToString())
         own = feature_matrix(table, rows=inter)
         train = FeatureTable(own.names, apply_alignment(alignment.train, own.values))
         holdout = FeatureTable(own.names, apply_alignment(alignment.holdout, own.values))
@@ -58,6 +60,35 @@ def make_train_handler(table: LoadedTable, policy: TrainingPolicy):
         importance = {name: imp.splits for name, imp in model.feature_importance().items()}
         return {"features": len(own.names), "shared_rows": len(inter),
                 "splits_owned": sum(importance.values())}
+
+    return handle
+
+
+def make_evaluate_handler(table: LoadedTable, policy: TrainingPolicy):
+    """The `evaluate` stage: take part in the leave-one-out rounds this node is not left out of."""
+
+    def handle(ctx: TaskContext) -> dict[str, Any]:
+        active = ctx.params["active"]
+        timeout = float(ctx.params.get("timeout_seconds", 600))
+        channel = ctx.channel.scoped("evaluate")
+        plan = channel.recv(active, "plan", pb.PredictRequest, timeout)
+        rounds = list(plan.ids)
+        if not rounds:
+            return {"rounds": 0}
+        saved = ctx.work_dir / "secureboost-alignment.bin"
+        if not saved.exists():
+            raise TaskFailed("NO_MODEL", f"no training alignment in job {ctx.job_id}: run the train stage first")
+        alignment = alignment_pb2.SplitAlignment.FromString(saved.read_bytes())
+        own = feature_matrix(table, rows=_intersection(ctx))
+        train = FeatureTable(own.names, apply_alignment(alignment.train, own.values))
+        holdout = FeatureTable(own.names, apply_alignment(alignment.holdout, own.values))
+        names = ["full"] + [f"without-{k}" for k, excluded in enumerate(rounds) if excluded != ctx.channel.me]
+        for name in names:
+            scoped = channel.scoped(name)
+            model = run_passive(scoped, active, features=train, allow_plaintext=policy.allow_plaintext,
+                                allow_insecure_for_tests=policy.allow_insecure_keys_for_tests, timeout=timeout)
+            scoped.send(active, "masks/holdout", model.leaf_masks(holdout))
+        return {"rounds": len(names)}
 
     return handle
 

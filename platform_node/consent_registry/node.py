@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from federation.config import NodeConfig
-from federation.key_binding import BindingVerifier
+from federation.key_binding import BindingVerifier, log_origin
 from federation.pki import NodeTls
 from federation.proto import verification_pb2_grpc
 from federation.server import NodeServer
@@ -43,16 +43,28 @@ class ConsentRegistryNode:
 
 
 def attach(
-    server: NodeServer, *, config: NodeConfig, tls: NodeTls, clock: Callable[[], datetime] = utc_now
+    server: NodeServer,
+    *,
+    config: NodeConfig,
+    tls: NodeTls,
+    registry: ConsentRegistry | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> ConsentRegistryNode:
-    """Open the registry and add the `ConsentRegistry` service to `server`; start checkpoint publishing.
+    """Open the registry (or use `registry`, e.g. one over the HTTP API's database and keys, so the platform
+    keeps a single log) and add the `ConsentRegistry` service to `server`; start checkpoint publishing.
 
     The server must admit the roles `source`, `bank` and `admin` (each method checks its own callers)."""
     settings = config.section("consent")
     folder = config.state_dir / "consent"
     folder.mkdir(parents=True, exist_ok=True)
-    url = str(settings.get("db") or f"sqlite:///{folder / 'registry.db'}")
-    registry = ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
+    if registry is None:
+        url = str(settings.get("db") or f"sqlite:///{folder / 'registry.db'}")
+        registry = ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
+    else:
+        registry.create_schema()
+    if registry.keyring.origin != log_origin(tls.identity):
+        raise ValueError(f"the registry log's origin must be {log_origin(tls.identity)!r} (nodes and banks derive "
+                         f"it from the platform's identity), not {registry.keyring.origin!r}")
     channels = SourceChannels(tls)
     quorum = settings.get("quorum")
     publishing = CheckpointPublishing(

@@ -49,23 +49,27 @@ class VerificationNode:
     """What `attach` set up; `close()` stops the registry connector (the servers stop with the process)."""
 
     def __init__(self, state: Path, keys: NodeKeys, local_log: LocalUseLog, answering: VerificationServicer,
-                 witnessing: WitnessServicer) -> None:
+                 witnessing: WitnessServicer, link: RegistryLink | None = None) -> None:
         self.state = state
         self.keys = keys
         self.local_log = local_log
         self.answering = answering
         self.witnessing = witnessing
+        self.link = link
         self.connected = threading.Event()
         self.stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._link: RegistryLink | None = None
+
+    def run_in_background(self, target: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=target, name="xyd-registry-link", daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
         self.stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if self._link is not None:
-            self._link.close()
+        if self.link is not None:
+            self.link.close()
 
 
 def attach(
@@ -94,13 +98,12 @@ def attach(
     witnessing = WitnessServicer(clock=clock)
     server.add_servicer(verification_pb2_grpc.add_VerificationServicer_to_server, answering)
     server.add_servicer(verification_pb2_grpc.add_WitnessServicer_to_server, witnessing)
-    node = VerificationNode(state, keys, local_log, answering, witnessing)
     platform = settings.get("platform")
     if not platform:
         log.warning("no [verification] platform address: verification requests cannot be answered")
-        return node
+        return VerificationNode(state, keys, local_log, answering, witnessing)
     link = RegistryLink(str(platform), tls, bindings=bindings)
-    node._link = link
+    node = VerificationNode(state, keys, local_log, answering, witnessing, link)
     catalogue = catalogue_from_settings(table.schema, settings)
     policy = GatePolicy(checks_per_field=int(settings.get("checks_per_field", GatePolicy.checks_per_field)))
     interval = float(settings.get("announce_interval_s", 60))
@@ -127,12 +130,13 @@ def attach(
         delay = 0.1
         while not node.stop.is_set():
             try:
-                address = str(settings.get("advertise") or server.address)
-            except RuntimeError:  # the server has not started yet
+                address = str(settings.get("advertise") or "") or server.address
+                server.port  # noqa: B018 - raises RuntimeError until the server has started
+            except RuntimeError:
                 node.stop.wait(0.05)
                 continue
             try:
-                if not node.connected.is_set():
+                if not answering.is_ready:
                     connect()
                 link.announce(address, own_binding)
             except RegistryUnreachable as exc:
@@ -151,6 +155,5 @@ def attach(
             delay = 0.1
             node.stop.wait(interval)
 
-    node._thread = threading.Thread(target=run, name="xyd-registry-link", daemon=True)
-    node._thread.start()
+    node.run_in_background(run)
     return node

@@ -42,6 +42,7 @@ from federation.proto import verification_pb2, verification_pb2_grpc
 PLATFORM = Identity("platform", "main")
 STATUS_MAX_TTL = timedelta(minutes=5)
 CLOCK_SKEW = timedelta(seconds=30)
+CACHE_ENTRIES = 10_000  # statements kept per cache; the oldest are dropped past this
 
 
 def utc_now() -> datetime:
@@ -151,6 +152,8 @@ class RemoteStatusSource:
         status = self._status_of(signed, authorisation_id, now)
         with self._lock:
             self._cache[authorisation_id] = signed
+            if len(self._cache) > CACHE_ENTRIES:
+                del self._cache[next(iter(self._cache))]
         return status
 
 
@@ -217,4 +220,6 @@ class RemoteEnterpriseKeys:
         cached = _CachedKey(key, now, moment(statement.expires_at))
         with self._lock:
             self._cache[(credit_code, key_id)] = cached
+            if len(self._cache) > CACHE_ENTRIES:
+                del self._cache[next(iter(self._cache))]
         return cached

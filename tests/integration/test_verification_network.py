@@ -19,7 +19,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from benchmarks._consent_world import PLATFORM, ConsentWorld, utc_now
-from consent.audit import AuditEvent, AuditLog, EventKind, LocalUseLog, open_engine, verify_receipt
+from consent.audit import (
+    AuditEvent,
+    AuditLog,
+    Checkpoint,
+    Ed25519Signer,
+    EventKind,
+    LocalUseLog,
+    RollbackError,
+    SplitViewError,
+    open_engine,
+    parse_note,
+    sign_checkpoint,
+    verify_receipt,
+)
 from consent.authorisation import (
     Answer,
     AnswerFault,
@@ -36,9 +49,10 @@ from coordinator.audit_checks import cross_check_source, verify_chain
 from coordinator.bank_client import BankClient
 from coordinator.demo_consent import demo_terms, enterprise_signs, run_consent_demo
 from federation.grpc_channel import open_secure_channel
-from federation.key_binding import KeyBindingInvalid, bind_keys
+from federation.key_binding import KeyBindingInvalid, bind_keys, load_or_create_ed25519
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
+from platform_node.consent_registry import GrpcWitnessClient
 
 TAX, SOCIAL = "source/tax", "source/social_insurance"
 pytestmark = pytest.mark.timeout(120)
@@ -230,3 +244,23 @@ def test_consent_demo_runs_green(world: ConsentWorld, capsys: pytest.CaptureFixt
     assert "refused NOT_AUTHORISED" in printed and "refused REVOKED" in printed and "-> detected" in printed
     assert "UNEXPECTED" not in printed
     assert Path(world.registry_db).exists()
+
+
+def test_witness_refuses_a_split_view_and_a_rollback_over_the_network(world: ConsentWorld) -> None:
+    with world.admin() as admin:
+        latest = admin.publish_checkpoint()
+    head = Checkpoint.from_body(parse_note(latest.note).text)
+    # The platform's own log key, as a dishonest operator holding it would use it.
+    log_key = load_or_create_ed25519(world.state_of(PLATFORM) / "consent" / "keys" / "audit-log.pem")
+    signer = Ed25519Signer(head.origin, log_key)
+    relay = DishonestRelay(world, TAX)
+    witness = GrpcWitnessClient(TAX, verification_pb2_grpc.WitnessStub(relay.channel))
+    assert witness.known_size(head.origin) == head.size
+    other_root = sign_checkpoint(Checkpoint(head.origin, head.size, bytes(32)), signer)
+    with pytest.raises(SplitViewError) as split:
+        witness.add_checkpoint(other_root, old_size=head.size, proof=[], now=utc_now())
+    assert split.value.known_root == head.root
+    smaller = sign_checkpoint(Checkpoint(head.origin, head.size - 1, bytes(32)), signer)
+    with pytest.raises(RollbackError):
+        witness.add_checkpoint(smaller, old_size=head.size, proof=[], now=utc_now())
+    assert witness.known_size(head.origin) == head.size

@@ -1,0 +1,395 @@
+"""SecureBoost benchmark: `python -m benchmarks secureboost --guest G.csv --host H.csv [--host H2.csv ...]
+--id-col id --label-col y --trees 30 --depth 3 --bins 32 --lr 0.3 --key-bits 2048 [--scheme paillier|ou|plain]
+[--transport grpc|inprocess]`.
+
+With the default transport every party is its own OS process with its own NodeServer, talking mutual-TLS
+gRPC on loopback: the guest (labels, private key) is the active party, each host a passive one. They run
+PSI (the guest leads one PSI per host), train, store their model parts, then score the training rows by
+distributed prediction. `train_seconds` runs from PSI start to the active part stored (key generation and
+obfuscator pool start-up included). XGBoost `hist` with the same parameters on the joined data is timed in
+the same run. This file is also the party program: `python -m benchmarks.secureboost party ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import psutil
+from google.protobuf.message import Message
+
+from federation.channel import Channel, M
+from federation.grpc_channel import GrpcChannel
+from federation.pki import CertificateAuthority, Identity, NodeTls
+from federation.proto import secureboost_pb2 as pb
+from federation.psi import run_psi_follower, run_psi_leader
+from federation.server import NodeServer
+from models.he import ObfuscatorPool, OUKeypair, OUParams, PaillierKeypair, PaillierParams
+from models.secureboost import ActiveModel, FeatureTable, SecureBoostParams, run_active, run_passive
+from models.secureboost.local import train_in_process
+from models.secureboost.metrics import auc
+from models.secureboost.runner import predict_active, serve_predict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACTIVE = "platform/main"
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class CountingChannel(Channel):
+    """Counts the serialised bytes this party sends (the payloads that cross the wire)."""
+
+    def __init__(self, inner: Channel) -> None:
+        self._inner = inner
+        self.me = inner.me
+        self.sent = 0
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        return self._inner.parties
+
+    def send(self, to: str, tag: str, message: Message) -> None:
+        self.sent += message.ByteSize()
+        self._inner.send(to, tag, message)
+
+    def recv(self, frm: str, tag: str, message_type: type[M], timeout: float | None = None) -> M:
+        return self._inner.recv(frm, tag, message_type, timeout)
+
+
+class PeakMemory:
+    """Samples the RSS of this process and its children (obfuscator workers); peak in MiB."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self._me = psutil.Process()
+        self._stop = threading.Event()
+        self._every = every
+        self.peak = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            total = self._me.memory_info().rss
+            for child in self._me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def stop_mb(self) -> float:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return round(max(self.peak, own) / 2**20, 1)
+
+
+def load_table(path: str, id_col: str, label_col: str | None) -> tuple[list[str], FeatureTable, np.ndarray | None]:
+    """Ids, features (every other column, as float) and labels (when this file holds them)."""
+    frame = pd.read_csv(path)
+    ids = frame[id_col].astype(str).tolist()
+    labels = frame[label_col].to_numpy(np.float64) if label_col and label_col in frame else None
+    columns = [c for c in frame.columns if c not in (id_col, label_col)]
+    return ids, FeatureTable(tuple(columns), frame[columns].to_numpy(np.float64)), labels
+
+
+def _keypair(scheme: str, key_bits: int) -> PaillierKeypair | OUKeypair:
+    small = key_bits < 2048
+    if scheme == "ou":
+        return OUKeypair.generate(OUParams(key_bits=key_bits, allow_insecure_for_tests=small))
+    return PaillierKeypair.generate(PaillierParams(key_bits=key_bits, allow_insecure_for_tests=small))
+
+
+def _pool_capacity(rows: int) -> int:
+    return max(256, -(-2 * rows // 256) * 256)  # two trees' worth, a whole number of worker batches
+
+
+# ---- one party as its own process -------------------------------------------------------------------
+
+def party_main(argv: list[str]) -> int:
+    """A party process: print our address, read peers, PSI, train, store, score, print a result line."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.secureboost party")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--pki", required=True)
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--id-col", required=True)
+    parser.add_argument("--label-col")
+    parser.add_argument("--params", required=True)
+    parser.add_argument("--scheme", default="paillier")
+    parser.add_argument("--key-bits", type=int, default=2048)
+    parser.add_argument("--pool-workers", type=int, default=2)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--job", default="bench-secureboost")
+    args = parser.parse_args(argv)
+    active = args.name == ACTIVE
+    tls = NodeTls.load_issued(Path(args.pki), Identity.parse(args.name))
+    server = NodeServer(tls, allowed_roles={"platform", "source"})
+    server.start()
+    memory = PeakMemory()
+    try:
+        print(json.dumps({"address": server.address}), flush=True)
+        peers = json.loads(sys.stdin.readline())["peers"]
+        grpc_channel = GrpcChannel(args.name, args.job, peers, tls, server.mailboxes.for_job(args.job))
+        channel = CountingChannel(grpc_channel)
+        passives = sorted(p for p in peers if p != ACTIVE)
+        params = SecureBoostParams.from_json(args.params)
+        ids, table, labels = load_table(args.csv, args.id_col, args.label_col if active else None)
+        try:
+            grpc_channel.wait_for_peers(timeout=60)
+            started = time.perf_counter()
+            if active:
+                result = _run_active_party(channel, passives, ids, table, labels, params, args, started)
+            else:
+                result = _run_passive_party(channel, ids, table, params, args, started)
+        finally:
+            grpc_channel.close()
+        result.update(bytes_sent=channel.sent, peak_rss_mb=memory.stop_mb())
+        print(json.dumps(result), flush=True)
+        sys.stdin.readline()  # the parent's stop line (or EOF)
+    finally:
+        server.stop(0)
+    return 0
+
+
+def _run_active_party(channel: CountingChannel, passives: list[str], ids: list[str], table: FeatureTable,
+                      labels: np.ndarray, params: SecureBoostParams, args: argparse.Namespace, started: float
+                      ) -> dict[str, Any]:
+    keys = _keypair(args.scheme, args.key_bits) if params.encryption else None
+    pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(ids)),
+                          workers=args.pool_workers) if keys is not None else None
+    try:
+        if pool is not None:
+            pool.start()
+        shared: set[str] | None = None
+        for peer in passives:
+            psi = run_psi_leader(channel.scoped(f"psi-{peer.replace('/', '-')}"), peer, ids, reveal_to_peer=True)
+            found = set(psi.intersection or ())
+            shared = found if shared is None else shared & found
+        rows = sorted(shared or ())
+        for peer in passives:
+            channel.send(peer, "rows", pb.TrainRows(ids=rows))
+        index = {e: i for i, e in enumerate(ids)}
+        take = [index[e] for e in rows]
+        psi_seconds = time.perf_counter() - started
+        _log(f"[active] PSI: {len(rows)} shared rows in {psi_seconds:.1f}s")
+        trees: list[float] = []
+
+        def on_tree(record: Any) -> None:
+            trees.append(time.perf_counter())
+            _log(f"[active] tree {record.tree} done at {trees[-1] - started:.1f}s, splits {dict(record.splits)}")
+
+        training = time.perf_counter()
+        model = run_active(channel.scoped("train"), passives, params=params, labels=labels[take],
+                           features=table.rows(take), secret=None if keys is None else keys.secret,
+                           obfuscators=pool, on_tree=on_tree)
+        per_tree = (time.perf_counter() - training) / max(1, len(trees))
+    finally:
+        if pool is not None:
+            pool.close()
+    Path(args.out, "active.model").write_bytes(model.to_bytes())
+    train_seconds = time.perf_counter() - started
+    model = ActiveModel.from_bytes(Path(args.out, "active.model").read_bytes())
+    scored = time.perf_counter()
+    probabilities = predict_active(channel.scoped("score"), passives, model, table.rows(take), rows, batch="train")
+    return {"role": "active", "rows": len(rows), "psi_seconds": round(psi_seconds, 3),
+            "train_seconds": round(train_seconds, 3), "trees": len(model.trees),
+            "seconds_per_tree": round(per_tree, 3),
+            "predict_seconds": round(time.perf_counter() - scored, 3),
+            "auc_train": round(auc(labels[take], probabilities), 6)}
+
+
+def _run_passive_party(channel: CountingChannel, ids: list[str], table: FeatureTable, params: SecureBoostParams,
+                       args: argparse.Namespace, started: float) -> dict[str, Any]:
+    me = channel.me
+    run_psi_follower(channel.scoped(f"psi-{me.replace('/', '-')}"), ACTIVE, ids, reveal_to_me=True)
+    rows = list(channel.recv(ACTIVE, "rows", pb.TrainRows, 600).ids)
+    index = {e: i for i, e in enumerate(ids)}
+    take = [index[e] for e in rows]
+    model = run_passive(channel.scoped("train"), ACTIVE, features=table.rows(take),
+                        allow_plaintext=not params.encryption, allow_insecure_for_tests=args.key_bits < 2048)
+    Path(args.out, f"{me.replace('/', '-')}.model").write_bytes(model.to_bytes())
+    seconds = time.perf_counter() - started
+    serve_predict(channel.scoped("score"), ACTIVE, model, lambda wanted: table.rows([index[e] for e in wanted]),
+                  batch="train")
+    return {"role": "passive", "rows": len(rows), "seconds": round(seconds, 3), "rules": len(model.rules)}
+
+
+# ---- the parent: spawn parties, collect, compare with XGBoost ------------------------------------------
+
+class Party:
+    """A child process; lines from its stdout arrive on a queue so reads can time out."""
+
+    def __init__(self, name: str, argv: list[str]) -> None:
+        self.name = name
+        self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.secureboost", "party", "--name", name,
+                                         *argv], cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put("")
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"{self.name} said nothing within {timeout:.0f}s") from None
+        if not line:
+            raise RuntimeError(f"{self.name} exited with code {self.process.wait(timeout=10)}")
+        return json.loads(line)
+
+    def tell(self, payload: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(payload) + "\n")
+        self.process.stdin.flush()
+
+    def finish(self) -> None:
+        """Ask the child to stop; kill it if it does not within a few seconds."""
+        try:
+            self.tell({"stop": True})
+            self.process.stdin.close()  # type: ignore[union-attr]
+        except (OSError, ValueError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def xgboost_baseline(guest: str, hosts: Sequence[str], id_col: str, label_col: str, params: SecureBoostParams
+                     ) -> tuple[float, float]:
+    """Train AUC and seconds of plaintext XGBoost `hist` with the same parameters on the joined data."""
+    import xgboost as xgb
+
+    joined = pd.read_csv(guest)
+    for i, host in enumerate(hosts):
+        frame = pd.read_csv(host)
+        joined = joined.merge(frame.rename(columns={c: f"h{i}_{c}" for c in frame.columns if c != id_col}), on=id_col)
+    y = joined[label_col].to_numpy(np.float64)
+    X = joined.drop(columns=[id_col, label_col]).to_numpy(np.float64)
+    started = time.perf_counter()
+    booster = xgb.train({"tree_method": "hist", "max_depth": params.max_depth, "eta": params.learning_rate,
+                         "max_bin": params.bins, "lambda": params.reg_lambda, "gamma": params.gamma,
+                         "min_child_weight": params.min_child_weight, "objective": "binary:logistic",
+                         "base_score": float(np.mean(y))}, xgb.DMatrix(X, label=y), num_boost_round=params.n_trees)
+    seconds = time.perf_counter() - started
+    return auc(y, booster.predict(xgb.DMatrix(X))), seconds
+
+
+def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[str, Any]:
+    """Every party in its own process over mutual TLS; returns the merged measurements."""
+    names = [ACTIVE] + [f"source/host{i}" for i in range(len(args.host))]
+    files = dict(zip(names, [args.guest, *args.host], strict=True))
+    with tempfile.TemporaryDirectory(prefix="xyd-bench-sb-") as tmp:
+        ca = CertificateAuthority.create(Path(tmp) / "pki")
+        for name in names:
+            ca.issue(Identity.parse(name))
+        parties = []
+        try:
+            for name in names:
+                argv = ["--pki", str(Path(tmp) / "pki"), "--csv", files[name], "--id-col", args.id_col,
+                        "--params", params.to_json(), "--scheme", args.scheme, "--key-bits", str(args.key_bits),
+                        "--pool-workers", str(args.pool_workers), "--out", tmp]
+                if name == ACTIVE:
+                    argv += ["--label-col", args.label_col]
+                parties.append(Party(name, argv))
+            addresses = {p.name: p.receive(120)["address"] for p in parties}
+            for p in parties:
+                p.tell({"peers": addresses})
+            results = {p.name: p.receive(args.timeout) for p in parties}
+        finally:
+            for p in parties:
+                p.finish()
+    active = results[ACTIVE]
+    return {**{k: active[k] for k in ("rows", "psi_seconds", "train_seconds", "trees", "seconds_per_tree",
+                                      "predict_seconds", "auc_train")},
+            "peak_rss_mb": round(sum(r["peak_rss_mb"] for r in results.values()), 1),
+            "peak_rss_mb_by_party": {n: r["peak_rss_mb"] for n, r in results.items()},
+            "bytes_on_wire": sum(r["bytes_sent"] for r in results.values())}
+
+
+def run_in_process(args: argparse.Namespace, params: SecureBoostParams) -> dict[str, Any]:
+    """Every party in this process (threads over an in-memory hub); PSI replaced by an inner join."""
+    memory = PeakMemory()
+    gids, gtable, labels = load_table(args.guest, args.id_col, args.label_col)
+    hosts = [load_table(h, args.id_col, None) for h in args.host]
+    shared = set(gids).intersection(*(set(h[0]) for h in hosts))
+    rows = sorted(shared)
+    gindex = {e: i for i, e in enumerate(gids)}
+    started = time.perf_counter()
+    keys = _keypair(args.scheme, args.key_bits) if params.encryption else None
+    pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(rows)),
+                          workers=args.pool_workers) if keys is not None else None
+    passives = {}
+    for i, (hids, htable, _) in enumerate(hosts):
+        hindex = {e: j for j, e in enumerate(hids)}
+        passives[f"source/host{i}"] = htable.rows([hindex[e] for e in rows])
+    take = [gindex[e] for e in rows]
+    try:
+        if pool is not None:
+            pool.start()
+        result = train_in_process(params, labels[take], gtable.rows(take), passives,
+                                  secret=None if keys is None else keys.secret, obfuscators=pool,
+                                  allow_insecure_for_tests=args.key_bits < 2048, timeout=args.timeout)
+    finally:
+        if pool is not None:
+            pool.close()
+    train_seconds = time.perf_counter() - started
+    masks = {p: m.leaf_masks(passives[p]) for p, m in result.passives.items()}
+    probabilities = result.active.predict(gtable.rows(take), masks)
+    return {"rows": len(rows), "train_seconds": round(train_seconds, 3), "trees": len(result.active.trees),
+            "seconds_per_tree": round(train_seconds / len(result.active.trees), 3),
+            "auc_train": round(auc(labels[take], probabilities), 6), "peak_rss_mb": memory.stop_mb(),
+            "bytes_on_wire": result.bytes_on_wire()}
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks secureboost")
+    parser.add_argument("--guest", required=True, help="CSV with ids, the label and the active party's features")
+    parser.add_argument("--host", action="append", required=True, help="CSV of one passive party (repeatable)")
+    parser.add_argument("--id-col", default="id")
+    parser.add_argument("--label-col", default="y")
+    parser.add_argument("--trees", type=int, default=30)
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--bins", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=0.3)
+    parser.add_argument("--key-bits", type=int, default=2048)
+    parser.add_argument("--scheme", choices=["paillier", "ou", "plain"], default="paillier")
+    parser.add_argument("--transport", choices=["grpc", "inprocess"], default="grpc")
+    parser.add_argument("--pool-workers", type=int, default=2, help="obfuscator worker processes (active party)")
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    args = parser.parse_args(argv)
+    params = SecureBoostParams(n_trees=args.trees, max_depth=args.depth, bins=args.bins, learning_rate=args.lr,
+                               encryption=args.scheme != "plain")
+    _log(f"secureboost benchmark: {args.transport}, {args.scheme} {args.key_bits} bits, {args.trees} trees")
+    measured = run_processes(args, params) if args.transport == "grpc" else run_in_process(args, params)
+    auc_xgb, xgb_seconds = xgboost_baseline(args.guest, args.host, args.id_col, args.label_col, params)
+    return {"benchmark": "secureboost", "transport": args.transport, "scheme": args.scheme,
+            "key_bits": args.key_bits if params.encryption else 0, "n_trees": args.trees, "depth": args.depth,
+            "bins": args.bins, "learning_rate": args.lr, "parties": 1 + len(args.host), **measured,
+            "auc_xgboost_train": round(auc_xgb, 6), "auc_gap": round(abs(measured["auc_train"] - auc_xgb), 6),
+            "xgboost_seconds": round(xgb_seconds, 3)}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["party"]:
+        sys.exit(party_main(sys.argv[2:]))
+    print(json.dumps(main(sys.argv[1:]), sort_keys=True))

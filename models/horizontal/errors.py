@@ -1,0 +1,59 @@
+"""The errors horizontal learning raises: one small catalogue shared by the banks and the aggregator."""
+
+from __future__ import annotations
+
+
+class HorizontalError(Exception):
+    """Base class of every horizontal-learning failure."""
+
+
+class InvalidParameterError(HorizontalError, ValueError):
+    """A parameter (crypto, training or privacy) is out of its allowed range."""
+
+
+class InvalidTableError(HorizontalError, ValueError):
+    """A bank's table does not have the columns or values training requires."""
+
+
+class KeyMismatchError(HorizontalError):
+    """The banks do not hold the same CKKS key, so their ciphertexts cannot be summed."""
+
+    def __init__(self, expected: str, found: str) -> None:
+        super().__init__(f"bank key fingerprint mismatch: expected {expected}, found {found}")
+        self.expected, self.found = expected, found
+
+
+class SecretKeyExposedError(HorizontalError):
+    """A context handed to the aggregator carries a secret key: refusing to use it."""
+
+
+class AggregateRefusedError(HorizontalError):
+    """A bank refuses a decrypted aggregate that does not sum enough banks' contributions."""
+
+    def __init__(self, expected_at_least: int, found: float) -> None:
+        super().__init__(f"aggregate sums {found:g} contributions, fewer than the {expected_at_least} required")
+        self.expected_at_least, self.found = expected_at_least, found
+
+
+class SealBrokenError(HorizontalError):
+    """A sealed model did not open: wrong key, wrong run/round binding, or tampered bytes."""
+
+
+class PublicationMismatchError(HorizontalError):
+    """The banks published different final models from the same aggregate."""
+
+
+class ModelIntegrityError(HorizontalError):
+    """A model file's sha256 or format does not match its content."""
+
+    def __init__(self, expected: str, found: str) -> None:
+        super().__init__(f"model file integrity: expected {expected}, found {found}")
+        self.expected, self.found = expected, found
+
+
+class PrivacyBudgetExceededError(HorizontalError):
+    """Training would spend more differential-privacy budget than the bank allows."""
+
+    def __init__(self, limit: float, projected: float) -> None:
+        super().__init__(f"privacy budget: epsilon {projected:.3f} would exceed the limit {limit:.3f}")
+        self.limit, self.projected = limit, projected
