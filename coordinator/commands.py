@@ -92,6 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("--operator", required=True)
     status.set_defaults(func=_job_status)
 
+    from coordinator.audit_cli import register as register_audit
     from coordinator.demo import register_demo
     from coordinator.pki_cli import register as register_pki
     from coordinator.synthdata.cli import register as register_synth
@@ -102,3 +103,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data_sub.required = True
     register_synth(data_sub)
     register_demo(subparsers)
+    register_audit(subparsers)

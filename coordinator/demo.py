@@ -20,6 +20,7 @@ import pandas as pd
 from coordinator.baselines import plaintext_baselines
 from coordinator.client import OperatorError, stage_results
 from coordinator.demo_bank import run_bank_demo
+from coordinator.demo_consent import run_consent_demo
 from coordinator.launcher import PLATFORM, LocalFederation, NodeData
 from coordinator.processes import ProcessFailed
 from coordinator.synthdata import generate
@@ -45,7 +46,8 @@ def demo_job(sources: list[str], *, trees: int, key_bits: int) -> str:
     return (f'[job]\nname = "demo-credit-risk"\n\n[parties]\nactive = "{PLATFORM.party}"\n'
             f'passive = [{passive}]\n\n[psi]\nreveal = "both"\nbatch_size = 20000\n\n'
             f'[train]\nalgorithm = "secureboost"\nmodel_name = "credit-risk"\nn_trees = {trees}\nmax_depth = 3\n'
-            f'learning_rate = 0.3\nbins = 32\nkey_bits = {key_bits}\nscheme = "paillier"\nholdout = 0.2\n')
+            f'learning_rate = 0.3\nbins = 32\nkey_bits = {key_bits}\nscheme = "paillier"\nholdout = 0.2\n\n'
+            f'[evaluate]\ncontributions = true\ncontribution_trees = {max(2, trees // 2)}\n')
 
 
 def _ids(table: Path, id_column: str = "credit_code") -> set[str]:
@@ -57,7 +59,7 @@ def run_demo(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="xyd-demo-"))
     state_dir.mkdir(parents=True, exist_ok=True)
     _print(f"xyd demo: state in {state_dir}")
-    _print(f"[1/6] generating synthetic enterprise data: {args.enterprises} enterprises, seed {args.seed}")
+    _print(f"[1/7] generating synthetic enterprise data: {args.enterprises} enterprises, seed {args.seed}")
     data_dir = state_dir / "data"
     manifest = generate(args.enterprises, args.seed, data_dir)
     units = {u.name: NodeData(data_dir / u.schema, data_dir / u.table) for u in manifest.units}
@@ -71,7 +73,7 @@ def run_demo(args: argparse.Namespace) -> int:
     federation = LocalFederation(state_dir, platform, node_data)
     ok = False
     try:
-        _print(f"[2/6] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
+        _print(f"[2/7] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
         with federation:
             with federation.client() as client:
                 nodes = client.nodes()
@@ -82,7 +84,7 @@ def run_demo(args: argparse.Namespace) -> int:
                     rows.append([n.party, n.address, str(t.rows if t else 0),
                                  f"{len(t.columns) if t else 0} ({protected} protected)"])
                 _table(rows, ["node", "address", "rows", "columns (published schema, no values)"])
-                _print(f"[3/6] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
+                _print(f"[3/7] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
                        f"({args.trees} trees, Paillier-{args.key_bits}), then publish")
                 job_id = client.submit(demo_job(sources, trees=args.trees, key_bits=args.key_bits))
                 _print(f"      job {job_id}")
@@ -101,7 +103,7 @@ def run_demo(args: argparse.Namespace) -> int:
             all_results = stage_results(final)
             results = all_results["psi"]
             platform_ids = _ids(data_dir / "platform.csv")
-            _print("[4/6] private set intersection")
+            _print("[4/7] private set intersection")
             per_peer = results[PLATFORM.party]["per_peer"]
             rows, mismatches = [], []
             for s in sources:
@@ -118,9 +120,20 @@ def run_demo(args: argparse.Namespace) -> int:
                 _print(f"error: intersection differs from the plain computation for {mismatches}")
                 return 1
             _print_model(all_results, data_dir, manifest, sources, args)
-            _print(f"[6/6] a bank over HTTP ({federation.api_url})")
+            _print(f"[6/7] a bank over HTTP ({federation.api_url})")
             codes = sorted(platform_ids)
             credentials = run_bank_demo(federation.api_url, federation.platform_config, codes, _print)
+            source = "tax" if "tax" in sources else sources[0]
+            _print(f"[7/7] verification (核验) at source/{source} with the enterprise's authorisation; audit")
+            consent_ok = run_consent_demo(
+                pki_dir=federation.pki_dir, platform_address=federation.platform_address,
+                registry_db=federation.node_state("platform", "main") / "consent" / "registry.db",
+                source=f"source/{source}",
+                source_db=federation.node_state("source", source) / "verification" / "node.db",
+                source_schema=node_data[source].schema, source_table=node_data[source].table, out=_print)
+            if not consent_ok:
+                _print("error: the consent scenario did not behave as expected (see the lines marked above)")
+                return 1
             if args.keep_running:
                 endpoints = state_dir / "endpoints.json"
                 endpoints.write_text(json.dumps({"api_url": federation.api_url, **credentials,
@@ -150,7 +163,7 @@ def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], ar
     train = results["train"][PLATFORM.party]
     published = results["publish"][PLATFORM.party]
     metrics = train["metrics"]
-    _print(f"[5/6] joint model {published['model_id']}: {train['trees']} trees on {train['rows_train']} rows, "
+    _print(f"[5/7] joint model {published['model_id']}: {train['trees']} trees on {train['rows_train']} rows, "
            f"{train['train_seconds']:.1f}s; holdout {train['rows_holdout']} rows")
     units = {u.name: (data_dir / u.schema, data_dir / u.table) for u in manifest.units if u.name in sources}
     baselines = plaintext_baselines((data_dir / manifest.platform.schema, data_dir / manifest.platform.table), units,
@@ -162,6 +175,12 @@ def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], ar
     _table(rows, ["model", "features", "AUC (holdout)", "KS (holdout)"])
     splits = ", ".join(f"{p}: {v['splits']}" for p, v in sorted(train["importance_by_party"].items()))
     _print(f"      splits per party (names stay with their owner): {splits}")
+    evaluation = results.get("evaluate", {}).get(PLATFORM.party, {})
+    if evaluation.get("contributions"):
+        _print(f"      marginal contribution (holdout AUC lost without the party, {evaluation['contribution_trees']}-tree "
+               f"retrains, all parties: {evaluation['auc_holdout_all']:.4f}):")
+        for party, c in sorted(evaluation["contributions"].items(), key=lambda kv: -kv[1]["marginal_auc"]):
+            _print(f"        {party:<26} {c['marginal_auc']:+.4f}")
 
 
 def register_demo(subparsers: argparse._SubParsersAction) -> None:

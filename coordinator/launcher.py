@@ -42,6 +42,7 @@ class LocalFederation:
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
     api_url: str = field(init=False, default="")
+    platform_address: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.group = ProcessGroup(self.state_dir / "logs")
@@ -77,6 +78,10 @@ class LocalFederation:
             lines += ["[api]", f'database_url = "sqlite:///{state / "platform-api.db"}"',
                       f'secrets_file = "{state / "master.key"}"', f'log_key_file = "{state / "log.key"}"',
                       "port = 0", "allow_http_webhooks = true", ""]
+        if identity.role == "source" and self.platform_address:
+            lines += ["[verification]", f'platform = "{self.platform_address}"', 'period = "2025"', ""]
+        if identity == PLATFORM:
+            lines += ["[consent]", "checkpoint_interval_s = 2", ""]
         if identity.role == "source" and self.source_policy:
             lines += ["[policy]", *(f"{k} = {str(v).lower()}" for k, v in self.source_policy.items()), ""]
         path = node_dir / "node.toml"
@@ -106,6 +111,9 @@ class LocalFederation:
         self.coordinator_address = self.group.wait_for_file(coordinator, address_file, self.ready_timeout)
         platform_config = self._write_config(PLATFORM, self.platform_data)
         platform = self.group.start(PLATFORM.party, ["platform", "serve", "--config", str(platform_config)])
+        # Source nodes verify against the platform's consent registry, so they need its address first.
+        self.platform_address = self.group.wait_for_file(platform, platform_config.parent / "state" / "address",
+                                                         self.ready_timeout)
         for identity in self.source_identities():
             self.group.start(identity.party, ["source", "serve", "--party-hint", identity.party, "--config",
                                               str(self._write_config(identity, self.sources[identity.name]))])
@@ -113,6 +121,10 @@ class LocalFederation:
         if self.with_api:
             self.api_url = self.group.wait_for_file(platform, platform_config.parent / "state" / "api_url",
                                                     self.ready_timeout)
+
+    def node_state(self, role: str, name: str) -> Path:
+        """The state folder of one node process."""
+        return self.state_dir / "nodes" / f"{role}-{name}" / "state"
 
     @property
     def platform_config(self) -> Path:

@@ -74,7 +74,8 @@ def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,
 
 def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescription],
              handlers: Mapping[str, Handler], stop: threading.Event | None = None,
-             attach: Callable[[NodeServer], None] | None = None) -> int:
+             attach: Callable[[NodeServer], None] | None = None,
+             allowed_roles: set[str] | None = None) -> int:
     """Serve until SIGTERM/SIGINT (or `stop` is set); returns the process exit code.
 
     `attach(server)` lets a role add its own gRPC services (verification, registry) before the server starts.
@@ -82,7 +83,8 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
     stop = stop or threading.Event()
     tls = load_tls(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    server = NodeServer(tls, bind=config.listen, allowed_roles={"coordinator", "platform", "source"})
+    server = NodeServer(tls, bind=config.listen,
+                        allowed_roles=allowed_roles or {"coordinator", "platform", "source"})
 
     shared = PeerChannels(tls)
 

@@ -9,8 +9,9 @@ from federation.config import ConfigError, NodeConfig
 from federation.node_process import load_tls, run_node, write_atomically
 from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
+from platform_node import consent_registry
 from platform_node.psi_task import make_psi_handler
-from platform_node.secureboost_task import make_publish_handler, make_train_handler
+from platform_node.secureboost_task import make_evaluate_handler, make_publish_handler, make_train_handler
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.platform")
@@ -37,11 +38,20 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     if label not in table.frame.columns:
         raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
     handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, label),
-                "publish": make_publish_handler()}
+                "evaluate": make_evaluate_handler(table, label), "publish": make_publish_handler()}
     api = start_api(config, table, label) if "api" in config.raw else None
+    tls = load_tls(config)
+    attached = []
+
+    def attach(server) -> None:
+        attached.append(consent_registry.attach(server, config=config, tls=tls))
+
     try:
-        return run_node(config, describe=describe, handlers=handlers, stop=stop)
+        return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach,
+                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
     finally:
+        for handle in attached:
+            handle.close()
         if api is not None:
             api()
 

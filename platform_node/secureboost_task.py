@@ -37,7 +37,7 @@ from tables.features import feature_matrix
 
 # [train] keys that configure the job around the algorithm rather than SecureBoostParams itself.
 JOB_KEYS = {"algorithm", "key_bits", "scheme", "holdout", "timeout_seconds", "allow_insecure_for_tests",
-            "active", "passive", "job_name", "model_name"}
+            "active", "passive", "job_name", "model_name", "contributions", "contribution_trees"}
 
 
 def secureboost_params(raw: Mapping[str, Any]) -> SecureBoostParams:

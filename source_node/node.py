@@ -6,12 +6,18 @@ import logging
 import threading
 
 from federation.config import ConfigError, NodeConfig
-from federation.node_process import run_node
+from federation.node_process import load_tls, run_node
 from federation.proto import control_pb2, scoring_pb2_grpc
 from federation.schema_message import table_schema_message
+from source_node import verification
 from source_node.psi_task import make_psi_handler
 from source_node.scoring import PartyScoringServicer
-from source_node.secureboost_task import TrainingPolicy, make_publish_handler, make_train_handler
+from source_node.secureboost_task import (
+    TrainingPolicy,
+    make_evaluate_handler,
+    make_publish_handler,
+    make_train_handler,
+)
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.source")
@@ -39,10 +45,18 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     policy = TrainingPolicy(allow_plaintext=bool(policy_raw.get("allow_plaintext_training", False)),
                             allow_insecure_keys_for_tests=bool(policy_raw.get("allow_insecure_keys_for_tests", False)))
     handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, policy),
-                "publish": make_publish_handler()}
+                "evaluate": make_evaluate_handler(table, policy), "publish": make_publish_handler()}
     scoring = PartyScoringServicer(table, config.state_dir / "models")
+
+    tls = load_tls(config)
+    attached = []
 
     def attach(server) -> None:
         server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring)
+        attached.append(verification.attach(server, config=config, table=table, tls=tls))
 
-    return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach)
+    try:
+        return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach)
+    finally:
+        for handle in attached:
+            handle.close()

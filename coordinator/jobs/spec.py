@@ -14,7 +14,7 @@ PSI_REVEAL = {"both": (True, True), "active": (True, False), "passive": (False, 
 STAGES_BY_ALGORITHM = {
     None: ("psi",),
     "psi": ("psi",),
-    "secureboost": ("psi", "train", "publish"),
+    "secureboost": ("psi", "train", "evaluate", "publish"),
 }
 
 
@@ -49,6 +49,8 @@ class JobSpec:
         params["job_name"] = self.name
         if stage in ("train", "evaluate", "publish"):
             params = {**self.sections.get("train", {}), **params}
+        if stage == "evaluate":
+            params = {**params, **self.sections.get("evaluate", {})}
         if stage == "psi":
             params["active_learns"], params["passive_learns"] = PSI_REVEAL[params.get("reveal", "both")]
         return params

@@ -157,6 +157,10 @@ max_depth = 3
 bins = 16
 key_bits = 2048
 holdout = 0.25
+
+[evaluate]
+contributions = true
+contribution_trees = 2
 """
 
 
@@ -182,6 +186,9 @@ def test_secureboost_job_over_processes_trains_publishes_and_records(federation:
         folder = federation.state_dir / "nodes" / party.replace("/", "-") / "state" / "models" / model_id
         assert (folder / "part.sha256").exists()
     assert any(f"model {model_id} version 1 recorded" in e.message for e in events)
+    evaluation = results["evaluate"]["platform/main"]
+    assert set(evaluation["contributions"]) == {"source/tax", "source/social_insurance", "source/utilities"}
+    assert all(-1 < c["marginal_auc"] < 1 for c in evaluation["contributions"].values())
 
 
 def test_distributed_prediction_over_mtls_equals_in_process_prediction(federation: LocalFederation,
