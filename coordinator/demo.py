@@ -20,6 +20,7 @@ import pandas as pd
 from coordinator.baselines import plaintext_baselines
 from coordinator.client import OperatorError, stage_results
 from coordinator.demo_bank import run_bank_demo
+from coordinator.demo_banks import run_banks_demo
 from coordinator.demo_consent import run_consent_demo
 from coordinator.launcher import PLATFORM, LocalFederation, NodeData
 from coordinator.processes import ProcessFailed
@@ -59,7 +60,7 @@ def run_demo(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else Path(tempfile.mkdtemp(prefix="xyd-demo-"))
     state_dir.mkdir(parents=True, exist_ok=True)
     _print(f"xyd demo: state in {state_dir}")
-    _print(f"[1/7] generating synthetic enterprise data: {args.enterprises} enterprises, seed {args.seed}")
+    _print(f"[1/8] generating synthetic enterprise data: {args.enterprises} enterprises, seed {args.seed}")
     data_dir = state_dir / "data"
     manifest = generate(args.enterprises, args.seed, data_dir)
     units = {u.name: NodeData(data_dir / u.schema, data_dir / u.table) for u in manifest.units}
@@ -73,7 +74,7 @@ def run_demo(args: argparse.Namespace) -> int:
     federation = LocalFederation(state_dir, platform, node_data)
     ok = False
     try:
-        _print(f"[2/7] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
+        _print(f"[2/8] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
         with federation:
             with federation.client() as client:
                 nodes = client.nodes()
@@ -84,7 +85,7 @@ def run_demo(args: argparse.Namespace) -> int:
                     rows.append([n.party, n.address, str(t.rows if t else 0),
                                  f"{len(t.columns) if t else 0} ({protected} protected)"])
                 _table(rows, ["node", "address", "rows", "columns (published schema, no values)"])
-                _print(f"[3/7] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
+                _print(f"[3/8] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
                        f"({args.trees} trees, Paillier-{args.key_bits}), then publish")
                 job_id = client.submit(demo_job(sources, trees=args.trees, key_bits=args.key_bits))
                 _print(f"      job {job_id}")
@@ -103,7 +104,7 @@ def run_demo(args: argparse.Namespace) -> int:
             all_results = stage_results(final)
             results = all_results["psi"]
             platform_ids = _ids(data_dir / "platform.csv")
-            _print("[4/7] private set intersection")
+            _print("[4/8] private set intersection")
             per_peer = results[PLATFORM.party]["per_peer"]
             rows, mismatches = [], []
             for s in sources:
@@ -120,11 +121,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 _print(f"error: intersection differs from the plain computation for {mismatches}")
                 return 1
             _print_model(all_results, data_dir, manifest, sources, args)
-            _print(f"[6/7] a bank over HTTP ({federation.api_url})")
+            _print(f"[6/8] a bank over HTTP ({federation.api_url})")
             codes = sorted(platform_ids)
             credentials = run_bank_demo(federation.api_url, federation.platform_config, codes, _print)
             source = "tax" if "tax" in sources else sources[0]
-            _print(f"[7/7] verification (核验) at source/{source} with the enterprise's authorisation; audit")
+            _print(f"[7/8] verification (核验) at source/{source} with the enterprise's authorisation; audit")
             consent_ok = run_consent_demo(
                 pki_dir=federation.pki_dir, platform_address=federation.platform_address,
                 registry_db=federation.node_state("platform", "main") / "consent" / "registry.db",
@@ -134,6 +135,14 @@ def run_demo(args: argparse.Namespace) -> int:
             if not consent_ok:
                 _print("error: the consent scenario did not behave as expected (see the lines marked above)")
                 return 1
+            if not args.skip_banks:
+                _print("[8/8] horizontal learning among three banks (Flower SuperLink + SuperNodes, TLS, "
+                       "CKKS-encrypted aggregation)")
+                summary = run_banks_demo(data_dir, manifest, state_dir / "banks", _print)
+                final = summary["final"]
+                per_bank = ", ".join(f"{b} {v['holdout-auc']:.4f}" for b, v in sorted(final["banks"].items()))
+                _print(f"      {summary['rounds']} rounds in {summary['seconds']:.1f}s, {summary['bytes_on_wire']:,} bytes "
+                       f"on the wire; holdout AUC {final['holdout_auc']:.4f} ({per_bank})")
             if args.keep_running:
                 endpoints = state_dir / "endpoints.json"
                 endpoints.write_text(json.dumps({"api_url": federation.api_url, **credentials,
@@ -163,7 +172,7 @@ def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], ar
     train = results["train"][PLATFORM.party]
     published = results["publish"][PLATFORM.party]
     metrics = train["metrics"]
-    _print(f"[5/7] joint model {published['model_id']}: {train['trees']} trees on {train['rows_train']} rows, "
+    _print(f"[5/8] joint model {published['model_id']}: {train['trees']} trees on {train['rows_train']} rows, "
            f"{train['train_seconds']:.1f}s; holdout {train['rows_holdout']} rows")
     units = {u.name: (data_dir / u.schema, data_dir / u.table) for u in manifest.units if u.name in sources}
     baselines = plaintext_baselines((data_dir / manifest.platform.schema, data_dir / manifest.platform.table), units,
@@ -187,11 +196,12 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="run the end-to-end federation on loopback")
     demo.add_argument("--enterprises", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--trees", type=int, default=10, help="SecureBoost trees")
+    demo.add_argument("--trees", type=int, default=8, help="SecureBoost trees")
     demo.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus size (2048 or more)")
     demo.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated source units")
     demo.add_argument("--state-dir", default=None, help="keep state (PKI, data, logs) in this folder")
     demo.add_argument("--keep-state", action="store_true", help="do not delete the temporary state folder")
+    demo.add_argument("--skip-banks", action="store_true", help="leave out the Flower run among banks")
     demo.add_argument("--keep-running", action="store_true",
                       help="leave the federation up and write endpoints.json (API URL, demo credentials)")
     demo.set_defaults(func=run_demo)

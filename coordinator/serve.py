@@ -7,6 +7,7 @@ import signal
 import threading
 
 from coordinator.events import JobEventFeed
+from coordinator.jobs.arbiter import ArbiterHost
 from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.store import JobStore
 from coordinator.model_registry import ModelRegistry
@@ -18,6 +19,7 @@ from federation.node_process import load_tls, write_atomically
 from federation.pki import Identity
 from federation.proto import control_pb2_grpc
 from federation.server import NodeServer
+from models.hetero_lr import ArbiterPolicy
 
 log = logging.getLogger("xyd.coordinator")
 
@@ -37,9 +39,13 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     feed = JobEventFeed()
     channels = PeerChannels(tls)
     stage_timeout = float(config.section("jobs").get("stage_timeout_seconds", 3600))
-    runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
-                       feed.publish, stage_timeout=stage_timeout, models=ModelRegistry(store.engine))
     server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "admin"})
+    # The coordinator is the hetero-LR arbiter: its mailboxes on this server carry the arbiter's messages.
+    arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(
+        allow_plaintext=bool(config.section("jobs").get("allow_plaintext_training", False))))
+    runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
+                       feed.publish, stage_timeout=stage_timeout, models=ModelRegistry(store.engine),
+                       arbiter=arbiter)
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
                         CoordinatorServicer(store, registry, runner, feed))
     server.start()
@@ -53,4 +59,5 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     finally:
         server.stop(grace=2.0)
         channels.close()
+        arbiter.close()
     return 0

@@ -13,7 +13,8 @@ from typing import Any
 
 import grpc
 
-from coordinator.jobs.spec import JobSpec
+from coordinator.jobs.arbiter import ArbiterHost, ArbiterRun
+from coordinator.jobs.spec import ARBITER_ALGORITHMS, JobSpec
 from coordinator.jobs.store import JobState, JobStore
 from coordinator.model_registry import ModelRegistry
 from coordinator.registry import NodeRegistry, UnknownParty
@@ -50,7 +51,9 @@ class JobRunner:
         stage_timeout: float = 3600.0,
         models: ModelRegistry | None = None,
         connect_attempts: int = 4,
+        arbiter: ArbiterHost | None = None,
     ) -> None:
+        self.arbiter = arbiter
         self.connect_attempts = connect_attempts
         self.store = store
         self.models = models
@@ -98,6 +101,7 @@ class JobRunner:
         published = done["publish"]
         model_id = published[spec.active]["model_id"]
         train = done.get("train", {}).get(spec.active, {})
+        metrics = {**train.get("metrics", {}), **done.get("evaluate", {}).get(spec.active, {}).get("metrics", {})}
         snapshots = {}
         for node in self.registry.all():
             if node.party in spec.parties:
@@ -108,14 +112,40 @@ class JobRunner:
         return self.models.record(
             model_id=model_id, name=str(spec.sections.get("train", {}).get("model_name", spec.name)),
             algorithm=str(spec.algorithm), job_id=job_id, parties=list(spec.parties),
-            params=train.get("params", {}), metrics=train.get("metrics", {}), lineage=lineage)
+            params=train.get("params", {}), metrics=metrics, lineage=lineage)
+
+    def _needs_arbiter(self, stage: str, spec: JobSpec) -> bool:
+        return stage == "train" and spec.algorithm in ARBITER_ALGORITHMS
 
     def _run_stage(self, job_id: str, stage: str, spec: JobSpec, addresses: dict[str, str]) -> dict[str, Any]:
+        params = spec.stage_params(stage)
+        peers = dict(addresses)
+        arbiter: ArbiterRun | None = None
+        if self._needs_arbiter(stage, spec):
+            if self.arbiter is None:
+                raise StageFailed(f"{spec.algorithm} needs the coordinator as arbiter and this runner has none")
+            peers[self.arbiter.party] = self.arbiter.address
+            arbiter = self.arbiter.start(job_id, stage, params, peers)
+        try:
+            results = self._call_parties(job_id, stage, spec, addresses, peers, params)
+        except StageFailed:
+            if arbiter is not None:
+                arbiter.finish(abort=True)
+            raise
+        if arbiter is not None:
+            outcome = arbiter.finish(abort=False, timeout=60.0)
+            if outcome.error:
+                raise StageFailed(f"{self.arbiter.party} (arbiter): {outcome.error}")
+            results[self.arbiter.party] = {"arbiter_epochs": outcome.epochs}
+        return results
+
+    def _call_parties(self, job_id: str, stage: str, spec: JobSpec, addresses: dict[str, str],
+                      peers: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
         request = control_pb2.TaskRequest(
             job_id=job_id,
             stage=stage,
-            peers=[control_pb2.Peer(party=p, address=a) for p, a in addresses.items()],
-            params_json=json.dumps(spec.stage_params(stage), sort_keys=True),
+            peers=[control_pb2.Peer(party=p, address=a) for p, a in peers.items()],
+            params_json=json.dumps(params, sort_keys=True),
         )
         calls: dict[str, Any] = {}
         failure = threading.Event()

@@ -15,7 +15,11 @@ STAGES_BY_ALGORITHM = {
     None: ("psi",),
     "psi": ("psi",),
     "secureboost": ("psi", "train", "evaluate", "publish"),
+    "hetero_lr": ("psi", "train", "evaluate", "publish"),  # plus binning when [train] woe = true
+    "scorecard": ("psi", "binning", "train", "evaluate", "publish"),
 }
+# Algorithms whose training needs the coordinator as a third party (the hetero-LR arbiter).
+ARBITER_ALGORITHMS = frozenset({"hetero_lr", "scorecard"})
 
 
 class JobSpecError(ValueError):
@@ -47,7 +51,7 @@ class JobSpec:
         params["active"] = self.active
         params["passive"] = list(self.passive)
         params["job_name"] = self.name
-        if stage in ("train", "evaluate", "publish"):
+        if stage in ("binning", "train", "evaluate", "publish"):
             params = {**self.sections.get("train", {}), **params}
         if stage == "evaluate":
             params = {**params, **self.sections.get("evaluate", {})}
@@ -81,6 +85,8 @@ def parse_job_spec(text: str) -> JobSpec:
         raise JobSpecError("[parties] lists a party twice")
     algorithm = raw.get("train", {}).get("algorithm")
     default_stages = STAGES_BY_ALGORITHM.get(algorithm)
+    if algorithm == "hetero_lr" and raw.get("train", {}).get("woe", False):
+        default_stages = ("psi", "binning", "train", "evaluate", "publish")
     stages_raw = job.get("stages", list(default_stages or ()))
     if not stages_raw:
         raise JobSpecError(f"unknown [train] algorithm {algorithm!r}; known: "

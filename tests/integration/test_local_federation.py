@@ -125,7 +125,7 @@ def test_a_dead_source_fails_the_job_with_its_name(own_federation: LocalFederati
 
 def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "coordinator.cli", "demo", "--enterprises", "400", "--trees", "2", "--sources", "tax,utilities,customs",
+        [sys.executable, "-m", "coordinator.cli", "demo", "--enterprises", "400", "--trees", "2", "--skip-banks", "--sources", "tax,utilities,customs",
          "--state-dir", str(tmp_path / "demo")],
         capture_output=True, text=True, timeout=180,
     )

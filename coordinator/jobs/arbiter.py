@@ -1,0 +1,92 @@
+"""The coordinator as the hetero-LR arbiter of a job's train stage, in a thread of the coordinator process.
+
+The arbiter holds the CKKS secret key of one training run and only ever decrypts masked sums
+(docs/protocols/hetero_lr.md). Its messages travel over the coordinator's own NodeServer mailboxes, in the
+same per-stage session the parties derive (`federation.tasks.stage_session`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from federation.grpc_channel import GrpcChannel, PeerChannels
+from federation.pki import NodeTls
+from federation.server import NodeServer
+from federation.tasks import stage_session
+from models.hetero_lr import ArbiterPolicy, HeteroLrError, run_arbiter
+
+log = logging.getLogger("xyd.jobs.arbiter")
+
+
+@dataclass(frozen=True)
+class ArbiterOutcome:
+    """How the arbiter's part of a stage ended: epochs served, or the error that stopped it."""
+
+    epochs: int = 0
+    error: str = ""
+
+
+class ArbiterRun:
+    """One running arbiter; `finish` waits for it, or wakes it by closing its mailbox."""
+
+    def __init__(self, thread: threading.Thread, outcome: dict[str, ArbiterOutcome], close: Any) -> None:
+        self._thread = thread
+        self._outcome = outcome
+        self._close = close
+
+    def finish(self, *, abort: bool, timeout: float = 30.0) -> ArbiterOutcome:
+        """The arbiter's outcome; with `abort` (a party failed) its mailbox is closed first so it stops."""
+        if abort:
+            self._close()
+        self._thread.join(timeout)
+        self._close()
+        if self._thread.is_alive():
+            return ArbiterOutcome(error="the arbiter did not stop in time")
+        return self._outcome.get("result", ArbiterOutcome(error="the arbiter ended without a result"))
+
+
+class ArbiterHost:
+    """Runs arbiters for train stages using the coordinator's certificate and mailbox server."""
+
+    def __init__(self, tls: NodeTls, server: NodeServer, *, policy: ArbiterPolicy | None = None,
+                 timeout: float = 600.0) -> None:
+        self.tls = tls
+        self.party = tls.identity.party
+        self._server = server
+        self._channels = PeerChannels(tls)
+        self._policy = policy or ArbiterPolicy()
+        self._timeout = timeout
+
+    @property
+    def address(self) -> str:
+        return self._server.address
+
+    def start(self, job_id: str, stage: str, params: Mapping[str, Any], peers: Mapping[str, str]) -> ArbiterRun:
+        """Start serving as arbiter between `params['active']` (guest) and `params['passive']` (hosts)."""
+        session = stage_session(job_id, stage)
+        channel = GrpcChannel(self.party, session, dict(peers), self.tls, self._server.mailboxes.for_job(session),
+                              channels=self._channels)
+        outcome: dict[str, ArbiterOutcome] = {}
+        timeout = float(params.get("timeout_seconds", self._timeout))
+
+        def work() -> None:
+            try:
+                epochs = run_arbiter(channel.scoped(stage), str(params["active"]), list(params["passive"]),
+                                     policy=self._policy, timeout=timeout)
+                outcome["result"] = ArbiterOutcome(epochs=epochs)
+            except HeteroLrError as exc:
+                outcome["result"] = ArbiterOutcome(error=f"refused: {exc}")
+            except Exception as exc:  # a closed mailbox or a dead peer: the stage reports it
+                log.warning("arbiter stopped", extra={"job": job_id, "error": f"{type(exc).__name__}: {exc}"})
+                outcome["result"] = ArbiterOutcome(error=f"{type(exc).__name__}: {exc}")
+
+        thread = threading.Thread(target=work, name=f"arbiter-{job_id}", daemon=True)
+        thread.start()
+        return ArbiterRun(thread, outcome, lambda: self._server.mailboxes.close_job(session))
+
+    def close(self) -> None:
+        self._channels.close()

@@ -1,0 +1,161 @@
+"""Scorecard and vertical-LR jobs over real processes: WOE binning, LR with the coordinator as arbiter,
+evaluation, publication, and points-based scoring over mTLS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coordinator.client import stage_results
+from coordinator.launcher import LocalFederation, NodeData
+from coordinator.synthdata import generate
+
+SOURCES = ("tax", "social_insurance")
+PARTIES = ("platform/main", *(f"source/{s}" for s in SOURCES))
+
+
+def _job(algorithm: str, extra: str = "") -> str:
+    passive = ", ".join(f'"source/{s}"' for s in SOURCES)
+    return (f'[job]\nname = "{algorithm}"\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
+            f'[psi]\nreveal = "both"\n[train]\nalgorithm = "{algorithm}"\nmodel_name = "it-{algorithm}"\n'
+            f'key_bits = 1024\nallow_insecure_for_tests = true\nholdout = 0.25\nepochs = 8\nbatch_size = 512\n'
+            f'learning_rate = 0.5\n{extra}')
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    generate(1200, 5, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
+    fed = LocalFederation(tmp_path_factory.mktemp("fed") / "state",
+                          NodeData(data_dir / "platform.toml", data_dir / "platform.csv"),
+                          {s: NodeData(data_dir / f"{s}.toml", data_dir / f"{s}.csv") for s in SOURCES},
+                          source_policy={"allow_insecure_keys_for_tests": True}, with_api=False)
+    with fed:
+        yield fed
+    for member in fed.group.members:
+        assert member.process.poll() is not None, f"{member.name} still running after stop"
+
+
+def _run(fed: LocalFederation, spec: str):
+    with fed.client() as client:
+        job_id = client.submit(spec)
+        events = list(client.watch(job_id, timeout=120))
+        return job_id, events, client.status(job_id)
+
+
+@pytest.fixture(scope="module")
+def scorecard_run(federation: LocalFederation):
+    return _run(federation, _job("scorecard", "[binning]\nbins = 8\nmin_iv = 0.01\n"))
+
+
+def _part_folder(fed: LocalFederation, party: str, model_id: str) -> Path:
+    return fed.state_dir / "nodes" / party.replace("/", "-") / "state" / "models" / model_id
+
+
+def test_scorecard_job_bins_trains_evaluates_and_publishes(federation: LocalFederation, scorecard_run) -> None:
+    job_id, events, status = scorecard_run
+    assert status.state == "SUCCEEDED", status.error
+    results = stage_results(status)
+    assert set(results) == {"psi", "binning", "train", "evaluate", "publish"}
+    metrics = results["evaluate"]["platform/main"]["metrics"]
+    assert 0.6 < metrics["auc_holdout"] <= 1.0
+    assert metrics["gini_holdout"] == pytest.approx(2 * metrics["auc_holdout"] - 1, abs=1e-4)
+    assert 0 <= metrics["ks_holdout"] <= 1 and metrics["psi_holdout"] >= 0
+    assert results["train"]["coordinator/main"]["arbiter_epochs"] == results["train"]["platform/main"]["epochs"]
+    # IV ranking: the platform sees its own names and opaque ids of the sources' variables.
+    ranking = results["evaluate"]["platform/main"]["iv_ranking"]
+    assert all(("#" in r["variable"]) != r["own"] for r in ranking)
+    own_names = set(pd.read_csv(federation.platform_data.table, nrows=1).columns)
+    assert {r["variable"] for r in ranking if r["own"]} <= own_names
+    model_id = results["publish"]["platform/main"]["model_id"]
+    for party in PARTIES:
+        assert results["publish"][party]["model_id"] == model_id
+        assert (_part_folder(federation, party, model_id) / "part.sha256").exists()
+    assert any(f"model {model_id} version 1 recorded" in e.message for e in events)
+
+
+def test_points_scoring_over_mtls_equals_in_process_scoring_of_stored_parts(
+        federation: LocalFederation, data_dir: Path, scorecard_run) -> None:
+    from federation.grpc_channel import PeerChannels
+    from federation.pki import Identity, NodeTls
+    from models.scorecard.stored import party_scorecard, placeable, read_part, scaling
+    from platform_node.federated_scorecard import FederatedScorecardScorer
+    from platform_node.federated_scorer import SourceEndpoint
+    from platform_node.scoring_api import ScoreFailure, ScoreOutcome
+    from tables import load_table
+    from tables.features import feature_matrix
+
+    _, _, status = scorecard_run
+    assert status.state == "SUCCEEDED", status.error
+    model_id = stage_results(status)["publish"]["platform/main"]["model_id"]
+    platform_part = read_part(_part_folder(federation, "platform/main", model_id) / "scorecard-part.bin")
+    assert sorted(platform_part.hosts) == sorted(PARTIES[1:])
+    platform = load_table(data_dir / "platform.toml", data_dir / "platform.csv")
+    ids = sorted(str(i) for i in platform.ids)[:300] + ["91000000UNKNOWN000"]
+    with federation.client() as client:
+        nodes = {n.party: n for n in client.nodes()}
+    channels = PeerChannels(NodeTls.load_issued(federation.pki_dir, Identity("platform", "main")))
+    scorer = FederatedScorecardScorer(
+        model_id=model_id, model_version="1", part=platform_part, own_table=platform, label_column="default",
+        sources=[SourceEndpoint(p, nodes[p].address, p.split("/")[1]) for p in PARTIES[1:]], channels=channels)
+    try:
+        batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30)
+    finally:
+        scorer.close()
+        channels.close()
+
+    # The same scores computed in one process from every party's stored points table.
+    def points(party: str, table, exclude=()) -> np.ndarray:
+        card = party_scorecard(read_part(_part_folder(federation, party, model_id) / "scorecard-part.bin"))
+        matrix = feature_matrix(table, exclude=exclude, rows=ids[:-1])
+        columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
+        return card.score(placeable(card, columns)).points
+
+    total = platform_part.base_points + points("platform/main", platform, ["default"])
+    for unit in SOURCES:
+        total = total + points(f"source/{unit}", load_table(data_dir / f"{unit}.toml", data_dir / f"{unit}.csv"))
+    card = scaling(platform_part)
+    outcomes = [r for r in batch if isinstance(r, ScoreOutcome)]
+    assert [o.credit_code for o in outcomes] == ids[:-1]
+    assert [o.probability_of_default for o in outcomes] == pytest.approx(
+        [card.probability_of_default(t) for t in total], abs=1e-12)
+    assert [o.score for o in outcomes] == [int(round(t)) for t in total]
+    assert all(len(o.reason_codes) <= 4 for o in outcomes) and any(o.reason_codes for o in outcomes)
+    own_names = set(platform.frame.columns)
+    assert all(set(o.reason_codes) <= own_names | {"tax", "social_insurance"} | _categories(data_dir)
+               for o in outcomes)
+    unknown = batch.results[-1]
+    assert isinstance(unknown, ScoreFailure) and unknown.code.name == "UNKNOWN_ENTERPRISE"
+
+
+def _categories(data_dir: Path) -> set[str]:
+    import tomllib
+
+    out = set()
+    for unit in SOURCES:
+        schema = tomllib.loads((data_dir / f"{unit}.toml").read_text())
+        out |= {c.get("category", "") for c in schema.get("columns", [])}
+    return out
+
+
+def test_hetero_lr_job_with_the_coordinator_as_arbiter(federation: LocalFederation) -> None:
+    job_id, events, status = _run(federation, _job("hetero_lr"))
+    assert status.state == "SUCCEEDED", status.error
+    results = stage_results(status)
+    assert set(results) == {"psi", "train", "evaluate", "publish"}  # no woe: no binning stage
+    train = results["train"]["platform/main"]
+    assert train["params"]["encrypted"] is True and train["epochs"] >= 1
+    assert results["train"]["coordinator/main"]["arbiter_epochs"] == train["epochs"]
+    assert 0.6 < train["metrics"]["auc_holdout"] <= 1.0
+    model_id = results["publish"]["platform/main"]["model_id"]
+    assert model_id == f"lr-{job_id}"
+    for party in PARTIES:
+        assert (_part_folder(federation, party, model_id) / "hetero-lr-part.bin").exists()
