@@ -110,7 +110,10 @@ def load_table(path: str, id_col: str, label_col: str | None) -> tuple[list[str]
 def _keypair(scheme: str, key_bits: int) -> PaillierKeypair | OUKeypair:
     small = key_bits < 2048
     if scheme == "ou":
-        return OUKeypair.generate(OUParams(key_bits=key_bits, allow_insecure_for_tests=small))
+        # n = p^2 q with |p| = |q| = key_bits // 3: round up to a multiple of 3 so n has at least key_bits bits
+        # (models.he rebuilds a received OU key's size as 3 * |p| and refuses anything under 2048).
+        bits = -(-key_bits // 3) * 3
+        return OUKeypair.generate(OUParams(key_bits=bits, allow_insecure_for_tests=small))
     return PaillierKeypair.generate(PaillierParams(key_bits=key_bits, allow_insecure_for_tests=small))
 
 

@@ -17,11 +17,17 @@ import httpx
 from coordinator.processes import ProcessFailed
 
 
-def onboard(platform_config: Path, slug: str, name: str, role: str = "bank") -> str:
-    """`xyd institution add` as an operator runs it; returns the API key it prints once."""
+def onboard(platform_config: Path, slug: str, name: str, role: str = "bank", *, limits: tuple[float, int, int] | None = None
+            ) -> str:
+    """`xyd institution add` as an operator runs it; returns the API key it prints once.
+
+    `limits` = (requests per second, burst, enterprises per day) overrides the platform's defaults.
+    """
+    extra = [] if limits is None else ["--rate", str(limits[0]), "--burst", str(limits[1]),
+                                       "--daily-quota", str(limits[2])]
     proc = subprocess.run([sys.executable, "-m", "coordinator.cli", "institution", "add", "--config",
                            str(platform_config), "--kind", "bank" if role == "bank" else "regulator",
-                           "--slug", slug, "--name", name, "--role", role],
+                           "--slug", slug, "--name", name, "--role", role, *extra],
                           capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         raise ProcessFailed(f"xyd institution add failed: {proc.stderr.strip()}")

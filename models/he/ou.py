@@ -8,6 +8,7 @@ ciphertext of an out-of-range value is refused except with probability about 2^-
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import secrets
@@ -150,6 +151,9 @@ class OUKeypair:
         """Primes p != q of key_bits // 3 bits, g with g^(p-1) of order p mod p^2, h = g'^n mod n."""
         rng = rng or secrets.SystemRandom()
         bits = params.prime_bits
+        if 3 * bits != params.key_bits:  # the size a receiver reads back from the key: 3 x prime bits
+            params = dataclasses.replace(params, key_bits=3 * bits,
+                                         exponent_bits=max(params.exponent_bits or 0, 3 * bits // 2))
         while True:
             p, q = _prime(bits, rng), _prime(bits, rng)
             if p != q:

@@ -86,8 +86,8 @@ class OUParams:
 
     @property
     def prime_bits(self) -> int:
-        """Bit length of each of p and q."""
-        return self.key_bits // 3
+        """Bit length of each of p and q: rounded up, so n = p^2 q is never below the requested size."""
+        return -(-self.key_bits // 3)
 
     @property
     def security_bits(self) -> int:

@@ -25,8 +25,9 @@ def test_key_structure(ou_keys: OUKeypair) -> None:
     assert secret.p**2 * secret.q == public.n
     assert public.plaintext_bits == int(secret.p).bit_length() - 1 - RANGE_MARGIN_BITS
     assert public.ciphertext_bytes == (int(public.n).bit_length() + 7) // 8
-    # Ciphertexts are half the size of Paillier's for the same modulus size.
-    assert public.ciphertext_bytes <= 128
+    # Ciphertexts are about half the size of Paillier's (256 bytes at 1024 bits); primes are rounded up so
+    # that n is never below the requested size, which may add a byte.
+    assert public.ciphertext_bytes <= 129
 
 
 def test_generation_is_reproducible_with_an_injected_rng() -> None:

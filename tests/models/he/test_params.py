@@ -31,7 +31,7 @@ def test_params_are_frozen() -> None:
 
 
 def test_ou_params_split_the_modulus_in_thirds() -> None:
-    assert OUParams().prime_bits == 682
+    assert OUParams().prime_bits == 683  # rounded up: n = p^2 q never falls below 2048 bits
     with pytest.raises(InsecureParametersError):
         OUParams(key_bits=1536)
 
