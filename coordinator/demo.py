@@ -22,6 +22,7 @@ from coordinator.client import OperatorError, stage_results
 from coordinator.demo_bank import run_bank_demo
 from coordinator.demo_banks import run_banks_demo
 from coordinator.demo_consent import run_consent_demo
+from coordinator.demo_scorecard import run_scorecard_demo
 from coordinator.launcher import PLATFORM, LocalFederation, NodeData
 from coordinator.processes import ProcessFailed
 from coordinator.synthdata import generate
@@ -124,6 +125,12 @@ def run_demo(args: argparse.Namespace) -> int:
             _print(f"[6/8] a bank over HTTP ({federation.api_url})")
             codes = sorted(platform_ids)
             credentials = run_bank_demo(federation.api_url, federation.platform_config, codes, _print)
+            _print("[6b/8] federated WOE scorecard (Paillier WOE/IV binning, CKKS vertical LR, coordinator as arbiter)")
+            with federation.client() as client:
+                if not run_scorecard_demo(client, sources, key_bits=args.key_bits,
+                                          secureboost_metrics=all_results["train"][PLATFORM.party]["metrics"],
+                                          out=_print):
+                    return 1
             source = "tax" if "tax" in sources else sources[0]
             _print(f"[7/8] verification (核验) at source/{source} with the enterprise's authorisation; audit")
             consent_ok = run_consent_demo(
@@ -194,7 +201,7 @@ def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], ar
 
 def register_demo(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="run the end-to-end federation on loopback")
-    demo.add_argument("--enterprises", type=int, default=5000)
+    demo.add_argument("--enterprises", type=int, default=3000)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--trees", type=int, default=8, help="SecureBoost trees")
     demo.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus size (2048 or more)")

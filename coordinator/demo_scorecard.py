@@ -36,10 +36,8 @@ def run_scorecard_demo(client, sources: Sequence[str], *, key_bits: int,
     for event in client.watch(job_id):
         if event.HasField("status"):
             final = event.status
-        elif event.message and event.party != PLATFORM and event.party != "coordinator/main":
-            continue  # the platform's and coordinator's lines are enough for the demo
-        elif event.message and ("epoch" not in event.message):
-            out(f"      [{event.party}] {event.stage}: {event.message}")
+        elif event.message and event.party == PLATFORM and event.stage != "psi":
+            out(f"      [{event.party}] {event.stage}: {event.message}")  # PSI was shown with SecureBoost
     final = final or client.status(job_id)
     if final.state != "SUCCEEDED":
         out(f"error: scorecard job {job_id} {final.state}: {final.error}")
@@ -69,4 +67,7 @@ def run_scorecard_demo(client, sources: Sequence[str], *, key_bits: int,
     for entry in evaluation["iv_ranking"][:top]:
         mark = "selected" if entry["selected"] else "dropped"
         out(f"        #{entry['rank']:<3} {entry['variable']:<40} IV {entry['iv']:.3f}  {mark}")
+    own = [e for e in evaluation["iv_ranking"] if e["own"]][:top]
+    out("      the platform's own variables: " + ", ".join(f"{e['variable']} (IV {e['iv']:.3f}, #{e['rank']})"
+                                                        for e in own))
     return True

@@ -11,6 +11,7 @@ from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
 from platform_node import consent_registry
 from platform_node.psi_task import make_psi_handler
+from platform_node.scorecard_task import with_vertical_lr
 from platform_node.secureboost_task import make_evaluate_handler, make_publish_handler, make_train_handler
 from tables import LoadedTable, load_table
 
@@ -39,6 +40,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
     handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, label),
                 "evaluate": make_evaluate_handler(table, label), "publish": make_publish_handler()}
+    handlers = with_vertical_lr(handlers, table, label)  # hetero_lr and scorecard jobs, by [train] algorithm
     api = start_api(config, table, label) if "api" in config.raw else None
     tls = load_tls(config)
     attached = []

@@ -1,8 +1,9 @@
-"""The bank API's scorer: whatever SecureBoost model the federation published last, scored federatedly.
+"""The bank API's scorer: whatever SecureBoost model or scorecard the federation published last, scored
+federatedly.
 
 Looks for the newest published part under `<state_dir>/models/`, asks the coordinator where the model's
-source nodes listen, and delegates to a `FederatedSecureBoostScorer`; before any model is published every
-enterprise gets MODEL_UNAVAILABLE.
+source nodes listen, and delegates to a `FederatedSecureBoostScorer` or a `FederatedScorecardScorer`;
+before any model is published every enterprise gets MODEL_UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from pathlib import Path
 from federation.grpc_channel import PeerChannels, open_secure_channel
 from federation.pki import Identity, NodeTls
 from federation.proto import control_pb2, control_pb2_grpc
+from models.scorecard.stored import read_part
 from models.secureboost import ActiveModel
+from platform_node.federated_scorecard import FederatedScorecardScorer
 from platform_node.federated_scorer import FederatedSecureBoostScorer, SourceEndpoint
 from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure
 from tables import LoadedTable
 
 log = logging.getLogger("xyd.platform.scoring")
 PART = "secureboost-active.bin"
+SCORECARD_PART = "scorecard-part.bin"
 
 
 class PublishedModelScorer:
@@ -36,11 +40,13 @@ class PublishedModelScorer:
         self._tls = tls
         self._coordinator = coordinator
         self._channels = PeerChannels(tls)
-        self._current: tuple[str, FederatedSecureBoostScorer] | None = None
+        self._current: tuple[str, FederatedSecureBoostScorer | FederatedScorecardScorer] | None = None
         self._lock = threading.Lock()
 
     def _latest(self) -> Path | None:
-        parts = [p for p in self._models_dir.glob(f"*/{PART}")] if self._models_dir.exists() else []
+        if not self._models_dir.exists():
+            return None
+        parts = [*self._models_dir.glob(f"*/{PART}"), *self._models_dir.glob(f"*/{SCORECARD_PART}")]
         return max(parts, key=lambda p: p.stat().st_mtime).parent if parts else None
 
     def _roster(self) -> dict[str, control_pb2.NodeInfo]:
@@ -51,26 +57,39 @@ class PublishedModelScorer:
             channel.close()
         return {n.party: n for n in nodes.nodes}
 
-    def _scorer(self) -> FederatedSecureBoostScorer | None:
+    def _endpoints(self, parties) -> list[SourceEndpoint]:
+        roster = self._roster()
+        return [SourceEndpoint(p, roster[p].address, roster[p].description.tables[0].name
+                               if roster[p].description.tables else p.split("/")[1])
+                for p in parties if p in roster]
+
+    def _scorecard(self, folder: Path) -> FederatedScorecardScorer:
+        data = (folder / SCORECARD_PART).read_bytes()
+        part = read_part(folder / SCORECARD_PART, "scorecard")
+        return FederatedScorecardScorer(model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12],
+                                        part=part, own_table=self._own, label_column=self._label,
+                                        sources=self._endpoints(part.hosts), channels=self._channels)
+
+    def _scorer(self) -> FederatedSecureBoostScorer | FederatedScorecardScorer | None:
         folder = self._latest()
         if folder is None:
             return None
         with self._lock:
             if self._current is not None and self._current[0] == folder.name:
                 return self._current[1]
-            data = (folder / PART).read_bytes()
-            model = ActiveModel.from_bytes(data)
-            roster = self._roster()
-            sources = [SourceEndpoint(p, roster[p].address, roster[p].description.tables[0].name
-                                      if roster[p].description.tables else p.split("/")[1])
-                       for p in model.parties if p in roster]
-            scorer = FederatedSecureBoostScorer(
-                model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12], model=model,
-                own_table=self._own, label_column=self._label, sources=sources, channels=self._channels)
+            if (folder / SCORECARD_PART).exists():
+                scorer = self._scorecard(folder)
+            else:
+                data = (folder / PART).read_bytes()
+                model = ActiveModel.from_bytes(data)
+                scorer = FederatedSecureBoostScorer(
+                    model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12], model=model,
+                    own_table=self._own, label_column=self._label, sources=self._endpoints(model.parties),
+                    channels=self._channels)
             if self._current is not None:
                 self._current[1].close()
             self._current = (folder.name, scorer)
-            log.info("scoring with published model", extra={"model": folder.name, "sources": len(sources)})
+            log.info("scoring with published model", extra={"model": folder.name})
             return scorer
 
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:

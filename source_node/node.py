@@ -11,6 +11,7 @@ from federation.proto import control_pb2, scoring_pb2_grpc
 from federation.schema_message import table_schema_message
 from source_node import verification
 from source_node.psi_task import make_psi_handler
+from source_node.scorecard_task import with_vertical_lr
 from source_node.scoring import PartyScoringServicer
 from source_node.secureboost_task import (
     TrainingPolicy,
@@ -46,6 +47,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
                             allow_insecure_keys_for_tests=bool(policy_raw.get("allow_insecure_keys_for_tests", False)))
     handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, policy),
                 "evaluate": make_evaluate_handler(table, policy), "publish": make_publish_handler()}
+    handlers = with_vertical_lr(handlers, table, policy)  # hetero_lr and scorecard jobs, by [train] algorithm
     scoring = PartyScoringServicer(table, config.state_dir / "models")
 
     tls = load_tls(config)

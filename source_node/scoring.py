@@ -9,14 +9,18 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from federation.proto import scoring_pb2, scoring_pb2_grpc
+from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
 from federation.server import peer_identity
+from models.scorecard import PartyScorecard
+from models.scorecard.scoring import to_message
+from models.scorecard.stored import StoredPartError, party_scorecard, placeable, read_part
 from models.secureboost import FeatureTable, ModelIntegrityError, PassiveModel
 from tables import LoadedTable
 from tables.features import feature_matrix
 
 log = logging.getLogger("xyd.source.scoring")
 MAX_BATCH = 10_000
+SCORECARD_PART = "scorecard-part.bin"
 
 
 class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
@@ -26,6 +30,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         self._table = table
         self._models_dir = models_dir
         self._models: dict[str, PassiveModel] = {}
+        self._cards: dict[str, PartyScorecard] = {}
         self._lock = threading.Lock()
         self._index = {str(cid) for cid in table.ids}
 
@@ -57,3 +62,38 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         known = np.packbits(np.array([cid in self._index for cid in ids], dtype=bool), bitorder="little")
         log.info("scoring share served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
         return scoring_pb2.MaskReply(masks=masks, known=known.tobytes())
+
+    def _card(self, model_id: str) -> PartyScorecard | None:
+        with self._lock:
+            if model_id not in self._cards:
+                path = self._models_dir / model_id / SCORECARD_PART
+                if "/" in model_id or ".." in model_id or not path.exists():
+                    return None
+                self._cards[model_id] = party_scorecard(read_part(path, "scorecard"))
+            return self._cards[model_id]
+
+    def Points(self, request: scoring_pb2.PointsRequest, context: grpc.ServicerContext) -> woe_pb2.PartyPoints:
+        caller = peer_identity(context)
+        if caller.role != "platform":
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller.party} may not request scoring shares")
+        if len(request.ids) > MAX_BATCH:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids per request")
+        try:
+            card = self._card(request.model_id)
+        except StoredPartError as exc:
+            log.error("scorecard part unreadable", extra={"model": request.model_id})
+            context.abort(grpc.StatusCode.DATA_LOSS, f"scorecard part {request.model_id} is corrupt: {exc}")
+        if card is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no published scorecard {request.model_id} on this node")
+        ids = list(request.ids)
+        found = np.array([cid in self._index for cid in ids], dtype=bool)
+        matrix = feature_matrix(self._table, rows=ids)
+        columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
+        # Rows this node does not hold score as at training, where they fell into the missing bin.
+        reply = to_message(card.score(placeable(card, columns)))
+        del reply.found[:]
+        reply.found.extend(found.tolist())
+        log.info("scorecard points served", extra={"model": request.model_id, "rows": len(ids),
+                                                   "use": request.use_id})
+        return reply
+

@@ -1,4 +1,5 @@
 from federation.proto import secureboost_pb2 as _secureboost_pb2
+from federation.proto import woe_pb2 as _woe_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -24,3 +25,13 @@ class MaskReply(_message.Message):
     masks: _secureboost_pb2.LeafMasks
     known: bytes
     def __init__(self, masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., known: _Optional[bytes] = ...) -> None: ...
+
+class PointsRequest(_message.Message):
+    __slots__ = ("model_id", "ids", "use_id")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    USE_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    use_id: str
+    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ...) -> None: ...

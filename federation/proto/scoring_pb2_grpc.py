@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from federation.proto import scoring_pb2 as federation_dot_proto_dot_scoring__pb2
+from federation.proto import woe_pb2 as federation_dot_proto_dot_woe__pb2
 
 GRPC_GENERATED_VERSION = '1.80.1'
 GRPC_VERSION = grpc.__version__
@@ -39,6 +40,11 @@ class PartyScoringStub(object):
                 request_serializer=federation_dot_proto_dot_scoring__pb2.MaskRequest.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_scoring__pb2.MaskReply.FromString,
                 _registered_method=True)
+        self.Points = channel.unary_unary(
+                '/xyd.scoring.PartyScoring/Points',
+                request_serializer=federation_dot_proto_dot_scoring__pb2.PointsRequest.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_woe__pb2.PartyPoints.FromString,
+                _registered_method=True)
 
 
 class PartyScoringServicer(object):
@@ -52,6 +58,14 @@ class PartyScoringServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Points(self, request, context):
+        """For a published scorecard: this node's points and per-category points lost for a batch of enterprises.
+        Only the platform may call it; the answer holds no feature value, bin or cut point.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PartyScoringServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +73,11 @@ def add_PartyScoringServicer_to_server(servicer, server):
                     servicer.LeafMasks,
                     request_deserializer=federation_dot_proto_dot_scoring__pb2.MaskRequest.FromString,
                     response_serializer=federation_dot_proto_dot_scoring__pb2.MaskReply.SerializeToString,
+            ),
+            'Points': grpc.unary_unary_rpc_method_handler(
+                    servicer.Points,
+                    request_deserializer=federation_dot_proto_dot_scoring__pb2.PointsRequest.FromString,
+                    response_serializer=federation_dot_proto_dot_woe__pb2.PartyPoints.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,6 +107,33 @@ class PartyScoring(object):
             '/xyd.scoring.PartyScoring/LeafMasks',
             federation_dot_proto_dot_scoring__pb2.MaskRequest.SerializeToString,
             federation_dot_proto_dot_scoring__pb2.MaskReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Points(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.scoring.PartyScoring/Points',
+            federation_dot_proto_dot_scoring__pb2.PointsRequest.SerializeToString,
+            federation_dot_proto_dot_woe__pb2.PartyPoints.FromString,
             options,
             channel_credentials,
             insecure,

@@ -135,6 +135,20 @@ def test_points_scoring_over_mtls_equals_in_process_scoring_of_stored_parts(
     unknown = batch.results[-1]
     assert isinstance(unknown, ScoreFailure) and unknown.code.name == "UNKNOWN_ENTERPRISE"
 
+    # The bank API's scorer follows the latest published model: this scorecard, located via the coordinator.
+    from platform_node.published_scorer import PublishedModelScorer
+
+    published = PublishedModelScorer(
+        models_dir=federation.state_dir / "nodes" / "platform-main" / "state" / "models", own_table=platform,
+        label_column="default", tls=NodeTls.load_issued(federation.pki_dir, Identity("platform", "main")),
+        coordinator=federation.coordinator_address)
+    try:
+        via_api = [r for r in published.score(ids[:50], purpose="PRE_LOAN_REVIEW", deadline_s=30)]
+    finally:
+        published.close()
+    assert [(r.model_id, r.score, r.reason_codes) for r in via_api] == \
+        [(model_id, o.score, o.reason_codes) for o in outcomes[:50]]
+
 
 def _categories(data_dir: Path) -> set[str]:
     import tomllib
