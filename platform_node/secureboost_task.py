@@ -37,7 +37,8 @@ from tables.features import feature_matrix
 
 # [train] keys that configure the job around the algorithm rather than SecureBoostParams itself.
 JOB_KEYS = {"algorithm", "key_bits", "scheme", "holdout", "timeout_seconds", "allow_insecure_for_tests",
-            "active", "passive", "job_name", "model_name", "contributions", "contribution_trees"}
+            "active", "passive", "job_name", "model_name", "contributions", "contribution_trees",
+            "he_workers"}
 
 
 def secureboost_params(raw: Mapping[str, Any]) -> SecureBoostParams:
@@ -118,7 +119,7 @@ def make_train_handler(table: LoadedTable, label_column: str):
         if params.encryption:
             secret = _secret_key(ctx.params)
             with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * len(train_ids)),
-                                workers=1) as pool:
+                                workers=int(ctx.params.get("he_workers", 2))) as pool:
                 model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
                                    secret=secret, obfuscators=pool, validation=validation, on_tree=on_tree,
                                    timeout=timeout)
@@ -205,7 +206,8 @@ def _round_auc(ctx: TaskContext, channel, name: str, passives: Sequence[str], pa
     scoped = channel.scoped(name)
     if params.encryption:
         secret = _secret_key(ctx.params)
-        with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * own_train.n_rows), workers=1) as pool:
+        with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * own_train.n_rows),
+                            workers=int(ctx.params.get("he_workers", 2))) as pool:
             model = run_active(scoped, passives, params=params, labels=y_train, features=own_train, secret=secret,
                                obfuscators=pool, timeout=timeout)
     else:
