@@ -71,6 +71,12 @@ class CoordinatorClient:
     def status(self, job_id: str) -> control_pb2.JobStatus:
         return self._call(self._stub.GetJob, control_pb2.JobRef(job_id=job_id))
 
+    def register_model(self, registration: control_pb2.ModelRegistration) -> control_pb2.ModelEntry:
+        return self._call(self._stub.RegisterModel, registration)
+
+    def models(self, name: str = "") -> list[control_pb2.ModelEntry]:
+        return list(self._call(self._stub.ListModels, control_pb2.ListModelsRequest(name=name)).models)
+
     def watch(self, job_id: str, timeout: float = 3600.0) -> Iterator[control_pb2.JobEvent]:
         try:
             yield from self._stub.WatchJob(control_pb2.JobRef(job_id=job_id), timeout=timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -66,6 +67,41 @@ def _job_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_list(args: argparse.Namespace) -> int:
+    from coordinator.client import CoordinatorClient, OperatorConfig
+
+    with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
+        for m in client.models(args.name or ""):
+            metrics = json.loads(m.metrics_json)
+            shown = ", ".join(f"{k} {v}" for k, v in sorted(metrics.items()) if isinstance(v, (int, float)))
+            print(f"{m.model_id:<40} v{m.version:<3} {m.name:<20} {m.algorithm:<22} {','.join(m.parties)}  {shown}")
+    return 0
+
+
+def _model_register(args: argparse.Namespace) -> int:
+    """Record a model file trained outside the coordinator's jobs (the banks' Flower federation)."""
+    from coordinator.client import CoordinatorClient, OperatorConfig
+    from federation.proto import control_pb2
+
+    doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    sha = str(doc.get("sha256", ""))
+    if len(sha) != 64:
+        print(f"error: {args.file} carries no sha256: not a model file written by xyd", file=sys.stderr)
+        return 2
+    report = json.loads(Path(args.report).read_text(encoding="utf-8")) if args.report else {}
+    final = report.get("final", {})
+    metrics = {k: v for k, v in final.items() if isinstance(v, (int, float))}
+    registration = control_pb2.ModelRegistration(
+        model_id=f"hz-{sha[:16]}", name=args.name, algorithm=f"horizontal_{doc.get('kind', 'model')}",
+        parties=sorted(report.get("banks", [])), params_json=json.dumps(doc.get("training", {}), sort_keys=True),
+        metrics_json=json.dumps(metrics, sort_keys=True),
+        lineage_json=json.dumps({"model_sha256": sha, "file": Path(args.file).name}, sort_keys=True))
+    with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
+        entry = client.register_model(registration)
+    print(f"registered {entry.model_id} as {entry.name} version {entry.version}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the coordinator's subcommands to the `xyd` parser."""
     coord = subparsers.add_parser("coordinator", help="the coordinator process")
@@ -96,6 +132,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("job_id")
     status.add_argument("--operator", required=True)
     status.set_defaults(func=_job_status)
+
+    model = subparsers.add_parser("model", help="the model registry")
+    model_sub = model.add_subparsers(dest="model_command", metavar="ACTION")
+    model_sub.required = True
+    listing = model_sub.add_parser("list", help="published and registered models")
+    listing.add_argument("--operator", required=True)
+    listing.add_argument("--name", default="")
+    listing.set_defaults(func=_model_list)
+    reg = model_sub.add_parser("register", help="record a model file (e.g. from xyd federate-banks --out)")
+    reg.add_argument("--file", required=True, help="model.json")
+    reg.add_argument("--report", default=None, help="report.json of the run (metrics, banks)")
+    reg.add_argument("--name", required=True)
+    reg.add_argument("--operator", required=True)
+    reg.set_defaults(func=_model_register)
 
     from coordinator.audit_cli import register as register_audit
     from coordinator.demo import register_demo

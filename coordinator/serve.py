@@ -43,11 +43,12 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     # The coordinator is the hetero-LR arbiter: its mailboxes on this server carry the arbiter's messages.
     arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(
         allow_plaintext=bool(config.section("jobs").get("allow_plaintext_training", False))))
+    models = ModelRegistry(store.engine)
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
-                       feed.publish, stage_timeout=stage_timeout, models=ModelRegistry(store.engine),
+                       feed.publish, stage_timeout=stage_timeout, models=models,
                        arbiter=arbiter)
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
-                        CoordinatorServicer(store, registry, runner, feed))
+                        CoordinatorServicer(store, registry, runner, feed, models))
     server.start()
     write_atomically(config.state_dir / "address", server.address)
     log.info("coordinator serving", extra={"address": server.address})

@@ -13,6 +13,7 @@ from coordinator.events import JobEventFeed
 from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.spec import JobSpecError, parse_job_spec
 from coordinator.jobs.store import TERMINAL, JobRecord, JobStore
+from coordinator.model_registry import ModelRecord, ModelRegistry
 from coordinator.registry import NodeRegistry
 from federation.proto import control_pb2, control_pb2_grpc
 from federation.server import peer_identity
@@ -40,8 +41,10 @@ def job_status(record: JobRecord) -> control_pb2.JobStatus:
 class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
     """Identities come from the caller's certificate: nodes may register, operators may run jobs."""
 
-    def __init__(self, store: JobStore, registry: NodeRegistry, runner: JobRunner, feed: JobEventFeed) -> None:
+    def __init__(self, store: JobStore, registry: NodeRegistry, runner: JobRunner, feed: JobEventFeed,
+                 models: ModelRegistry | None = None) -> None:
         self.store, self.registry, self.runner, self.feed = store, registry, runner, feed
+        self.models = models or ModelRegistry(store.engine)
 
     def _require(self, context: grpc.ServicerContext, roles: set[str]) -> str:
         identity = peer_identity(context)
@@ -117,3 +120,32 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
                                                message=e.message, fraction=e.fraction)
                 yield control_pb2.JobEvent(job_id=request.job_id, status=job_status(record))
                 return
+
+    def RegisterModel(self, request: control_pb2.ModelRegistration,
+                      context: grpc.ServicerContext) -> control_pb2.ModelEntry:
+        caller = self._require(context, OPERATOR_ROLES)
+        if not request.name or not request.algorithm or not request.model_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "name, algorithm and model_id are required")
+        try:
+            fields = {k: json.loads(getattr(request, f"{k}_json") or "{}") for k in ("params", "metrics", "lineage")}
+        except json.JSONDecodeError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"a *_json field is not JSON: {exc}")
+        if self.models.get(request.model_id) is not None:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"model {request.model_id} is already registered")
+        record = self.models.record(model_id=request.model_id, name=request.name, algorithm=request.algorithm,
+                                    job_id="", parties=list(request.parties), **fields)
+        log.info("model registered", extra={"model": record.model_id, "by": caller, "version": record.version})
+        return model_entry(record)
+
+    def ListModels(self, request: control_pb2.ListModelsRequest, context: grpc.ServicerContext) -> control_pb2.ModelList:
+        self._require(context, OPERATOR_ROLES | {"platform"})
+        return control_pb2.ModelList(models=[model_entry(r) for r in self.models.list(request.name or None)])
+
+
+def model_entry(record: ModelRecord) -> control_pb2.ModelEntry:
+    """The wire form of a registry entry."""
+    return control_pb2.ModelEntry(
+        model_id=record.model_id, version=record.version, name=record.name, algorithm=record.algorithm,
+        job_id=record.job_id, parties=record.parties, params_json=json.dumps(record.params, sort_keys=True),
+        metrics_json=json.dumps(record.metrics, sort_keys=True), lineage_json=json.dumps(record.lineage, sort_keys=True),
+        created_at=record.created_at)

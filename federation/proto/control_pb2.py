@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x66\x65\x64\x65ration/proto/control.proto\x12\x0bxyd.control\"\x11\n\x0f\x44\x65scribeRequest\"Q\n\x0c\x43olumnSchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0bsensitivity\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\"\x81\x01\n\x0bTableSchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tid_column\x18\x02 \x01(\t\x12*\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x19.xyd.control.ColumnSchema\x12\x0c\n\x04rows\x18\x04 \x01(\x04\x12\x17\n\x0fsnapshot_sha256\x18\x05 \x01(\x0c\"\xb6\x01\n\x0fNodeDescription\x12\r\n\x05party\x18\x01 \x01(\t\x12(\n\x06tables\x18\x02 \x03(\x0b\x32\x18.xyd.control.TableSchema\x12:\n\x07quality\x18\x03 \x03(\x0b\x32).xyd.control.NodeDescription.QualityEntry\x1a.\n\x0cQualityEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"&\n\x04Peer\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"c\n\x0bTaskRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12 \n\x05peers\x18\x03 \x03(\x0b\x32\x11.xyd.control.Peer\x12\x13\n\x0bparams_json\x18\x04 \x01(\t\"-\n\x08Progress\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\"\"\n\nTaskResult\x12\x14\n\x0csummary_json\x18\x01 \x01(\t\"*\n\tTaskError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x92\x01\n\tTaskEvent\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.xyd.control.ProgressH\x00\x12)\n\x06result\x18\x02 \x01(\x0b\x32\x17.xyd.control.TaskResultH\x00\x12\'\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.xyd.control.TaskErrorH\x00\x42\x06\n\x04kind\"U\n\x0fRegisterRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x31\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x1c.xyd.control.NodeDescription\"\x1e\n\rRegisterReply\x12\r\n\x05party\x18\x01 \x01(\t\"\x12\n\x10ListNodesRequest\"t\n\x08NodeInfo\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x31\n\x0b\x64\x65scription\x18\x03 \x01(\x0b\x32\x1c.xyd.control.NodeDescription\x12\x15\n\rregistered_at\x18\x04 \x01(\x01\"0\n\x08NodeList\x12$\n\x05nodes\x18\x01 \x03(\x0b\x32\x15.xyd.control.NodeInfo\"\x1c\n\x07JobSpec\x12\x11\n\tspec_toml\x18\x01 \x01(\t\"\x18\n\x06JobRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xa2\x01\n\x0bStageStatus\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x36\n\x07results\x18\x03 \x03(\x0b\x32%.xyd.control.StageStatus.ResultsEntry\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x1a.\n\x0cResultsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\tJobStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12(\n\x06stages\x18\x03 \x03(\x0b\x32\x18.xyd.control.StageStatus\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\x83\x01\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05party\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x10\n\x08\x66raction\x18\x05 \x01(\x01\x12&\n\x06status\x18\x06 \x01(\x0b\x32\x16.xyd.control.JobStatus2\x8d\x01\n\x04Node\x12\x46\n\x08\x44\x65scribe\x12\x1c.xyd.control.DescribeRequest\x1a\x1c.xyd.control.NodeDescription\x12=\n\x07RunTask\x12\x18.xyd.control.TaskRequest\x1a\x16.xyd.control.TaskEvent0\x01\x32\xbf\x02\n\x0b\x43oordinator\x12\x44\n\x08Register\x12\x1c.xyd.control.RegisterRequest\x1a\x1a.xyd.control.RegisterReply\x12\x41\n\tListNodes\x12\x1d.xyd.control.ListNodesRequest\x1a\x15.xyd.control.NodeList\x12\x36\n\tSubmitJob\x12\x14.xyd.control.JobSpec\x1a\x13.xyd.control.JobRef\x12\x35\n\x06GetJob\x12\x13.xyd.control.JobRef\x1a\x16.xyd.control.JobStatus\x12\x38\n\x08WatchJob\x12\x13.xyd.control.JobRef\x1a\x15.xyd.control.JobEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x66\x65\x64\x65ration/proto/control.proto\x12\x0bxyd.control\"\x11\n\x0f\x44\x65scribeRequest\"Q\n\x0c\x43olumnSchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0bsensitivity\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\"\x81\x01\n\x0bTableSchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tid_column\x18\x02 \x01(\t\x12*\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x19.xyd.control.ColumnSchema\x12\x0c\n\x04rows\x18\x04 \x01(\x04\x12\x17\n\x0fsnapshot_sha256\x18\x05 \x01(\x0c\"\xb6\x01\n\x0fNodeDescription\x12\r\n\x05party\x18\x01 \x01(\t\x12(\n\x06tables\x18\x02 \x03(\x0b\x32\x18.xyd.control.TableSchema\x12:\n\x07quality\x18\x03 \x03(\x0b\x32).xyd.control.NodeDescription.QualityEntry\x1a.\n\x0cQualityEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"&\n\x04Peer\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"c\n\x0bTaskRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12 \n\x05peers\x18\x03 \x03(\x0b\x32\x11.xyd.control.Peer\x12\x13\n\x0bparams_json\x18\x04 \x01(\t\"-\n\x08Progress\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\"\"\n\nTaskResult\x12\x14\n\x0csummary_json\x18\x01 \x01(\t\"*\n\tTaskError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x92\x01\n\tTaskEvent\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.xyd.control.ProgressH\x00\x12)\n\x06result\x18\x02 \x01(\x0b\x32\x17.xyd.control.TaskResultH\x00\x12\'\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.xyd.control.TaskErrorH\x00\x42\x06\n\x04kind\"\x98\x01\n\x11ModelRegistration\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12\x0f\n\x07parties\x18\x03 \x03(\t\x12\x13\n\x0bparams_json\x18\x04 \x01(\t\x12\x14\n\x0cmetrics_json\x18\x05 \x01(\t\x12\x14\n\x0clineage_json\x18\x06 \x01(\t\x12\x10\n\x08model_id\x18\x07 \x01(\t\"\xc6\x01\n\nModelEntry\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\talgorithm\x18\x04 \x01(\t\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\x0f\n\x07parties\x18\x06 \x03(\t\x12\x13\n\x0bparams_json\x18\x07 \x01(\t\x12\x14\n\x0cmetrics_json\x18\x08 \x01(\t\x12\x14\n\x0clineage_json\x18\t \x01(\t\x12\x12\n\ncreated_at\x18\n \x01(\x01\"!\n\x11ListModelsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\tModelList\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.xyd.control.ModelEntry\"U\n\x0fRegisterRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x31\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x1c.xyd.control.NodeDescription\"\x1e\n\rRegisterReply\x12\r\n\x05party\x18\x01 \x01(\t\"\x12\n\x10ListNodesRequest\"t\n\x08NodeInfo\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x31\n\x0b\x64\x65scription\x18\x03 \x01(\x0b\x32\x1c.xyd.control.NodeDescription\x12\x15\n\rregistered_at\x18\x04 \x01(\x01\"0\n\x08NodeList\x12$\n\x05nodes\x18\x01 \x03(\x0b\x32\x15.xyd.control.NodeInfo\"\x1c\n\x07JobSpec\x12\x11\n\tspec_toml\x18\x01 \x01(\t\"\x18\n\x06JobRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xa2\x01\n\x0bStageStatus\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x36\n\x07results\x18\x03 \x03(\x0b\x32%.xyd.control.StageStatus.ResultsEntry\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x1a.\n\x0cResultsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\tJobStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12(\n\x06stages\x18\x03 \x03(\x0b\x32\x18.xyd.control.StageStatus\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\x83\x01\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05party\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x10\n\x08\x66raction\x18\x05 \x01(\x01\x12&\n\x06status\x18\x06 \x01(\x0b\x32\x16.xyd.control.JobStatus2\x8d\x01\n\x04Node\x12\x46\n\x08\x44\x65scribe\x12\x1c.xyd.control.DescribeRequest\x1a\x1c.xyd.control.NodeDescription\x12=\n\x07RunTask\x12\x18.xyd.control.TaskRequest\x1a\x16.xyd.control.TaskEvent0\x01\x32\xcf\x03\n\x0b\x43oordinator\x12\x44\n\x08Register\x12\x1c.xyd.control.RegisterRequest\x1a\x1a.xyd.control.RegisterReply\x12\x41\n\tListNodes\x12\x1d.xyd.control.ListNodesRequest\x1a\x15.xyd.control.NodeList\x12\x36\n\tSubmitJob\x12\x14.xyd.control.JobSpec\x1a\x13.xyd.control.JobRef\x12\x35\n\x06GetJob\x12\x13.xyd.control.JobRef\x1a\x16.xyd.control.JobStatus\x12\x38\n\x08WatchJob\x12\x13.xyd.control.JobRef\x1a\x15.xyd.control.JobEvent0\x01\x12H\n\rRegisterModel\x12\x1e.xyd.control.ModelRegistration\x1a\x17.xyd.control.ModelEntry\x12\x44\n\nListModels\x12\x1e.xyd.control.ListModelsRequest\x1a\x16.xyd.control.ModelListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,30 +57,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKERROR']._serialized_end=732
   _globals['_TASKEVENT']._serialized_start=735
   _globals['_TASKEVENT']._serialized_end=881
-  _globals['_REGISTERREQUEST']._serialized_start=883
-  _globals['_REGISTERREQUEST']._serialized_end=968
-  _globals['_REGISTERREPLY']._serialized_start=970
-  _globals['_REGISTERREPLY']._serialized_end=1000
-  _globals['_LISTNODESREQUEST']._serialized_start=1002
-  _globals['_LISTNODESREQUEST']._serialized_end=1020
-  _globals['_NODEINFO']._serialized_start=1022
-  _globals['_NODEINFO']._serialized_end=1138
-  _globals['_NODELIST']._serialized_start=1140
-  _globals['_NODELIST']._serialized_end=1188
-  _globals['_JOBSPEC']._serialized_start=1190
-  _globals['_JOBSPEC']._serialized_end=1218
-  _globals['_JOBREF']._serialized_start=1220
-  _globals['_JOBREF']._serialized_end=1244
-  _globals['_STAGESTATUS']._serialized_start=1247
-  _globals['_STAGESTATUS']._serialized_end=1409
-  _globals['_STAGESTATUS_RESULTSENTRY']._serialized_start=1363
-  _globals['_STAGESTATUS_RESULTSENTRY']._serialized_end=1409
-  _globals['_JOBSTATUS']._serialized_start=1411
-  _globals['_JOBSTATUS']._serialized_end=1510
-  _globals['_JOBEVENT']._serialized_start=1513
-  _globals['_JOBEVENT']._serialized_end=1644
-  _globals['_NODE']._serialized_start=1647
-  _globals['_NODE']._serialized_end=1788
-  _globals['_COORDINATOR']._serialized_start=1791
-  _globals['_COORDINATOR']._serialized_end=2110
+  _globals['_MODELREGISTRATION']._serialized_start=884
+  _globals['_MODELREGISTRATION']._serialized_end=1036
+  _globals['_MODELENTRY']._serialized_start=1039
+  _globals['_MODELENTRY']._serialized_end=1237
+  _globals['_LISTMODELSREQUEST']._serialized_start=1239
+  _globals['_LISTMODELSREQUEST']._serialized_end=1272
+  _globals['_MODELLIST']._serialized_start=1274
+  _globals['_MODELLIST']._serialized_end=1326
+  _globals['_REGISTERREQUEST']._serialized_start=1328
+  _globals['_REGISTERREQUEST']._serialized_end=1413
+  _globals['_REGISTERREPLY']._serialized_start=1415
+  _globals['_REGISTERREPLY']._serialized_end=1445
+  _globals['_LISTNODESREQUEST']._serialized_start=1447
+  _globals['_LISTNODESREQUEST']._serialized_end=1465
+  _globals['_NODEINFO']._serialized_start=1467
+  _globals['_NODEINFO']._serialized_end=1583
+  _globals['_NODELIST']._serialized_start=1585
+  _globals['_NODELIST']._serialized_end=1633
+  _globals['_JOBSPEC']._serialized_start=1635
+  _globals['_JOBSPEC']._serialized_end=1663
+  _globals['_JOBREF']._serialized_start=1665
+  _globals['_JOBREF']._serialized_end=1689
+  _globals['_STAGESTATUS']._serialized_start=1692
+  _globals['_STAGESTATUS']._serialized_end=1854
+  _globals['_STAGESTATUS_RESULTSENTRY']._serialized_start=1808
+  _globals['_STAGESTATUS_RESULTSENTRY']._serialized_end=1854
+  _globals['_JOBSTATUS']._serialized_start=1856
+  _globals['_JOBSTATUS']._serialized_end=1955
+  _globals['_JOBEVENT']._serialized_start=1958
+  _globals['_JOBEVENT']._serialized_end=2089
+  _globals['_NODE']._serialized_start=2092
+  _globals['_NODE']._serialized_end=2233
+  _globals['_COORDINATOR']._serialized_start=2236
+  _globals['_COORDINATOR']._serialized_end=2699
 # @@protoc_insertion_point(module_scope)

@@ -105,6 +105,60 @@ class TaskEvent(_message.Message):
     error: TaskError
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., result: _Optional[_Union[TaskResult, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ...) -> None: ...
 
+class ModelRegistration(_message.Message):
+    __slots__ = ("name", "algorithm", "parties", "params_json", "metrics_json", "lineage_json", "model_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    PARTIES_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    METRICS_JSON_FIELD_NUMBER: _ClassVar[int]
+    LINEAGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    algorithm: str
+    parties: _containers.RepeatedScalarFieldContainer[str]
+    params_json: str
+    metrics_json: str
+    lineage_json: str
+    model_id: str
+    def __init__(self, name: _Optional[str] = ..., algorithm: _Optional[str] = ..., parties: _Optional[_Iterable[str]] = ..., params_json: _Optional[str] = ..., metrics_json: _Optional[str] = ..., lineage_json: _Optional[str] = ..., model_id: _Optional[str] = ...) -> None: ...
+
+class ModelEntry(_message.Message):
+    __slots__ = ("model_id", "version", "name", "algorithm", "job_id", "parties", "params_json", "metrics_json", "lineage_json", "created_at")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTIES_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    METRICS_JSON_FIELD_NUMBER: _ClassVar[int]
+    LINEAGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    version: int
+    name: str
+    algorithm: str
+    job_id: str
+    parties: _containers.RepeatedScalarFieldContainer[str]
+    params_json: str
+    metrics_json: str
+    lineage_json: str
+    created_at: float
+    def __init__(self, model_id: _Optional[str] = ..., version: _Optional[int] = ..., name: _Optional[str] = ..., algorithm: _Optional[str] = ..., job_id: _Optional[str] = ..., parties: _Optional[_Iterable[str]] = ..., params_json: _Optional[str] = ..., metrics_json: _Optional[str] = ..., lineage_json: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ModelList(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelEntry]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelEntry, _Mapping]]] = ...) -> None: ...
+
 class RegisterRequest(_message.Message):
     __slots__ = ("address", "description")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]

@@ -184,6 +184,16 @@ class CoordinatorStub(object):
                 request_serializer=federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_control__pb2.JobEvent.FromString,
                 _registered_method=True)
+        self.RegisterModel = channel.unary_unary(
+                '/xyd.control.Coordinator/RegisterModel',
+                request_serializer=federation_dot_proto_dot_control__pb2.ModelRegistration.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.ModelEntry.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/xyd.control.Coordinator/ListModels',
+                request_serializer=federation_dot_proto_dot_control__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.ModelList.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServicer(object):
@@ -223,6 +233,19 @@ class CoordinatorServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterModel(self, request, context):
+        """Record a model trained outside the coordinator's jobs (e.g. by the banks' Flower federation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -250,6 +273,16 @@ def add_CoordinatorServicer_to_server(servicer, server):
                     servicer.WatchJob,
                     request_deserializer=federation_dot_proto_dot_control__pb2.JobRef.FromString,
                     response_serializer=federation_dot_proto_dot_control__pb2.JobEvent.SerializeToString,
+            ),
+            'RegisterModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterModel,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ModelRegistration.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.ModelEntry.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ListModelsRequest.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.ModelList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -389,6 +422,60 @@ class Coordinator(object):
             '/xyd.control.Coordinator/WatchJob',
             federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
             federation_dot_proto_dot_control__pb2.JobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/RegisterModel',
+            federation_dot_proto_dot_control__pb2.ModelRegistration.SerializeToString,
+            federation_dot_proto_dot_control__pb2.ModelEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/ListModels',
+            federation_dot_proto_dot_control__pb2.ListModelsRequest.SerializeToString,
+            federation_dot_proto_dot_control__pb2.ModelList.FromString,
             options,
             channel_credentials,
             insecure,

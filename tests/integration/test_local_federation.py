@@ -240,3 +240,20 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
     assert [o.probability_of_default for o in outcomes] == pytest.approx(list(expected), abs=1e-12)
     assert all(set(o.reason_codes) <= {"platform", "tax", "social_insurance", "utilities"} for o in outcomes)
     assert not [r for r in batch if isinstance(r, ScoreFailure)]
+
+
+def test_operator_registers_an_outside_model_and_lists_the_registry(federation: LocalFederation,
+                                                                    secureboost_run) -> None:
+    from federation.proto import control_pb2
+
+    registration = control_pb2.ModelRegistration(
+        model_id="hz-0123456789abcdef", name="banks-common-risk", algorithm="horizontal_logistic",
+        parties=["bank/a", "bank/b"], metrics_json='{"holdout_auc": 0.78}', lineage_json='{"model_sha256": "x"}')
+    with federation.client() as client:
+        entry = client.register_model(registration)
+        assert (entry.version, entry.algorithm) == (1, "horizontal_logistic")
+        with pytest.raises(Exception, match="ALREADY_EXISTS"):
+            client.register_model(registration)
+        models = {m.model_id: m for m in client.models()}
+    assert "hz-0123456789abcdef" in models
+    assert any(m.algorithm == "secureboost" for m in models.values())
