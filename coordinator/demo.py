@@ -19,8 +19,9 @@ import pandas as pd
 
 from coordinator.baselines import plaintext_baselines
 from coordinator.client import OperatorError, stage_results
+from coordinator.demo_alert import run_alert_demo
 from coordinator.demo_bank import run_bank_demo
-from coordinator.demo_banks import run_banks_demo
+from coordinator.demo_banks import register_banks_model, run_banks_demo
 from coordinator.demo_consent import run_consent_demo
 from coordinator.demo_scorecard import run_scorecard_demo
 from coordinator.launcher import PLATFORM, LocalFederation, NodeData
@@ -131,6 +132,10 @@ def run_demo(args: argparse.Namespace) -> int:
                                           secureboost_metrics=all_results["train"][PLATFORM.party]["metrics"],
                                           out=_print):
                     return 1
+            _print("[6c/8] risk monitoring: a loan re-scored under the newer model, an alert by webhook")
+            if not run_alert_demo(federation, credentials, sources, out=_print):
+                _print("error: the monitoring scenario did not behave as expected (see the lines marked above)")
+                return 1
             source = "tax" if "tax" in sources else sources[0]
             _print(f"[7/8] verification (核验) at source/{source} with the enterprise's authorisation; audit")
             consent_ok = run_consent_demo(
@@ -150,6 +155,12 @@ def run_demo(args: argparse.Namespace) -> int:
                 per_bank = ", ".join(f"{b} {v['holdout-auc']:.4f}" for b, v in sorted(final["banks"].items()))
                 _print(f"      {summary['rounds']} rounds in {summary['seconds']:.1f}s, {summary['bytes_on_wire']:,} bytes "
                        f"on the wire; holdout AUC {final['holdout_auc']:.4f} ({per_bank})")
+                _print(f"      {register_banks_model(state_dir / 'banks', federation.operator_config_path())}")
+            with federation.client() as client:
+                _print("      model registry:")
+                for entry in client.models():
+                    _print(f"        {entry.model_id:<36} v{entry.version} {entry.name:<20} {entry.algorithm:<22} "
+                           f"{len(entry.parties)} parties")
             if args.keep_running:
                 endpoints = state_dir / "endpoints.json"
                 endpoints.write_text(json.dumps({"api_url": federation.api_url, **credentials,

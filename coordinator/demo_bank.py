@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from consent.authorisation import Purpose
 from coordinator.processes import ProcessFailed
 
 
@@ -34,9 +36,16 @@ def onboard(platform_config: Path, slug: str, name: str, role: str = "bank", *, 
     return json.loads(proc.stdout.strip().splitlines()[-1])["api_key"]
 
 
+# Applications reviewed in step [6]; the risk-monitoring step lends to the one the newer model rates worst.
+REVIEWED_APPLICATIONS = 16
+APPLICATION_PREFIX = "LA-2026-01"
+
+
 def run_bank_demo(api_url: str, platform_config: Path, credit_codes: list[str],
                   say: Callable[[str], None]) -> dict[str, str]:
-    """Score an enterprise, post the lending decision, show that another bank cannot see the use."""
+    """Score an enterprise, post the lending decision, show that another bank cannot see the use; review a few
+    more applications (the risk-monitoring step lends to one of them)."""
+
     key = onboard(platform_config, "demo-bank", "Demo Commercial Bank")
     other = onboard(platform_config, "other-bank", "Another Bank")
     headers = {"Authorization": f"Bearer {key}"}
@@ -64,4 +73,25 @@ def run_bank_demo(api_url: str, platform_config: Path, credit_codes: list[str],
         batch = http.post("/v1/scores/batch", headers=headers, json={
             "credit_codes": credit_codes[1:51], "purpose": "PRE_LOAN_REVIEW", "loan_application_ref": "LA-2026-0002"})
         say(f"      batch of 50 without a data-security agreement: HTTP {batch.status_code}")
+        review_applications(http, headers, credit_codes[51:51 + REVIEWED_APPLICATIONS], say)
     return {"demo_bank_api_key": key, "other_bank_api_key": other}
+
+
+def checked_json(reply: httpx.Response, expected: int, what: str) -> dict[str, Any]:
+    """The JSON body of a reply with the `expected` status; `ProcessFailed` otherwise."""
+    if reply.status_code != expected:
+        raise ProcessFailed(f"{what} answered {reply.status_code}: {reply.text[:300]}")
+    return reply.json()
+
+
+def review_applications(http: httpx.Client, headers: dict[str, str], credit_codes: Sequence[str],
+                        say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Score each enterprise's loan application one by one (step [6]); the uses the bank keeps."""
+    scored = []
+    for n, code in enumerate(credit_codes, start=1):
+        scored.append(checked_json(http.post("/v1/scores", headers=headers, json={
+            "credit_code": code, "purpose": Purpose.PRE_LOAN_REVIEW.value,
+            "loan_application_ref": f"{APPLICATION_PREFIX}{n:02d}"}), 200, "POST /v1/scores"))
+    grades = ", ".join(f"{s['score']} {s['grade']}" for s in scored)
+    say(f"      {len(scored)} more applications reviewed one by one (scores kept as the lending baseline): {grades}")
+    return scored

@@ -54,10 +54,21 @@ def run_banks_demo(data_dir: Path, manifest, work_dir: Path, say: Callable[[str]
     for name, path in books:
         say(f"      {name}: {sum(1 for _ in path.open()) - 1} loans")
     command = [sys.executable, "-m", "coordinator.cli", "federate-banks", "--rounds", str(rounds),
-               "--workdir", str(work_dir / "flower"), "--timeout", "400",
+               "--workdir", str(work_dir / "flower"), "--timeout", "400", "--out", str(work_dir / "model"),
                *[a for name, path in books for a in ("--bank", f"{name}={path}")]]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=480)
     if proc.returncode != 0:
         raise ProcessFailed(f"xyd federate-banks failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}")
     text = proc.stdout
     return json.loads(text[text.index("{"):])
+
+
+def register_banks_model(work_dir: Path, operator_config: Path) -> str:
+    """`xyd model register` as an operator runs it: the banks' model enters the coordinator's registry."""
+    proc = subprocess.run([sys.executable, "-m", "coordinator.cli", "model", "register", "--file",
+                           str(work_dir / "model" / "model.json"), "--report", str(work_dir / "model" / "report.json"),
+                           "--name", "banks-common-risk", "--operator", str(operator_config)],
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise ProcessFailed(f"xyd model register failed: {proc.stderr.strip()[-500:]}")
+    return proc.stdout.strip()

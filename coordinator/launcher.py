@@ -77,7 +77,10 @@ class LocalFederation:
                 log_key.chmod(0o600)
             lines += ["[api]", f'database_url = "sqlite:///{state / "platform-api.db"}"',
                       f'secrets_file = "{state / "master.key"}"', f'log_key_file = "{state / "log.key"}"',
-                      "port = 0", "allow_http_webhooks = true", ""]
+                      "port = 0", "allow_http_webhooks = true", "",
+                      # A demo-sized threshold (the default is 40 points): the demo's monitored loan moves by
+                      # tens of points between its two models.
+                      "[api.deterioration]", "score_drop = 10", ""]
         if identity.role == "source" and self.platform_address:
             lines += ["[verification]", f'platform = "{self.platform_address}"', 'period = "2025"', ""]
         if identity == PLATFORM:

@@ -7,9 +7,11 @@ import threading
 
 from federation.config import ConfigError, NodeConfig
 from federation.node_process import load_tls, run_node, write_atomically
+from federation.pki import NodeTls
 from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
 from platform_node import consent_registry
+from platform_node.consent_registry import ConsentRegistry
 from platform_node.psi_task import make_psi_handler
 from platform_node.scorecard_task import with_vertical_lr
 from platform_node.secureboost_task import make_evaluate_handler, make_publish_handler, make_train_handler
@@ -41,14 +43,18 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, label),
                 "evaluate": make_evaluate_handler(table, label), "publish": make_publish_handler()}
     handlers = with_vertical_lr(handlers, table, label)  # hetero_lr and scorecard jobs, by [train] algorithm
-    api = start_api(config, table, label) if "api" in config.raw else None
     tls = load_tls(config)
+    # One registry object for the gRPC service and the HTTP API: monitoring sees the MONITOR authorisations
+    # that enterprises signed through the registry.
+    registry = open_consent_registry(config, tls)
     attached = []
-
-    def attach(server) -> None:
-        attached.append(consent_registry.attach(server, config=config, tls=tls))
-
+    api = None
     try:
+        api = start_api(config, table, label, registry=registry) if "api" in config.raw else None
+
+        def attach(server) -> None:
+            attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry))
+
         return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach,
                         allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
     finally:
@@ -56,15 +62,28 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
             handle.close()
         if api is not None:
             api()
+        registry.engine.dispose()
 
 
-def start_api(config: NodeConfig, table: LoadedTable, label: str):
-    """Serve the bank/compliance HTTP API in this process with the federated scorer; returns a stopper."""
+def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:
+    """The platform's consent registry from `[consent] db` (default `<state_dir>/consent/registry.db`)."""
+    folder = config.state_dir / "consent"
+    folder.mkdir(parents=True, exist_ok=True)
+    url = str(config.section("consent").get("db") or f"sqlite:///{folder / 'registry.db'}")
+    return ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
+
+
+def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None):
+    """Serve the bank/compliance HTTP API in this process with the federated scorer; returns a stopper.
+
+    With `registry`, the API reads authorisations (compliance listing, monitoring eligibility) from the
+    consent registry's store instead of a store of its own."""
     from platform_node.api.app import create_app
     from platform_node.api.cli import platform_secrets
     from platform_node.api.server import ApiServer
     from platform_node.api.services import build_services
     from platform_node.api.settings import settings_from_mapping
+    from platform_node.monitoring import StoreMonitorAuthorisations
     from platform_node.published_scorer import PublishedModelScorer
     from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
 
@@ -75,7 +94,10 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str):
                                   tls=load_tls(config), coordinator=config.coordinator)
     records = load_public_records(settings.public_records_file) if settings.public_records_file \
         else InMemoryPublicRecords()
-    services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings))
+    store = None if registry is None else registry.store
+    services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings),
+                              authorisations=store,
+                              monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store))
     server = ApiServer(create_app(services), host=settings.host, port=settings.port)
     url = server.start()
     if settings.run_ticker:
