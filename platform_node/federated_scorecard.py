@@ -23,7 +23,7 @@ from models.scorecard.stored import party_scorecard, placeable, scaling
 from platform_node.federated_scorer import SourceEndpoint, grade_of
 from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure, ScoreOutcome, ScoreResult
 from tables import LoadedTable
-from tables.features import feature_matrix
+from tables.features import FeatureIndex
 
 log = logging.getLogger("xyd.platform.scoring")
 
@@ -43,6 +43,7 @@ class FederatedScorecardScorer:
         self.base = part.base_points
         self._own = own_table
         self._label = label_column
+        self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
         self._sources = {s.party: s for s in sources}
         missing = set(part.hosts) - set(self._sources)
@@ -91,7 +92,7 @@ class FederatedScorecardScorer:
                 ScoreFailure(cid, FailureCode.SOURCE_UNAVAILABLE,
                              "a source node did not answer in time; no score without every part",
                              failed_sources=tuple(failed)) for cid in ids))
-        own = feature_matrix(self._own, exclude=[self._label], rows=ids)
+        own = self._features.rows(ids)
         columns = {n: own.values[:, k] for k, n in enumerate(own.names)}
         scores = combine(ids, self.params, self.base, self.card, placeable(self.card, columns), replies)
         results: list[ScoreResult] = []

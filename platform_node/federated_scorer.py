@@ -23,7 +23,7 @@ from models.scorecard.params import ScorecardParams
 from models.secureboost import ActiveModel, FeatureTable
 from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure, ScoreOutcome, ScoreResult
 from tables import LoadedTable
-from tables.features import feature_matrix
+from tables.features import FeatureIndex
 
 log = logging.getLogger("xyd.platform.scoring")
 
@@ -87,6 +87,7 @@ class FederatedSecureBoostScorer:
         self.model_id, self.model_version, self.model = model_id, model_version, model
         self._own = own_table
         self._label = label_column
+        self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
         self._sources = {s.party: s for s in sources}
         missing = set(model.parties) - set(self._sources)
@@ -133,7 +134,7 @@ class FederatedSecureBoostScorer:
         known = np.array([cid in self._own_ids for cid in ids], dtype=bool)
         for reply in replies.values():
             known |= np.unpackbits(np.frombuffer(reply.known, dtype=np.uint8), count=n, bitorder="little").astype(bool)
-        own = feature_matrix(self._own, exclude=[self._label], rows=ids)
+        own = self._features.rows(ids)
         own_table = FeatureTable(own.names, own.values)
         masks = {p: r.masks for p, r in replies.items()}
         margin = self.model.predict_margin(own_table, masks)

@@ -16,7 +16,7 @@ from models.scorecard.scoring import to_message
 from models.scorecard.stored import StoredPartError, party_scorecard, placeable, read_part
 from models.secureboost import FeatureTable, ModelIntegrityError, PassiveModel
 from tables import LoadedTable
-from tables.features import feature_matrix
+from tables.features import FeatureIndex
 
 log = logging.getLogger("xyd.source.scoring")
 MAX_BATCH = 10_000
@@ -28,6 +28,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
 
     def __init__(self, table: LoadedTable, models_dir: Path) -> None:
         self._table = table
+        self._features = FeatureIndex(table)
         self._models_dir = models_dir
         self._models: dict[str, PassiveModel] = {}
         self._cards: dict[str, PartyScorecard] = {}
@@ -57,7 +58,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         if model is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no published model part {request.model_id} on this node")
         ids = list(request.ids)
-        matrix = feature_matrix(self._table, rows=ids)
+        matrix = self._features.rows(ids)
         masks = model.leaf_masks(FeatureTable(matrix.names, matrix.values))
         known = np.packbits(np.array([cid in self._index for cid in ids], dtype=bool), bitorder="little")
         log.info("scoring share served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
@@ -87,7 +88,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f"no published scorecard {request.model_id} on this node")
         ids = list(request.ids)
         found = np.array([cid in self._index for cid in ids], dtype=bool)
-        matrix = feature_matrix(self._table, rows=ids)
+        matrix = self._features.rows(ids)
         columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
         # Rows this node does not hold score as at training, where they fell into the missing bin.
         reply = to_message(card.score(placeable(card, columns)))

@@ -57,3 +57,28 @@ def feature_matrix(table: LoadedTable, *, exclude: Iterable[str] = (), rows: Seq
         columns.append(encoded)
     values = np.column_stack(columns) if columns else np.empty((len(frame), 0))
     return FeatureMatrix(tuple(names), tuple(categories), values.astype(np.float64), tuple(str(i) for i in frame.index))
+
+
+class FeatureIndex:
+    """A table encoded once, for online scoring: `rows(ids)` is an array gather, not a pandas reindex.
+
+    Unknown ids come back as all-NaN rows, exactly as `feature_matrix(table, rows=ids)` gives them.
+    """
+
+    def __init__(self, table: LoadedTable, *, exclude: Iterable[str] = ()) -> None:
+        self._full = feature_matrix(table, exclude=exclude)
+        self._position = {cid: i for i, cid in enumerate(self._full.ids)}
+        self._missing = np.full(len(self._full.names), np.nan)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._full.names
+
+    def rows(self, ids: Sequence[str]) -> FeatureMatrix:
+        """The features of `ids`, in that order."""
+        positions = np.fromiter((self._position.get(str(cid), -1) for cid in ids), dtype=np.int64, count=len(ids))
+        values = self._full.values[np.clip(positions, 0, None)] if len(self._full.values) else \
+            np.empty((len(ids), len(self._full.names)))
+        values = np.array(values, dtype=np.float64)
+        values[positions < 0] = self._missing
+        return FeatureMatrix(self._full.names, self._full.categories, values, tuple(str(c) for c in ids))
