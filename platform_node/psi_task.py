@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from federation.job_files import write_intersection
 from federation.psi import run_psi_leader
 from federation.tasks import TaskContext
 
@@ -28,9 +29,7 @@ def make_psi_handler(ids: Sequence[str]):
             result = run_psi_leader(channel, peer, ids, reveal_to_peer=passive_learns, reveal_to_me=active_learns,
                                     batch_size=int(ctx.params.get("batch_size", 20_000)), progress=progress)
             if result.intersection is not None:
-                name = peer.replace("/", "_")
-                (ctx.work_dir / f"psi-intersection-{name}.txt").write_text("\n".join(result.intersection),
-                                                                           encoding="utf-8")
+                write_intersection(ctx.work_dir, result.intersection, peer)
             return peer, {"intersection": result.size, "seconds": round(time.monotonic() - started, 3),
                           "learned_intersection": result.intersection is not None}
 

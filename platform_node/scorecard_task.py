@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from federation.alignment import row_alignment
+from federation.job_files import model_dir, read_intersection, record_part
 from federation.proto import alignment_pb2
 from federation.tasks import Handler, TaskContext, TaskFailed
 from models.binning import BinningError, MergeRule
@@ -93,15 +93,6 @@ def woe_options(params: Mapping[str, Any]) -> WoeOptions:
         raise TaskFailed("BAD_PARAMS", f"[binning]: {exc}") from exc
 
 
-def _intersection(work_dir: Path, peer: str) -> list[str]:
-    path = work_dir / f"psi-intersection-{peer.replace('/', '_')}.txt"
-    if not path.exists():
-        raise TaskFailed("NO_INTERSECTION", f"no PSI intersection with {peer} in this job: run the psi stage "
-                                            "first with reveal = \"both\"")
-    text = path.read_text(encoding="utf-8")
-    return sorted(text.split()) if text else []
-
-
 class _Rows:
     """The job's train/holdout split of the platform's rows, labels and own raw features."""
 
@@ -124,7 +115,7 @@ class _Rows:
 
     def send_alignment(self, ctx: TaskContext, channel) -> None:
         for peer in ctx.params["passive"]:
-            inter = _intersection(ctx.work_dir, peer)
+            inter = read_intersection(ctx.work_dir, peer)
             channel.send(peer, "align", alignment_pb2.SplitAlignment(
                 train=row_alignment(inter, self.train), holdout=row_alignment(inter, self.holdout)))
 
@@ -305,11 +296,8 @@ def publish(ctx: TaskContext) -> dict[str, Any]:
     part.hosts.extend(ctx.params["passive"])
     model_id = f"{MODEL_PREFIX[algorithm]}-{ctx.job_id}"
     name = PART_FILE[algorithm]
-    target = ctx.work_dir.parent.parent / "models" / model_id
-    digest = write_part(target / name, part)
-    (target / "part.sha256").write_text(f"{digest}  {name}\n")
-    return {"model_id": model_id, "part_sha256": digest, "bytes": (target / name).stat().st_size,
-            "variables": len(part.variables)}
+    target = model_dir(ctx.work_dir, model_id)
+    return {**record_part(target, name, write_part(target / name, part)), "variables": len(part.variables)}
 
 
 def with_vertical_lr(handlers: Mapping[str, Handler], table: LoadedTable, label: str) -> dict[str, Handler]:

@@ -7,7 +7,6 @@ gradients and answer with encrypted histograms (docs/protocols/secureboost.md).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from federation.alignment import row_alignment
+from federation.job_files import read_intersection, store_part
 from federation.proto import alignment_pb2
 from federation.proto import secureboost_pb2 as pb
 from federation.tasks import TaskContext, TaskFailed
@@ -58,15 +58,6 @@ def secureboost_params(raw: Mapping[str, Any]) -> SecureBoostParams:
         raise TaskFailed("BAD_PARAMS", f"[train]: {exc}") from exc
 
 
-def _intersection(work_dir: Path, peer: str) -> list[str]:
-    path = work_dir / f"psi-intersection-{peer.replace('/', '_')}.txt"
-    if not path.exists():
-        raise TaskFailed("NO_INTERSECTION", f"no PSI intersection with {peer} in this job: run the psi stage "
-                                            "first with reveal = \"both\"")
-    text = path.read_text(encoding="utf-8")
-    return sorted(text.split()) if text else []
-
-
 def _secret_key(params: Mapping[str, Any]):
     scheme = params.get("scheme", "paillier")
     bits = int(params.get("key_bits", 2048))
@@ -101,7 +92,7 @@ def make_train_handler(table: LoadedTable, label_column: str):
         if len(np.unique(y_train)) < 2:
             raise TaskFailed("BAD_DATA", "the training rows hold a single class: nothing to learn")
         for peer in passives:
-            inter = _intersection(ctx.work_dir, peer)
+            inter = read_intersection(ctx.work_dir, peer)
             channel.send(peer, "align", alignment_pb2.SplitAlignment(
                 train=row_alignment(inter, train_ids), holdout=row_alignment(inter, holdout_ids)))
         own_train = _table(feature_matrix(table, exclude=[label_column], rows=train_ids))
@@ -167,7 +158,7 @@ def make_evaluate_handler(table: LoadedTable, label_column: str):
         wanted = bool(ctx.params.get("contributions", False))
         rounds = passives if wanted else []
         for peer in passives:
-            channel.send(peer, "plan", _plan(rounds))
+            channel.send(peer, "plan", alignment_pb2.ContributionPlan(excluded=rounds))
         if not rounds:
             return {"metrics": metrics, "contributions": {}}
         base = secureboost_params(ctx.params)
@@ -194,11 +185,6 @@ def make_evaluate_handler(table: LoadedTable, label_column: str):
                 "contributions": contributions}
 
     return handle
-
-
-def _plan(rounds: Sequence[str]) -> pb.PredictRequest:
-    # The round plan rides in a PredictRequest's id list: the excluded party of each leave-one-out round.
-    return pb.PredictRequest(ids=list(rounds))
 
 
 def _round_auc(ctx: TaskContext, channel, name: str, passives: Sequence[str], params: SecureBoostParams,
@@ -229,14 +215,7 @@ def publish_part(ctx: TaskContext, part_file: str) -> dict[str, Any]:
     source = ctx.work_dir / part_file
     if not source.exists():
         raise TaskFailed("NO_MODEL", f"no trained model part in job {ctx.job_id}: run the train stage first")
-    data = source.read_bytes()
-    model_id = f"sb-{ctx.job_id}"
-    target = ctx.work_dir.parent.parent / "models" / model_id
-    target.mkdir(parents=True, exist_ok=True)
-    (target / part_file).write_bytes(data)
-    digest = hashlib.sha256(data).hexdigest()
-    (target / "part.sha256").write_text(f"{digest}  {part_file}\n")
-    return {"model_id": model_id, "part_sha256": digest, "bytes": len(data)}
+    return store_part(ctx.work_dir, f"sb-{ctx.job_id}", part_file, source.read_bytes())
 
 
 def load_published(state_dir: Path, model_id: str) -> ActiveModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from federation.job_files import write_intersection
 from federation.psi import run_psi_follower
 from federation.tasks import TaskContext
 
@@ -23,7 +24,7 @@ def make_psi_handler(ids: Sequence[str]):
             progress=ctx.progress,
         )
         if result.intersection is not None:
-            (ctx.work_dir / "psi-intersection.txt").write_text("\n".join(result.intersection), encoding="utf-8")
+            write_intersection(ctx.work_dir, result.intersection)
         return {"local_rows": len(ids), "intersection": result.size,
                 "learned_intersection": result.intersection is not None}
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from federation.alignment import apply_alignment
+from federation.job_files import model_dir, read_intersection, record_part
 from federation.proto import alignment_pb2
 from federation.tasks import Handler, TaskContext, TaskFailed
 from models.hetero_lr import HeteroLrError, HostPolicy, run_host, serve_predict
@@ -47,20 +48,11 @@ def uses_woe(params: Mapping[str, Any]) -> bool:
     return params.get("algorithm") == "scorecard" or bool(params.get("woe", False))
 
 
-def _intersection(ctx: TaskContext) -> list[str]:
-    path = ctx.work_dir / "psi-intersection.txt"
-    if not path.exists():
-        raise TaskFailed("NO_INTERSECTION", "this node did not learn the intersection in this job: the psi stage "
-                                            "must run first with reveal = \"both\"")
-    text = path.read_text(encoding="utf-8")
-    return sorted(text.split()) if text else []
-
-
 class _Rows:
     """This node's columns placed in the platform's train and holdout row order (NaN where it holds no row)."""
 
     def __init__(self, table: LoadedTable, ctx: TaskContext, alignment: alignment_pb2.SplitAlignment) -> None:
-        own = feature_matrix(table, rows=_intersection(ctx))
+        own = feature_matrix(table, rows=read_intersection(ctx.work_dir))
         train = apply_alignment(alignment.train, own.values)
         holdout = apply_alignment(alignment.holdout, own.values)
         self.categories = dict(zip(own.names, own.categories, strict=True))
@@ -177,10 +169,8 @@ def make_publish_handler() -> Handler:
             part = trained
         model_id = f"{MODEL_PREFIX[algorithm]}-{ctx.job_id}"
         name = PART_FILE[algorithm]
-        target = ctx.work_dir.parent.parent / "models" / model_id
-        digest = write_part(target / name, part)
-        (target / "part.sha256").write_text(f"{digest}  {name}\n")
-        return {"model_id": model_id, "part_sha256": digest, "bytes": (target / name).stat().st_size}
+        target = model_dir(ctx.work_dir, model_id)
+        return record_part(target, name, write_part(target / name, part))
 
     return handle
 

@@ -6,13 +6,12 @@ off by default), and keeps its thresholds in its own model part.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from federation.alignment import apply_alignment
+from federation.job_files import read_intersection, store_part
 from federation.proto import alignment_pb2
-from federation.proto import secureboost_pb2 as pb
 from federation.tasks import TaskContext, TaskFailed
 from models.secureboost import FeatureTable, PassiveModel, run_passive
 from tables import LoadedTable
@@ -27,15 +26,6 @@ class TrainingPolicy:
     allow_insecure_keys_for_tests: bool = False
 
 
-def _intersection(ctx: TaskContext) -> list[str]:
-    path = ctx.work_dir / "psi-intersection.txt"
-    if not path.exists():
-        raise TaskFailed("NO_INTERSECTION", "this node did not learn the intersection in this job: the psi stage "
-                                            "must run first with reveal = \"both\"")
-    text = path.read_text(encoding="utf-8")
-    return sorted(text.split()) if text else []
-
-
 def make_train_handler(table: LoadedTable, policy: TrainingPolicy):
     """The `train` stage as a passive party."""
 
@@ -43,7 +33,7 @@ def make_train_handler(table: LoadedTable, policy: TrainingPolicy):
         active = ctx.params["active"]
         timeout = float(ctx.params.get("timeout_seconds", 600))
         channel = ctx.channel.scoped("train")
-        inter = _intersection(ctx)
+        inter = read_intersection(ctx.work_dir)
         alignment = channel.recv(active, "align", alignment_pb2.SplitAlignment, timeout)
         (ctx.work_dir / "secureboost-alignment.bin").write_bytes(alignment.SerializeToString())
         own = feature_matrix(table, rows=inter)
@@ -71,15 +61,15 @@ def make_evaluate_handler(table: LoadedTable, policy: TrainingPolicy):
         active = ctx.params["active"]
         timeout = float(ctx.params.get("timeout_seconds", 600))
         channel = ctx.channel.scoped("evaluate")
-        plan = channel.recv(active, "plan", pb.PredictRequest, timeout)
-        rounds = list(plan.ids)
+        plan = channel.recv(active, "plan", alignment_pb2.ContributionPlan, timeout)
+        rounds = list(plan.excluded)
         if not rounds:
             return {"rounds": 0}
         saved = ctx.work_dir / "secureboost-alignment.bin"
         if not saved.exists():
             raise TaskFailed("NO_MODEL", f"no training alignment in job {ctx.job_id}: run the train stage first")
         alignment = alignment_pb2.SplitAlignment.FromString(saved.read_bytes())
-        own = feature_matrix(table, rows=_intersection(ctx))
+        own = feature_matrix(table, rows=read_intersection(ctx.work_dir))
         train = FeatureTable(own.names, apply_alignment(alignment.train, own.values))
         holdout = FeatureTable(own.names, apply_alignment(alignment.holdout, own.values))
         names = ["full"] + [f"without-{k}" for k, excluded in enumerate(rounds) if excluded != ctx.channel.me]
@@ -102,12 +92,6 @@ def make_publish_handler():
             raise TaskFailed("NO_MODEL", f"no trained model part in job {ctx.job_id}")
         data = source.read_bytes()
         PassiveModel.from_bytes(data)  # integrity check before it becomes servable
-        model_id = f"sb-{ctx.job_id}"
-        target = ctx.work_dir.parent.parent / "models" / model_id
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "secureboost-passive.bin").write_bytes(data)
-        digest = hashlib.sha256(data).hexdigest()
-        (target / "part.sha256").write_text(f"{digest}  secureboost-passive.bin\n")
-        return {"model_id": model_id, "part_sha256": digest, "bytes": len(data)}
+        return store_part(ctx.work_dir, f"sb-{ctx.job_id}", "secureboost-passive.bin", data)
 
     return handle
