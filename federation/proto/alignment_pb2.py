@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n federation/proto/alignment.proto\x12\rxyd.alignment\"1\n\x0cRowAlignment\x12\x0e\n\x06n_rows\x18\x01 \x01(\r\x12\x11\n\tpositions\x18\x02 \x01(\x0c\"j\n\x0eSplitAlignment\x12*\n\x05train\x18\x01 \x01(\x0b\x32\x1b.xyd.alignment.RowAlignment\x12,\n\x07holdout\x18\x02 \x01(\x0b\x32\x1b.xyd.alignment.RowAlignmentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n federation/proto/alignment.proto\x12\rxyd.alignment\"1\n\x0cRowAlignment\x12\x0e\n\x06n_rows\x18\x01 \x01(\r\x12\x11\n\tpositions\x18\x02 \x01(\x0c\"j\n\x0eSplitAlignment\x12*\n\x05train\x18\x01 \x01(\x0b\x32\x1b.xyd.alignment.RowAlignment\x12,\n\x07holdout\x18\x02 \x01(\x0b\x32\x1b.xyd.alignment.RowAlignment\"$\n\x10\x43ontributionPlan\x12\x10\n\x08\x65xcluded\x18\x01 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,4 +35,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROWALIGNMENT']._serialized_end=100
   _globals['_SPLITALIGNMENT']._serialized_start=102
   _globals['_SPLITALIGNMENT']._serialized_end=208
+  _globals['_CONTRIBUTIONPLAN']._serialized_start=210
+  _globals['_CONTRIBUTIONPLAN']._serialized_end=246
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -20,3 +21,9 @@ class SplitAlignment(_message.Message):
     train: RowAlignment
     holdout: RowAlignment
     def __init__(self, train: _Optional[_Union[RowAlignment, _Mapping]] = ..., holdout: _Optional[_Union[RowAlignment, _Mapping]] = ...) -> None: ...
+
+class ContributionPlan(_message.Message):
+    __slots__ = ("excluded",)
+    EXCLUDED_FIELD_NUMBER: _ClassVar[int]
+    excluded: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, excluded: _Optional[_Iterable[str]] = ...) -> None: ...
