@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 import pytest
@@ -235,6 +236,23 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
         table = feature_matrix(load_table(data_dir / f"{unit}.toml", data_dir / f"{unit}.csv"), rows=ids)
         masks[party] = passive.leaf_masks(FeatureTable(table.names, table.values))
     expected = active.predict(FeatureTable(own.names, own.values), masks)
+    # What crosses to the platform is leaf bitmaps and a known-bit per id: no feature value of the source.
+    from federation.proto import scoring_pb2, scoring_pb2_grpc
+
+    tax = load_table(data_dir / "tax.toml", data_dir / "tax.csv")
+    sample = [str(c) for c in tax.ids][:40]
+    channels = PeerChannels(tls)
+    try:
+        stub = scoring_pb2_grpc.PartyScoringStub(channels.get(nodes["source/tax"].address, Identity("source", "tax")))
+        reply = stub.LeafMasks(scoring_pb2.MaskRequest(model_id=model_id, ids=sample), timeout=30)
+    finally:
+        channels.close()
+    wire = reply.SerializeToString()
+    values = feature_matrix(tax, rows=sample).values
+    for v in values[~np.isnan(values)]:
+        assert np.float64(v).tobytes() not in wire and np.float32(v).tobytes() not in wire
+    width = sum(len(t.bits) for t in reply.masks.trees)
+    assert width == sum(len(sample) * ((t.n_leaves + 7) // 8) for t in reply.masks.trees)
     outcomes = [r for r in batch if isinstance(r, ScoreOutcome)]
     assert len(outcomes) == len(ids)
     assert [o.probability_of_default for o in outcomes] == pytest.approx(list(expected), abs=1e-12)
