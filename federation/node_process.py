@@ -94,7 +94,7 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
 
     servicer = NodeServicer(describe=describe, handlers=handlers, channel_factory=channel_factory,
                             state_dir=config.state_dir, caller_check=coordinator_only,
-                            on_job_done=server.mailboxes.close_job)
+                            on_stage_done=server.mailboxes.close_job)
     server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, servicer)
     if attach is not None:
         attach(server)

@@ -66,14 +66,14 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         channel_factory: ChannelFactory,
         state_dir: Path,
         caller_check: Callable[[grpc.ServicerContext], None],
-        on_job_done: Callable[[str], None] | None = None,
+        on_stage_done: Callable[[str], None] | None = None,
     ) -> None:
         self._describe = describe
         self._handlers = dict(handlers)
         self._channel_factory = channel_factory
         self._state_dir = state_dir
         self._caller_check = caller_check
-        self._on_job_done = on_job_done
+        self._on_stage_done = on_stage_done
 
     def Describe(self, request: control_pb2.DescribeRequest, context: grpc.ServicerContext) -> control_pb2.NodeDescription:
         self._caller_check(context)
@@ -97,8 +97,8 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         # waiting on a peer after the coordinator cancelled the stage.
         session = stage_session(request.job_id, request.stage)
         channel = self._channel_factory(session, peers)
-        if self._on_job_done is not None:
-            context.add_callback(lambda: self._on_job_done(session))
+        if self._on_stage_done is not None:
+            context.add_callback(lambda: self._on_stage_done(session))
         ctx = TaskContext(request.job_id, request.stage, params, channel, peers, work_dir)
         outcome: dict[str, Any] = {}
 
@@ -132,8 +132,8 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         close = getattr(channel, "close", None)
         if close is not None:
             close()
-        if self._on_job_done is not None:
-            self._on_job_done(session)
+        if self._on_stage_done is not None:
+            self._on_stage_done(session)
         if "error" in outcome:
             yield _error(*outcome["error"])
         else:
