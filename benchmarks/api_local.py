@@ -16,17 +16,16 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import psutil
 
+from benchmarks._http_load import run_closed_loop
 from consent.credit_code import generate_credit_code
 from platform_node.api.cli import main as cli_main
 
@@ -135,32 +134,11 @@ def _measure(url: str, key: str, codes: list[str], args: argparse.Namespace, ser
                 raise RuntimeError("the API server did not start") from None
             time.sleep(0.1)
     _log(f"server up at {url}; {args.requests} single scores with {args.concurrency} clients")
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    per_client = [args.requests // args.concurrency + (1 if i < args.requests % args.concurrency else 0)
-                  for i in range(args.concurrency)]
-
-    def client(count: int, seed: int) -> None:
-        nonlocal errors
-        picker = random.Random(seed)
-        mine, failed = [], 0
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
-            for i in range(count):
-                body = {"credit_code": picker.choice(codes), "purpose": "PRE_LOAN_REVIEW",
-                        "loan_application_ref": f"LA-{seed}-{i}"}
-                start = time.perf_counter()
-                answer = http.post("/v1/scores", json=body)
-                mine.append(time.perf_counter() - start)
-                failed += answer.status_code != 200
-        with lock:
-            latencies.extend(mine)
-            errors += failed
-
+    picker = random.Random(7)
+    picks = [picker.choice(codes) for _ in range(args.requests)]
     with httpx.Client(base_url=url, headers=headers, timeout=30) as warm:
         warm.post("/v1/scores", json={"credit_code": codes[0], "purpose": "PRE_LOAN_REVIEW",
                                       "loan_application_ref": "WARM"})
-    threads = [threading.Thread(target=client, args=(n, i)) for i, n in enumerate(per_client)]
     process = psutil.Process(server.pid)
 
     def cpu_seconds() -> float:
@@ -168,13 +146,14 @@ def _measure(url: str, key: str, codes: list[str], args: argparse.Namespace, ser
         return times.user + times.system
 
     cpu_before = cpu_seconds()
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    load = run_closed_loop(url, "/v1/scores", headers,
+                           lambda i: {"credit_code": picks[i], "purpose": "PRE_LOAN_REVIEW",
+                                      "loan_application_ref": f"LA-{i}"},
+                           requests=args.requests, concurrency=args.concurrency)
+    elapsed = load.wall_s
     single_cpu = cpu_seconds() - cpu_before
+    errors = len(load.errors)
+    latencies = load.latencies_s
     ordered = sorted(latencies)
     batch_codes = codes[: args.batch]
     _log(f"single scores done in {elapsed:.1f} s; batch of {len(batch_codes)}")
@@ -188,9 +167,7 @@ def _measure(url: str, key: str, codes: list[str], args: argparse.Namespace, ser
     if answer.status_code != 200 or answer.json()["scored"] != len(batch_codes):
         errors += 1
     return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
-        "requests_per_s": round(len(ordered) / elapsed, 1),
+        **load.summary(),
         "batch_size": len(batch_codes),
         "batch_seconds": round(batch_seconds, 3),
         # Server CPU is what the load of other processes on a shared machine does not inflate.

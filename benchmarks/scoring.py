@@ -9,11 +9,9 @@ Targets (issue 7): single-score p99 <= 50 ms, a 10,000 batch <= 2 s, zero errors
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from benchmarks._http_load import run_closed_loop
 from coordinator.demo_bank import onboard
 from coordinator.launcher import LocalFederation, NodeData
 from coordinator.synthdata import generate
@@ -33,11 +32,6 @@ def _job(trees: int) -> str:
     return (f'[job]\nname = "bench-scoring"\nstages = ["psi", "train", "publish"]\n[parties]\n'
             f'active = "platform/main"\npassive = [{passive}]\n[psi]\nreveal = "both"\n[train]\n'
             f'algorithm = "secureboost"\nn_trees = {trees}\nmax_depth = 3\nbins = 32\nkey_bits = 2048\n')
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main(argv: list[str]) -> dict:
@@ -73,32 +67,11 @@ def main(argv: list[str]) -> dict:
         codes = sorted(pd.read_csv(work / "data" / manifest.platform.table, usecols=["credit_code"],
                                    dtype=str)["credit_code"])
         headers = {"Authorization": f"Bearer {key}"}
-        latencies: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-        counter = iter(range(args.requests))
-
-        def worker() -> None:
-            with httpx.Client(base_url=federation.api_url, timeout=30.0, headers=headers) as http:
-                for i in counter:
-                    body = {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
-                            "loan_application_ref": f"BENCH-{i}"}
-                    started = time.perf_counter()
-                    reply = http.post("/v1/scores", json=body)
-                    elapsed = (time.perf_counter() - started) * 1000
-                    with lock:
-                        if reply.status_code == 200:
-                            latencies.append(elapsed)
-                        else:
-                            errors.append(f"{reply.status_code}")
-
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - started
+        load = run_closed_loop(federation.api_url, "/v1/scores", headers,
+                               lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
+                                          "loan_application_ref": f"BENCH-{i}"},
+                               requests=args.requests, concurrency=args.concurrency)
+        errors = list(load.errors)
         batch_codes = codes[: args.batch]
         with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
             started = time.perf_counter()
@@ -109,9 +82,7 @@ def main(argv: list[str]) -> dict:
             errors.append(f"batch {reply.status_code}: {reply.text[:200]}")
     return {
         "enterprises": args.enterprises, "requests": args.requests, "concurrency": args.concurrency,
-        "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
-        "p99_ms": round(_percentile(latencies, 0.99), 2) if latencies else None,
-        "requests_per_s": round(len(latencies) / wall, 1) if wall else None,
+        **load.summary(),
         "batch_size": len(batch_codes), "batch_10k_seconds": round(batch_seconds, 3),
         "errors": len(errors), "error_samples": sorted(set(errors))[:5],
         "sources": len(SOURCES), "trees": args.trees,

@@ -3,8 +3,9 @@ role-checked `BankInstitution`, `ComplianceInstitution`, `AdminInstitution`.
 
 Authentication reads a bearer API key, checks it against the stored hash, then charges the institution's
 rate limit (token bucket; time from the injected clock, so tests advance time instead of sleeping).
-Dependencies that do no I/O are `async def`, so FastAPI runs them on the event loop instead of a worker
-thread (a thread hop per dependency costs more than the work).
+Dependencies are `async def`, so FastAPI runs them on the event loop instead of a worker thread (a thread
+hop per dependency costs more than the work); the database reads behind authentication and the overdue
+count run in a worker thread only when their short-lived caches miss.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -60,14 +62,17 @@ async def get_now(services: Services) -> datetime:
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def authenticate(
+async def authenticate(
     services: Services,
     now: Now,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Institution:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidCredentials("no bearer API key")
-    institution = services.institutions.authenticate(credentials.credentials, now=now)
+    token = credentials.credentials
+    institution = services.institutions.recently_authenticated(token, now=now)
+    if institution is None:  # the database read and hash check run off the event loop
+        institution = await run_in_threadpool(services.institutions.authenticate, token, now=now)
     limits = institution.limits
     services.limiter.acquire(institution.id, rate_per_s=limits.rate_per_s, burst=limits.burst, now=now.timestamp())
     return institution
@@ -90,9 +95,12 @@ ComplianceInstitution = Annotated[Institution, Depends(_role(Role.COMPLIANCE))]
 AdminInstitution = Annotated[Institution, Depends(_role(Role.ADMIN))]
 
 
-def scoring_institution(institution: BankInstitution, services: Services, settings: Settings, now: Now) -> Institution:
+async def scoring_institution(institution: BankInstitution, services: Services, settings: Settings, now: Now
+                              ) -> Institution:
     """A bank allowed to score now: the overdue-feedback policy may refuse it or lower its rate."""
-    overdue = services.overdue.count(institution.id, now=now)
+    overdue = services.overdue.cached(institution.id, now=now)
+    if overdue is None:
+        overdue = await run_in_threadpool(services.overdue.count, institution.id, now=now)
     rate = settings.overdue.throttled_rate(institution.id, overdue)
     if rate is not None:
         services.limiter.acquire(

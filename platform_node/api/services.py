@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from consent.audit import (
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings
+from platform_node.coalescing_scorer import CoalescingScorer
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.limits import TokenBucketLimiter
@@ -49,6 +51,7 @@ from platform_node.reports.subscriptions import SubscriptionBook, SubscriptionPu
 from platform_node.scoring_api import Scorer
 from platform_node.uses.deadlines import OverdueCounter
 from platform_node.uses.feedback import FeedbackBook
+from platform_node.uses.group_commit import GroupCommitRecorder
 from platform_node.uses.records import UseBook
 
 log = logging.getLogger("xyd.platform.api")
@@ -71,6 +74,7 @@ class PlatformServices:
     agreements: AgreementBook
     limiter: TokenBucketLimiter
     uses: UseBook
+    recorder: GroupCommitRecorder
     overdue: OverdueCounter
     feedback: FeedbackBook
     outbox: WebhookOutbox
@@ -86,9 +90,23 @@ class PlatformServices:
     publisher: CheckpointPublisher
     log_verifier: Ed25519Verifier
     ticker: Ticker | None = None
+    _coalescing: CoalescingScorer | None = field(default=None, repr=False)
+    _coalescing_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def scoring(self) -> CoalescingScorer:
+        """`scorer` behind request coalescing (rebuilt if `scorer` is replaced, as tests do)."""
+        with self._coalescing_lock:
+            current = self._coalescing
+            if current is None or current.inner is not self.scorer:
+                self._coalescing = CoalescingScorer(self.scorer)
+            replaced, fresh = (current if current is not self._coalescing else None), self._coalescing
+        if replaced is not None:
+            replaced.close()
+        return fresh
 
     def publisher_verifier_key(self) -> str:
         """The checkpoint key's C2SP verifier key, for anyone checking receipts."""
@@ -114,6 +132,9 @@ class PlatformServices:
             self.ticker.stop()
             self.ticker = None
         self.dispatcher.close()
+        if self._coalescing is not None:
+            self._coalescing.close()
+        self.recorder.close()
         self.engine.dispose()
 
 
@@ -178,6 +199,7 @@ def build_services(
         agreements=agreements,
         limiter=TokenBucketLimiter(),
         uses=uses,
+        recorder=GroupCommitRecorder(engine, uses),
         overdue=OverdueCounter(engine),
         feedback=FeedbackBook(engine, audit, uses, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes),
         outbox=outbox,

@@ -159,18 +159,25 @@ class InstitutionRegistry:
 
     def authenticate(self, token: str, *, now: datetime) -> Institution:
         """The institution owning `token`; raises `InvalidCredentials` or `InstitutionSuspended`."""
-        cache_key = hashlib.sha256(token.encode()).digest() if isinstance(token, str) else b""
-        with self._lock:
-            cached = self._cache.get(cache_key)
-        if cached is not None and cached[0] <= now < cached[0] + self._ttl:
-            return cached[1]
+        cached = self.recently_authenticated(token, now=now)
+        if cached is not None:
+            return cached
         institution = self._authenticate(token, now=now)
         if self._ttl:
             with self._lock:
                 if len(self._cache) > 10_000:
                     self._cache.clear()
-                self._cache[cache_key] = (now, institution)
+                self._cache[_token_digest(token)] = (now, institution)
         return institution
+
+    def recently_authenticated(self, token: str, *, now: datetime) -> Institution | None:
+        """The institution if `token` passed `authenticate` within the cache's time to live; no I/O, so an
+        event loop may call it."""
+        with self._lock:
+            cached = self._cache.get(_token_digest(token))
+        if cached is not None and cached[0] <= now < cached[0] + self._ttl:
+            return cached[1]
+        return None
 
     def forget_authentications(self) -> None:
         """Drop cached authentications (after any change to institutions or keys)."""
@@ -250,3 +257,7 @@ def _to_institution(row) -> Institution:
         limits=InstitutionLimits(row.rate_per_s, row.burst, row.daily_quota),
         webhook_url=row.webhook_url,
     )
+
+
+def _token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest() if isinstance(token, str) else b""

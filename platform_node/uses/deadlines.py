@@ -81,14 +81,21 @@ class OverdueCounter:
         self._lock = threading.Lock()
 
     def count(self, institution_id: str, *, now: datetime) -> int:
-        with self._lock:
-            cached = self._cache.get(institution_id)
-        if cached is not None and cached[0] <= now < cached[0] + self._ttl:
-            return cached[1]
+        cached = self.cached(institution_id, now=now)
+        if cached is not None:
+            return cached
         value = count_overdue(self._engine, institution_id, now=now)
         with self._lock:
             self._cache[institution_id] = (now, value)
         return value
+
+    def cached(self, institution_id: str, *, now: datetime) -> int | None:
+        """The count if it was read within the time to live; no I/O, so an event loop may call it."""
+        with self._lock:
+            cached = self._cache.get(institution_id)
+        if cached is not None and cached[0] <= now < cached[0] + self._ttl:
+            return cached[1]
+        return None
 
     def forget(self, institution_id: str) -> None:
         with self._lock:

@@ -274,3 +274,58 @@ def test_a_writer_waits_for_the_write_lock_and_gives_up_after_its_timeout(tmp_pa
     assert [leaf.event.use_id for leaf in log.leaves()] == ["use-0", "use-2"]
     for engine in (holder_engine, patient, impatient):
         engine.dispose()
+
+
+def test_writers_of_one_engine_take_turns_and_readers_do_not_queue(tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from consent.audit.storage import READ_ONLY
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'turns.db'}", busy_timeout_ms=100)
+    log = AuditLog(engine)
+    log.create_schema()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_turn() -> None:
+        with engine.begin() as conn:
+            log.append(conn, use_event(0))
+            holding.set()
+            release.wait(timeout=30)
+
+    holder = threading.Thread(target=hold_the_write_turn)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        with engine.connect().execution_options(**READ_ONLY) as reader:  # not blocked by the writer
+            assert reader.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one() > 0
+        with pytest.raises(OperationalError, match="locked"), engine.begin() as conn:  # waited 100 ms in turn
+            log.append(conn, use_event(1))
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    with pytest.raises(ZeroDivisionError), engine.begin() as conn:  # a rolled-back writer gives its turn back
+        log.append(conn, use_event(2))
+        raise ZeroDivisionError
+    with engine.connect() as conn:  # one connection, two writing transactions in a row
+        log.append(conn, use_event(3))
+        conn.commit()
+        log.append(conn, use_event(4))
+        conn.commit()
+    engine.dispose()
+    engine = open_engine(f"sqlite:///{tmp_path / 'turns.db'}")  # the default (long) wait for the turn
+    results: list[int] = []
+    workers = [threading.Thread(target=lambda i=i: results.append(_append_in_turn(engine, AuditLog(engine), 10 + i)))
+               for i in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert sorted(results) == list(range(3, 11))
+    assert [leaf.event.use_id for leaf in log.leaves()][:3] == ["use-0", "use-3", "use-4"]
+    engine.dispose()
+
+
+def _append_in_turn(engine: Engine, log: AuditLog, n: int) -> int:
+    with engine.begin() as conn:
+        return log.append(conn, use_event(n)).index

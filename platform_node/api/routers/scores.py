@@ -1,18 +1,23 @@
 """`POST /v1/scores` and `POST /v1/scores/batch`: score with the published joint model, record the use.
 
-Order of work: a read-only quota check for the enterprises asked for, the scorer (no database lock is
-held while the source nodes answer), the use rows and leaves built outside any transaction, then one
-transaction that counts the served enterprises against the daily quota and writes every use row with its
+Order of work: a quota check for the enterprises asked for (from the use recorder's last commit, else a
+read-only query), the scorer (no database lock is held while the source nodes answer; single scores go
+through the coalescing scorer, which shares one fan-out among concurrent requests), the use rows and
+leaves built outside any transaction, then one transaction (group commit, shared with concurrent
+requests) that counts the served enterprises against the daily quota and writes every use row with its
 audit leaf. Failed enterprises create no use and no leaf, and do not count against the quota.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 
+from consent.audit.storage import READ_ONLY
 from consent.authorisation.codec import format_time
 from platform_node.api.deps import ScoringInstitution, Services, Settings
 from platform_node.api.errors import ApiError, ScoreRefused
@@ -29,7 +34,7 @@ from platform_node.api.schemas.scores import (
 from platform_node.api.services import PlatformServices
 from platform_node.institutions.agreements import AgreementScope
 from platform_node.institutions.errors import QuotaExhausted
-from platform_node.institutions.limits import consume_quota, quota_used, seconds_to_next_day
+from platform_node.institutions.limits import quota_used, seconds_to_next_day
 from platform_node.institutions.model import Institution
 from platform_node.scoring_api import ScoreBatch, ScoreFailure, ScoreOutcome
 from platform_node.uses.records import PreparedUses, RecordedUse
@@ -40,8 +45,14 @@ router = APIRouter(prefix="/v1/scores", tags=["scores"])
 
 def _check_quota(services: PlatformServices, institution: Institution, count: int, now: datetime) -> None:
     """Refuse before scoring if `count` more enterprises would pass today's quota (read only)."""
-    with services.engine.connect() as conn:
-        used = quota_used(conn, institution.id, now=now)
+    used = services.recorder.known_quota_use(institution.id, now=now)
+    if used is None:
+        with services.engine.connect().execution_options(**READ_ONLY) as conn:
+            used = quota_used(conn, institution.id, now=now)
+    _refuse_over_quota(institution, used, count, now)
+
+
+def _refuse_over_quota(institution: Institution, used: int, count: int, now: datetime) -> None:
     if used + count > institution.limits.daily_quota:
         raise QuotaExhausted(f"daily quota of {institution.limits.daily_quota} enterprises: {used} used, "
                              f"{count} requested", seconds_to_next_day(now))
@@ -49,15 +60,14 @@ def _check_quota(services: PlatformServices, institution: Institution, count: in
 
 def _record(services: PlatformServices, institution: Institution, prepared: PreparedUses,
             now: datetime) -> list[RecordedUse]:
-    """Count the served enterprises against the quota and write uses and leaves, in one transaction."""
-    with services.engine.begin() as conn:
-        if prepared.rows:
-            consume_quota(conn, institution.id, len(prepared.rows), limit=institution.limits.daily_quota, now=now)
-        return services.uses.record(conn, prepared)
+    """Count the served enterprises against the quota and write uses and leaves, in one transaction
+    (shared with concurrent requests: group commit)."""
+    return services.recorder.record(institution_id=institution.id, daily_quota=institution.limits.daily_quota,
+                                    prepared=prepared, now=now)
 
 
 def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_s: float) -> ScoreBatch:
-    batch = services.scorer.score(codes, purpose=purpose, deadline_s=deadline_s)
+    batch = services.scoring.score(codes, purpose=purpose, deadline_s=deadline_s)
     batch.check_answers(codes)
     return batch
 
@@ -68,20 +78,32 @@ def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_
     summary="Score one enterprise",
     responses=error_responses(401, 403, 404, 422, 429, 502, 503, 504),
 )
-def score_one(body: ScoreRequest, institution: ScoringInstitution, services: Services, settings: Settings) -> ScoreOut:
+async def score_one(body: ScoreRequest, institution: ScoringInstitution, services: Services,
+                    settings: Settings) -> ScoreOut:
     """Probability of default, score, grade and reason categories for one enterprise, with the use id and the
     audit receipt. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
     under the FAIL_ENTERPRISE policy (nothing is served, no use is recorded)."""
+    # Runs on the event loop: the blocking parts (the source nodes' fan-out, the commit) are queued to the
+    # coalescing scorer and the group-commit writer, which serve many requests per call.
     now = services.now()
-    _check_quota(services, institution, 1, now)
-    result = _score(services, [body.credit_code], body.purpose.value, settings.scoring_deadline_s).results[0]
+    used = services.recorder.known_quota_use(institution.id, now=now)
+    if used is None:
+        await run_in_threadpool(_check_quota, services, institution, 1, now)
+    else:
+        _refuse_over_quota(institution, used, 1, now)
+    codes = [body.credit_code]
+    batch = await asyncio.wrap_future(
+        services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s))
+    batch.check_answers(codes)
+    result = batch.results[0]
     if isinstance(result, ScoreFailure):
         log.info("score refused", extra={"institution": institution.id, "code": result.code.value})
         raise ScoreRefused(result)
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
                                             loan_application_ref=body.loan_application_ref, outcomes=[result],
                                             now=now)
-    [recorded] = _record(services, institution, prepared, now)
+    [recorded] = await asyncio.wrap_future(services.recorder.submit(
+        institution_id=institution.id, daily_quota=institution.limits.daily_quota, prepared=prepared, now=now))
     log.info("score served", extra={"institution": institution.id, "use_id": recorded.use_id,
                                     "leaf": recorded.receipt.index})
     return ScoreOut(

@@ -1,0 +1,113 @@
+"""Request coalescing in front of a `Scorer`: concurrent small requests share one fan-out.
+
+Asking every source node for one enterprise costs a gRPC round trip per source and request, whatever the
+size; sixteen banks asking at once paid it sixteen times. Here small requests queue and a dispatcher thread
+takes everything queued (per purpose) into one call of the inner scorer, then hands each request its own
+results, in its own order. While one call is in flight the next group gathers, so a quiet system answers a
+lone request at once and a busy one batches more. Requests above `max_codes` skip the queue.
+
+Each request's results depend only on its own credit codes (scorers decide every enterprise on its own),
+so coalescing changes no answer; the deadline of a shared call is the shortest of its requests'.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from platform_node.scoring_api import ScoreBatch, Scorer
+
+
+@dataclass(eq=False)
+class _Request:
+    codes: tuple[str, ...]
+    purpose: str
+    deadline_s: float
+    future: Future
+
+
+class CoalescingScorer:
+    """A `Scorer` that merges concurrent small requests into shared calls of `inner`."""
+
+    def __init__(self, inner: Scorer, *, max_codes: int = 64, max_group_codes: int = 2048,
+                 dispatchers: int = 2) -> None:
+        if max_codes < 1 or max_group_codes < max_codes or dispatchers < 1:
+            raise ValueError("need 1 <= max_codes <= max_group_codes and at least one dispatcher")
+        self.inner = inner
+        self._max_codes, self._max_group_codes, self._dispatchers = max_codes, max_group_codes, dispatchers
+        self._ready = threading.Condition()
+        self._queue: deque[_Request] = deque()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def submit(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> Future:
+        """Queue a request; the future gives its `ScoreBatch` (or the inner scorer's exception). A request of
+        more than `max_codes` is answered in the calling thread before this returns."""
+        request = _Request(tuple(credit_codes), purpose, deadline_s, Future())
+        if len(request.codes) > self._max_codes:
+            self._answer([request])
+            return request.future
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the scorer is closed")
+            while len(self._threads) < self._dispatchers:
+                thread = threading.Thread(target=self._run, name=f"score-coalesce-{len(self._threads)}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._queue.append(request)
+            self._ready.notify()
+        return request.future
+
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+        return self.submit(credit_codes, purpose=purpose, deadline_s=deadline_s).result()
+
+    def close(self) -> None:
+        """Answer what is queued and stop the dispatchers (the inner scorer's owner closes it)."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                group = self._take_group()
+            self._answer(group)
+
+    def _take_group(self) -> list[_Request]:
+        """The oldest request and every queued one with its purpose, up to `max_group_codes` codes."""
+        first = self._queue.popleft()
+        group, size, kept = [first], len(first.codes), deque()
+        while self._queue:
+            request = self._queue.popleft()
+            if request.purpose == first.purpose and size + len(request.codes) <= self._max_group_codes:
+                group.append(request)
+                size += len(request.codes)
+            else:
+                kept.append(request)
+        self._queue.extendleft(reversed(kept))
+        return group
+
+    def _answer(self, group: list[_Request]) -> None:
+        codes = list(dict.fromkeys(code for request in group for code in request.codes))
+        try:
+            batch = self.inner.score(codes, purpose=group[0].purpose,
+                                     deadline_s=min(request.deadline_s for request in group))
+            batch.check_answers(codes)
+        except Exception as failure:
+            for request in group:
+                request.future.set_exception(failure)
+            return
+        by_code = dict(zip(codes, batch.results, strict=True))
+        for request in group:
+            request.future.set_result(ScoreBatch(tuple(by_code[code] for code in request.codes)))

@@ -1,0 +1,136 @@
+"""Group commit for score uses: concurrent requests share one write transaction.
+
+SQLite (and the log's append lock on PostgreSQL) lets one writer at a time append leaves, so sixteen bank
+requests each opening its own transaction spend most of their time queueing for the lock. Here requests
+hand their prepared uses to one writer thread, which takes everything queued so far into one transaction:
+it counts each request against its institution's daily quota, appends all the leaves with one head update
+and inserts all the use rows. Each request then gets its own receipts. A request over its quota fails
+alone (the quota check writes nothing when it refuses); a failed commit fails every request of the group,
+and none of their uses or leaves is written.
+
+The writer also remembers each institution's quota use as of its last commit, so the API can refuse an
+exhausted bank before asking the source nodes without reading the database on every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from platform_node.institutions.errors import QuotaExhausted
+from platform_node.institutions.limits import consume_quota, utc_day
+from platform_node.uses.records import PreparedUses, RecordedUse, UseBook
+
+log = logging.getLogger("xyd.platform.uses")
+
+
+@dataclass(eq=False)
+class _Request:
+    institution_id: str
+    daily_quota: int
+    prepared: PreparedUses
+    now: datetime
+    future: Future
+
+
+class GroupCommitRecorder:
+    """Records prepared score uses with their quota charge; one writer thread commits them in groups."""
+
+    def __init__(self, engine: Engine, uses: UseBook, *, max_group: int = 512) -> None:
+        if max_group < 1:
+            raise ValueError("max_group must be at least 1")
+        self._engine, self._uses, self._max_group = engine, uses, max_group
+        self._ready = threading.Condition()
+        self._queue: deque[_Request] = deque()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self._used: dict[tuple[str, str], int] = {}
+
+    def submit(self, *, institution_id: str, daily_quota: int, prepared: PreparedUses,
+               now: datetime) -> Future:
+        """Queue the uses; the future gives their `RecordedUse`s or raises `QuotaExhausted` / the database's
+        error (then nothing of this request was written)."""
+        request = _Request(institution_id, daily_quota, prepared, now, Future())
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the use recorder is closed")
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name="use-group-commit", daemon=True)
+                self._writer.start()
+            self._queue.append(request)
+            self._ready.notify()
+        return request.future
+
+    def record(self, *, institution_id: str, daily_quota: int, prepared: PreparedUses,
+               now: datetime) -> list[RecordedUse]:
+        """`submit` and wait for the commit."""
+        return self.submit(institution_id=institution_id, daily_quota=daily_quota, prepared=prepared,
+                           now=now).result()
+
+    def known_quota_use(self, institution_id: str, *, now: datetime) -> int | None:
+        """Enterprises counted today for the institution as of this recorder's last commit; None if unknown."""
+        with self._ready:
+            return self._used.get((institution_id, utc_day(now)))
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+            writer = self._writer
+        if writer is not None:
+            writer.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                group = [self._queue.popleft() for _ in range(min(self._max_group, len(self._queue)))]
+            self._write(group)
+
+    def _write(self, group: list[_Request]) -> None:
+        charged: dict[tuple[str, str], int] = {}
+        refused: dict[_Request, QuotaExhausted] = {}
+        try:
+            with self._engine.begin() as conn:
+                accepted: list[_Request] = []
+                for request in group:
+                    if request.prepared.rows:
+                        try:
+                            total = consume_quota(conn, request.institution_id, len(request.prepared.rows),
+                                                  limit=request.daily_quota, now=request.now)
+                        except QuotaExhausted as error:  # counted nothing: fails this request only
+                            refused[request] = error
+                            continue
+                        charged[(request.institution_id, utc_day(request.now))] = total
+                    accepted.append(request)
+                merged = PreparedUses(
+                    tuple(o for r in accepted for o in r.prepared.outcomes),
+                    tuple(row for r in accepted for row in r.prepared.rows),
+                    tuple(e for r in accepted for e in r.prepared.events),
+                )
+                recorded = self._uses.record(conn, merged)
+        except Exception as failure:
+            log.error("use group commit failed", extra={"requests": len(group), "error": type(failure).__name__})
+            for request in group:
+                request.future.set_exception(failure)
+            return
+        with self._ready:
+            self._used.update(charged)
+        start = 0
+        for request in group:
+            if request in refused:
+                request.future.set_exception(refused[request])
+                continue
+            count = len(request.prepared.rows)
+            request.future.set_result(recorded[start:start + count])
+            start += count
