@@ -12,12 +12,12 @@ so coalescing changes no answer; the deadline of a shared call is the shortest o
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from platform_node.grouped_queue import GroupedQueue
 from platform_node.scoring_api import ScoreBatch, Scorer
 
 
@@ -34,14 +34,12 @@ class CoalescingScorer:
 
     def __init__(self, inner: Scorer, *, max_codes: int = 64, max_group_codes: int = 2048,
                  dispatchers: int = 2) -> None:
-        if max_codes < 1 or max_group_codes < max_codes or dispatchers < 1:
-            raise ValueError("need 1 <= max_codes <= max_group_codes and at least one dispatcher")
+        if max_codes < 1 or max_group_codes < max_codes:
+            raise ValueError("need 1 <= max_codes <= max_group_codes")
         self.inner = inner
-        self._max_codes, self._max_group_codes, self._dispatchers = max_codes, max_group_codes, dispatchers
-        self._ready = threading.Condition()
-        self._queue: deque[_Request] = deque()
-        self._threads: list[threading.Thread] = []
-        self._closed = False
+        self._max_codes, self._max_group_codes = max_codes, max_group_codes
+        self._queue: GroupedQueue[_Request] = GroupedQueue(self._answer, self._take_group, workers=dispatchers,
+                                                           name="score-coalesce")
 
     def submit(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> Future:
         """Queue a request; the future gives its `ScoreBatch` (or the inner scorer's exception). A request of
@@ -49,17 +47,8 @@ class CoalescingScorer:
         request = _Request(tuple(credit_codes), purpose, deadline_s, Future())
         if len(request.codes) > self._max_codes:
             self._answer([request])
-            return request.future
-        with self._ready:
-            if self._closed:
-                raise RuntimeError("the scorer is closed")
-            while len(self._threads) < self._dispatchers:
-                thread = threading.Thread(target=self._run, name=f"score-coalesce-{len(self._threads)}",
-                                          daemon=True)
-                self._threads.append(thread)
-                thread.start()
-            self._queue.append(request)
-            self._ready.notify()
+        else:
+            self._queue.put(request)
         return request.future
 
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
@@ -67,35 +56,20 @@ class CoalescingScorer:
 
     def close(self) -> None:
         """Answer what is queued and stop the dispatchers (the inner scorer's owner closes it)."""
-        with self._ready:
-            self._closed = True
-            self._ready.notify_all()
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(timeout=30)
+        self._queue.close()
 
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue and not self._closed:
-                    self._ready.wait()
-                if not self._queue:
-                    return
-                group = self._take_group()
-            self._answer(group)
-
-    def _take_group(self) -> list[_Request]:
+    def _take_group(self, queue: deque[_Request]) -> list[_Request]:
         """The oldest request and every queued one with its purpose, up to `max_group_codes` codes."""
-        first = self._queue.popleft()
+        first = queue.popleft()
         group, size, kept = [first], len(first.codes), deque()
-        while self._queue:
-            request = self._queue.popleft()
+        while queue:
+            request = queue.popleft()
             if request.purpose == first.purpose and size + len(request.codes) <= self._max_group_codes:
                 group.append(request)
                 size += len(request.codes)
             else:
                 kept.append(request)
-        self._queue.extendleft(reversed(kept))
+        queue.extendleft(reversed(kept))
         return group
 
     def _answer(self, group: list[_Request]) -> None:

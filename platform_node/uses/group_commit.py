@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from platform_node.grouped_queue import GroupedQueue
 from platform_node.institutions.errors import QuotaExhausted
 from platform_node.institutions.limits import consume_quota, utc_day
 from platform_node.uses.records import PreparedUses, RecordedUse, UseBook
@@ -46,10 +47,8 @@ class GroupCommitRecorder:
         if max_group < 1:
             raise ValueError("max_group must be at least 1")
         self._engine, self._uses, self._max_group = engine, uses, max_group
-        self._ready = threading.Condition()
-        self._queue: deque[_Request] = deque()
-        self._writer: threading.Thread | None = None
-        self._closed = False
+        self._queue: GroupedQueue[_Request] = GroupedQueue(self._write, self._take_group, name="use-group-commit")
+        self._used_lock = threading.Lock()
         self._used: dict[tuple[str, str], int] = {}
 
     def submit(self, *, institution_id: str, daily_quota: int, prepared: PreparedUses,
@@ -57,14 +56,7 @@ class GroupCommitRecorder:
         """Queue the uses; the future gives their `RecordedUse`s or raises `QuotaExhausted` / the database's
         error (then nothing of this request was written)."""
         request = _Request(institution_id, daily_quota, prepared, now, Future())
-        with self._ready:
-            if self._closed:
-                raise RuntimeError("the use recorder is closed")
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._run, name="use-group-commit", daemon=True)
-                self._writer.start()
-            self._queue.append(request)
-            self._ready.notify()
+        self._queue.put(request)
         return request.future
 
     def record(self, *, institution_id: str, daily_quota: int, prepared: PreparedUses,
@@ -75,27 +67,15 @@ class GroupCommitRecorder:
 
     def known_quota_use(self, institution_id: str, *, now: datetime) -> int | None:
         """Enterprises counted today for the institution as of this recorder's last commit; None if unknown."""
-        with self._ready:
+        with self._used_lock:
             return self._used.get((institution_id, utc_day(now)))
 
     def close(self) -> None:
         """Write what is queued, then stop the writer thread."""
-        with self._ready:
-            self._closed = True
-            self._ready.notify()
-            writer = self._writer
-        if writer is not None:
-            writer.join(timeout=30)
+        self._queue.close()
 
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue and not self._closed:
-                    self._ready.wait()
-                if not self._queue:
-                    return
-                group = [self._queue.popleft() for _ in range(min(self._max_group, len(self._queue)))]
-            self._write(group)
+    def _take_group(self, queue: deque[_Request]) -> list[_Request]:
+        return [queue.popleft() for _ in range(min(self._max_group, len(queue)))]
 
     def _write(self, group: list[_Request]) -> None:
         charged: dict[tuple[str, str], int] = {}
@@ -124,7 +104,7 @@ class GroupCommitRecorder:
             for request in group:
                 request.future.set_exception(failure)
             return
-        with self._ready:
+        with self._used_lock:
             self._used.update(charged)
         start = 0
         for request in group:

@@ -1,0 +1,67 @@
+"""A queue that many threads fill and a few worker threads drain in groups.
+
+The shared shape of request coalescing (one fan-out for many score requests) and group commit (one
+transaction for many requests' uses): callers `put` work and wait on their own future; a worker takes
+what has gathered while the previous group was being handled and passes it to `handle` in one call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+log = logging.getLogger("xyd.platform.queue")
+
+
+class GroupedQueue(Generic[Item]):
+    """Items put by any thread, handed to `handle` in groups chosen by `take` on `workers` daemon threads.
+
+    `take` receives the non-empty queue (under the queue's lock) and removes and returns one group.
+    Worker threads start with the first `put`; `close` lets them finish what is queued, then joins them.
+    """
+
+    def __init__(self, handle: Callable[[list[Item]], None], take: Callable[[deque[Item]], list[Item]], *,
+                 workers: int = 1, name: str = "grouped-queue") -> None:
+        if workers < 1:
+            raise ValueError("at least one worker")
+        self._handle, self._take, self._workers, self._name = handle, take, workers, name
+        self._ready = threading.Condition()
+        self._queue: deque[Item] = deque()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def put(self, item: Item) -> None:
+        with self._ready:
+            if self._closed:
+                raise RuntimeError(f"{self._name} is closed")
+            while len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._queue.append(item)
+            self._ready.notify()
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                group = self._take(self._queue)
+            try:
+                self._handle(group)
+            except Exception:  # the handler answers its items; a bug in it must not stop the queue
+                log.exception("grouped queue handler failed", extra={"queue": self._name, "items": len(group)})
