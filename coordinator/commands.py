@@ -79,26 +79,41 @@ def _model_list(args: argparse.Namespace) -> int:
 
 
 def _model_register(args: argparse.Namespace) -> int:
-    """Record a model file trained outside the coordinator's jobs (the banks' Flower federation)."""
+    """Record a model file trained outside the coordinator's jobs (the banks' Flower federation); with
+    `--publish-to`, then copy it atomically into the folder the platform serves horizontal models from."""
     from coordinator.client import CoordinatorClient, OperatorConfig
     from federation.proto import control_pb2
+    from models.horizontal import (
+        ModelIntegrityError,
+        horizontal_model_id,
+        publish_model_file,
+        read_model_file,
+    )
 
     doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
     sha = str(doc.get("sha256", ""))
     if len(sha) != 64:
         print(f"error: {args.file} carries no sha256: not a model file written by xyd", file=sys.stderr)
         return 2
+    if args.publish_to:
+        try:  # refuse to register what could not be published: the file must verify
+            read_model_file(Path(args.file))
+        except ModelIntegrityError as exc:
+            print(f"error: {args.file}: {exc}", file=sys.stderr)
+            return 2
     report = json.loads(Path(args.report).read_text(encoding="utf-8")) if args.report else {}
     final = report.get("final", {})
     metrics = {k: v for k, v in final.items() if isinstance(v, (int, float))}
     registration = control_pb2.ModelRegistration(
-        model_id=f"hz-{sha[:16]}", name=args.name, algorithm=f"horizontal_{doc.get('kind', 'model')}",
+        model_id=horizontal_model_id(sha), name=args.name, algorithm=f"horizontal_{doc.get('kind', 'model')}",
         parties=sorted(report.get("banks", [])), params_json=json.dumps(doc.get("training", {}), sort_keys=True),
         metrics_json=json.dumps(metrics, sort_keys=True),
         lineage_json=json.dumps({"model_sha256": sha, "file": Path(args.file).name}, sort_keys=True))
     with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
         entry = client.register_model(registration)
     print(f"registered {entry.model_id} as {entry.name} version {entry.version}")
+    if args.publish_to:
+        print(f"published {entry.model_id} to {publish_model_file(Path(args.file), Path(args.publish_to))}")
     return 0
 
 
@@ -145,6 +160,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reg.add_argument("--report", default=None, help="report.json of the run (metrics, banks)")
     reg.add_argument("--name", required=True)
     reg.add_argument("--operator", required=True)
+    reg.add_argument("--publish-to", default=None, metavar="DIR",
+                     help="then copy the file atomically to DIR/<model_id>.json, the folder the platform serves "
+                          "horizontal models from ([api] horizontal_models_dir)")
     reg.set_defaults(func=_model_register)
 
     from coordinator.audit_cli import register as register_audit

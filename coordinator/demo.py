@@ -155,7 +155,9 @@ def run_demo(args: argparse.Namespace) -> int:
                 per_bank = ", ".join(f"{b} {v['holdout-auc']:.4f}" for b, v in sorted(final["banks"].items()))
                 _print(f"      {summary['rounds']} rounds in {summary['seconds']:.1f}s, {summary['bytes_on_wire']:,} bytes "
                        f"on the wire; holdout AUC {final['holdout_auc']:.4f} ({per_bank})")
-                _print(f"      {register_banks_model(state_dir / 'banks', federation.operator_config_path())}")
+                registered = register_banks_model(state_dir / "banks", federation.operator_config_path(),
+                                                  federation.platform_config)
+                _print(f"      {registered}")
             with federation.client() as client:
                 _print("      model registry:")
                 for entry in client.models():

@@ -7,25 +7,18 @@ most points against their best bins. Sources return sums only: no feature value,
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-
-import grpc
 
 from federation.grpc_channel import PeerChannels
-from federation.pki import Identity
 from federation.proto import scorecard_part_pb2 as part_pb
-from federation.proto import scoring_pb2, scoring_pb2_grpc
+from federation.proto import scoring_pb2
 from models.scorecard import PartyScores, ScorecardError
 from models.scorecard.scoring import combine, from_message
 from models.scorecard.stored import party_scorecard, placeable, scaling
-from platform_node.federated_scorer import SourceEndpoint, grade_of
 from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure, ScoreOutcome, ScoreResult
+from platform_node.source_fanout import ReplyRefused, SourceEndpoint, SourceFanOut, grade_of
 from tables import LoadedTable
 from tables.features import FeatureIndex
-
-log = logging.getLogger("xyd.platform.scoring")
 
 
 class FederatedScorecardScorer:
@@ -45,53 +38,36 @@ class FederatedScorecardScorer:
         self._label = label_column
         self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
-        self._sources = {s.party: s for s in sources}
-        missing = set(part.hosts) - set(self._sources)
+        self._fanout = SourceFanOut(sources, channels, max_workers=max_workers, name="scorecard-fanout")
+        missing = set(part.hosts) - set(self._fanout.sources)
         if missing:
             raise ValueError(f"the scorecard needs parties that have no endpoint: {sorted(missing)}")
-        self._channels = channels
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="scorecard-fanout")
 
     @property
     def parties(self) -> tuple[str, ...]:
-        return tuple(sorted(self._sources))
+        return tuple(sorted(self._fanout.sources))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _ask(self, party: str, ids: Sequence[str], deadline_s: float, use_id: str):
-        endpoint = self._sources[party]
-        stub = scoring_pb2_grpc.PartyScoringStub(self._channels.get(endpoint.address, Identity.parse(party)))
-        return stub.Points(scoring_pb2.PointsRequest(model_id=self.model_id, ids=list(ids), use_id=use_id),
-                           timeout=deadline_s)
+        self._fanout.close()
 
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
               ) -> ScoreBatch:
         ids = list(credit_codes)
         if not ids:
             return ScoreBatch(())
-        futures = {p: self._pool.submit(self._ask, p, ids, deadline_s, use_id) for p in self._sources}
-        wait(futures.values(), timeout=deadline_s + 1.0)
-        replies: dict[str, PartyScores] = {}
-        failed: list[str] = []
-        for party, future in futures.items():
-            if not future.done():
-                future.cancel()
-                failed.append(party)
-                continue
+        request = scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id)
+
+        def read(reply) -> PartyScores:
             try:
-                replies[party] = from_message(future.result(), len(ids))
-            except grpc.RpcError as exc:
-                log.warning("scorecard points failed", extra={"source": party, "code": exc.code().name})
-                failed.append(party)
+                return from_message(reply, len(ids))
             except ScorecardError as exc:
-                log.error("scorecard reply refused", extra={"source": party, "error": str(exc)})
-                failed.append(party)
-        if failed:
-            return ScoreBatch(tuple(
-                ScoreFailure(cid, FailureCode.SOURCE_UNAVAILABLE,
-                             "a source node did not answer in time; no score without every part",
-                             failed_sources=tuple(failed)) for cid in ids))
+                raise ReplyRefused(str(exc)) from exc
+
+        fanout = self._fanout.ask(self.parties, lambda stub, timeout: stub.Points(request, timeout=timeout), read,
+                                  deadline_s, what="scorecard points")
+        if fanout.failed:
+            return fanout.unavailable(ids)
+        replies: dict[str, PartyScores] = fanout.replies
         own = self._features.rows(ids)
         columns = {n: own.values[:, k] for k, n in enumerate(own.names)}
         scores = combine(ids, self.params, self.base, self.card, placeable(self.card, columns), replies)

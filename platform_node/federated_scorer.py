@@ -7,35 +7,19 @@ probability of default, a score (PDO scaling), a grade and reason codes (data ca
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
 
-import grpc
 import numpy as np
 
 from federation.grpc_channel import PeerChannels
-from federation.pki import Identity
-from federation.proto import scoring_pb2, scoring_pb2_grpc
+from federation.proto import scoring_pb2
 from models.scorecard.params import ScorecardParams
 from models.secureboost import ActiveModel, FeatureTable
 from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure, ScoreOutcome, ScoreResult
+from platform_node.source_fanout import SourceEndpoint, SourceFanOut, grade_of
 from tables import LoadedTable
 from tables.features import FeatureIndex
-
-log = logging.getLogger("xyd.platform.scoring")
-
-# Rating bands on the 600-at-50:1, 20-PDO scale (higher is better).
-GRADES = ((750, "AAA"), (700, "AA"), (650, "A"), (600, "BBB"), (550, "BB"), (500, "B"), (450, "CCC"))
-
-
-def grade_of(score: int) -> str:
-    for floor, grade in GRADES:
-        if score >= floor:
-            return grade
-    return "C"
 
 
 def _unpack(mask, n_rows: int) -> np.ndarray:
@@ -66,13 +50,6 @@ def party_contributions(model: ActiveModel, masks: Mapping[str, object], own_mas
     return out
 
 
-@dataclass(frozen=True)
-class SourceEndpoint:
-    party: str
-    address: str
-    category: str
-
-
 class FederatedSecureBoostScorer:
     """A `Scorer` over a published SecureBoost model whose parts live at the platform and the sources.
 
@@ -89,47 +66,26 @@ class FederatedSecureBoostScorer:
         self._label = label_column
         self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
-        self._sources = {s.party: s for s in sources}
-        missing = set(model.parties) - set(self._sources)
+        self._fanout = SourceFanOut(sources, channels, max_workers=max_workers)
+        missing = set(model.parties) - set(self._fanout.sources)
         if missing:
             raise ValueError(f"the model needs parties that have no endpoint: {sorted(missing)}")
-        self._channels = channels
         self._scale = scale or ScorecardParams()
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="score-fanout")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _ask(self, party: str, ids: Sequence[str], deadline_s: float, use_id: str) -> scoring_pb2.MaskReply:
-        endpoint = self._sources[party]
-        stub = scoring_pb2_grpc.PartyScoringStub(self._channels.get(endpoint.address, Identity.parse(party)))
-        return stub.LeafMasks(scoring_pb2.MaskRequest(model_id=self.model_id, ids=list(ids), use_id=use_id),
-                              timeout=deadline_s)
+        self._fanout.close()
 
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
               ) -> ScoreBatch:
         ids = list(credit_codes)
         if not ids:
             return ScoreBatch(())
-        futures = {p: self._pool.submit(self._ask, p, ids, deadline_s, use_id) for p in self.model.parties}
-        wait(futures.values(), timeout=deadline_s + 1.0)
-        replies: dict[str, scoring_pb2.MaskReply] = {}
-        failed: list[str] = []
-        for party, future in futures.items():
-            if not future.done():
-                future.cancel()
-                failed.append(party)
-                continue
-            try:
-                replies[party] = future.result()
-            except grpc.RpcError as exc:
-                log.warning("scoring share failed", extra={"source": party, "code": exc.code().name})
-                failed.append(party)
-        if failed:
-            return ScoreBatch(tuple(
-                ScoreFailure(cid, FailureCode.SOURCE_UNAVAILABLE,
-                             "a source node did not answer in time; no score without every part",
-                             failed_sources=tuple(failed)) for cid in ids))
+        request = scoring_pb2.MaskRequest(model_id=self.model_id, ids=ids, use_id=use_id)
+        fanout = self._fanout.ask(self.model.parties, lambda stub, timeout: stub.LeafMasks(request, timeout=timeout),
+                                  lambda reply: reply, deadline_s, what="scoring share")
+        if fanout.failed:
+            return fanout.unavailable(ids)
+        replies: dict[str, scoring_pb2.MaskReply] = fanout.replies
         n = len(ids)
         known = np.array([cid in self._own_ids for cid in ids], dtype=bool)
         for reply in replies.values():
@@ -152,7 +108,7 @@ class FederatedSecureBoostScorer:
             for value, party in ranked:
                 if value <= 1e-9 or len(reasons) >= self._scale.max_reasons:
                     break
-                category = "platform" if party == self.model.party else self._sources[party].category
+                category = "platform" if party == self.model.party else self._fanout.sources[party].category
                 if category not in reasons:
                     reasons.append(category)
             results.append(ScoreOutcome(cid, float(min(max(pd, 0.0), 1.0)), score, grade_of(score), tuple(reasons),

@@ -78,6 +78,9 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
 
     With `registry`, the API reads authorisations (compliance listing, monitoring eligibility) from the
     consent registry's store instead of a store of its own."""
+    from dataclasses import replace
+
+    from models.horizontal.published import PUBLISHED_MODELS_SUBDIR
     from platform_node.api.app import create_app
     from platform_node.api.cli import platform_secrets
     from platform_node.api.server import ApiServer
@@ -90,6 +93,8 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     if not config.coordinator:
         raise ConfigError(f"{config.source}: the API needs [coordinator] address to locate the source nodes")
     settings = settings_from_mapping(config.section("api"), base=config.source.parent if config.source else None)
+    if settings.horizontal_models_dir is None:  # the banks' published models, beside the joint ones
+        settings = replace(settings, horizontal_models_dir=config.state_dir / PUBLISHED_MODELS_SUBDIR)
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
                                   tls=load_tls(config), coordinator=config.coordinator)
     records = load_public_records(settings.public_records_file) if settings.public_records_file \

@@ -92,6 +92,14 @@ class PublishedModelScorer:
             log.info("scoring with published model", extra={"model": folder.name})
             return scorer
 
+    def serving(self) -> tuple[str, str] | None:
+        """The id and version of the joint model scores come from now; None if none is usable."""
+        try:
+            scorer = self._scorer()
+        except Exception:  # the same failures `score` turns into MODEL_UNAVAILABLE
+            return None
+        return None if scorer is None else (scorer.model_id, scorer.model_version)
+
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
         try:
             scorer = self._scorer()

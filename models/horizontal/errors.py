@@ -57,3 +57,17 @@ class PrivacyBudgetExceededError(HorizontalError):
     def __init__(self, limit: float, projected: float) -> None:
         super().__init__(f"privacy budget: epsilon {projected:.3f} would exceed the limit {limit:.3f}")
         self.limit, self.projected = limit, projected
+
+
+class InvalidVariablesError(HorizontalError, ValueError):
+    """An applicant's variables do not fit the model: some missing, some unknown, or some not finite.
+
+    Carries variable names only, never values, so the message can go back to the caller and into logs.
+    """
+
+    def __init__(self, missing: tuple[str, ...], unknown: tuple[str, ...], not_finite: tuple[str, ...]) -> None:
+        parts = [f"{what}: {', '.join(names)}" for what, names in
+                 (("missing", missing), ("not variables of this model", unknown), ("not finite", not_finite))
+                 if names]
+        super().__init__("variables do not fit the model: " + "; ".join(parts))
+        self.missing, self.unknown, self.not_finite = missing, unknown, not_finite

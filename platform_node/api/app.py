@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from platform_node.api.errors import install_error_handlers
-from platform_node.api.routers import admin, alerts, compliance, reports, scores, uses
+from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, uses
 from platform_node.api.services import PlatformServices
 
 API_VERSION = "1.0.0"
@@ -43,6 +43,14 @@ SOURCE_UNAVAILABLE` / `504 DEADLINE_EXCEEDED`; batch: those items are `FAILED`, 
 the platform may instead be configured `SCORE_DEGRADED`, in which case such scores carry
 `degraded: true` and `missing_sources`. No wrong score is ever served silently.
 
+## The pilot banks' common model
+`GET /v1/models` lists the joint model `POST /v1/scores` uses and every horizontal model the pilot banks
+trained together with Flower and published. Its variables are the banks' standardised loan-book
+variables, which the platform does not hold: `POST /v1/models/{model_id}/scores` takes the applicant's
+`variables` from the asking bank (used for that request only, never stored or logged) and answers like
+`POST /v1/scores`, with a use, a feedback deadline and an audit receipt. Reason codes name the variables
+that raised the risk most. Risk monitoring re-scores with the joint model only.
+
 ## Feedback (用数成效反馈) and training labels
 Each score use has a feedback deadline (default 30 days). Post the decision, then repayment outcomes,
 to `POST /v1/uses/{use_id}/feedback`. Institutions with overdue feedback are listed to compliance and,
@@ -67,6 +75,7 @@ RFC 9162 Merkle log, written in the same transaction as the record. Responses ca
 
 TAGS = [
     {"name": "scores", "description": "Scoring with the published joint model."},
+    {"name": "models", "description": "The models this API serves; scoring with the pilot banks' common model."},
     {"name": "uses", "description": "Own data-use records, feedback, receipts, on-demand re-scoring."},
     {"name": "alerts", "description": "Risk alerts and webhooks."},
     {"name": "public information", "description": "Public-information reports and subscriptions."},
@@ -81,7 +90,7 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
     app = FastAPI(title="xyd platform API", version=API_VERSION, description=DESCRIPTION, openapi_tags=TAGS)
     app.state.services = services
     install_error_handlers(app)
-    for module in (scores, uses, alerts, reports, compliance, admin):
+    for module in (scores, models, uses, alerts, reports, compliance, admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness")

@@ -122,6 +122,10 @@ class LocalScorecardScorer:
         self._policy, self._chunk = PartialFailurePolicy(policy), chunk_size
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(by_name)), thread_name_prefix="local-scorer")
 
+    def serving(self) -> tuple[str, str]:
+        """The id and version of the model this scorer serves."""
+        return self._model_id, self._model_version
+
     @property
     def scorecard(self) -> Scorecard:
         return self._scorecard

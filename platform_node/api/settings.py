@@ -56,6 +56,9 @@ class ApiSettings:
     checkpoint_interval_s: float = 60.0
     scorer_model_file: Path | None = None
     public_records_file: Path | None = None
+    # Published horizontal (banks') models, `<model_id>.json`; the platform node defaults it to
+    # `<state_dir>/models/horizontal`, a standalone API serves none without it.
+    horizontal_models_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_batch <= MAX_BATCH:
@@ -76,7 +79,7 @@ _NESTED = {
     "deterioration": DeteriorationRule,
     "webhook_retry": RetrySchedule,
 }
-_PATHS = ("secrets_file", "log_key_file", "scorer_model_file", "public_records_file")
+_PATHS = ("secrets_file", "log_key_file", "scorer_model_file", "public_records_file", "horizontal_models_dir")
 
 
 def _nested(name: str, value: Any) -> Any:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, insert, not_, or_, select, update
 
 from consent.authorisation import Purpose
 from consent.authorisation.schema import from_epoch, to_epoch
+from models.horizontal.published import MODEL_ID_PREFIX as HORIZONTAL_MODEL_ID_PREFIX
 from platform_node.monitoring.alerts import Alert, AlertBook, NewAlert
 from platform_node.monitoring.deterioration import DeteriorationRule
 from platform_node.monitoring.eligibility import MonitorAuthorisations
@@ -111,7 +112,10 @@ class MonitoringSweep:
                    state.c.reference_score, state.c.reference_grade, state.c.next_check_at)
             .select_from(uses.outerjoin(state, state.c.use_id == uses.c.id))
             .where(and_(uses.c.decision == Decision.GRANTED.value, uses.c.degraded.is_(False),
-                        or_(uses.c.outcome.is_(None), uses.c.outcome != RepaymentOutcome.DEFAULT.value)))
+                        or_(uses.c.outcome.is_(None), uses.c.outcome != RepaymentOutcome.DEFAULT.value),
+                        # Re-scoring uses the joint model: a loan scored with the banks' horizontal model has
+                        # no comparable baseline (and the platform holds none of its variables).
+                        not_(uses.c.model_id.startswith(HORIZONTAL_MODEL_ID_PREFIX))))
             .order_by(uses.c.id)
         )
         if due_only:

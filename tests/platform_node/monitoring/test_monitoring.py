@@ -154,3 +154,25 @@ def test_delivery_to_an_institution_without_webhook_is_retried(platform: Platfor
     assert services.dispatcher.deliver_due(now=platform.clock()).retried == 1
     [pending] = services.outbox.list(institution_id=BANK_B)
     assert pending.last_error == "no webhook registered" and pending.attempts == 1
+
+
+def test_loans_scored_with_the_banks_horizontal_model_are_not_rescored_by_the_joint_model(platform: Platform) -> None:
+    from dataclasses import replace
+
+    from models.horizontal.published import MODEL_ID_PREFIX
+
+    services = platform.services
+    joint, horizontal = platform.codes[:2]
+    _grant(platform, BANK_A, joint)
+    [outcome] = services.scorer.score([horizontal], purpose="LOAN_APPROVAL", deadline_s=2.0).outcomes()
+    outcome = replace(outcome, model_id=f"{MODEL_ID_PREFIX}0123456789abcdef", model_version="v0123456789ab")
+    with services.engine.begin() as conn:
+        [recorded] = services.uses.record_scores(conn, institution_id=BANK_A, purpose="LOAN_APPROVAL",
+                                                 loan_application_ref="LA-HZ", outcomes=[outcome], now=platform.clock())
+    services.feedback.record(recorded.use_id, DecisionFeedback(Decision.GRANTED, Decimal("1000000"),
+                                                               Decimal("0.04"), 12),
+                             institution_id=BANK_A, now=platform.clock())
+    for code in (joint, horizontal):
+        platform.authorise_monitoring(code, BANK_A)
+    report = services.monitoring.run(now=platform.clock())
+    assert (report.candidates, report.rescored) == (1, 1)

@@ -1,0 +1,167 @@
+"""`GET /v1/models` and `POST /v1/models/{model_id}/scores`: the models this API serves, and scoring with
+a horizontal (banks') model.
+
+A horizontal model reads the pilot banks' standardised loan-book variables, which the platform does not
+hold, so the asking bank sends its applicant's variables in the request. The platform scores them and
+forgets them: no variable value is logged, stored or echoed in an error. The use is recorded exactly like
+a joint-model score (same quota, same use row and audit leaf, in one transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, Field, StringConstraints
+
+from consent.authorisation import Purpose
+from consent.authorisation.codec import format_time
+from models.horizontal import InvalidVariablesError, public_training_summary
+from platform_node.api.deps import CurrentInstitution, ScoringInstitution, Services, Settings
+from platform_node.api.errors import ApiError
+from platform_node.api.routers.scores import _check_quota, _record
+from platform_node.api.schemas.common import (
+    CreditCode,
+    LeafReceiptOut,
+    LoanApplicationRef,
+    RequestModel,
+    error_responses,
+)
+from platform_node.horizontal_scorer import HorizontalScorer, UnknownModel
+from platform_node.scoring_api import Scorer
+
+log = logging.getLogger("xyd.platform.api")
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+MAX_VARIABLES = 1000
+_scorer_lock = threading.Lock()
+
+VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
+
+
+@runtime_checkable
+class ServingScorer(Protocol):
+    """A joint-model scorer that can say which model it serves now (None before any is published)."""
+
+    def serving(self) -> tuple[str, str] | None: ...
+
+
+class ModelScoreRequest(RequestModel):
+    purpose: Purpose = Field(description="Why the bank asks; logged with the use.")
+    loan_application_ref: LoanApplicationRef
+    credit_code: CreditCode
+    variables: dict[VariableName, Annotated[float, Field(strict=True)]] = Field(
+        max_length=MAX_VARIABLES,
+        description="The applicant's standardised variables by name, exactly the model's (`GET /v1/models`). "
+                    "Used for this request only: never stored, logged or echoed.")
+
+
+class ModelScoreOut(BaseModel):
+    use_id: str = Field(description="Id of the data-use record; feedback is posted against it.")
+    credit_code: str
+    probability_of_default: float = Field(ge=0, le=1)
+    score: int = Field(description="Points on the joint models' scale (600 at 50:1 good:bad odds, 20 PDO).")
+    grade: str = Field(description="Rating band, best first: AAA, AA, A, BBB, BB, B, CCC, C.")
+    reason_codes: list[str] = Field(description="The variables that raised the risk most, as lowercase tokens.")
+    model_id: str
+    model_version: str
+    feedback_due_at: str = Field(description="RFC 3339 UTC deadline for the outcome feedback.")
+    audit: LeafReceiptOut
+
+
+class ServedModelOut(BaseModel):
+    model_id: str
+    model_version: str
+    kind: Literal["joint", "horizontal_logistic", "horizontal_xgboost"]
+    variables: list[str] | None = Field(None, description="Horizontal models: the variables a request sends.")
+    created_at: str | None = Field(None, description="Horizontal models: when the banks' run finished.")
+    training: dict[str, Any] | None = Field(
+        None, description="Horizontal models: strategy, aggregation, rounds, number of banks, pooled held-out "
+                          "AUC, privacy budget.")
+
+
+class ModelListOut(BaseModel):
+    items: list[ServedModelOut]
+
+
+async def get_horizontal_scorer(request: Request, settings: Settings) -> HorizontalScorer:
+    """The app's one `HorizontalScorer` over `[api] horizontal_models_dir`, built on first use."""
+    scorer = getattr(request.app.state, "horizontal_scorer", None)
+    if scorer is None:
+        with _scorer_lock:
+            scorer = getattr(request.app.state, "horizontal_scorer", None)
+            if scorer is None:
+                scorer = request.app.state.horizontal_scorer = HorizontalScorer(settings.horizontal_models_dir)
+    return scorer
+
+
+Horizontal = Annotated[HorizontalScorer, Depends(get_horizontal_scorer)]
+
+
+def _joint(scorer: Scorer) -> ServedModelOut | None:
+    """The joint model the scorer serves now, if the scorer can tell."""
+    if isinstance(scorer, ServingScorer):
+        serving = scorer.serving()
+    else:
+        model_id, version = getattr(scorer, "model_id", None), getattr(scorer, "model_version", None)
+        serving = (model_id, version) if isinstance(model_id, str) and isinstance(version, str) else None
+    return None if serving is None else ServedModelOut(model_id=serving[0], model_version=serving[1], kind="joint")
+
+
+@router.get("", response_model=ModelListOut, response_model_exclude_none=True, summary="Models served",
+            responses=error_responses(401, 403, 429))
+def list_models(institution: CurrentInstitution, services: Services, horizontal: Horizontal) -> ModelListOut:
+    """The joint model `POST /v1/scores` uses now, and every horizontal model `POST /v1/models/{model_id}/scores`
+    accepts, with the variables it reads."""
+    items = [joint] if (joint := _joint(services.scorer)) is not None else []
+    for model in horizontal.models():
+        published = model.published
+        items.append(ServedModelOut(
+            model_id=published.model_id, model_version=published.model_version, kind=published.kind,
+            variables=list(published.model.feature_names), created_at=published.model.created_at,
+            training=public_training_summary(published.model.training)))
+    return ModelListOut(items=items)
+
+
+@router.post(
+    "/{model_id}/scores",
+    response_model=ModelScoreOut,
+    summary="Score one applicant with a horizontal model",
+    responses=error_responses(401, 403, 404, 422, 429),
+)
+def score_with_model(
+    body: ModelScoreRequest,
+    institution: ScoringInstitution,
+    services: Services,
+    horizontal: Horizontal,
+    model_id: Annotated[str, Path(max_length=128, description="A horizontal model's id from `GET /v1/models`.")],
+) -> ModelScoreOut:
+    """Probability of default, score, grade and reason codes from the applicant's own standardised variables,
+    which the bank sends (the platform holds none of them and keeps none). An unknown model is 404
+    `UNKNOWN_MODEL`; missing, unknown or non-finite variables are 422 `INVALID_VARIABLES` naming them. The use
+    counts against the daily quota and gets a use id, a feedback deadline and an audit leaf like any score."""
+    now = services.now()
+    try:
+        outcome = horizontal.score(model_id, body.credit_code, body.variables)
+    except UnknownModel:
+        raise ApiError(404, "UNKNOWN_MODEL", "no horizontal model with this id is served") from None
+    except InvalidVariablesError as exc:
+        errors = ([{"field": f"body.variables.{n}", "message": "missing"} for n in exc.missing]
+                  + [{"field": f"body.variables.{n}", "message": "not a variable of this model"} for n in exc.unknown]
+                  + [{"field": f"body.variables.{n}", "message": "not a finite number"} for n in exc.not_finite])
+        raise ApiError(422, "INVALID_VARIABLES", str(exc), errors=errors) from None
+    _check_quota(services, institution, 1, now)
+    prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
+                                            loan_application_ref=body.loan_application_ref, outcomes=[outcome],
+                                            now=now)
+    [recorded] = _record(services, institution, prepared, now)
+    log.info("score served", extra={"institution": institution.id, "use_id": recorded.use_id,
+                                    "leaf": recorded.receipt.index, "model": outcome.model_id})
+    return ModelScoreOut(
+        use_id=recorded.use_id, credit_code=outcome.credit_code, probability_of_default=outcome.probability_of_default,
+        score=outcome.score, grade=outcome.grade, reason_codes=list(outcome.reason_codes), model_id=outcome.model_id,
+        model_version=outcome.model_version, feedback_due_at=format_time(now + services.uses.feedback_deadline),
+        audit=LeafReceiptOut.of(recorded.receipt),
+    )
