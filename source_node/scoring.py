@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import numpy as np
@@ -21,6 +23,7 @@ from tables.features import FeatureIndex
 log = logging.getLogger("xyd.source.scoring")
 MAX_BATCH = 10_000
 SCORECARD_PART = "scorecard-part.bin"
+Part = TypeVar("Part", PassiveModel, PartyScorecard)
 
 
 class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
@@ -44,19 +47,26 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
                 self._models[model_id] = PassiveModel.from_bytes(path.read_bytes())
             return self._models[model_id]
 
-    def LeafMasks(self, request: scoring_pb2.MaskRequest, context: grpc.ServicerContext) -> scoring_pb2.MaskReply:
+    @staticmethod
+    def _admit(request: scoring_pb2.MaskRequest | scoring_pb2.PointsRequest, context: grpc.ServicerContext,
+               load: Callable[[str], Part | None], corrupt: tuple[type[Exception], ...], what: str) -> Part:
+        """The published part a request names, after checking the caller is the platform and the batch size."""
         caller = peer_identity(context)
         if caller.role != "platform":
             context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller.party} may not request scoring shares")
         if len(request.ids) > MAX_BATCH:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids per request")
         try:
-            model = self._model(request.model_id)
-        except ModelIntegrityError as exc:
-            log.error("model part failed its integrity check", extra={"model": request.model_id})
-            context.abort(grpc.StatusCode.DATA_LOSS, f"model part {request.model_id} is corrupt: {exc}")
-        if model is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no published model part {request.model_id} on this node")
+            part = load(request.model_id)
+        except corrupt as exc:
+            log.error(f"{what} failed its integrity check", extra={"model": request.model_id})
+            context.abort(grpc.StatusCode.DATA_LOSS, f"{what} {request.model_id} is corrupt: {exc}")
+        if part is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no published {what} {request.model_id} on this node")
+        return part
+
+    def LeafMasks(self, request: scoring_pb2.MaskRequest, context: grpc.ServicerContext) -> scoring_pb2.MaskReply:
+        model = self._admit(request, context, self._model, (ModelIntegrityError,), "model part")
         ids = list(request.ids)
         matrix = self._features.rows(ids)
         masks = model.leaf_masks(FeatureTable(matrix.names, matrix.values))
@@ -74,18 +84,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             return self._cards[model_id]
 
     def Points(self, request: scoring_pb2.PointsRequest, context: grpc.ServicerContext) -> woe_pb2.PartyPoints:
-        caller = peer_identity(context)
-        if caller.role != "platform":
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller.party} may not request scoring shares")
-        if len(request.ids) > MAX_BATCH:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids per request")
-        try:
-            card = self._card(request.model_id)
-        except StoredPartError as exc:
-            log.error("scorecard part unreadable", extra={"model": request.model_id})
-            context.abort(grpc.StatusCode.DATA_LOSS, f"scorecard part {request.model_id} is corrupt: {exc}")
-        if card is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no published scorecard {request.model_id} on this node")
+        card = self._admit(request, context, self._card, (StoredPartError,), "scorecard")
         ids = list(request.ids)
         found = np.array([cid in self._index for cid in ids], dtype=bool)
         matrix = self._features.rows(ids)
