@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import resource
 import subprocess
@@ -107,14 +108,24 @@ def load_table(path: str, id_col: str, label_col: str | None) -> tuple[list[str]
     return ids, FeatureTable(tuple(columns), frame[columns].to_numpy(np.float64)), labels
 
 
-def _keypair(scheme: str, key_bits: int) -> PaillierKeypair | OUKeypair:
+def _keypair(scheme: str, key_bits: int, short_exponent_bits: int = 0) -> PaillierKeypair | OUKeypair:
     small = key_bits < 2048
+    # 0 = the default: the key owner's obfuscator exponents are uniform per CRT half (no short-exponent
+    # assumption). A positive value is the explicit opt-in to DJN exponents of that length.
+    short = {"exponent_bits": short_exponent_bits, "allow_short_exponents": True} if short_exponent_bits else {}
     if scheme == "ou":
         # n = p^2 q with |p| = |q| = key_bits // 3: round up to a multiple of 3 so n has at least key_bits bits
         # (models.he rebuilds a received OU key's size as 3 * |p| and refuses anything under 2048).
         bits = -(-key_bits // 3) * 3
-        return OUKeypair.generate(OUParams(key_bits=bits, allow_insecure_for_tests=small))
-    return PaillierKeypair.generate(PaillierParams(key_bits=key_bits, allow_insecure_for_tests=small))
+        return OUKeypair.generate(OUParams(key_bits=bits, allow_insecure_for_tests=small, **short))
+    return PaillierKeypair.generate(PaillierParams(key_bits=key_bits, allow_insecure_for_tests=small, **short))
+
+
+def exponent_setting(short_exponent_bits: int) -> str:
+    """How the key owner's obfuscators were made, for the result line."""
+    if short_exponent_bits:
+        return f"short DJN exponents of {short_exponent_bits} bits (opt-in)"
+    return "uniform per CRT half (default)"
 
 
 def _pool_capacity(rows: int) -> int:
@@ -135,6 +146,7 @@ def party_main(argv: list[str]) -> int:
     parser.add_argument("--scheme", default="paillier")
     parser.add_argument("--key-bits", type=int, default=2048)
     parser.add_argument("--pool-workers", type=int, default=2)
+    parser.add_argument("--short-exponent-bits", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--job", default="bench-secureboost")
     args = parser.parse_args(argv)
@@ -160,7 +172,10 @@ def party_main(argv: list[str]) -> int:
                 result = _run_passive_party(channel, ids, table, params, args, started)
         finally:
             grpc_channel.close()
-        result.update(bytes_sent=channel.sent, peak_rss_mb=memory.stop_mb())
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        result.update(bytes_sent=channel.sent, peak_rss_mb=memory.stop_mb(),
+                      cpu_seconds=round(own.ru_utime + own.ru_stime, 1),
+                      cpu_seconds_workers=round(children.ru_utime + children.ru_stime, 1))
         print(json.dumps(result), flush=True)
         sys.stdin.readline()  # the parent's stop line (or EOF)
     finally:
@@ -171,9 +186,11 @@ def party_main(argv: list[str]) -> int:
 def _run_active_party(channel: CountingChannel, passives: list[str], ids: list[str], table: FeatureTable,
                       labels: np.ndarray, params: SecureBoostParams, args: argparse.Namespace, started: float
                       ) -> dict[str, Any]:
-    keys = _keypair(args.scheme, args.key_bits) if params.encryption else None
+    keys = _keypair(args.scheme, args.key_bits, args.short_exponent_bits) if params.encryption else None
+    # PSI may drop rows, never add any: rows x trees bounds the demand.
     pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(ids)),
-                          workers=args.pool_workers) if keys is not None else None
+                          workers=args.pool_workers, limit=params.encryptions_needed(len(ids))
+                          ) if keys is not None else None
     try:
         if pool is not None:
             pool.start()
@@ -310,7 +327,8 @@ def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[s
             for name in names:
                 argv = ["--pki", str(Path(tmp) / "pki"), "--csv", files[name], "--id-col", args.id_col,
                         "--params", params.to_json(), "--scheme", args.scheme, "--key-bits", str(args.key_bits),
-                        "--pool-workers", str(args.pool_workers), "--out", tmp]
+                        "--pool-workers", str(args.pool_workers), "--out", tmp,
+                        "--short-exponent-bits", str(args.short_exponent_bits)]
                 if name == ACTIVE:
                     argv += ["--label-col", args.label_col]
                 parties.append(Party(name, argv))
@@ -326,6 +344,8 @@ def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[s
                                       "predict_seconds", "auc_train")},
             "peak_rss_mb": round(sum(r["peak_rss_mb"] for r in results.values()), 1),
             "peak_rss_mb_by_party": {n: r["peak_rss_mb"] for n, r in results.items()},
+            "cpu_seconds_by_party": {n: {"main": r["cpu_seconds"], "obfuscator_workers": r["cpu_seconds_workers"]}
+                                     for n, r in results.items()},
             "bytes_on_wire": sum(r["bytes_sent"] for r in results.values())}
 
 
@@ -338,9 +358,10 @@ def run_in_process(args: argparse.Namespace, params: SecureBoostParams) -> dict[
     rows = sorted(shared)
     gindex = {e: i for i, e in enumerate(gids)}
     started = time.perf_counter()
-    keys = _keypair(args.scheme, args.key_bits) if params.encryption else None
+    keys = _keypair(args.scheme, args.key_bits, args.short_exponent_bits) if params.encryption else None
     pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(rows)),
-                          workers=args.pool_workers) if keys is not None else None
+                          workers=args.pool_workers, limit=params.encryptions_needed(len(rows))
+                          ) if keys is not None else None
     passives = {}
     for i, (hids, htable, _) in enumerate(hosts):
         hindex = {e: j for j, e in enumerate(hids)}
@@ -378,16 +399,21 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--scheme", choices=["paillier", "ou", "plain"], default="paillier")
     parser.add_argument("--transport", choices=["grpc", "inprocess"], default="grpc")
     parser.add_argument("--pool-workers", type=int, default=2, help="obfuscator worker processes (active party)")
+    parser.add_argument("--short-exponent-bits", type=int, default=0,
+                        help="opt in to short DJN obfuscator exponents of this length (default 0: off)")
     parser.add_argument("--timeout", type=float, default=3600.0)
     args = parser.parse_args(argv)
     params = SecureBoostParams(n_trees=args.trees, max_depth=args.depth, bins=args.bins, learning_rate=args.lr,
                                encryption=args.scheme != "plain")
     _log(f"secureboost benchmark: {args.transport}, {args.scheme} {args.key_bits} bits, {args.trees} trees")
+    load_start = os.getloadavg()[0]
     measured = run_processes(args, params) if args.transport == "grpc" else run_in_process(args, params)
     auc_xgb, xgb_seconds = xgboost_baseline(args.guest, args.host, args.id_col, args.label_col, params)
     return {"benchmark": "secureboost", "transport": args.transport, "scheme": args.scheme,
             "key_bits": args.key_bits if params.encryption else 0, "n_trees": args.trees, "depth": args.depth,
-            "bins": args.bins, "learning_rate": args.lr, "parties": 1 + len(args.host), **measured,
+            "bins": args.bins, "learning_rate": args.lr, "parties": 1 + len(args.host),
+            "obfuscator_exponents": exponent_setting(args.short_exponent_bits) if params.encryption else None,
+            "load_average_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)], **measured,
             "auc_xgboost_train": round(auc_xgb, 6), "auc_gap": round(abs(measured["auc_train"] - auc_xgb), 6),
             "xgboost_seconds": round(xgb_seconds, 3)}
 

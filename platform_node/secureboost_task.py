@@ -110,7 +110,8 @@ def make_train_handler(table: LoadedTable, label_column: str):
         if params.encryption:
             secret = _secret_key(ctx.params)
             with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * len(train_ids)),
-                                workers=int(ctx.params.get("he_workers", 2))) as pool:
+                                workers=int(ctx.params.get("he_workers", 2)),
+                                limit=params.encryptions_needed(len(train_ids))) as pool:
                 model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
                                    secret=secret, obfuscators=pool, validation=validation, on_tree=on_tree,
                                    timeout=timeout)
@@ -193,7 +194,8 @@ def _round_auc(ctx: TaskContext, channel, name: str, passives: Sequence[str], pa
     if params.encryption:
         secret = _secret_key(ctx.params)
         with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * own_train.n_rows),
-                            workers=int(ctx.params.get("he_workers", 2))) as pool:
+                            workers=int(ctx.params.get("he_workers", 2)),
+                            limit=params.encryptions_needed(own_train.n_rows)) as pool:
             model = run_active(scoped, passives, params=params, labels=y_train, features=own_train, secret=secret,
                                obfuscators=pool, timeout=timeout)
     else:

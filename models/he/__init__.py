@@ -24,6 +24,7 @@ from models.he.errors import (
     PackingOverflowError,
     PlaintextRangeError,
     PoolClosedError,
+    PoolExhaustedError,
 )
 from models.he.interop import from_phe_numbers, to_phe_numbers
 from models.he.obfuscators import InlineObfuscators, ObfuscatorBatch, ObfuscatorSource, ObfuscatorSupply
@@ -79,6 +80,7 @@ __all__ = [
     "PaillierSecretKey",
     "PlaintextRangeError",
     "PoolClosedError",
+    "PoolExhaustedError",
     "PoolStats",
     "PublicKey",
     "SecretKey",

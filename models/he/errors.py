@@ -43,5 +43,9 @@ class PoolClosedError(HEError):
     """The obfuscator pool was used outside its `with` block, or a worker died."""
 
 
+class PoolExhaustedError(HEError):
+    """More obfuscators were asked of a pool than its production limit allows."""
+
+
 class CiphertextFormatError(HEError, ValueError):
     """Serialised ciphertexts are malformed: wrong width, wrong length, or a value outside the group."""

@@ -42,10 +42,11 @@ class ObfuscatorBatch:
 class ObfuscatorSource:
     """Everything needed to make obfuscators: the recipe a worker process receives (as bytes, never pickled).
 
-    `crt` holds (m1, m2) with m1 * m2 == modulus and `crt_orders` multiples of the base's order modulo
-    each (p - 1, q - 1) when the key holder computes with its secret factors; exponents are then uniform
-    below each order and `exponent_bits` is unused. `reduce_modulus` asks for r mod that modulus too
-    (Paillier's one-multiplication encryption).
+    `crt` holds (m1, m2) with m1 * m2 == modulus when the key holder computes with its secret factors. With
+    `crt_orders` (multiples of the base's order modulo each: p - 1, q - 1) exponents are uniform below each
+    order and `exponent_bits` is unused; without them (the opt-in short exponents) one `exponent_bits`
+    exponent serves both halves, giving exactly base^a mod modulus. `reduce_modulus` asks for r mod that
+    modulus too (Paillier's one-multiplication encryption).
     """
 
     modulus: int
@@ -57,8 +58,8 @@ class ObfuscatorSource:
     reduce_modulus: int | None = None
 
     def __post_init__(self) -> None:
-        if (self.crt is None) != (self.crt_orders is None):
-            raise ValueError("crt factors and crt_orders come together")
+        if self.crt is None and self.crt_orders is not None:
+            raise ValueError("crt_orders need the crt factors")
         if self.crt is not None and self.crt[0] * self.crt[1] != self.modulus:
             raise ValueError("crt factors do not multiply to the modulus")
         if self.crt is not None and self.crt_orders is not None:
@@ -131,9 +132,13 @@ class ObfuscatorGenerator:
         self.source = source
         self._crt: CrtFixedBase | None = None
         self._table: FixedBaseTable | None = None
-        if source.crt is not None and source.crt_orders is not None:
-            self._orders = (int(source.crt_orders[0]), int(source.crt_orders[1]))
-            bits = (self._orders[0].bit_length(), self._orders[1].bit_length())
+        self._orders: tuple[int, int] | None = None
+        if source.crt is not None:
+            if source.crt_orders is not None:
+                self._orders = (int(source.crt_orders[0]), int(source.crt_orders[1]))
+                bits = (self._orders[0].bit_length(), self._orders[1].bit_length())
+            else:
+                bits = (source.exponent_bits, source.exponent_bits)
             self._crt = CrtFixedBase(source.base, source.crt[0], source.crt[1], bits, source.window_bits)
         else:
             self._table = FixedBaseTable(
@@ -144,9 +149,12 @@ class ObfuscatorGenerator:
     def generate(self, count: int, rng: RandomBits | None = None) -> ObfuscatorBatch:
         """`count` fresh obfuscators, each from its own random exponent(s)."""
         rng = rng or secrets.SystemRandom()
-        if self._crt is not None:
+        if self._crt is not None and self._orders is not None:
             pair, (o1, o2) = self._crt.power_pair, self._orders
             values = [pair(_below(rng, o1), _below(rng, o2)) for _ in range(count)]
+        elif self._crt is not None:
+            power, bits, draw = self._crt.power, self.source.exponent_bits, rng.getrandbits
+            values = [power(draw(bits)) for _ in range(count)]
         else:
             assert self._table is not None
             bits, power, draw = self.source.exponent_bits, self._table.power, rng.getrandbits

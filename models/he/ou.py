@@ -44,6 +44,10 @@ class OUPublicKey:
         self.params = params or OUParams(key_bits=3 * prime_bits)
         if prime_bits != self.params.prime_bits or int(self.n).bit_length() > 3 * prime_bits:
             raise InsecureParametersError(f"modulus does not match OU parameters {self.params}")
+        # The Jacobi symbol is public: (c/n) = (g/n)^m (h/n)^r. With (g/n) = -1 and (h/n) = +1 every
+        # ciphertext would show the parity of its plaintext, so g must have symbol +1.
+        if gmpy2.jacobi(self.g, self.n) != 1:
+            raise InsecureParametersError("(g/n) = -1: ciphertexts' Jacobi symbols could reveal plaintext parity")
         self.prime_bits = prime_bits
         self.modulus = self.n
         self.plaintext_bits = prime_bits - 1 - RANGE_MARGIN_BITS
@@ -129,14 +133,17 @@ class OUSecretKey:
 
     def obfuscator_source(self, *, window_bits: int = 11, rng: RandomBits | None = None) -> ObfuscatorSource:
         """Obfuscators h^a computed modulo p^2 and q (CRT), exponents uniform modulo p - 1 and q - 1
-        (h = g'^n is an n-th power, so its order modulo p^2 divides p - 1 and modulo q divides q - 1)."""
+        (h = g'^n is an n-th power, so its order modulo p^2 divides p - 1 and modulo q divides q - 1), or
+        one short exponent for both halves when the params opted in (`allow_short_exponents`)."""
+        params = self.public.params
         return ObfuscatorSource(
             modulus=int(self.public.n),
             base=int(self.public.h),
-            exponent_bits=self.public.params.exponent_bits or self.public.params.key_bits // 2,
+            exponent_bits=params.exponent_bits or params.key_bits // 2,
             window_bits=window_bits,
             crt=(int(self.p2), int(self.q)),
-            crt_orders=(int(self.p) - 1, int(self.q) - 1),
+            # Opt-in short exponents: one short a for both halves; otherwise uniform per half.
+            crt_orders=None if params.short_exponents else (int(self.p) - 1, int(self.q) - 1),
         )
 
 
@@ -148,12 +155,14 @@ class OUKeypair:
 
     @classmethod
     def generate(cls, params: OUParams, rng: RandomBits | None = None) -> OUKeypair:
-        """Primes p != q of key_bits // 3 bits, g with g^(p-1) of order p mod p^2, h = g'^n mod n."""
+        """Primes p != q of key_bits // 3 bits, g with g^(p-1) of order p mod p^2 and Jacobi symbol +1
+        (so ciphertexts' public Jacobi symbols say nothing about plaintexts), h = g'^n mod n."""
         rng = rng or secrets.SystemRandom()
         bits = params.prime_bits
         if 3 * bits != params.key_bits:  # the size a receiver reads back from the key: 3 x prime bits
             params = dataclasses.replace(params, key_bits=3 * bits,
-                                         exponent_bits=max(params.exponent_bits or 0, 3 * bits // 2))
+                                         exponent_bits=params.exponent_bits if params.short_exponents
+                                         else max(params.exponent_bits or 0, 3 * bits // 2))
         while True:
             p, q = _prime(bits, rng), _prime(bits, rng)
             if p != q:
@@ -162,7 +171,7 @@ class OUKeypair:
         n = p2 * q
         while True:
             g = mpz(rng.getrandbits(int(n).bit_length())) % n
-            if g > 1 and gmpy2.gcd(g, n) == 1 and gmpy2.powmod(g, p - 1, p2) != 1:
+            if g > 1 and gmpy2.jacobi(g, n) == 1 and gmpy2.powmod(g, p - 1, p2) != 1:
                 break
         while True:
             g_prime = mpz(rng.getrandbits(int(n).bit_length())) % n

@@ -146,7 +146,8 @@ class PaillierSecretKey:
 
     def obfuscator_source(self, *, window_bits: int = 11, rng: RandomBits | None = None) -> ObfuscatorSource:
         """DJN base h_s = (-x^2)^n mod n^2; obfuscators computed modulo p^2 and q^2 (CRT) with exponents
-        uniform modulo p - 1 and q - 1 (h_s is an n-th power, so its order in each half divides them)."""
+        uniform modulo p - 1 and q - 1 (h_s is an n-th power, so its order in each half divides them), or
+        with one short exponent when the params opted in (`allow_short_exponents`)."""
         rng = rng or secrets.SystemRandom()
         n, nsq = self.public.n, self.public.nsquare
         x = _random_unit(n, rng)
@@ -154,13 +155,15 @@ class PaillierSecretKey:
         hp = gmpy2.powmod(h, n % (self.p * (self.p - 1)), self.p2)
         hq = gmpy2.powmod(h, n % (self.q * (self.q - 1)), self.q2)
         h_s = hq + self.q2 * ((hp - hq) * gmpy2.invert(self.q2, self.p2) % self.p2)
+        params = self.public.params
         return ObfuscatorSource(
             modulus=int(nsq),
             base=int(h_s),
-            exponent_bits=self.public.params.exponent_bits or self.public.params.key_bits // 2,
+            exponent_bits=params.exponent_bits or params.key_bits // 2,
             window_bits=window_bits,
             crt=(int(self.p2), int(self.q2)),
-            crt_orders=(int(self.p) - 1, int(self.q) - 1),
+            # Opt-in short exponents: one short a for both halves; otherwise uniform per half.
+            crt_orders=None if params.short_exponents else (int(self.p) - 1, int(self.q) - 1),
             reduce_modulus=int(n),
         )
 

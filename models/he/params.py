@@ -33,17 +33,34 @@ def _check_key_bits(key_bits: int, allow_insecure_for_tests: bool) -> None:
         )
 
 
+def _check_exponent_bits(key_bits: int, exponent_bits: int, allow_short_exponents: bool) -> None:
+    # 2 x security strength; test-size moduli (no table row) get the 1024-bit row's 80.
+    floor = 2 * max(factoring_security_bits(key_bits), 80) if allow_short_exponents else key_bits // 2
+    if not floor <= exponent_bits <= key_bits:
+        raise InsecureParametersError(
+            f"exponent_bits={exponent_bits} must lie in [{floor}, {key_bits}]"
+            + ("" if allow_short_exponents else " (shorter ones need allow_short_exponents=True)")
+        )
+
+
 @dataclass(frozen=True)
 class PaillierParams:
     """Paillier modulus size and the length of the DJN short random exponent of each obfuscator.
 
     `exponent_bits` defaults to key_bits // 2, the length Damgard-Jurik-Nielsen give (docs/protocols/he.md);
-    shorter exponents are refused, longer ones allowed up to key_bits.
+    shorter exponents are refused, longer ones allowed up to key_bits. At that default the key owner does
+    not use `exponent_bits` at all: it draws exponents uniform per CRT half (no short-exponent assumption).
+
+    `allow_short_exponents=True` is an explicit, off-by-default security decision: it admits exponents down
+    to 2 x the modulus' security strength (224 bits at 2048), about 4x cheaper obfuscators, resting on a
+    short-exponent discrete-log assumption beyond DCR; the key owner then computes h_s^a with one short a
+    for both CRT halves.
     """
 
     key_bits: int = 2048
     exponent_bits: int | None = None
     allow_insecure_for_tests: bool = False
+    allow_short_exponents: bool = False
 
     def __post_init__(self) -> None:
         if self.key_bits % 2:
@@ -52,10 +69,13 @@ class PaillierParams:
         if self.exponent_bits is None:
             object.__setattr__(self, "exponent_bits", self.key_bits // 2)
         assert self.exponent_bits is not None
-        if not self.key_bits // 2 <= self.exponent_bits <= self.key_bits:
-            raise InsecureParametersError(
-                f"exponent_bits={self.exponent_bits} must lie in [{self.key_bits // 2}, {self.key_bits}]"
-            )
+        _check_exponent_bits(self.key_bits, self.exponent_bits, self.allow_short_exponents)
+
+    @property
+    def short_exponents(self) -> bool:
+        """True when obfuscator exponents are below key_bits // 2 (only with allow_short_exponents)."""
+        assert self.exponent_bits is not None
+        return self.exponent_bits < self.key_bits // 2
 
     @property
     def security_bits(self) -> int:
@@ -67,22 +87,27 @@ class PaillierParams:
 class OUParams:
     """Okamoto-Uchiyama modulus n = p^2 q: |p| = |q| = key_bits // 3, so plaintexts hold about key_bits/3 bits.
 
-    `exponent_bits` is the length of the short random exponent of H^r, key_bits // 2 by default as for Paillier.
+    `exponent_bits` is the length of the short random exponent of H^r, key_bits // 2 by default as for Paillier;
+    `allow_short_exponents` as for `PaillierParams` (off by default, a security decision).
     """
 
     key_bits: int = 2048
     exponent_bits: int | None = None
     allow_insecure_for_tests: bool = False
+    allow_short_exponents: bool = False
 
     def __post_init__(self) -> None:
         _check_key_bits(self.key_bits, self.allow_insecure_for_tests)
         if self.exponent_bits is None:
             object.__setattr__(self, "exponent_bits", self.key_bits // 2)
         assert self.exponent_bits is not None
-        if not self.key_bits // 2 <= self.exponent_bits <= self.key_bits:
-            raise InsecureParametersError(
-                f"exponent_bits={self.exponent_bits} must lie in [{self.key_bits // 2}, {self.key_bits}]"
-            )
+        _check_exponent_bits(self.key_bits, self.exponent_bits, self.allow_short_exponents)
+
+    @property
+    def short_exponents(self) -> bool:
+        """True when obfuscator exponents are below key_bits // 2 (only with allow_short_exponents)."""
+        assert self.exponent_bits is not None
+        return self.exponent_bits < self.key_bits // 2
 
     @property
     def prime_bits(self) -> int:

@@ -22,7 +22,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.he.errors import ObfuscatorReuseError, PoolClosedError
+from models.he.errors import ObfuscatorReuseError, PoolClosedError, PoolExhaustedError
 from models.he.framing import read_frame, write_frame
 from models.he.obfuscators import ObfuscatorBatch, ObfuscatorSource, batch_from_bytes
 from models.he.parallel import default_threads
@@ -67,7 +67,10 @@ class ObfuscatorPool:
     """Obfuscators made ahead of time by `workers` processes, at most `capacity` held at once.
 
     Use as a context manager; `take(count)` blocks until `count` obfuscators are available.
-    `worker_seeds` (one per worker) makes workers deterministic and is for tests only.
+    `limit` caps how many the pool makes over its whole life (a job that knows its demand, e.g. rows x trees,
+    passes it so the workers stop instead of filling the pool for a tree that never comes: on a 2-core
+    machine every surplus obfuscator costs the other parties CPU). A `take` beyond the limit raises
+    PoolExhaustedError. `worker_seeds` (one per worker) makes workers deterministic and is for tests only.
     """
 
     def __init__(
@@ -78,16 +81,18 @@ class ObfuscatorPool:
         workers: int | None = None,
         batch: int = 256,
         take_timeout: float = 120.0,
+        limit: int | None = None,
         worker_seeds: list[bytes] | None = None,
     ) -> None:
         workers = workers if workers is not None else default_threads()
-        if capacity < 1 or workers < 1 or batch < 1:
-            raise ValueError("capacity, workers and batch must be >= 1")
+        if capacity < 1 or workers < 1 or batch < 1 or (limit is not None and limit < 0):
+            raise ValueError("capacity, workers and batch must be >= 1, limit >= 0")
         if worker_seeds is not None and len(worker_seeds) != workers:
             raise ValueError("give one seed per worker")
         self.source = source
         self.capacity, self.workers, self.batch = capacity, workers, min(batch, capacity)
         self.take_timeout = take_timeout
+        self.limit = limit
         self._seeds = worker_seeds or [b""] * workers
         self._items: collections.deque = collections.deque()
         self._fingerprints: set[int] = set()
@@ -159,20 +164,24 @@ class ObfuscatorPool:
             )
 
     def wait_until_full(self, timeout: float = 60.0) -> None:
-        """Block until the pool holds `capacity` obfuscators (warm-up before a timed phase)."""
+        """Block until the pool holds `capacity` obfuscators, or all its limit allows (warm-up before a timed phase)."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while len(self._items) < self.capacity:
+            target = self.capacity if self.limit is None else min(self.capacity, self.limit - self._consumed)
+            while len(self._items) < target:
                 self._raise_if_unusable()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"pool holds {len(self._items)} of {self.capacity} after {timeout}s")
+                    raise TimeoutError(f"pool holds {len(self._items)} of {target} after {timeout}s")
                 self._lock.wait(remaining)
 
     def take(self, count: int) -> ObfuscatorBatch:
         """Remove `count` obfuscators from the pool; none of them is ever served again."""
         values, reduced = [], []
         with self._lock:
+            if self.limit is not None and count > len(self._items) + self.limit - self._produced:
+                raise PoolExhaustedError(f"{count} obfuscators asked, {len(self._items)} held and "
+                                         f"{self.limit - self._produced} left to make under the limit {self.limit}")
             while len(values) < count:
                 self._raise_if_unusable()
                 if not self._items:
@@ -220,7 +229,10 @@ class ObfuscatorPool:
 
     def _room(self) -> int:
         """How many more obfuscators may be requested now. Lock held."""
-        return self.capacity - len(self._items) - self._in_flight
+        room = self.capacity - len(self._items) - self._in_flight
+        if self.limit is not None:
+            room = min(room, self.limit - self._produced - self._in_flight)
+        return room
 
     def _absorb(self, batch: ObfuscatorBatch) -> None:
         """Check a batch for repeats (within itself, against everything seen), then add it. Lock held."""

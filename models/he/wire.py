@@ -21,12 +21,18 @@ def _int_bytes(value: int) -> bytes:
     return int(value).to_bytes((int(value).bit_length() + 7) // 8 or 1, "big")
 
 
+def _announced_exponent_bits(params: PaillierParams | OUParams) -> int:
+    # An opt-in to short exponents is the key owner's own decision: it is not announced, so a receiver
+    # re-randomises with its default full-length exponents whatever the owner chose.
+    return 0 if params.short_exponents else params.exponent_bits or 0
+
+
 def public_key_to_message(key: PublicKey) -> he_pb2.PublicKey:
     """The public key as a message."""
     if isinstance(key, PaillierPublicKey):
         return he_pb2.PublicKey(
             paillier=he_pb2.PaillierPublicKey(
-                n=_int_bytes(key.n), exponent_bits=key.params.exponent_bits or 0
+                n=_int_bytes(key.n), exponent_bits=_announced_exponent_bits(key.params)
             )
         )
     if isinstance(key, OUPublicKey):
@@ -36,7 +42,7 @@ def public_key_to_message(key: PublicKey) -> he_pb2.PublicKey:
                 g=_int_bytes(key.g),
                 h=_int_bytes(key.h),
                 prime_bits=key.prime_bits,
-                exponent_bits=key.params.exponent_bits or 0,
+                exponent_bits=_announced_exponent_bits(key.params),
             )
         )
     raise TypeError(f"unsupported key type {type(key).__name__}")

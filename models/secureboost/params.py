@@ -91,6 +91,10 @@ class SecureBoostParams:
     def goss(self) -> bool:
         return self.goss_top_rate > 0.0
 
+    def encryptions_needed(self, n_rows: int) -> int:
+        """Most gradient encryptions training can ask for (one per row and tree): an obfuscator pool's limit."""
+        return self.n_trees * n_rows
+
     @property
     def metric(self) -> Metric:
         """The early-stopping metric: the one asked for, else AUC for logistic and RMSE for regression."""

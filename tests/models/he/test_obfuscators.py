@@ -9,7 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.he import Decryptor, Encryptor, InlineObfuscators, ObfuscatorSource
+from models.he import (
+    Decryptor,
+    Encryptor,
+    InlineObfuscators,
+    ObfuscatorSource,
+    OUKeypair,
+    OUParams,
+    PaillierKeypair,
+    PaillierParams,
+)
 from models.he.cipher_vector import CipherVector
 from models.he.codec import FixedPointCodec, PackingLayout
 from models.he.fixed_base import CrtFixedBase, FixedBaseTable
@@ -111,3 +120,23 @@ def test_public_and_secret_key_holders_produce_compatible_ciphertexts(paillier_k
         paillier_keys.public, InlineObfuscators(paillier_keys.public.obfuscator_source())
     )
     assert list(decryptor.decrypt(public_encryptor.encrypt([1.0, -2.0], layout))) == [1.0, -2.0]
+
+
+@pytest.mark.parametrize("scheme_name", ["paillier", "ou"])
+def test_opt_in_short_exponents_give_base_to_one_short_exponent_and_decrypt(scheme_name: str) -> None:
+    # The key holder with short exponents computes base^a mod N by CRT with one a for both halves.
+    if scheme_name == "paillier":
+        params = PaillierParams(key_bits=1024, exponent_bits=160, allow_insecure_for_tests=True,
+                                allow_short_exponents=True)
+        keys = PaillierKeypair.generate(params)
+    else:
+        params = OUParams(key_bits=1026, exponent_bits=160, allow_insecure_for_tests=True, allow_short_exponents=True)
+        keys = OUKeypair.generate(params, random.Random(4))
+    source = keys.secret.obfuscator_source(window_bits=6)
+    assert source.crt is not None and source.crt_orders is None and source.exponent_bits == 160
+    assert ObfuscatorSource.from_bytes(source.to_bytes()) == source
+    batch = source.generator().generate(4, random.Random(9))
+    draws = random.Random(9)
+    assert batch.values == [gmpy2.powmod(source.base, draws.getrandbits(160), source.modulus) for _ in range(4)]
+    layout = PackingLayout.scalar(FixedPointCodec(0, 1.0), keys.public.plaintext_bits)
+    assert Decryptor(keys.secret).decrypt_integers(CipherVector(keys.public, batch.values, layout, bound=0)) == [0] * 4

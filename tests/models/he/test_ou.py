@@ -12,8 +12,11 @@ from models.he import (
     CipherVector,
     Decryptor,
     FixedPointCodec,
+    InlineObfuscators,
+    InsecureParametersError,
     OUKeypair,
     OUParams,
+    OUPublicKey,
     PackingLayout,
     PlaintextRangeError,
 )
@@ -73,3 +76,25 @@ def test_negative_values_round_trip(scheme) -> None:
     layout = PackingLayout.scalar(FixedPointCodec(0, 2.0**60), keys.public.plaintext_bits)
     values = np.array([-(2**59), -1, 0, 1, 2**59])
     assert decryptor.decrypt_integers(encryptor.encrypt(values, layout)) == values.tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_ciphertexts_jacobi_symbol_does_not_depend_on_its_plaintext(seed: int) -> None:
+    # (c/n) is computable by anyone: it must equal the obfuscator's symbol whatever the plaintext.
+    keys = OUKeypair.generate(OUParams(key_bits=768, allow_insecure_for_tests=True), random.Random(seed))
+    n = keys.public.n
+    assert gmpy2.jacobi(keys.public.g, n) == 1
+    obfuscator = InlineObfuscators(keys.secret.obfuscator_source(window_bits=6), random.Random(seed)).take(1)
+    symbol = gmpy2.jacobi(obfuscator.values[0], n)
+    for m in (0, 1, 2, 3, -1, 12345):
+        # The same obfuscator for every plaintext: only acceptable because nothing leaves this test.
+        assert gmpy2.jacobi(keys.public.encrypt_raw([m], obfuscator)[0], n) == symbol
+
+
+def test_a_key_whose_g_has_jacobi_symbol_minus_one_is_refused(ou_keys: OUKeypair) -> None:
+    public = ou_keys.public
+    rng = random.Random(11)
+    while gmpy2.jacobi(bad := gmpy2.mpz(rng.getrandbits(int(public.n).bit_length())) % public.n, public.n) != -1:
+        pass
+    with pytest.raises(InsecureParametersError, match="Jacobi"):
+        OUPublicKey(public.n, bad, public.h, public.prime_bits, public.params)

@@ -71,3 +71,14 @@ def test_ckks_parameters_beyond_the_security_table_are_refused(
 def test_ckks_inconsistent_scale_is_refused(coeff_bits: tuple[int, ...], scale_bits: int) -> None:
     with pytest.raises(ValueError):
         CkksParams(poly_degree=8192, coeff_bits=coeff_bits, scale_bits=scale_bits)
+
+
+def test_short_exponents_need_the_explicit_opt_in_and_stop_at_twice_the_security_strength() -> None:
+    for params_type in (PaillierParams, OUParams):
+        assert not params_type().allow_short_exponents and not params_type().short_exponents
+        with pytest.raises(InsecureParametersError, match="allow_short_exponents"):
+            params_type(key_bits=2048, exponent_bits=224)
+        short = params_type(key_bits=2048, exponent_bits=224, allow_short_exponents=True)
+        assert short.short_exponents
+        with pytest.raises(InsecureParametersError):
+            params_type(key_bits=2048, exponent_bits=223, allow_short_exponents=True)

@@ -19,6 +19,7 @@ from models.he import (
     ObfuscatorReuseError,
     PackingLayout,
     PoolClosedError,
+    PoolExhaustedError,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -65,6 +66,22 @@ def test_pool_refuses_to_serve_a_repeated_obfuscator(source) -> None:
         with pytest.raises(ObfuscatorReuseError):
             pool.take(1)
         assert pool.stats().size == 0
+
+
+def test_pool_makes_no_more_than_its_limit_and_refuses_takes_beyond_it(source) -> None:
+    with ObfuscatorPool(source, capacity=64, workers=2, batch=16, take_timeout=60, limit=40) as pool:
+        pool.wait_until_full(timeout=60)  # full means everything the limit allows
+        assert pool.stats().size == pool.stats().produced == 40
+        drawn = [int(v) for v in pool.take(25).values]
+        with pytest.raises(PoolExhaustedError):
+            pool.take(16)  # 15 left: refused whole, nothing is consumed
+        drawn += [int(v) for v in pool.take(15).values]
+        time.sleep(0.2)  # give the feeding threads a chance to (wrongly) ask for more
+        stats = pool.stats()
+        with pytest.raises(PoolExhaustedError):
+            pool.take(1)
+    assert len(set(drawn)) == 40
+    assert stats.produced == stats.consumed == 40 and stats.in_flight == 0
 
 
 def test_pool_is_unusable_outside_its_with_block(source) -> None:

@@ -12,6 +12,8 @@ from models.he import (
     InsecureParametersError,
     KeyMismatchError,
     PackingLayout,
+    PaillierKeypair,
+    PaillierParams,
     cipher_vector_from_message,
     cipher_vector_to_message,
     public_key_from_message,
@@ -52,3 +54,11 @@ def test_vectors_for_another_key_or_of_the_wrong_width_are_refused(scheme, paill
     message.ciphertext_bytes += 1
     with pytest.raises(CiphertextFormatError):
         cipher_vector_from_message(message, keys.public)
+
+
+def test_a_key_owners_short_exponent_opt_in_does_not_travel_to_receivers() -> None:
+    params = PaillierParams(key_bits=1024, exponent_bits=160, allow_insecure_for_tests=True, allow_short_exponents=True)
+    keys = PaillierKeypair.generate(params)
+    received = public_key_from_message(public_key_to_message(keys.public), allow_insecure_for_tests=True)
+    assert received == keys.public
+    assert received.params.exponent_bits == 512 and not received.params.short_exponents
