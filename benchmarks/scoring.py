@@ -9,6 +9,7 @@ Targets (issue 7): single-score p99 <= 50 ms, a 10,000 batch <= 2 s, zero errors
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import psutil
 
 from benchmarks._http_load import run_closed_loop
 from coordinator.demo_bank import onboard
@@ -32,6 +34,11 @@ def _job(trees: int) -> str:
     return (f'[job]\nname = "bench-scoring"\nstages = ["psi", "train", "publish"]\n[parties]\n'
             f'active = "platform/main"\npassive = [{passive}]\n[psi]\nreveal = "both"\n[train]\n'
             f'algorithm = "secureboost"\nn_trees = {trees}\nmax_depth = 3\nbins = 32\nkey_bits = 2048\n')
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def main(argv: list[str]) -> dict:
@@ -67,11 +74,15 @@ def main(argv: list[str]) -> dict:
         codes = sorted(pd.read_csv(work / "data" / manifest.platform.table, usecols=["credit_code"],
                                    dtype=str)["credit_code"])
         headers = {"Authorization": f"Bearer {key}"}
+        processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members}
+        cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
         load = run_closed_loop(federation.api_url, "/v1/scores", headers,
                                lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
                                           "loan_application_ref": f"BENCH-{i}"},
                                requests=args.requests, concurrency=args.concurrency)
         errors = list(load.errors)
+        cpu_ms = {name: (_cpu(proc) - cpu_before[name]) * 1000 / max(1, len(load.latencies_s))
+                  for name, proc in processes.items()}
         batch_codes = codes[: args.batch]
         with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
             started = time.perf_counter()
@@ -86,4 +97,8 @@ def main(argv: list[str]) -> dict:
         "batch_size": len(batch_codes), "batch_10k_seconds": round(batch_seconds, 3),
         "errors": len(errors), "error_samples": sorted(set(errors))[:5],
         "sources": len(SOURCES), "trees": args.trees,
+        # CPU per single score (user + system), which other load on a shared machine does not inflate.
+        "platform_cpu_ms_per_request": round(cpu_ms.get("platform/main", 0.0), 2),
+        "sources_cpu_ms_per_request": round(sum(v for k, v in cpu_ms.items() if k.startswith("source/")), 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }

@@ -19,6 +19,7 @@ import grpc
 from federation.config import NodeConfig
 from federation.grpc_channel import GrpcChannel, PeerChannels, open_secure_channel
 from federation.pki import Identity, NodeTls
+from federation.process_heap import settle_heap
 from federation.proto import control_pb2, control_pb2_grpc
 from federation.server import NodeServer, peer_identity
 from federation.tasks import Handler, NodeServicer
@@ -101,9 +102,10 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
     server.start()
     write_atomically(config.state_dir / "address", server.address)
     log.info("node serving", extra={"as": tls.identity.party, "address": server.address})
-    if threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is threading.main_thread():  # this process is the node (not a test thread)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+        settle_heap()
     try:
         if config.coordinator:
             register_with_coordinator(tls, config.coordinator, server.address, describe(), stop=stop)

@@ -33,13 +33,13 @@ class CoalescingScorer:
     """A `Scorer` that merges concurrent small requests into shared calls of `inner`."""
 
     def __init__(self, inner: Scorer, *, max_codes: int = 64, max_group_codes: int = 2048,
-                 dispatchers: int = 2) -> None:
+                 dispatchers: int = 2, linger_s: float = 0.002) -> None:
         if max_codes < 1 or max_group_codes < max_codes:
             raise ValueError("need 1 <= max_codes <= max_group_codes")
         self.inner = inner
         self._max_codes, self._max_group_codes = max_codes, max_group_codes
         self._queue: GroupedQueue[_Request] = GroupedQueue(self._answer, self._take_group, workers=dispatchers,
-                                                           name="score-coalesce")
+                                                           linger_s=linger_s, name="score-coalesce")
 
     def submit(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> Future:
         """Queue a request; the future gives its `ScoreBatch` (or the inner scorer's exception). A request of

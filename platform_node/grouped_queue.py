@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -20,15 +21,18 @@ log = logging.getLogger("xyd.platform.queue")
 class GroupedQueue(Generic[Item]):
     """Items put by any thread, handed to `handle` in groups chosen by `take` on `workers` daemon threads.
 
-    `take` receives the non-empty queue (under the queue's lock) and removes and returns one group.
+    `take` receives the non-empty queue (under the queue's lock) and removes and returns one group. With
+    `linger_s`, a worker that finds work waits that long before taking it, so that requests arriving
+    together share a group (fewer, larger calls when the process is busy, at `linger_s` of added latency).
     Worker threads start with the first `put`; `close` lets them finish what is queued, then joins them.
     """
 
     def __init__(self, handle: Callable[[list[Item]], None], take: Callable[[deque[Item]], list[Item]], *,
-                 workers: int = 1, name: str = "grouped-queue") -> None:
-        if workers < 1:
-            raise ValueError("at least one worker")
+                 workers: int = 1, linger_s: float = 0.0, name: str = "grouped-queue") -> None:
+        if workers < 1 or linger_s < 0:
+            raise ValueError("at least one worker and a linger time >= 0")
         self._handle, self._take, self._workers, self._name = handle, take, workers, name
+        self._linger_s = linger_s
         self._ready = threading.Condition()
         self._queue: deque[Item] = deque()
         self._threads: list[threading.Thread] = []
@@ -60,6 +64,12 @@ class GroupedQueue(Generic[Item]):
                     self._ready.wait()
                 if not self._queue:
                     return
+                if self._linger_s:  # let the requests of a busy moment join this group
+                    deadline = time.monotonic() + self._linger_s
+                    while not self._closed and (left := deadline - time.monotonic()) > 0:
+                        self._ready.wait(left)
+                    if not self._queue:  # another worker took it meanwhile
+                        continue
                 group = self._take(self._queue)
             try:
                 self._handle(group)

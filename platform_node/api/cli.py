@@ -109,6 +109,7 @@ def _agreement(args: argparse.Namespace) -> int:
 
 def serve(settings: ApiSettings, *, scorer: Scorer, public_records: PublicRecordSource) -> int:
     """Serve the API in the foreground until SIGINT/SIGTERM (then exit 0), with the periodic jobs if configured."""
+    from federation.process_heap import settle_heap
     from platform_node.api.app import create_app
     from platform_node.api.server import ApiServer
     from platform_node.api.services import build_services
@@ -120,6 +121,7 @@ def serve(settings: ApiSettings, *, scorer: Scorer, public_records: PublicRecord
     server = ApiServer(create_app(services), host=settings.host, port=settings.port, log_level="info")
     try:
         url = server.start()
+        settle_heap()
         log.info("API serving", extra={"url": url})
         if settings.run_ticker:
             services.start_ticker()

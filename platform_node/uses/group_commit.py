@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from platform_node.grouped_queue import GroupedQueue
 from platform_node.institutions.errors import QuotaExhausted
@@ -77,22 +77,39 @@ class GroupCommitRecorder:
     def _take_group(self, queue: deque[_Request]) -> list[_Request]:
         return [queue.popleft() for _ in range(min(self._max_group, len(queue)))]
 
+    @staticmethod
+    def _charge(conn: Connection, requests: list[_Request], charged: dict[tuple[str, str], int],
+                refused: dict[_Request, QuotaExhausted]) -> None:
+        """Count one institution's requests against its quota: all at once if they fit together (one
+        statement for the lot), else one by one so that only those over the quota fail."""
+        first = requests[0]
+        key = (first.institution_id, utc_day(first.now))
+        counts = [len(r.prepared.rows) for r in requests]
+        if sum(counts) == 0:
+            return
+        try:
+            charged[key] = consume_quota(conn, first.institution_id, sum(counts), limit=first.daily_quota,
+                                         now=first.now)
+            return
+        except QuotaExhausted:
+            pass  # counted nothing; try each request on its own
+        for request, count in zip(requests, counts, strict=True):
+            if not count:
+                continue
+            try:
+                charged[key] = consume_quota(conn, request.institution_id, count, limit=request.daily_quota,
+                                             now=request.now)
+            except QuotaExhausted as error:  # counted nothing: fails this request only
+                refused[request] = error
+
     def _write(self, group: list[_Request]) -> None:
         charged: dict[tuple[str, str], int] = {}
         refused: dict[_Request, QuotaExhausted] = {}
         try:
             with self._engine.begin() as conn:
-                accepted: list[_Request] = []
-                for request in group:
-                    if request.prepared.rows:
-                        try:
-                            total = consume_quota(conn, request.institution_id, len(request.prepared.rows),
-                                                  limit=request.daily_quota, now=request.now)
-                        except QuotaExhausted as error:  # counted nothing: fails this request only
-                            refused[request] = error
-                            continue
-                        charged[(request.institution_id, utc_day(request.now))] = total
-                    accepted.append(request)
+                for requests in _by_quota(group).values():
+                    self._charge(conn, requests, charged, refused)
+                accepted = [request for request in group if request not in refused]
                 merged = PreparedUses(
                     tuple(o for r in accepted for o in r.prepared.outcomes),
                     tuple(row for r in accepted for row in r.prepared.rows),
@@ -114,3 +131,12 @@ class GroupCommitRecorder:
             count = len(request.prepared.rows)
             request.future.set_result(recorded[start:start + count])
             start += count
+
+
+def _by_quota(group: list[_Request]) -> dict[tuple[str, str, int], list[_Request]]:
+    """The group's requests per institution, quota day and limit, in arrival order."""
+    out: dict[tuple[str, str, int], list[_Request]] = {}
+    for request in group:
+        out.setdefault((request.institution_id, utc_day(request.now), request.daily_quota), []).append(request)
+    return out
+

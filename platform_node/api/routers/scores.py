@@ -14,12 +14,12 @@ import asyncio
 import logging
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from consent.audit.storage import READ_ONLY
 from consent.authorisation.codec import format_time
-from platform_node.api.deps import ScoringInstitution, Services, Settings
+from platform_node.api.deps import ScoringInstitution, Services, Settings, services_of
 from platform_node.api.errors import ApiError, ScoreRefused
 from platform_node.api.schemas.common import LeafReceiptOut, error_responses
 from platform_node.api.schemas.scores import (
@@ -78,13 +78,14 @@ def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_
     summary="Score one enterprise",
     responses=error_responses(401, 403, 404, 422, 429, 502, 503, 504),
 )
-async def score_one(body: ScoreRequest, institution: ScoringInstitution, services: Services,
-                    settings: Settings) -> ScoreOut:
+async def score_one(body: ScoreRequest, institution: ScoringInstitution, request: Request) -> Response:
     """Probability of default, score, grade and reason categories for one enterprise, with the use id and the
     audit receipt. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
     under the FAIL_ENTERPRISE policy (nothing is served, no use is recorded)."""
     # Runs on the event loop: the blocking parts (the source nodes' fan-out, the commit) are queued to the
     # coalescing scorer and the group-commit writer, which serve many requests per call.
+    services = services_of(request)
+    settings = services.settings
     now = services.now()
     used = services.recorder.known_quota_use(institution.id, now=now)
     if used is None:
@@ -106,13 +107,15 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, service
         institution_id=institution.id, daily_quota=institution.limits.daily_quota, prepared=prepared, now=now))
     log.info("score served", extra={"institution": institution.id, "use_id": recorded.use_id,
                                     "leaf": recorded.receipt.index})
-    return ScoreOut(
+    reply = ScoreOut(
         use_id=recorded.use_id, credit_code=result.credit_code, probability_of_default=result.probability_of_default,
         score=result.score, grade=result.grade, reason_codes=list(result.reason_codes), model_id=result.model_id,
         model_version=result.model_version, degraded=result.degraded, missing_sources=list(result.missing_sources),
         feedback_due_at=format_time(now + services.uses.feedback_deadline),
         audit=LeafReceiptOut.of(recorded.receipt),
     )
+    # Already a validated ScoreOut: serialise it once rather than have FastAPI validate it again.
+    return Response(reply.model_dump_json(), media_type="application/json")
 
 
 @router.post(

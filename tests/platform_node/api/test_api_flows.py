@@ -16,7 +16,6 @@ from consent.audit import EventKind, verify_receipt
 from consent.audit.receipts import InclusionReceipt
 from consent.merkle import leaf_hash, verify_consistency, verify_inclusion
 from platform_node.api.app import create_app
-from platform_node.api.deps import get_settings
 from platform_node.api.settings import ApiSettings
 from platform_node.uses.deadlines import OverdueAction, OverduePolicy
 from tests.platform_node.world import (
@@ -103,14 +102,13 @@ def test_overdue_policy_from_injected_settings(world) -> None:
     own = client.get("/v1/uses/overdue", headers=platform.headers(BANK_A)).json()["items"]
     assert len(own) == 2 and all(u["overdue"] for u in own)
     base: ApiSettings = platform.services.settings
-    client.app.dependency_overrides[get_settings] = lambda: dataclasses.replace(
-        base, overdue=OverduePolicy(OverdueAction.BLOCK, max_overdue=1))
+    platform.services.settings = dataclasses.replace(base, overdue=OverduePolicy(OverdueAction.BLOCK, max_overdue=1))
     blocked = client.post("/v1/scores", headers=platform.headers(BANK_A),
                           json={"credit_code": platform.codes[3], "purpose": "LOAN_APPROVAL",
                                 "loan_application_ref": "LA-4"})
     assert (blocked.status_code, blocked.json()["code"]) == (403, "FEEDBACK_OVERDUE")
     _score(client, platform, platform.codes[3], who=BANK_B)  # a bank without overdue uses is not affected
-    client.app.dependency_overrides[get_settings] = lambda: dataclasses.replace(
+    platform.services.settings = dataclasses.replace(
         base, overdue=OverduePolicy(OverdueAction.THROTTLE, max_overdue=1, throttled_rate_per_s=0.01))
     _score(client, platform, platform.codes[3])
     throttled = client.post("/v1/scores", headers=platform.headers(BANK_A),
@@ -118,7 +116,7 @@ def test_overdue_policy_from_injected_settings(world) -> None:
                                   "loan_application_ref": "LA-5"})
     assert (throttled.status_code, throttled.json()["code"]) == (429, "RATE_LIMITED")
     assert int(throttled.headers["Retry-After"]) == 100
-    client.app.dependency_overrides.clear()
+    platform.services.settings = base
 
 
 def test_bulk_services_need_an_agreement(world) -> None:

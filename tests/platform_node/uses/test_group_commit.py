@@ -95,3 +95,18 @@ def test_a_failed_commit_fails_the_group_and_writes_nothing(platform: Platform) 
     with pytest.raises(RuntimeError):
         recorder.submit(institution_id=BANK_A, daily_quota=1, now=platform.clock(),
                         prepared=_prepared(platform, BANK_A, platform.codes[:1], "LA-2"))
+
+
+def test_requests_of_one_institution_share_a_quota_charge_and_only_the_late_one_fails(platform: Platform) -> None:
+    services = platform.services
+    recorder = GroupCommitRecorder(services.engine, services.uses)
+    prepared = [_prepared(platform, BANK_A, platform.codes[2 * i:2 * i + 2], f"LA-{i}") for i in range(3)]
+    futures = [recorder.submit(institution_id=BANK_A, daily_quota=4, prepared=p, now=platform.clock())
+               for p in prepared]  # queued together: one group, six enterprises against a quota of four
+    assert len(futures[0].result(timeout=30)) == 2 and len(futures[1].result(timeout=30)) == 2
+    with pytest.raises(QuotaExhausted):
+        futures[2].result(timeout=30)
+    recorder.close()
+    with services.engine.connect() as conn:
+        assert quota_used(conn, BANK_A, now=platform.clock()) == 4
+        assert conn.execute(select(func.count()).select_from(uses)).scalar_one() == 4
