@@ -28,8 +28,7 @@ class FederatedScorecardScorer:
     """
 
     def __init__(self, *, model_id: str, model_version: str, part: part_pb.StoredPart, own_table: LoadedTable,
-                 label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
-                 max_workers: int = 8) -> None:
+                 label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels) -> None:
         self.model_id, self.model_version = model_id, model_version
         self.card = party_scorecard(part)
         self.params = scaling(part)
@@ -38,7 +37,7 @@ class FederatedScorecardScorer:
         self._label = label_column
         self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
-        self._fanout = SourceFanOut(sources, channels, max_workers=max_workers, name="scorecard-fanout")
+        self._fanout = SourceFanOut(sources, channels)
         missing = set(part.hosts) - set(self._fanout.sources)
         if missing:
             raise ValueError(f"the scorecard needs parties that have no endpoint: {sorted(missing)}")
@@ -63,7 +62,7 @@ class FederatedScorecardScorer:
             except ScorecardError as exc:
                 raise ReplyRefused(str(exc)) from exc
 
-        fanout = self._fanout.ask(self.parties, lambda stub, timeout: stub.Points(request, timeout=timeout), read,
+        fanout = self._fanout.ask(self.parties, lambda stub, timeout: stub.Points.future(request, timeout=timeout), read,
                                   deadline_s, what="scorecard points")
         if fanout.failed:
             return fanout.unavailable(ids)

@@ -60,13 +60,13 @@ class FederatedSecureBoostScorer:
 
     def __init__(self, *, model_id: str, model_version: str, model: ActiveModel, own_table: LoadedTable,
                  label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
-                 scale: ScorecardParams | None = None, max_workers: int = 8) -> None:
+                 scale: ScorecardParams | None = None) -> None:
         self.model_id, self.model_version, self.model = model_id, model_version, model
         self._own = own_table
         self._label = label_column
         self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
-        self._fanout = SourceFanOut(sources, channels, max_workers=max_workers)
+        self._fanout = SourceFanOut(sources, channels)
         missing = set(model.parties) - set(self._fanout.sources)
         if missing:
             raise ValueError(f"the model needs parties that have no endpoint: {sorted(missing)}")
@@ -81,7 +81,7 @@ class FederatedSecureBoostScorer:
         if not ids:
             return ScoreBatch(())
         request = scoring_pb2.MaskRequest(model_id=self.model_id, ids=ids, use_id=use_id)
-        fanout = self._fanout.ask(self.model.parties, lambda stub, timeout: stub.LeafMasks(request, timeout=timeout),
+        fanout = self._fanout.ask(self.model.parties, lambda stub, timeout: stub.LeafMasks.future(request, timeout=timeout),
                                   lambda reply: reply, deadline_s, what="scoring share")
         if fanout.failed:
             return fanout.unavailable(ids)

@@ -9,8 +9,8 @@ with SOURCE_UNAVAILABLE for every enterprise, naming the failed sources.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -63,31 +63,33 @@ class FanOut(Generic[Reply]):
 
 
 class SourceFanOut:
-    """Calls `PartyScoring` on every source in parallel over the platform's mTLS channels."""
+    """Calls `PartyScoring` on every source at once over the platform's mTLS channels.
 
-    def __init__(self, sources: Sequence[SourceEndpoint], channels: PeerChannels, *, max_workers: int = 8,
-                 name: str = "score-fanout") -> None:
+    The calls are gRPC futures (`stub.Method.future`): all of them are in flight together and no thread
+    of ours waits on each one; a fan-out costs three thread hand-offs fewer than a pool of blocking calls.
+    """
+
+    def __init__(self, sources: Sequence[SourceEndpoint], channels: PeerChannels) -> None:
         self.sources = {s.party: s for s in sources}
         self._channels = channels
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing of its own to release: the channels belong to the caller."""
 
-    def ask(self, parties: Sequence[str], call: Callable[[scoring_pb2_grpc.PartyScoringStub, float], object],
+    def ask(self, parties: Sequence[str], call: Callable[[scoring_pb2_grpc.PartyScoringStub, float], grpc.Future],
             read: Callable[[object], Reply], deadline_s: float, *, what: str) -> FanOut[Reply]:
-        """`read(call(stub, deadline_s))` for each party; `read` raises `ReplyRefused` for an unusable reply."""
-        futures = {p: self._pool.submit(call, self._stub(p), deadline_s) for p in parties}
-        wait(futures.values(), timeout=deadline_s + 1.0)
+        """`read(call(stub, deadline_s).result())` for each party, where `call` starts the RPC as a future;
+        `read` raises `ReplyRefused` for an unusable reply."""
+        futures = {p: call(self._stub(p), deadline_s) for p in parties}
+        give_up = time.monotonic() + deadline_s + 1.0
         replies: dict[str, Reply] = {}
         failed: list[str] = []
         for party, future in futures.items():
-            if not future.done():
+            try:
+                replies[party] = read(future.result(timeout=max(0.0, give_up - time.monotonic())))
+            except grpc.FutureTimeoutError:
                 future.cancel()
                 failed.append(party)
-                continue
-            try:
-                replies[party] = read(future.result())
             except grpc.RpcError as exc:
                 log.warning(f"{what} failed", extra={"source": party, "code": exc.code().name})
                 failed.append(party)
