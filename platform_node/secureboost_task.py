@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,7 +21,14 @@ from federation.job_files import read_intersection, store_part
 from federation.proto import alignment_pb2
 from federation.proto import secureboost_pb2 as pb
 from federation.tasks import TaskContext, TaskFailed
-from models.he import ObfuscatorPool, OUKeypair, OUParams, PaillierKeypair, PaillierParams
+from models.he import (
+    InsecureParametersError,
+    ObfuscatorPool,
+    OUKeypair,
+    OUParams,
+    PaillierKeypair,
+    PaillierParams,
+)
 from models.metrics import auc, ks
 from models.secureboost import (
     ActiveModel,
@@ -35,10 +43,12 @@ from models.splits import holdout_split
 from tables import LoadedTable
 from tables.features import feature_matrix
 
+log = logging.getLogger("xyd.platform.secureboost")
+
 # [train] keys that configure the job around the algorithm rather than SecureBoostParams itself.
 JOB_KEYS = {"algorithm", "key_bits", "scheme", "holdout", "timeout_seconds", "allow_insecure_for_tests",
             "active", "passive", "job_name", "model_name", "contributions", "contribution_trees",
-            "he_workers"}
+            "he_workers", "short_exponent_bits"}
 
 
 def secureboost_params(raw: Mapping[str, Any]) -> SecureBoostParams:
@@ -59,13 +69,23 @@ def secureboost_params(raw: Mapping[str, Any]) -> SecureBoostParams:
 
 
 def _secret_key(params: Mapping[str, Any]):
+    """The job's fresh key. `short_exponent_bits` (absent by default) is the job owner's explicit opt-in to
+    short obfuscator exponents: about 5x cheaper encryption, resting on a short-exponent assumption beyond
+    the scheme's own (docs/protocols/he.md); the [train] table, and so the model's lineage, records it."""
     scheme = params.get("scheme", "paillier")
     bits = int(params.get("key_bits", 2048))
     insecure = bool(params.get("allow_insecure_for_tests", False))
-    if scheme == "paillier":
-        return PaillierKeypair.generate(PaillierParams(key_bits=bits, allow_insecure_for_tests=insecure)).secret
-    if scheme == "ou":
-        return OUKeypair.generate(OUParams(key_bits=bits, allow_insecure_for_tests=insecure)).secret
+    choice: dict[str, Any] = {"key_bits": bits, "allow_insecure_for_tests": insecure}
+    if params.get("short_exponent_bits") is not None:
+        choice |= {"exponent_bits": int(params["short_exponent_bits"]), "allow_short_exponents": True}
+        log.warning("short obfuscator exponents opted in", extra={"bits": choice["exponent_bits"]})
+    try:
+        if scheme == "paillier":
+            return PaillierKeypair.generate(PaillierParams(**choice)).secret
+        if scheme == "ou":
+            return OUKeypair.generate(OUParams(**choice)).secret
+    except InsecureParametersError as exc:
+        raise TaskFailed("BAD_PARAMS", f"[train]: {exc}") from exc
     raise TaskFailed("BAD_PARAMS", f"[train] scheme must be paillier or ou, got {scheme!r}")
 
 
