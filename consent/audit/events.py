@@ -197,8 +197,13 @@ class AuditEvent:
         return document
 
     def to_leaf(self) -> bytes:
-        """RFC 8785 canonical JSON: the exact bytes that are hashed into the tree."""
-        return rfc8785.dumps(self.to_json_object())
+        """RFC 8785 canonical JSON: the exact bytes that are hashed into the tree (made once per event, which
+        is immutable, so a writer can have them made before it takes the log's append lock)."""
+        leaf = self.__dict__.get("_leaf")
+        if leaf is None:
+            leaf = rfc8785.dumps(self.to_json_object())
+            object.__setattr__(self, "_leaf", leaf)
+        return leaf
 
     @classmethod
     def from_json_object(cls, document: Mapping[str, Any]) -> AuditEvent:

@@ -11,9 +11,10 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from consent.audit.prepared import PreparedStatement
 from platform_node.institutions.errors import QuotaExhausted, RateLimited
 from platform_node.institutions.schema import quota_usage
 
@@ -57,21 +58,28 @@ def seconds_to_next_day(moment: datetime) -> float:
     return SECONDS_PER_DAY - moment.timestamp() % SECONDS_PER_DAY
 
 
+_KEY = and_(quota_usage.c.institution_id == bindparam("institution_id"), quota_usage.c.day == bindparam("day"))
+# The hot path of every served score: compiled once per dialect, one statement when the day's row exists.
+_CHARGE = PreparedStatement(
+    update(quota_usage).where(and_(_KEY, quota_usage.c.used + bindparam("count") <= bindparam("limit")))
+    .values(used=quota_usage.c.used + bindparam("count")).returning(quota_usage.c.used)
+)
+_READ = PreparedStatement(select(quota_usage.c.used).where(_KEY))
+_FIRST = PreparedStatement(insert(quota_usage).values(institution_id=bindparam("institution_id"),
+                                                      day=bindparam("day"), used=bindparam("count")))
+
+
 def consume_quota(conn: Connection, institution_id: str, count: int, *, limit: int, now: datetime) -> int:
     """Count `count` enterprises against today's quota inside the caller's transaction; returns the new total.
 
     Raises `QuotaExhausted` (and counts nothing) when the total would pass `limit`.
     """
-    day = utc_day(now)
-    key = and_(quota_usage.c.institution_id == institution_id, quota_usage.c.day == day)
+    key = {"institution_id": institution_id, "day": utc_day(now)}
     for _ in range(2):  # a concurrent first insert of the day loses the race once, then updates
-        done = conn.execute(
-            update(quota_usage).where(and_(key, quota_usage.c.used + count <= limit))
-            .values(used=quota_usage.c.used + count)
-        )
-        if done.rowcount == 1:
-            return int(conn.execute(select(quota_usage.c.used).where(key)).scalar_one())
-        existing = conn.execute(select(quota_usage.c.used).where(key)).scalar_one_or_none()
+        total = _CHARGE.execute(conn, {**key, "count": count, "limit": limit}).scalar_one_or_none()
+        if total is not None:
+            return int(total)
+        existing = _READ.execute(conn, key).scalar_one_or_none()
         if existing is not None or count > limit:
             used = existing or 0
             raise QuotaExhausted(
@@ -79,7 +87,7 @@ def consume_quota(conn: Connection, institution_id: str, count: int, *, limit: i
             )
         try:
             with conn.begin_nested():
-                conn.execute(insert(quota_usage).values(institution_id=institution_id, day=day, used=count))
+                _FIRST.execute(conn, {**key, "count": count})
             return count
         except IntegrityError:
             continue

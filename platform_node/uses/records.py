@@ -186,6 +186,8 @@ class UseBook:
                     "result_nonce": nonce, "created_at": created, "feedback_due_at": due,
                 }
             )
+        for event in events:
+            event.to_leaf()  # the canonical JSON, made here rather than under the log's append lock
         return PreparedUses(tuple(outcomes), tuple(rows), tuple(events))
 
     def record(self, conn: Connection, prepared: PreparedUses) -> list[RecordedUse]:
