@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
+from coordinator.processes import die_with_parent_if_asked
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the parser from every installed role's `register(subparsers)` hook."""
@@ -19,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    die_with_parent_if_asked()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
