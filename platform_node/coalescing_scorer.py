@@ -13,7 +13,7 @@ so coalescing changes no answer; the deadline of a shared call is the shortest o
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -30,13 +30,16 @@ class _Request:
 
 
 class CoalescingScorer:
-    """A `Scorer` that merges concurrent small requests into shared calls of `inner`."""
+    """A `Scorer` that merges concurrent small requests into shared calls of the scorer `current()` names.
 
-    def __init__(self, inner: Scorer, *, max_codes: int = 64, max_group_codes: int = 2048,
+    `current` is asked once per call, so whoever owns the scorer may replace it at any time.
+    """
+
+    def __init__(self, current: Callable[[], Scorer], *, max_codes: int = 64, max_group_codes: int = 2048,
                  dispatchers: int = 2, linger_s: float = 0.002) -> None:
         if max_codes < 1 or max_group_codes < max_codes:
             raise ValueError("need 1 <= max_codes <= max_group_codes")
-        self.inner = inner
+        self._current = current
         self._max_codes, self._max_group_codes = max_codes, max_group_codes
         self._queue: GroupedQueue[_Request] = GroupedQueue(self._answer, self._take_group, workers=dispatchers,
                                                            linger_s=linger_s, name="score-coalesce")
@@ -55,7 +58,7 @@ class CoalescingScorer:
         return self.submit(credit_codes, purpose=purpose, deadline_s=deadline_s).result()
 
     def close(self) -> None:
-        """Answer what is queued and stop the dispatchers (the inner scorer's owner closes it)."""
+        """Answer what is queued and stop the dispatchers (the scorer's owner closes the scorer)."""
         self._queue.close()
 
     def _take_group(self, queue: deque[_Request]) -> list[_Request]:
@@ -75,7 +78,7 @@ class CoalescingScorer:
     def _answer(self, group: list[_Request]) -> None:
         codes = list(dict.fromkeys(code for request in group for code in request.codes))
         try:
-            batch = self.inner.score(codes, purpose=group[0].purpose,
+            batch = self._current().score(codes, purpose=group[0].purpose,
                                      deadline_s=min(request.deadline_s for request in group))
             batch.check_answers(codes)
         except Exception as failure:

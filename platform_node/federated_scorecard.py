@@ -15,8 +15,15 @@ from federation.proto import scoring_pb2
 from models.scorecard import PartyScores, ScorecardError
 from models.scorecard.scoring import combine, from_message
 from models.scorecard.stored import party_scorecard, placeable, scaling
-from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure, ScoreOutcome, ScoreResult
-from platform_node.source_fanout import ReplyRefused, SourceEndpoint, SourceFanOut, grade_of
+from platform_node.scoring_api import (
+    FailureCode,
+    ScoreBatch,
+    ScoreFailure,
+    ScoreOutcome,
+    ScoreResult,
+    grade_of,
+)
+from platform_node.source_fanout import ReplyRefused, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
 from tables.features import FeatureIndex
 
@@ -47,7 +54,7 @@ class FederatedScorecardScorer:
         return tuple(sorted(self._fanout.sources))
 
     def close(self) -> None:
-        self._fanout.close()
+        """Nothing of its own to release: the channels belong to whoever built the scorer."""
 
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
               ) -> ScoreBatch:

@@ -16,8 +16,15 @@ from federation.grpc_channel import PeerChannels
 from federation.proto import scoring_pb2
 from models.scorecard.params import ScorecardParams
 from models.secureboost import ActiveModel, FeatureTable
-from platform_node.scoring_api import FailureCode, ScoreBatch, ScoreFailure, ScoreOutcome, ScoreResult
-from platform_node.source_fanout import SourceEndpoint, SourceFanOut, grade_of
+from platform_node.scoring_api import (
+    FailureCode,
+    ScoreBatch,
+    ScoreFailure,
+    ScoreOutcome,
+    ScoreResult,
+    grade_of,
+)
+from platform_node.source_fanout import SourceEndpoint, SourceFanOut
 from tables import LoadedTable
 from tables.features import FeatureIndex
 
@@ -73,7 +80,7 @@ class FederatedSecureBoostScorer:
         self._scale = scale or ScorecardParams()
 
     def close(self) -> None:
-        self._fanout.close()
+        """Nothing of its own to release: the channels belong to whoever built the scorer."""
 
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
               ) -> ScoreBatch:

@@ -24,8 +24,7 @@ from pathlib import Path
 from models.horizontal import PublishedModel, ServableModel, read_published
 from models.horizontal.published import is_model_file_name
 from models.scorecard.params import ScorecardParams
-from platform_node.federated_scorer import grade_of
-from platform_node.scoring_api import ScoreOutcome
+from platform_node.scoring_api import ScoreOutcome, grade_of
 
 log = logging.getLogger("xyd.platform.scoring")
 

@@ -38,6 +38,18 @@ _SOURCE = re.compile(r"[a-z][a-z0-9]*/[a-z0-9][a-z0-9._-]*")
 MAX_REASON_CODES = 8
 
 
+# Rating bands on the 600-at-50:1, 20-PDO scale (higher is better).
+GRADES = ((750, "AAA"), (700, "AA"), (650, "A"), (600, "BBB"), (550, "BB"), (500, "B"), (450, "CCC"))
+
+
+def grade_of(score: int) -> str:
+    """The rating band of a score."""
+    for floor, grade in GRADES:
+        if score >= floor:
+            return grade
+    return "C"
+
+
 class FailureCode(StrEnum):
     """Why one enterprise has no score."""
 

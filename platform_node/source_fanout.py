@@ -25,17 +25,6 @@ log = logging.getLogger("xyd.platform.scoring")
 
 Reply = TypeVar("Reply")
 
-# Rating bands on the 600-at-50:1, 20-PDO scale (higher is better).
-GRADES = ((750, "AAA"), (700, "AA"), (650, "A"), (600, "BBB"), (550, "BB"), (500, "B"), (450, "CCC"))
-
-
-def grade_of(score: int) -> str:
-    for floor, grade in GRADES:
-        if score >= floor:
-            return grade
-    return "C"
-
-
 class ReplyRefused(ValueError):
     """A source's reply is well-formed protobuf but not a usable part (wrong size, bad values)."""
 
@@ -72,9 +61,6 @@ class SourceFanOut:
     def __init__(self, sources: Sequence[SourceEndpoint], channels: PeerChannels) -> None:
         self.sources = {s.party: s for s in sources}
         self._channels = channels
-
-    def close(self) -> None:
-        """Nothing of its own to release: the channels belong to the caller."""
 
     def ask(self, parties: Sequence[str], call: Callable[[scoring_pb2_grpc.PartyScoringStub, float], grpc.Future],
             read: Callable[[object], Reply], deadline_s: float, *, what: str) -> FanOut[Reply]:

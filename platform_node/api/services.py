@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -90,23 +89,14 @@ class PlatformServices:
     publisher: CheckpointPublisher
     log_verifier: Ed25519Verifier
     ticker: Ticker | None = None
-    _coalescing: CoalescingScorer | None = field(default=None, repr=False)
-    _coalescing_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # `scorer` behind request coalescing; it reads `scorer` per call, so replacing `scorer` takes effect.
+    scoring: CoalescingScorer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.scoring = CoalescingScorer(lambda: self.scorer)
 
     def now(self) -> datetime:
         return self.clock()
-
-    @property
-    def scoring(self) -> CoalescingScorer:
-        """`scorer` behind request coalescing (rebuilt if `scorer` is replaced, as tests do)."""
-        with self._coalescing_lock:
-            current = self._coalescing
-            if current is None or current.inner is not self.scorer:
-                self._coalescing = CoalescingScorer(self.scorer)
-            replaced, fresh = (current if current is not self._coalescing else None), self._coalescing
-        if replaced is not None:
-            replaced.close()
-        return fresh
 
     def publisher_verifier_key(self) -> str:
         """The checkpoint key's C2SP verifier key, for anyone checking receipts."""
@@ -132,8 +122,7 @@ class PlatformServices:
             self.ticker.stop()
             self.ticker = None
         self.dispatcher.close()
-        if self._coalescing is not None:
-            self._coalescing.close()
+        self.scoring.close()
         self.recorder.close()
         self.engine.dispose()
 

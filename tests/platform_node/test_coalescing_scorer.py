@@ -32,7 +32,7 @@ def test_requests_queued_behind_a_call_share_the_next_one_and_keep_their_answers
     codes = enterprises(30)
     inner = RecordingScorer(codes)
     direct = local_scorer(feature_sources(codes))
-    scorer = CoalescingScorer(inner, dispatchers=1)
+    scorer = CoalescingScorer(lambda: inner, dispatchers=1)
     first = scorer.submit(codes[:1], purpose="PRE_LOAN_REVIEW", deadline_s=2.0)
     assert inner.entered.wait(timeout=30)  # the dispatcher is busy with the first request
     queued = [scorer.submit([codes[i], codes[(i + 7) % 20]], purpose="PRE_LOAN_REVIEW", deadline_s=2.0)
@@ -51,7 +51,7 @@ def test_purposes_are_not_mixed_and_large_requests_skip_the_queue() -> None:
     codes = enterprises(120)
     inner = RecordingScorer(codes)
     inner.release.set()
-    scorer = CoalescingScorer(inner, max_codes=10, dispatchers=1)
+    scorer = CoalescingScorer(lambda: inner, max_codes=10, dispatchers=1)
     big = scorer.submit(codes[:100], purpose="PRE_LOAN_REVIEW", deadline_s=2.0)
     assert big.done() and len(big.result()) == 100
     assert inner.calls[0] == (codes[:100], "PRE_LOAN_REVIEW")
@@ -70,7 +70,8 @@ class BrokenScorer:
 
 
 def test_an_inner_failure_reaches_every_request_of_the_call() -> None:
-    scorer = CoalescingScorer(BrokenScorer())
+    broken = BrokenScorer()
+    scorer = CoalescingScorer(lambda: broken)
     futures = [scorer.submit([code], purpose="PRE_LOAN_REVIEW", deadline_s=1.0) for code in enterprises(5)]
     for future in futures:
         with pytest.raises(ConnectionError):

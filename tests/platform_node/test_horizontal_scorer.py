@@ -12,8 +12,8 @@ import pytest
 from models.horizontal import write_model_file
 from models.horizontal.published import publish_model_file
 from models.scorecard.params import ScorecardParams
-from platform_node.federated_scorer import grade_of
 from platform_node.horizontal_scorer import HorizontalScorer, UnknownModel, reason_token
+from platform_node.scoring_api import grade_of
 from tests.models.horizontal.tiny_models import logistic_model, xgboost_model
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field, StringConstraints
@@ -21,7 +21,7 @@ from consent.authorisation.codec import format_time
 from models.horizontal import InvalidVariablesError, public_training_summary
 from platform_node.api.deps import CurrentInstitution, ScoringInstitution, Services, Settings
 from platform_node.api.errors import ApiError
-from platform_node.api.routers.scores import _check_quota, _record
+from platform_node.api.routers.scores import check_quota, record_uses
 from platform_node.api.schemas.common import (
     CreditCode,
     LeafReceiptOut,
@@ -39,13 +39,6 @@ MAX_VARIABLES = 1000
 _scorer_lock = threading.Lock()
 
 VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
-
-
-@runtime_checkable
-class ServingScorer(Protocol):
-    """A joint-model scorer that can say which model it serves now (None before any is published)."""
-
-    def serving(self) -> tuple[str, str] | None: ...
 
 
 class ModelScoreRequest(RequestModel):
@@ -101,12 +94,8 @@ Horizontal = Annotated[HorizontalScorer, Depends(get_horizontal_scorer)]
 
 
 def _joint(scorer: Scorer) -> ServedModelOut | None:
-    """The joint model the scorer serves now, if the scorer can tell."""
-    if isinstance(scorer, ServingScorer):
-        serving = scorer.serving()
-    else:
-        model_id, version = getattr(scorer, "model_id", None), getattr(scorer, "model_version", None)
-        serving = (model_id, version) if isinstance(model_id, str) and isinstance(version, str) else None
+    """The joint model the scorer serves now (`serving()`: id and version, None before any is published)."""
+    serving = scorer.serving() if hasattr(scorer, "serving") else None
     return None if serving is None else ServedModelOut(model_id=serving[0], model_version=serving[1], kind="joint")
 
 
@@ -152,11 +141,11 @@ def score_with_model(
                   + [{"field": f"body.variables.{n}", "message": "not a variable of this model"} for n in exc.unknown]
                   + [{"field": f"body.variables.{n}", "message": "not a finite number"} for n in exc.not_finite])
         raise ApiError(422, "INVALID_VARIABLES", str(exc), errors=errors) from None
-    _check_quota(services, institution, 1, now)
+    check_quota(services, institution, 1, now)
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
                                             loan_application_ref=body.loan_application_ref, outcomes=[outcome],
                                             now=now)
-    [recorded] = _record(services, institution, prepared, now)
+    [recorded] = record_uses(services, institution, prepared, now)
     log.info("score served", extra={"institution": institution.id, "use_id": recorded.use_id,
                                     "leaf": recorded.receipt.index, "model": outcome.model_id})
     return ModelScoreOut(

@@ -43,22 +43,24 @@ log = logging.getLogger("xyd.platform.api")
 router = APIRouter(prefix="/v1/scores", tags=["scores"])
 
 
-def _check_quota(services: PlatformServices, institution: Institution, count: int, now: datetime) -> None:
-    """Refuse before scoring if `count` more enterprises would pass today's quota (read only)."""
+def check_quota(services: PlatformServices, institution: Institution, count: int, now: datetime) -> None:
+    """Refuse before scoring if `count` more enterprises would pass today's quota. Reads the database only
+    when the use recorder has not committed for the institution today (`quota_is_known`)."""
     used = services.recorder.known_quota_use(institution.id, now=now)
     if used is None:
         with services.engine.connect().execution_options(**READ_ONLY) as conn:
             used = quota_used(conn, institution.id, now=now)
-    _refuse_over_quota(institution, used, count, now)
-
-
-def _refuse_over_quota(institution: Institution, used: int, count: int, now: datetime) -> None:
     if used + count > institution.limits.daily_quota:
         raise QuotaExhausted(f"daily quota of {institution.limits.daily_quota} enterprises: {used} used, "
                              f"{count} requested", seconds_to_next_day(now))
 
 
-def _record(services: PlatformServices, institution: Institution, prepared: PreparedUses,
+def quota_is_known(services: PlatformServices, institution: Institution, now: datetime) -> bool:
+    """Whether `check_quota` can answer without the database (so an event loop may call it)."""
+    return services.recorder.known_quota_use(institution.id, now=now) is not None
+
+
+def record_uses(services: PlatformServices, institution: Institution, prepared: PreparedUses,
             now: datetime) -> list[RecordedUse]:
     """Count the served enterprises against the quota and write uses and leaves, in one transaction
     (shared with concurrent requests: group commit)."""
@@ -87,11 +89,10 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
     services = services_of(request)
     settings = services.settings
     now = services.now()
-    used = services.recorder.known_quota_use(institution.id, now=now)
-    if used is None:
-        await run_in_threadpool(_check_quota, services, institution, 1, now)
+    if quota_is_known(services, institution, now):
+        check_quota(services, institution, 1, now)
     else:
-        _refuse_over_quota(institution, used, 1, now)
+        await run_in_threadpool(check_quota, services, institution, 1, now)
     codes = [body.credit_code]
     batch = await asyncio.wrap_future(
         services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s))
@@ -138,14 +139,14 @@ def score_batch(
         raise ApiError(422, "BATCH_TOO_LARGE", f"at most {settings.max_batch} credit codes per batch")
     if len(set(codes)) != len(codes):
         raise ApiError(422, "DUPLICATE_CREDIT_CODES", "credit codes in a batch must be distinct")
-    _check_quota(services, institution, len(codes), now)
+    check_quota(services, institution, len(codes), now)
     batch = _score(services, codes, body.purpose.value, settings.scoring_deadline_s)
     outcomes = batch.outcomes()
     batch_id = services.uses.new_id("bat")
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
                                             loan_application_ref=body.loan_application_ref, outcomes=outcomes,
                                             now=now, batch_id=batch_id)
-    recorded = _record(services, institution, prepared, now)
+    recorded = record_uses(services, institution, prepared, now)
     by_code = {r.outcome.credit_code: r for r in recorded}
     items = []
     for result in batch:

@@ -18,23 +18,15 @@ import pytest
 from models.horizontal import GlobalModel, write_model_file
 from models.horizontal.published import publish_model_file
 from platform_node.api.app import create_app
-from platform_node.api.local_scorer import LocalScorecardScorer
 from platform_node.api.server import ApiServer
 from platform_node.api.settings import ApiSettings
-from platform_node.federated_scorer import grade_of
+from platform_node.scoring_api import grade_of
 from tests.models.horizontal.tiny_models import logistic_model, xgboost_model
-from tests.platform_node.world import BANK_A, BANK_B, COMPLIANCE, SCORECARD, Platform, build_platform
+from tests.platform_node.world import BANK_A, BANK_B, COMPLIANCE, Platform, build_platform
 
 CODE = "91330105MARQ283F4K"
 # Values recognisable if they ever leaked into a response, a log line or a stored row.
 SECRET_VALUES = (1.2345678901, -2.3456789012, 0.87654321098, 3.1415926535, -0.5772156649)
-
-
-class ServingScorecard(LocalScorecardScorer):
-    """The test platform's joint scorer, able to say which model it serves (as `GET /v1/models` asks)."""
-
-    def serving(self) -> tuple[str, str]:
-        return ("scorecard-test", "3")
 
 
 @dataclass
@@ -70,8 +62,6 @@ def hz(tmp_path: Path) -> Iterator[HzLive]:
     settings = ApiSettings(database_url=f"sqlite:///{db}", allow_http_webhooks=True, webhook_timeout_s=2.0,
                            horizontal_models_dir=folder)
     platform = build_platform(tmp_path, settings=settings)
-    platform.services.scorer = ServingScorecard(SCORECARD, list(platform.sources.values()),
-                                                model_id="scorecard-test", model_version="3")
     server = ApiServer(create_app(platform.services))
     url = server.start()
     try:
