@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 READ_ONLY = {"xyd_read_only": True}
 _SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
 _FIRST_PAUSE, _LONGEST_PAUSE = 50e-6, 2e-3
-_SQLITE_POOL_SIZE = 40  # anyio's default worker-thread count, which runs FastAPI's sync endpoints
+_SQLITE_POOL_SIZE = 40  # as many connections as a server has worker threads (anyio's default: 40)
 
 
 def open_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000, **kwargs: Any) -> Engine:
@@ -109,6 +109,8 @@ def configure_sqlite(engine: Engine, *, synchronous: str = "NORMAL", busy_timeou
             writers.give_back(raw)
             raise
 
+    # These fire just before the driver's COMMIT/ROLLBACK: the next writer of this process may then meet the
+    # lock for a moment and fall back to the short polling of `_begin_immediate`, which is still correct.
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(connection: Any) -> None:

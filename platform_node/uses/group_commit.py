@@ -49,7 +49,7 @@ class GroupCommitRecorder:
         self._engine, self._uses, self._max_group = engine, uses, max_group
         self._queue: GroupedQueue[_Request] = GroupedQueue(self._write, self._take_group, name="use-group-commit")
         self._used_lock = threading.Lock()
-        self._used: dict[tuple[str, str], int] = {}
+        self._used: dict[tuple[str, int], int] = {}
 
     def submit(self, *, institution_id: str, daily_quota: int, prepared: PreparedUses,
                now: datetime) -> Future:
@@ -78,7 +78,7 @@ class GroupCommitRecorder:
         return [queue.popleft() for _ in range(min(self._max_group, len(queue)))]
 
     @staticmethod
-    def _charge(conn: Connection, requests: list[_Request], charged: dict[tuple[str, str], int],
+    def _charge(conn: Connection, requests: list[_Request], charged: dict[tuple[str, int], int],
                 refused: dict[_Request, QuotaExhausted]) -> None:
         """Count one institution's requests against its quota: all at once if they fit together (one
         statement for the lot), else one by one so that only those over the quota fail."""
@@ -103,7 +103,7 @@ class GroupCommitRecorder:
                 refused[request] = error
 
     def _write(self, group: list[_Request]) -> None:
-        charged: dict[tuple[str, str], int] = {}
+        charged: dict[tuple[str, int], int] = {}
         refused: dict[_Request, QuotaExhausted] = {}
         try:
             with self._engine.begin() as conn:
@@ -123,6 +123,9 @@ class GroupCommitRecorder:
             return
         with self._used_lock:
             self._used.update(charged)
+            if charged:  # only the newest day's figures are ever asked for
+                today = max(day for _, day in charged)
+                self._used = {key: used for key, used in self._used.items() if key[1] >= today}
         start = 0
         for request in group:
             if request in refused:
@@ -133,9 +136,9 @@ class GroupCommitRecorder:
             start += count
 
 
-def _by_quota(group: list[_Request]) -> dict[tuple[str, str, int], list[_Request]]:
+def _by_quota(group: list[_Request]) -> dict[tuple[str, int, int], list[_Request]]:
     """The group's requests per institution, quota day and limit, in arrival order."""
-    out: dict[tuple[str, str, int], list[_Request]] = {}
+    out: dict[tuple[str, int, int], list[_Request]] = {}
     for request in group:
         out.setdefault((request.institution_id, utc_day(request.now), request.daily_quota), []).append(request)
     return out
