@@ -76,11 +76,13 @@ def main(argv: list[str]) -> dict:
         headers = {"Authorization": f"Bearer {key}"}
         processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members}
         cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
+        client_before = _cpu(psutil.Process())
         load = run_closed_loop(federation.api_url, "/v1/scores", headers,
                                lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
                                           "loan_application_ref": f"BENCH-{i}"},
                                requests=args.requests, concurrency=args.concurrency)
         errors = list(load.errors)
+        client_cpu_ms = (_cpu(psutil.Process()) - client_before) * 1000 / max(1, len(load.latencies_s))
         cpu_ms = {name: (_cpu(proc) - cpu_before[name]) * 1000 / max(1, len(load.latencies_s))
                   for name, proc in processes.items()}
         batch_codes = codes[: args.batch]
@@ -100,5 +102,6 @@ def main(argv: list[str]) -> dict:
         # CPU per single score (user + system), which other load on a shared machine does not inflate.
         "platform_cpu_ms_per_request": round(cpu_ms.get("platform/main", 0.0), 2),
         "sources_cpu_ms_per_request": round(sum(v for k, v in cpu_ms.items() if k.startswith("source/")), 2),
+        "client_cpu_ms_per_request": round(client_cpu_ms, 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

@@ -8,7 +8,7 @@ probability of default, a score (PDO scaling), a grade and reason codes (data ca
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from federation.grpc_channel import PeerChannels
 from federation.proto import scoring_pb2
 from models.scorecard.params import ScorecardParams
 from models.secureboost import ActiveModel, FeatureTable
+from models.secureboost.mask_plan import MaskCombiner
 from platform_node.scoring_api import (
     FailureCode,
     ScoreBatch,
@@ -27,34 +28,6 @@ from platform_node.scoring_api import (
 from platform_node.source_fanout import SourceEndpoint, SourceFanOut
 from tables import LoadedTable
 from tables.features import FeatureIndex
-
-
-def _unpack(mask, n_rows: int) -> np.ndarray:
-    width = (mask.n_leaves + 7) // 8
-    bits = np.frombuffer(mask.bits, dtype=np.uint8).reshape(n_rows, width)
-    return np.unpackbits(bits, axis=1, count=mask.n_leaves).astype(bool)
-
-
-def party_contributions(model: ActiveModel, masks: Mapping[str, object], own_masks, n_rows: int
-                        ) -> dict[str, np.ndarray]:
-    """Per party and row: margin with its splits minus the mean margin over the leaves its splits exclude.
-
-    Positive means the party's data raised the default risk; it ranks reason codes, nothing more.
-    """
-    parties = {model.party: own_masks, **masks}
-    out = {p: np.zeros(n_rows) for p in parties}
-    for t, tree in enumerate(model.trees):
-        weights = tree.leaf_weights()
-        allowed = {p: _unpack(m.trees[t], n_rows) for p, m in parties.items()}
-        full = np.logical_and.reduce(list(allowed.values()))
-        w_full = full.astype(float) @ weights
-        for p in parties:
-            others = [a for q, a in allowed.items() if q != p]
-            rest = np.logical_and.reduce(others) if others else np.ones_like(full)
-            counts = rest.sum(axis=1)
-            mean_rest = (rest.astype(float) @ weights) / np.maximum(counts, 1)
-            out[p] += w_full - mean_rest
-    return out
 
 
 class FederatedSecureBoostScorer:
@@ -78,6 +51,7 @@ class FederatedSecureBoostScorer:
         if missing:
             raise ValueError(f"the model needs parties that have no endpoint: {sorted(missing)}")
         self._scale = scale or ScorecardParams()
+        self._combiner = MaskCombiner(model)
 
     def close(self) -> None:
         """Nothing of its own to release: the channels belong to whoever built the scorer."""
@@ -99,9 +73,8 @@ class FederatedSecureBoostScorer:
             known |= np.unpackbits(np.frombuffer(reply.known, dtype=np.uint8), count=n, bitorder="little").astype(bool)
         own = self._features.rows(ids)
         own_table = FeatureTable(own.names, own.values)
-        masks = {p: r.masks for p, r in replies.items()}
-        margin = self.model.predict_margin(own_table, masks)
-        contributions = party_contributions(self.model, masks, self.model.own.leaf_masks(own_table), n)
+        combined = self._combiner.combine(own_table, {p: r.masks for p, r in replies.items()})
+        margin, contributions = combined.margin, combined.contributions
         results: list[ScoreResult] = []
         for i, cid in enumerate(ids):
             if not known[i]:

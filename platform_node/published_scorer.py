@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,7 +31,12 @@ SCORECARD_PART = "scorecard-part.bin"
 
 
 class PublishedModelScorer:
-    """A `Scorer` that follows the latest published model (checked on every call: a cheap directory scan)."""
+    """A `Scorer` that follows the latest published model.
+
+    The models folder is scanned again when its modification time changes (a model published into a new
+    folder) and at least once a second (a part written into a folder after it was created)."""
+
+    RESCAN_S = 1.0
 
     def __init__(self, *, models_dir: Path, own_table: LoadedTable, label_column: str, tls: NodeTls,
                  coordinator: str) -> None:
@@ -42,12 +48,21 @@ class PublishedModelScorer:
         self._channels = PeerChannels(tls)
         self._current: tuple[str, FederatedSecureBoostScorer | FederatedScorecardScorer] | None = None
         self._lock = threading.Lock()
+        self._scanned: tuple[int, float, Path | None] | None = None   # (folder mtime, when, latest)
 
     def _latest(self) -> Path | None:
-        if not self._models_dir.exists():
+        try:
+            changed = self._models_dir.stat().st_mtime_ns
+        except FileNotFoundError:
             return None
+        now = time.monotonic()
+        scanned = self._scanned
+        if scanned is not None and scanned[0] == changed and now - scanned[1] < self.RESCAN_S:
+            return scanned[2]
         parts = [*self._models_dir.glob(f"*/{PART}"), *self._models_dir.glob(f"*/{SCORECARD_PART}")]
-        return max(parts, key=lambda p: p.stat().st_mtime).parent if parts else None
+        latest = max(parts, key=lambda p: p.stat().st_mtime).parent if parts else None
+        self._scanned = (changed, now, latest)
+        return latest
 
     def _roster(self) -> dict[str, control_pb2.NodeInfo]:
         channel = open_secure_channel(self._coordinator, self._tls, Identity("coordinator", "main"))

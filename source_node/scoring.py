@@ -17,13 +17,14 @@ from models.scorecard import PartyScorecard
 from models.scorecard.scoring import to_message
 from models.scorecard.stored import StoredPartError, party_scorecard, placeable, read_part
 from models.secureboost import FeatureTable, ModelIntegrityError, PassiveModel
+from models.secureboost.mask_plan import LeafMaskPlan
 from tables import LoadedTable
 from tables.features import FeatureIndex
 
 log = logging.getLogger("xyd.source.scoring")
 MAX_BATCH = 10_000
 SCORECARD_PART = "scorecard-part.bin"
-Part = TypeVar("Part", PassiveModel, PartyScorecard)
+Part = TypeVar("Part", LeafMaskPlan, PartyScorecard)
 
 
 class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
@@ -33,18 +34,18 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         self._table = table
         self._features = FeatureIndex(table)
         self._models_dir = models_dir
-        self._models: dict[str, PassiveModel] = {}
+        self._models: dict[str, LeafMaskPlan] = {}
         self._cards: dict[str, PartyScorecard] = {}
         self._lock = threading.Lock()
         self._index = {str(cid) for cid in table.ids}
 
-    def _model(self, model_id: str) -> PassiveModel | None:
+    def _model(self, model_id: str) -> LeafMaskPlan | None:
         with self._lock:
             if model_id not in self._models:
                 path = self._models_dir / model_id / "secureboost-passive.bin"
                 if not path.exists() or "/" in model_id or ".." in model_id:
                     return None
-                self._models[model_id] = PassiveModel.from_bytes(path.read_bytes())
+                self._models[model_id] = LeafMaskPlan(PassiveModel.from_bytes(path.read_bytes()))
             return self._models[model_id]
 
     @staticmethod

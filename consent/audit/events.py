@@ -25,9 +25,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import rfc8785
-
 from consent.audit.errors import EventRejected
+from consent.canonical_json import canonical_json
 
 LEAF_VERSION = 1
 
@@ -201,7 +200,7 @@ class AuditEvent:
         is immutable, so a writer can have them made before it takes the log's append lock)."""
         leaf = self.__dict__.get("_leaf")
         if leaf is None:
-            leaf = rfc8785.dumps(self.to_json_object())
+            leaf = canonical_json(self.to_json_object())
             object.__setattr__(self, "_leaf", leaf)
         return leaf
 

@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import rfc8785
-
 from consent.audit.checkpoint import Checkpoint, VerifiedCheckpoint, verify_checkpoint
 from consent.audit.cosignature import CosignatureVerifier
 from consent.audit.errors import NoteError
 from consent.audit.events import AuditEvent
 from consent.audit.log import AuditLog
 from consent.audit.note import Ed25519Verifier, parse_note
+from consent.canonical_json import canonical_json
 from consent.merkle import leaf_hash, verify_inclusion
 
 
@@ -36,7 +35,7 @@ class InclusionReceipt:
 
     def to_json(self) -> bytes:
         """Canonical JSON (base64 for bytes): the form that crosses process boundaries."""
-        return rfc8785.dumps(
+        return canonical_json(
             {
                 "leaf": base64.b64encode(self.leaf).decode(),
                 "index": self.index,

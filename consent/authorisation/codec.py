@@ -11,13 +11,9 @@ from typing import Any
 import rfc8785
 
 from consent.authorisation.errors import WireFormatError
+from consent.canonical_json import canonical_json
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical bytes of a JSON value, so signer and verifier hash the very same bytes."""
-    return rfc8785.dumps(value)
 
 
 def parse_canonical(data: bytes) -> dict[str, Any]:
