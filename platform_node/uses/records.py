@@ -8,6 +8,7 @@ what the bank was told without revealing it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -19,10 +20,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select
 
 from consent.audit.events import AuditEvent, EventKind
 from consent.audit.log import AuditLog, LeafReceipt
+from consent.audit.prepared import PreparedStatement
 from consent.authorisation.schema import from_epoch, to_epoch
 from platform_node.scoring_api import ScoreOutcome
 from platform_node.uses.errors import UseNotFound
@@ -102,6 +104,12 @@ def result_digest(use_id: str, outcome: ScoreOutcome, loan_application_ref: str,
         "nonce": nonce.hex(),
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_uses(columns: tuple[str, ...]) -> PreparedStatement:
+    """The INSERT of use rows with exactly these columns (every row of one call has the same)."""
+    return PreparedStatement(insert(uses).values({name: bindparam(name) for name in columns}))
 
 
 class UseBook:
@@ -196,7 +204,11 @@ class UseBook:
             return []
         receipts = self._audit.append_many(conn, prepared.events)
         rows = [{**row, "audit_index": receipt.index} for row, receipt in zip(prepared.rows, receipts, strict=True)]
-        conn.execute(insert(uses), rows)
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            by_columns.setdefault(tuple(row), []).append(row)
+        for columns, same in by_columns.items():
+            _insert_uses(columns).execute_many(conn, same)
         return [RecordedUse(row["id"], outcome, receipt)
                 for row, outcome, receipt in zip(rows, prepared.outcomes, receipts, strict=True)]
 
