@@ -13,8 +13,10 @@ class ApiServer:
     """A uvicorn server on `host:port` (port 0: any free port) in a daemon thread; use as a context manager."""
 
     def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
-        # Access logs are off: request paths may hold credit codes; handlers log ids instead.
-        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off")
+        # Access logs are off: request paths may hold credit codes; handlers log ids instead. Forwarded-for
+        # headers are not read: nothing here depends on the client's address (limits are per institution).
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off",
+                                proxy_headers=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
         self._host = host
