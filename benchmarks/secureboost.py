@@ -45,6 +45,8 @@ from models.secureboost.runner import predict_active, serve_predict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACTIVE = "platform/main"
+# Obfuscator workers yield to the parties' own protocol steps, which alternate on one core at a time.
+POOL_NICENESS = 10
 
 
 def _log(message: str) -> None:
@@ -74,7 +76,7 @@ class CountingChannel(Channel):
 class PeakMemory:
     """Samples the RSS of this process and its children (obfuscator workers); peak in MiB."""
 
-    def __init__(self, every: float = 0.2) -> None:
+    def __init__(self, every: float = 0.5) -> None:
         self._me = psutil.Process()
         self._stop = threading.Event()
         self._every = every
@@ -129,7 +131,9 @@ def exponent_setting(short_exponent_bits: int) -> str:
 
 
 def _pool_capacity(rows: int) -> int:
-    return max(256, -(-2 * rows // 256) * 256)  # two trees' worth, a whole number of worker batches
+    # Four trees' worth, a whole number of worker batches: while PSI runs (one core per party, with waits)
+    # the workers keep filling spare CPU instead of stopping at two trees (OU 2048: ~35 MB per tree).
+    return max(256, -(-4 * rows // 256) * 256)
 
 
 # ---- one party as its own process -------------------------------------------------------------------
@@ -146,6 +150,7 @@ def party_main(argv: list[str]) -> int:
     parser.add_argument("--scheme", default="paillier")
     parser.add_argument("--key-bits", type=int, default=2048)
     parser.add_argument("--pool-workers", type=int, default=2)
+    parser.add_argument("--pool-niceness", type=int, default=0)
     parser.add_argument("--short-exponent-bits", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--job", default="bench-secureboost")
@@ -189,8 +194,8 @@ def _run_active_party(channel: CountingChannel, passives: list[str], ids: list[s
     keys = _keypair(args.scheme, args.key_bits, args.short_exponent_bits) if params.encryption else None
     # PSI may drop rows, never add any: rows x trees bounds the demand.
     pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(ids)),
-                          workers=args.pool_workers, limit=params.encryptions_needed(len(ids))
-                          ) if keys is not None else None
+                          workers=args.pool_workers, limit=params.encryptions_needed(len(ids)),
+                          niceness=args.pool_niceness) if keys is not None else None
     try:
         if pool is not None:
             pool.start()
@@ -327,7 +332,8 @@ def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[s
             for name in names:
                 argv = ["--pki", str(Path(tmp) / "pki"), "--csv", files[name], "--id-col", args.id_col,
                         "--params", params.to_json(), "--scheme", args.scheme, "--key-bits", str(args.key_bits),
-                        "--pool-workers", str(args.pool_workers), "--out", tmp,
+                        "--pool-workers", str(args.pool_workers), "--pool-niceness", str(args.pool_niceness),
+                        "--out", tmp,
                         "--short-exponent-bits", str(args.short_exponent_bits)]
                 if name == ACTIVE:
                     argv += ["--label-col", args.label_col]
@@ -360,8 +366,8 @@ def run_in_process(args: argparse.Namespace, params: SecureBoostParams) -> dict[
     started = time.perf_counter()
     keys = _keypair(args.scheme, args.key_bits, args.short_exponent_bits) if params.encryption else None
     pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(rows)),
-                          workers=args.pool_workers, limit=params.encryptions_needed(len(rows))
-                          ) if keys is not None else None
+                          workers=args.pool_workers, limit=params.encryptions_needed(len(rows)),
+                          niceness=args.pool_niceness) if keys is not None else None
     passives = {}
     for i, (hids, htable, _) in enumerate(hosts):
         hindex = {e: j for j, e in enumerate(hids)}
@@ -399,6 +405,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--scheme", choices=["paillier", "ou", "plain"], default="paillier")
     parser.add_argument("--transport", choices=["grpc", "inprocess"], default="grpc")
     parser.add_argument("--pool-workers", type=int, default=2, help="obfuscator worker processes (active party)")
+    parser.add_argument("--pool-niceness", type=int, default=POOL_NICENESS,
+                        help="scheduling niceness of the obfuscator workers (0: same priority as the parties)")
     parser.add_argument("--short-exponent-bits", type=int, default=0,
                         help="opt in to short DJN obfuscator exponents of this length (default 0: off)")
     parser.add_argument("--timeout", type=float, default=3600.0)

@@ -45,6 +45,9 @@ from tables.features import feature_matrix
 
 log = logging.getLogger("xyd.platform.secureboost")
 
+# Obfuscator workers yield to this node's own protocol steps and API (docs/protocols/secureboost.md 8).
+_POOL_NICENESS = 10
+
 # [train] keys that configure the job around the algorithm rather than SecureBoostParams itself.
 JOB_KEYS = {"algorithm", "key_bits", "scheme", "holdout", "timeout_seconds", "allow_insecure_for_tests",
             "active", "passive", "job_name", "model_name", "contributions", "contribution_trees",
@@ -130,7 +133,7 @@ def make_train_handler(table: LoadedTable, label_column: str):
         if params.encryption:
             secret = _secret_key(ctx.params)
             with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * len(train_ids)),
-                                workers=int(ctx.params.get("he_workers", 2)),
+                                workers=int(ctx.params.get("he_workers", 2)), niceness=_POOL_NICENESS,
                                 limit=params.encryptions_needed(len(train_ids))) as pool:
                 model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
                                    secret=secret, obfuscators=pool, validation=validation, on_tree=on_tree,
@@ -214,7 +217,7 @@ def _round_auc(ctx: TaskContext, channel, name: str, passives: Sequence[str], pa
     if params.encryption:
         secret = _secret_key(ctx.params)
         with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * own_train.n_rows),
-                            workers=int(ctx.params.get("he_workers", 2)),
+                            workers=int(ctx.params.get("he_workers", 2)), niceness=_POOL_NICENESS,
                             limit=params.encryptions_needed(own_train.n_rows)) as pool:
             model = run_active(scoped, passives, params=params, labels=y_train, features=own_train, secret=secret,
                                obfuscators=pool, timeout=timeout)

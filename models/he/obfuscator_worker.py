@@ -8,6 +8,7 @@ request is answered with that many fixed-width obfuscator records. An empty requ
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import sys
@@ -29,6 +30,9 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    # Optional argument: niceness to add (the pool's `niceness`), so the parent's own work goes first.
+    if len(sys.argv) > 1 and int(sys.argv[1]) > 0:
+        os.nice(int(sys.argv[1]))
     try:
         serve(sys.stdin.buffer, sys.stdout.buffer)
     except (BrokenPipeError, KeyboardInterrupt):

@@ -11,6 +11,7 @@ ciphertexts sharing one reveal m1 - m2.
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from typing import Protocol
@@ -125,6 +126,15 @@ def _below(rng: RandomBits, bound: int) -> int:
     return value
 
 
+def _exponents(rng: RandomBits, bits: int, count: int) -> list[int]:
+    """`count` uniform exponents below 2^bits; from the OS CSPRNG, one read serves the whole batch."""
+    if not isinstance(rng, secrets.SystemRandom):
+        return [rng.getrandbits(bits) for _ in range(count)]
+    size, mask = -(-bits // 8), (1 << bits) - 1
+    data = os.urandom(size * count)
+    return [int.from_bytes(data[i * size:(i + 1) * size], "big") & mask for i in range(count)]
+
+
 class ObfuscatorGenerator:
     """Makes obfuscators from a source with precomputed fixed-base tables."""
 
@@ -153,12 +163,12 @@ class ObfuscatorGenerator:
             pair, (o1, o2) = self._crt.power_pair, self._orders
             values = [pair(_below(rng, o1), _below(rng, o2)) for _ in range(count)]
         elif self._crt is not None:
-            power, bits, draw = self._crt.power, self.source.exponent_bits, rng.getrandbits
-            values = [power(draw(bits)) for _ in range(count)]
+            power = self._crt.power
+            values = [power(a) for a in _exponents(rng, self.source.exponent_bits, count)]
         else:
             assert self._table is not None
-            bits, power, draw = self.source.exponent_bits, self._table.power, rng.getrandbits
-            values = [power(draw(bits)) for _ in range(count)]
+            power = self._table.power
+            values = [power(a) for a in _exponents(rng, self.source.exponent_bits, count)]
         reduced = None if self._reduce is None else [v % self._reduce for v in values]
         return ObfuscatorBatch(values, reduced)
 
@@ -168,9 +178,9 @@ class ObfuscatorGenerator:
         width, reduced_width = self.source.width, self.source.reduced_width
         out = bytearray()
         for i, value in enumerate(batch.values):
-            out += int(value).to_bytes(width, "big")
+            out += mpz(value).to_bytes(width, "big")
             if batch.reduced is not None:
-                out += int(batch.reduced[i]).to_bytes(reduced_width, "big")
+                out += mpz(batch.reduced[i]).to_bytes(reduced_width, "big")
         return bytes(out)
 
 
@@ -183,9 +193,9 @@ def batch_from_bytes(source: ObfuscatorSource, data: bytes) -> ObfuscatorBatch:
     view = memoryview(data)
     values, reduced = [], []
     for start in range(0, len(data), record):
-        values.append(mpz(int.from_bytes(view[start : start + width], "big")))
+        values.append(mpz.from_bytes(view[start : start + width], "big"))
         if reduced_width:
-            reduced.append(mpz(int.from_bytes(view[start + width : start + record], "big")))
+            reduced.append(mpz.from_bytes(view[start + width : start + record], "big"))
     return ObfuscatorBatch(values, reduced if reduced_width else None)
 
 

@@ -18,6 +18,11 @@ from models.he.obfuscators import ObfuscatorBatch, ObfuscatorSource, RandomBits
 from models.he.parallel import powmod_list
 from models.he.params import PaillierParams
 
+# Window of the key owner's CRT tables for opt-in short exponents: 224-bit exponents in 15 rows, 2 x 15
+# half-width products (measured side by side: 10% faster than 13 bits, 25% faster than 11), at ~290 MB and
+# ~3 s of table building per worker process.
+SHORT_EXPONENT_WINDOW_BITS = 15
+
 
 def _random_unit(modulus: mpz, rng: RandomBits) -> mpz:
     """A uniformly random element of Z_modulus^* (rejection sampling)."""
@@ -144,10 +149,11 @@ class PaillierSecretKey:
             out.append(int(m - n) if m > half else int(m))
         return out
 
-    def obfuscator_source(self, *, window_bits: int = 11, rng: RandomBits | None = None) -> ObfuscatorSource:
+    def obfuscator_source(self, *, window_bits: int | None = None, rng: RandomBits | None = None
+                          ) -> ObfuscatorSource:
         """DJN base h_s = (-x^2)^n mod n^2; obfuscators computed modulo p^2 and q^2 (CRT) with exponents
         uniform modulo p - 1 and q - 1 (h_s is an n-th power, so its order in each half divides them), or
-        with one short exponent when the params opted in (`allow_short_exponents`)."""
+        with one short exponent when the params opted in (`allow_short_exponents`; window 15, ~290 MB)."""
         rng = rng or secrets.SystemRandom()
         n, nsq = self.public.n, self.public.nsquare
         x = _random_unit(n, rng)
@@ -160,7 +166,7 @@ class PaillierSecretKey:
             modulus=int(nsq),
             base=int(h_s),
             exponent_bits=params.exponent_bits or params.key_bits // 2,
-            window_bits=window_bits,
+            window_bits=window_bits or (SHORT_EXPONENT_WINDOW_BITS if params.short_exponents else 11),
             crt=(int(self.p2), int(self.q2)),
             # Opt-in short exponents: one short a for both halves; otherwise uniform per half.
             crt_orders=None if params.short_exponents else (int(self.p) - 1, int(self.q) - 1),

@@ -71,6 +71,8 @@ class ObfuscatorPool:
     passes it so the workers stop instead of filling the pool for a tree that never comes: on a 2-core
     machine every surplus obfuscator costs the other parties CPU). A `take` beyond the limit raises
     PoolExhaustedError. `worker_seeds` (one per worker) makes workers deterministic and is for tests only.
+    `niceness` lowers the workers' scheduling priority (os.nice): on a machine where the protocol's own
+    steps alternate on one core, the workers then fill the idle CPU instead of slowing those steps down.
     """
 
     def __init__(
@@ -83,12 +85,16 @@ class ObfuscatorPool:
         take_timeout: float = 120.0,
         limit: int | None = None,
         worker_seeds: list[bytes] | None = None,
+        niceness: int = 0,
     ) -> None:
         workers = workers if workers is not None else default_threads()
         if capacity < 1 or workers < 1 or batch < 1 or (limit is not None and limit < 0):
             raise ValueError("capacity, workers and batch must be >= 1, limit >= 0")
         if worker_seeds is not None and len(worker_seeds) != workers:
             raise ValueError("give one seed per worker")
+        if not 0 <= niceness <= 19:
+            raise ValueError("niceness must be in [0, 19]")
+        self.niceness = niceness
         self.source = source
         self.capacity, self.workers, self.batch = capacity, workers, min(batch, capacity)
         self.take_timeout = take_timeout
@@ -121,7 +127,7 @@ class ObfuscatorPool:
         recipe = self.source.to_bytes()
         for seed in self._seeds:
             process = subprocess.Popen(
-                [sys.executable, "-m", "models.he.obfuscator_worker"],
+                [sys.executable, "-m", "models.he.obfuscator_worker", str(self.niceness)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,

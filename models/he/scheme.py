@@ -45,6 +45,7 @@ class SecretKey(Protocol):
         """Decrypt to signed integers (centred), checking each is within plaintext_bits."""
         ...
 
-    def obfuscator_source(self, *, window_bits: int = 11, rng: RandomBits | None = None) -> ObfuscatorSource:
-        """A recipe for obfuscators computed modulo the secret prime factors (CRT)."""
+    def obfuscator_source(self, *, window_bits: int | None = None, rng: RandomBits | None = None
+                          ) -> ObfuscatorSource:
+        """A recipe for obfuscators made with the secret factors (CRT), window chosen by the scheme if None."""
         ...

@@ -46,6 +46,8 @@ class HistogramEvaluator(ABC):
     scheme: str
     value_bytes: int
     packed_bytes: int
+    # Additions are costly ciphertext products: worth planning joint cells to make fewer (cell_plan).
+    joint_cells: bool = False
 
     @abstractmethod
     def load(self, data: bytes, count: int, layout: PackingLayout) -> Vector:

@@ -28,16 +28,33 @@ HE_SCHEMES = ("paillier", "ou")
 
 
 def _to_bytes(values: Sequence[mpz], width: int) -> bytes:
-    return b"".join(int(v).to_bytes(width, "big") for v in values)
+    return b"".join(mpz(v).to_bytes(width, "big") for v in values)
 
 
 def _from_bytes(data: bytes, count: int, width: int, modulus: mpz) -> list[mpz]:
     if len(data) != count * width:
         raise ProtocolError("ciphertext bytes", count * width, len(data))
     view = memoryview(data)
-    out = [mpz(int.from_bytes(view[i * width:(i + 1) * width], "big")) for i in range(count)]
+    out = [mpz.from_bytes(view[i * width:(i + 1) * width], "big") for i in range(count)]
     if any(not 0 < c < modulus for c in out):
         raise ProtocolError("ciphertext range", "[1, modulus)", "a value outside it")
+    return out
+
+
+def _invert_all(values: Sequence[mpz], m: mpz) -> list[mpz]:
+    """Inverses modulo m of units, with one modular inversion and three products each (Montgomery's trick)."""
+    prefix, acc = [], mpz(1)
+    for v in values:
+        acc = acc * v % m
+        prefix.append(acc)
+    if not prefix:
+        return []
+    inverse = gmpy2.invert(acc, m)
+    out = [mpz(0)] * len(values)
+    for i in range(len(values) - 1, 0, -1):
+        out[i] = inverse * prefix[i - 1] % m
+        inverse = inverse * values[i] % m
+    out[0] = inverse
     return out
 
 
@@ -72,6 +89,8 @@ class HeEncryptor(GradientEncryptor):
 class HeEvaluator(HistogramEvaluator):
     """Passive side: a public key only, so this party can never decrypt what it handles."""
 
+    joint_cells = True
+
     def __init__(self, public: PublicKey, obfuscators: ObfuscatorSupply | None = None, *,
                  threads: int | None = None) -> None:
         self._key = public
@@ -103,9 +122,17 @@ class HeEvaluator(HistogramEvaluator):
     def bucket_sum(self, vector: list[mpz], positions: np.ndarray, buckets: np.ndarray, n_buckets: int
                    ) -> list[mpz]:
         m = self._m
-        # 1 is the trivial encryption of 0: a neutral start; every reply is re-randomised before it leaves.
+        # 1 is the trivial encryption of 0 (what an empty bucket holds); every reply is re-randomised
+        # before it leaves. Each bucket starts from its first entry, saving one product per bucket.
         acc = [mpz(1)] * n_buckets
-        for p, b in zip(positions.tolist(), buckets.tolist(), strict=True):
+        buckets = np.asarray(buckets, dtype=np.int64)
+        starts = np.full(n_buckets, -1, dtype=np.int64)
+        starts[buckets] = np.arange(buckets.size, dtype=np.int64)  # one index per occupied bucket (any will do)
+        first = np.zeros(buckets.size, dtype=bool)
+        first[starts[starts >= 0]] = True
+        for b, i in zip(buckets[first].tolist(), np.asarray(positions)[first].tolist(), strict=True):
+            acc[b] = vector[i]
+        for p, b in zip(np.asarray(positions)[~first].tolist(), buckets[~first].tolist(), strict=True):
             acc[b] = acc[b] * vector[p] % m
         return acc
 
@@ -118,7 +145,7 @@ class HeEvaluator(HistogramEvaluator):
 
     def sub(self, a: list[mpz], b: list[mpz]) -> list[mpz]:
         m = self._m
-        return [x * gmpy2.invert(y, m) % m for x, y in zip(a, b, strict=True)]
+        return [x * y % m for x, y in zip(a, _invert_all(b, m), strict=True)]
 
     def segment_cumsum(self, vector: list[mpz], starts: np.ndarray) -> list[mpz]:
         m = self._m
@@ -138,7 +165,10 @@ class HeEvaluator(HistogramEvaluator):
         acc = padded[k - 1::k]
         shift = mpz(1) << layout.slot_bits
         for j in range(k - 2, -1, -1):
-            acc = powmod_list(acc, shift, m, self._threads)
+            # Groups still at 1 (the padding above a last, partial group) stay 1: GMP would square 1 in full.
+            live = [i for i, a in enumerate(acc) if a != 1]
+            for i, a in zip(live, powmod_list([acc[i] for i in live], shift, m, self._threads), strict=True):
+                acc[i] = a
             acc = [a * c % m for a, c in zip(acc, padded[j::k], strict=True)]
         fresh = self._obfuscators.take(len(acc)).values
         return _to_bytes([a * r % m for a, r in zip(acc, fresh, strict=True)], self.value_bytes)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.secureboost import cell_plan
 from models.secureboost.binning import FeatureBins
 from models.secureboost.cipher import HistogramEvaluator, Vector
 from models.secureboost.split_ids import split_id
@@ -56,32 +57,28 @@ class NodeHistogram:
     counts: np.ndarray
 
 
+def plan_for(layout: BinLayout, binned_rows: np.ndarray) -> list[cell_plan.CellGroup]:
+    """The joint-cell plan for a node's rows (see `build`)."""
+    return cell_plan.plan_cells(binned_rows[:, layout.features].astype(np.int64), (layout.n_bins + 1).tolist())
+
+
 def build(evaluator: HistogramEvaluator, vector: Vector, positions: np.ndarray, binned_rows: np.ndarray,
-          layout: BinLayout) -> NodeHistogram:
+          layout: BinLayout, plan: list[cell_plan.CellGroup] | None = None) -> NodeHistogram:
     """Sum the node's sampled rows into bins (`positions` index the gradient vector, one per row).
 
-    Features are taken two at a time: each row is added once into the joint (bin, bin) cell of the pair,
-    and the two per-feature histograms are then read off the non-empty cells. That costs n + 2 * cells
-    ciphertext products instead of 2n, so it is used whenever the node has more than twice as many rows
-    as non-empty cells (e.g. the root of 30,000 rows over 33 x 33 cells: about half the products).
+    With an evaluator whose additions are ciphertext products (`joint_cells`), features are summed through
+    the joint cells of `cell_plan` (`plan`, made for these rows if not given): each row is multiplied once
+    per group of features and each feature's histogram is read off the occupied cells (the root of
+    default_credit: half the products of summing two features at a time). The plain backend sums feature
+    by feature with numpy.
     """
     columns = binned_rows[:, layout.features].astype(np.int64)
     sizes = (layout.n_bins + 1).tolist()
-    n = positions.size
-    blocks: list[Vector] = []
-    i = 0
-    while i < len(sizes):
-        if i + 1 < len(sizes):
-            cells = columns[:, i] * sizes[i + 1] + columns[:, i + 1]
-            occupied = np.flatnonzero(np.bincount(cells, minlength=sizes[i] * sizes[i + 1]))
-            if n > 2 * occupied.size:
-                joint = evaluator.bucket_sum(vector, positions, cells, sizes[i] * sizes[i + 1])
-                blocks.append(evaluator.bucket_sum(joint, occupied, occupied // sizes[i + 1], sizes[i]))
-                blocks.append(evaluator.bucket_sum(joint, occupied, occupied % sizes[i + 1], sizes[i + 1]))
-                i += 2
-                continue
-        blocks.append(evaluator.bucket_sum(vector, positions, columns[:, i], sizes[i]))
-        i += 1
+    if evaluator.joint_cells:
+        plan = plan if plan is not None else cell_plan.plan_cells(columns, sizes)
+        blocks = cell_plan.sum_by_plan(evaluator, vector, positions, columns, sizes, plan)
+    else:
+        blocks = [evaluator.bucket_sum(vector, positions, columns[:, i], sizes[i]) for i in range(len(sizes))]
     counts = np.bincount(layout.flat_bins(binned_rows), minlength=layout.total).astype(np.int64)
     return NodeHistogram(evaluator.concat(blocks), counts)
 

@@ -147,3 +147,15 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ")[-1][:1] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_workers_run_at_the_requested_niceness(source) -> None:
+    psutil = pytest.importorskip("psutil")
+    with ObfuscatorPool(source, capacity=16, workers=1, batch=8, niceness=3, take_timeout=60) as pool:
+        assert len(pool.take(4)) == 4
+        workers = [c for c in psutil.Process().children()
+                   if any("obfuscator_worker" in part for part in c.cmdline())]
+        assert workers
+        assert all(c.nice() == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3) for c in workers)
+    with pytest.raises(ValueError):
+        ObfuscatorPool(source, niceness=-1)
