@@ -1,6 +1,6 @@
 """A lean closed-loop HTTP load generator for the API benchmarks.
 
-`concurrency` HTTP/1.1 keep-alive connections on one event loop (uvloop when installed), each sending its
+`concurrency` HTTP/1.1 keep-alive connections on one uvloop event loop, each sending its
 next request as soon as the previous answer is complete. The client runs on the same two cores as the
 servers it measures, so it must cost little and add no queueing of its own: httpx cost about a millisecond
 of client CPU per request (a hello-world FastAPI endpoint measured 571 requests/s at p99 64 ms); sixteen
@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import uvloop
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,4 @@ def run_closed_loop(url: str, path: str, headers: dict[str, str], body_for: Call
         await asyncio.gather(*(c.closed for c in clients))
         return LoadResult(run.latencies, run.errors, time.perf_counter() - started)
 
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main())
     return uvloop.run(main())

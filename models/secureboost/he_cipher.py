@@ -125,14 +125,14 @@ class HeEvaluator(HistogramEvaluator):
         # 1 is the trivial encryption of 0 (what an empty bucket holds); every reply is re-randomised
         # before it leaves. Each bucket starts from its first entry, saving one product per bucket.
         acc = [mpz(1)] * n_buckets
-        buckets = np.asarray(buckets, dtype=np.int64)
+        buckets, positions = np.asarray(buckets, dtype=np.int64), np.asarray(positions)
         starts = np.full(n_buckets, -1, dtype=np.int64)
         starts[buckets] = np.arange(buckets.size, dtype=np.int64)  # one index per occupied bucket (any will do)
         first = np.zeros(buckets.size, dtype=bool)
         first[starts[starts >= 0]] = True
-        for b, i in zip(buckets[first].tolist(), np.asarray(positions)[first].tolist(), strict=True):
+        for b, i in zip(buckets[first].tolist(), positions[first].tolist(), strict=True):
             acc[b] = vector[i]
-        for p, b in zip(np.asarray(positions)[~first].tolist(), buckets[~first].tolist(), strict=True):
+        for p, b in zip(positions[~first].tolist(), buckets[~first].tolist(), strict=True):
             acc[b] = acc[b] * vector[p] % m
         return acc
 

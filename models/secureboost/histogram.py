@@ -57,9 +57,14 @@ class NodeHistogram:
     counts: np.ndarray
 
 
+def _bin_columns(layout: BinLayout, binned_rows: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """The rows' bin of every block (one column each) and each block's number of bins."""
+    return binned_rows[:, layout.features].astype(np.int64), (layout.n_bins + 1).tolist()
+
+
 def plan_for(layout: BinLayout, binned_rows: np.ndarray) -> list[cell_plan.CellGroup]:
     """The joint-cell plan for a node's rows (see `build`)."""
-    return cell_plan.plan_cells(binned_rows[:, layout.features].astype(np.int64), (layout.n_bins + 1).tolist())
+    return cell_plan.plan_cells(*_bin_columns(layout, binned_rows))
 
 
 def build(evaluator: HistogramEvaluator, vector: Vector, positions: np.ndarray, binned_rows: np.ndarray,
@@ -72,8 +77,7 @@ def build(evaluator: HistogramEvaluator, vector: Vector, positions: np.ndarray, 
     default_credit: half the products of summing two features at a time). The plain backend sums feature
     by feature with numpy.
     """
-    columns = binned_rows[:, layout.features].astype(np.int64)
-    sizes = (layout.n_bins + 1).tolist()
+    columns, sizes = _bin_columns(layout, binned_rows)
     if evaluator.joint_cells:
         plan = plan if plan is not None else cell_plan.plan_cells(columns, sizes)
         blocks = cell_plan.sum_by_plan(evaluator, vector, positions, columns, sizes, plan)

@@ -18,7 +18,7 @@ from federation.proto import secureboost_pb2 as pb
 from models.secureboost.binning import FeatureTable
 from models.secureboost.errors import InconsistentMasksError, InvalidDataError, ProtocolError
 from models.secureboost.model import ActiveModel, PassiveModel
-from models.secureboost.tree import leaves_of, left, parent
+from models.secureboost.tree import leaves_of, side_of
 
 # Leaf j of a tree is bit 7 - j % 8 of byte j // 8 (np.packbits' order, the wire's).
 _BIT_OF_SLOT = np.array([1 << (7 - i) for i in range(8)], dtype=np.uint8)
@@ -76,11 +76,9 @@ def _subtree_bits(trees: Sequence[Sequence[int]], rules: Sequence[tuple[int, int
     leaves = [leaves_of(internal) for internal in trees]
     for r, (t, node) in enumerate(rules):
         for j, leaf in enumerate(leaves[t]):
-            child, walk = leaf, leaf
-            while walk > node:
-                child, walk = walk, parent(walk)
-            if walk == node and child != node:
-                target = under_left if child == left(node) else under_right
+            side = side_of(node, leaf)
+            if side is not None:
+                target = under_left if side else under_right
                 target[r, j // 8] |= _BIT_OF_SLOT[j % 8]
     return under_left, under_right
 
@@ -92,8 +90,8 @@ class LeafMaskPlan:
         self.party = model.party
         self._layout = _Layout.of([len(leaves_of(internal)) for internal in model.trees])
         rules = sorted(model.rules.values(), key=lambda r: (r.tree, r.node))
-        self._needs = model.features
         self._features = tuple(r.feature for r in rules)
+        self._required = tuple(dict.fromkeys((*model.features, *self._features)))
         self._thresholds = np.array([r.threshold for r in rules], dtype=np.float64)
         self._missing_left = np.array([r.missing_left for r in rules], dtype=bool)
         self._under_left, self._under_right = _subtree_bits(model.trees, [(r.tree, r.node) for r in rules],
@@ -111,7 +109,7 @@ class LeafMaskPlan:
         """Packed (trees, n_rows, bytes) masks: a leaf's bit is set unless one of this party's splits on
         its path sends the row elsewhere."""
         index = {name: k for k, name in enumerate(table.names)}
-        missing = sorted({f for f in (*self._needs, *self._features) if f not in index})
+        missing = sorted(f for f in self._required if f not in index)
         if missing:
             raise InvalidDataError(f"prediction table lacks features {missing}")
         values = table.values[:, [index[f] for f in self._features]]

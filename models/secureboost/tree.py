@@ -43,7 +43,7 @@ def leaves_of(internal: Iterable[int]) -> list[int]:
     return sorted(c for n in inside for c in (left(n), right(n)) if c not in inside)
 
 
-def _side(ancestor: int, node: int) -> bool | None:
+def side_of(ancestor: int, node: int) -> bool | None:
     """True if `node` lies under the left child of `ancestor`, False if under the right, None if neither."""
     while node > ancestor:
         child, node = node, parent(node)
@@ -63,7 +63,7 @@ def leaf_mask(internal: Iterable[int], own_rules: Mapping[int, Callable[[], np.n
     for node, rule in own_rules.items():
         go_left = rule()
         for j, leaf in enumerate(leaves):
-            side = _side(node, leaf)
+            side = side_of(node, leaf)
             if side is True:
                 allowed[:, j] &= go_left
             elif side is False:
