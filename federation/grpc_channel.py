@@ -29,7 +29,8 @@ from federation.pki import Identity, NodeTls
 from federation.proto import transport_pb2
 from federation.retry import RetryPolicy
 
-__all__ = ["GrpcChannel", "PeerChannels", "PeerRefused", "open_secure_channel", "wait_until_serving"]
+__all__ = ["GrpcChannel", "PeerChannels", "PeerRefused", "open_secure_channel", "secure_channel_settings",
+           "wait_until_serving"]
 
 # gRPC waits ~1 s (and growing) before reconnecting to a peer that refused a connection; shorter, so the
 # caller's own RetryPolicy decides how often a restarting peer is tried.
@@ -48,15 +49,23 @@ class PeerRefused(PeerUnavailable):
         self.code = code
 
 
-def open_secure_channel(address: str, tls: NodeTls, expected: Identity | None = None) -> grpc.Channel:
-    """A mutual-TLS gRPC channel presenting `tls`'s certificate; with `expected`, only that party's server
-    is accepted (otherwise any CA-issued certificate valid for the address host)."""
+def secure_channel_settings(tls: NodeTls, expected: Identity | None = None
+                            ) -> tuple[grpc.ChannelCredentials, list[tuple[str, int | str]]]:
+    """The credentials and options of a mutual-TLS channel presenting `tls`'s certificate and, with
+    `expected`, accepting only that party's server (shared by the blocking and the asyncio channels)."""
     credentials = grpc.ssl_channel_credentials(
         root_certificates=tls.ca_pem, private_key=tls.key_pem, certificate_chain=tls.cert_pem
     )
     options: list[tuple[str, int | str]] = [*GRPC_MESSAGE_OPTIONS, *_RECONNECT_OPTIONS]
     if expected is not None:
         options.append(("grpc.ssl_target_name_override", expected.dns_name))
+    return credentials, options
+
+
+def open_secure_channel(address: str, tls: NodeTls, expected: Identity | None = None) -> grpc.Channel:
+    """A mutual-TLS gRPC channel presenting `tls`'s certificate; with `expected`, only that party's server
+    is accepted (otherwise any CA-issued certificate valid for the address host)."""
+    credentials, options = secure_channel_settings(tls, expected)
     return grpc.secure_channel(address, credentials, options=options)
 
 

@@ -16,9 +16,45 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from platform_node.grouped_queue import GroupedQueue
 from platform_node.scoring_api import ScoreBatch, Scorer
+
+
+class Queued(Protocol):
+    codes: tuple[str, ...]
+    purpose: str
+
+
+Q = TypeVar("Q", bound=Queued)
+
+
+def take_group(queue: deque[Q], max_group_codes: int) -> list[Q]:
+    """Remove and return the oldest request and every queued one with its purpose, up to `max_group_codes`
+    codes; the others stay queued in their order."""
+    first = queue.popleft()
+    group, size, kept = [first], len(first.codes), deque()
+    while queue:
+        request = queue.popleft()
+        if request.purpose == first.purpose and size + len(request.codes) <= max_group_codes:
+            group.append(request)
+            size += len(request.codes)
+        else:
+            kept.append(request)
+    queue.extendleft(reversed(kept))
+    return group
+
+
+def group_codes(group: Sequence[Queued]) -> list[str]:
+    """The distinct credit codes of a group, in first-asked order: what one shared call scores."""
+    return list(dict.fromkeys(code for request in group for code in request.codes))
+
+
+def split_answers(group: Sequence[Queued], codes: list[str], batch: ScoreBatch) -> list[ScoreBatch]:
+    """Each request's own results, in its own order, from the shared call's `batch` over `codes`."""
+    by_code = dict(zip(codes, batch.results, strict=True))
+    return [ScoreBatch(tuple(by_code[code] for code in request.codes)) for request in group]
 
 
 @dataclass(eq=False)
@@ -62,21 +98,10 @@ class CoalescingScorer:
         self._queue.close()
 
     def _take_group(self, queue: deque[_Request]) -> list[_Request]:
-        """The oldest request and every queued one with its purpose, up to `max_group_codes` codes."""
-        first = queue.popleft()
-        group, size, kept = [first], len(first.codes), deque()
-        while queue:
-            request = queue.popleft()
-            if request.purpose == first.purpose and size + len(request.codes) <= self._max_group_codes:
-                group.append(request)
-                size += len(request.codes)
-            else:
-                kept.append(request)
-        queue.extendleft(reversed(kept))
-        return group
+        return take_group(queue, self._max_group_codes)
 
     def _answer(self, group: list[_Request]) -> None:
-        codes = list(dict.fromkeys(code for request in group for code in request.codes))
+        codes = group_codes(group)
         try:
             batch = self._current().score(codes, purpose=group[0].purpose,
                                      deadline_s=min(request.deadline_s for request in group))
@@ -85,6 +110,5 @@ class CoalescingScorer:
             for request in group:
                 request.future.set_exception(failure)
             return
-        by_code = dict(zip(codes, batch.results, strict=True))
-        for request in group:
-            request.future.set_result(ScoreBatch(tuple(by_code[code] for code in request.codes)))
+        for request, answer in zip(group, split_answers(group, codes, batch), strict=True):
+            request.future.set_result(answer)

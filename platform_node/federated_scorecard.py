@@ -7,8 +7,9 @@ most points against their best bins. Sources return sums only: no feature value,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels
 from federation.proto import scorecard_part_pb2 as part_pb
 from federation.proto import scoring_pb2
@@ -23,7 +24,7 @@ from platform_node.scoring_api import (
     ScoreResult,
     grade_of,
 )
-from platform_node.source_fanout import ReplyRefused, SourceEndpoint, SourceFanOut
+from platform_node.source_fanout import FanOut, ReplyRefused, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
 from tables.features import FeatureIndex
 
@@ -35,7 +36,8 @@ class FederatedScorecardScorer:
     """
 
     def __init__(self, *, model_id: str, model_version: str, part: part_pb.StoredPart, own_table: LoadedTable,
-                 label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels) -> None:
+                 label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
+                 aio_channels: AioPeerChannels | None = None) -> None:
         self.model_id, self.model_version = model_id, model_version
         self.card = party_scorecard(part)
         self.params = scaling(part)
@@ -44,7 +46,7 @@ class FederatedScorecardScorer:
         self._label = label_column
         self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
-        self._fanout = SourceFanOut(sources, channels)
+        self._fanout = SourceFanOut(sources, channels, aio_channels)
         missing = set(part.hosts) - set(self._fanout.sources)
         if missing:
             raise ValueError(f"the scorecard needs parties that have no endpoint: {sorted(missing)}")
@@ -61,16 +63,24 @@ class FederatedScorecardScorer:
         ids = list(credit_codes)
         if not ids:
             return ScoreBatch(())
-        request = scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id)
+        fanout = self._fanout.ask(self.parties, "Points", self._request(ids, use_id), _reader(len(ids)), deadline_s,
+                                  what="scorecard points")
+        return self._combine(ids, fanout)
 
-        def read(reply) -> PartyScores:
-            try:
-                return from_message(reply, len(ids))
-            except ScorecardError as exc:
-                raise ReplyRefused(str(exc)) from exc
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
+                          ) -> ScoreBatch:
+        """`score` from an asyncio event loop (the scorer must have been given asyncio channels)."""
+        ids = list(credit_codes)
+        if not ids:
+            return ScoreBatch(())
+        fanout = await self._fanout.ask_async(self.parties, "Points", self._request(ids, use_id), _reader(len(ids)),
+                                              deadline_s, what="scorecard points")
+        return self._combine(ids, fanout)
 
-        fanout = self._fanout.ask(self.parties, lambda stub, timeout: stub.Points.future(request, timeout=timeout), read,
-                                  deadline_s, what="scorecard points")
+    def _request(self, ids: list[str], use_id: str) -> scoring_pb2.PointsRequest:
+        return scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id)
+
+    def _combine(self, ids: list[str], fanout: FanOut[PartyScores]) -> ScoreBatch:
         if fanout.failed:
             return fanout.unavailable(ids)
         replies: dict[str, PartyScores] = fanout.replies
@@ -89,3 +99,13 @@ class FederatedScorecardScorer:
             results.append(ScoreOutcome(cid, float(min(max(s.probability_of_default, 0.0), 1.0)), score,
                                         grade_of(score), reasons, self.model_id, self.model_version))
         return ScoreBatch(tuple(results))
+
+
+def _reader(rows: int) -> Callable[[object], PartyScores]:
+    def read(reply) -> PartyScores:
+        try:
+            return from_message(reply, rows)
+        except ScorecardError as exc:
+            raise ReplyRefused(str(exc)) from exc
+
+    return read

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels
 from federation.proto import scoring_pb2
 from models.scorecard.params import ScorecardParams
@@ -25,7 +26,7 @@ from platform_node.scoring_api import (
     ScoreResult,
     grade_of,
 )
-from platform_node.source_fanout import SourceEndpoint, SourceFanOut
+from platform_node.source_fanout import FanOut, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
 from tables.features import FeatureIndex
 
@@ -40,13 +41,13 @@ class FederatedSecureBoostScorer:
 
     def __init__(self, *, model_id: str, model_version: str, model: ActiveModel, own_table: LoadedTable,
                  label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
-                 scale: ScorecardParams | None = None) -> None:
+                 scale: ScorecardParams | None = None, aio_channels: AioPeerChannels | None = None) -> None:
         self.model_id, self.model_version, self.model = model_id, model_version, model
         self._own = own_table
         self._label = label_column
         self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
-        self._fanout = SourceFanOut(sources, channels)
+        self._fanout = SourceFanOut(sources, channels, aio_channels)
         missing = set(model.parties) - set(self._fanout.sources)
         if missing:
             raise ValueError(f"the model needs parties that have no endpoint: {sorted(missing)}")
@@ -61,12 +62,27 @@ class FederatedSecureBoostScorer:
         ids = list(credit_codes)
         if not ids:
             return ScoreBatch(())
-        request = scoring_pb2.MaskRequest(model_id=self.model_id, ids=ids, use_id=use_id)
-        fanout = self._fanout.ask(self.model.parties, lambda stub, timeout: stub.LeafMasks.future(request, timeout=timeout),
-                                  lambda reply: reply, deadline_s, what="scoring share")
+        fanout = self._fanout.ask(self.model.parties, "LeafMasks", self._request(ids, use_id), _as_is, deadline_s,
+                                  what="scoring share")
+        return self._combine(ids, fanout)
+
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
+                          ) -> ScoreBatch:
+        """`score` from an asyncio event loop (the scorer must have been given asyncio channels)."""
+        ids = list(credit_codes)
+        if not ids:
+            return ScoreBatch(())
+        fanout = await self._fanout.ask_async(self.model.parties, "LeafMasks", self._request(ids, use_id), _as_is,
+                                              deadline_s, what="scoring share")
+        return self._combine(ids, fanout)
+
+    def _request(self, ids: list[str], use_id: str) -> scoring_pb2.MaskRequest:
+        return scoring_pb2.MaskRequest(model_id=self.model_id, ids=ids, use_id=use_id)
+
+    def _combine(self, ids: list[str], fanout: FanOut[scoring_pb2.MaskReply]) -> ScoreBatch:
         if fanout.failed:
             return fanout.unavailable(ids)
-        replies: dict[str, scoring_pb2.MaskReply] = fanout.replies
+        replies = fanout.replies
         n = len(ids)
         known = np.array([cid in self._own_ids for cid in ids], dtype=bool)
         for reply in replies.values():
@@ -94,3 +110,7 @@ class FederatedSecureBoostScorer:
             results.append(ScoreOutcome(cid, float(min(max(pd, 0.0), 1.0)), score, grade_of(score), tuple(reasons),
                                         self.model_id, self.model_version))
         return ScoreBatch(tuple(results))
+
+
+def _as_is(reply: object) -> scoring_pb2.MaskReply:
+    return reply  # type: ignore[return-value]

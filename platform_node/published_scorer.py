@@ -8,6 +8,7 @@ before any model is published every enterprise gets MODEL_UNAVAILABLE.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -15,6 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels, open_secure_channel
 from federation.pki import Identity, NodeTls
 from federation.proto import control_pb2, control_pb2_grpc
@@ -46,6 +48,7 @@ class PublishedModelScorer:
         self._tls = tls
         self._coordinator = coordinator
         self._channels = PeerChannels(tls)
+        self._aio_channels = AioPeerChannels(tls)
         self._current: tuple[str, FederatedSecureBoostScorer | FederatedScorecardScorer] | None = None
         self._lock = threading.Lock()
         self._scanned: tuple[int, float, Path | None] | None = None   # (folder mtime, when, latest)
@@ -83,7 +86,8 @@ class PublishedModelScorer:
         part = read_part(folder / SCORECARD_PART, "scorecard")
         return FederatedScorecardScorer(model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12],
                                         part=part, own_table=self._own, label_column=self._label,
-                                        sources=self._endpoints(part.hosts), channels=self._channels)
+                                        sources=self._endpoints(part.hosts), channels=self._channels,
+                                        aio_channels=self._aio_channels)
 
     def _scorer(self) -> FederatedSecureBoostScorer | FederatedScorecardScorer | None:
         folder = self._latest()
@@ -100,7 +104,7 @@ class PublishedModelScorer:
                 scorer = FederatedSecureBoostScorer(
                     model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12], model=model,
                     own_table=self._own, label_column=self._label, sources=self._endpoints(model.parties),
-                    channels=self._channels)
+                    channels=self._channels, aio_channels=self._aio_channels)
             if self._current is not None:
                 self._current[1].close()
             self._current = (folder.name, scorer)
@@ -116,17 +120,50 @@ class PublishedModelScorer:
         return None if scorer is None else (scorer.model_id, scorer.model_version)
 
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+        scorer = self._usable()
+        if scorer is None:
+            return _unavailable(credit_codes)
+        return scorer.score(credit_codes, purpose=purpose, deadline_s=deadline_s)
+
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+        """`score` from the event loop of the bank API: the fan-out runs on the loop over asyncio channels.
+        Loading a newly published model (files, the coordinator's roster) happens in a worker thread."""
+        scorer = self._loaded_latest()
+        if scorer is None:
+            scorer = await asyncio.to_thread(self._usable)
+        if scorer is None:
+            return _unavailable(credit_codes)
+        return await scorer.score_async(credit_codes, purpose=purpose, deadline_s=deadline_s)
+
+    def _loaded_latest(self) -> FederatedSecureBoostScorer | FederatedScorecardScorer | None:
+        """The scorer already loaded, if it is still the latest model's (a stat of the models folder)."""
+        current = self._current
         try:
-            scorer = self._scorer()
+            folder = self._latest()
+        except OSError:
+            return None
+        if current is None or folder is None or current[0] != folder.name:
+            return None
+        return current[1]
+
+    def _usable(self) -> FederatedSecureBoostScorer | FederatedScorecardScorer | None:
+        try:
+            return self._scorer()
         except Exception as exc:  # a missing source endpoint or a corrupt part: no score, a clear code
             log.error("no usable model", extra={"error": f"{type(exc).__name__}: {exc}"})
-            scorer = None
-        if scorer is None:
-            return ScoreBatch(tuple(ScoreFailure(c, FailureCode.MODEL_UNAVAILABLE, "no joint model is published yet")
-                                    for c in credit_codes))
-        return scorer.score(credit_codes, purpose=purpose, deadline_s=deadline_s)
+            return None
+
+    async def aclose(self) -> None:
+        """Close the asyncio channels of the running loop (on that loop, at the API's shutdown)."""
+        await self._aio_channels.aclose()
 
     def close(self) -> None:
         if self._current is not None:
             self._current[1].close()
         self._channels.close()
+        self._aio_channels.forget()
+
+
+def _unavailable(credit_codes: Sequence[str]) -> ScoreBatch:
+    return ScoreBatch(tuple(ScoreFailure(c, FailureCode.MODEL_UNAVAILABLE, "no joint model is published yet")
+                            for c in credit_codes))

@@ -8,6 +8,7 @@ with SOURCE_UNAVAILABLE for every enterprise, naming the failed sources.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
+from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels
 from federation.pki import Identity
 from federation.proto import scoring_pb2_grpc
@@ -52,38 +55,96 @@ class FanOut(Generic[Reply]):
 
 
 class SourceFanOut:
-    """Calls `PartyScoring` on every source at once over the platform's mTLS channels.
+    """Calls one `PartyScoring` method on every source at once over the platform's mTLS channels.
 
-    The calls are gRPC futures (`stub.Method.future`): all of them are in flight together and no thread
-    of ours waits on each one; a fan-out costs three thread hand-offs fewer than a pool of blocking calls.
+    `ask` (blocking) starts the calls as gRPC futures: all of them are in flight together and no thread of
+    ours waits on each one. `ask_async` does the same from an asyncio event loop over `grpc.aio` channels,
+    where the bank API's single scores are answered without a thread hand-off.
     """
 
-    def __init__(self, sources: Sequence[SourceEndpoint], channels: PeerChannels) -> None:
+    def __init__(self, sources: Sequence[SourceEndpoint], channels: PeerChannels,
+                 aio_channels: AioPeerChannels | None = None) -> None:
         self.sources = {s.party: s for s in sources}
         self._channels = channels
+        self._aio_channels = aio_channels
+        self._aio_methods: dict[tuple[object, str], Callable] = {}  # per channel (so per loop) and method
 
-    def ask(self, parties: Sequence[str], call: Callable[[scoring_pb2_grpc.PartyScoringStub, float], grpc.Future],
-            read: Callable[[object], Reply], deadline_s: float, *, what: str) -> FanOut[Reply]:
-        """`read(call(stub, deadline_s).result())` for each party, where `call` starts the RPC as a future;
-        `read` raises `ReplyRefused` for an unusable reply."""
-        futures = {p: call(self._stub(p), deadline_s) for p in parties}
+    @property
+    def has_async(self) -> bool:
+        return self._aio_channels is not None
+
+    def ask(self, parties: Sequence[str], method: str, request: Message, read: Callable[[object], Reply],
+            deadline_s: float, *, what: str) -> FanOut[Reply]:
+        """`read(reply)` of `method(request)` for each party, with `deadline_s` per call; `read` raises
+        `ReplyRefused` for an unusable reply."""
+        futures = {p: getattr(self._stub(p), method).future(request, timeout=deadline_s) for p in parties}
         give_up = time.monotonic() + deadline_s + 1.0
-        replies: dict[str, Reply] = {}
-        failed: list[str] = []
+        verdict = _Verdict(read, what)
         for party, future in futures.items():
             try:
-                replies[party] = read(future.result(timeout=max(0.0, give_up - time.monotonic())))
+                verdict.reply(party, future.result(timeout=max(0.0, give_up - time.monotonic())))
             except grpc.FutureTimeoutError:
                 future.cancel()
-                failed.append(party)
+                verdict.failed.append(party)
             except grpc.RpcError as exc:
-                log.warning(f"{what} failed", extra={"source": party, "code": exc.code().name})
-                failed.append(party)
-            except ReplyRefused as exc:
-                log.error(f"{what} reply refused", extra={"source": party, "error": str(exc)})
-                failed.append(party)
-        return FanOut(replies, tuple(sorted(failed)))
+                verdict.rpc_error(party, exc)
+        return verdict.result()
+
+    async def ask_async(self, parties: Sequence[str], method: str, request: Message,
+                        read: Callable[[object], Reply], deadline_s: float, *, what: str) -> FanOut[Reply]:
+        """`ask` from the running event loop (needs `aio_channels`)."""
+        if self._aio_channels is None:
+            raise RuntimeError("this fan-out has no asyncio channels")
+        calls = [self._aio_method(p, method)(request, timeout=deadline_s) for p in parties]
+        outcomes = await asyncio.gather(*(asyncio.wait_for(_reply_of(call), deadline_s + 1.0) for call in calls),
+                                        return_exceptions=True)
+        verdict = _Verdict(read, what)
+        for party, call, outcome in zip(parties, calls, outcomes, strict=True):
+            if isinstance(outcome, grpc.RpcError):
+                verdict.rpc_error(party, outcome)
+            elif isinstance(outcome, BaseException):  # our own give-up (the call's deadline should come first)
+                call.cancel()
+                verdict.failed.append(party)
+            else:
+                verdict.reply(party, outcome)
+        return verdict.result()
+
+    def _aio_method(self, party: str, method: str):
+        assert self._aio_channels is not None
+        channel = self._aio_channels.get(self.sources[party].address, Identity.parse(party))
+        key = (channel, method)
+        found = self._aio_methods.get(key)
+        if found is None:
+            found = self._aio_methods[key] = getattr(scoring_pb2_grpc.PartyScoringStub(channel), method)
+        return found
 
     def _stub(self, party: str) -> scoring_pb2_grpc.PartyScoringStub:
         endpoint = self.sources[party]
         return scoring_pb2_grpc.PartyScoringStub(self._channels.get(endpoint.address, Identity.parse(party)))
+
+
+async def _reply_of(call) -> object:
+    return await call
+
+
+class _Verdict(Generic[Reply]):
+    """Sorts each party's outcome into read replies and failures, logging why a party failed."""
+
+    def __init__(self, read: Callable[[object], Reply], what: str) -> None:
+        self._read, self._what = read, what
+        self.replies: dict[str, Reply] = {}
+        self.failed: list[str] = []
+
+    def reply(self, party: str, reply: object) -> None:
+        try:
+            self.replies[party] = self._read(reply)
+        except ReplyRefused as exc:
+            log.error(f"{self._what} reply refused", extra={"source": party, "error": str(exc)})
+            self.failed.append(party)
+
+    def rpc_error(self, party: str, exc: grpc.RpcError) -> None:
+        log.warning(f"{self._what} failed", extra={"source": party, "code": exc.code().name})
+        self.failed.append(party)
+
+    def result(self) -> FanOut[Reply]:
+        return FanOut(self.replies, tuple(sorted(self.failed)))

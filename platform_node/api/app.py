@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from platform_node.api.errors import install_error_handlers
@@ -85,9 +88,18 @@ TAGS = [
 ]
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    services: PlatformServices | None = app.state.services
+    if services is not None:
+        await services.shutdown_on_loop()
+
+
 def create_app(services: PlatformServices | None = None) -> FastAPI:
     """The app; `services=None` is enough to render the OpenAPI document."""
-    app = FastAPI(title="xyd platform API", version=API_VERSION, description=DESCRIPTION, openapi_tags=TAGS)
+    app = FastAPI(title="xyd platform API", version=API_VERSION, description=DESCRIPTION, openapi_tags=TAGS,
+                  lifespan=_lifespan)
     app.state.services = services
     install_error_handlers(app)
     for module in (scores, models, uses, alerts, reports, compliance, admin):

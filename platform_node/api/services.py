@@ -32,6 +32,7 @@ from consent.audit import (
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings
+from platform_node.async_coalescer import AsyncCoalescingScorer
 from platform_node.coalescing_scorer import CoalescingScorer
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
@@ -90,10 +91,24 @@ class PlatformServices:
     log_verifier: Ed25519Verifier
     ticker: Ticker | None = None
     # `scorer` behind request coalescing; it reads `scorer` per call, so replacing `scorer` takes effect.
+    # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
     scoring: CoalescingScorer = field(init=False, repr=False)
+    async_scoring: AsyncCoalescingScorer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.scoring = CoalescingScorer(lambda: self.scorer)
+        self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)  # type: ignore[arg-type, return-value]
+
+    def scores_on_loop(self) -> bool:
+        """Whether the scorer fans out from the event loop (`score_async`) rather than from threads."""
+        return hasattr(self.scorer, "score_async")
+
+    async def shutdown_on_loop(self) -> None:
+        """On the API's event loop as it stops: answer the queued single scores, close asyncio channels."""
+        await self.async_scoring.drain()
+        aclose = getattr(self.scorer, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     def now(self) -> datetime:
         return self.clock()

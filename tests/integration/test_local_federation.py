@@ -194,6 +194,9 @@ def test_secureboost_job_over_processes_trains_publishes_and_records(federation:
 
 def test_distributed_prediction_over_mtls_equals_in_process_prediction(federation: LocalFederation,
                                                                        data_dir: Path, secureboost_run) -> None:
+    import uvloop
+
+    from federation.aio_channels import AioPeerChannels
     from federation.grpc_channel import PeerChannels
     from federation.pki import Identity, NodeTls
     from models.secureboost import ActiveModel, FeatureTable, PassiveModel
@@ -216,16 +219,25 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
     with federation.client() as client:
         nodes = {n.party: n for n in client.nodes()}
     tls = NodeTls.load_issued(federation.pki_dir, Identity("platform", "main"))
-    channels = PeerChannels(tls)
+    channels, aio_channels = PeerChannels(tls), AioPeerChannels(tls)
     scorer = FederatedSecureBoostScorer(
         model_id=model_id, model_version="1", model=active, own_table=platform, label_column="default",
         sources=[SourceEndpoint(p, nodes[p].address, nodes[p].description.tables[0].name) for p in active.parties],
-        channels=channels)
+        channels=channels, aio_channels=aio_channels)
+
+    async def on_loop():  # the bank API's single scores: the same fan-out from an event loop
+        try:
+            return await scorer.score_async(ids[:40], purpose="PRE_LOAN_REVIEW", deadline_s=30)
+        finally:
+            await aio_channels.aclose()
+
     try:
         batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30)
+        from_loop = uvloop.run(on_loop())
     finally:
         scorer.close()
         channels.close()
+    assert from_loop.results == batch.results[:40]
 
     # The same prediction computed in one process from every party's stored part.
     own = feature_matrix(platform, exclude=["default"], rows=ids)

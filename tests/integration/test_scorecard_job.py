@@ -136,18 +136,29 @@ def test_points_scoring_over_mtls_equals_in_process_scoring_of_stored_parts(
     assert isinstance(unknown, ScoreFailure) and unknown.code.name == "UNKNOWN_ENTERPRISE"
 
     # The bank API's scorer follows the latest published model: this scorecard, located via the coordinator.
+    import uvloop
+
     from platform_node.published_scorer import PublishedModelScorer
 
     published = PublishedModelScorer(
         models_dir=federation.state_dir / "nodes" / "platform-main" / "state" / "models", own_table=platform,
         label_column="default", tls=NodeTls.load_issued(federation.pki_dir, Identity("platform", "main")),
         coordinator=federation.coordinator_address)
+
+    async def on_loop():  # the bank API's single scores: loaded in a worker thread, fanned out on the loop
+        try:
+            return await published.score_async(ids[:50], purpose="PRE_LOAN_REVIEW", deadline_s=30)
+        finally:
+            await published.aclose()
+
     try:
         via_api = [r for r in published.score(ids[:50], purpose="PRE_LOAN_REVIEW", deadline_s=30)]
+        from_loop = uvloop.run(on_loop())
     finally:
         published.close()
     assert [(r.model_id, r.score, r.reason_codes) for r in via_api] == \
         [(model_id, o.score, o.reason_codes) for o in outcomes[:50]]
+    assert from_loop.results == tuple(via_api)
 
 
 def _categories(data_dir: Path) -> set[str]:

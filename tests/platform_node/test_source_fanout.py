@@ -1,8 +1,10 @@
-"""The platform's fan-out to the source nodes over real mTLS gRPC: a live source answers, a dead one and one
-that misses the deadline are named as failed, and a reply that does not read is refused."""
+"""The platform's fan-out to the source nodes over real mTLS gRPC, from threads and from an event loop: a
+live source answers, a dead one and one that misses the deadline are named as failed, and a reply that
+does not read is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -10,12 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvloop
 
+from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels
 from federation.pki import CertificateAuthority, Identity
 from federation.proto import scoring_pb2, scoring_pb2_grpc
 from federation.server import NodeServer
-from platform_node.source_fanout import ReplyRefused, SourceEndpoint, SourceFanOut
+from platform_node.source_fanout import FanOut, ReplyRefused, SourceEndpoint, SourceFanOut
 
 PLATFORM = Identity("platform", "main")
 
@@ -49,9 +53,10 @@ def world(tmp_path: Path) -> Iterator[tuple[SourceFanOut, dict[str, Answering]]]
         servers.append(server)
         endpoints.append(SourceEndpoint(party, server.address, party.split("/")[1]))
     endpoints.append(SourceEndpoint("source/utilities", _free_address(), "utilities"))  # nothing listens
-    channels = PeerChannels(ca.issue(PLATFORM))
+    tls = ca.issue(PLATFORM)
+    channels = PeerChannels(tls)
     try:
-        yield SourceFanOut(endpoints, channels), servicers
+        yield SourceFanOut(endpoints, channels, AioPeerChannels(tls)), servicers
     finally:
         for servicer in servicers.values():
             servicer.release.set()
@@ -60,14 +65,28 @@ def world(tmp_path: Path) -> Iterator[tuple[SourceFanOut, dict[str, Answering]]]
             server.stop(0)
 
 
-def _masks(stub, timeout):
-    return stub.LeafMasks.future(scoring_pb2.MaskRequest(model_id="m", ids=["a", "b"]), timeout=timeout)
+REQUEST = scoring_pb2.MaskRequest(model_id="m", ids=["a", "b"])
 
 
-def test_a_live_source_answers_while_a_dead_and_a_slow_one_are_named(world) -> None:
+def _ask(fanout: SourceFanOut, way: str, parties, read, deadline_s: float) -> FanOut:
+    """The blocking fan-out, or the asyncio one on a fresh uvloop loop (its channels closed after)."""
+    if way == "threads":
+        return fanout.ask(parties, "LeafMasks", REQUEST, read, deadline_s, what="masks")
+
+    async def on_loop() -> FanOut:
+        try:
+            return await fanout.ask_async(parties, "LeafMasks", REQUEST, read, deadline_s, what="masks")
+        finally:
+            await fanout._aio_channels.aclose()
+
+    return uvloop.run(on_loop())
+
+
+@pytest.mark.parametrize("way", ["threads", "event loop"])
+def test_a_live_source_answers_while_a_dead_and_a_slow_one_are_named(world, way: str) -> None:
     fanout, _ = world
     started = time.monotonic()
-    result = fanout.ask(sorted(fanout.sources), _masks, lambda reply: reply.known, 1.0, what="masks")
+    result = _ask(fanout, way, sorted(fanout.sources), lambda reply: reply.known, 1.0)
     assert result.replies == {"source/tax": bytes([2])}
     assert result.failed == ("source/court", "source/utilities")
     assert time.monotonic() - started < 4.0  # bounded by the deadline, not by the slow source
@@ -75,12 +94,19 @@ def test_a_live_source_answers_while_a_dead_and_a_slow_one_are_named(world) -> N
     assert batch.results[0].failed_sources == ("source/court", "source/utilities")
 
 
-def test_an_unreadable_reply_fails_its_source(world) -> None:
+@pytest.mark.parametrize("way", ["threads", "event loop"])
+def test_an_unreadable_reply_fails_its_source(world, way: str) -> None:
     fanout, _ = world
 
     def refuse(reply):
         raise ReplyRefused("wrong size")
 
-    result = fanout.ask(["source/tax"], _masks, refuse, 1.0, what="masks")
+    result = _ask(fanout, way, ["source/tax"], refuse, 1.0)
     assert result.replies == {} and result.failed == ("source/tax",)
 
+
+def test_the_event_loop_fan_out_needs_asyncio_channels(world) -> None:
+    fanout, _ = world
+    threads_only = SourceFanOut(list(fanout.sources.values()), fanout._channels)
+    with pytest.raises(RuntimeError, match="asyncio channels"):
+        asyncio.run(threads_only.ask_async(["source/tax"], "LeafMasks", REQUEST, lambda r: r, 1.0, what="masks"))

@@ -84,8 +84,9 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
     """Probability of default, score, grade and reason categories for one enterprise, with the use id and the
     audit receipt. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
     under the FAIL_ENTERPRISE policy (nothing is served, no use is recorded)."""
-    # Runs on the event loop: the blocking parts (the source nodes' fan-out, the commit) are queued to the
-    # coalescing scorer and the group-commit writer, which serve many requests per call.
+    # Runs on the event loop. The source nodes' fan-out runs on the loop too when the scorer can
+    # (`score_async`, over asyncio gRPC), else in the coalescing scorer's threads; the commit is queued to
+    # the group-commit writer. Both serve many requests per call.
     services = services_of(request)
     settings = services.settings
     now = services.now()
@@ -94,8 +95,12 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
     else:
         await run_in_threadpool(check_quota, services, institution, 1, now)
     codes = [body.credit_code]
-    batch = await asyncio.wrap_future(
-        services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s))
+    if services.scores_on_loop():
+        batch = await services.async_scoring.score(codes, purpose=body.purpose.value,
+                                                   deadline_s=settings.scoring_deadline_s)
+    else:
+        batch = await asyncio.wrap_future(
+            services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s))
     batch.check_answers(codes)
     result = batch.results[0]
     if isinstance(result, ScoreFailure):
