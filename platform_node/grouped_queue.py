@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -39,6 +39,10 @@ class GroupedQueue(Generic[Item]):
         self._closed = False
 
     def put(self, item: Item) -> None:
+        self.put_many([item])
+
+    def put_many(self, items: Sequence[Item]) -> None:
+        """Queue `items` together (one wake-up), so that a worker that is free takes them as one group."""
         with self._ready:
             if self._closed:
                 raise RuntimeError(f"{self._name} is closed")
@@ -46,7 +50,7 @@ class GroupedQueue(Generic[Item]):
                 thread = threading.Thread(target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
-            self._queue.append(item)
+            self._queue.extend(items)
             self._ready.notify()
 
     def close(self, timeout_s: float = 30.0) -> None:

@@ -52,6 +52,7 @@ from platform_node.scoring_api import Scorer
 from platform_node.uses.deadlines import OverdueCounter
 from platform_node.uses.feedback import FeedbackBook
 from platform_node.uses.group_commit import GroupCommitRecorder
+from platform_node.uses.loop_batching import LoopBatchedRecorder
 from platform_node.uses.records import UseBook
 
 log = logging.getLogger("xyd.platform.api")
@@ -94,10 +95,13 @@ class PlatformServices:
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
     scoring: CoalescingScorer = field(init=False, repr=False)
     async_scoring: AsyncCoalescingScorer = field(init=False, repr=False)
+    # `recorder` for the API's event loop: the uses submitted in one loop iteration commit together.
+    loop_recorder: LoopBatchedRecorder = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.scoring = CoalescingScorer(lambda: self.scorer)
         self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)  # type: ignore[arg-type, return-value]
+        self.loop_recorder = LoopBatchedRecorder(self.recorder)
 
     def scores_on_loop(self) -> bool:
         """Whether the scorer fans out from the event loop (`score_async`) rather than from threads."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,16 @@ from platform_node.institutions.limits import consume_quota, utc_day
 from platform_node.uses.records import PreparedUses, RecordedUse, UseBook
 
 log = logging.getLogger("xyd.platform.uses")
+
+
+@dataclass(frozen=True)
+class PendingUses:
+    """One request's prepared uses, to be counted against its institution's daily quota and written."""
+
+    institution_id: str
+    daily_quota: int
+    prepared: PreparedUses
+    now: datetime
 
 
 @dataclass(eq=False)
@@ -55,9 +66,14 @@ class GroupCommitRecorder:
                now: datetime) -> Future:
         """Queue the uses; the future gives their `RecordedUse`s or raises `QuotaExhausted` / the database's
         error (then nothing of this request was written)."""
-        request = _Request(institution_id, daily_quota, prepared, now, Future())
-        self._queue.put(request)
-        return request.future
+        return self.submit_many([PendingUses(institution_id, daily_quota, prepared, now)])[0]
+
+    def submit_many(self, pending: Sequence[PendingUses]) -> list[Future]:
+        """`submit` for several requests at once: queued together, so a free writer commits them in one
+        transaction."""
+        requests = [_Request(p.institution_id, p.daily_quota, p.prepared, p.now, Future()) for p in pending]
+        self._queue.put_many(requests)
+        return [request.future for request in requests]
 
     def record(self, *, institution_id: str, daily_quota: int, prepared: PreparedUses,
                now: datetime) -> list[RecordedUse]:

@@ -37,6 +37,7 @@ from platform_node.institutions.errors import QuotaExhausted
 from platform_node.institutions.limits import quota_used, seconds_to_next_day
 from platform_node.institutions.model import Institution
 from platform_node.scoring_api import ScoreBatch, ScoreFailure, ScoreOutcome
+from platform_node.uses.group_commit import PendingUses
 from platform_node.uses.records import PreparedUses, RecordedUse
 
 log = logging.getLogger("xyd.platform.api")
@@ -109,8 +110,8 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
                                             loan_application_ref=body.loan_application_ref, outcomes=[result],
                                             now=now)
-    [recorded] = await asyncio.wrap_future(services.recorder.submit(
-        institution_id=institution.id, daily_quota=institution.limits.daily_quota, prepared=prepared, now=now))
+    [recorded] = await services.loop_recorder.record(
+        PendingUses(institution.id, institution.limits.daily_quota, prepared, now))
     log.info("score served", extra={"institution": institution.id, "use_id": recorded.use_id,
                                     "leaf": recorded.receipt.index})
     reply = ScoreOut(

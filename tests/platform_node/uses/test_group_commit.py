@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from consent.audit import SchemaMissingError
 from consent.audit.schema import HEAD_ROW_ID
 from platform_node.institutions.errors import QuotaExhausted
 from platform_node.institutions.limits import quota_used
-from platform_node.uses.group_commit import GroupCommitRecorder
+from platform_node.uses.group_commit import GroupCommitRecorder, PendingUses
+from platform_node.uses.loop_batching import LoopBatchedRecorder
 from platform_node.uses.schema import uses
 from tests.platform_node.world import BANK_A, BANK_B, Platform, build_platform
 
@@ -110,3 +112,31 @@ def test_requests_of_one_institution_share_a_quota_charge_and_only_the_late_one_
     with services.engine.connect() as conn:
         assert quota_used(conn, BANK_A, now=platform.clock()) == 4
         assert conn.execute(select(func.count()).select_from(uses)).scalar_one() == 4
+
+
+def test_uses_submitted_in_one_loop_iteration_commit_in_one_transaction(platform: Platform) -> None:
+    services = platform.services
+    recorder = GroupCommitRecorder(services.engine, services.uses)
+    batched = LoopBatchedRecorder(recorder)
+    commits: list[int] = []
+    event.listen(services.engine, "commit", lambda conn: commits.append(1))
+    prepared = [_prepared(platform, BANK_A, [platform.codes[i]], f"LA-{i}") for i in range(8)]
+    over = _prepared(platform, BANK_B, platform.codes[8:11], "LA-OVER")
+
+    async def requests():  # all resume in one iteration, as requests answered by one shared fan-out do
+        return await asyncio.gather(
+            *(batched.record(PendingUses(BANK_A, 100, p, platform.clock())) for p in prepared),
+            batched.record(PendingUses(BANK_B, 2, over, platform.clock())), return_exceptions=True)
+
+    answers = asyncio.run(requests())
+    recorder.close()
+    assert len(commits) == 1
+    assert isinstance(answers[-1], QuotaExhausted)  # over its quota: fails alone
+    assert [a[0].outcome.credit_code for a in answers[:-1]] == platform.codes[:8]
+    assert [a[0].receipt.index for a in answers[:-1]] == list(range(8))
+
+    async def after_close():
+        return await batched.record(PendingUses(BANK_A, 100, prepared[0], platform.clock()))
+
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(after_close())
