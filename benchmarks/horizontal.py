@@ -90,16 +90,20 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--dp-noise", type=float, default=0.0, help="DP-SGD noise multiplier for logistic")
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--timeout", type=float, default=1200.0)
-    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--workdir", type=Path, help="keep the runs' files here (default: a temporary folder, "
+                        "removed at the end)")
     args = parser.parse_args(argv)
     for path in [*args.clients, args.test]:
         if not path.exists():
             raise SystemExit(f"no such file: {path}")
     banks = [(path.stem.replace("_", "-"), path) for path in args.clients]
     test = load_bank_table(args.test)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="xyd-bench-horizontal-"))
     names = ["logistic", "xgboost"] if args.model == "both" else [args.model]
-    models = {m: _one_model(m, args, banks, test, workdir) for m in names}
+    if args.workdir is not None:  # kept: the operator asked for it
+        models = {m: _one_model(m, args, banks, test, args.workdir) for m in names}
+    else:
+        with tempfile.TemporaryDirectory(prefix="xyd-bench-horizontal-") as tmp:
+            models = {m: _one_model(m, args, banks, test, Path(tmp)) for m in names}
     headline = models[names[0]]
     return {
         "benchmark": "horizontal", "model": names[0], "banks": [b for b, _ in banks], "rounds": args.rounds,

@@ -48,51 +48,54 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--trees", type=int, default=10)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--workdir", help="keep the data, state and node logs here (default: a temporary folder, "
+                        "removed at the end)")
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="xyd-bench-scoring-"))
-    manifest = generate(args.enterprises, 5, work / "data")
-    units = {u.name: NodeData(work / "data" / u.schema, work / "data" / u.table) for u in manifest.units}
-    federation = LocalFederation(work / "state", NodeData(work / "data" / manifest.platform.schema,
-                                                          work / "data" / manifest.platform.table),
-                                 {s: units[s] for s in SOURCES})
-    with federation:
-        with federation.client() as client:
-            job = client.submit(_job(args.trees))
-            for event in client.watch(job):
-                if event.message:
-                    print(f"[{event.party}] {event.stage}: {event.message}", file=sys.stderr)
-            status = client.status(job)
-            if status.state != "SUCCEEDED":
-                raise SystemExit(f"training failed: {status.error}")
-        key = onboard(federation.platform_config, "bench-bank", "Benchmark Bank", limits=(1e6, 100_000, 10_000_000))
-        now = datetime.now(UTC)
-        subprocess.run([sys.executable, "-m", "coordinator.cli", "institution", "agreement", "--config",
-                        str(federation.platform_config), "bank/bench-bank", "--scope", "BULK_SCORING",
-                        "--reference", "DSA-BENCH-1", "--not-before", (now - timedelta(days=1)).isoformat(),
-                        "--not-after", (now + timedelta(days=30)).isoformat()], check=True, capture_output=True,
-                       timeout=60)
-        codes = sorted(pd.read_csv(work / "data" / manifest.platform.table, usecols=["credit_code"],
-                                   dtype=str)["credit_code"])
-        headers = {"Authorization": f"Bearer {key}"}
-        processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members}
-        cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
-        client_before = _cpu(psutil.Process())
-        load = run_closed_loop(federation.api_url, "/v1/scores", headers,
-                               lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
-                                          "loan_application_ref": f"BENCH-{i}"},
-                               requests=args.requests, concurrency=args.concurrency)
-        errors = list(load.errors)
-        client_cpu_ms = (_cpu(psutil.Process()) - client_before) * 1000 / max(1, len(load.latencies_s))
-        cpu_ms = {name: (_cpu(proc) - cpu_before[name]) * 1000 / max(1, len(load.latencies_s))
-                  for name, proc in processes.items()}
-        batch_codes = codes[: args.batch]
-        with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
-            started = time.perf_counter()
-            reply = http.post("/v1/scores/batch", json={"credit_codes": batch_codes, "purpose": "PRE_LOAN_REVIEW",
-                                                        "loan_application_ref": "BENCH-BATCH"})
-            batch_seconds = time.perf_counter() - started
-        if reply.status_code != 200:
-            errors.append(f"batch {reply.status_code}: {reply.text[:200]}")
+    with tempfile.TemporaryDirectory(prefix="xyd-bench-scoring-") as tmp:
+        work = Path(args.workdir) if args.workdir else Path(tmp)
+        manifest = generate(args.enterprises, 5, work / "data")
+        units = {u.name: NodeData(work / "data" / u.schema, work / "data" / u.table) for u in manifest.units}
+        federation = LocalFederation(work / "state", NodeData(work / "data" / manifest.platform.schema,
+                                                              work / "data" / manifest.platform.table),
+                                     {s: units[s] for s in SOURCES})
+        with federation:
+            with federation.client() as client:
+                job = client.submit(_job(args.trees))
+                for event in client.watch(job):
+                    if event.message:
+                        print(f"[{event.party}] {event.stage}: {event.message}", file=sys.stderr)
+                status = client.status(job)
+                if status.state != "SUCCEEDED":
+                    raise SystemExit(f"training failed: {status.error}")
+            key = onboard(federation.platform_config, "bench-bank", "Benchmark Bank", limits=(1e6, 100_000, 10_000_000))
+            now = datetime.now(UTC)
+            subprocess.run([sys.executable, "-m", "coordinator.cli", "institution", "agreement", "--config",
+                            str(federation.platform_config), "bank/bench-bank", "--scope", "BULK_SCORING",
+                            "--reference", "DSA-BENCH-1", "--not-before", (now - timedelta(days=1)).isoformat(),
+                            "--not-after", (now + timedelta(days=30)).isoformat()], check=True, capture_output=True,
+                           timeout=60)
+            codes = sorted(pd.read_csv(work / "data" / manifest.platform.table, usecols=["credit_code"],
+                                       dtype=str)["credit_code"])
+            headers = {"Authorization": f"Bearer {key}"}
+            processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members}
+            cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
+            client_before = _cpu(psutil.Process())
+            load = run_closed_loop(federation.api_url, "/v1/scores", headers,
+                                   lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
+                                              "loan_application_ref": f"BENCH-{i}"},
+                                   requests=args.requests, concurrency=args.concurrency)
+            errors = list(load.errors)
+            client_cpu_ms = (_cpu(psutil.Process()) - client_before) * 1000 / max(1, len(load.latencies_s))
+            cpu_ms = {name: (_cpu(proc) - cpu_before[name]) * 1000 / max(1, len(load.latencies_s))
+                      for name, proc in processes.items()}
+            batch_codes = codes[: args.batch]
+            with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
+                started = time.perf_counter()
+                reply = http.post("/v1/scores/batch", json={"credit_codes": batch_codes, "purpose": "PRE_LOAN_REVIEW",
+                                                            "loan_application_ref": "BENCH-BATCH"})
+                batch_seconds = time.perf_counter() - started
+            if reply.status_code != 200:
+                errors.append(f"batch {reply.status_code}: {reply.text[:200]}")
     return {
         "enterprises": args.enterprises, "requests": args.requests, "concurrency": args.concurrency,
         **load.summary(),
