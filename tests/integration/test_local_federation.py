@@ -287,3 +287,51 @@ def test_operator_registers_an_outside_model_and_lists_the_registry(federation: 
         models = {m.model_id: m for m in client.models()}
     assert "hz-0123456789abcdef" in models
     assert any(m.algorithm == "secureboost" for m in models.values())
+
+
+def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federation: LocalFederation,
+                                                                         data_dir: Path, secureboost_run) -> None:
+    """The platform's real API over the published model: concurrent single scores (fanned out from the API's
+    event loop) agree with the batch endpoint (fanned out from a thread); then a source is killed and a
+    single score is 503 naming it. Kills a source, so it runs last among the shared federation's tests."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    from coordinator.demo_bank import onboard
+
+    _, _, status = secureboost_run
+    assert status.state == "SUCCEEDED", status.error
+    model_id = stage_results(status)["publish"]["platform/main"]["model_id"]
+    key = onboard(federation.platform_config, "it-bank", "Integration Bank")
+    now = datetime.now(UTC)
+    subprocess.run([sys.executable, "-m", "coordinator.cli", "institution", "agreement", "--config",
+                    str(federation.platform_config), "bank/it-bank", "--scope", "BULK_SCORING", "--reference", "DSA-1",
+                    "--not-before", (now - timedelta(days=1)).isoformat(),
+                    "--not-after", (now + timedelta(days=1)).isoformat()], check=True, capture_output=True, timeout=60)
+    codes = sorted(_ids(data_dir / "platform.csv"))[:24]
+    body = {"purpose": "PRE_LOAN_REVIEW", "loan_application_ref": "IT-1"}
+    with httpx.Client(base_url=federation.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        with ThreadPoolExecutor(12) as pool:
+            singles = list(pool.map(lambda c: http.post("/v1/scores", json={"credit_code": c, **body}), codes))
+        batch = http.post("/v1/scores/batch", json={"credit_codes": codes, **body})
+        assert [r.status_code for r in singles] == [200] * len(codes), singles[0].text
+        assert batch.status_code == 200, batch.text
+        single = [r.json() for r in singles]
+        assert {s["model_id"] for s in single} == {model_id}
+        assert len({s["use_id"] for s in single}) == len(codes)
+        assert len({s["audit"]["leaf_index"] for s in single}) == len(codes)
+        by_code = {item["credit_code"]: item for item in batch.json()["items"]}
+        for s in single:
+            item = by_code[s["credit_code"]]
+            assert (s["probability_of_default"], s["score"], s["grade"]) == \
+                (item["probability_of_default"], item["score"], item["grade"])
+
+        [utilities] = [m for m in federation.group.members if m.name == "source/utilities"]
+        utilities.process.kill()
+        utilities.process.wait(timeout=30)
+        refused = http.post("/v1/scores", json={"credit_code": codes[0], **body})
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["code"] == "SOURCE_UNAVAILABLE"
+    assert refused.json()["failed_sources"] == ["source/utilities"]
