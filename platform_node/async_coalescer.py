@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from platform_node.coalescing_scorer import group_codes, split_answers, take_group
-from platform_node.scoring_api import ScoreBatch
+from platform_node.scoring_api import ScoreBatch, Scorer
 
 
 class AsyncScorer(Protocol):
@@ -35,11 +35,14 @@ class _Request:
 class AsyncCoalescingScorer:
     """Merges concurrent requests on one event loop into shared `score_async` calls of `current()`.
 
-    `current` is asked once per shared call, so the scorer may be replaced at any time. Every method must be
-    called from the loop the requests run on.
+    `current` is asked once per shared call, so the scorer may be replaced at any time (a scorer without
+    `score_async` is then called from a worker thread). Every method must be called from the loop the
+    requests run on. One shared call in flight by default: the next group then gathers every request that
+    arrived during a whole fan-out (6.5 requests per call at 16 concurrent clients, against 4.8 with two in
+    flight, half of those calls carrying a single request; `benchmarks scoring`).
     """
 
-    def __init__(self, current: Callable[[], AsyncScorer], *, max_codes: int = 64, max_group_codes: int = 2048,
+    def __init__(self, current: Callable[[], AsyncScorer | Scorer], *, max_codes: int = 64, max_group_codes: int = 2048,
                  max_in_flight: int = 1) -> None:
         if max_codes < 1 or max_group_codes < max_codes or max_in_flight < 1:
             raise ValueError("need 1 <= max_codes <= max_group_codes and max_in_flight >= 1")
@@ -94,9 +97,13 @@ class AsyncCoalescingScorer:
 
     async def _answer(self, group: list[_Request]) -> None:
         codes = group_codes(group)
+        purpose, deadline_s = group[0].purpose, min(request.deadline_s for request in group)
         try:
-            batch = await self._current().score_async(codes, purpose=group[0].purpose,
-                                                      deadline_s=min(request.deadline_s for request in group))
+            scorer = self._current()
+            if hasattr(scorer, "score_async"):
+                batch = await scorer.score_async(codes, purpose=purpose, deadline_s=deadline_s)
+            else:  # replaced meanwhile by a blocking scorer: answered from a worker thread
+                batch = await asyncio.to_thread(scorer.score, codes, purpose=purpose, deadline_s=deadline_s)
             batch.check_answers(codes)
         except Exception as failure:
             for request in group:

@@ -100,7 +100,7 @@ class PlatformServices:
 
     def __post_init__(self) -> None:
         self.scoring = CoalescingScorer(lambda: self.scorer)
-        self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)  # type: ignore[arg-type, return-value]
+        self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)
         self.loop_recorder = LoopBatchedRecorder(self.recorder)
 
     def scores_on_loop(self) -> bool:

@@ -130,3 +130,11 @@ def test_every_request_gets_exactly_its_own_results(requests: list[list[int]], i
 
     for asked, answer in zip(requests, asyncio.run(scenario()), strict=True):
         assert answer.results == _expected([CODES[i] for i in asked])
+
+
+def test_a_blocking_scorer_put_in_place_meanwhile_answers_from_a_worker_thread() -> None:
+    async def scenario() -> ScoreBatch:
+        scorer = AsyncCoalescingScorer(lambda: DIRECT)  # the local scorecard scorer has no score_async
+        return await scorer.score(CODES[:3], purpose="PRE_LOAN_REVIEW", deadline_s=1.0)
+
+    assert asyncio.run(scenario()).results == _expected(CODES[:3])
