@@ -16,6 +16,7 @@ from federation.proto import scoring_pb2
 from models.scorecard import PartyScores, ScorecardError
 from models.scorecard.scoring import combine, from_message
 from models.scorecard.stored import party_scorecard, placeable, scaling
+from platform_node.fanout_scorer import FanOutScorer
 from platform_node.scoring_api import (
     FailureCode,
     ScoreBatch,
@@ -29,11 +30,13 @@ from tables import LoadedTable
 from tables.features import FeatureIndex
 
 
-class FederatedScorecardScorer:
+class FederatedScorecardScorer(FanOutScorer[PartyScores]):
     """A `Scorer` over a published scorecard whose points tables live at the platform and the sources.
 
     Partial-failure policy: FAIL_ENTERPRISE, as for SecureBoost: no score without every party's points.
     """
+
+    METHOD, WHAT = "Points", "scorecard points"
 
     def __init__(self, *, model_id: str, model_version: str, part: part_pb.StoredPart, own_table: LoadedTable,
                  label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
@@ -58,24 +61,17 @@ class FederatedScorecardScorer:
     def close(self) -> None:
         """Nothing of its own to release: the channels belong to whoever built the scorer."""
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
-              ) -> ScoreBatch:
-        ids = list(credit_codes)
-        if not ids:
-            return ScoreBatch(())
-        fanout = self._fanout.ask(self.parties, "Points", self._request(ids, use_id), _reader(len(ids)), deadline_s,
-                                  what="scorecard points")
-        return self._combine(ids, fanout)
+    def _asked(self) -> Sequence[str]:
+        return self.parties
 
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
-                          ) -> ScoreBatch:
-        """`score` from an asyncio event loop (the scorer must have been given asyncio channels)."""
-        ids = list(credit_codes)
-        if not ids:
-            return ScoreBatch(())
-        fanout = await self._fanout.ask_async(self.parties, "Points", self._request(ids, use_id), _reader(len(ids)),
-                                              deadline_s, what="scorecard points")
-        return self._combine(ids, fanout)
+    def _reader(self, rows: int) -> Callable[[object], PartyScores]:
+        def read(reply) -> PartyScores:
+            try:
+                return from_message(reply, rows)
+            except ScorecardError as exc:
+                raise ReplyRefused(str(exc)) from exc
+
+        return read
 
     def _request(self, ids: list[str], use_id: str) -> scoring_pb2.PointsRequest:
         return scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id)
@@ -100,12 +96,3 @@ class FederatedScorecardScorer:
                                         grade_of(score), reasons, self.model_id, self.model_version))
         return ScoreBatch(tuple(results))
 
-
-def _reader(rows: int) -> Callable[[object], PartyScores]:
-    def read(reply) -> PartyScores:
-        try:
-            return from_message(reply, rows)
-        except ScorecardError as exc:
-            raise ReplyRefused(str(exc)) from exc
-
-    return read

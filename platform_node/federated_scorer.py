@@ -8,7 +8,7 @@ probability of default, a score (PDO scaling), a grade and reason codes (data ca
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from federation.proto import scoring_pb2
 from models.scorecard.params import ScorecardParams
 from models.secureboost import ActiveModel, FeatureTable
 from models.secureboost.mask_plan import MaskCombiner
+from platform_node.fanout_scorer import FanOutScorer
 from platform_node.scoring_api import (
     FailureCode,
     ScoreBatch,
@@ -31,13 +32,15 @@ from tables import LoadedTable
 from tables.features import FeatureIndex
 
 
-class FederatedSecureBoostScorer:
+class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
     """A `Scorer` over a published SecureBoost model whose parts live at the platform and the sources.
 
     Partial-failure policy: FAIL_ENTERPRISE. Every enterprise's trees may route through any party's splits,
     so when a source does not answer within the deadline, every enterprise of the batch gets
     SOURCE_UNAVAILABLE naming it; nothing is scored without all parts.
     """
+
+    METHOD, WHAT = "LeafMasks", "scoring share"
 
     def __init__(self, *, model_id: str, model_version: str, model: ActiveModel, own_table: LoadedTable,
                  label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
@@ -57,24 +60,11 @@ class FederatedSecureBoostScorer:
     def close(self) -> None:
         """Nothing of its own to release: the channels belong to whoever built the scorer."""
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
-              ) -> ScoreBatch:
-        ids = list(credit_codes)
-        if not ids:
-            return ScoreBatch(())
-        fanout = self._fanout.ask(self.model.parties, "LeafMasks", self._request(ids, use_id), _as_is, deadline_s,
-                                  what="scoring share")
-        return self._combine(ids, fanout)
+    def _asked(self) -> Sequence[str]:
+        return self.model.parties
 
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
-                          ) -> ScoreBatch:
-        """`score` from an asyncio event loop (the scorer must have been given asyncio channels)."""
-        ids = list(credit_codes)
-        if not ids:
-            return ScoreBatch(())
-        fanout = await self._fanout.ask_async(self.model.parties, "LeafMasks", self._request(ids, use_id), _as_is,
-                                              deadline_s, what="scoring share")
-        return self._combine(ids, fanout)
+    def _reader(self, rows: int) -> Callable[[object], scoring_pb2.MaskReply]:
+        return _as_is
 
     def _request(self, ids: list[str], use_id: str) -> scoring_pb2.MaskRequest:
         return scoring_pb2.MaskRequest(model_id=self.model_id, ids=ids, use_id=use_id)
