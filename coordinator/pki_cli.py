@@ -1,15 +1,41 @@
-"""`xyd pki ...`: create the federation CA, issue and revoke node certificates, re-sign and show the CRL."""
+"""`xyd pki ...`: create the federation CA, issue and revoke node certificates, re-sign and show the CRL.
+
+The CA key's passphrase, if any, comes from `--passphrase-file` (its first line) or the environment variable
+`XYD_CA_PASSPHRASE`; `init` with one stores the key encrypted. `show` never needs it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
 from cryptography import x509
 
 from federation.pki import CRL_DAYS, CertificateAuthority, Identity, PkiError, node_directory, utcnow
+
+PASSPHRASE_ENV = "XYD_CA_PASSPHRASE"
+
+
+def _with_passphrase(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--passphrase-file", type=Path,
+                        help=f"file whose first line is the CA key's passphrase (else ${PASSPHRASE_ENV})")
+
+
+def ca_passphrase(args: argparse.Namespace, env: dict[str, str] | None = None) -> bytes | None:
+    """The passphrase from `--passphrase-file` or $XYD_CA_PASSPHRASE; None if neither is set."""
+    if args.passphrase_file is not None:
+        try:
+            lines = args.passphrase_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise PkiError(f"cannot read the passphrase file: {exc}") from exc
+        if not lines or not lines[0]:
+            raise PkiError(f"{args.passphrase_file} holds no passphrase on its first line")
+        return lines[0].encode()
+    value = (os.environ if env is None else env).get(PASSPHRASE_ENV, "")
+    return value.encode() if value else None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     init.add_argument("--days", type=int, default=3650, help="CA validity in days")
     init.add_argument("--node-days", type=int, default=365, help="validity of the node certificates")
+    _with_passphrase(init)
     init.set_defaults(func=run_init)
 
     issue = actions.add_parser("issue", help="issue a certificate for ROLE/NAME under nodes/ROLE-NAME/")
@@ -32,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     issue.add_argument("identity", help="ROLE/NAME, e.g. source/tax")
     issue.add_argument("--days", type=int, default=365)
     issue.add_argument("--host", action="append", default=[], help="extra DNS name the node is reached at")
+    _with_passphrase(issue)
     issue.set_defaults(func=run_issue)
 
     revoke = actions.add_parser(
@@ -40,11 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     revoke.add_argument("--dir", type=Path, required=True)
     revoke.add_argument("identity")
     revoke.add_argument("--reason", default="keyCompromise", help="RFC 5280 reason, e.g. superseded")
+    _with_passphrase(revoke)
     revoke.set_defaults(func=run_revoke)
 
     crl = actions.add_parser("crl", help="re-sign the revocation list before its next-update passes")
     crl.add_argument("--dir", type=Path, required=True)
     crl.add_argument("--days", type=int, default=CRL_DAYS)
+    _with_passphrase(crl)
     crl.set_defaults(func=run_crl)
 
     show = actions.add_parser("show", help="list the CA, the revocation list and every issued certificate")
@@ -64,8 +94,12 @@ def _parse_nodes(text: str) -> list[Identity]:
 def run_init(args: argparse.Namespace) -> int:
     try:
         nodes = _parse_nodes(args.nodes)
-        ca = CertificateAuthority.create(args.dir, days=args.days)
+        passphrase = ca_passphrase(args)
+        ca = CertificateAuthority.create(args.dir, days=args.days, passphrase=passphrase)
         print(f"created CA in {ca.directory} (valid until {ca.certificate.not_valid_after_utc:%Y-%m-%d})")
+        if passphrase is None:
+            print(f"warning: ca-key.pem is stored unencrypted (mode 0600); give --passphrase-file or "
+                  f"${PASSPHRASE_ENV} to encrypt it, and keep the CA off the nodes", file=sys.stderr)
         for identity in nodes:
             ca.issue(identity, days=args.node_days)
             print(f"issued {identity.uri} -> {node_directory(ca.directory, identity)}")
@@ -77,7 +111,7 @@ def run_init(args: argparse.Namespace) -> int:
 def run_issue(args: argparse.Namespace) -> int:
     try:
         identity = Identity.parse(args.identity)
-        tls = CertificateAuthority.load(args.dir).issue(identity, days=args.days, hosts=tuple(args.host))
+        tls = CertificateAuthority.load(args.dir, passphrase=ca_passphrase(args)).issue(identity, days=args.days, hosts=tuple(args.host))
     except (PkiError, ValueError) as exc:
         return _fail(exc)
     cert = tls.certificate
@@ -90,7 +124,7 @@ def run_issue(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     try:
-        serials = CertificateAuthority.load(args.dir).revoke_identity(
+        serials = CertificateAuthority.load(args.dir, passphrase=ca_passphrase(args)).revoke_identity(
             Identity.parse(args.identity), reason=args.reason
         )
     except (PkiError, ValueError) as exc:
@@ -101,7 +135,7 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 def run_crl(args: argparse.Namespace) -> int:
     try:
-        ca = CertificateAuthority.load(args.dir)
+        ca = CertificateAuthority.load(args.dir, passphrase=ca_passphrase(args))
         ca.refresh_crl(days=args.days)
     except (PkiError, ValueError) as exc:
         return _fail(exc)
@@ -111,7 +145,7 @@ def run_crl(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace, *, now: dt.datetime | None = None) -> int:
     try:
-        ca = CertificateAuthority.load(args.dir)
+        ca = CertificateAuthority.open_read_only(args.dir)
         issued = ca.issued()
     except (PkiError, ValueError) as exc:
         return _fail(exc)

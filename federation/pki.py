@@ -8,6 +8,9 @@ TLS stack refuses Ed25519 leaves.
 Directory layout written by `CertificateAuthority`:
     ca.pem  ca-key.pem (0600)  crl.pem  issued/<serial-hex>.pem
     nodes/<role>-<name>/{ca.pem, cert.pem, key.pem (0600)}
+
+The CA key may be stored encrypted under a passphrase (PKCS#8 with the best encryption `cryptography`
+offers); it is then needed to issue, revoke and re-sign the CRL, never to read or verify.
 """
 
 from __future__ import annotations
@@ -225,10 +228,11 @@ def write_file(path: Path, data: bytes, *, private: bool = False) -> None:
         raise
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+def _pem_key(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None) -> bytes:
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
 @dataclass(frozen=True)
@@ -245,10 +249,16 @@ class IssuedCertificate:
 class CertificateAuthority:
     """The federation CA: issues node certificates and signs the revocation list."""
 
-    def __init__(self, directory: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+    def __init__(self, directory: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey | None) -> None:
         self.directory = Path(directory)
         self.certificate = cert
-        self._key = key
+        self._key_or_none = key
+
+    @property
+    def _key(self) -> ec.EllipticCurvePrivateKey:
+        if self._key_or_none is None:
+            raise PkiError(f"{self.directory} was opened without its key (read-only): it cannot sign")
+        return self._key_or_none
 
     @property
     def ca_pem(self) -> bytes:
@@ -266,8 +276,12 @@ class CertificateAuthority:
         days: int = 3650,
         now: dt.datetime | None = None,
         common_name: str = "xyd federation CA",
+        passphrase: bytes | None = None,
     ) -> CertificateAuthority:
-        """Create a new CA (ECDSA P-256) in an empty or new directory, with an empty CRL."""
+        """Create a new CA (ECDSA P-256) in an empty or new directory, with an empty CRL; with `passphrase`,
+        its key is stored encrypted."""
+        if passphrase is not None and not passphrase:
+            raise PkiError("an empty passphrase would not protect the CA key")
         directory = Path(directory)
         if (directory / "ca-key.pem").exists():
             raise PkiError(f"{directory} already holds a CA: refusing to overwrite its key")
@@ -308,23 +322,43 @@ class CertificateAuthority:
         )
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
-        write_file(directory / "ca-key.pem", _pem_key(key), private=True)
+        write_file(directory / "ca-key.pem", _pem_key(key, passphrase), private=True)
         write_file(directory / "ca.pem", cert.public_bytes(serialization.Encoding.PEM))
         ca = cls(directory, cert, key)
         ca.refresh_crl(now=now)
         return ca
 
     @classmethod
-    def load(cls, directory: Path) -> CertificateAuthority:
-        """Open an existing CA directory."""
+    def load(cls, directory: Path, *, passphrase: bytes | None = None) -> CertificateAuthority:
+        """Open an existing CA directory with its key (`passphrase` if the key is stored encrypted)."""
         directory = Path(directory)
         if not (directory / "ca-key.pem").exists():
             raise PkiError(f"{directory} holds no CA (ca-key.pem missing): run `xyd pki init` first")
         cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
-        key = serialization.load_pem_private_key((directory / "ca-key.pem").read_bytes(), password=None)
+        data = (directory / "ca-key.pem").read_bytes()
+        encrypted = b"ENCRYPTED" in data.split(b"\n", 1)[0]
+        if encrypted and not passphrase:
+            raise PkiError(f"{directory / 'ca-key.pem'} is encrypted: give its passphrase "
+                           "(XYD_CA_PASSPHRASE or --passphrase-file)")
+        if not encrypted and passphrase:
+            raise PkiError(f"{directory / 'ca-key.pem'} is not encrypted, but a passphrase was given")
+        try:
+            key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
+        except ValueError as exc:
+            raise PkiError(f"cannot read {directory / 'ca-key.pem'}: wrong passphrase or damaged file") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise PkiError("the CA key is not an EC key")
+        if key.public_key() != cert.public_key():
+            raise KeyMismatch(f"{directory / 'ca-key.pem'} is not the key of {directory / 'ca.pem'}")
         return cls(directory, cert, key)
+
+    @classmethod
+    def open_read_only(cls, directory: Path) -> CertificateAuthority:
+        """Open a CA directory without its key: enough to list what it issued and read its CRL."""
+        directory = Path(directory)
+        if not (directory / "ca.pem").exists():
+            raise PkiError(f"{directory} holds no CA (ca.pem missing): run `xyd pki init` first")
+        return cls(directory, x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes()), None)
 
     def issue(
         self,

@@ -244,3 +244,22 @@ def test_identity_is_read_only_from_one_spiffe_uri_of_the_xyd_domain(
         )
     with pytest.raises(InvalidIdentity, match=problem):
         Identity.from_certificate(_self_signed(san))
+
+
+def test_a_ca_opened_read_only_lists_but_cannot_sign(tmp_path: Path) -> None:
+    ca = CertificateAuthority.create(tmp_path / "ca", passphrase=b"s3cret")
+    ca.issue(Identity("source", "tax"))
+    reader = CertificateAuthority.open_read_only(tmp_path / "ca")
+    assert [c.identity.party for c in reader.issued()] == ["source/tax"]
+    with pytest.raises(PkiError, match="read-only"):
+        reader.issue(Identity("source", "court"))
+    with pytest.raises(PkiError, match="empty passphrase"):
+        CertificateAuthority.create(tmp_path / "other", passphrase=b"")
+
+
+def test_a_ca_key_that_is_not_the_certificates_is_refused(tmp_path: Path) -> None:
+    CertificateAuthority.create(tmp_path / "a")
+    CertificateAuthority.create(tmp_path / "b")
+    (tmp_path / "a" / "ca-key.pem").write_bytes((tmp_path / "b" / "ca-key.pem").read_bytes())
+    with pytest.raises(KeyMismatch):
+        CertificateAuthority.load(tmp_path / "a")
