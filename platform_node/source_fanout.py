@@ -69,10 +69,6 @@ class SourceFanOut:
         self._aio_channels = aio_channels
         self._aio_methods: dict[tuple[object, str], Callable] = {}  # per channel (so per loop) and method
 
-    @property
-    def has_async(self) -> bool:
-        return self._aio_channels is not None
-
     def ask(self, parties: Sequence[str], method: str, request: Message, read: Callable[[object], Reply],
             deadline_s: float, *, what: str) -> FanOut[Reply]:
         """`read(reply)` of `method(request)` for each party, with `deadline_s` per call; `read` raises
@@ -109,8 +105,8 @@ class SourceFanOut:
                 verdict.reply(party, outcome)
         return verdict.result()
 
-    def _aio_method(self, party: str, method: str):
-        assert self._aio_channels is not None
+    def _aio_method(self, party: str, method: str) -> Callable:
+        assert self._aio_channels is not None  # checked by ask_async
         channel = self._aio_channels.get(self.sources[party].address, Identity.parse(party))
         key = (channel, method)
         found = self._aio_methods.get(key)
