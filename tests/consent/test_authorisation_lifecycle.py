@@ -173,10 +173,12 @@ def test_find_filters() -> None:
     assert record.artefact == one and record.terms == one.terms and record.status is Status.ACTIVE
 
 
-def test_concurrent_writers_move_a_state_once(tmp_path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_writers_move_a_state_once(tmp_path, request: pytest.FixtureRequest, backend: str) -> None:
     from sqlalchemy import create_engine
 
-    world = World(registry_engine=create_engine(f"sqlite:///{tmp_path / 'registry.db'}"))
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'registry.db'}"
+    world = World(registry_engine=create_engine(url))
     artefact = world.sign(world.terms())
     auth_id = world.store.register(artefact, actor="platform/registry", now=T0).id
     outcomes: list[str] = []

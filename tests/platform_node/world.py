@@ -136,13 +136,16 @@ class Platform:
 
 
 def build_platform(tmp_path: Path, *, enterprise_count: int = 40, settings: ApiSettings | None = None,
-                   policy: PartialFailurePolicy = PartialFailurePolicy.FAIL_ENTERPRISE) -> Platform:
+                   policy: PartialFailurePolicy = PartialFailurePolicy.FAIL_ENTERPRISE,
+                   database_url: str | None = None) -> Platform:
+    """The platform's services over the local scorer, with four institutions; SQLite in `tmp_path` unless
+    `database_url` names another database."""
     clock = ManualClock()
     codes = enterprises(enterprise_count)
     sources = feature_sources(codes)
     records = InMemoryPublicRecords(enterprises=codes)
-    settings = settings or ApiSettings(database_url=f"sqlite:///{tmp_path / 'platform.db'}", allow_http_webhooks=True,
-                                       webhook_timeout_s=2.0)
+    settings = settings or ApiSettings(database_url=database_url or f"sqlite:///{tmp_path / 'platform.db'}",
+                                       allow_http_webhooks=True, webhook_timeout_s=2.0)
     services = build_services(
         settings, scorer=local_scorer(sources, policy), public_records=records,
         secrets=PlatformSecrets.from_master(bytes(range(32))), engine=open_engine(settings.database_url),

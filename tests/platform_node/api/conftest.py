@@ -23,9 +23,11 @@ class Live:
         return self.platform.headers(institution)
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    platform = build_platform(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
+    """The API over real HTTP, its state on SQLite or on a throwaway PostgreSQL server."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    platform = build_platform(tmp_path, database_url=url)
     server = ApiServer(create_app(platform.services))
     url = server.start()
     try:

@@ -29,9 +29,10 @@ from tests.platform_node.world import (
 )
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Platform, TestClient]]:
-    platform = build_platform(tmp_path, enterprise_count=10)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Platform, TestClient]]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    platform = build_platform(tmp_path, enterprise_count=10, database_url=url)
     app = create_app(platform.services)
     with TestClient(app) as client:
         yield platform, client

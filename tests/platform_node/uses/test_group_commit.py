@@ -1,9 +1,11 @@
-"""Group commit: concurrent requests share transactions, each gets its own receipts, failures stay scoped."""
+"""Group commit: concurrent requests share transactions, each gets its own receipts, failures stay scoped.
+On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,12 @@ from platform_node.uses.schema import uses
 from tests.platform_node.world import BANK_A, BANK_B, Platform, build_platform
 
 
-@pytest.fixture
-def platform(tmp_path: Path) -> Platform:
-    return build_platform(tmp_path, enterprise_count=40)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    built = build_platform(tmp_path, enterprise_count=40, database_url=url)
+    yield built
+    built.services.close()
 
 
 def _prepared(platform: Platform, institution: str, codes: list[str], ref: str):
