@@ -64,7 +64,7 @@ def postgres_server() -> Iterator[Path]:
                    check=True, capture_output=True, timeout=120)
     server = subprocess.Popen(
         [*prefix, postgres, "-D", str(data), "-k", str(socket_dir), "-p", str(PORT), "-c", "listen_addresses=",
-         "-c", "fsync=off", "-c", "max_connections=50"],
+         "-c", "unix_socket_permissions=0700", "-c", "fsync=off", "-c", "max_connections=50"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         _wait_ready(socket_dir, server)
