@@ -3,7 +3,8 @@ PostgreSQL, not only SQLite.
 
 The server runs from the machine's PostgreSQL binaries (`initdb`, `postgres` on PATH or under
 /usr/lib/postgresql/*/bin) in a temporary folder, listening on a Unix socket only, as the `postgres`
-system user when the tests run as root (PostgreSQL refuses root). Each test gets a database of its own.
+system user when the tests run as root (PostgreSQL refuses root). One server per test module, a
+database per test.
 Tests skip, saying why, where there are no binaries or no unprivileged user to run them.
 """
 
@@ -48,9 +49,10 @@ def _as_server_user() -> tuple[list[str], int | None]:
     return [runuser, "-u", "postgres", "--"], user.pw_uid
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def postgres_server() -> Iterator[Path]:
-    """The socket folder of a running server whose superuser `xyd` logs in without a password."""
+    """The socket folder of a running server whose superuser `xyd` logs in without a password. One per test
+    module, so that no server outlives the module (other tests check that they leave no process behind)."""
     pytest.importorskip("psycopg", reason="the PostgreSQL driver (psycopg) is not installed")
     initdb, postgres = _binary("initdb"), _binary("postgres")
     if initdb is None or postgres is None:
