@@ -50,6 +50,8 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--trees", type=int, default=10)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=100, help="single scores before the measured ones")
+    parser.add_argument("--database-url", help="the platform API's database (an empty one), e.g. "
+                        "postgresql+psycopg://user@/db?host=/run/postgresql (default: SQLite in the state folder)")
     parser.add_argument("--workdir", help="keep the data, state and node logs here (default: a temporary folder, "
                         "removed at the end)")
     args = parser.parse_args(argv)
@@ -59,7 +61,7 @@ def main(argv: list[str]) -> dict:
         units = {u.name: NodeData(work / "data" / u.schema, work / "data" / u.table) for u in manifest.units}
         federation = LocalFederation(work / "state", NodeData(work / "data" / manifest.platform.schema,
                                                               work / "data" / manifest.platform.table),
-                                     {s: units[s] for s in SOURCES})
+                                     {s: units[s] for s in SOURCES}, api_database_url=args.database_url)
         with federation:
             with federation.client() as client:
                 job = client.submit(_job(args.trees))
@@ -111,6 +113,7 @@ def main(argv: list[str]) -> dict:
         "batch_size": len(batch_codes), "batch_10k_seconds": round(batch_seconds, 3),
         "errors": len(errors), "error_samples": sorted(set(errors))[:5],
         "sources": len(SOURCES), "trees": args.trees,
+        "database": (args.database_url or "sqlite").split(":", 1)[0],
         # CPU per single score (user + system), which other load on a shared machine does not inflate.
         "platform_cpu_ms_per_request": round(cpu_ms.get("platform/main", 0.0), 2),
         "sources_cpu_ms_per_request": round(sum(v for k, v in cpu_ms.items() if k.startswith("source/")), 2),

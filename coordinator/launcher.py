@@ -39,6 +39,7 @@ class LocalFederation:
     ready_timeout: float = 60.0
     source_policy: dict[str, bool] = field(default_factory=dict)
     with_api: bool = True
+    api_database_url: str | None = None  # the platform API's database; SQLite in its state folder if None
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
     api_url: str = field(init=False, default="")
@@ -75,7 +76,8 @@ class LocalFederation:
             if not log_key.exists():
                 log_key.write_bytes(os.urandom(32))
                 log_key.chmod(0o600)
-            lines += ["[api]", f'database_url = "sqlite:///{state / "platform-api.db"}"',
+            database_url = self.api_database_url or f"sqlite:///{state / 'platform-api.db'}"
+            lines += ["[api]", f'database_url = "{database_url}"',
                       f'secrets_file = "{state / "master.key"}"', f'log_key_file = "{state / "log.key"}"',
                       "port = 0", "allow_http_webhooks = true", "",
                       # A demo-sized threshold (the default is 40 points): the demo's monitored loan moves by
