@@ -15,6 +15,7 @@ class ApiServer:
     def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
         # Access logs are off: request paths may hold credit codes; handlers log ids instead. Forwarded-for
         # headers are not read: nothing here depends on the client's address (limits are per institution).
+        # The lifespan runs so that the app closes its asyncio gRPC channels on this loop when it stops.
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
                                 proxy_headers=False)
         self._server = uvicorn.Server(config)
