@@ -88,6 +88,13 @@ def verify_chain(log: AuditLog, *, trust: LogTrust | None = None, saved: Sequenc
     if trust is not None and links:
         largest = max(notes, key=lambda n: Checkpoint.from_body(parse_note(n).text).size)
         _checkpoint(largest, trust, quorum=trust.quorum)
+    rows = 0
+    # The stored rows first: a rewritten row is then reported as such (LogTamperedError) whichever
+    # checkpoints happen to exist, not as a consistency proof that fails because it was built from that row.
+    if check_rows and links:
+        latest = links[-1]
+        verify_log_against_checkpoint(log, Checkpoint(log_origin_of(log, trust), latest.size, latest.root))
+        rows = latest.size
     for previous, current in zip(links, links[1:], strict=False):
         if previous.size == current.size:
             if previous.root != current.root:
@@ -95,11 +102,6 @@ def verify_chain(log: AuditLog, *, trust: LogTrust | None = None, saved: Sequenc
         elif previous.size > 0:
             proof = log.consistency_proof(previous.size, current.size)
             verify_consistency(previous.size, current.size, previous.root, current.root, proof)
-    rows = 0
-    if check_rows and links:
-        latest = links[-1]
-        verify_log_against_checkpoint(log, Checkpoint(log_origin_of(log, trust), latest.size, latest.root))
-        rows = latest.size
     return ChainReport(tuple(links), rows)
 
 

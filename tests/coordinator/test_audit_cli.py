@@ -17,6 +17,7 @@ from sqlalchemy import insert, update
 from consent.audit import (
     AuditEvent,
     AuditLog,
+    Checkpoint,
     CheckpointPublisher,
     CosignatureSigner,
     Ed25519Signer,
@@ -25,6 +26,7 @@ from consent.audit import (
     LocalUseLog,
     Witness,
     open_engine,
+    parse_note,
 )
 from consent.authorisation import (
     AuthorisationStore,
@@ -220,3 +222,18 @@ def test_a_missing_database_is_an_error_not_a_new_file(tmp_path: Path, capsys) -
     with pytest.raises(SystemExit, match="no database"):
         audit_cli.main(["uses", "--db", str(tmp_path / "nope.db")])
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_a_rewritten_row_between_two_checkpoints_is_reported_as_tampering(registry: Registry, capsys) -> None:
+    """The newest checkpoint's last leaf lies in the part that the consistency proof from the checkpoint
+    before it is built from: the stored rows are checked first, so the report names the rewritten row
+    rather than a failed consistency proof (which one used to come first depended on the checkpoints)."""
+    sizes = sorted(Checkpoint.from_body(parse_note(note).text).size for note in registry.log.checkpoints())
+    assert len(sizes) >= 2 and sizes[-2] < sizes[-1]
+    table = registry.log.tables.leaf
+    leaf = registry.log.leaf(sizes[-1] - 1).leaf
+    forged = leaf + b" "
+    with registry.log.engine.begin() as conn:
+        conn.execute(update(table).where(table.c.leaf == leaf).values(leaf=forged, leaf_hash=leaf_hash(forged)))
+    code, out = run(capsys, "verify-chain", "--db", str(registry.db), *registry.trust_args())
+    assert code == 1 and "LogTamperedError" in out
