@@ -82,14 +82,14 @@ def postgres_server() -> Iterator[Path]:
 
 
 def _wait_ready(socket_dir: Path, server: subprocess.Popen, timeout_s: float = 60.0) -> None:
-    import psycopg
+    import psycopg  # for its error type
 
     deadline = time.monotonic() + timeout_s
     while True:
         if server.poll() is not None:
             raise RuntimeError(f"PostgreSQL exited: {server.stderr.read().decode(errors='replace')[-2000:]}")
         try:
-            psycopg.connect(host=str(socket_dir), port=PORT, user="xyd", dbname="postgres").close()
+            _admin(socket_dir).close()
             return
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
@@ -100,13 +100,16 @@ def _wait_ready(socket_dir: Path, server: subprocess.Popen, timeout_s: float = 6
 @pytest.fixture
 def postgres_url(postgres_server: Path) -> Iterator[str]:
     """An SQLAlchemy URL of a new, empty database (dropped after the test)."""
-    import psycopg
-
     name = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(host=str(postgres_server), port=PORT, user="xyd", dbname="postgres",
-                         autocommit=True) as conn:
+    with _admin(postgres_server) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield f"postgresql+psycopg://xyd@/{name}?host={postgres_server}&port={PORT}"
-    with psycopg.connect(host=str(postgres_server), port=PORT, user="xyd", dbname="postgres",
-                         autocommit=True) as conn:
+    with _admin(postgres_server) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(socket_dir: Path):
+    """A connection to the server's `postgres` database as its superuser, outside any transaction."""
+    import psycopg
+
+    return psycopg.connect(host=str(socket_dir), port=PORT, user="xyd", dbname="postgres", autocommit=True)
