@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from benchmarks._http_load import run_closed_loop
 from consent.credit_code import generate_credit_code
 from platform_node.api.cli import main as cli_main
+from sandbox.http_load import run_closed_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {

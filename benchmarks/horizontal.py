@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from federation.horizontal.cli import run_in_process, run_on_loopback
-from federation.horizontal.settings import RunSettings
+from bank_federation.cli import run_in_process, run_on_loopback
+from bank_federation.settings import RunSettings
 from models.horizontal import load_bank_table, pool_tables, read_model_file, split_holdout
 from models.horizontal import logistic as logistic_model
 from models.horizontal.baselines import fit_boosting, fit_logistic

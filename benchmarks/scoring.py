@@ -22,10 +22,10 @@ import httpx
 import pandas as pd
 import psutil
 
-from benchmarks._http_load import run_closed_loop
-from coordinator.demo_bank import onboard
-from coordinator.launcher import LocalFederation, NodeData
-from coordinator.synthdata import generate
+from sandbox.demo.bank import onboard
+from sandbox.http_load import run_closed_loop
+from sandbox.launcher import LocalFederation, NodeData
+from sandbox.synthdata import generate
 
 SOURCES = ("tax", "social_insurance", "utilities")
 
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> dict:
                     raise SystemExit(f"training failed: {status.error}")
             key = onboard(federation.platform_config, "bench-bank", "Benchmark Bank", limits=(1e6, 100_000, 10_000_000))
             now = datetime.now(UTC)
-            subprocess.run([sys.executable, "-m", "coordinator.cli", "institution", "agreement", "--config",
+            subprocess.run([sys.executable, "-m", "cli.main", "institution", "agreement", "--config",
                             str(federation.platform_config), "bank/bench-bank", "--scope", "BULK_SCORING",
                             "--reference", "DSA-BENCH-1", "--not-before", (now - timedelta(days=1)).isoformat(),
                             "--not-after", (now + timedelta(days=30)).isoformat()], check=True, capture_output=True,

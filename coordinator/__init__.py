@@ -1,1 +1,1 @@
-"""xyd coordinator: control plane, node registry, jobs, model registry, the `xyd` CLI and the local launcher."""
+"""xyd coordinator: control plane, node registry, persisted jobs and the model registry."""

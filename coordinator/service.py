@@ -11,12 +11,12 @@ import grpc
 
 from coordinator.events import JobEventFeed
 from coordinator.jobs.runner import JobRunner
-from coordinator.jobs.spec import JobSpecError, parse_job_spec
 from coordinator.jobs.store import TERMINAL, JobRecord, JobStore
 from coordinator.model_registry import ModelRecord, ModelRegistry
 from coordinator.registry import NodeRegistry
 from federation.proto import control_pb2, control_pb2_grpc
 from federation.server import peer_identity
+from jobspec.spec import JobSpecError, parse_job_spec
 
 log = logging.getLogger("xyd.coordinator")
 

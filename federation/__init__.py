@@ -1,4 +1,4 @@
-"""xyd federation: the wire (protobufs, mTLS/PKI, channels, chunked streams, PSI, Flower apps).
+"""xyd federation: the wire (protobufs, mTLS/PKI, channels, chunked streams, PSI, node process life).
 
 Algorithms import `Channel` (and `InMemoryChannel` in tests); `GrpcChannel` is loaded lazily so that
 importing the interface never pulls gRPC into `models/`.

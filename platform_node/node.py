@@ -12,9 +12,9 @@ from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
 from platform_node import consent_registry
 from platform_node.consent_registry import ConsentRegistry
-from platform_node.psi_task import make_psi_handler
-from platform_node.scorecard_task import with_vertical_lr
-from platform_node.secureboost_task import make_evaluate_handler, make_publish_handler, make_train_handler
+from platform_node.stages.psi import make_psi_handler
+from platform_node.stages.secureboost import make_evaluate_handler, make_publish_handler, make_train_handler
+from platform_node.stages.vertical_lr import with_vertical_lr
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.platform")
@@ -87,8 +87,8 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     from platform_node.api.services import build_services
     from platform_node.api.settings import settings_from_mapping
     from platform_node.monitoring import StoreMonitorAuthorisations
-    from platform_node.published_scorer import PublishedModelScorer
     from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
+    from platform_node.scoring.published import PublishedModelScorer
 
     if not config.coordinator:
         raise ConfigError(f"{config.source}: the API needs [coordinator] address to locate the source nodes")

@@ -10,15 +10,15 @@ from federation.node_process import load_tls, run_node
 from federation.proto import control_pb2, scoring_pb2_grpc
 from federation.schema_message import table_schema_message
 from source_node import verification
-from source_node.psi_task import make_psi_handler
-from source_node.scorecard_task import with_vertical_lr
 from source_node.scoring import PartyScoringServicer
-from source_node.secureboost_task import (
+from source_node.stages.psi import make_psi_handler
+from source_node.stages.secureboost import (
     TrainingPolicy,
     make_evaluate_handler,
     make_publish_handler,
     make_train_handler,
 )
+from source_node.stages.vertical_lr import with_vertical_lr
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.source")

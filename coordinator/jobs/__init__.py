@@ -1,6 +1,5 @@
-"""Jobs: the spec a modeller writes, their persisted state machine, and the runner that drives nodes."""
+"""Jobs at the coordinator: their persisted state machine, the runner that drives nodes, the hetero-LR arbiter."""
 
-from coordinator.jobs.spec import JobSpec, JobSpecError, load_job_spec, parse_job_spec
 from coordinator.jobs.store import JobState, JobStore, StageRecord
 
-__all__ = ["JobSpec", "JobSpecError", "JobState", "JobStore", "StageRecord", "load_job_spec", "parse_job_spec"]
+__all__ = ["JobState", "JobStore", "StageRecord"]

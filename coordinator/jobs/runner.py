@@ -14,11 +14,11 @@ from typing import Any
 import grpc
 
 from coordinator.jobs.arbiter import ArbiterHost, ArbiterRun
-from coordinator.jobs.spec import ARBITER_ALGORITHMS, JobSpec
 from coordinator.jobs.store import JobState, JobStore
 from coordinator.model_registry import ModelRegistry
 from coordinator.registry import NodeRegistry, UnknownParty
 from federation.proto import control_pb2, control_pb2_grpc
+from jobspec.spec import ARBITER_ALGORITHMS, JobSpec
 
 log = logging.getLogger("xyd.jobs")
 

@@ -1,6 +1,6 @@
 """The platform's bank and compliance HTTP API (FastAPI): `create_app(build_services(...))`.
 
-Wiring the federated scorer: pass any `platform_node.scoring_api.Scorer` as `scorer=` to `build_services`
+Wiring the federated scorer: pass any `platform_node.scoring.scorer.Scorer` as `scorer=` to `build_services`
 (or to `platform_node.api.cli.serve`).
 """
 

@@ -28,7 +28,7 @@ from platform_node.institutions.model import InstitutionKind, InstitutionLimits,
 from platform_node.institutions.registry import InstitutionRegistry
 from platform_node.institutions.webhook_secrets import SecretBox
 from platform_node.reports.public_records import PublicRecordSource
-from platform_node.scoring_api import Scorer
+from platform_node.scoring.scorer import Scorer
 
 log = logging.getLogger("xyd.platform.api")
 
@@ -135,8 +135,8 @@ def serve(settings: ApiSettings, *, scorer: Scorer, public_records: PublicRecord
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from platform_node.api.local_scorer import load_local_scorer
     from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
+    from platform_node.scoring.local_scorecard import load_local_scorer
 
     settings = load_settings(Path(args.config))
     if settings.scorer_model_file is None:

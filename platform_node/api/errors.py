@@ -31,7 +31,7 @@ from platform_node.monitoring.alerts import AlertNotFound
 from platform_node.monitoring.sweep import MonitoringNotAuthorised, NotMonitorable
 from platform_node.reports.report import UnknownEnterprise
 from platform_node.reports.subscriptions import InvalidSubscription, SubscriptionNotFound
-from platform_node.scoring_api import FailureCode, ScoreFailure, ScorerContractError
+from platform_node.scoring.scorer import FailureCode, ScoreFailure, ScorerContractError
 from platform_node.uses.errors import FeedbackConflict, FeedbackOverdue, InvalidFeedback, UseNotFound
 
 log = logging.getLogger("xyd.platform.api")

@@ -32,8 +32,6 @@ from consent.audit import (
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings
-from platform_node.async_coalescer import AsyncCoalescingScorer
-from platform_node.coalescing_scorer import CoalescingScorer
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.limits import TokenBucketLimiter
@@ -48,7 +46,9 @@ from platform_node.monitoring.ticker import PeriodicJob, Ticker
 from platform_node.reports.public_records import PublicRecordSource
 from platform_node.reports.requests import ReportRequestLog
 from platform_node.reports.subscriptions import SubscriptionBook, SubscriptionPusher
-from platform_node.scoring_api import Scorer
+from platform_node.scoring.async_coalescer import AsyncCoalescingScorer
+from platform_node.scoring.coalescing import CoalescingScorer
+from platform_node.scoring.scorer import Scorer
 from platform_node.uses.deadlines import OverdueCounter
 from platform_node.uses.feedback import FeedbackBook
 from platform_node.uses.group_commit import GroupCommitRecorder

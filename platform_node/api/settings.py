@@ -16,7 +16,7 @@ from typing import Any
 from platform_node.institutions.model import InstitutionLimits
 from platform_node.monitoring.delivery import RetrySchedule
 from platform_node.monitoring.deterioration import DeteriorationRule
-from platform_node.scoring_api import PartialFailurePolicy
+from platform_node.scoring.scorer import PartialFailurePolicy
 from platform_node.uses.deadlines import OverdueAction, OverduePolicy
 
 MAX_BATCH = 10_000

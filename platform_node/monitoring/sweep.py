@@ -24,7 +24,7 @@ from platform_node.monitoring.alerts import Alert, AlertBook, NewAlert
 from platform_node.monitoring.deterioration import DeteriorationRule
 from platform_node.monitoring.eligibility import MonitorAuthorisations
 from platform_node.monitoring.schema import monitoring_metadata, monitoring_state
-from platform_node.scoring_api import ScoreOutcome, Scorer
+from platform_node.scoring.scorer import ScoreOutcome, Scorer
 from platform_node.uses.feedback import Decision, RepaymentOutcome
 from platform_node.uses.schema import uses
 

@@ -24,9 +24,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from platform_node.grouped_queue import GroupedQueue
 from platform_node.institutions.errors import QuotaExhausted
 from platform_node.institutions.limits import consume_quota, utc_day
+from platform_node.uses.grouped_queue import GroupedQueue
 from platform_node.uses.records import PreparedUses, RecordedUse, UseBook
 
 log = logging.getLogger("xyd.platform.uses")

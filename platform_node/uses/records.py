@@ -26,7 +26,7 @@ from consent.audit.events import AuditEvent, EventKind
 from consent.audit.log import AuditLog, LeafReceipt
 from consent.audit.prepared import PreparedStatement
 from consent.authorisation.schema import from_epoch, to_epoch
-from platform_node.scoring_api import ScoreOutcome
+from platform_node.scoring.scorer import ScoreOutcome
 from platform_node.uses.errors import UseNotFound
 from platform_node.uses.schema import use_metadata, uses
 

@@ -13,9 +13,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from coordinator.client import stage_results
-from coordinator.launcher import LocalFederation, NodeData
-from coordinator.synthdata import generate
+from cli.operator_client import stage_results
+from sandbox.launcher import LocalFederation, NodeData
+from sandbox.synthdata import generate
 
 SOURCES = ("tax", "social_insurance", "utilities")
 
@@ -126,7 +126,7 @@ def test_a_dead_source_fails_the_job_with_its_name(own_federation: LocalFederati
 
 def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "coordinator.cli", "demo", "--enterprises", "400", "--trees", "2", "--skip-banks", "--sources", "tax,utilities,customs",
+        [sys.executable, "-m", "cli.main", "demo", "--enterprises", "400", "--trees", "2", "--skip-banks", "--sources", "tax,utilities,customs",
          "--state-dir", str(tmp_path / "demo")],
         capture_output=True, text=True, timeout=180,
     )
@@ -200,8 +200,8 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
     from federation.grpc_channel import PeerChannels
     from federation.pki import Identity, NodeTls
     from models.secureboost import ActiveModel, FeatureTable, PassiveModel
-    from platform_node.federated_scorer import FederatedSecureBoostScorer, SourceEndpoint
-    from platform_node.scoring_api import ScoreFailure, ScoreOutcome
+    from platform_node.scoring.scorer import ScoreFailure, ScoreOutcome
+    from platform_node.scoring.secureboost import FederatedSecureBoostScorer, SourceEndpoint
     from tables import load_table
     from tables.features import feature_matrix
 
@@ -299,14 +299,14 @@ def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federat
 
     import httpx
 
-    from coordinator.demo_bank import onboard
+    from sandbox.demo.bank import onboard
 
     _, _, status = secureboost_run
     assert status.state == "SUCCEEDED", status.error
     model_id = stage_results(status)["publish"]["platform/main"]["model_id"]
     key = onboard(federation.platform_config, "it-bank", "Integration Bank")
     now = datetime.now(UTC)
-    subprocess.run([sys.executable, "-m", "coordinator.cli", "institution", "agreement", "--config",
+    subprocess.run([sys.executable, "-m", "cli.main", "institution", "agreement", "--config",
                     str(federation.platform_config), "bank/it-bank", "--scope", "BULK_SCORING", "--reference", "DSA-1",
                     "--not-before", (now - timedelta(days=1)).isoformat(),
                     "--not-after", (now + timedelta(days=1)).isoformat()], check=True, capture_output=True, timeout=60)

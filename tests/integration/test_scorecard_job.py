@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coordinator.client import stage_results
-from coordinator.launcher import LocalFederation, NodeData
-from coordinator.synthdata import generate
+from cli.operator_client import stage_results
+from sandbox.launcher import LocalFederation, NodeData
+from sandbox.synthdata import generate
 
 SOURCES = ("tax", "social_insurance")
 PARTIES = ("platform/main", *(f"source/{s}" for s in SOURCES))
@@ -87,9 +87,9 @@ def test_points_scoring_over_mtls_equals_in_process_scoring_of_stored_parts(
     from federation.grpc_channel import PeerChannels
     from federation.pki import Identity, NodeTls
     from models.scorecard.stored import party_scorecard, placeable, read_part, scaling
-    from platform_node.federated_scorecard import FederatedScorecardScorer
-    from platform_node.federated_scorer import SourceEndpoint
-    from platform_node.scoring_api import ScoreFailure, ScoreOutcome
+    from platform_node.scoring.scorecard import FederatedScorecardScorer
+    from platform_node.scoring.scorer import ScoreFailure, ScoreOutcome
+    from platform_node.scoring.secureboost import SourceEndpoint
     from tables import load_table
     from tables.features import feature_matrix
 
@@ -138,7 +138,7 @@ def test_points_scoring_over_mtls_equals_in_process_scoring_of_stored_parts(
     # The bank API's scorer follows the latest published model: this scorecard, located via the coordinator.
     import uvloop
 
-    from platform_node.published_scorer import PublishedModelScorer
+    from platform_node.scoring.published import PublishedModelScorer
 
     published = PublishedModelScorer(
         models_dir=federation.state_dir / "nodes" / "platform-main" / "state" / "models", own_table=platform,

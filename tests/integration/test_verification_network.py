@@ -18,7 +18,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from benchmarks._consent_world import PLATFORM, ConsentWorld, utc_now
+from cli.bank_client import BankClient
+from cli.compliance.checks import cross_check_source, verify_chain
 from consent.audit import (
     AuditEvent,
     AuditLog,
@@ -45,14 +46,13 @@ from consent.authorisation import (
     sign_terms,
 )
 from consent.authorisation.questions import parse_predicate
-from coordinator.audit_checks import cross_check_source, verify_chain
-from coordinator.bank_client import BankClient
-from coordinator.demo_consent import demo_terms, enterprise_signs, run_consent_demo
 from federation.grpc_channel import open_secure_channel
 from federation.key_binding import KeyBindingInvalid, bind_keys, load_or_create_ed25519
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
 from platform_node.consent_registry import GrpcWitnessClient
+from sandbox.consent_world import PLATFORM, ConsentWorld, utc_now
+from sandbox.demo.consent import demo_terms, enterprise_signs, run_consent_demo
 
 TAX, SOCIAL = "source/tax", "source/social_insurance"
 pytestmark = pytest.mark.timeout(120)

@@ -27,15 +27,15 @@ from consent.authorisation import (
     sign_terms,
 )
 from consent.credit_code import generate_credit_code
-from platform_node.api.local_scorer import InMemoryFeatureSource, LocalScorecardScorer
-from platform_node.api.scorecard_points import Bin, Characteristic, Scorecard, ScoreScale
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.services import PlatformServices, build_services
 from platform_node.api.settings import ApiSettings
 from platform_node.institutions.agreements import AgreementScope
 from platform_node.institutions.model import InstitutionKind, InstitutionLimits, Role
 from platform_node.reports.public_records import InMemoryPublicRecords, PublicRecord
-from platform_node.scoring_api import PartialFailurePolicy
+from platform_node.scoring.local_scorecard import InMemoryFeatureSource, LocalScorecardScorer
+from platform_node.scoring.scorecard_points import Bin, Characteristic, Scorecard, ScoreScale
+from platform_node.scoring.scorer import PartialFailurePolicy
 
 T0 = datetime(2025, 3, 3, 9, 0, 0, tzinfo=UTC)
 TAX, SOCIAL, COURT = "source/tax", "source/social_insurance", "source/court"

@@ -9,11 +9,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from coordinator.synthdata import generate
 from federation.grpc_channel import open_secure_channel
 from federation.pki import CertificateAuthority, Identity
 from federation.proto import scoring_pb2, scoring_pb2_grpc
 from federation.server import NodeServer
+from sandbox.synthdata import generate
 from source_node.scoring import MAX_BATCH, SCORECARD_PART, PartyScoringServicer
 from tables import load_table
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coordinator.synthdata import generate
+from sandbox.synthdata import generate
 from tables import load_table
 from tables.features import FeatureIndex, feature_matrix
 

@@ -29,8 +29,8 @@ from platform_node.api.schemas.common import (
     RequestModel,
     error_responses,
 )
-from platform_node.horizontal_scorer import HorizontalScorer, UnknownModel
-from platform_node.scoring_api import Scorer
+from platform_node.scoring.horizontal import HorizontalScorer, UnknownModel
+from platform_node.scoring.scorer import Scorer
 
 log = logging.getLogger("xyd.platform.api")
 router = APIRouter(prefix="/v1/models", tags=["models"])

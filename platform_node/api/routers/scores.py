@@ -36,7 +36,7 @@ from platform_node.institutions.agreements import AgreementScope
 from platform_node.institutions.errors import QuotaExhausted
 from platform_node.institutions.limits import quota_used, seconds_to_next_day
 from platform_node.institutions.model import Institution
-from platform_node.scoring_api import ScoreBatch, ScoreFailure, ScoreOutcome
+from platform_node.scoring.scorer import ScoreBatch, ScoreFailure, ScoreOutcome
 from platform_node.uses.group_commit import PendingUses
 from platform_node.uses.records import PreparedUses, RecordedUse
 

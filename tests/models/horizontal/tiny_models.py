@@ -9,7 +9,7 @@ from models.horizontal.binning import local_quantiles
 from models.horizontal.model_file import now_iso
 from tests.models.horizontal.synthetic import make_table
 
-# What a run's training record holds (see federation/horizontal/aggregator.py), bank names included.
+# What a run's training record holds (see bank_federation/aggregator.py), bank names included.
 TRAINING = {"strategy": "fedavg", "aggregation": "ckks-sum", "rounds": 2, "banks": ["bank-east", "bank-west"],
             "privacy": None, "holdout": {"banks": {"bank-east": {"holdout-auc": 0.7, "holdout-rows": 123.0}},
                                          "holdout_auc": 0.7}}

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from consent.credit_code import generate_credit_code
-from platform_node.api.local_scorer import UnavailableSource
 from platform_node.monitoring.webhooks import SIGNATURE_HEADER, verify_signature
+from platform_node.scoring.local_scorecard import UnavailableSource
 from tests.platform_node.api.conftest import Live
 from tests.platform_node.receiver import WebhookReceiver
 from tests.platform_node.world import (

@@ -20,7 +20,7 @@ from models.horizontal.published import publish_model_file
 from platform_node.api.app import create_app
 from platform_node.api.server import ApiServer
 from platform_node.api.settings import ApiSettings
-from platform_node.scoring_api import grade_of
+from platform_node.scoring.scorer import grade_of
 from tests.models.horizontal.tiny_models import logistic_model, xgboost_model
 from tests.platform_node.world import BANK_A, BANK_B, COMPLIANCE, Platform, build_platform
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from consent.audit import AuditEvent, EventKind, SchemaMissingError, keyed_ref
 from consent.audit.schema import HEAD_ROW_ID
-from platform_node.scoring_api import ScoreOutcome
+from platform_node.scoring.scorer import ScoreOutcome
 from platform_node.uses.deadlines import (
     OverdueAction,
     OverduePolicy,

@@ -1,0 +1,290 @@
+"""`xyd audit ...`: the compliance officer's commands over the registry's database.
+
+    authorisations   list authorisations by enterprise, institution, source unit, status or period
+    uses             list logged uses by enterprise, institution, source unit, authorisation or period
+    verify-chain     check every checkpoint (signatures, quorum, consistency) and the stored rows
+    receipt          issue the inclusion receipt of one leaf against the latest checkpoint
+    verify-receipt   check a receipt file (checkpoint signatures and the audit path)
+    cross-check      compare a source node's own use log with the registry's
+    overdue          uses whose outcome feedback is past due (if this database tracks uses)
+`--db` takes a file path or an SQLAlchemy URL. Listings print a table, or `--format json|csv`; with `--out`
+the report goes to a file and the export itself is logged as an `audit_export` leaf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from cli.compliance.checks import (
+    USE_KINDS,
+    LogTrust,
+    cross_check_source,
+    list_authorisations,
+    list_uses,
+    overdue_uses,
+    record_export,
+    verify_chain,
+)
+from consent.audit import (
+    AuditError,
+    AuditLog,
+    CosignatureVerifier,
+    Ed25519Verifier,
+    EventKind,
+    InclusionReceipt,
+    issue_receipt,
+    open_engine,
+    verify_receipt,
+)
+from consent.authorisation import Status
+from consent.merkle import ProofError
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def engine_for(db: str) -> Engine:
+    """An engine for a path or URL; a path must exist (a typo must not create an empty database)."""
+    if "://" in db:
+        return open_engine(db)
+    path = Path(db)
+    if not path.exists():
+        raise SystemExit(f"error: no database at {path}")
+    return open_engine(f"sqlite:///{path}")
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO date or date-time; without a zone it is UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def trust_from(args: argparse.Namespace) -> LogTrust | None:
+    if not args.log_vkey:
+        return None
+    witnesses = tuple(CosignatureVerifier.from_vkey(v) for v in args.witness_vkey)
+    quorum = args.quorum if args.quorum is not None else (len(witnesses) // 2 + 1 if witnesses else 0)
+    return LogTrust(Ed25519Verifier.from_vkey(args.log_vkey), witnesses, quorum)
+
+
+def render(rows: list[dict[str, object]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    if not rows:
+        return "" if fmt == "csv" else "(none)\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+    header = list(rows[0])
+    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in header]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(str(r[h]).ljust(w) for h, w in zip(header, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def emit(rows: list[dict[str, object]], args: argparse.Namespace, engine: Engine) -> int:
+    """Print the rows, or write them to `--out` and log the export."""
+    text = render(rows, args.format)
+    if not args.out:
+        sys.stdout.write(text)
+        return OK
+    data = text.encode("utf-8")
+    Path(args.out).write_bytes(data)
+    receipt = record_export(AuditLog(engine), actor=args.actor, report_sha256=hashlib.sha256(data).hexdigest(),
+                            now=datetime.now(UTC))
+    print(f"wrote {len(rows)} rows to {args.out}; export logged as leaf {receipt.index}")
+    return OK
+
+
+def _authorisations(args: argparse.Namespace) -> int:
+    engine = engine_for(args.db)
+    rows = list_authorisations(
+        engine, enterprise=args.enterprise, institution=args.institution, source=args.source,
+        status=Status(args.status) if args.status else None,
+        since=parse_time(args.since) if args.since else None, until=parse_time(args.until) if args.until else None,
+    )
+    return emit(rows, args, engine)
+
+
+def _uses(args: argparse.Namespace) -> int:
+    engine = engine_for(args.db)
+    rows = list_uses(
+        AuditLog(engine), engine, enterprise=args.enterprise, institution=args.institution, source=args.source,
+        authorisation=args.authorisation, kinds=[EventKind(k) for k in args.kind] if args.kind else USE_KINDS,
+        since=parse_time(args.since) if args.since else None, until=parse_time(args.until) if args.until else None,
+    )
+    return emit(rows, args, engine)
+
+
+def _verify_chain(args: argparse.Namespace) -> int:
+    log = AuditLog(engine_for(args.db))
+    saved = [Path(p).read_text(encoding="utf-8") for p in args.saved]
+    trust = trust_from(args)
+    try:
+        report = verify_chain(log, trust=trust, saved=saved, check_rows=not args.no_rows)
+    except (AuditError, ProofError) as exc:
+        print(f"FAILED: {type(exc).__name__}: {exc}")
+        return FAILED
+    if not report.links:
+        print("no checkpoint recorded yet: nothing to verify")
+        return OK
+    for link in report.links:
+        signed = "signatures not checked (no --log-vkey)" if link.cosigners is None else (
+            f"log signature ok, cosigned by {', '.join(link.cosigners) or 'no witness'}")
+        print(f"checkpoint size {link.size:>6} root {link.root.hex()[:16]}…  {signed}")
+    print(f"{len(report.links)} checkpoints consistent with each other"
+          + (f"; stored rows match the latest ({report.rows_checked} leaves recomputed)" if report.rows_checked else ""))
+    print("chain OK")
+    return OK
+
+
+def _receipt(args: argparse.Namespace) -> int:
+    log = AuditLog(engine_for(args.db))
+    note = log.latest_checkpoint()
+    if note is None:
+        print("error: no checkpoint recorded yet")
+        return FAILED
+    try:
+        receipt = issue_receipt(log, args.index, note)
+    except (AuditError, ProofError, ValueError) as exc:
+        print(f"error: {exc}")
+        return FAILED
+    data = receipt.to_json()
+    if args.out:
+        Path(args.out).write_bytes(data)
+        print(f"receipt of leaf {args.index} written to {args.out}")
+    else:
+        print(data.decode())
+    return OK
+
+
+def _verify_receipt(args: argparse.Namespace) -> int:
+    trust = trust_from(args)
+    if trust is None:
+        print("error: --log-vkey is required to verify a receipt")
+        return USAGE
+    try:
+        receipt = InclusionReceipt.from_json(Path(args.receipt).read_bytes())
+        event, verified = verify_receipt(receipt, trust.log, witnesses=trust.witnesses, quorum=trust.quorum)
+    except (AuditError, ProofError) as exc:
+        print(f"FAILED: {type(exc).__name__}: {exc}")
+        return FAILED
+    print(f"receipt OK: leaf {receipt.index} ({event.kind.value}, use {event.use_id or '-'}) is in the log "
+          f"of size {verified.checkpoint.size}, cosigned by {', '.join(n for n, _ in verified.cosigners) or 'none'}")
+    return OK
+
+
+def _cross_check(args: argparse.Namespace) -> int:
+    log = AuditLog(engine_for(args.db))
+    try:
+        report = cross_check_source(log, engine_for(args.source_db), source=args.source, trust=trust_from(args))
+    except (AuditError, ProofError) as exc:
+        print(f"FAILED: {type(exc).__name__}: {exc}")
+        return FAILED
+    print(f"{args.source}: {report.checked} uses in its own log; matched {len(report.matched)}, pending "
+          f"{len(report.pending)}, unproven {len(report.unproven)}, altered {len(report.altered)}, missing "
+          f"{len(report.missing)}; registry uses the node never recorded: {len(report.unexpected)}")
+    for event in report.missing:
+        print(f"  missing from the registry: {event.kind.value} {event.use_id}")
+    for event, _versions in report.altered:
+        print(f"  altered in the registry: {event.kind.value} {event.use_id}")
+    for event in report.unexpected:
+        print(f"  unexpected in the registry: {event.kind.value} {event.use_id}")
+    clean = report.complete and not report.unexpected
+    print("cross-check clean" if clean else "cross-check FAILED")
+    return OK if clean else FAILED
+
+
+def _overdue(args: argparse.Namespace) -> int:
+    engine = engine_for(args.db)
+    rows = overdue_uses(engine, now=parse_time(args.now) if args.now else datetime.now(UTC))
+    if rows is None:
+        print("this database has no uses table: feedback deadlines are not tracked here")
+        return OK
+    return emit(rows, args, engine)
+
+
+def _listing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--enterprise", help="unified social credit code")
+    parser.add_argument("--institution", help="grantee / requesting institution, e.g. bank/icbc-sz")
+    parser.add_argument("--source", help="source unit, e.g. source/tax")
+    parser.add_argument("--since", help="period start (ISO date or time, UTC), inclusive")
+    parser.add_argument("--until", help="period end, exclusive")
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--out", help="write the report to this file (the export is logged)")
+    parser.add_argument("--actor", default="admin/compliance", help="who exports (recorded in the log)")
+
+
+def _trust_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-vkey", help="the registry log's verifier key (name+id+base64)")
+    parser.add_argument("--witness-vkey", action="append", default=[], help="a witness verifier key (repeatable)")
+    parser.add_argument("--quorum", type=int, help="witness cosignatures required (default: a majority)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `xyd audit ...` to the `xyd` parser."""
+    audit = subparsers.add_parser("audit", help="compliance: authorisations, uses, checkpoints, receipts")
+    sub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
+    sub.required = True
+
+    def command(name: str, help_text: str, func, *, db: bool = True) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help_text)
+        if db:
+            parser.add_argument("--db", required=True, help="registry database (path or SQLAlchemy URL)")
+        parser.set_defaults(func=func)
+        return parser
+
+    p = command("authorisations", "list authorisations", _authorisations)
+    _listing_options(p)
+    p.add_argument("--status", choices=[s.value for s in Status])
+    _output_options(p)
+    p = command("uses", "list logged uses", _uses)
+    _listing_options(p)
+    p.add_argument("--authorisation", help="authorisation id")
+    p.add_argument("--kind", action="append", choices=[k.value for k in EventKind],
+                   help="event kinds (repeatable; default: every kind of use)")
+    _output_options(p)
+    p = command("verify-chain", "verify the checkpoint chain and the stored rows", _verify_chain)
+    _trust_options(p)
+    p.add_argument("--saved", action="append", default=[], help="a checkpoint note kept by the officer (repeatable)")
+    p.add_argument("--no-rows", action="store_true", help="skip recomputing the stored rows")
+    p = command("receipt", "issue the inclusion receipt of one leaf", _receipt)
+    p.add_argument("--index", type=int, required=True)
+    p.add_argument("--out", help="write the receipt JSON here")
+    p = command("verify-receipt", "verify an inclusion receipt file", _verify_receipt, db=False)
+    p.add_argument("receipt", help="receipt JSON file")
+    _trust_options(p)
+    p = command("cross-check", "compare a source node's own log with the registry's", _cross_check)
+    p.add_argument("--source-db", required=True, help="the source node's verification database")
+    p.add_argument("--source", required=True, help="the source unit, e.g. source/tax")
+    _trust_options(p)
+    p = command("overdue", "uses whose feedback is past due", _overdue)
+    p.add_argument("--now", help="evaluate deadlines at this time (default: now)")
+    _output_options(p)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `xyd audit` alone (as `python -m cli.compliance.commands ...`)."""
+    parser = argparse.ArgumentParser(prog="xyd")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The one `xyd` command: each role contributes its subcommands through the `xyd.commands` entry points."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+
+from sandbox.processes import die_with_parent_if_asked
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Assemble the parser from every installed role's `register(subparsers)` hook."""
+    parser = argparse.ArgumentParser(prog="xyd", description="Privacy-preserving credit computation (信易贷).")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for ep in sorted(entry_points(group="xyd.commands"), key=lambda e: e.name):
+        ep.load()(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    die_with_parent_if_asked()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,0 @@
-"""Synthetic enterprise data for demos and tests: source-unit tables driven by a latent creditworthiness."""
-
-from coordinator.synthdata.generate import MANIFEST_NAME, Manifest, UnitFile, generate
-from coordinator.synthdata.units.platform import LABEL_COLUMN
-
-__all__ = ["LABEL_COLUMN", "MANIFEST_NAME", "Manifest", "UnitFile", "generate"]

@@ -1,0 +1,56 @@
+"""The shape both online scorers share: one `PartyScoring` call per source, combined at the platform.
+
+`score` fans out from the calling thread (batch scoring, monitoring); `score_async` does the same from the
+bank API's event loop over asyncio channels (single scores). Subclasses say which method to call, how to
+build the request and read a reply, and how to combine the parts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Generic
+
+from google.protobuf.message import Message
+
+from platform_node.scoring.scorer import ScoreBatch
+from platform_node.scoring.source_fanout import FanOut, Reply, SourceFanOut
+
+
+class FanOutScorer(ABC, Generic[Reply]):
+    METHOD: ClassVar[str]  # the PartyScoring method
+    WHAT: ClassVar[str]  # how log lines name a source's part
+    _fanout: SourceFanOut
+
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
+              ) -> ScoreBatch:
+        ids = list(credit_codes)
+        if not ids:
+            return ScoreBatch(())
+        fanout = self._fanout.ask(self._asked(), self.METHOD, self._request(ids, use_id), self._reader(len(ids)),
+                                  deadline_s, what=self.WHAT)
+        return self._combine(ids, fanout)
+
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
+                          ) -> ScoreBatch:
+        """`score` from an asyncio event loop (the scorer must have been given asyncio channels)."""
+        ids = list(credit_codes)
+        if not ids:
+            return ScoreBatch(())
+        fanout = await self._fanout.ask_async(self._asked(), self.METHOD, self._request(ids, use_id),
+                                              self._reader(len(ids)), deadline_s, what=self.WHAT)
+        return self._combine(ids, fanout)
+
+    @abstractmethod
+    def _asked(self) -> Sequence[str]:
+        """The sources that hold a part of the model."""
+
+    @abstractmethod
+    def _request(self, ids: list[str], use_id: str) -> Message: ...
+
+    @abstractmethod
+    def _reader(self, rows: int) -> Callable[[object], Reply]:
+        """Reads one source's reply for `rows` enterprises; raises `ReplyRefused` if it is unusable."""
+
+    @abstractmethod
+    def _combine(self, ids: list[str], fanout: FanOut[Reply]) -> ScoreBatch: ...

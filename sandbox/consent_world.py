@@ -1,0 +1,174 @@
+"""A verification world of real processes on loopback: PKI, synthetic tables, the platform (consent registry
+and relay) and source nodes, each its own OS process talking mTLS gRPC. For the benchmark and the tests.
+
+Layout mirrors the local launcher: <root>/pki, <root>/data, <root>/nodes/<role>-<name>/{node.toml,state},
+<root>/logs. Every process is stopped (SIGTERM, then SIGKILL) when the world closes, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cli.bank_client import BankClient, BankKeys
+from cli.registry_admin import RegistryAdmin
+from federation.pki import CertificateAuthority, Identity, NodeTls, node_directory
+from sandbox.synthdata import generate
+
+REPO = Path(__file__).resolve().parent.parent
+PLATFORM = Identity("platform", "main")
+OPERATOR = Identity("admin", "operator")
+
+
+class WorldFailed(RuntimeError):
+    """A process of the world exited early or never became ready; the message carries its log tail."""
+
+
+@dataclass
+class ConsentWorld:
+    """Use as a context manager; `sources` are synthetic unit names (tax, social_insurance, ...)."""
+
+    root: Path
+    sources: tuple[str, ...] = ("tax",)
+    enterprises: int = 150
+    seed: int = 5
+    checkpoint_interval_s: float = 1.0
+    checks_per_field: int = 8
+    period: str = "2025"
+    ready_timeout: float = 40.0
+    platform_address: str = field(init=False, default="")
+    _processes: dict[str, subprocess.Popen] = field(init=False, default_factory=dict)
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def state_of(self, identity: Identity) -> Path:
+        return self.root / "nodes" / f"{identity.role}-{identity.name}" / "state"
+
+    @property
+    def registry_db(self) -> Path:
+        return self.state_of(PLATFORM) / "consent" / "registry.db"
+
+    def source_db(self, name: str) -> Path:
+        return self.state_of(Identity("source", name)) / "verification" / "node.db"
+
+    def table(self, name: str) -> Path:
+        return self.data_dir / f"{name}.csv"
+
+    def tls(self, identity: Identity) -> NodeTls:
+        """Credentials of `identity`, issued on first use."""
+        if not (node_directory(self.pki_dir, identity) / "cert.pem").exists():
+            CertificateAuthority.load(self.pki_dir).issue(identity)
+        return NodeTls.load_issued(self.pki_dir, identity)
+
+    def _config(self, identity: Identity, extra: list[str]) -> Path:
+        folder = node_directory(self.pki_dir, identity)
+        node_dir = self.root / "nodes" / f"{identity.role}-{identity.name}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "[node]", 'listen = "127.0.0.1:0"', f'state_dir = "{node_dir / "state"}"', 'log_level = "INFO"', "",
+            "[tls]", f'ca = "{folder / "ca.pem"}"', f'cert = "{folder / "cert.pem"}"', f'key = "{folder / "key.pem"}"',
+            f'crl = "{self.pki_dir / "crl.pem"}"', "", *extra,
+        ]
+        path = node_dir / "node.toml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    def _start(self, name: str, role: str, config: Path) -> None:
+        logs = self.root / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with (logs / f"{name.replace('/', '-')}.log").open("ab") as log_file:
+            self._processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "sandbox.consent_node", role, "--config", str(config)],
+                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
+                start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+            )
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        path = self.root / "logs" / f"{name.replace('/', '-')}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+    def _check_alive(self) -> None:
+        for name, process in self._processes.items():
+            if process.poll() is not None:
+                raise WorldFailed(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
+
+    def start(self) -> None:
+        """Create PKI and data, start the platform then every source node; return once all announced."""
+        ca = CertificateAuthority.create(self.pki_dir)
+        for identity in (PLATFORM, OPERATOR, *(Identity("source", s) for s in self.sources)):
+            ca.issue(identity)
+        generate(self.enterprises, self.seed, self.data_dir)
+        self._start(PLATFORM.party, "platform", self._config(PLATFORM, [
+            "[consent]", f"checkpoint_interval_s = {self.checkpoint_interval_s}", ""]))
+        address_file = self.state_of(PLATFORM) / "address"
+        deadline = time.monotonic() + self.ready_timeout
+        while not address_file.exists():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise WorldFailed(f"platform not ready:\n{self.log_tail(PLATFORM.party)}")
+            time.sleep(0.05)
+        self.platform_address = address_file.read_text().strip()
+        for name in self.sources:
+            identity = Identity("source", name)
+            self._start(identity.party, "source", self._config(identity, [
+                "[data]", f'schema = "{self.data_dir / f"{name}.toml"}"', f'table = "{self.table(name)}"', "",
+                "[verification]", f'platform = "{self.platform_address}"', f'period = "{self.period}"',
+                f"checks_per_field = {self.checks_per_field}", "announce_interval_s = 30", ""]))
+        expected = {f"source/{s}" for s in self.sources}
+        with self.admin() as admin:
+            while not expected <= set(admin.witnesses()):
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise WorldFailed(f"sources not announced: {sorted(expected - set(admin.witnesses()))}")
+                time.sleep(0.1)
+
+    def stop(self, grace: float = 5.0) -> None:
+        for process in self._processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+    def __enter__(self) -> ConsentWorld:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        return dict(self._processes)
+
+    # -- clients -----------------------------------------------------------------------------------------
+
+    def admin(self) -> RegistryAdmin:
+        return RegistryAdmin(self.tls(OPERATOR), self.platform_address)
+
+    def bank(self, name: str = "icbc-sz", *, keys: BankKeys | None = None) -> BankClient:
+        return BankClient(self.tls(Identity("bank", name)), self.platform_address, keys=keys or BankKeys.generate())
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

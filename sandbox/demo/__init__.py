@@ -1,0 +1,1 @@
+"""`xyd demo`: the end-to-end federation on loopback, one module per step."""
