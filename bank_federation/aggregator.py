@@ -21,8 +21,8 @@ from bank_federation.records import MessageKind, ProtocolError
 from bank_federation.settings import RunSettings
 from models.horizontal import AggregatorCkks, GlobalModel, Publication, PublicationMismatchError
 from models.horizontal.aggregation import agree_on_key
-from models.horizontal.metrics import weighted_mean
 from models.horizontal.model_file import now_iso
+from models.metrics import weighted_mean
 
 # Published weights come from decrypting one ciphertext with one key: banks agree to the last bit in
 # practice; the tolerance only absorbs platform differences in floating-point decoding.

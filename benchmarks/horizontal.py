@@ -26,7 +26,7 @@ from models.horizontal import load_bank_table, pool_tables, read_model_file, spl
 from models.horizontal import logistic as logistic_model
 from models.horizontal.baselines import fit_boosting, fit_logistic
 from models.horizontal.boosting import predict_proba as boosting_proba
-from models.horizontal.metrics import auc
+from models.metrics import auc
 
 
 def _progress(text: str) -> None:

@@ -38,9 +38,9 @@ from federation.proto import secureboost_pb2 as pb
 from federation.psi import run_psi_follower, run_psi_leader
 from federation.server import NodeServer
 from models.he import ObfuscatorPool, OUKeypair, OUParams, PaillierKeypair, PaillierParams
+from models.metrics import auc
 from models.secureboost import ActiveModel, FeatureTable, SecureBoostParams, run_active, run_passive
 from models.secureboost.local import train_in_process
-from models.secureboost.metrics import auc
 from models.secureboost.runner import predict_active, serve_predict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -41,8 +41,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     stage_timeout = float(config.section("jobs").get("stage_timeout_seconds", 3600))
     server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "admin"})
     # The coordinator is the hetero-LR arbiter: its mailboxes on this server carry the arbiter's messages.
-    arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(
-        allow_plaintext=bool(config.section("jobs").get("allow_plaintext_training", False))))
+    arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(allow_plaintext=config.policy.allow_plaintext_training))
     models = ModelRegistry(store.engine)
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
                        feed.publish, stage_timeout=stage_timeout, models=models,

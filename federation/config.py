@@ -27,6 +27,31 @@ class TlsPaths:
 
 
 @dataclass(frozen=True)
+class NodePolicy:
+    """A node's security switches, read from its own config's `[policy]` only: never from a job or a peer.
+
+    `allow_insecure_keys_for_tests` admits HE keys below the production sizes (tests and small demos);
+    `allow_plaintext_training` lets a source node take part in a training that sends gradients in clear.
+    """
+
+    allow_insecure_keys_for_tests: bool = False
+    allow_plaintext_training: bool = False
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any], where: str = "[policy]") -> NodePolicy:
+        known = {"allow_insecure_keys_for_tests", "allow_plaintext_training"}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown settings {unknown}; valid: {sorted(known)}")
+        values = {}
+        for key in known & set(section):
+            if not isinstance(section[key], bool):
+                raise ConfigError(f"{where} {key} must be true or false")
+            values[key] = section[key]
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """Settings every node process needs; `raw` keeps the whole file for role-specific sections."""
 
@@ -43,6 +68,11 @@ class NodeConfig:
         if not isinstance(value, Mapping):
             raise ConfigError(f"[{name}] must be a table in {self.source}")
         return value
+
+    @property
+    def policy(self) -> NodePolicy:
+        """The node's own security switches (`[policy]`)."""
+        return NodePolicy.from_section(self.section("policy"), f"{self.source}: [policy]")
 
     def path(self, value: str | os.PathLike[str]) -> Path:
         """Resolve a path from the file relative to the file's folder."""

@@ -1,25 +1,20 @@
-"""The job file: which parties take part, which stages run, and each stage's parameters."""
+"""The job file: which parties take part, which stages run, and each stage's settings.
+
+A job file is validated whole when it is parsed (parties, stages and every section's keys), so a mistake is
+reported at submission, before any party has done work.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KNOWN_STAGES = ("psi", "binning", "train", "evaluate", "publish")
-# Who learns the intersection, by `[psi] reveal`: (active party, passive parties). Sizes are always learned.
-PSI_REVEAL = {"both": (True, True), "active": (True, False), "passive": (False, True), "none": (False, False)}
-STAGES_BY_ALGORITHM = {
-    None: ("psi",),
-    "psi": ("psi",),
-    "secureboost": ("psi", "train", "evaluate", "publish"),
-    "hetero_lr": ("psi", "train", "evaluate", "publish"),  # plus binning when [train] woe = true
-    "scorecard": ("psi", "binning", "train", "evaluate", "publish"),
-}
-# Algorithms whose training needs the coordinator as a third party (the hetero-LR arbiter).
-ARBITER_ALGORITHMS = frozenset({"hetero_lr", "scorecard"})
+from jobspec.settings import EvaluateSettings, PsiSettings, SettingsError, TrainSettings
+from jobspec.stages import DEFAULT_STAGES, WOE_STAGES, Algorithm, Stage
+
+SECTIONS = ("job", "parties", "psi", "train", "binning", "evaluate")
 
 
 class JobSpecError(ValueError):
@@ -33,8 +28,11 @@ class JobSpec:
     name: str
     active: str
     passive: tuple[str, ...]
-    stages: tuple[str, ...]
-    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    stages: tuple[Stage, ...]
+    psi: PsiSettings
+    train: TrainSettings | None
+    evaluate: EvaluateSettings
+    raw: dict[str, dict[str, Any]]
     text: str = ""
 
     @property
@@ -42,21 +40,24 @@ class JobSpec:
         return (self.active, *self.passive)
 
     @property
-    def algorithm(self) -> str | None:
-        return self.sections.get("train", {}).get("algorithm")
+    def algorithm(self) -> Algorithm | None:
+        return None if self.train is None else self.train.algorithm
 
-    def stage_params(self, stage: str) -> dict[str, Any]:
-        """Parameters sent to every party for `stage`: its section plus the roster."""
-        params = dict(self.sections.get(stage, {}))
-        params["active"] = self.active
-        params["passive"] = list(self.passive)
-        params["job_name"] = self.name
-        if stage in ("binning", "train", "evaluate", "publish"):
-            params = {**self.sections.get("train", {}), **params}
-        if stage == "evaluate":
-            params = {**params, **self.sections.get("evaluate", {})}
-        if stage == "psi":
-            params["active_learns"], params["passive_learns"] = PSI_REVEAL[params.get("reveal", "both")]
+    @property
+    def model_name(self) -> str:
+        """The name the model registry files a published model under."""
+        return (self.train.model_name if self.train else None) or self.name
+
+    def stage_params(self, stage: Stage) -> dict[str, Any]:
+        """What every party receives for `stage` (parsed back with `StageParams.parse`): the roster and the
+        sections as written; each party validates them again itself."""
+        params: dict[str, Any] = {"active": self.active, "passive": list(self.passive), "job_name": self.name,
+                                  "psi": dict(self.raw.get("psi", {}))}
+        if stage is not Stage.PSI and self.train is not None:
+            params["train"] = dict(self.raw["train"])
+            params["binning"] = dict(self.raw.get("binning", {}))
+        if stage is Stage.EVALUATE:
+            params["evaluate"] = dict(self.raw.get("evaluate", {}))
         return params
 
 
@@ -66,13 +67,23 @@ def _party(value: Any, where: str) -> str:
     return value
 
 
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise JobSpecError(f"[{name}] must be a table")
+    return value
+
+
 def parse_job_spec(text: str) -> JobSpec:
     """Parse and validate the TOML text of a job file."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise JobSpecError(f"job file is not valid TOML: {exc}") from exc
-    job = raw.get("job", {})
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise JobSpecError(f"unknown sections {unknown}; valid: {list(SECTIONS)}")
+    job = _section(raw, "job")
     parties = raw.get("parties")
     if not isinstance(parties, dict):
         raise JobSpecError("job file needs a [parties] table with `active` and `passive`")
@@ -83,31 +94,35 @@ def parse_job_spec(text: str) -> JobSpec:
     passive = tuple(_party(p, "[parties] passive") for p in passive_raw)
     if len(set(passive)) != len(passive) or active in passive:
         raise JobSpecError("[parties] lists a party twice")
-    algorithm = raw.get("train", {}).get("algorithm")
-    default_stages = STAGES_BY_ALGORITHM.get(algorithm)
-    if algorithm == "hetero_lr" and raw.get("train", {}).get("woe", False):
-        default_stages = ("psi", "binning", "train", "evaluate", "publish")
-    stages_raw = job.get("stages", list(default_stages or ()))
-    if not stages_raw:
-        raise JobSpecError(f"unknown [train] algorithm {algorithm!r}; known: "
-                           f"{sorted(a for a in STAGES_BY_ALGORITHM if a)}")
-    unknown = [s for s in stages_raw if s not in KNOWN_STAGES]
-    if unknown:
-        raise JobSpecError(f"unknown stages {unknown}; known: {list(KNOWN_STAGES)}")
-    sections = {k: v for k, v in raw.items() if isinstance(v, dict) and k not in {"job", "parties"}}
-    reveal = sections.get("psi", {}).get("reveal", "both")
-    if reveal not in PSI_REVEAL:
-        raise JobSpecError(f"[psi] reveal must be one of {sorted(PSI_REVEAL)}, got {reveal!r}")
-    if algorithm is not None and algorithm != "psi" and "train" in stages_raw and reveal != "both":
+    sections = {name: _section(raw, name) for name in ("psi", "train", "binning", "evaluate")}
+    try:
+        psi = PsiSettings.parse(sections["psi"])
+        train_raw = sections["train"]
+        if train_raw.get("algorithm") == "psi" and set(train_raw) == {"algorithm"}:
+            train_raw = {}  # a matching job may say so explicitly
+        train = TrainSettings.parse(train_raw, sections["binning"]) if train_raw else None
+        if train is None and sections["binning"]:
+            raise SettingsError("[binning] needs a [train] table with algorithm = \"scorecard\" or woe = true")
+        evaluate = EvaluateSettings.parse(sections["evaluate"])
+    except SettingsError as exc:
+        raise JobSpecError(str(exc)) from exc
+    sections["train"] = train_raw
+    algorithm = None if train is None else train.algorithm
+    default = WOE_STAGES if train is not None and train.uses_woe else DEFAULT_STAGES[algorithm]
+    stages_raw = job.get("stages", [s.value for s in default])
+    known = [s.value for s in Stage]
+    bad = [s for s in stages_raw if s not in known]
+    if bad:
+        raise JobSpecError(f"unknown stages {bad}; known: {known}")
+    stages = tuple(Stage(s) for s in stages_raw)
+    if not stages:
+        raise JobSpecError("[job] stages is empty")
+    if train is None and any(s is not Stage.PSI for s in stages):
+        raise JobSpecError("stages other than psi need a [train] table with an algorithm")
+    if train is not None and Stage.TRAIN in stages and psi.reveal != "both":
         raise JobSpecError("[train] needs aligned rows: set [psi] reveal = \"both\"")
-    return JobSpec(
-        name=str(job.get("name", "job")),
-        active=active,
-        passive=passive,
-        stages=tuple(stages_raw),
-        sections=sections,
-        text=text,
-    )
+    return JobSpec(name=str(job.get("name", "job")), active=active, passive=passive, stages=stages, psi=psi,
+                   train=train, evaluate=evaluate, raw=sections, text=text)
 
 
 def load_job_spec(path: Path) -> JobSpec:

@@ -1,12 +1,14 @@
 """Discrimination and stability metrics of credit models: AUC, KS, Gini and PSI.
 
-General-purpose (any model, any score): `models/secureboost/metrics.py` keeps the early-stopping metrics
-of boosting. Scores here are RISK scores, higher = more likely to default; pass `-score` for a
-scorecard whose points grow with creditworthiness.
+The one implementation of each metric for every model (joint, horizontal, baselines); `models/secureboost/
+metrics.py` keeps only boosting's early-stopping choice among them. Scores here are RISK scores, higher = more
+likely to default; pass `-score` for a scorecard whose points grow with creditworthiness. Only numpy is
+imported: a Flower ClientApp starts afresh for every message, and importing scikit-learn costs seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +65,22 @@ def ks(labels: np.ndarray, scores: np.ndarray) -> float:
     cum_pos = np.cumsum(ys)[ends] / ys.sum()
     cum_neg = np.cumsum(1.0 - ys)[ends] / (ys.size - ys.sum())
     return float(np.max(np.abs(cum_pos - cum_neg)))
+
+
+def or_nan(metric: Callable[[np.ndarray, np.ndarray], float], labels: np.ndarray, scores: np.ndarray) -> float:
+    """`metric(labels, scores)`, or NaN where the population cannot define it (one class, empty): for a party
+    that reports a figure others average (`weighted_mean`), such as a bank whose held-out rows had one class."""
+    try:
+        return metric(labels, scores)
+    except MetricError:
+        return float("nan")
+
+
+def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float:
+    """Weighted mean ignoring NaN entries (a party whose figure was undefined)."""
+    pairs = [(v, w) for v, w in zip(values, weights, strict=True) if not np.isnan(v)]
+    total = sum(w for _, w in pairs)
+    return float(sum(v * w for v, w in pairs) / total) if total else float("nan")
 
 
 def psi(expected: np.ndarray, actual: np.ndarray, *, bins: int = 10, floor: float = 1e-4) -> float:

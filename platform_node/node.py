@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 
-from federation.config import ConfigError, NodeConfig
+from federation.config import ConfigError, NodeConfig, NodePolicy
 from federation.node_process import load_tls, run_node, write_atomically
 from federation.pki import NodeTls
 from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
+from federation.tasks import Handler
+from jobspec import Algorithm, Stage
+from jobspec.dispatch import per_algorithm
 from platform_node import consent_registry
 from platform_node.consent_registry import ConsentRegistry
+from platform_node.stages import secureboost, vertical_lr
 from platform_node.stages.psi import make_psi_handler
-from platform_node.stages.secureboost import make_evaluate_handler, make_publish_handler, make_train_handler
-from platform_node.stages.vertical_lr import with_vertical_lr
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.platform")
@@ -40,9 +42,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     label = str(config.section("data").get("label", "default"))
     if label not in table.frame.columns:
         raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
-    handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, label),
-                "evaluate": make_evaluate_handler(table, label), "publish": make_publish_handler()}
-    handlers = with_vertical_lr(handlers, table, label)  # hetero_lr and scorecard jobs, by [train] algorithm
+    handlers = stage_handlers(table, label, config.policy)
     tls = load_tls(config)
     # One registry object for the gRPC service and the HTTP API: monitoring sees the MONITOR authorisations
     # that enterprises signed through the registry.
@@ -63,6 +63,24 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         if api is not None:
             api()
         registry.engine.dispose()
+
+
+def stage_handlers(table: LoadedTable, label: str, policy: NodePolicy) -> dict[Stage, Handler]:
+    """The platform's handler of each stage; training stages run the handler of the job's algorithm."""
+    lr = {Algorithm.HETERO_LR, Algorithm.SCORECARD}
+
+    def by_algorithm(sb: Handler | None, vlr: Handler) -> Handler:
+        return per_algorithm({**({Algorithm.SECUREBOOST: sb} if sb else {}), **dict.fromkeys(lr, vlr)})
+
+    return {
+        Stage.PSI: make_psi_handler([str(i) for i in table.ids]),
+        Stage.BINNING: by_algorithm(None, vertical_lr.make_binning_handler(table, label, policy)),
+        Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, label, policy),
+                                  vertical_lr.make_train_handler(table, label)),
+        Stage.EVALUATE: by_algorithm(secureboost.make_evaluate_handler(table, label, policy),
+                                     vertical_lr.make_evaluate_handler(table, label)),
+        Stage.PUBLISH: by_algorithm(secureboost.make_publish_handler(), vertical_lr.make_publish_handler()),
+    }
 
 
 def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:

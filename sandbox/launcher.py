@@ -37,7 +37,7 @@ class LocalFederation:
     platform_data: NodeData
     sources: dict[str, NodeData]
     ready_timeout: float = 60.0
-    source_policy: dict[str, bool] = field(default_factory=dict)
+    node_policy: dict[str, bool] = field(default_factory=dict)  # every node's [policy] (test-size keys, ...)
     with_api: bool = True
     api_database_url: str | None = None  # the platform API's database; SQLite in its state folder if None
     group: ProcessGroup = field(init=False)
@@ -87,8 +87,8 @@ class LocalFederation:
             lines += ["[verification]", f'platform = "{self.platform_address}"', 'period = "2025"', ""]
         if identity == PLATFORM:
             lines += ["[consent]", "checkpoint_interval_s = 2", ""]
-        if identity.role == "source" and self.source_policy:
-            lines += ["[policy]", *(f"{k} = {str(v).lower()}" for k, v in self.source_policy.items()), ""]
+        if self.node_policy:
+            lines += ["[policy]", *(f"{k} = {str(v).lower()}" for k, v in self.node_policy.items()), ""]
         path = node_dir / "node.toml"
         path.write_text("\n".join(lines), encoding="utf-8")
         return path

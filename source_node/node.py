@@ -5,20 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 
-from federation.config import ConfigError, NodeConfig
+from federation.config import ConfigError, NodeConfig, NodePolicy
 from federation.node_process import load_tls, run_node
 from federation.proto import control_pb2, scoring_pb2_grpc
 from federation.schema_message import table_schema_message
+from federation.tasks import Handler
+from jobspec import Algorithm, Stage
+from jobspec.dispatch import per_algorithm
 from source_node import verification
 from source_node.scoring import PartyScoringServicer
+from source_node.stages import secureboost, vertical_lr
 from source_node.stages.psi import make_psi_handler
-from source_node.stages.secureboost import (
-    TrainingPolicy,
-    make_evaluate_handler,
-    make_publish_handler,
-    make_train_handler,
-)
-from source_node.stages.vertical_lr import with_vertical_lr
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.source")
@@ -32,6 +29,24 @@ def load_configured_table(config: NodeConfig) -> LoadedTable:
     return load_table(config.path(data["schema"]), config.path(data["table"]))
 
 
+def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handler]:
+    """The source node's handler of each stage; training stages run the handler of the job's algorithm."""
+    lr = {Algorithm.HETERO_LR, Algorithm.SCORECARD}
+
+    def by_algorithm(sb: Handler | None, vlr: Handler) -> Handler:
+        return per_algorithm({**({Algorithm.SECUREBOOST: sb} if sb else {}), **dict.fromkeys(lr, vlr)})
+
+    return {
+        Stage.PSI: make_psi_handler([str(i) for i in table.ids]),
+        Stage.BINNING: by_algorithm(None, vertical_lr.make_binning_handler(table, policy)),
+        Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, policy),
+                                  vertical_lr.make_train_handler(table, policy)),
+        Stage.EVALUATE: by_algorithm(secureboost.make_evaluate_handler(table, policy),
+                                     vertical_lr.make_evaluate_handler()),
+        Stage.PUBLISH: by_algorithm(secureboost.make_publish_handler(), vertical_lr.make_publish_handler()),
+    }
+
+
 def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     table = load_configured_table(config)
     ids = [str(i) for i in table.ids]
@@ -42,12 +57,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         return control_pb2.NodeDescription(tables=[table_schema_message(table.published_schema(), rows=len(table),
                                                                  snapshot_sha256=table.snapshot_sha256)], quality=quality)
 
-    policy_raw = config.section("policy")
-    policy = TrainingPolicy(allow_plaintext=bool(policy_raw.get("allow_plaintext_training", False)),
-                            allow_insecure_keys_for_tests=bool(policy_raw.get("allow_insecure_keys_for_tests", False)))
-    handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, policy),
-                "evaluate": make_evaluate_handler(table, policy), "publish": make_publish_handler()}
-    handlers = with_vertical_lr(handlers, table, policy)  # hetero_lr and scorecard jobs, by [train] algorithm
+    handlers = stage_handlers(table, config.policy)
     scoring = PartyScoringServicer(table, config.state_dir / "models")
 
     tls = load_tls(config)

@@ -17,6 +17,8 @@ from federation.grpc_channel import GrpcChannel, PeerChannels
 from federation.pki import NodeTls
 from federation.server import NodeServer
 from federation.tasks import stage_session
+from jobspec import Stage, StageParams
+from jobspec.tags import scope
 from models.hetero_lr import ArbiterPolicy, HeteroLrError, run_arbiter
 
 log = logging.getLogger("xyd.jobs.arbiter")
@@ -65,17 +67,18 @@ class ArbiterHost:
     def address(self) -> str:
         return self._server.address
 
-    def start(self, job_id: str, stage: str, params: Mapping[str, Any], peers: Mapping[str, str]) -> ArbiterRun:
-        """Start serving as arbiter between `params['active']` (guest) and `params['passive']` (hosts)."""
+    def start(self, job_id: str, stage: Stage, params: Mapping[str, Any], peers: Mapping[str, str]) -> ArbiterRun:
+        """Start serving as arbiter between the roster's active party (guest) and its passive ones (hosts)."""
         session = stage_session(job_id, stage)
         channel = GrpcChannel(self.party, session, dict(peers), self.tls, self._server.mailboxes.for_job(session),
                               channels=self._channels)
         outcome: dict[str, ArbiterOutcome] = {}
-        timeout = float(params.get("timeout_seconds", self._timeout))
+        settings = StageParams.parse(params)
+        timeout = settings.train.timeout_seconds if settings.train else self._timeout
 
         def work() -> None:
             try:
-                epochs = run_arbiter(channel.scoped(stage), str(params["active"]), list(params["passive"]),
+                epochs = run_arbiter(channel.scoped(scope(stage)), settings.roster.active, list(settings.roster.passive),
                                      policy=self._policy, timeout=timeout)
                 outcome["result"] = ArbiterOutcome(epochs=epochs)
             except HeteroLrError as exc:

@@ -18,7 +18,7 @@ from coordinator.jobs.store import JobState, JobStore
 from coordinator.model_registry import ModelRegistry
 from coordinator.registry import NodeRegistry, UnknownParty
 from federation.proto import control_pb2, control_pb2_grpc
-from jobspec.spec import ARBITER_ALGORITHMS, JobSpec
+from jobspec import JobSpec, Stage
 
 log = logging.getLogger("xyd.jobs")
 
@@ -88,7 +88,7 @@ class JobRunner:
                 return JobState.FAILED
             self.store.set_stage_state(job_id, position, JobState.SUCCEEDED, results=results)
             done[stage] = results
-            if stage == "publish" and self.models is not None:
+            if stage is Stage.PUBLISH and self.models is not None:
                 record = self._record_model(job_id, spec, done)
                 self.publish(StageEvent(job_id, "coordinator/main", stage,
                                         f"model {record.model_id} version {record.version} recorded"))
@@ -110,14 +110,13 @@ class JobRunner:
                    "parts": {p: r.get("part_sha256") for p, r in published.items()},
                    "psi": {p: r for p, r in done.get("psi", {}).items()}}
         return self.models.record(
-            model_id=model_id, name=str(spec.sections.get("train", {}).get("model_name", spec.name)),
-            algorithm=str(spec.algorithm), job_id=job_id, parties=list(spec.parties),
+            model_id=model_id, name=spec.model_name, algorithm=str(spec.algorithm), job_id=job_id, parties=list(spec.parties),
             params=train.get("params", {}), metrics=metrics, lineage=lineage)
 
-    def _needs_arbiter(self, stage: str, spec: JobSpec) -> bool:
-        return stage == "train" and spec.algorithm in ARBITER_ALGORITHMS
+    def _needs_arbiter(self, stage: Stage, spec: JobSpec) -> bool:
+        return stage is Stage.TRAIN and spec.algorithm is not None and spec.algorithm.vertical_lr
 
-    def _run_stage(self, job_id: str, stage: str, spec: JobSpec, addresses: dict[str, str]) -> dict[str, Any]:
+    def _run_stage(self, job_id: str, stage: Stage, spec: JobSpec, addresses: dict[str, str]) -> dict[str, Any]:
         params = spec.stage_params(stage)
         peers = dict(addresses)
         arbiter: ArbiterRun | None = None
@@ -139,7 +138,7 @@ class JobRunner:
             results[self.arbiter.party] = {"arbiter_epochs": outcome.epochs}
         return results
 
-    def _call_parties(self, job_id: str, stage: str, spec: JobSpec, addresses: dict[str, str],
+    def _call_parties(self, job_id: str, stage: Stage, spec: JobSpec, addresses: dict[str, str],
                       peers: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
         request = control_pb2.TaskRequest(
             job_id=job_id,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.horizontal import boosting, logistic, metrics, sealing
+from models.horizontal import boosting, logistic, sealing
 from models.horizontal.aggregation import pack_contribution, unpack_aggregate
 from models.horizontal.binning import BinEdges, local_quantiles
 from models.horizontal.boosting import BoostingConfig
@@ -20,6 +20,7 @@ from models.horizontal.errors import InvalidParameterError
 from models.horizontal.keyring import BankKeyring
 from models.horizontal.logistic import LogisticConfig
 from models.horizontal.privacy import DpConfig, check_budget
+from models.metrics import auc, ks, or_nan
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class Bank:
         return SetupReply(ckks.fingerprint(), ckks.aggregator_context(), quantiles)
 
     def _heldout(self, scores: np.ndarray) -> dict[str, float]:
-        return {"holdout-auc": metrics.auc(self.holdout.labels, scores),
-                "holdout-ks": metrics.ks(self.holdout.labels, scores),
+        return {"holdout-auc": or_nan(auc, self.holdout.labels, scores),
+                "holdout-ks": or_nan(ks, self.holdout.labels, scores),
                 "holdout-rows": float(len(self.holdout))}
 
     # -- logistic regression (FedAvg / FedProx, CKKS aggregation) ----------------------------------

@@ -10,15 +10,17 @@ from typing import Any
 from federation.job_files import write_intersection
 from federation.psi import run_psi_leader
 from federation.tasks import TaskContext
+from jobspec import Stage, StageParams
+from jobspec import tags as tag
 
 
 def make_psi_handler(ids: Sequence[str]):
     """A PSI stage handler: one leader run per passive party; results are sizes and timings only."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        active_learns, passive_learns = bool(ctx.params["active_learns"]), bool(ctx.params["passive_learns"])
-        passive = list(ctx.params["passive"])
-        channel = ctx.channel.scoped("psi")
+        job = StageParams.parse(ctx.params)
+        passive = list(job.roster.passive)
+        channel = ctx.channel.scoped(tag.scope(Stage.PSI))
 
         def one(peer: str) -> tuple[str, dict[str, Any]]:
             started = time.monotonic()
@@ -26,8 +28,9 @@ def make_psi_handler(ids: Sequence[str]):
             def progress(message: str, fraction: float = -1.0) -> None:
                 ctx.progress(f"{peer}: {message}", fraction)
 
-            result = run_psi_leader(channel, peer, ids, reveal_to_peer=passive_learns, reveal_to_me=active_learns,
-                                    batch_size=int(ctx.params.get("batch_size", 20_000)), progress=progress)
+            result = run_psi_leader(channel, peer, ids, reveal_to_peer=job.psi.passive_learns,
+                                    reveal_to_me=job.psi.active_learns, batch_size=job.psi.batch_size,
+                                    progress=progress)
             if result.intersection is not None:
                 write_intersection(ctx.work_dir, result.intersection, peer)
             return peer, {"intersection": result.size, "seconds": round(time.monotonic() - started, 3),

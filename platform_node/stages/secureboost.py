@@ -10,17 +10,21 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from federation.alignment import row_alignment
+from federation.config import NodePolicy
 from federation.job_files import read_intersection, store_part
 from federation.proto import alignment_pb2
 from federation.proto import secureboost_pb2 as pb
 from federation.tasks import TaskContext, TaskFailed
+from jobspec import Algorithm, KeyChoice, Stage, StageParams, TrainSettings
+from jobspec import tags as tag
+from jobspec.parts import SECUREBOOST_ACTIVE_PART, model_id
 from models.he import (
     InsecureParametersError,
     ObfuscatorPool,
@@ -33,8 +37,6 @@ from models.metrics import auc, ks
 from models.secureboost import (
     ActiveModel,
     FeatureTable,
-    Metric,
-    Objective,
     SecureBoostParams,
     Validation,
     run_active,
@@ -48,65 +50,46 @@ log = logging.getLogger("xyd.platform.secureboost")
 # Obfuscator workers yield to this node's own protocol steps and API (docs/protocols/secureboost.md 8).
 _POOL_NICENESS = 10
 
-# [train] keys that configure the job around the algorithm rather than SecureBoostParams itself.
-JOB_KEYS = {"algorithm", "key_bits", "scheme", "holdout", "timeout_seconds", "allow_insecure_for_tests",
-            "active", "passive", "job_name", "model_name", "contributions", "contribution_trees",
-            "he_workers", "short_exponent_bits"}
-
-
-def secureboost_params(raw: Mapping[str, Any]) -> SecureBoostParams:
-    """SecureBoostParams from a job's [train] table; unknown keys are refused by name."""
-    fields = {f.name for f in dataclasses.fields(SecureBoostParams)}
-    unknown = sorted(set(raw) - fields - JOB_KEYS)
-    if unknown:
-        raise TaskFailed("BAD_PARAMS", f"unknown [train] settings {unknown}; known: {sorted(fields | JOB_KEYS)}")
-    values = {k: v for k, v in raw.items() if k in fields}
-    if "eval_metric" in values and values["eval_metric"] is not None:
-        values["eval_metric"] = Metric(values["eval_metric"])
-    if "objective" in values:
-        values["objective"] = Objective(values["objective"])
-    try:
-        return SecureBoostParams(**values)
-    except (TypeError, ValueError) as exc:
-        raise TaskFailed("BAD_PARAMS", f"[train]: {exc}") from exc
-
-
-def _secret_key(params: Mapping[str, Any]):
+def _secret_key(key: KeyChoice, policy: NodePolicy):
     """The job's fresh key. `short_exponent_bits` (absent by default) is the job owner's explicit opt-in to
     short obfuscator exponents: about 5x cheaper encryption, resting on a short-exponent assumption beyond
-    the scheme's own (docs/protocols/he.md); the [train] table, and so the model's lineage, records it."""
-    scheme = params.get("scheme", "paillier")
-    bits = int(params.get("key_bits", 2048))
-    insecure = bool(params.get("allow_insecure_for_tests", False))
-    choice: dict[str, Any] = {"key_bits": bits, "allow_insecure_for_tests": insecure}
-    if params.get("short_exponent_bits") is not None:
-        choice |= {"exponent_bits": int(params["short_exponent_bits"]), "allow_short_exponents": True}
-        log.warning("short obfuscator exponents opted in", extra={"bits": choice["exponent_bits"]})
+    the scheme's own (docs/protocols/he.md); the [train] table, and so the model's lineage, records it.
+    Keys below production sizes are admitted only when this node's own config allows them."""
+    choice: dict[str, Any] = {"key_bits": key.key_bits,
+                              "allow_insecure_for_tests": policy.allow_insecure_keys_for_tests}
+    if key.short_exponent_bits is not None:
+        choice |= {"exponent_bits": key.short_exponent_bits, "allow_short_exponents": True}
+        log.warning("short obfuscator exponents opted in", extra={"bits": key.short_exponent_bits})
     try:
-        if scheme == "paillier":
+        if key.scheme == "paillier":
             return PaillierKeypair.generate(PaillierParams(**choice)).secret
-        if scheme == "ou":
-            return OUKeypair.generate(OUParams(**choice)).secret
+        return OUKeypair.generate(OUParams(**choice)).secret
     except InsecureParametersError as exc:
         raise TaskFailed("BAD_PARAMS", f"[train]: {exc}") from exc
-    raise TaskFailed("BAD_PARAMS", f"[train] scheme must be paillier or ou, got {scheme!r}")
+
+
+def _settings(ctx: TaskContext) -> tuple[list[str], TrainSettings, SecureBoostParams]:
+    job = StageParams.parse(ctx.params)
+    settings = job.require_train()
+    if settings.secureboost is None:
+        raise TaskFailed("BAD_PARAMS", f"[train] algorithm is {settings.algorithm}, not secureboost")
+    return list(job.roster.passive), settings, settings.secureboost
 
 
 def _table(matrix) -> FeatureTable:
     return FeatureTable(matrix.names, matrix.values)
 
 
-def make_train_handler(table: LoadedTable, label_column: str):
+def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy):
     """The `train` stage: align, train with every passive party, score train and holdout rows."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        params = secureboost_params(ctx.params)
-        passives = list(ctx.params["passive"])
-        timeout = float(ctx.params.get("timeout_seconds", 600))
-        channel = ctx.channel.scoped("train")
+        passives, settings, params = _settings(ctx)
+        timeout = settings.timeout_seconds
+        channel = ctx.channel.scoped(tag.scope(Stage.TRAIN))
         ids = sorted(str(i) for i in table.ids)
         try:
-            train_ids, holdout_ids = holdout_split(ids, float(ctx.params.get("holdout", 0.2)), params.seed)
+            train_ids, holdout_ids = holdout_split(ids, settings.holdout, params.seed)
         except ValueError as exc:
             raise TaskFailed("BAD_PARAMS", f"[train] holdout: {exc}") from exc
         labels = table.frame[label_column].astype("float64")
@@ -116,14 +99,14 @@ def make_train_handler(table: LoadedTable, label_column: str):
             raise TaskFailed("BAD_DATA", "the training rows hold a single class: nothing to learn")
         for peer in passives:
             inter = read_intersection(ctx.work_dir, peer)
-            channel.send(peer, "align", alignment_pb2.SplitAlignment(
+            channel.send(peer, tag.ALIGN, alignment_pb2.SplitAlignment(
                 train=row_alignment(inter, train_ids), holdout=row_alignment(inter, holdout_ids)))
         own_train = _table(feature_matrix(table, exclude=[label_column], rows=train_ids))
         own_holdout = _table(feature_matrix(table, exclude=[label_column], rows=holdout_ids))
         validation = Validation(own_holdout, y_holdout) if params.early_stopping_rounds and holdout_ids else None
         started = time.monotonic()
         ctx.progress(f"training {params.n_trees} trees on {len(train_ids)} rows with {len(passives)} source nodes"
-                     f" ({'encrypted: ' + ctx.params.get('scheme', 'paillier') if params.encryption else 'PLAIN'})", 0.0)
+                     f" ({'encrypted: ' + settings.key.scheme if params.encryption else 'PLAIN'})", 0.0)
 
         def on_tree(record) -> None:
             owners = ", ".join(f"{p}:{n}" for p, n in sorted(record.splits.items()))
@@ -131,9 +114,9 @@ def make_train_handler(table: LoadedTable, label_column: str):
                          (record.tree + 1) / params.n_trees)
 
         if params.encryption:
-            secret = _secret_key(ctx.params)
+            secret = _secret_key(settings.key, policy)
             with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * len(train_ids)),
-                                workers=int(ctx.params.get("he_workers", 2)), niceness=_POOL_NICENESS,
+                                workers=settings.he_workers, niceness=_POOL_NICENESS,
                                 limit=params.encryptions_needed(len(train_ids))) as pool:
                 model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
                                    secret=secret, obfuscators=pool, validation=validation, on_tree=on_tree,
@@ -142,14 +125,14 @@ def make_train_handler(table: LoadedTable, label_column: str):
             model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
                                validation=validation, on_tree=on_tree, timeout=timeout)
         seconds = time.monotonic() - started
-        masks_train = {p: channel.recv(p, "masks/train", pb.LeafMasks, timeout) for p in passives}
-        masks_holdout = {p: channel.recv(p, "masks/holdout", pb.LeafMasks, timeout) for p in passives}
+        masks_train = {p: channel.recv(p, tag.MASKS_TRAIN, pb.LeafMasks, timeout) for p in passives}
+        masks_holdout = {p: channel.recv(p, tag.MASKS_HOLDOUT, pb.LeafMasks, timeout) for p in passives}
         p_train = model.predict(own_train, masks_train)
         metrics: dict[str, Any] = {"auc_train": round(auc(y_train, p_train), 5)}
         if len(holdout_ids) and len(np.unique(y_holdout)) == 2:
             p_holdout = model.predict(own_holdout, masks_holdout)
             metrics.update(auc_holdout=round(auc(y_holdout, p_holdout), 5), ks_holdout=round(ks(y_holdout, p_holdout), 5))
-        (ctx.work_dir / "secureboost-active.bin").write_bytes(model.to_bytes())
+        (ctx.work_dir / SECUREBOOST_ACTIVE_PART).write_bytes(model.to_bytes())
         (ctx.work_dir / "secureboost-metrics.json").write_text(json.dumps(metrics))
         importance = {p: {"splits": imp.splits, "gain": round(imp.gain, 4)}
                       for p, imp in model.importance_by_party().items()}
@@ -165,7 +148,7 @@ def make_train_handler(table: LoadedTable, label_column: str):
     return handle
 
 
-def make_evaluate_handler(table: LoadedTable, label_column: str):
+def make_evaluate_handler(table: LoadedTable, label_column: str, policy: NodePolicy):
     """The `evaluate` stage: each party's marginal contribution (holdout AUC lost without it).
 
     With `[evaluate] contributions = true` the model is retrained once per source node without that node
@@ -177,30 +160,31 @@ def make_evaluate_handler(table: LoadedTable, label_column: str):
         if not metrics_file.exists():
             raise TaskFailed("NO_MODEL", f"no trained model in job {ctx.job_id}: run the train stage first")
         metrics = json.loads(metrics_file.read_text())
-        passives = list(ctx.params["passive"])
-        channel = ctx.channel.scoped("evaluate")
-        wanted = bool(ctx.params.get("contributions", False))
-        rounds = passives if wanted else []
+        job = StageParams.parse(ctx.params)
+        passives, settings, base = _settings(ctx)
+        channel = ctx.channel.scoped(tag.scope(Stage.EVALUATE))
+        rounds = passives if job.evaluate.contributions else []
         for peer in passives:
-            channel.send(peer, "plan", alignment_pb2.ContributionPlan(excluded=rounds))
+            channel.send(peer, tag.CONTRIBUTION_PLAN, alignment_pb2.ContributionPlan(excluded=rounds))
         if not rounds:
             return {"metrics": metrics, "contributions": {}}
-        base = secureboost_params(ctx.params)
-        params = dataclasses.replace(base, n_trees=int(ctx.params.get("contribution_trees", base.n_trees)),
+        params = dataclasses.replace(base, n_trees=job.evaluate.contribution_trees or base.n_trees,
                                      early_stopping_rounds=0)
-        timeout = float(ctx.params.get("timeout_seconds", 600))
+        timeout = settings.timeout_seconds
         ids = sorted(str(i) for i in table.ids)
-        train_ids, holdout_ids = holdout_split(ids, float(ctx.params.get("holdout", 0.2)), base.seed)
+        train_ids, holdout_ids = holdout_split(ids, settings.holdout, base.seed)
+        pool_of = _pool_factory(settings, policy)
         labels = table.frame[label_column].astype("float64")
         y_train, y_holdout = labels.loc[train_ids].to_numpy(), labels.loc[holdout_ids].to_numpy()
         own_train = _table(feature_matrix(table, exclude=[label_column], rows=train_ids))
         own_holdout = _table(feature_matrix(table, exclude=[label_column], rows=holdout_ids))
-        full = _round_auc(ctx, channel, "full", passives, params, y_train, y_holdout, own_train, own_holdout, timeout)
+        full = _round_auc(pool_of, channel, tag.FULL_ROUND, passives, params, y_train, y_holdout, own_train,
+                          own_holdout, timeout)
         contributions = {}
         for k, excluded in enumerate(rounds):
             others = [p for p in passives if p != excluded]
-            without = _round_auc(ctx, channel, f"without-{k}", others, params, y_train, y_holdout, own_train,
-                                 own_holdout, timeout)
+            without = _round_auc(pool_of, channel, tag.without_round(k), others, params, y_train, y_holdout,
+                                 own_train, own_holdout, timeout)
             contributions[excluded] = {"auc_holdout_without": round(without, 5),
                                        "marginal_auc": round(full - without, 5)}
             ctx.progress(f"without {excluded}: holdout AUC {without:.4f} (contribution {full - without:+.4f})",
@@ -211,23 +195,33 @@ def make_evaluate_handler(table: LoadedTable, label_column: str):
     return handle
 
 
-def _round_auc(ctx: TaskContext, channel, name: str, passives: Sequence[str], params: SecureBoostParams,
+def _pool_factory(settings: TrainSettings, policy: NodePolicy):
+    """A fresh key and its obfuscator pool for one contribution round."""
+
+    def open_pool(params: SecureBoostParams, rows: int):
+        secret = _secret_key(settings.key, policy)
+        return secret, ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * rows),
+                                      workers=settings.he_workers, niceness=_POOL_NICENESS,
+                                      limit=params.encryptions_needed(rows))
+
+    return open_pool
+
+
+def _round_auc(pool_of, channel, name: str, passives: Sequence[str], params: SecureBoostParams,
                y_train, y_holdout, own_train: FeatureTable, own_holdout: FeatureTable, timeout: float) -> float:
     scoped = channel.scoped(name)
     if params.encryption:
-        secret = _secret_key(ctx.params)
-        with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * own_train.n_rows),
-                            workers=int(ctx.params.get("he_workers", 2)), niceness=_POOL_NICENESS,
-                            limit=params.encryptions_needed(own_train.n_rows)) as pool:
+        secret, opened = pool_of(params, own_train.n_rows)
+        with opened as pool:
             model = run_active(scoped, passives, params=params, labels=y_train, features=own_train, secret=secret,
                                obfuscators=pool, timeout=timeout)
     else:
         model = run_active(scoped, passives, params=params, labels=y_train, features=own_train, timeout=timeout)
-    masks = {p: scoped.recv(p, "masks/holdout", pb.LeafMasks, timeout) for p in passives}
+    masks = {p: scoped.recv(p, tag.MASKS_HOLDOUT, pb.LeafMasks, timeout) for p in passives}
     return auc(y_holdout, model.predict(own_holdout, masks))
 
 
-def make_publish_handler(part_file: str = "secureboost-active.bin"):
+def make_publish_handler(part_file: str = SECUREBOOST_ACTIVE_PART):
     """The `publish` stage: keep this party's model part under models/<model id>/ with its hash."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
@@ -240,9 +234,9 @@ def publish_part(ctx: TaskContext, part_file: str) -> dict[str, Any]:
     source = ctx.work_dir / part_file
     if not source.exists():
         raise TaskFailed("NO_MODEL", f"no trained model part in job {ctx.job_id}: run the train stage first")
-    return store_part(ctx.work_dir, f"sb-{ctx.job_id}", part_file, source.read_bytes())
+    return store_part(ctx.work_dir, model_id(Algorithm.SECUREBOOST, ctx.job_id), part_file, source.read_bytes())
 
 
 def load_published(state_dir: Path, model_id: str) -> ActiveModel:
     """The platform's part of a published model, integrity-checked."""
-    return ActiveModel.from_bytes((state_dir / "models" / model_id / "secureboost-active.bin").read_bytes())
+    return ActiveModel.from_bytes((state_dir / "models" / model_id / SECUREBOOST_ACTIVE_PART).read_bytes())

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from federation.alignment import row_alignment
+from federation.config import NodePolicy
 from federation.job_files import model_dir, read_intersection, record_part
 from federation.proto import alignment_pb2
 from federation.tasks import Handler, TaskContext, TaskFailed
-from models.binning import BinningError, MergeRule
+from jobspec import Algorithm, LrSettings, Stage, StageParams, TrainSettings
+from jobspec import tags as tag
+from jobspec.parts import ARBITER, PART_FILE, model_id
 from models.he import ObfuscatorPool, PaillierKeypair, PaillierParams
-from models.hetero_lr import HeteroLrError, HeteroLrParams, Schedule, predict_guest, run_guest
+from models.hetero_lr import HeteroLrError, predict_guest, run_guest
 from models.metrics import DiscriminationReport, MetricError, psi
 from models.scorecard import ScorecardError, ScorecardParams, ScorecardReport
 from models.scorecard.stored import (
@@ -37,69 +40,32 @@ from models.scorecard.stored import (
     write_part,
 )
 from models.splits import holdout_split
-from models.woe import SelectionRule, WoeOptions, run_label_holder, woe_matrix
+from models.woe import run_label_holder, woe_matrix
 from tables import LoadedTable
 from tables.features import feature_matrix
 
-ARBITER = "coordinator/main"
-ALGORITHMS = ("hetero_lr", "scorecard")
 BINNING_FILE = "lr-binning.bin"
 TRAINED_FILE = "lr-trained.bin"
 SCORES_FILE = "lr-scores.npz"
 RANKING_FILE = "lr-iv-ranking.json"
 METRICS_FILE = "lr-metrics.json"
-PART_FILE = {"scorecard": "scorecard-part.bin", "hetero_lr": "hetero-lr-part.bin"}
-MODEL_PREFIX = {"scorecard": "sc", "hetero_lr": "lr"}
 
 
-def uses_woe(params: Mapping[str, Any]) -> bool:
-    """Whether the job bins its variables (always for a scorecard, on request for plain LR)."""
-    return params.get("algorithm") == "scorecard" or bool(params.get("woe", False))
-
-
-def lr_params(params: Mapping[str, Any]) -> HeteroLrParams:
-    """HeteroLrParams from a job's [train] table."""
-    try:
-        return HeteroLrParams(
-            encrypted=bool(params.get("encrypted", True)), batch_size=int(params.get("batch_size", 4096)),
-            max_epochs=int(params.get("epochs", 20)), shuffle=bool(params.get("shuffle", True)),
-            learning_rate=float(params.get("learning_rate", 0.3)),
-            schedule=Schedule(params.get("schedule", "constant")), decay=float(params.get("decay", 0.0)),
-            momentum=float(params.get("momentum", 0.9)), l1=float(params.get("l1", 0.0)),
-            l2=float(params.get("l2", 1e-3)), tol=float(params.get("tol", 1e-4)),
-            patience=int(params.get("patience", 2)))
-    except (ValueError, HeteroLrError) as exc:
-        raise TaskFailed("BAD_PARAMS", f"[train]: {exc}") from exc
-
-
-def card_params(params: Mapping[str, Any]) -> ScorecardParams:
-    """The score scaling of a scorecard job (600 points at 50:1, 20 PDO by default)."""
-    try:
-        return ScorecardParams(pdo=float(params.get("pdo", 20.0)), base_score=float(params.get("base_score", 600.0)),
-                               base_odds=float(params.get("base_odds", 50.0)))
-    except ScorecardError as exc:
-        raise TaskFailed("BAD_PARAMS", f"[train]: {exc}") from exc
-
-
-def woe_options(params: Mapping[str, Any]) -> WoeOptions:
-    """Binning options from a job's [binning] (or [train]) settings."""
-    try:
-        top_k = params.get("top_k")
-        return WoeOptions(n_bins=int(params.get("bins", 10)),
-                          merge=MergeRule(min_bin_fraction=float(params.get("min_bin_fraction", 0.05))),
-                          selection=SelectionRule(min_iv=float(params.get("min_iv", 0.02)),
-                                                  top_k=int(top_k) if top_k is not None else None))
-    except (ValueError, BinningError) as exc:
-        raise TaskFailed("BAD_PARAMS", f"[binning]: {exc}") from exc
+def _settings(ctx: TaskContext) -> tuple[StageParams, TrainSettings, LrSettings]:
+    job = StageParams.parse(ctx.params)
+    settings = job.require_train()
+    if settings.vertical_lr is None:
+        raise TaskFailed("BAD_PARAMS", f"[train] algorithm is {settings.algorithm}, not hetero_lr or scorecard")
+    return job, settings, settings.vertical_lr
 
 
 class _Rows:
     """The job's train/holdout split of the platform's rows, labels and own raw features."""
 
-    def __init__(self, table: LoadedTable, label: str, params: Mapping[str, Any]) -> None:
+    def __init__(self, table: LoadedTable, label: str, settings: TrainSettings) -> None:
         ids = sorted(str(i) for i in table.ids)
         try:
-            self.train, self.holdout = holdout_split(ids, float(params.get("holdout", 0.2)), int(params.get("seed", 0)))
+            self.train, self.holdout = holdout_split(ids, settings.holdout, settings.seed)
         except ValueError as exc:
             raise TaskFailed("BAD_PARAMS", f"[train] holdout: {exc}") from exc
         labels = table.frame[label].astype("float64")
@@ -113,36 +79,37 @@ class _Rows:
         self.x_train = {n: own_train.values[:, k] for k, n in enumerate(own_train.names)}
         self.x_holdout = {n: own_holdout.values[:, k] for k, n in enumerate(own_holdout.names)}
 
-    def send_alignment(self, ctx: TaskContext, channel) -> None:
-        for peer in ctx.params["passive"]:
+    def send_alignment(self, ctx: TaskContext, channel, passive: Sequence[str]) -> None:
+        for peer in passive:
             inter = read_intersection(ctx.work_dir, peer)
-            channel.send(peer, "align", alignment_pb2.SplitAlignment(
+            channel.send(peer, tag.ALIGN, alignment_pb2.SplitAlignment(
                 train=row_alignment(inter, self.train), holdout=row_alignment(inter, self.holdout)))
 
 
-def make_binning_handler(table: LoadedTable, label: str) -> Handler:
+def make_binning_handler(table: LoadedTable, label: str, policy: NodePolicy) -> Handler:
     """The `binning` stage: federated WOE/IV over the training rows, as the label holder."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        if not uses_woe(ctx.params):
+        job, settings, lr = _settings(ctx)
+        if not lr.woe:
             raise TaskFailed("BAD_PARAMS", "the binning stage needs algorithm = \"scorecard\" or woe = true")
-        rows = _Rows(table, label, ctx.params)
-        channel = ctx.channel.scoped("binning")
-        rows.send_alignment(ctx, channel)
-        insecure = bool(ctx.params.get("allow_insecure_for_tests", False))
+        passive = list(job.roster.passive)
+        rows = _Rows(table, label, settings)
+        channel = ctx.channel.scoped(tag.scope(Stage.BINNING))
+        rows.send_alignment(ctx, channel, passive)
         try:
-            keys = PaillierKeypair.generate(PaillierParams(key_bits=int(ctx.params.get("key_bits", 2048)),
-                                                           allow_insecure_for_tests=insecure))
+            keys = PaillierKeypair.generate(PaillierParams(
+                key_bits=settings.key.key_bits, allow_insecure_for_tests=policy.allow_insecure_keys_for_tests))
         except ValueError as exc:
             raise TaskFailed("BAD_PARAMS", f"[train] key_bits: {exc}") from exc
-        timeout = float(ctx.params.get("timeout_seconds", 600))
+        timeout = settings.timeout_seconds
         started = time.monotonic()
-        ctx.progress(f"WOE binning of {len(rows.train)} training rows with {len(ctx.params['passive'])} sources "
-                     f"(Paillier-{int(ctx.params.get('key_bits', 2048))} encrypted labels)", 0.0)
+        ctx.progress(f"WOE binning of {len(rows.train)} training rows with {len(passive)} sources "
+                     f"(Paillier-{settings.key.key_bits} encrypted labels)", 0.0)
         with ObfuscatorPool(keys.secret.obfuscator_source(), capacity=max(256, len(rows.train)),
-                            workers=int(ctx.params.get("he_workers", 2))) as pool:
-            result = run_label_holder(channel.scoped("woe"), list(ctx.params["passive"]), labels=rows.y_train,
-                                      secret=keys.secret, options=woe_options(ctx.params),
+                            workers=settings.he_workers) as pool:
+            result = run_label_holder(channel.scoped(tag.WOE), passive, labels=rows.y_train,
+                                      secret=keys.secret, options=lr.binning,
                                       own_features=rows.x_train, own_category="platform", obfuscators=pool,
                                       timeout=timeout)
         write_part(ctx.work_dir / BINNING_FILE, binning_part(ctx.channel.me, result.own))
@@ -160,9 +127,9 @@ def make_binning_handler(table: LoadedTable, label: str) -> Handler:
     return handle
 
 
-def _own_features(ctx: TaskContext, rows: _Rows) -> tuple[list[str], np.ndarray, np.ndarray, list]:
+def _own_features(ctx: TaskContext, rows: _Rows, woe: bool) -> tuple[list[str], np.ndarray, np.ndarray, list]:
     """The guest's training and holdout matrices and how each column was made (WOE bins or scaling)."""
-    if uses_woe(ctx.params):
+    if woe:
         part = read_part(ctx.work_dir / BINNING_FILE, "binning")
         variables = [owned_variable(v) for v in part.variables]
         selected_only = any(v.selected for v in variables)  # none passed the threshold: train on all of them
@@ -179,14 +146,15 @@ def make_train_handler(table: LoadedTable, label: str) -> Handler:
     """The `train` stage: vertical LR as the guest, then scores of the train and holdout rows."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        rows = _Rows(table, label, ctx.params)
-        params = lr_params(ctx.params)
-        passives = list(ctx.params["passive"])
-        timeout = float(ctx.params.get("timeout_seconds", 600))
-        channel = ctx.channel.scoped("train")
-        if not uses_woe(ctx.params):
-            rows.send_alignment(ctx, channel)  # no binning stage ran to tell the sources their rows
-        names, x_train, x_holdout, transforms = _own_features(ctx, rows)
+        job, settings, lr = _settings(ctx)
+        rows = _Rows(table, label, settings)
+        params = lr.lr
+        passives = list(job.roster.passive)
+        timeout = settings.timeout_seconds
+        channel = ctx.channel.scoped(tag.scope(Stage.TRAIN))
+        if not lr.woe:
+            rows.send_alignment(ctx, channel, passives)  # no binning stage ran to tell the sources their rows
+        names, x_train, x_holdout, transforms = _own_features(ctx, rows, lr.woe)
         ctx.progress(f"vertical LR as guest: {len(names)} own variables, {len(rows.train)} rows, "
                      f"{len(passives)} hosts, arbiter {ARBITER} "
                      f"({'CKKS' if params.encrypted else 'PLAIN'})", 0.0)
@@ -203,42 +171,42 @@ def make_train_handler(table: LoadedTable, label: str) -> Handler:
         p_holdout = predict_guest(channel, passives, model=model, features=x_holdout, first_row=0,
                                   batch="holdout", timeout=timeout) if rows.holdout else np.zeros(0)
         write_part(ctx.work_dir / TRAINED_FILE, lr_part(ctx.channel.me, model, transforms, guest=True,
-                                                        on_woe=uses_woe(ctx.params)))
+                                                        on_woe=lr.woe))
         np.savez(ctx.work_dir / SCORES_FILE, p_train=p_train, p_holdout=p_holdout, y_train=rows.y_train,
                  y_holdout=rows.y_holdout)
-        metrics = evaluation_metrics(ctx.params, rows.y_train, p_train, rows.y_holdout, p_holdout)
+        metrics = evaluation_metrics(settings, rows.y_train, p_train, rows.y_holdout, p_holdout)
         (ctx.work_dir / METRICS_FILE).write_text(json.dumps(metrics))
         report = result.report
         return {"metrics": metrics, "rows_train": len(rows.train), "rows_holdout": len(rows.holdout),
                 "epochs": report.epochs, "converged": report.converged, "stop_reason": report.stop_reason,
                 "losses": [round(v, 6) for v in report.losses], "train_seconds": round(seconds, 3),
                 "own_variables": len(names),
-                "params": {"algorithm": ctx.params.get("algorithm"), "woe": uses_woe(ctx.params),
+                "params": {"algorithm": settings.algorithm.value, "woe": lr.woe,
                            "encrypted": params.encrypted, "batch_size": params.batch_size,
                            "max_epochs": params.max_epochs, "learning_rate": params.learning_rate,
                            "momentum": params.momentum, "l1": params.l1, "l2": params.l2,
-                           "holdout": float(ctx.params.get("holdout", 0.2))}}
+                           "holdout": settings.holdout}}
 
     return handle
 
 
-def _scores(params: Mapping[str, Any], probability: np.ndarray) -> np.ndarray:
+def _scores(card: ScorecardParams, probability: np.ndarray) -> np.ndarray:
     """Scorecard points of default probabilities: offset + factor * ln(good:bad)."""
-    card = card_params(params)
     p = np.clip(probability, 1e-12, 1 - 1e-12)
     return card.offset + card.factor * np.log((1 - p) / p)
 
 
-def evaluation_metrics(params: Mapping[str, Any], y_train: np.ndarray, p_train: np.ndarray,
+def evaluation_metrics(settings: TrainSettings, y_train: np.ndarray, p_train: np.ndarray,
                        y_holdout: np.ndarray, p_holdout: np.ndarray) -> dict[str, Any]:
     """AUC, KS, Gini on train and holdout rows and the PSI of the holdout score distribution against train."""
-    scorecard = params.get("algorithm") == "scorecard"
+    scorecard = settings.algorithm is Algorithm.SCORECARD
+    card = settings.vertical_lr.scale if settings.vertical_lr else ScorecardParams()
     out: dict[str, Any] = {}
     for split, y, p in (("train", y_train, p_train), ("holdout", y_holdout, p_holdout)):
         try:
             if scorecard:
-                report = ScorecardReport.of(y, _scores(params, p)).discrimination
-                out[f"mean_score_{split}"] = round(float(_scores(params, p).mean()), 3)
+                report = ScorecardReport.of(y, _scores(card, p)).discrimination
+                out[f"mean_score_{split}"] = round(float(_scores(card, p).mean()), 3)
             else:
                 report = DiscriminationReport.of(y, p)
         except MetricError:
@@ -246,7 +214,7 @@ def evaluation_metrics(params: Mapping[str, Any], y_train: np.ndarray, p_train: 
         out.update({f"auc_{split}": round(report.auc, 5), f"ks_{split}": round(report.ks, 5),
                     f"gini_{split}": round(report.gini, 5)})
     if len(p_holdout) and len(p_train):
-        reference, actual = (_scores(params, p_train), _scores(params, p_holdout)) if scorecard \
+        reference, actual = (_scores(card, p_train), _scores(card, p_holdout)) if scorecard \
             else (p_train, p_holdout)
         out["psi_holdout"] = round(float(psi(reference, actual)), 5)
     return out
@@ -282,40 +250,19 @@ def make_publish_handler() -> Handler:
 
 def publish(ctx: TaskContext) -> dict[str, Any]:
     """Write this party's published part and its sha256 next to it; returns the registry's figures."""
-    algorithm = str(ctx.params.get("algorithm"))
+    job, settings, lr = _settings(ctx)
+    algorithm = settings.algorithm
     trained = read_part(ctx.work_dir / TRAINED_FILE, "hetero_lr")
-    if algorithm == "scorecard":
+    if algorithm is Algorithm.SCORECARD:
         variables = [owned_variable(v) for v in trained.variables]
         try:
-            part = scorecard_part(ctx.channel.me, variables, lr_model(trained), card_params(ctx.params),
+            part = scorecard_part(ctx.channel.me, variables, lr_model(trained), lr.scale,
                                   guest=trained.lr.has_intercept)
         except ScorecardError as exc:
             raise TaskFailed("BAD_MODEL", str(exc)) from exc
     else:
         part = trained
-    part.hosts.extend(ctx.params["passive"])
-    model_id = f"{MODEL_PREFIX[algorithm]}-{ctx.job_id}"
+    part.hosts.extend(job.roster.passive)
     name = PART_FILE[algorithm]
-    target = model_dir(ctx.work_dir, model_id)
+    target = model_dir(ctx.work_dir, model_id(algorithm, ctx.job_id))
     return {**record_part(target, name, write_part(target / name, part)), "variables": len(part.variables)}
-
-
-def with_vertical_lr(handlers: Mapping[str, Handler], table: LoadedTable, label: str) -> dict[str, Handler]:
-    """The node's handlers with hetero_lr and scorecard jobs dispatched here by `[train] algorithm`."""
-    ours = {"binning": make_binning_handler(table, label), "train": make_train_handler(table, label),
-            "evaluate": make_evaluate_handler(table, label), "publish": make_publish_handler()}
-    out = dict(handlers)
-    for stage, lr in ours.items():
-        out[stage] = _dispatch(lr, handlers.get(stage))
-    return out
-
-
-def _dispatch(lr: Handler, other: Handler | None) -> Handler:
-    def handle(ctx: TaskContext) -> Mapping[str, Any]:
-        if ctx.params.get("algorithm") in ALGORITHMS:
-            return lr(ctx)
-        if other is None:
-            raise TaskFailed("UNKNOWN_STAGE", f"stage {ctx.stage!r} needs algorithm in {list(ALGORITHMS)}")
-        return other(ctx)
-
-    return handle

@@ -8,19 +8,21 @@ from typing import Any
 from federation.job_files import write_intersection
 from federation.psi import run_psi_follower
 from federation.tasks import TaskContext
+from jobspec import Stage, StageParams
+from jobspec import tags as tag
 
 
 def make_psi_handler(ids: Sequence[str]):
     """A PSI stage handler over this node's id column; the result holds sizes only."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        active_learns, passive_learns = bool(ctx.params["active_learns"]), bool(ctx.params["passive_learns"])
-        leader = ctx.params["active"]
+        job = StageParams.parse(ctx.params)
+        leader = job.roster.active
         ctx.progress(f"PSI with {leader}: {len(ids)} local ids", 0.0)
         result = run_psi_follower(
-            ctx.channel.scoped("psi"), leader, ids,
-            reveal_to_me=passive_learns, reveal_to_peer=active_learns,
-            batch_size=int(ctx.params.get("batch_size", 20_000)),
+            ctx.channel.scoped(tag.scope(Stage.PSI)), leader, ids,
+            reveal_to_me=job.psi.passive_learns, reveal_to_peer=job.psi.active_learns,
+            batch_size=job.psi.batch_size,
             progress=ctx.progress,
         )
         if result.intersection is not None:

@@ -6,46 +6,42 @@ off by default), and keeps its thresholds in its own model part.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from federation.alignment import apply_alignment
+from federation.config import NodePolicy
 from federation.job_files import read_intersection, store_part
 from federation.proto import alignment_pb2
 from federation.tasks import TaskContext, TaskFailed
+from jobspec import Stage, StageParams
+from jobspec import tags as tag
 from models.secureboost import FeatureTable, PassiveModel, run_passive
 from tables import LoadedTable
 from tables.features import feature_matrix
 
 
-@dataclass(frozen=True)
-class TrainingPolicy:
-    """What this node accepts, from its own config: never from the job."""
-
-    allow_plaintext: bool = False
-    allow_insecure_keys_for_tests: bool = False
-
-
-def make_train_handler(table: LoadedTable, policy: TrainingPolicy):
+def make_train_handler(table: LoadedTable, policy: NodePolicy):
     """The `train` stage as a passive party."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        active = ctx.params["active"]
-        timeout = float(ctx.params.get("timeout_seconds", 600))
-        channel = ctx.channel.scoped("train")
+        job = StageParams.parse(ctx.params)
+        active, settings = job.roster.active, job.require_train()
+        timeout = settings.timeout_seconds
+        channel = ctx.channel.scoped(tag.scope(Stage.TRAIN))
         inter = read_intersection(ctx.work_dir)
-        alignment = channel.recv(active, "align", alignment_pb2.SplitAlignment, timeout)
+        alignment = channel.recv(active, tag.ALIGN, alignment_pb2.SplitAlignment, timeout)
         (ctx.work_dir / "secureboost-alignment.bin").write_bytes(alignment.SerializeToString())
         own = feature_matrix(table, rows=inter)
         train = FeatureTable(own.names, apply_alignment(alignment.train, own.values))
         holdout = FeatureTable(own.names, apply_alignment(alignment.holdout, own.values))
-        early = int(ctx.params.get("early_stopping_rounds", 0) or 0) > 0 and holdout.n_rows > 0
+        boost = settings.secureboost
+        early = boost is not None and boost.early_stopping_rounds > 0 and holdout.n_rows > 0
         ctx.progress(f"passive party: {len(own.names)} features over {len(inter)} shared rows", 0.0)
         model = run_passive(channel, active, features=train, validation=holdout if early else None,
-                            allow_plaintext=policy.allow_plaintext,
+                            allow_plaintext=policy.allow_plaintext_training,
                             allow_insecure_for_tests=policy.allow_insecure_keys_for_tests, timeout=timeout)
-        channel.send(active, "masks/train", model.leaf_masks(train))
-        channel.send(active, "masks/holdout", model.leaf_masks(holdout))
+        channel.send(active, tag.MASKS_TRAIN, model.leaf_masks(train))
+        channel.send(active, tag.MASKS_HOLDOUT, model.leaf_masks(holdout))
         (ctx.work_dir / "secureboost-passive.bin").write_bytes(model.to_bytes())
         importance = {name: imp.splits for name, imp in model.feature_importance().items()}
         return {"features": len(own.names), "shared_rows": len(inter),
@@ -54,14 +50,14 @@ def make_train_handler(table: LoadedTable, policy: TrainingPolicy):
     return handle
 
 
-def make_evaluate_handler(table: LoadedTable, policy: TrainingPolicy):
+def make_evaluate_handler(table: LoadedTable, policy: NodePolicy):
     """The `evaluate` stage: take part in the leave-one-out rounds this node is not left out of."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        active = ctx.params["active"]
-        timeout = float(ctx.params.get("timeout_seconds", 600))
-        channel = ctx.channel.scoped("evaluate")
-        plan = channel.recv(active, "plan", alignment_pb2.ContributionPlan, timeout)
+        job = StageParams.parse(ctx.params)
+        active, timeout = job.roster.active, job.require_train().timeout_seconds
+        channel = ctx.channel.scoped(tag.scope(Stage.EVALUATE))
+        plan = channel.recv(active, tag.CONTRIBUTION_PLAN, alignment_pb2.ContributionPlan, timeout)
         rounds = list(plan.excluded)
         if not rounds:
             return {"rounds": 0}
@@ -72,12 +68,13 @@ def make_evaluate_handler(table: LoadedTable, policy: TrainingPolicy):
         own = feature_matrix(table, rows=read_intersection(ctx.work_dir))
         train = FeatureTable(own.names, apply_alignment(alignment.train, own.values))
         holdout = FeatureTable(own.names, apply_alignment(alignment.holdout, own.values))
-        names = ["full"] + [f"without-{k}" for k, excluded in enumerate(rounds) if excluded != ctx.channel.me]
+        names = [tag.FULL_ROUND] + [tag.without_round(k) for k, excluded in enumerate(rounds)
+                                    if excluded != ctx.channel.me]
         for name in names:
             scoped = channel.scoped(name)
-            model = run_passive(scoped, active, features=train, allow_plaintext=policy.allow_plaintext,
+            model = run_passive(scoped, active, features=train, allow_plaintext=policy.allow_plaintext_training,
                                 allow_insecure_for_tests=policy.allow_insecure_keys_for_tests, timeout=timeout)
-            scoped.send(active, "masks/holdout", model.leaf_masks(holdout))
+            scoped.send(active, tag.MASKS_HOLDOUT, model.leaf_masks(holdout))
         return {"rounds": len(names)}
 
     return handle

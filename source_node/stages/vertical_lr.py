@@ -5,17 +5,20 @@ publication of its part (points table or weights). Cut points and feature values
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from federation.alignment import apply_alignment
+from federation.config import NodePolicy
 from federation.job_files import model_dir, read_intersection, record_part
 from federation.proto import alignment_pb2
 from federation.tasks import Handler, TaskContext, TaskFailed
+from jobspec import Algorithm, Stage, StageParams, TrainSettings
+from jobspec import tags as tag
+from jobspec.parts import ARBITER, PART_FILE, model_id
 from models.hetero_lr import HeteroLrError, HostPolicy, run_host, serve_predict
-from models.scorecard import ScorecardError, ScorecardParams
+from models.scorecard import ScorecardError
 from models.scorecard.stored import (
     binning_part,
     lr_model,
@@ -29,23 +32,18 @@ from models.scorecard.stored import (
     write_part,
 )
 from models.woe import OwnerPolicy, run_feature_owner, woe_matrix
-from source_node.stages.secureboost import TrainingPolicy
 from tables import LoadedTable
 from tables.features import feature_matrix
 
-ALGORITHMS = ("hetero_lr", "scorecard")
-ARBITER = "coordinator/main"
 ALIGNMENT_FILE = "lr-alignment.bin"
 BINNING_FILE = "lr-binning.bin"
 TRAINED_FILE = "lr-trained.bin"
 RANKING_FILE = "lr-iv-ranking.json"
-PART_FILE = {"scorecard": "scorecard-part.bin", "hetero_lr": "hetero-lr-part.bin"}
-MODEL_PREFIX = {"scorecard": "sc", "hetero_lr": "lr"}
 
 
-def uses_woe(params: Mapping[str, Any]) -> bool:
-    """Whether the job bins its variables (always for a scorecard, on request for plain LR)."""
-    return params.get("algorithm") == "scorecard" or bool(params.get("woe", False))
+def _settings(ctx: TaskContext) -> tuple[str, TrainSettings]:
+    job = StageParams.parse(ctx.params)
+    return job.roster.active, job.require_train()
 
 
 class _Rows:
@@ -61,8 +59,8 @@ class _Rows:
         self.n_holdout = alignment.holdout.n_rows
 
 
-def _receive_alignment(ctx: TaskContext, channel, timeout: float) -> alignment_pb2.SplitAlignment:
-    alignment = channel.recv(ctx.params["active"], "align", alignment_pb2.SplitAlignment, timeout)
+def _receive_alignment(ctx: TaskContext, channel, active: str, timeout: float) -> alignment_pb2.SplitAlignment:
+    alignment = channel.recv(active, tag.ALIGN, alignment_pb2.SplitAlignment, timeout)
     (ctx.work_dir / ALIGNMENT_FILE).write_bytes(alignment.SerializeToString())
     return alignment
 
@@ -74,18 +72,19 @@ def _saved_alignment(ctx: TaskContext) -> alignment_pb2.SplitAlignment:
     return alignment_pb2.SplitAlignment.FromString(path.read_bytes())
 
 
-def make_binning_handler(table: LoadedTable, policy: TrainingPolicy) -> Handler:
+def make_binning_handler(table: LoadedTable, policy: NodePolicy) -> Handler:
     """The `binning` stage: bin own variables, sum encrypted labels per bin, keep the merged bins and WOE."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        timeout = float(ctx.params.get("timeout_seconds", 600))
-        channel = ctx.channel.scoped("binning")
-        rows = _Rows(table, ctx, _receive_alignment(ctx, channel, timeout))
-        owner_policy = OwnerPolicy(n_bins=int(ctx.params.get("bins", 10)),
+        active, settings = _settings(ctx)
+        timeout = settings.timeout_seconds
+        channel = ctx.channel.scoped(tag.scope(Stage.BINNING))
+        rows = _Rows(table, ctx, _receive_alignment(ctx, channel, active, timeout))
+        owner_policy = OwnerPolicy(n_bins=settings.vertical_lr.binning.n_bins,
                                    allow_insecure_for_tests=policy.allow_insecure_keys_for_tests)
         ctx.progress(f"feature owner: {len(rows.x_train)} variables over {len(next(iter(rows.x_train.values())))}"
                      " aligned training rows", 0.0)
-        result = run_feature_owner(channel.scoped("woe"), ctx.params["active"], features=rows.x_train,
+        result = run_feature_owner(channel.scoped(tag.WOE), active, features=rows.x_train,
                                    categories=rows.categories, policy=owner_policy, timeout=timeout)
         write_part(ctx.work_dir / BINNING_FILE, binning_part(ctx.channel.me, result.variables))
         ranking = [{"variable": e.variable if not e.own else _name(result.variables, e.variable), "own": e.own,
@@ -101,8 +100,9 @@ def _name(variables, variable_id: str) -> str:
     return next((v.name for v in variables if v.variable_id == variable_id), variable_id)
 
 
-def _own_features(ctx: TaskContext, rows: _Rows) -> tuple[list[str], np.ndarray, np.ndarray, list]:
-    if uses_woe(ctx.params):
+def _own_features(ctx: TaskContext, rows: _Rows, settings: TrainSettings
+                  ) -> tuple[list[str], np.ndarray, np.ndarray, list]:
+    if settings.uses_woe:
         variables = [owned_variable(v) for v in read_part(ctx.work_dir / BINNING_FILE, "binning").variables]
         selected_only = any(v.selected for v in variables)  # none passed the threshold: train on all of them
         names, x_train = woe_matrix(variables, rows.x_train, selected_only=selected_only)
@@ -114,27 +114,27 @@ def _own_features(ctx: TaskContext, rows: _Rows) -> tuple[list[str], np.ndarray,
             scalers)
 
 
-def make_train_handler(table: LoadedTable, policy: TrainingPolicy) -> Handler:
+def make_train_handler(table: LoadedTable, policy: NodePolicy) -> Handler:
     """The `train` stage: vertical LR as a host, then its partial predictors of the train and holdout rows."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        active = ctx.params["active"]
-        timeout = float(ctx.params.get("timeout_seconds", 600))
-        channel = ctx.channel.scoped("train")
-        alignment = _saved_alignment(ctx) if uses_woe(ctx.params) else _receive_alignment(ctx, channel, timeout)
+        active, settings = _settings(ctx)
+        timeout = settings.timeout_seconds
+        channel = ctx.channel.scoped(tag.scope(Stage.TRAIN))
+        alignment = _saved_alignment(ctx) if settings.uses_woe else _receive_alignment(ctx, channel, active, timeout)
         rows = _Rows(table, ctx, alignment)
-        names, x_train, x_holdout, transforms = _own_features(ctx, rows)
+        names, x_train, x_holdout, transforms = _own_features(ctx, rows, settings)
         ctx.progress(f"vertical LR as host: {len(names)} variables", 0.0)
         try:
             model = run_host(channel, active, ARBITER, features=x_train, variables=names,
-                             policy=HostPolicy(allow_plaintext=policy.allow_plaintext), timeout=timeout)
+                             policy=HostPolicy(allow_plaintext=policy.allow_plaintext_training), timeout=timeout)
         except HeteroLrError as exc:
             raise TaskFailed("TRAINING_REFUSED", str(exc)) from exc
         serve_predict(channel, active, model=model, features=x_train, batch="train", timeout=timeout)
         if rows.n_holdout:
             serve_predict(channel, active, model=model, features=x_holdout, batch="holdout", timeout=timeout)
         write_part(ctx.work_dir / TRAINED_FILE, lr_part(ctx.channel.me, model, transforms, guest=False,
-                                                        on_woe=uses_woe(ctx.params)))
+                                                        on_woe=settings.uses_woe))
         return {"variables": len(names), "rows_train": int(x_train.shape[0])}
 
     return handle
@@ -154,44 +154,19 @@ def make_publish_handler() -> Handler:
     """The `publish` stage: this node's points table (scorecard) or weights under models/<model id>/."""
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
-        algorithm = str(ctx.params.get("algorithm"))
+        _, settings = _settings(ctx)
+        algorithm = settings.algorithm
         trained = read_part(ctx.work_dir / TRAINED_FILE, "hetero_lr")
-        if algorithm == "scorecard":
+        if algorithm is Algorithm.SCORECARD:
             try:
-                card = ScorecardParams(pdo=float(ctx.params.get("pdo", 20.0)),
-                                       base_score=float(ctx.params.get("base_score", 600.0)),
-                                       base_odds=float(ctx.params.get("base_odds", 50.0)))
                 part = scorecard_part(ctx.channel.me, [owned_variable(v) for v in trained.variables],
-                                      lr_model(trained), card, guest=False)
+                                      lr_model(trained), settings.vertical_lr.scale, guest=False)
             except ScorecardError as exc:
                 raise TaskFailed("BAD_MODEL", str(exc)) from exc
         else:
             part = trained
-        model_id = f"{MODEL_PREFIX[algorithm]}-{ctx.job_id}"
         name = PART_FILE[algorithm]
-        target = model_dir(ctx.work_dir, model_id)
+        target = model_dir(ctx.work_dir, model_id(algorithm, ctx.job_id))
         return record_part(target, name, write_part(target / name, part))
-
-    return handle
-
-
-def with_vertical_lr(handlers: Mapping[str, Handler], table: LoadedTable, policy: TrainingPolicy
-                     ) -> dict[str, Handler]:
-    """The node's handlers with hetero_lr and scorecard jobs dispatched here by `[train] algorithm`."""
-    ours = {"binning": make_binning_handler(table, policy), "train": make_train_handler(table, policy),
-            "evaluate": make_evaluate_handler(), "publish": make_publish_handler()}
-    out = dict(handlers)
-    for stage, lr in ours.items():
-        out[stage] = _dispatch(lr, handlers.get(stage))
-    return out
-
-
-def _dispatch(lr: Handler, other: Handler | None) -> Handler:
-    def handle(ctx: TaskContext) -> Mapping[str, Any]:
-        if ctx.params.get("algorithm") in ALGORITHMS:
-            return lr(ctx)
-        if other is None:
-            raise TaskFailed("UNKNOWN_STAGE", f"stage {ctx.stage!r} needs algorithm in {list(ALGORITHMS)}")
-        return other(ctx)
 
     return handle

@@ -11,7 +11,7 @@ import pytest
 
 from bank_federation.deployment import BankSpec, LoopbackDeployment
 from models.horizontal import read_model_file
-from models.horizontal.metrics import auc
+from models.metrics import auc
 from tests.models.horizontal.synthetic import make_table, write_csv
 
 

@@ -17,7 +17,7 @@ from bank_federation.records import MessageKind, ProtocolError
 from bank_federation.server_app import write_outputs
 from bank_federation.settings import RunSettings
 from models.horizontal import BankKeyring, InvalidParameterError, KeyMismatchError, read_model_file
-from models.horizontal.metrics import auc
+from models.metrics import auc
 from tests.models.horizontal.synthetic import make_table, write_csv
 
 

@@ -21,7 +21,7 @@ def _job(algorithm: str, extra: str = "") -> str:
     passive = ", ".join(f'"source/{s}"' for s in SOURCES)
     return (f'[job]\nname = "{algorithm}"\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
             f'[psi]\nreveal = "both"\n[train]\nalgorithm = "{algorithm}"\nmodel_name = "it-{algorithm}"\n'
-            f'key_bits = 1024\nallow_insecure_for_tests = true\nholdout = 0.25\nepochs = 8\nbatch_size = 512\n'
+            f'key_bits = 1024\nholdout = 0.25\nepochs = 8\nbatch_size = 512\n'
             f'learning_rate = 0.5\n{extra}')
 
 
@@ -37,7 +37,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
     fed = LocalFederation(tmp_path_factory.mktemp("fed") / "state",
                           NodeData(data_dir / "platform.toml", data_dir / "platform.csv"),
                           {s: NodeData(data_dir / f"{s}.toml", data_dir / f"{s}.csv") for s in SOURCES},
-                          source_policy={"allow_insecure_keys_for_tests": True}, with_api=False)
+                          node_policy={"allow_insecure_keys_for_tests": True}, with_api=False)
     with fed:
         yield fed
     for member in fed.group.members:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from models.metrics import DiscriminationReport, MetricError, auc, gini, ks, psi
+from models.metrics import DiscriminationReport, MetricError, auc, gini, ks, or_nan, psi, weighted_mean
 
 
 def _sample(seed: int, n: int = 500) -> tuple[np.ndarray, np.ndarray]:
@@ -68,3 +68,23 @@ def test_report_gathers_the_figures() -> None:
     assert report.default_rate == pytest.approx(y.mean())
     assert report.gini == pytest.approx(2 * report.auc - 1)
     assert report.ks == pytest.approx(ks(y, s))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=60))
+def test_auc_agrees_with_scikit_learn_including_ties(pairs):
+    labels = np.array([p[0] for p in pairs])
+    scores = np.array([p[1] for p in pairs], dtype=float)
+    if len(set(labels)) < 2:
+        assert np.isnan(or_nan(auc, labels, scores))
+        assert np.isnan(or_nan(ks, labels, scores))
+    else:
+        assert auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
+
+
+def test_ks_and_weighted_mean():
+    labels = np.array([0, 0, 1, 1])
+    assert ks(labels, np.array([0.1, 0.2, 0.8, 0.9])) == pytest.approx(1.0)
+    assert ks(labels, np.array([0.5, 0.5, 0.5, 0.5])) == 0.0
+    assert ks(labels, np.array([0.1, 0.9, 0.2, 0.8])) == pytest.approx(0.5)
+    assert weighted_mean([0.7, float("nan"), 0.9], [1.0, 5.0, 3.0]) == pytest.approx(0.85)

@@ -20,7 +20,7 @@ from models.horizontal import (
     pool_tables,
 )
 from models.horizontal.baselines import fit_logistic
-from models.horizontal.metrics import auc
+from models.metrics import auc
 from tests.models.horizontal.synthetic import make_table
 
 BINS, ROUNDS = 8, 6

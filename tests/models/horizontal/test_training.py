@@ -2,14 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from models.horizontal import BinEdges, BoostingConfig, DpConfig, LogisticConfig, boosting, logistic
 from models.horizontal.binning import local_quantiles
 from models.horizontal.errors import InvalidParameterError
-from models.horizontal.metrics import auc, ks, weighted_mean
 from tests.models.horizontal.synthetic import make_table
 
 
@@ -63,22 +60,3 @@ def test_boosting_continues_a_model_with_another_banks_rows():
     assert boosting.tree_count(first) == 2 and boosting.tree_count(second) == 4
     p = boosting.predict_proba(second, b.features)
     assert np.all((p > 0) & (p < 1)) and roc_auc_score(b.labels, p) > 0.7
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=60))
-def test_auc_agrees_with_scikit_learn_including_ties(pairs):
-    labels = np.array([p[0] for p in pairs])
-    scores = np.array([p[1] for p in pairs], dtype=float)
-    if len(set(labels)) < 2:
-        assert np.isnan(auc(labels, scores))
-    else:
-        assert auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
-
-
-def test_ks_and_weighted_mean():
-    labels = np.array([0, 0, 1, 1])
-    assert ks(labels, np.array([0.1, 0.2, 0.8, 0.9])) == pytest.approx(1.0)
-    assert ks(labels, np.array([0.5, 0.5, 0.5, 0.5])) == 0.0
-    assert ks(labels, np.array([0.1, 0.9, 0.2, 0.8])) == pytest.approx(0.5)
-    assert weighted_mean([0.7, float("nan"), 0.9], [1.0, 5.0, 3.0]) == pytest.approx(0.85)

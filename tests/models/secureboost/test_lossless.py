@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from models.metrics import auc
 from models.secureboost import FeatureTable, SecureBoostParams
 from models.secureboost.local import train_in_process
-from models.secureboost.metrics import auc
 from tests.models.secureboost.support import fate_pair, same_trees, synthetic
 
 KEYS = {"platform/main": b"k" * 32, "source/tax": b"t" * 32, "source/power": b"p" * 32}

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from federation.proto import secureboost_pb2 as pb
+from models.metrics import auc
 from models.secureboost import FeatureTable, SecureBoostParams, Validation
 from models.secureboost.local import train_in_process
-from models.secureboost.metrics import auc, rmse
+from models.secureboost.metrics import rmse
 from tests.models.secureboost.support import predict_by_traversal, synthetic
 
 
