@@ -2,6 +2,7 @@
 parties, at most four reason codes per score, and KS/AUC/Gini/PSI evaluation."""
 
 from models.scorecard.evaluation import ScorecardReport
+from models.scorecard.grades import DEFAULT_GRADES, GradeBands
 from models.scorecard.params import ScorecardError, ScorecardParams
 from models.scorecard.points import PartyScorecard, PartyScores, VariablePoints, base_points
 from models.scorecard.reasons import ReasonCode, rank_reasons
@@ -16,6 +17,8 @@ from models.scorecard.scoring import (
 )
 
 __all__ = [
+    "DEFAULT_GRADES",
+    "GradeBands",
     "Lookup",
     "PartyScorecard",
     "PartyScores",

@@ -1,4 +1,9 @@
-"""Score scaling: points = offset + factor * ln(odds), odds = good : bad (non-default : default)."""
+"""The one points-to-odds scale of every score: points = offset + factor * ln(odds), odds = good : bad.
+
+At `base_score` the odds good:bad are `base_odds`, and every `pdo` points double them, so factor = pdo / ln 2,
+offset = base_score - factor * ln(base_odds), and the probability of default is 1 / (1 + exp((score - offset) /
+factor)).
+"""
 
 from __future__ import annotations
 
@@ -44,4 +49,7 @@ class ScorecardParams:
 
     def probability_of_default(self, score: float) -> float:
         """The default probability a score stands for."""
-        return 1.0 / (1.0 + math.exp((score - self.offset) / self.factor))
+        exponent = (score - self.offset) / self.factor
+        if exponent > 700:  # exp would overflow; the probability is 0 to double precision
+            return 0.0
+        return 1.0 / (1.0 + math.exp(exponent))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from models.scorecard.grades import DEFAULT_GRADES
+
 
 class DeteriorationKind(StrEnum):
     SCORE_DROP = "SCORE_DROP"
@@ -25,7 +27,7 @@ class DeteriorationRule:
 
     score_drop: int = 40
     grade_steps: int = 1
-    grade_order: tuple[str, ...] = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "C")
+    grade_order: tuple[str, ...] = DEFAULT_GRADES.order
 
     def __post_init__(self) -> None:
         if self.score_drop < 1 or self.grade_steps < 1:

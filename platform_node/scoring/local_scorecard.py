@@ -16,7 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from platform_node.scoring.scorecard_points import Bin, Characteristic, GradeBands, Scorecard, ScoreScale
+from models.scorecard.grades import DEFAULT_GRADES, GradeBands
+from models.scorecard.params import ScorecardParams
+from models.scorecard.points_table import TABLE_SCALE, Bin, Characteristic, Scorecard
 from platform_node.scoring.scorer import (
     FailureCode,
     PartialFailurePolicy,
@@ -214,8 +216,9 @@ def load_local_scorer(path: Path, *, policy: PartialFailurePolicy | None = None)
         for c in spec["characteristics"]
     ]
     scorecard = Scorecard(
-        int(spec["base_points"]), tuple(characteristics), ScoreScale(**spec.get("scale", {})),
-        GradeBands(**spec["grades"]) if "grades" in spec else GradeBands(),
+        int(spec["base_points"]), tuple(characteristics),
+        ScorecardParams(**{**{"pdo": TABLE_SCALE.pdo}, **spec.get("scale", {})}),
+        GradeBands(**spec["grades"]) if "grades" in spec else DEFAULT_GRADES,
     )
     features_of: dict[str, set[str]] = {}
     for c in characteristics:

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from models.scorecard.grades import DEFAULT_GRADES
+
 _CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _GRADE = re.compile(r"[A-Z][A-Z0-9+-]{0,7}")
 _MODEL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -38,16 +40,9 @@ _SOURCE = re.compile(r"[a-z][a-z0-9]*/[a-z0-9][a-z0-9._-]*")
 MAX_REASON_CODES = 8
 
 
-# Rating bands on the 600-at-50:1, 20-PDO scale (higher is better).
-GRADES = ((750, "AAA"), (700, "AA"), (650, "A"), (600, "BBB"), (550, "BB"), (500, "B"), (450, "CCC"))
-
-
 def grade_of(score: int) -> str:
-    """The rating band of a score."""
-    for floor, grade in GRADES:
-        if score >= floor:
-            return grade
-    return "C"
+    """The rating band of a score (the bands every model shares)."""
+    return DEFAULT_GRADES.grade(score)
 
 
 class FailureCode(StrEnum):

@@ -27,6 +27,8 @@ from consent.authorisation import (
     sign_terms,
 )
 from consent.credit_code import generate_credit_code
+from models.scorecard import ScorecardParams
+from models.scorecard.points_table import Bin, Characteristic, Scorecard
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.services import PlatformServices, build_services
 from platform_node.api.settings import ApiSettings
@@ -34,7 +36,6 @@ from platform_node.institutions.agreements import AgreementScope
 from platform_node.institutions.model import InstitutionKind, InstitutionLimits, Role
 from platform_node.reports.public_records import InMemoryPublicRecords, PublicRecord
 from platform_node.scoring.local_scorecard import InMemoryFeatureSource, LocalScorecardScorer
-from platform_node.scoring.scorecard_points import Bin, Characteristic, Scorecard, ScoreScale
 from platform_node.scoring.scorer import PartialFailurePolicy
 
 T0 = datetime(2025, 3, 3, 9, 0, 0, tzinfo=UTC)
@@ -67,7 +68,7 @@ SCORECARD = Scorecard(
                        (Bin(5, 5), Bin(20, 20), Bin(100, 30), Bin(None, 40)), 8),
         Characteristic("enforcement_cases", COURT, "court_records", (Bin(0.5, 40), Bin(2, 10), Bin(None, -20)), 15),
     ),
-    scale=ScoreScale(base_score=600, base_odds=50.0, pdo=40.0),
+    scale=ScorecardParams(base_score=600, base_odds=50.0, pdo=40.0),
 )
 
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.scorecard import ScorecardError, ScorecardParams
+from models.scorecard.points_table import Bin, Characteristic
 from platform_node.scoring.local_scorecard import BlockedSource, UnavailableSource
-from platform_node.scoring.scorecard_points import Bin, Characteristic, ScorecardError, ScoreScale
 from platform_node.scoring.scorer import (
     FailureCode,
     PartialFailurePolicy,
@@ -81,7 +82,7 @@ def test_characteristic_bins_must_increase_and_end_unbounded() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=300, max_value=900), st.integers(min_value=1, max_value=200))
 def test_odds_double_every_pdo_points(score: int, step: int) -> None:
-    scale = ScoreScale(base_score=600, base_odds=50.0, pdo=40.0)
+    scale = ScorecardParams(base_score=600, base_odds=50.0, pdo=40.0)
     p1, p2 = scale.probability_of_default(score), scale.probability_of_default(score + step)
     assert p2 < p1
     odds1, odds2 = (1 - p1) / p1, (1 - p2) / p2

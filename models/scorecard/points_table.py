@@ -1,9 +1,9 @@
-"""Scorecard arithmetic: binned characteristics with points, the points-to-odds scale (PDO), grades, reasons.
+"""A scorecard written as a points table, as a credit department writes one: binned characteristics with
+integer points, on the one points-to-odds scale (`ScorecardParams`) and grades (`GradeBands`) of every model.
 
-score = base_points + sum of each characteristic's points for the enterprise's value. The scale fixes what a
-score means: at `base_score` the odds good:bad are `base_odds`, and every `pdo` points double the odds, so
-score = offset + factor * ln(odds) with factor = pdo / ln 2 and offset = base_score - factor * ln(base_odds),
-and the probability of default is 1 / (1 + exp((score - offset) / factor)).
+score = base_points + sum of each characteristic's points for the enterprise's value. The federated
+scorecard (`points.VariablePoints`) is trained; this one is given, and scored in one process
+(`platform_node.scoring.local_scorecard`, `xyd api serve`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from models.scorecard.grades import DEFAULT_GRADES, GradeBands
+from models.scorecard.params import ScorecardError, ScorecardParams
+
 _TOKEN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _SOURCE = re.compile(r"[a-z][a-z0-9]*/[a-z0-9][a-z0-9._-]*")
-MAX_REASONS = 4
-
-
-class ScorecardError(ValueError):
-    """A scorecard definition is inconsistent."""
+# The scale of hand-written tables: 600 points at 50:1 with the odds doubling every 40 points.
+TABLE_SCALE = ScorecardParams(pdo=40.0)
 
 
 @dataclass(frozen=True)
@@ -67,56 +67,6 @@ class Characteristic:
 
 
 @dataclass(frozen=True)
-class ScoreScale:
-    """Points-to-odds scale: `base_odds` (good:bad) at `base_score`, odds double every `pdo` points."""
-
-    base_score: int = 600
-    base_odds: float = 50.0
-    pdo: float = 40.0
-
-    def __post_init__(self) -> None:
-        if self.base_odds <= 0 or self.pdo <= 0:
-            raise ScorecardError("base_odds and pdo must be positive")
-
-    @property
-    def factor(self) -> float:
-        return self.pdo / math.log(2)
-
-    @property
-    def offset(self) -> float:
-        return self.base_score - self.factor * math.log(self.base_odds)
-
-    def probability_of_default(self, score: float) -> float:
-        exponent = (score - self.offset) / self.factor
-        if exponent > 700:  # exp would overflow; the probability is 0 to double precision
-            return 0.0
-        return 1.0 / (1.0 + math.exp(exponent))
-
-
-@dataclass(frozen=True)
-class GradeBands:
-    """Rating bands: the first band whose minimum score the score reaches, scanning from the best grade."""
-
-    bands: tuple[tuple[int, str], ...] = (
-        (750, "AAA"), (700, "AA"), (650, "A"), (600, "BBB"), (550, "BB"), (500, "B"),
-    )
-    floor: str = "C"
-
-    def __post_init__(self) -> None:
-        minimums = [m for m, _ in self.bands]
-        if minimums != sorted(minimums, reverse=True) or len(set(minimums)) != len(minimums):
-            raise ScorecardError("grade bands must be listed best first with strictly decreasing minimums")
-
-    def grade(self, score: int) -> str:
-        return next((g for minimum, g in self.bands if score >= minimum), self.floor)
-
-    @property
-    def order(self) -> tuple[str, ...]:
-        """Grades from best to worst."""
-        return (*(g for _, g in self.bands), self.floor)
-
-
-@dataclass(frozen=True)
 class Evaluation:
     """A scorecard's verdict on one enterprise."""
 
@@ -132,8 +82,8 @@ class Scorecard:
 
     base_points: int
     characteristics: tuple[Characteristic, ...]
-    scale: ScoreScale = ScoreScale()
-    grades: GradeBands = GradeBands()
+    scale: ScorecardParams = TABLE_SCALE
+    grades: GradeBands = DEFAULT_GRADES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "characteristics", tuple(self.characteristics))
@@ -157,5 +107,5 @@ class Scorecard:
             if shortfall > 0:
                 lost[characteristic.category] = lost.get(characteristic.category, 0) + shortfall
         # Reason codes: the categories that cost the most points, largest shortfall first (ties by name).
-        reasons = tuple(name for name, _ in sorted(lost.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_REASONS])
+        reasons = tuple(name for name, _ in sorted(lost.items(), key=lambda kv: (-kv[1], kv[0]))[:self.scale.max_reasons])
         return Evaluation(total, self.scale.probability_of_default(total), self.grades.grade(total), reasons)
