@@ -10,11 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from consent.audit.errors import SignatureError
-from consent.audit.note import COSIGNATURE_V1, NoteSignature, check_key_name, format_vkey, key_id, parse_vkey
+from consent.audit.note import COSIGNATURE_V1, NamedSigner, NamedVerifier, NoteSignature
 
 _HEADER = "cosignature/v1\n"
 
@@ -26,31 +24,10 @@ def cosigned_message(text: str, timestamp: int) -> bytes:
     return f"{_HEADER}time {timestamp}\n{text}".encode()
 
 
-class CosignatureVerifier:
-    """A known witness key: checks cosignature/v1 signatures and reads their timestamps."""
+class CosignatureVerifier(NamedVerifier):
+    """A known witness key: checks cosignature/v1 signatures (type 0x04) and reads their timestamps."""
 
-    def __init__(self, name: str, public_key: Ed25519PublicKey) -> None:
-        self._name = check_key_name(name)
-        self._key = public_key
-        self._key_id = key_id(name, COSIGNATURE_V1, public_key.public_bytes(Encoding.Raw, PublicFormat.Raw))
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        return self._key_id
-
-    def vkey(self) -> str:
-        """Verifier key string of type 0x04."""
-        return format_vkey(self._name, COSIGNATURE_V1, self._key.public_bytes(Encoding.Raw, PublicFormat.Raw))
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        """Parse a type 0x04 verifier key string (its key id is checked)."""
-        name, public_key = parse_vkey(vkey, COSIGNATURE_V1)
-        return cls(name, Ed25519PublicKey.from_public_bytes(public_key))
+    SIGNATURE_TYPE = COSIGNATURE_V1
 
     @staticmethod
     def timestamp_of(signature: NoteSignature) -> int:
@@ -69,24 +46,10 @@ class CosignatureVerifier:
             raise SignatureError(f"cosignature by {self._name} does not verify") from None
 
 
-class CosignatureSigner:
+class CosignatureSigner(NamedSigner[CosignatureVerifier]):
     """A witness's cosigning key (each source node holds one)."""
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        self._name = check_key_name(name)
-        self._key = private_key
-        self._verifier = CosignatureVerifier(name, private_key.public_key())
-
-    @classmethod
-    def generate(cls, name: str) -> CosignatureSigner:
-        return cls(name, Ed25519PrivateKey.generate())
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def verifier(self) -> CosignatureVerifier:
-        return self._verifier
+    VERIFIER = CosignatureVerifier
 
     def cosign(self, text: str, *, now: datetime) -> NoteSignature:
         """Cosign checkpoint text `text` at time `now` (truncated to whole seconds)."""

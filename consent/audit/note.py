@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, Self, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -27,6 +27,7 @@ SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 MAX_SIGNATURES = 64  # the spec asks verifiers to accept at least 16
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _NAME = re.compile(r"[^\s+]+")
+V = TypeVar("V", bound="NamedVerifier")
 
 
 def check_key_name(name: str) -> str:
@@ -155,13 +156,15 @@ class NoteVerifier(Protocol):
         ...
 
 
-class Ed25519Verifier:
-    """Verifier of plain Ed25519 note signatures (type 0x01): log checkpoints."""
+class NamedVerifier:
+    """A named Ed25519 public key of one signed-note signature type; subclasses say what the key signs."""
+
+    SIGNATURE_TYPE: int = ED25519
 
     def __init__(self, name: str, public_key: Ed25519PublicKey) -> None:
         self._name = check_key_name(name)
         self._key = public_key
-        self._key_id = key_id(name, ED25519, _raw_public(public_key))
+        self._key_id = key_id(name, self.SIGNATURE_TYPE, _raw_public(public_key))
 
     @property
     def name(self) -> str:
@@ -175,41 +178,53 @@ class Ed25519Verifier:
     def public_key(self) -> Ed25519PublicKey:
         return self._key
 
+    def vkey(self) -> str:
+        """The verifier key string `name+hex(keyid)+base64(type || key)` used to configure clients."""
+        return format_vkey(self._name, self.SIGNATURE_TYPE, _raw_public(self._key))
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> Self:
+        """Parse a verifier key string of this signature type (its key id is checked)."""
+        name, public_key = parse_vkey(vkey, cls.SIGNATURE_TYPE)
+        return cls(name, Ed25519PublicKey.from_public_bytes(public_key))
+
+
+class Ed25519Verifier(NamedVerifier):
+    """Verifier of plain Ed25519 note signatures (type 0x01): log checkpoints."""
+
     def verify(self, text: str, signature: NoteSignature) -> None:
         try:
             self._key.verify(signature.signature, text.encode())
         except InvalidSignature:
             raise SignatureError(f"signature by {self._name} does not verify") from None
 
-    def vkey(self) -> str:
-        """The verifier key string `name+hex(keyid)+base64(0x01 || key)` used to configure clients."""
-        return format_vkey(self._name, ED25519, _raw_public(self._key))
 
-    @classmethod
-    def from_vkey(cls, vkey: str) -> Ed25519Verifier:
-        """Parse a type 0x01 verifier key string (its key id is checked)."""
-        name, public_key = parse_vkey(vkey, ED25519)
-        return cls(name, Ed25519PublicKey.from_public_bytes(public_key))
+class NamedSigner(Generic[V]):
+    """A named Ed25519 private key and the verifier of what it signs; subclasses say how it signs."""
 
-
-class Ed25519Signer:
-    """Signs note texts as one named Ed25519 key (the log's checkpoint key)."""
+    VERIFIER: type[V]
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         self._name = check_key_name(name)
         self._key = private_key
-        self._verifier = Ed25519Verifier(name, private_key.public_key())
+        self._verifier = self.VERIFIER(name, private_key.public_key())
 
     @classmethod
-    def generate(cls, name: str) -> Ed25519Signer:
+    def generate(cls, name: str) -> Self:
         return cls(name, Ed25519PrivateKey.generate())
 
     @property
     def name(self) -> str:
         return self._name
 
-    def verifier(self) -> Ed25519Verifier:
+    def verifier(self) -> V:
         return self._verifier
+
+
+class Ed25519Signer(NamedSigner[Ed25519Verifier]):
+    """Signs note texts as one named Ed25519 key (the log's checkpoint key)."""
+
+    VERIFIER = Ed25519Verifier
 
     def sign(self, text: str) -> NoteSignature:
         return NoteSignature(self._name, self._verifier.key_id, self._key.sign(text.encode()))
