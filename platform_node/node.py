@@ -8,8 +8,6 @@ import threading
 from federation.config import ConfigError, NodeConfig, NodePolicy
 from federation.node_process import load_tls, run_node, write_atomically
 from federation.pki import NodeTls
-from federation.proto import control_pb2
-from federation.schema_message import table_schema_message
 from federation.tasks import Handler
 from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
@@ -17,28 +15,16 @@ from platform_node import consent_registry
 from platform_node.consent_registry import ConsentRegistry
 from platform_node.stages import secureboost, vertical_lr
 from platform_node.stages.psi import make_psi_handler
-from tables import LoadedTable, load_table
+from tables import LoadedTable
+from tables.configured import describe_table, load_configured_table
 
 log = logging.getLogger("xyd.platform")
 
 
-def load_configured_table(config: NodeConfig) -> LoadedTable:
-    """The platform's own table (features and the default label), validated before serving."""
-    data = config.section("data")
-    if "schema" not in data or "table" not in data:
-        raise ConfigError(f"{config.source}: [data] needs `schema` and `table`")
-    return load_table(config.path(data["schema"]), config.path(data["table"]))
-
-
 def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     table = load_configured_table(config)
-    ids = [str(i) for i in table.ids]
-    log.info("table loaded", extra={"table": table.schema.name, "rows": len(ids)})
-
-    def describe() -> control_pb2.NodeDescription:
-        return control_pb2.NodeDescription(tables=[table_schema_message(table.published_schema(), rows=len(table),
-                                                                 snapshot_sha256=table.snapshot_sha256)])
-
+    log.info("table loaded", extra={"table": table.schema.name, "rows": len(table)})
+    description = describe_table(table, with_quality=False)
     label = str(config.section("data").get("label", "default"))
     if label not in table.frame.columns:
         raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
@@ -55,7 +41,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         def attach(server) -> None:
             attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry))
 
-        return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach,
+        return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
                         allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
     finally:
         for handle in attached:

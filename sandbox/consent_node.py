@@ -22,7 +22,7 @@ from federation.server import NodeServer
 
 
 def serve_source(config_path: Path) -> int:
-    from source_node.node import load_configured_table
+    from tables.configured import load_configured_table
     from source_node.verification import attach
 
     config = load_node_config(config_path)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from federation.config import ConfigError, NodeConfig, NodePolicy
+from federation.config import NodeConfig, NodePolicy
 from federation.node_process import load_tls, run_node
-from federation.proto import control_pb2, scoring_pb2_grpc
-from federation.schema_message import table_schema_message
+from federation.proto import scoring_pb2_grpc
 from federation.tasks import Handler
 from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
@@ -16,17 +15,10 @@ from source_node import verification
 from source_node.scoring import PartyScoringServicer
 from source_node.stages import secureboost, vertical_lr
 from source_node.stages.psi import make_psi_handler
-from tables import LoadedTable, load_table
+from tables import LoadedTable
+from tables.configured import describe_table, load_configured_table
 
 log = logging.getLogger("xyd.source")
-
-
-def load_configured_table(config: NodeConfig) -> LoadedTable:
-    """The table named in `[data]`: validated completely before the node serves anything."""
-    data = config.section("data")
-    if "schema" not in data or "table" not in data:
-        raise ConfigError(f"{config.source}: [data] needs `schema` and `table`")
-    return load_table(config.path(data["schema"]), config.path(data["table"]))
 
 
 def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handler]:
@@ -49,14 +41,8 @@ def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handle
 
 def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     table = load_configured_table(config)
-    ids = [str(i) for i in table.ids]
-    log.info("table loaded", extra={"table": table.schema.name, "rows": len(ids)})
-    quality = {f"missing_rate.{c.name}": f"{c.missing_rate:.4f}" for c in table.quality().columns}
-
-    def describe() -> control_pb2.NodeDescription:
-        return control_pb2.NodeDescription(tables=[table_schema_message(table.published_schema(), rows=len(table),
-                                                                 snapshot_sha256=table.snapshot_sha256)], quality=quality)
-
+    log.info("table loaded", extra={"table": table.schema.name, "rows": len(table)})
+    description = describe_table(table)
     handlers = stage_handlers(table, config.policy)
     scoring = PartyScoringServicer(table, config.state_dir / "models")
 
@@ -68,7 +54,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         attached.append(verification.attach(server, config=config, table=table, tls=tls))
 
     try:
-        return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach)
+        return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach)
     finally:
         for handle in attached:
             handle.close()

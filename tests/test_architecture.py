@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ROLES = {"coordinator", "source_node", "platform_node"}
 NETWORK = {"grpc", "grpc_health", "fastapi", "uvicorn", "starlette", "httpx", "requests"}
 # What the transport-free packages may take from federation: the channel interface and protobuf messages.
-FEDERATION_ALLOWED = ("federation.channel",)
+FEDERATION_ALLOWED = ("federation.channel", "federation.config", "federation.schema_message")
 
 
 def imports_of(package: str) -> list[tuple[Path, str]]:
