@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from google.protobuf.message import Message
 
-from benchmarks._psi_party import PeakMemory, cpu_seconds
+from benchmarks._party_process import PeakMemory, cpu_seconds
 from federation.channel import Channel, M
 from federation.grpc_channel import GrpcChannel
 from federation.pki import Identity, NodeTls

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
-import psutil
-
+from benchmarks._party_process import PeakMemory, cpu_seconds, emit
 from federation.grpc_channel import GrpcChannel
 from federation.pki import Identity, NodeTls
 from federation.psi import run_psi_follower, run_psi_leader
@@ -35,44 +32,6 @@ def party_ids(role: str, rows: int, shared: int) -> Iterator[str]:
 def expected_intersection(rows: int, shared: int) -> list[str]:
     """The ids both parties hold, sorted as `PsiResult.intersection` is."""
     return [f"91{number:016d}" for number in range(rows - shared, rows)]
-
-
-class PeakMemory:
-    """Samples the RSS of this process plus its worker processes; peak in MiB."""
-
-    def __init__(self, every: float = 0.1) -> None:
-        self._me = psutil.Process()
-        self._every = every
-        self._stop = threading.Event()
-        self.peak = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            total = self._me.memory_info().rss
-            for child in self._me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-
-    def stop_mb(self) -> float:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        return round(max(self.peak, own_peak) / 2**20, 1)
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished worker processes."""
-    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
-
-
-def emit(payload: dict[str, object]) -> None:
-    print(json.dumps(payload), flush=True)
 
 
 def main(argv: list[str]) -> int:

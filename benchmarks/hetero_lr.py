@@ -12,12 +12,8 @@ scikit-learn's LogisticRegression on the same joined training matrix with the sa
 from __future__ import annotations
 
 import argparse
-import json
-import queue
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,58 +23,12 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks._hetero_lr_party import ARBITER, GUEST, host_party
+from benchmarks._party_process import PartyProcess
 from federation.pki import CertificateAuthority, Identity
 from models.metrics import auc
 
 MODULE = "benchmarks._hetero_lr_party"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
-
-class Child:
-    """A party's child process; its stdout lines arrive on a queue so that every read can time out."""
-
-    def __init__(self, role: str, argv: list[str]) -> None:
-        self.role = role
-        self.process = subprocess.Popen([sys.executable, "-m", MODULE, *argv], cwd=REPO_ROOT,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line)
-        self._lines.put("")
-
-    def receive(self, timeout: float) -> dict[str, Any]:
-        """The child's next JSON line."""
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError(f"{self.role} said nothing within {timeout:.0f}s") from None
-        if not line:
-            raise RuntimeError(f"{self.role} exited with code {self.process.wait(timeout=10)}")
-        return json.loads(line)
-
-    def tell(self, payload: dict[str, Any]) -> None:
-        """Send the child one JSON line."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(payload) + "\n")
-        self.process.stdin.flush()
-
-    def finish(self) -> None:
-        """Ask the child to stop; kill it if it has not within ten seconds."""
-        try:
-            self.tell({"stop": True})
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-        except (OSError, ValueError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 def aligned_ids(paths: list[str], id_col: str) -> list[str]:
@@ -119,7 +69,7 @@ def main(argv: list[str]) -> dict[str, Any]:
               "--learning-rate", str(args.learning_rate), "--momentum", str(args.momentum), "--l2", str(args.l2),
               "--bins", str(args.bins), "--paillier-bits", str(args.paillier_bits)]
     common += ["--woe"] * args.woe + ["--plain"] * args.plain
-    parties: list[Child] = []
+    parties: list[PartyProcess] = []
     with tempfile.TemporaryDirectory(prefix="xyd-bench-lr-") as work:
         pki = Path(work) / "pki"
         ca = CertificateAuthority.create(pki)
@@ -128,10 +78,10 @@ def main(argv: list[str]) -> dict[str, Any]:
         Path(work, "ids.txt").write_text("\n".join(ids))
         base = [*common, "--pki", str(pki), "--workdir", work]
         try:
-            parties.append(Child("guest", ["--role", "guest", "--data", args.guest, *base]))
-            parties.append(Child("arbiter", ["--role", "arbiter", *base]))
+            parties.append(PartyProcess("guest", MODULE, ["--role", "guest", "--data", args.guest, *base]))
+            parties.append(PartyProcess("arbiter", MODULE, ["--role", "arbiter", *base]))
             for k, path in enumerate(args.host):
-                parties.append(Child(hosts[k], ["--role", "host", "--index", str(k), "--data", path, *base]))
+                parties.append(PartyProcess(hosts[k], MODULE, ["--role", "host", "--index", str(k), "--data", path, *base]))
             names = [GUEST, ARBITER, *hosts]
             addresses = {name: party.receive(timeout=120)["address"] for name, party in zip(names, parties, strict=True)}
             started = time.perf_counter()

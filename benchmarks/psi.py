@@ -9,64 +9,17 @@ moment both servers are up until both parties have their result (hashing include
 from __future__ import annotations
 
 import argparse
-import json
-import queue
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from benchmarks._party_process import PartyProcess
 from federation.pki import CertificateAuthority, Identity
 from federation.psi import DEFAULT_BATCH_SIZE
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ROLES = {"leader": "platform/main", "follower": "source/tax"}
-
-
-class Party:
-    """A child process running one side; lines from its stdout arrive on a queue (so reads can time out)."""
-
-    def __init__(self, role: str, argv: list[str]) -> None:
-        self.role = role
-        self.process = subprocess.Popen([sys.executable, "-m", "benchmarks._psi_party", "--role", role, *argv],
-                                        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._lines.put(line)
-        self._lines.put("")
-
-    def receive(self, timeout: float) -> dict[str, Any]:
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError(f"{self.role} said nothing within {timeout:.0f}s") from None
-        if not line:
-            raise RuntimeError(f"{self.role} exited with code {self.process.wait(timeout=10)}")
-        return json.loads(line)
-
-    def tell(self, payload: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(payload) + "\n")
-        self.process.stdin.flush()
-
-    def finish(self) -> None:
-        """Ask the child to stop; kill it if it does not within a few seconds."""
-        try:
-            self.tell({"stop": True})
-            self.process.stdin.close()  # type: ignore[union-attr]
-        except (OSError, ValueError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 def main(argv: list[str]) -> dict[str, Any]:
@@ -80,7 +33,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     if args.rows < 0 or not 0.0 <= args.overlap <= 1.0:
         parser.error("need rows >= 0 and 0 <= overlap <= 1")
     shared = round(args.rows * args.overlap)
-    parties: list[Party] = []
+    parties: list[PartyProcess] = []
     with tempfile.TemporaryDirectory(prefix="xyd-bench-psi-") as pki:
         ca = CertificateAuthority.create(Path(pki))
         for party in ROLES.values():
@@ -89,12 +42,12 @@ def main(argv: list[str]) -> dict[str, Any]:
                   "--workers", str(args.workers)]
         try:
             for role in ROLES:
-                parties.append(Party(role, common))
+                parties.append(PartyProcess(role, "benchmarks._psi_party", ["--role", role, *common]))
             addresses = [party.receive(timeout=60)["address"] for party in parties]
             started = time.perf_counter()
             for party, peer_address in zip(parties, reversed(addresses), strict=True):
                 party.tell({"peer_address": peer_address})
-            reports = {party.role: party.receive(timeout=args.timeout) for party in parties}
+            reports = {party.name: party.receive(timeout=args.timeout) for party in parties}
             seconds = time.perf_counter() - started
         finally:
             for party in parties:

@@ -15,22 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import resource
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import psutil
 from google.protobuf.message import Message
 
+from benchmarks._party_process import PartyProcess, PeakMemory
 from federation.channel import Channel, M
 from federation.grpc_channel import GrpcChannel
 from federation.pki import CertificateAuthority, Identity, NodeTls
@@ -43,7 +40,6 @@ from models.secureboost import ActiveModel, FeatureTable, SecureBoostParams, run
 from models.secureboost.local import train_in_process
 from models.secureboost.runner import predict_active, serve_predict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ACTIVE = "platform/main"
 # Obfuscator workers yield to the parties' own protocol steps, which alternate on one core at a time.
 POOL_NICENESS = 10
@@ -71,34 +67,6 @@ class CountingChannel(Channel):
 
     def recv(self, frm: str, tag: str, message_type: type[M], timeout: float | None = None) -> M:
         return self._inner.recv(frm, tag, message_type, timeout)
-
-
-class PeakMemory:
-    """Samples the RSS of this process and its children (obfuscator workers); peak in MiB."""
-
-    def __init__(self, every: float = 0.5) -> None:
-        self._me = psutil.Process()
-        self._stop = threading.Event()
-        self._every = every
-        self.peak = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            total = self._me.memory_info().rss
-            for child in self._me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-
-    def stop_mb(self) -> float:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        return round(max(self.peak, own) / 2**20, 1)
 
 
 def load_table(path: str, id_col: str, label_col: str | None) -> tuple[list[str], FeatureTable, np.ndarray | None]:
@@ -255,50 +223,6 @@ def _run_passive_party(channel: CountingChannel, ids: list[str], table: FeatureT
 
 # ---- the parent: spawn parties, collect, compare with XGBoost ------------------------------------------
 
-class Party:
-    """A child process; lines from its stdout arrive on a queue so reads can time out."""
-
-    def __init__(self, name: str, argv: list[str]) -> None:
-        self.name = name
-        self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.secureboost", "party", "--name", name,
-                                         *argv], cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
-        self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._lines.put(line)
-        self._lines.put("")
-
-    def receive(self, timeout: float) -> dict[str, Any]:
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError(f"{self.name} said nothing within {timeout:.0f}s") from None
-        if not line:
-            raise RuntimeError(f"{self.name} exited with code {self.process.wait(timeout=10)}")
-        return json.loads(line)
-
-    def tell(self, payload: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(payload) + "\n")
-        self.process.stdin.flush()
-
-    def finish(self) -> None:
-        """Ask the child to stop; kill it if it does not within a few seconds."""
-        try:
-            self.tell({"stop": True})
-            self.process.stdin.close()  # type: ignore[union-attr]
-        except (OSError, ValueError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
 def xgboost_baseline(guest: str, hosts: Sequence[str], id_col: str, label_col: str, params: SecureBoostParams
                      ) -> tuple[float, float]:
     """Train AUC and seconds of plaintext XGBoost `hist` with the same parameters on the joined data."""
@@ -337,7 +261,7 @@ def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[s
                         "--short-exponent-bits", str(args.short_exponent_bits)]
                 if name == ACTIVE:
                     argv += ["--label-col", args.label_col]
-                parties.append(Party(name, argv))
+                parties.append(PartyProcess(name, "benchmarks.secureboost", ["party", "--name", name, *argv]))
             addresses = {p.name: p.receive(120)["address"] for p in parties}
             for p in parties:
                 p.tell({"peers": addresses})
