@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
-from sandbox.processes import die_with_parent_if_asked
+from cli.parent_watch import die_with_parent_if_asked
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,8 +22,8 @@ from federation.server import NodeServer
 
 
 def serve_source(config_path: Path) -> int:
-    from tables.configured import load_configured_table
     from source_node.verification import attach
+    from tables.configured import load_configured_table
 
     config = load_node_config(config_path)
     tls = load_tls(config)

@@ -14,7 +14,7 @@ import psutil
 from sandbox.processes import PARENT_PID_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
-CHILD = ("from sandbox.processes import die_with_parent_if_asked; die_with_parent_if_asked(); "
+CHILD = ("from cli.parent_watch import die_with_parent_if_asked; die_with_parent_if_asked(); "
          "import time; time.sleep(60)")
 LAUNCHER = (
     "import os, subprocess, sys, time\n"
