@@ -23,6 +23,7 @@ import psutil
 
 from bank_federation import tls
 from bank_federation.server_app import REPORT_FILE
+from errors import Unavailable
 from models.horizontal import BankKeyring, CkksParams
 
 APP_DIR = Path(__file__).resolve().parent / "app"
@@ -45,7 +46,7 @@ def _set_subreaper(on: bool) -> bool:
         return False
 
 
-class DeploymentError(RuntimeError):
+class DeploymentError(Unavailable):
     """A deployment step failed or timed out; the message carries the tail of the relevant log."""
 
 

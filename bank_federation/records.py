@@ -12,8 +12,8 @@ import numpy as np
 from flwr.app import ConfigRecord, MetricRecord, RecordDict
 from flwr.common.serde import recorddict_to_proto
 
+from models.errors import ProtocolError
 from models.horizontal import BinEdges, Publication
-from models.horizontal.errors import HorizontalError
 
 
 class MessageKind(StrEnum):
@@ -28,10 +28,6 @@ class MessageKind(StrEnum):
 JOB = "job"          # ConfigRecord server -> bank: round and ciphertexts / sealed model
 REPLY = "reply"      # ConfigRecord bank -> server: bank name and payload
 FIGURES = "figures"  # MetricRecord bank -> server: held-out figures, loss, epsilon
-
-
-class ProtocolError(HorizontalError):
-    """A reply is missing, came back as an error, or lacks a field the protocol requires."""
 
 
 def job(**fields: object) -> RecordDict:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import grpc
 
+from errors import XydError
 from federation.grpc_channel import open_secure_channel
 from federation.pki import Identity, NodeTls
 from federation.proto import control_pb2, control_pb2_grpc
 
 
-class OperatorError(RuntimeError):
+class OperatorError(XydError):
     """The coordinator refused or could not be reached; the message says why."""
 
 

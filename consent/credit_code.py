@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from errors import InvalidInput
+
 CODE_LENGTH = 18
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CHAR_VALUE: Mapping[str, int] = {c: i for i, c in enumerate(CHARSET)}
@@ -54,7 +56,7 @@ CENTRAL_DIVISION = "100000"
 DEFAULT_DISTRICTS: tuple[str, ...] = ("330102", "330105", "330106", "330108", "330109", "330110")
 
 
-class InvalidCreditCode(ValueError):
+class InvalidCreditCode(InvalidInput):
     """A string is not a valid unified social credit code; `reason` says which rule it breaks."""
 
     def __init__(self, code: object, reason: str) -> None:

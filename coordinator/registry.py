@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from coordinator.jobs.store import metadata
+from errors import NotFound
 from federation.proto import control_pb2
 
 nodes = sa.Table(
@@ -27,7 +28,7 @@ class RegisteredNode:
     registered_at: float
 
 
-class UnknownParty(LookupError):
+class UnknownParty(NotFound):
     """A job named a party that has not registered with the coordinator."""
 
 

@@ -14,9 +14,10 @@ from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.store import TERMINAL, JobRecord, JobStore
 from coordinator.model_registry import ModelRecord, ModelRegistry
 from coordinator.registry import NodeRegistry
+from errors import AlreadyExists, InvalidInput, NotFound, Refused
 from federation.proto import control_pb2, control_pb2_grpc
 from federation.server import peer_identity
-from jobspec.spec import JobSpecError, parse_job_spec
+from jobspec.spec import parse_job_spec
 
 log = logging.getLogger("xyd.coordinator")
 
@@ -49,14 +50,13 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
     def _require(self, context: grpc.ServicerContext, roles: set[str]) -> str:
         identity = peer_identity(context)
         if identity.role not in roles:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                          f"{identity.party} may not call this method (needs role {sorted(roles)})")
+            raise Refused(f"{identity.party} may not call this method (needs role {sorted(roles)})")
         return identity.party
 
     def Register(self, request: control_pb2.RegisterRequest, context: grpc.ServicerContext) -> control_pb2.RegisterReply:
         party = self._require(context, NODE_ROLES)
         if not request.address:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "address is required")
+            raise InvalidInput("address is required")
         description = control_pb2.NodeDescription()
         description.CopyFrom(request.description)
         description.party = party  # what the node claims about itself never overrides its certificate
@@ -75,10 +75,7 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
 
     def SubmitJob(self, request: control_pb2.JobSpec, context: grpc.ServicerContext) -> control_pb2.JobRef:
         caller = self._require(context, OPERATOR_ROLES)
-        try:
-            spec = parse_job_spec(request.spec_toml)
-        except JobSpecError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        spec = parse_job_spec(request.spec_toml)  # a JobSpecError reaches the caller as INVALID_ARGUMENT
         job_id = self.store.create(spec.name, spec.text, spec.stages)
         log.info("job submitted", extra={"job": job_id, "by": caller, "stages": ",".join(spec.stages)})
 
@@ -97,13 +94,13 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
         self._require(context, OPERATOR_ROLES)
         record = self.store.get(request.job_id)
         if record is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id}")
+            raise NotFound(f"no job {request.job_id}")
         return job_status(record)
 
     def WatchJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> Iterator[control_pb2.JobEvent]:
         self._require(context, OPERATOR_ROLES)
         if self.store.get(request.job_id) is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id}")
+            raise NotFound(f"no job {request.job_id}")
         seen = 0
         while context.is_active():
             events, closed = self.feed.read(request.job_id, seen, timeout=1.0)
@@ -125,13 +122,13 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
                       context: grpc.ServicerContext) -> control_pb2.ModelEntry:
         caller = self._require(context, OPERATOR_ROLES)
         if not request.name or not request.algorithm or not request.model_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "name, algorithm and model_id are required")
+            raise InvalidInput("name, algorithm and model_id are required")
         try:
             fields = {k: json.loads(getattr(request, f"{k}_json") or "{}") for k in ("params", "metrics", "lineage")}
         except json.JSONDecodeError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"a *_json field is not JSON: {exc}")
+            raise InvalidInput(f"a *_json field is not JSON (line {exc.lineno}, column {exc.colno})") from exc
         if self.models.get(request.model_id) is not None:
-            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"model {request.model_id} is already registered")
+            raise AlreadyExists(f"model {request.model_id} is already registered")
         record = self.models.record(model_id=request.model_id, name=request.name, algorithm=request.algorithm,
                                     job_id="", parties=list(request.parties), **fields)
         log.info("model registered", extra={"model": record.model_id, "by": caller, "version": record.version})

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from errors import ProtocolViolation
 from federation.proto import alignment_pb2
 
 UNUSED = 0xFFFFFFFF
 
 
-class AlignmentError(ValueError):
+class AlignmentError(ProtocolViolation, ValueError):
     """An alignment message does not fit the intersection it claims to describe."""
 
 

@@ -16,14 +16,16 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
+from errors import InvalidInput, ProtocolViolation, Unavailable, XydError
+
 M = TypeVar("M", bound=Message)
 
 
-class ChannelError(Exception):
+class ChannelError(XydError):
     """Base class of every transport failure an algorithm may see."""
 
 
-class DuplicateTagError(ChannelError):
+class DuplicateTagError(ChannelError, ProtocolViolation):
     """A (sender, receiver, tag) triple was used twice: tags must be unique within a job."""
 
     def __init__(self, sender: str, receiver: str, tag: str) -> None:
@@ -31,7 +33,7 @@ class DuplicateTagError(ChannelError):
         self.sender, self.receiver, self.tag = sender, receiver, tag
 
 
-class ChannelTimeout(ChannelError):
+class ChannelTimeout(ChannelError, Unavailable):
     """No message arrived from a peer under a tag within the allowed time."""
 
     def __init__(self, peer: str, tag: str, seconds: float) -> None:
@@ -39,7 +41,7 @@ class ChannelTimeout(ChannelError):
         self.peer, self.tag, self.seconds = peer, tag, seconds
 
 
-class PeerUnavailable(ChannelError):
+class PeerUnavailable(ChannelError, Unavailable):
     """A peer could not be reached after retries (dead process, wrong address, TLS refusal)."""
 
     def __init__(self, peer: str, address: str, reason: str) -> None:
@@ -47,11 +49,11 @@ class PeerUnavailable(ChannelError):
         self.peer, self.address, self.reason = peer, address, reason
 
 
-class UnknownPeerError(ChannelError):
+class UnknownPeerError(ChannelError, InvalidInput):
     """The algorithm named a party that is not part of this job."""
 
 
-class MailboxClosed(ChannelError):
+class MailboxClosed(ChannelError, Unavailable):
     """The stage this mailbox served has ended (finished, failed or cancelled): nothing more will arrive."""
 
 

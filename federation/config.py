@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from errors import ConfigurationError
 
-class ConfigError(ValueError):
+
+class ConfigError(ConfigurationError):
     """The configuration file or environment is missing a setting or holds an invalid one."""
 
 

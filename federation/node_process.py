@@ -16,6 +16,7 @@ from pathlib import Path
 
 import grpc
 
+from errors import Refused
 from federation.config import NodeConfig
 from federation.grpc_channel import GrpcChannel, PeerChannels, open_secure_channel
 from federation.pki import Identity, NodeTls
@@ -43,7 +44,7 @@ def coordinator_only(context: grpc.ServicerContext) -> None:
     """Control calls on a node are accepted from the coordinator's certificate only."""
     identity = peer_identity(context)
     if identity.role != "coordinator":
-        context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{identity.party} is not the coordinator")
+        raise Refused(f"{identity.party} is not the coordinator")
 
 
 def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,

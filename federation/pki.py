@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from errors import IntegrityFailure, InvalidInput, Refused, XydError
+
 TRUST_DOMAIN = "xyd"
 ROLES = frozenset({"coordinator", "platform", "source", "bank", "admin"})
 # A name is one DNS label (so `<name>.<role>.xyd` is a valid host name) that may also use underscores.
@@ -38,15 +40,15 @@ CRL_DAYS = 90  # a CRL older than its next-update is refused: re-sign it (`xyd p
 _LOOPBACK_IPS = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
 
 
-class PkiError(Exception):
+class PkiError(XydError):
     """Base class of certificate, key and revocation-list failures."""
 
 
-class InvalidIdentity(PkiError, ValueError):
+class InvalidIdentity(PkiError, InvalidInput):
     """A role/name pair, party string or URI does not name a valid xyd identity."""
 
 
-class CertificateNotValid(PkiError):
+class CertificateNotValid(PkiError, Refused):
     """A certificate is outside its validity window at the time of the check."""
 
     def __init__(
@@ -60,7 +62,7 @@ class CertificateNotValid(PkiError):
         self.subject, self.not_before, self.not_after, self.now = subject, not_before, not_after, now
 
 
-class CertificateRevoked(PkiError):
+class CertificateRevoked(PkiError, Refused):
     """A certificate's serial number is on the CA's revocation list."""
 
     def __init__(self, subject: str, serial: int, revoked_at: dt.datetime) -> None:
@@ -68,7 +70,7 @@ class CertificateRevoked(PkiError):
         self.subject, self.serial, self.revoked_at = subject, serial, revoked_at
 
 
-class KeyMismatch(PkiError):
+class KeyMismatch(PkiError, IntegrityFailure):
     """A private key does not belong to the certificate it is paired with."""
 
 

@@ -2,7 +2,8 @@
 
 Every service a node offers (the data-plane Mailbox, the standard health service, and the role's own
 control-plane servicers added with `add_servicer`) sits behind the same TLS settings and the same
-`PeerAuthInterceptor`, so no service can forget the revocation or role check.
+`PeerAuthInterceptor`, so no service can forget the revocation or role check, and behind the one error
+translator (`federation.grpc_errors`), so a servicer raises catalogue errors and no internal text leaves.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from federation.chunking import DEFAULT_MAX_PAYLOAD_BYTES, GRPC_MESSAGE_OPTIONS, MAILBOX_SERVICE
+from federation.grpc_errors import ErrorTranslator
 from federation.mailbox_service import MailboxRouter, MailboxServicer
 from federation.peer_auth import PeerAuthInterceptor, peer_identity
 from federation.pki import ROLES, NodeTls, check_validity, utcnow
@@ -52,7 +54,7 @@ class NodeServer:
         self._health = health.HealthServicer()
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="xyd-grpc"),
-            interceptors=[PeerAuthInterceptor(revocation, allowed_roles=roles, clock=clock)],
+            interceptors=[PeerAuthInterceptor(revocation, allowed_roles=roles, clock=clock), ErrorTranslator()],
             # Without SO_REUSEPORT a second server on a taken port fails to start instead of sharing it.
             options=[*GRPC_MESSAGE_OPTIONS, ("grpc.so_reuseport", 0)],
         )

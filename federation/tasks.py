@@ -20,18 +20,20 @@ from typing import Any
 
 import grpc
 
+from errors import XydError
 from federation.channel import Channel, ChannelError
 from federation.proto import control_pb2, control_pb2_grpc
 
 log = logging.getLogger("xyd.tasks")
 
 
-class TaskFailed(Exception):
-    """A handler's refusal or failure with a stable code the coordinator can show."""
+class TaskFailed(XydError):
+    """A handler's refusal or failure with a stable code and a message written for the operator."""
+
+    detail_is_public = True
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 @dataclass
@@ -108,15 +110,18 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
                 outcome["result"] = dict(handler(ctx))
                 log.info("stage done", extra={"job": request.job_id, "stage": request.stage,
                                               "seconds": round(time.monotonic() - started, 3)})
-            except TaskFailed as exc:
-                outcome["error"] = (exc.code, str(exc))
-            except ChannelError as exc:
+            except ChannelError as exc:  # a peer's failure: its name and what happened are the operator's to see
                 outcome["error"] = ("PEER_FAILURE", str(exc))
                 log.warning("stage failed", extra={"job": request.job_id, "stage": request.stage, "error": str(exc)})
+            except XydError as exc:
+                outcome["error"] = (exc.code, exc.public_message)
+                log.warning("stage failed", extra={"job": request.job_id, "stage": request.stage,
+                                                   "code": exc.code, "error": str(exc)})
             except Exception as exc:  # the coordinator must hear about any failure, not a dropped stream
                 log.error("stage failed", extra={"job": request.job_id, "stage": request.stage,
                                                  "trace": traceback.format_exc()})
-                outcome["error"] = ("INTERNAL", f"{type(exc).__name__}: {exc}")
+                # The detail stays in this node's log: an exception's text may carry internal state.
+                outcome["error"] = ("INTERNAL", f"internal error ({type(exc).__name__}); see this node's log")
             finally:
                 ctx._events.put(None)
 

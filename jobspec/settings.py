@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from errors import InvalidInput
 from jobspec.stages import Algorithm
 from models.binning import BinningError, MergeRule
 from models.hetero_lr import HeteroLrError, HeteroLrParams, Schedule
@@ -20,8 +21,10 @@ from models.secureboost import SecureBoostError, SecureBoostParams
 from models.woe import SelectionRule, WoeOptions
 
 
-class SettingsError(ValueError):
+class SettingsError(InvalidInput):
     """A section of the job file names an unknown key or a value out of range."""
+
+    code = "BAD_PARAMS"
 
 
 # Who learns the intersection, by `[psi] reveal`: (active party, passive parties). Sizes are always learned.

@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from errors import InvalidInput
 from jobspec.settings import EvaluateSettings, PsiSettings, SettingsError, TrainSettings
 from jobspec.stages import DEFAULT_STAGES, WOE_STAGES, Algorithm, Stage
 
 SECTIONS = ("job", "parties", "psi", "train", "binning", "evaluate")
 
 
-class JobSpecError(ValueError):
+class JobSpecError(InvalidInput):
     """The job file is malformed or names something that does not exist."""
+
+    code = "BAD_JOB"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from errors import InvalidInput
 
-class MetricError(ValueError):
+
+class MetricError(InvalidInput):
     """A metric was asked of data that cannot define it (one class only, empty, mismatched lengths)."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cli.bank_client import BankClient, BankKeys
 from cli.registry_admin import RegistryAdmin
+from errors import XydError
 from federation.pki import CertificateAuthority, Identity, NodeTls, node_directory
 from sandbox.synthdata import generate
 
@@ -26,7 +27,7 @@ PLATFORM = Identity("platform", "main")
 OPERATOR = Identity("admin", "operator")
 
 
-class WorldFailed(RuntimeError):
+class WorldFailed(XydError):
     """A process of the world exited early or never became ready; the message carries its log tail."""
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cli.parent_watch import PARENT_PID_ENV
+from errors import XydError
 
 
 # Set by `ProcessGroup.start` to the launcher's pid; the child reads (and removes) it at start-up.
-class ProcessFailed(RuntimeError):
+class ProcessFailed(XydError):
     """A supervised process exited early or never became ready; the message carries its log tail."""
 
 

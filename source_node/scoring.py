@@ -11,6 +11,7 @@ from typing import TypeVar
 import grpc
 import numpy as np
 
+from errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
 from federation.server import peer_identity
 from models.scorecard import PartyScorecard
@@ -54,16 +55,16 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         """The published part a request names, after checking the caller is the platform and the batch size."""
         caller = peer_identity(context)
         if caller.role != "platform":
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller.party} may not request scoring shares")
+            raise Refused(f"{caller.party} may not request scoring shares")
         if len(request.ids) > MAX_BATCH:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids per request")
+            raise InvalidInput(f"at most {MAX_BATCH} ids per request")
         try:
             part = load(request.model_id)
         except corrupt as exc:
-            log.error(f"{what} failed its integrity check", extra={"model": request.model_id})
-            context.abort(grpc.StatusCode.DATA_LOSS, f"{what} {request.model_id} is corrupt: {exc}")
+            raise IntegrityFailure(f"{what} {request.model_id} is corrupt: {exc}",
+                                   public=f"{what} {request.model_id} failed its integrity check") from exc
         if part is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no published {what} {request.model_id} on this node")
+            raise NotFound(f"no published {what} {request.model_id} on this node")
         return part
 
     def LeafMasks(self, request: scoring_pb2.MaskRequest, context: grpc.ServicerContext) -> scoring_pb2.MaskReply:

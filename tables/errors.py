@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from errors import InvalidInput
+
 # How many offending rows a problem names; the rest are counted, not listed.
 ROWS_SHOWN = 5
 
@@ -55,7 +57,7 @@ class Problem:
         return f"{self.kind.value}: {where}{self.detail}{rows}"
 
 
-class IntakeError(Exception):
+class IntakeError(InvalidInput):
     """Base class of every intake failure."""
 
 

@@ -1,7 +1,7 @@
 """The shape of the tree, kept by a test: each package may import only the packages below it.
 
 Layers, bottom up (docs/ARCHITECTURE.md, "Packages"):
-    consent, tables, federation (the wire)  ->  models (algorithms)  ->  jobspec (job vocabulary)
+    errors (the catalogue)  ->  consent, tables, federation (the wire)  ->  models (algorithms)  ->  jobspec (job vocabulary)
     ->  bank_federation, coordinator, source_node, platform_node (roles)  ->  cli (people's tools)
     ->  sandbox (local federation, demo)  ->  benchmarks.
 Roles never import each other; algorithms and consent know nothing of gRPC or HTTP; tests never import
@@ -22,15 +22,16 @@ NETWORK = {"grpc", "grpc_health", "fastapi", "uvicorn", "starlette", "httpx", "r
 
 # What each package may import of the project (besides itself).
 ALLOWED: dict[str, set[str]] = {
-    "consent": set(),
-    "federation": set(),
-    "tables": {"consent", "federation"},
-    "models": {"federation"},
-    "jobspec": {"federation", "models"},
-    **{role: {"consent", "tables", "federation", "models", "jobspec"} for role in ROLES},
-    "cli": {"consent", "tables", "federation", "models", "jobspec"},
-    "sandbox": {"consent", "tables", "federation", "models", "jobspec", "cli", *ROLES},
-    "benchmarks": {"consent", "tables", "federation", "models", "jobspec", "cli", "sandbox", *ROLES},
+    "errors": set(),
+    "consent": {"errors"},
+    "federation": {"errors"},
+    "tables": {"errors", "consent", "federation"},
+    "models": {"errors", "federation"},
+    "jobspec": {"errors", "federation", "models"},
+    **{role: {"errors", "consent", "tables", "federation", "models", "jobspec"} for role in ROLES},
+    "cli": {"errors", "consent", "tables", "federation", "models", "jobspec"},
+    "sandbox": {"errors", "consent", "tables", "federation", "models", "jobspec", "cli", *ROLES},
+    "benchmarks": {"errors", "consent", "tables", "federation", "models", "jobspec", "cli", "sandbox", *ROLES},
 }
 PROJECT = set(ALLOWED) | {"tests"}
 # What the transport-free packages may take from federation: the channel interface, protobuf messages (not
@@ -75,7 +76,7 @@ def test_packages_import_only_what_is_below_them(package: str) -> None:
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("package", ["models", "consent", "tables", "jobspec"])
+@pytest.mark.parametrize("package", ["errors", "models", "consent", "tables", "jobspec"])
 def test_transport_free_packages(package: str) -> None:
     bad = []
     for path, name in imports_of(package):

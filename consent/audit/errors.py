@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from errors import ConfigurationError, IntegrityFailure, InvalidInput, Refused, XydError
 
-class AuditError(Exception):
+
+class AuditError(XydError):
     """Base class of every audit-log failure."""
 
 
-class EventRejected(AuditError):
+class EventRejected(AuditError, InvalidInput):
     """An audit event broke the leaf rules (unknown key, free text, personal data, missing id)."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -15,11 +17,11 @@ class EventRejected(AuditError):
         self.field, self.reason = field, reason
 
 
-class SchemaMissingError(AuditError):
+class SchemaMissingError(AuditError, ConfigurationError):
     """The log's tables (or its head row) do not exist: call `create_schema()` first."""
 
 
-class LogTamperedError(AuditError):
+class LogTamperedError(AuditError, IntegrityFailure):
     """Stored rows disagree with a checkpoint or with themselves; `index` is the first bad leaf if known."""
 
     def __init__(self, reason: str, index: int | None = None) -> None:
@@ -28,11 +30,11 @@ class LogTamperedError(AuditError):
         self.reason, self.index = reason, index
 
 
-class NoteError(AuditError):
+class NoteError(AuditError, InvalidInput):
     """A signed note or checkpoint is malformed (encoding, layout, sizes, base64)."""
 
 
-class SignatureError(AuditError):
+class SignatureError(AuditError, IntegrityFailure):
     """A required signature is absent, or a signature from a known key does not verify."""
 
 
@@ -44,7 +46,7 @@ class QuorumError(SignatureError):
         self.required, self.found = required, found
 
 
-class WitnessRefusal(AuditError):
+class WitnessRefusal(AuditError, Refused):
     """A witness refused to cosign a checkpoint."""
 
 
@@ -82,7 +84,7 @@ class InconsistentCheckpointError(WitnessRefusal):
     """The consistency proof from the last witnessed checkpoint to the offered one does not verify."""
 
 
-class MissingUsesError(AuditError):
+class MissingUsesError(AuditError, IntegrityFailure):
     """A cross-check found uses in a source node's local log that the registry's log lacks or altered."""
 
     def __init__(self, missing: int, altered: int, unproven: int) -> None:

@@ -25,7 +25,7 @@ from consent.authorisation.errors import (
     StatusUnavailable,
     UnknownAuthorisation,
     UnknownEnterpriseKey,
-    UnknownInstitution,
+    UnknownInstitutionKeys,
     WireFormatError,
 )
 from consent.authorisation.gate import MODE_ALLOWS, AuthorisationGate, AuthorisedUse, GatePolicy
@@ -133,7 +133,7 @@ __all__ = [
     "TransitionReason",
     "UnknownAuthorisation",
     "UnknownEnterpriseKey",
-    "UnknownInstitution",
+    "UnknownInstitutionKeys",
     "ValueType",
     "VerificationRequest",
     "VerificationResponder",

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from errors import (  # noqa: F401 (IllegalTransition is re-exported)
+    AlreadyExists,
+    Conflict,
+    IllegalTransition,
+    IntegrityFailure,
+    InvalidInput,
+    NotFound,
+    Refused,
+    Unavailable,
+    XydError,
+)
+
 
 class RefusalReason(StrEnum):
     """Why the gate refused a request; each value is a stable code the edges translate for the caller."""
@@ -53,11 +65,11 @@ _PUBLIC_CODES = {
 }
 
 
-class ConsentError(Exception):
+class ConsentError(XydError):
     """Base class of every error raised by consent.authorisation."""
 
 
-class AuthorisationRefused(ConsentError):
+class AuthorisationRefused(ConsentError, Refused):
     """The gate refused a request; `reason` is the catalogue code, `detail` is for the node's log only."""
 
     def __init__(self, reason: RefusalReason, detail: str = "") -> None:
@@ -66,19 +78,19 @@ class AuthorisationRefused(ConsentError):
         self.detail = detail
 
 
-class WireFormatError(ConsentError, ValueError):
+class WireFormatError(ConsentError, InvalidInput):
     """Bytes or a field on the wire do not have the canonical form this package writes."""
 
 
-class InvalidTerms(ConsentError):
+class InvalidTerms(ConsentError, InvalidInput):
     """Authorisation terms are incomplete, inconsistent, or do not hash to the id they claim."""
 
 
-class InvalidSignature(ConsentError):
+class InvalidSignature(ConsentError, IntegrityFailure):
     """An Ed25519 signature does not verify over the canonical bytes it claims to cover."""
 
 
-class UnknownEnterpriseKey(ConsentError):
+class UnknownEnterpriseKey(ConsentError, NotFound):
     """No key with this id is bound to this enterprise's credit code."""
 
     def __init__(self, credit_code: str, key_id: str) -> None:
@@ -86,7 +98,7 @@ class UnknownEnterpriseKey(ConsentError):
         self.credit_code, self.key_id = credit_code, key_id
 
 
-class EnterpriseKeyNotValid(ConsentError):
+class EnterpriseKeyNotValid(ConsentError, Refused):
     """The key is bound, but was not valid at the time in question (not yet bound, rotated out, revoked)."""
 
     def __init__(self, key_id: str, at: str, why: str) -> None:
@@ -94,35 +106,28 @@ class EnterpriseKeyNotValid(ConsentError):
         self.key_id, self.at, self.why = key_id, at, why
 
 
-class UnknownInstitution(ConsentError):
+class UnknownInstitutionKeys(ConsentError, NotFound):
     """No request-signing or sealing key is known for this institution identity."""
 
 
-class IllegalTransition(ConsentError):
-    """A status change that is not in the allowed set (including any change out of a terminal state)."""
 
-    def __init__(self, source: str, target: str) -> None:
-        super().__init__(f"transition {source} -> {target} is not allowed")
-        self.source, self.target = source, target
-
-
-class StaleStatus(ConsentError):
+class StaleStatus(ConsentError, Conflict):
     """The status changed since it was read (another writer won the race); re-read and retry."""
 
 
-class UnknownAuthorisation(ConsentError):
+class UnknownAuthorisation(ConsentError, NotFound):
     """The store holds no artefact with this id."""
 
 
-class DuplicateAuthorisation(ConsentError):
+class DuplicateAuthorisation(ConsentError, AlreadyExists):
     """An artefact with this id is already registered (identical terms are one artefact)."""
 
 
-class StatusUnavailable(ConsentError):
+class StatusUnavailable(ConsentError, Unavailable):
     """The online status source could not answer (registry unreachable); a signed status may stand in."""
 
 
-class InvalidQuestion(ConsentError):
+class InvalidQuestion(ConsentError, InvalidInput):
     """A question is malformed: unknown operator, bad constant, bad field name, negative tolerance."""
 
 
@@ -135,7 +140,7 @@ class AnswerFault(StrEnum):
     MISMATCH = "MISMATCH"
 
 
-class AnswerRejected(ConsentError):
+class AnswerRejected(ConsentError, IntegrityFailure):
     """The bank refused a sealed answer: tampered ciphertext, bad node signature, or it answers another request."""
 
     def __init__(self, fault: AnswerFault, detail: str = "") -> None:

@@ -48,7 +48,7 @@ from consent.authorisation.errors import (
     StatusUnavailable,
     UnknownAuthorisation,
     UnknownEnterpriseKey,
-    UnknownInstitution,
+    UnknownInstitutionKeys,
     WireFormatError,
 )
 from consent.authorisation.institutions import InstitutionDirectory
@@ -204,7 +204,7 @@ class AuthorisationGate:
     def _check_requester(self, signed: SignedRequest, request: VerificationRequest) -> X25519PublicKey:
         try:
             keys = self._institutions.keys_of(request.requester)
-        except UnknownInstitution as exc:
+        except UnknownInstitutionKeys as exc:
             raise AuthorisationRefused(RefusalReason.UNKNOWN_REQUESTER, request.requester) from exc
         if keys.sealing_key is None:
             raise AuthorisationRefused(RefusalReason.UNKNOWN_REQUESTER, f"{request.requester} has no sealing key")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from consent.authorisation.errors import UnknownInstitution
+from consent.authorisation.errors import UnknownInstitutionKeys
 from consent.authorisation.terms import check_identity
 
 
@@ -40,18 +40,18 @@ class InstitutionDirectory:
         self._entries.pop(identity, None)
 
     def keys_of(self, identity: str) -> InstitutionKeys:
-        """The keys of `identity`; raises `UnknownInstitution`."""
+        """The keys of `identity`; raises `UnknownInstitutionKeys`."""
         try:
             return self._entries[identity]
         except KeyError:
-            raise UnknownInstitution(identity) from None
+            raise UnknownInstitutionKeys(identity) from None
 
     def signing_key(self, identity: str) -> Ed25519PublicKey:
         return self.keys_of(identity).signing_key
 
     def sealing_key(self, identity: str) -> X25519PublicKey:
-        """The X25519 key answers to `identity` are sealed to; raises `UnknownInstitution` if it has none."""
+        """The X25519 key answers to `identity` are sealed to; raises `UnknownInstitutionKeys` if it has none."""
         key = self.keys_of(identity).sealing_key
         if key is None:
-            raise UnknownInstitution(f"{identity} has no sealing key")
+            raise UnknownInstitutionKeys(f"{identity} has no sealing key")
         return key

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from errors import IntegrityFailure
 
-class ProofError(ValueError):
+
+class ProofError(IntegrityFailure, ValueError):
     """Base class: a Merkle proof (or its inputs) did not verify."""
 
 

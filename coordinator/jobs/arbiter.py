@@ -19,7 +19,7 @@ from federation.server import NodeServer
 from federation.tasks import stage_session
 from jobspec import Stage, StageParams
 from jobspec.tags import scope
-from models.hetero_lr import ArbiterPolicy, HeteroLrError, run_arbiter
+from models.hetero_lr import PLAN_ERRORS, ArbiterPolicy, run_arbiter
 
 log = logging.getLogger("xyd.jobs.arbiter")
 
@@ -81,7 +81,7 @@ class ArbiterHost:
                 epochs = run_arbiter(channel.scoped(scope(stage)), settings.roster.active, list(settings.roster.passive),
                                      policy=self._policy, timeout=timeout)
                 outcome["result"] = ArbiterOutcome(epochs=epochs)
-            except HeteroLrError as exc:
+            except PLAN_ERRORS as exc:
                 outcome["result"] = ArbiterOutcome(error=f"refused: {exc}")
             except Exception as exc:  # a closed mailbox or a dead peer: the stage reports it
                 log.warning("arbiter stopped", extra={"job": job_id, "error": f"{type(exc).__name__}: {exc}"})

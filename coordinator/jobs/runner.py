@@ -17,6 +17,7 @@ from coordinator.jobs.arbiter import ArbiterHost, ArbiterRun
 from coordinator.jobs.store import JobState, JobStore
 from coordinator.model_registry import ModelRegistry
 from coordinator.registry import NodeRegistry, UnknownParty
+from errors import XydError
 from federation.proto import control_pb2, control_pb2_grpc
 from jobspec import JobSpec, Stage
 
@@ -34,7 +35,7 @@ class StageEvent:
     fraction: float = -1.0
 
 
-class StageFailed(RuntimeError):
+class StageFailed(XydError):
     pass
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from errors import IllegalTransition
+
 
 class JobState(enum.StrEnum):
     PENDING = "PENDING"
@@ -28,10 +30,6 @@ ALLOWED = {
     (JobState.RUNNING, JobState.FAILED),
 }
 
-
-class IllegalTransition(RuntimeError):
-    def __init__(self, what: str, current: str, wanted: str) -> None:
-        super().__init__(f"{what}: cannot go from {current} to {wanted}")
 
 
 metadata = sa.MetaData()
@@ -108,7 +106,7 @@ class JobStore:
     def _move(self, conn: sa.Connection, table: sa.Table, where: Any, what: str, wanted: JobState) -> None:
         current = conn.execute(sa.select(table.c.state).where(where)).scalar_one()
         if (JobState(current), wanted) not in ALLOWED:
-            raise IllegalTransition(what, current, wanted)
+            raise IllegalTransition(current, wanted, what=what)
 
     def set_job_state(self, job_id: str, state: JobState, error: str = "", *, now: float | None = None) -> None:
         now = time.time() if now is None else now

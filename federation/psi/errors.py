@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from errors import ProtocolViolation, XydError
 
-class PsiError(Exception):
+
+class PsiError(XydError):
     """Base class of every PSI failure."""
 
 
-class PsiConfigMismatch(PsiError):
+class PsiConfigMismatch(PsiError, ProtocolViolation):
     """The two sides disagree on a setting both must share (version, suite, roles, who learns)."""
 
     def __init__(self, field: str, mine: object, theirs: object) -> None:
@@ -15,11 +17,11 @@ class PsiConfigMismatch(PsiError):
         self.field, self.mine, self.theirs = field, mine, theirs
 
 
-class PsiProtocolError(PsiError):
+class PsiProtocolError(PsiError, ProtocolViolation):
     """A peer message is malformed (wrong batch index, point count or length, oversized set)."""
 
 
-class InvalidPointError(PsiError):
+class InvalidPointError(PsiError, ProtocolViolation):
     """Blinding a point gave the identity: the input was a low-order point, never the hash of an id."""
 
     def __init__(self, index: int) -> None:
@@ -30,7 +32,7 @@ class InvalidPointError(PsiError):
         return (InvalidPointError, (self.index,))  # raised in a pool worker, re-raised in the run
 
 
-class PsiSizeMismatch(PsiError):
+class PsiSizeMismatch(PsiError, ProtocolViolation):
     """The two sides computed different intersection sizes: one of them did not follow the protocol."""
 
     def __init__(self, mine: int, theirs: int) -> None:

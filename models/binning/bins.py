@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from errors import InvalidInput
 
-class BinningError(ValueError):
+
+class BinningError(InvalidInput):
     """Values or a merge plan that the bins cannot accept."""
 
 

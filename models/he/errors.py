@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
+from errors import InvalidInput, ProtocolViolation, Unavailable, XydError
+from models.errors import KeyMismatchError, PackingOverflowError  # noqa: F401 (re-exported)
 
-class HEError(Exception):
+
+class HEError(XydError):
     """Base class of every failure the HE engine reports."""
 
 
-class InsecureParametersError(HEError, ValueError):
+class InsecureParametersError(HEError, InvalidInput):
     """A parameter set is below the engine's security floor (key size, exponent length, CKKS table)."""
 
 
-class KeyMismatchError(HEError):
-    """Ciphertexts or keys that belong to different key pairs were combined."""
-
-    def __init__(self, expected: str, found: str) -> None:
-        super().__init__(f"key mismatch: expected key {expected}, found {found}")
-        self.expected, self.found = expected, found
-
-
-class LayoutMismatchError(HEError):
+class LayoutMismatchError(HEError, ProtocolViolation):
     """Two cipher vectors with different packing layouts (or row packing) were combined."""
 
 
-class PackingOverflowError(HEError):
-    """An operation could make a slot exceed its width, so sums would bleed into the next slot."""
-
-    def __init__(self, bound: int, capacity: int) -> None:
-        super().__init__(f"slot bound {bound} would exceed the slot capacity {capacity}")
-        self.bound, self.capacity = bound, capacity
-
-
-class PlaintextRangeError(HEError, ValueError):
+class PlaintextRangeError(HEError, InvalidInput):
     """A value is outside the declared range: at encoding time, or after decryption (OU range check)."""
 
 
@@ -39,13 +26,13 @@ class ObfuscatorReuseError(HEError):
     """The same obfuscator turned up twice: serving it again would leak the difference of two plaintexts."""
 
 
-class PoolClosedError(HEError):
+class PoolClosedError(HEError, Unavailable):
     """The obfuscator pool was used outside its `with` block, or a worker died."""
 
 
-class PoolExhaustedError(HEError):
+class PoolExhaustedError(HEError, Unavailable):
     """More obfuscators were asked of a pool than its production limit allows."""
 
 
-class CiphertextFormatError(HEError, ValueError):
+class CiphertextFormatError(HEError, ProtocolViolation, ValueError):
     """Serialised ciphertexts are malformed: wrong width, wrong length, or a value outside the group."""

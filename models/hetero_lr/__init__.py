@@ -8,6 +8,7 @@ from models.hetero_lr.host import HostPolicy, HostTrainer
 from models.hetero_lr.masks import MaskSource
 from models.hetero_lr.model import ConvergenceReport, LrModel
 from models.hetero_lr.params import (
+    PLAN_ERRORS,
     HeteroLrError,
     HeteroLrParams,
     InvalidParameterError,
@@ -33,6 +34,7 @@ __all__ = [
     "GuestResult",
     "GuestTrainer",
     "HeteroLrError",
+    "PLAN_ERRORS",
     "HeteroLrParams",
     "HostPolicy",
     "HostTrainer",

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from errors import Refused, XydError
 from federation.proto import hetero_lr_pb2 as pb
+from models.errors import InvalidParameterError, ProtocolError  # noqa: F401 (re-exported)
 from models.he.ckks import CkksParams
 
 FORMAT_VERSION = 1
@@ -15,20 +17,16 @@ FORMAT_VERSION = 1
 MAX_MASK_BOUND = 2.0**17
 
 
-class HeteroLrError(Exception):
+class HeteroLrError(XydError):
     """Base class of hetero-LR failures (bad parameters, refused plans, protocol violations)."""
 
 
-class InvalidParameterError(HeteroLrError, ValueError):
-    """A parameter is outside its allowed range."""
-
-
-class PlanRefusedError(HeteroLrError):
+class PlanRefusedError(HeteroLrError, Refused):
     """A party's own policy refuses the plan the guest proposed (plaintext mode, too small batches)."""
 
 
-class ProtocolError(HeteroLrError):
-    """A message does not fit the protocol (wrong length, unexpected column count, unknown version)."""
+# What makes a party refuse a training plan: its own policy, a bad parameter, a malformed plan.
+PLAN_ERRORS = (HeteroLrError, InvalidParameterError, ProtocolError)
 
 
 class Schedule(Enum):

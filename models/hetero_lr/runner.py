@@ -21,7 +21,7 @@ from models.hetero_lr.host import HostPolicy, HostTrainer
 from models.hetero_lr.local import batch_count
 from models.hetero_lr.masks import MaskSource
 from models.hetero_lr.model import ConvergenceReport, LrModel
-from models.hetero_lr.params import HeteroLrError, HeteroLrParams, PlanRefusedError, ProtocolError
+from models.hetero_lr.params import PLAN_ERRORS, HeteroLrParams, PlanRefusedError, ProtocolError
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -124,7 +124,7 @@ def run_host(channel: Channel, guest: str, arbiter: str, *, features: np.ndarray
         if setup.refused:
             raise PlanRefusedError(f"arbiter: {setup.refused}")
         host.accept(plan, setup)
-    except HeteroLrError as error:
+    except PLAN_ERRORS as error:
         channel.send(guest, Tags.ACCEPT, pb.Acceptance(accepted=False, reason=str(error)))
         channel.recv(guest, Tags.GO, pb.Go, timeout)
         raise
@@ -153,7 +153,7 @@ def run_arbiter(channel: Channel, guest: str, hosts: Sequence[str], *,
     plan = channel.recv(guest, Tags.PLAN, pb.TrainPlan, timeout)
     try:
         setup = arbiter.setup(plan)
-    except HeteroLrError as error:
+    except PLAN_ERRORS as error:
         setup = pb.CkksSetup(refused=str(error))
     for party in (guest, *hosts):
         channel.send(party, Tags.SETUP, setup)

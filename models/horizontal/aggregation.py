@@ -49,5 +49,5 @@ def agree_on_key(fingerprints: list[str]) -> str:
         raise InvalidParameterError("no bank reported a key")
     for found in fingerprints[1:]:
         if found != fingerprints[0]:
-            raise KeyMismatchError(fingerprints[0], found)
+            raise KeyMismatchError(fingerprints[0], found, what="bank key fingerprint")
     return fingerprints[0]

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
+from errors import IntegrityFailure, InvalidInput, Refused, XydError
+from models.errors import InvalidParameterError, KeyMismatchError, ModelIntegrityError  # noqa: F401 (re-exported)
 
-class HorizontalError(Exception):
+
+class HorizontalError(XydError):
     """Base class of every horizontal-learning failure."""
 
 
-class InvalidParameterError(HorizontalError, ValueError):
-    """A parameter (crypto, training or privacy) is out of its allowed range."""
-
-
-class InvalidTableError(HorizontalError, ValueError):
+class InvalidTableError(HorizontalError, InvalidInput):
     """A bank's table does not have the columns or values training requires."""
 
 
-class KeyMismatchError(HorizontalError):
-    """The banks do not hold the same CKKS key, so their ciphertexts cannot be summed."""
-
-    def __init__(self, expected: str, found: str) -> None:
-        super().__init__(f"bank key fingerprint mismatch: expected {expected}, found {found}")
-        self.expected, self.found = expected, found
-
-
-class SecretKeyExposedError(HorizontalError):
+class SecretKeyExposedError(HorizontalError, Refused):
     """A context handed to the aggregator carries a secret key: refusing to use it."""
 
 
-class AggregateRefusedError(HorizontalError):
+class AggregateRefusedError(HorizontalError, Refused):
     """A bank refuses a decrypted aggregate that does not sum enough banks' contributions."""
 
     def __init__(self, expected_at_least: int, found: float) -> None:
@@ -35,23 +26,15 @@ class AggregateRefusedError(HorizontalError):
         self.expected_at_least, self.found = expected_at_least, found
 
 
-class SealBrokenError(HorizontalError):
+class SealBrokenError(HorizontalError, IntegrityFailure):
     """A sealed model did not open: wrong key, wrong run/round binding, or tampered bytes."""
 
 
-class PublicationMismatchError(HorizontalError):
+class PublicationMismatchError(HorizontalError, IntegrityFailure):
     """The banks published different final models from the same aggregate."""
 
 
-class ModelIntegrityError(HorizontalError):
-    """A model file's sha256 or format does not match its content."""
-
-    def __init__(self, expected: str, found: str) -> None:
-        super().__init__(f"model file integrity: expected {expected}, found {found}")
-        self.expected, self.found = expected, found
-
-
-class PrivacyBudgetExceededError(HorizontalError):
+class PrivacyBudgetExceededError(HorizontalError, Refused):
     """Training would spend more differential-privacy budget than the bank allows."""
 
     def __init__(self, limit: float, projected: float) -> None:
@@ -59,7 +42,7 @@ class PrivacyBudgetExceededError(HorizontalError):
         self.limit, self.projected = limit, projected
 
 
-class InvalidVariablesError(HorizontalError, ValueError):
+class InvalidVariablesError(HorizontalError, InvalidInput):
     """An applicant's variables do not fit the model: some missing, some unknown, or some not finite.
 
     Carries variable names only, never values, so the message can go back to the caller and into logs.

@@ -103,10 +103,10 @@ def to_document(model: GlobalModel) -> dict[str, Any]:
 def from_document(doc: dict[str, Any]) -> GlobalModel:
     """Parse and verify a model document; raises ModelIntegrityError if anything was altered."""
     if doc.get("format") != FORMAT or doc.get("version") != VERSION:
-        raise ModelIntegrityError(f"{FORMAT} v{VERSION}", f"{doc.get('format')} v{doc.get('version')}")
+        raise ModelIntegrityError("model file integrity", f"{FORMAT} v{VERSION}", f"{doc.get('format')} v{doc.get('version')}")
     digest = _digest(doc)
     if doc.get("sha256") != digest:
-        raise ModelIntegrityError(digest, str(doc.get("sha256")))
+        raise ModelIntegrityError("model file integrity", digest, str(doc.get("sha256")))
     try:
         common = {"kind": doc["kind"], "feature_names": tuple(doc["features"]), "training": doc["training"],
                   "created_at": doc["created_at"]}
@@ -115,7 +115,7 @@ def from_document(doc: dict[str, Any]) -> GlobalModel:
             return GlobalModel(**common, weights=tuple(float(w) for w in doc["weights"]), bin_edges=edges)
         return GlobalModel(**common, booster=json.dumps(doc["booster"]).encode())
     except (KeyError, TypeError) as exc:
-        raise ModelIntegrityError("all required fields", f"missing or malformed: {exc}") from exc
+        raise ModelIntegrityError("model file integrity", "all required fields", f"missing or malformed: {exc}") from exc
 
 
 def write_model_file(model: GlobalModel, path: Path) -> str:
@@ -130,7 +130,7 @@ def read_model_file(path: Path) -> GlobalModel:
     try:
         doc = json.loads(Path(path).read_text())
     except json.JSONDecodeError as exc:
-        raise ModelIntegrityError("JSON", f"unparseable file: {exc}") from exc
+        raise ModelIntegrityError("model file integrity", "JSON", f"unparseable file: {exc}") from exc
     if not isinstance(doc, dict):
-        raise ModelIntegrityError("a JSON object", type(doc).__name__)
+        raise ModelIntegrityError("model file integrity", "a JSON object", type(doc).__name__)
     return from_document(doc)

@@ -30,7 +30,7 @@ _MODEL_ID = re.compile(r"hz-m[0-9a-f]{16}")
 def horizontal_model_id(sha256: str) -> str:
     """The registry id of a model file: `hz-m` and the first 16 hex digits of its sha256."""
     if not _SHA256.fullmatch(sha256):
-        raise ModelIntegrityError("a hex sha256", repr(sha256[:80]))
+        raise ModelIntegrityError("model file integrity", "a hex sha256", repr(sha256[:80]))
     return f"{MODEL_ID_PREFIX}{sha256[:16]}"
 
 
@@ -58,22 +58,22 @@ def _read(path: Path) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise ModelIntegrityError("a readable model file", f"{type(exc).__name__}: {exc.strerror}") from exc
+        raise ModelIntegrityError("model file integrity", "a readable model file", f"{type(exc).__name__}: {exc.strerror}") from exc
 
 
 def _parse(data: bytes) -> PublishedModel:
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelIntegrityError("a JSON model file", f"{type(exc).__name__}: {exc}") from exc
+        raise ModelIntegrityError("model file integrity", "a JSON model file", f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(doc, dict):
-        raise ModelIntegrityError("a JSON object", type(doc).__name__)
+        raise ModelIntegrityError("model file integrity", "a JSON object", type(doc).__name__)
     try:
         model = from_document(doc)
     except ModelIntegrityError:
         raise
     except (HorizontalError, ValueError, TypeError) as exc:  # hashed right but not a model we can build
-        raise ModelIntegrityError("a well-formed model", f"{type(exc).__name__}: {exc}") from exc
+        raise ModelIntegrityError("model file integrity", "a well-formed model", f"{type(exc).__name__}: {exc}") from exc
     sha = str(doc["sha256"])
     return PublishedModel(horizontal_model_id(sha), f"v{sha[:12]}", sha, model)
 
@@ -82,7 +82,7 @@ def read_published(path: Path) -> PublishedModel:
     """Load `<model_id>.json`; raises ModelIntegrityError if the content or the name does not check."""
     published = _parse(_read(path))
     if Path(path).name != f"{published.model_id}.json":
-        raise ModelIntegrityError(f"{published.model_id}.json", Path(path).name)
+        raise ModelIntegrityError("model file integrity", f"{published.model_id}.json", Path(path).name)
     return published
 
 

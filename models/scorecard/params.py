@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from errors import InvalidInput
 
-class ScorecardError(ValueError):
+
+class ScorecardError(InvalidInput):
     """A scorecard parameter, table or scoring reply that cannot be used."""
 
 

@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
+from errors import InvalidInput, ProtocolViolation, Refused, XydError
+from models.errors import InvalidParameterError, ModelIntegrityError, PackingOverflowError, ProtocolError  # noqa: F401 (re-exported)
 
-class SecureBoostError(Exception):
+
+class SecureBoostError(XydError):
     """Base class of every SecureBoost failure."""
 
 
-class InvalidParameterError(SecureBoostError, ValueError):
-    """A training parameter is out of its allowed range."""
-
-
-class InvalidDataError(SecureBoostError, ValueError):
+class InvalidDataError(SecureBoostError, InvalidInput):
     """Features or labels do not have the shape or values the protocol requires."""
 
 
-class ProtocolError(SecureBoostError):
-    """A peer's message does not fit the protocol state (wrong tree, depth, node, size or layout)."""
-
-    def __init__(self, what: str, expected: object, found: object) -> None:
-        super().__init__(f"{what}: expected {expected!r}, found {found!r}")
-        self.what, self.expected, self.found = what, expected, found
-
-
-class PackingOverflowError(SecureBoostError):
-    """A value does not fit its fixed-point field or slot; packing it would corrupt its neighbours."""
-
-
-class PlaintextRefusedError(SecureBoostError):
+class PlaintextRefusedError(SecureBoostError, Refused):
     """A passive party was asked to train with encryption off but its policy does not allow it."""
 
 
-class ModelIntegrityError(SecureBoostError):
-    """A stored model part's hash, kind or version is not what it claims."""
-
-    def __init__(self, what: str, expected: object, found: object) -> None:
-        super().__init__(f"{what}: expected {expected!r}, found {found!r}")
-        self.what, self.expected, self.found = what, expected, found
-
-
-class InconsistentMasksError(SecureBoostError):
+class InconsistentMasksError(SecureBoostError, ProtocolViolation):
     """Combined leaf masks leave a row with zero or several leaves of a tree."""
 
     def __init__(self, tree: int, row: int, leaves: int) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from consent.audit import open_engine
 from consent.authorisation.codec import format_time
 from platform_node.api.server_secrets import PlatformSecrets, load_or_create_master
-from platform_node.api.settings import ApiSettings, SettingsError, load_settings
+from platform_node.api.settings import ApiSettings, ApiSettingsError, load_settings
 from platform_node.institutions.agreements import AgreementBook, AgreementScope
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.errors import InstitutionError
@@ -35,7 +35,7 @@ log = logging.getLogger("xyd.platform.api")
 
 def platform_secrets(settings: ApiSettings) -> PlatformSecrets:
     if settings.secrets_file is None:
-        raise SettingsError("[api] secrets_file is required (the master secret of API keys and webhooks)")
+        raise ApiSettingsError("[api] secrets_file is required (the master secret of API keys and webhooks)")
     return PlatformSecrets.from_master(load_or_create_master(settings.secrets_file))
 
 
@@ -153,7 +153,7 @@ def _guarded(func):
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except (SettingsError, InstitutionError, ValueError) as exc:
+        except (ApiSettingsError, InstitutionError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 

@@ -18,6 +18,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consent.audit import NoteError
+from errors import (
+    AlreadyExists,
+    Conflict,
+    IntegrityFailure,
+    InvalidInput,
+    NotFound,
+    ProtocolViolation,
+    Refused,
+    Unavailable,
+    XydError,
+)
 from platform_node.institutions.errors import (
     DuplicateInstitution,
     InstitutionSuspended,
@@ -37,12 +48,12 @@ from platform_node.uses.errors import FeedbackConflict, FeedbackOverdue, Invalid
 log = logging.getLogger("xyd.platform.api")
 
 
-class ApiError(Exception):
-    """An error raised by a handler itself, already in public form."""
+class ApiError(XydError):
+    """An error raised by a handler itself, already in public form (its HTTP status, code and text)."""
 
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
+        super().__init__(message, code=code, public=message)
+        self.status, self.message, self.extra = status, message, extra
 
 
 class ForbiddenRole(ApiError):
@@ -141,6 +152,19 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return _json(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
+# A catalogue error no entry above names: its kind decides the status; its public text is all that is sent.
+_KIND_STATUS: tuple[tuple[type[XydError], int], ...] = (
+    (AlreadyExists, 409), (InvalidInput, 422), (NotFound, 404), (Refused, 403), (Conflict, 409),
+    (Unavailable, 503), (IntegrityFailure, 500), (ProtocolViolation, 502),
+)
+
+
+async def _by_kind(request: Request, exc: XydError) -> JSONResponse:
+    status = next((s for kind, s in _KIND_STATUS if isinstance(exc, kind)), 500)
+    log.warning("request refused", extra={"code": exc.code, "status": status, "error": type(exc).__name__})
+    return _json(status, exc.code, exc.public_message)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The route template, not the path: a path may hold a credit code, and log lines name no enterprise.
     route = getattr(request.scope.get("route"), "path", "?")
@@ -157,4 +181,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     for kind, status, code, message in _CATALOGUE:
         app.add_exception_handler(kind, _catalogue_handler(status, code, message))
+    app.add_exception_handler(XydError, _by_kind)
     app.add_exception_handler(Exception, _unexpected)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from errors import ConfigurationError
 from platform_node.institutions.model import InstitutionLimits
 from platform_node.monitoring.delivery import RetrySchedule
 from platform_node.monitoring.deterioration import DeteriorationRule
@@ -22,7 +23,7 @@ from platform_node.uses.deadlines import OverdueAction, OverduePolicy
 MAX_BATCH = 10_000
 
 
-class SettingsError(ValueError):
+class ApiSettingsError(ConfigurationError):
     """The `[api]` configuration is missing a required setting or holds an invalid one."""
 
 
@@ -62,15 +63,15 @@ class ApiSettings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_batch <= MAX_BATCH:
-            raise SettingsError(f"max_batch must be within [1, {MAX_BATCH}]")
+            raise ApiSettingsError(f"max_batch must be within [1, {MAX_BATCH}]")
         if self.feedback_deadline_days < 1:
-            raise SettingsError("feedback_deadline_days must be at least 1")
+            raise ApiSettingsError("feedback_deadline_days must be at least 1")
         if self.scoring_deadline_s <= 0 or self.webhook_timeout_s <= 0:
-            raise SettingsError("deadlines and timeouts must be positive")
+            raise ApiSettingsError("deadlines and timeouts must be positive")
         if not 0 <= self.port < 65536:
-            raise SettingsError("port must be within [0, 65535]")
+            raise ApiSettingsError("port must be within [0, 65535]")
         if self.push_batch_size < 1:
-            raise SettingsError("push_batch_size must be at least 1")
+            raise ApiSettingsError("push_batch_size must be at least 1")
 
 
 _NESTED = {
@@ -85,11 +86,11 @@ _PATHS = ("secrets_file", "log_key_file", "scorer_model_file", "public_records_f
 def _nested(name: str, value: Any) -> Any:
     kind = _NESTED[name]
     if not isinstance(value, Mapping):
-        raise SettingsError(f"[api.{name}] must be a table")
+        raise ApiSettingsError(f"[api.{name}] must be a table")
     known = {f.name for f in fields(kind)}
     unknown = set(value) - known
     if unknown:
-        raise SettingsError(f"unknown keys in [api.{name}]: {sorted(unknown)}")
+        raise ApiSettingsError(f"unknown keys in [api.{name}]: {sorted(unknown)}")
     values = dict(value)
     if kind is OverduePolicy and "action" in values:
         values["action"] = OverdueAction(values["action"])
@@ -103,7 +104,7 @@ def settings_from_mapping(table: Mapping[str, Any], *, base: Path | None = None)
     known = {f.name for f in fields(ApiSettings)}
     unknown = set(table) - known
     if unknown:
-        raise SettingsError(f"unknown keys in [api]: {sorted(unknown)}")
+        raise ApiSettingsError(f"unknown keys in [api]: {sorted(unknown)}")
     values: dict[str, Any] = {}
     try:
         for key, value in table.items():
@@ -122,9 +123,9 @@ def settings_from_mapping(table: Mapping[str, Any], *, base: Path | None = None)
                 values["database_url"] = f"sqlite:///{base / relative}"
         return ApiSettings(**values)
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, SettingsError):
+        if isinstance(exc, ApiSettingsError):
             raise
-        raise SettingsError(f"invalid [api] setting: {exc}") from exc
+        raise ApiSettingsError(f"invalid [api] setting: {exc}") from exc
 
 
 def load_settings(path: Path) -> ApiSettings:
@@ -132,10 +133,10 @@ def load_settings(path: Path) -> ApiSettings:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise SettingsError(f"configuration file not found: {path}") from exc
+        raise ApiSettingsError(f"configuration file not found: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
+        raise ApiSettingsError(f"{path} is not valid TOML: {exc}") from exc
     table = raw.get("api")
     if not isinstance(table, Mapping):
-        raise SettingsError(f"{path} has no [api] table")
+        raise ApiSettingsError(f"{path} has no [api] table")
     return settings_from_mapping(table, base=path.parent)

@@ -26,6 +26,7 @@ from consent.authorisation import (
     UnknownEnterpriseKey,
 )
 from consent.authorisation.codec import parse_canonical
+from errors import AlreadyExists, Conflict, InvalidInput, NotFound, Refused, Unavailable
 from federation.key_binding import BindingVerifier, KeyBindingInvalid
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
@@ -65,7 +66,7 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
     def _caller(context: grpc.ServicerContext, roles: frozenset[str]) -> Identity:
         identity = peer_identity(context)
         if identity.role not in roles:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{identity} may not call this (needs {sorted(roles)})")
+            raise Refused(f"{identity} may not call this (needs {sorted(roles)})")
         return identity
 
     # -- source nodes ----------------------------------------------------------------------------------
@@ -74,16 +75,16 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         self._caller(context, SOURCE)
         try:
             signed = self._registry.signed_status(request.authorisation_id, now=self._clock())
-        except UnknownAuthorisation:
-            context.abort(grpc.StatusCode.NOT_FOUND, "unknown authorisation")
+        except UnknownAuthorisation as exc:
+            raise NotFound("unknown authorisation") from exc
         return verification_pb2.SignedStatement(statement=signed.payload, signature=signed.signature)
 
     def EnterpriseKey(self, request, context):  # noqa: N802
         self._caller(context, SOURCE)
         try:
             return self._registry.enterprise_key_statement(request.credit_code, request.key_id, now=self._clock())
-        except UnknownEnterpriseKey:
-            context.abort(grpc.StatusCode.NOT_FOUND, "no such enterprise key")
+        except UnknownEnterpriseKey as exc:
+            raise NotFound("no such enterprise key") from exc
 
     def Announce(self, request, context):  # noqa: N802
         caller = self._caller(context, SOURCE)
@@ -128,10 +129,10 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         log_ = self._registry.log
         note = log_.latest_checkpoint()
         if note is None or request.index >= checkpoint_size(note):
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no checkpoint covers this leaf yet")
+            raise Conflict("no checkpoint covers this leaf yet")
         event = AuditEvent.from_leaf(log_.leaf(request.index).leaf)
         if event.institution != caller.party:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, "receipts are given for one's own leaves only")
+            raise Refused("receipts are given for one's own leaves only")
         return verification_pb2.ReceiptReply(receipt=issue_receipt(log_, request.index, note).to_json())
 
     # -- operators ---------------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
             kid = self._registry.enterprise_keys.bind(
                 request.credit_code, key, valid_from=datetime.fromtimestamp(request.valid_from, UTC))
         except (ValueError, ConsentError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise InvalidInput(f"enterprise key refused: {exc}") from exc
         return verification_pb2.BindEnterpriseKeyReply(key_id=kid)
 
     def SubmitAuthorisation(self, request, context):  # noqa: N802
@@ -158,10 +159,10 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
                 self._registry.store.transition(terms.id, Status.ACTIVE, actor=actor,
                                                 reason=TransitionReason.IDENTITY_CONFIRMED, now=now)
                 status = Status.ACTIVE
-        except DuplicateAuthorisation:
-            context.abort(grpc.StatusCode.ALREADY_EXISTS, "this artefact is already registered")
+        except DuplicateAuthorisation as exc:
+            raise AlreadyExists("this artefact is already registered") from exc
         except (ValueError, ConsentError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"artefact refused: {exc}")
+            raise InvalidInput(f"artefact refused: {exc}") from exc
         return verification_pb2.AuthorisationStatusReply(authorisation_id=terms.id, status=status.value)
 
     def ChangeStatus(self, request, context):  # noqa: N802
@@ -170,12 +171,10 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
             change = self._registry.store.transition(
                 request.authorisation_id, Status(request.target), actor=request.actor or caller.party,
                 reason=TransitionReason(request.reason), now=self._clock())
-        except UnknownAuthorisation:
-            context.abort(grpc.StatusCode.NOT_FOUND, "unknown authorisation")
-        except IllegalTransition as exc:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        except (UnknownAuthorisation, IllegalTransition):
+            raise  # NOT_FOUND, FAILED_PRECONDITION
         except (ValueError, ConsentError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise InvalidInput(str(exc)) from exc
         return verification_pb2.AuthorisationStatusReply(authorisation_id=change.authorisation_id,
                                                          status=change.target.value)
 
@@ -184,7 +183,7 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         try:
             publication = self._publishing.publish()
         except QuorumError as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            raise Unavailable(str(exc), public=f"witness quorum not reached: {exc}") from exc
         return verification_pb2.CheckpointReply(
             note=publication.note, size=publication.checkpoint.size,
             refusals=[f"{name}: {refusal}" for name, refusal in publication.refusals])
@@ -195,4 +194,4 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         try:
             return self._bindings.verify(binding, expected=caller, now=self._clock())
         except KeyBindingInvalid as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"key binding refused: {exc}")
+            raise InvalidInput(f"key binding refused: {exc}") from exc

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+from errors import AlreadyExists, InvalidInput, NotFound, Refused, XydError
 
-class InstitutionError(Exception):
+
+class InstitutionError(XydError):
     """Base of every error raised by `platform_node.institutions`."""
 
 
-class UnknownInstitution(InstitutionError):
+class UnknownInstitution(InstitutionError, NotFound):
     """No institution with this id is on record."""
 
     def __init__(self, institution_id: str) -> None:
@@ -17,7 +19,7 @@ class UnknownInstitution(InstitutionError):
         self.institution_id = institution_id
 
 
-class DuplicateInstitution(InstitutionError):
+class DuplicateInstitution(InstitutionError, AlreadyExists):
     """An institution with this id is already on record."""
 
     def __init__(self, institution_id: str) -> None:
@@ -25,15 +27,15 @@ class DuplicateInstitution(InstitutionError):
         self.institution_id = institution_id
 
 
-class InvalidInstitution(InstitutionError):
+class InvalidInstitution(InstitutionError, InvalidInput):
     """An onboarding field is malformed (id, kind, role, limits, webhook URL)."""
 
 
-class InvalidCredentials(InstitutionError):
+class InvalidCredentials(InstitutionError, Refused):
     """The presented API key is malformed, unknown, revoked or wrong; one public answer for all four."""
 
 
-class InstitutionSuspended(InstitutionError):
+class InstitutionSuspended(InstitutionError, Refused):
     """The key is right but the institution is suspended."""
 
     def __init__(self, institution_id: str) -> None:
@@ -41,7 +43,7 @@ class InstitutionSuspended(InstitutionError):
         self.institution_id = institution_id
 
 
-class NoAgreement(InstitutionError):
+class NoAgreement(InstitutionError, Refused):
     """No data-security agreement covers this scope now."""
 
     def __init__(self, institution_id: str, scope: str) -> None:
@@ -49,7 +51,7 @@ class NoAgreement(InstitutionError):
         self.institution_id, self.scope = institution_id, scope
 
 
-class RateLimited(InstitutionError):
+class RateLimited(InstitutionError, Refused):
     """Too many requests now; `retry_after_s` says when one would be allowed (whole seconds, >= 1)."""
 
     reason = "RATE_LIMITED"

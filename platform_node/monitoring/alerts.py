@@ -17,6 +17,7 @@ from consent.audit.events import AuditEvent, EventKind, keyed_ref
 from consent.audit.log import AuditLog, LeafReceipt
 from consent.authorisation.codec import format_time
 from consent.authorisation.schema import from_epoch, to_epoch
+from errors import NotFound
 from platform_node.monitoring.delivery import WebhookOutbox
 from platform_node.monitoring.deterioration import Deterioration
 from platform_node.monitoring.schema import alerts
@@ -24,7 +25,7 @@ from platform_node.monitoring.schema import alerts
 ALERT_EVENT = "alert.created"
 
 
-class AlertNotFound(Exception):
+class AlertNotFound(NotFound):
     def __init__(self, alert_id: str) -> None:
         super().__init__(f"no alert {alert_id!r}")
         self.alert_id = alert_id

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, and_, insert, not_, or_, select, upda
 
 from consent.authorisation import Purpose
 from consent.authorisation.schema import from_epoch, to_epoch
+from errors import Conflict, Refused
 from models.horizontal.published import MODEL_ID_PREFIX as HORIZONTAL_MODEL_ID_PREFIX
 from platform_node.monitoring.alerts import Alert, AlertBook, NewAlert
 from platform_node.monitoring.deterioration import DeteriorationRule
@@ -40,11 +41,11 @@ class Trigger(StrEnum):
     ON_DEMAND = "ON_DEMAND"
 
 
-class NotMonitorable(Exception):
+class NotMonitorable(Conflict):
     """An on-demand re-score was asked for a use that is not an active, monitorable loan."""
 
 
-class MonitoringNotAuthorised(Exception):
+class MonitoringNotAuthorised(Refused):
     """The lending bank holds no ACTIVE MONITOR authorisation of the enterprise now."""
 
 

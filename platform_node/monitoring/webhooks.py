@@ -11,13 +11,15 @@ import hmac
 import re
 from datetime import datetime
 
+from errors import IntegrityFailure
+
 SIGNATURE_HEADER = "XYD-Signature"
 DELIVERY_HEADER = "XYD-Delivery-Id"
 EVENT_HEADER = "XYD-Event"
 _HEADER = re.compile(r"t=(\d{1,12}),v1=([0-9a-f]{64})")
 
 
-class WebhookSignatureError(Exception):
+class WebhookSignatureError(IntegrityFailure):
     """A webhook's signature header is missing, malformed, stale, or does not match the body."""
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from errors import NotFound
 from platform_node.reports.public_records import PublicCategory, PublicRecord, PublicRecordSource
 
 
-class UnknownEnterprise(Exception):
+class UnknownEnterprise(NotFound):
     """No source publishes anything about this (valid) credit code."""
 
 

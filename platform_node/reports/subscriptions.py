@@ -19,6 +19,7 @@ from sqlalchemy import Engine, and_, insert, select, update
 
 from consent.authorisation.codec import format_time
 from consent.authorisation.schema import from_epoch, to_epoch
+from errors import InvalidInput, NotFound
 from platform_node.institutions.agreements import AgreementBook, AgreementScope
 from platform_node.monitoring.delivery import WebhookOutbox
 from platform_node.reports.public_records import PublicRecord, PublicRecordSource
@@ -29,12 +30,12 @@ _DISTRICT = re.compile(r"[0-9]{6}")
 _INDUSTRY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-class SubscriptionNotFound(Exception):
+class SubscriptionNotFound(NotFound):
     def __init__(self, subscription_id: str) -> None:
         super().__init__(f"no subscription {subscription_id!r}")
 
 
-class InvalidSubscription(ValueError):
+class InvalidSubscription(InvalidInput):
     """A subscription needs a district (6-digit division code) or an industry code, well formed."""
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from errors import NotFound
 from models.horizontal import PublishedModel, ServableModel, read_published
 from models.horizontal.published import is_model_file_name
 from models.scorecard.params import ScorecardParams
@@ -31,7 +32,7 @@ log = logging.getLogger("xyd.platform.scoring")
 _NOT_TOKEN = re.compile(r"[^a-z0-9_]+")
 
 
-class UnknownModel(LookupError):
+class UnknownModel(NotFound):
     """No verified horizontal model with this id is published in the platform's folder."""
 
     def __init__(self, model_id: str) -> None:

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Protocol
 
+from errors import Unavailable
 from models.scorecard.grades import DEFAULT_GRADES, GradeBands
 from models.scorecard.params import ScorecardParams
 from models.scorecard.points_table import TABLE_SCALE, Bin, Characteristic, Scorecard
@@ -31,7 +32,7 @@ from platform_node.scoring.scorer import (
 Features = Mapping[str, float | None]
 
 
-class SourceUnavailable(RuntimeError):
+class SourceUnavailable(Unavailable):
     """A source did not answer (dead, refused, or past its deadline)."""
 
 

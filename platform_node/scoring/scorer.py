@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from errors import XydError
 from models.scorecard.grades import DEFAULT_GRADES
 
 _CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -62,7 +63,7 @@ class PartialFailurePolicy(StrEnum):
     SCORE_DEGRADED = "SCORE_DEGRADED"
 
 
-class ScorerContractError(RuntimeError):
+class ScorerContractError(XydError):
     """A scorer answered something the interface forbids (wrong count, order, or shape)."""
 
 

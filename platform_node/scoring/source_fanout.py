@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 import grpc
 from google.protobuf.message import Message
 
+from errors import ProtocolViolation
 from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels
 from federation.pki import Identity
@@ -28,7 +29,7 @@ log = logging.getLogger("xyd.platform.scoring")
 
 Reply = TypeVar("Reply")
 
-class ReplyRefused(ValueError):
+class ReplyRefused(ProtocolViolation, ValueError):
     """A source's reply is well-formed protobuf but not a usable part (wrong size, bad values)."""
 
 

@@ -24,7 +24,7 @@ from jobspec import Algorithm, LrSettings, Stage, StageParams, TrainSettings
 from jobspec import tags as tag
 from jobspec.parts import ARBITER, PART_FILE, model_id
 from models.he import ObfuscatorPool, PaillierKeypair, PaillierParams
-from models.hetero_lr import HeteroLrError, predict_guest, run_guest
+from models.hetero_lr import PLAN_ERRORS, predict_guest, run_guest
 from models.metrics import DiscriminationReport, MetricError, psi
 from models.scorecard import ScorecardError, ScorecardParams, ScorecardReport
 from models.scorecard.stored import (
@@ -162,7 +162,7 @@ def make_train_handler(table: LoadedTable, label: str) -> Handler:
         try:
             result = run_guest(channel, passives, ARBITER, labels=rows.y_train, features=x_train, variables=names,
                                params=params, timeout=timeout)
-        except HeteroLrError as exc:
+        except PLAN_ERRORS as exc:
             raise TaskFailed("TRAINING_REFUSED", str(exc)) from exc
         seconds = time.monotonic() - started
         model = result.model

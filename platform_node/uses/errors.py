@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from errors import Conflict, InvalidInput, NotFound, Refused, XydError
 
-class UseError(Exception):
+
+class UseError(XydError):
     """Base of every error raised by `platform_node.uses`."""
 
 
-class UseNotFound(UseError):
+class UseNotFound(UseError, NotFound):
     """No such use for this institution (another institution's use is reported the same way)."""
 
     def __init__(self, use_id: str) -> None:
@@ -15,15 +17,15 @@ class UseNotFound(UseError):
         self.use_id = use_id
 
 
-class InvalidFeedback(UseError):
+class InvalidFeedback(UseError, InvalidInput):
     """A feedback record is malformed (amount, rate or term out of range, or fields that do not belong)."""
 
 
-class FeedbackConflict(UseError):
+class FeedbackConflict(UseError, Conflict):
     """The feedback does not fit the use's state (decision already given, repayment before a grant, ...)."""
 
 
-class FeedbackOverdue(UseError):
+class FeedbackOverdue(UseError, Refused):
     """The institution has too many uses without feedback past their deadline; policy refuses new uses."""
 
     def __init__(self, institution_id: str, overdue: int) -> None:

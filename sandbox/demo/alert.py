@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cli.registry_admin import RegistryAdmin
 from consent.authorisation import Mode, Purpose
+from errors import XydError
 from sandbox.demo.bank import APPLICATION_PREFIX, checked_json, onboard
 from sandbox.demo.consent import OPERATOR, credentials, demo_terms, enterprise_signs
 from sandbox.launcher import LocalFederation
@@ -41,7 +42,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class WebhookRejected(Exception):
+class WebhookRejected(XydError):
     """A received webhook's `XYD-Signature` is missing, malformed, stale or does not match its body."""
 
 

@@ -17,7 +17,7 @@ from federation.tasks import Handler, TaskContext, TaskFailed
 from jobspec import Algorithm, Stage, StageParams, TrainSettings
 from jobspec import tags as tag
 from jobspec.parts import ARBITER, PART_FILE, model_id
-from models.hetero_lr import HeteroLrError, HostPolicy, run_host, serve_predict
+from models.hetero_lr import PLAN_ERRORS, HostPolicy, run_host, serve_predict
 from models.scorecard import ScorecardError
 from models.scorecard.stored import (
     binning_part,
@@ -128,7 +128,7 @@ def make_train_handler(table: LoadedTable, policy: NodePolicy) -> Handler:
         try:
             model = run_host(channel, active, ARBITER, features=x_train, variables=names,
                              policy=HostPolicy(allow_plaintext=policy.allow_plaintext_training), timeout=timeout)
-        except HeteroLrError as exc:
+        except PLAN_ERRORS as exc:
             raise TaskFailed("TRAINING_REFUSED", str(exc)) from exc
         serve_predict(channel, active, model=model, features=x_train, batch="train", timeout=timeout)
         if rows.n_holdout:

@@ -29,10 +29,11 @@ from consent.authorisation import (
     InstitutionKeys,
     RefusalReason,
     SignedRequest,
-    UnknownInstitution,
+    UnknownInstitutionKeys,
     VerificationResponder,
     WireFormatError,
 )
+from errors import Refused, Unavailable
 from federation.key_binding import BindingVerifier, KeyBindingInvalid, KeyPurpose
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
@@ -96,7 +97,7 @@ class BindingDirectory:
         with self._lock:
             binding = self._bindings.get(identity)
         if binding is None:
-            raise UnknownInstitution(identity)
+            raise UnknownInstitutionKeys(identity)
         try:
             bound = self._verifier.verify(binding, expected=identity, now=self._clock())
             return InstitutionKeys(
@@ -105,7 +106,7 @@ class BindingDirectory:
                 X25519PublicKey.from_public_bytes(bound.key(KeyPurpose.ANSWER_SEALING)),
             )
         except KeyBindingInvalid as exc:
-            raise UnknownInstitution(f"{identity}: {exc}") from exc
+            raise UnknownInstitutionKeys(f"{identity}: {exc}") from exc
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServicer):
@@ -141,10 +142,10 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
     ) -> verification_pb2.RelayedAnswer:
         caller = peer_identity(context)
         if caller != self._relay:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller} is not the relay {self._relay}")
+            raise Refused(f"{caller} is not the relay {self._relay}")
         responder = self._responder
         if responder is None:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "not connected to the consent registry yet")
+            raise Unavailable("not connected to the consent registry yet", public="not connected to the consent registry yet")
         now = self._clock()
         try:
             signed = SignedRequest.from_bytes(request.signed_request)

@@ -27,6 +27,7 @@ from consent.authorisation import (
     UnknownAuthorisation,
     UnknownEnterpriseKey,
 )
+from errors import Unavailable
 from federation.grpc_channel import open_secure_channel
 from federation.key_binding import (
     ENTERPRISE_KEY_DOMAIN,
@@ -49,7 +50,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class RegistryUnreachable(Exception):
+class RegistryUnreachable(Unavailable):
     """The platform's consent registry did not answer (down, partitioned, or refused us)."""
 
 

@@ -21,6 +21,7 @@ from consent.audit import (
     Witness,
     WitnessConflict,
 )
+from errors import Refused, Unavailable
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
 from federation.server import peer_identity
@@ -60,7 +61,7 @@ class WitnessServicer(verification_pb2_grpc.WitnessServicer):
     def _require(self, context: grpc.ServicerContext) -> Witness:
         witness = self._witness
         if witness is None:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "witness not ready: registry keys not fetched yet")
+            raise Unavailable("witness not ready: registry keys not fetched yet", public="witness not ready")
         return witness
 
     def KnownSize(  # noqa: N802 - gRPC method name
@@ -73,7 +74,7 @@ class WitnessServicer(verification_pb2_grpc.WitnessServicer):
     ) -> verification_pb2.AddCheckpointReply:
         caller = peer_identity(context)
         if caller != self._operator:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller} does not operate the log")
+            raise Refused(f"{caller} does not operate the log")
         witness = self._require(context)
         try:
             signature = witness.add_checkpoint(

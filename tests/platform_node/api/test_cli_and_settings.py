@@ -16,7 +16,7 @@ import pytest
 
 from platform_node.api.cli import main
 from platform_node.api.openapi_doc import DEFAULT_OUTPUT, current_markdown
-from platform_node.api.settings import SettingsError, load_settings, settings_from_mapping
+from platform_node.api.settings import ApiSettingsError, load_settings, settings_from_mapping
 from platform_node.uses.deadlines import OverdueAction
 from tests.platform_node.world import SCORECARD, enterprises, feature_sources
 
@@ -60,7 +60,7 @@ def test_settings_parse_nested_tables_and_refuse_typos(tmp_path: Path) -> None:
     assert settings.secrets_file == tmp_path / "secrets" / "master.key"
     for bad in ({"databse_url": "x"}, {"max_batch": 20_000}, {"overdue": {"acton": "BLOCK"}},
                 {"partial_failure_policy": "GUESS"}):
-        with pytest.raises(SettingsError):
+        with pytest.raises(ApiSettingsError):
             settings_from_mapping(bad)
 
 

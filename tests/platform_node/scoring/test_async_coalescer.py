@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from platform_node.scoring.async_coalescer import AsyncCoalescingScorer
-from platform_node.scoring.scorer import ScoreBatch
+from platform_node.scoring.scorer import ScoreBatch, ScorerContractError
 from tests.platform_node.world import enterprises, feature_sources, local_scorer
 
 CODES = enterprises(40)
@@ -100,7 +100,7 @@ class WrongOrderScorer:
         return DIRECT.score(list(reversed(credit_codes)), purpose=purpose, deadline_s=deadline_s)
 
 
-@pytest.mark.parametrize(("inner", "error"), [(BrokenScorer(), ConnectionError), (WrongOrderScorer(), RuntimeError)])
+@pytest.mark.parametrize(("inner", "error"), [(BrokenScorer(), ConnectionError), (WrongOrderScorer(), ScorerContractError)])
 def test_an_inner_failure_or_broken_contract_reaches_every_request_of_the_call(inner, error) -> None:
     async def scenario() -> None:
         scorer = AsyncCoalescingScorer(lambda: inner)
