@@ -181,9 +181,10 @@ VERDICTS = (
 )
 
 
-def verdict(error: Exception) -> str:
-    """One word for what a failed verification found."""
-    return next((word for kind, word in VERDICTS if isinstance(error, kind)), "FAILED")
+def failure_line(error: Exception) -> str:
+    """`FAILED (WHAT IT FOUND): ErrorType: message`."""
+    found = next((f" ({word})" for kind, word in VERDICTS if isinstance(error, kind)), "")
+    return f"FAILED{found}: {type(error).__name__}: {error}"
 
 
 def _verify_chain(args: argparse.Namespace) -> int:
@@ -209,7 +210,7 @@ def _verify_chain(args: argparse.Namespace) -> int:
         report = verify_chain(log, trust=trust, witness_answers=answers, receipts=receipts, saved=saved,
                               last_verified=last, check_rows=not args.no_rows, now=now, max_age=max_age)
     except (AuditError, ProofError) as exc:
-        print(f"FAILED ({verdict(exc)}): {type(exc).__name__}: {exc}")
+        print(failure_line(exc))
         return FAILED
     except (OSError, OfficerConfigError) as exc:
         print(f"error: {exc}")

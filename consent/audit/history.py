@@ -34,6 +34,7 @@ from consent.audit.errors import (
     LogTamperedError,
     LogTruncatedError,
     QuorumError,
+    SignatureError,
     WitnessesUnavailableError,
 )
 from consent.audit.integrity import verify_log_rows
@@ -211,7 +212,11 @@ def _witness_checkpoints(trust: LogTrust, answers: Sequence[WitnessAnswer], *, n
             verified = verify_checkpoint(answer.note, trust.log, witnesses=[witness], quorum=1, now=now,
                                          max_age=max_age)
         except QuorumError:
-            verify_checkpoint(answer.note, trust.log, witnesses=[witness], quorum=1)  # bad or missing: raises
+            try:
+                verify_checkpoint(answer.note, trust.log, witnesses=[witness], quorum=1)
+            except QuorumError as missing:
+                raise SignatureError(f"the answer of witness {answer.name} is not cosigned with its configured "
+                                     f"key") from missing
             failures.append((answer.name, f"its cosignature is older than {max_age} (an old answer replayed?)"))
             continue
         held.append(HeldCheckpoint(Holder.WITNESS, answer.name, verified))
