@@ -68,7 +68,15 @@ def truncate(log: AuditLog, size: int) -> None:
             level, index = node_of_key(key)
             if (index + 1) << level > size:
                 conn.execute(delete(tables.node).where(tables.node.c.key == key))
-        hashes = conn.execute(select(tables.leaf.c.leaf_hash).order_by(tables.leaf.c.idx)).scalars().all()
+    rewrite_head(log, size)
+
+
+def rewrite_head(log: AuditLog, size: int) -> None:
+    """Set the head to the first `size` stored leaves (size and frontier), touching nothing else."""
+    tables = log.tables
+    with log.engine.begin() as conn:
+        hashes = conn.execute(select(tables.leaf.c.leaf_hash).where(tables.leaf.c.idx < size)
+                              .order_by(tables.leaf.c.idx)).scalars().all()
         frontier = Frontier()
         for digest in hashes:
             frontier.append(digest)

@@ -6,6 +6,7 @@
                      banks' receipts, the officer's last verified one; recompute the stored rows
     receipt          issue the inclusion receipt of one leaf against the latest checkpoint
     verify-receipt   check a receipt file (checkpoint signatures and the audit path)
+    keys             print the log's and the witnesses' keys (certificate-checked) for the officer's config
     cross-check      compare a source node's own use log with the registry's
     overdue          uses whose outcome feedback is past due (if this database tracks uses)
 `--db` takes a file path or an SQLAlchemy URL. Listings print a table, or `--format json|csv`; with `--out`
@@ -28,6 +29,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
 from sqlalchemy import Engine
 
 from cli.compliance.checks import (
@@ -48,6 +50,7 @@ from cli.compliance.officer import (
     default_state_path,
 )
 from cli.compliance.witness_client import ask_witnesses
+from cli.registry_admin import RegistryAdmin
 from consent.audit import (
     AuditError,
     AuditLog,
@@ -305,6 +308,25 @@ def _cross_check(args: argparse.Namespace) -> int:
     return OK if clean else FAILED
 
 
+def _keys(args: argparse.Namespace) -> int:
+    """Print the [log] and [[witness]] keys for officer.toml, as the parties' certificates vouch for them."""
+    config = officer_config(args)
+    if config.tls is None:
+        raise UsageError("fetching the keys needs the officer's certificate: [tls] in the officer's config")
+    try:
+        with RegistryAdmin(config.tls, args.platform) as admin:
+            trust = admin.log_trust(now=datetime.now(UTC))
+    except grpc.RpcError as exc:
+        print(f"error: the platform did not answer: {exc.code().name}")
+        return FAILED
+    print("# Each key was checked against the certificate of the party it names (the platform relays them")
+    print("# but cannot forge them). Fill in each witness's address, then review before trusting.")
+    print(f'[log]\nvkey = "{trust.log.vkey()}"\n')
+    for witness in trust.witnesses:
+        print(f'[[witness]]\nvkey = "{witness.vkey()}"\naddress = ""   # the {witness.name} node\'s server\n')
+    return OK
+
+
 def _overdue(args: argparse.Namespace) -> int:
     engine = engine_for(args.db)
     rows = overdue_uses(engine, now=parse_time(args.now) if args.now else datetime.now(UTC))
@@ -393,6 +415,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source-db", required=True, help="the source node's verification database")
     p.add_argument("--source", required=True, help="the source unit, e.g. source/tax")
     _trust_options(p)
+    p = command("keys", "print the log's and the witnesses' keys for the officer's config", _keys, db=False)
+    p.add_argument("--platform", required=True, help="the platform's address (host:port)")
+    p.add_argument("--config", help=f"the officer's config file, for its [tls] (default: ${CONFIG_ENV})")
     p = command("overdue", "uses whose feedback is past due", _overdue)
     p.add_argument("--now", help="evaluate deadlines at this time (default: now)")
     _output_options(p)

@@ -38,9 +38,10 @@ def verify_log_against_checkpoint(log: AuditLog, checkpoint: Checkpoint, *, chec
 
 def verify_log_rows(log: AuditLog, checkpoints: Sequence[Checkpoint] = (), *, check_nodes: bool = True) -> TreeHead:
     """Recompute the whole stored log once and return its head, raising LogTamperedError if a leaf row, a
-    stored node or the head's frontier disagrees with the leaves, or if the leaves do not hash to the root of
-    one of `checkpoints` (the log's own signed checkpoints) at its size. Checkpoints larger than the stored
-    log are not judged here: that is truncation, which the caller reports as such."""
+    stored node or the head's frontier disagrees with the leaves, if leaf rows exist beyond the head, or if
+    the leaves do not hash to the root of one of `checkpoints` (the log's own signed checkpoints) at its
+    size. Checkpoints larger than the stored log are not judged here: that is truncation, which the caller
+    reports as such. One read transaction, so appends meanwhile do not disturb it."""
     with log.engine.connect() as conn:
         conn = conn.execution_options(**READ_ONLY)
         with conn.begin():
@@ -108,6 +109,10 @@ def _verify(conn: Connection, log: AuditLog, upto: int, checkpoints: Sequence[Ch
             computed.clear()
     if (check_nodes or check_frontier) and size == upto and packed != frontier.to_bytes():
         raise LogTamperedError("the head row's frontier does not match the leaves")
+    if check_frontier:  # rows the head does not count are in no checkpoint, yet listings would show them
+        beyond = conn.execute(select(leaf.c.idx).where(leaf.c.idx >= size).order_by(leaf.c.idx).limit(1)).first()
+        if beyond is not None:
+            raise LogTamperedError(f"leaf rows exist beyond the head's {size} leaves", beyond.idx)
 
 
 def _compare_roots(frontier: Frontier, roots: Sequence[bytes]) -> None:

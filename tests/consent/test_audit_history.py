@@ -116,6 +116,18 @@ def test_a_checkpoint_left_behind_by_a_truncation_is_the_logs_own_evidence(fed: 
         fed.verify(witness_answers=None)
 
 
+def test_rows_beyond_the_head_are_tampering(fed: Federation) -> None:
+    """A row the head does not count (a use slipped in, or a head rewritten smaller with its rows left):
+    it is in no checkpoint, yet listings would show it."""
+    assert fed.log.tree_size() == 16
+    with fed.log.engine.begin() as conn:
+        conn.execute(fed.log.tables.leaf.insert().values(
+            idx=16, leaf_hash=bytes(32), kind="verification_answered", occurred_at_ms=0, leaf=b"{}"))
+    with pytest.raises(LogTamperedError, match="beyond the head") as caught:
+        fed.verify()
+    assert caught.value.index == 16
+
+
 def test_a_fork_resigned_with_the_log_key_is_reported(fed: Federation) -> None:
     attack.fork(fed.log, 6, [use_event(n, "forged") for n in range(6, 13)], fed.signer, now=NOW)
     with pytest.raises(LogForkedError) as same_size:

@@ -215,16 +215,20 @@ def test_rewritten_history_is_a_fork_once_the_database_agrees_with_itself(world:
     assert code == 1 and "FAILED (FORKED)" in out, out
 
 
-@pytest.mark.parametrize("change", ["rewrite", "swap", "delete"])
+@pytest.mark.parametrize("change", ["rewrite", "swap", "delete", "head-only"])
 def test_edited_rows_are_reported_as_tampering(world: ConsentWorld, history: History, log: AuditLog, change: str,
                                                capsys) -> None:
+    """A row rewritten (hash column too), two rows swapped, a middle row deleted, or only the head cut back
+    to A with every row and checkpoint left in place."""
     if change == "rewrite":
         leaf = log.leaf(2).leaf
         attack.rewrite_leaf(log, 2, leaf.replace(b"bank/icbc-sz", b"bank/cmb-sz"))
     elif change == "swap":
         attack.swap_leaves(log, 1, history.second + 1)
-    else:
+    elif change == "delete":
         attack.delete_leaf(log, history.first)
+    else:
+        attack.rewrite_head(log, history.first)
     code, out = audit(capsys, "verify-chain", "--config", history.config, "--db", world.registry_db)
     assert code == 1 and "FAILED (TAMPERED): LogTamperedError" in out, out
 
@@ -320,3 +324,10 @@ def test_the_log_key_and_the_witnesses_are_required(world: ConsentWorld, history
     monkeypatch.setenv("XYD_AUDIT_CONFIG", str(history.config))
     code, out = audit(capsys, "verify-chain", "--db", world.registry_db)
     assert code == 0 and "witness source/tax: size" in out
+
+
+def test_the_officer_fetches_the_keys_the_certificates_vouch_for(world: ConsentWorld, history: History,
+                                                                 capsys) -> None:
+    code, out = audit(capsys, "keys", "--platform", world.platform_address, "--config", history.config)
+    assert code == 0 and f'vkey = "{history.trust.log.vkey()}"' in out
+    assert all(f'vkey = "{w.vkey()}"' in out for w in history.trust.witnesses)
