@@ -98,6 +98,9 @@ class OfficerConfig:
             raise OfficerConfigError(f"{path}: every [[witness]] needs vkey and address ({error})") from None
         except (NoteError, ValueError) as error:
             raise OfficerConfigError(f"{path}: bad verifier key: {error}") from None
+        names = [w.name for w in witnesses]
+        if len(set(names)) != len(names):
+            raise OfficerConfigError(f"{path}: a witness is listed twice ({sorted(n for n in names if names.count(n) > 1)[0]})")
         quorum = section.get("quorum")
         if quorum is not None and (not isinstance(quorum, int) or quorum < 0):
             raise OfficerConfigError(f"{path}: [log] quorum must be a non-negative integer")

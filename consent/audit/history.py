@@ -25,6 +25,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from consent.audit.checkpoint import VerifiedCheckpoint, verify_checkpoint
 from consent.audit.cosignature import CosignatureVerifier
@@ -135,7 +136,7 @@ def prove_extends(log: AuditLog, head: TreeHead, held: HeldCheckpoint) -> None:
         _forked(held, facts, error)
 
 
-def _forked(held: HeldCheckpoint, facts: dict, cause: ProofError | None) -> None:
+def _forked(held: HeldCheckpoint, facts: dict[str, Any], cause: ProofError | None) -> None:
     if held.holder is Holder.LOG:  # the log contradicts its own signature: its rows were rewritten
         raise LogTamperedError(f"the stored log does not extend its own checkpoint of size {facts['trusted_size']}")
     error = LogForkedError("the log was forked", **facts)
@@ -188,8 +189,8 @@ def verify_history(
     if stored:  # the newest publication must carry the witness quorum it was published with
         largest = max(stored, key=lambda s: s.verified.checkpoint.size)
         verify_checkpoint(largest.verified.note, trust.log, witnesses=trust.witnesses, quorum=trust.quorum)
-    if witness_answers is not None:
-        answered = len(witness_answers) - len(unanswered)
+    if witness_answers is not None:  # each witness counts once, however often it was asked
+        answered = len({a.name for a in witness_answers} - {name for name, _ in unanswered})
         if answered < trust.quorum:
             raise WitnessesUnavailableError(trust.quorum, answered, tuple(unanswered))
     return HistoryReport(head, head.size if check_rows else 0, stored, tuple(held), witness_answers is not None,

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, update
 
 from cli.compliance import commands as audit_cli
+from cli.compliance.officer import OfficerConfig, OfficerConfigError
 from consent.audit import (
     AuditEvent,
     AuditLog,
@@ -283,3 +284,23 @@ def test_a_rewritten_row_between_two_checkpoints_is_reported_as_tampering(regist
         conn.execute(update(table).where(table.c.leaf == leaf).values(leaf=forged, leaf_hash=leaf_hash(forged)))
     code, out = run(capsys, *registry.chain_args())
     assert code == 1 and "LogTamperedError" in out
+
+
+def test_the_officers_config_refuses_what_would_weaken_a_check(registry: Registry, tmp_path: Path) -> None:
+    log_key, witness_key = registry.signer.verifier().vkey(), registry.witness.verifier().vkey()
+    good = f'[log]\nvkey = "{log_key}"\n\n[[witness]]\nvkey = "{witness_key}"\naddress = "tax.example:7000"\n'
+    path = tmp_path / "officer.toml"
+    path.write_text(good)
+    config = OfficerConfig.load(path)
+    assert config.log is not None and config.log.vkey() == log_key and config.state == tmp_path / "audit-state.json"
+    assert [(w.name, w.address) for w in config.witnesses] == [(TAX, "tax.example:7000")] and config.tls is None
+    for bad, reason in (
+        (good + f'\n[[witness]]\nvkey = "{witness_key}"\naddress = "other:1"\n', "listed twice"),
+        (good + "\n[witnesses]\n", "unknown sections"),
+        (good.replace("[log]\n", "[log]\nquorum = -1\n"), "quorum"),
+        (good.replace("[log]\n", "[log]\nmax_age = 5\n"), "unknown \\[log\\] keys"),
+        (good.replace('address = "tax.example:7000"\n', ""), "needs vkey and address"),
+    ):
+        path.write_text(bad)
+        with pytest.raises(OfficerConfigError, match=reason):
+            OfficerConfig.load(path)
