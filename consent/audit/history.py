@@ -181,7 +181,10 @@ def verify_history(
     if check_rows:
         head = verify_log_rows(log, [s.verified.checkpoint for s in stored])
     else:
-        head = log.tree_head()
+        try:
+            head = log.tree_head()
+        except ValueError as error:  # a frontier that does not fit the size
+            raise LogTamperedError(f"the head row is malformed: {error}") from None
     for checkpoint in sorted(stored, key=lambda s: s.verified.checkpoint.size, reverse=True):
         prove_extends(log, head, checkpoint)
     for checkpoint in held:
