@@ -20,8 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from cli.compliance.checks import LogTrust
-from consent.audit import CosignatureVerifier, Ed25519Verifier, InclusionReceipt
+from consent.audit import CosignatureVerifier, Ed25519Verifier, InclusionReceipt, LogTrust
 from consent.authorisation import (
     Answer,
     Purpose,

@@ -12,7 +12,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cli.bank_client import PLATFORM, fetch_log_trust
-from cli.compliance.checks import LogTrust
+from consent.audit import LogTrust
 from consent.authorisation import SignedTerms, Status, TransitionReason
 from consent.authorisation.codec import canonical_json
 from federation.grpc_channel import open_secure_channel

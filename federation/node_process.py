@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import grpc
@@ -77,16 +77,19 @@ def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,
 def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescription],
              handlers: Mapping[str, Handler], stop: threading.Event | None = None,
              attach: Callable[[NodeServer], None] | None = None,
-             allowed_roles: set[str] | None = None) -> int:
+             allowed_roles: set[str] | None = None,
+             limited_roles: Mapping[str, Iterable[str]] | None = None) -> int:
     """Serve until SIGTERM/SIGINT (or `stop` is set); returns the process exit code.
 
-    `attach(server)` lets a role add its own gRPC services (verification, registry) before the server starts.
+    `attach(server)` lets a role add its own gRPC services (verification, registry) before the server starts;
+    `limited_roles` admits further roles to the named methods only (see `PeerAuthInterceptor`).
     """
     stop = stop or threading.Event()
     tls = load_tls(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     server = NodeServer(tls, bind=config.listen,
-                        allowed_roles=allowed_roles or {"coordinator", "platform", "source"})
+                        allowed_roles=allowed_roles or {"coordinator", "platform", "source"},
+                        limited_roles=limited_roles)
 
     shared = PeerChannels(tls)
 

@@ -2,7 +2,9 @@
 
 The TLS handshake already proved the client holds a key certified by the CA. The interceptor adds what
 gRPC Python cannot do itself: refuse revoked certificates (CRL), certificates outside their validity
-window at the server's clock, and roles the server does not serve.
+window at the server's clock, and roles the server does not serve. A role may also be admitted to a few
+named methods only (`limited_roles`): a source node lets a compliance officer's admin certificate ask its
+witness for the latest cosigned checkpoint, and nothing else (no mailbox, no task, no verification).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
@@ -64,14 +66,17 @@ class PeerAuthInterceptor(grpc.ServerInterceptor):
         revocation: RevocationWatcher | None,
         *,
         allowed_roles: frozenset[str] | None = None,
+        limited_roles: Mapping[str, frozenset[str]] | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._revocation = revocation
         self._allowed_roles = allowed_roles
+        self._limited_roles = dict(limited_roles or {})
         self._clock = clock
 
-    def admit(self, context: grpc.ServicerContext) -> None:
-        """Abort the call with UNAUTHENTICATED or PERMISSION_DENIED unless the peer may call this server."""
+    def admit(self, context: grpc.ServicerContext, method: str = "") -> None:
+        """Abort the call with UNAUTHENTICATED or PERMISSION_DENIED unless the peer may call `method` (the
+        full gRPC method name) on this server."""
         try:
             cert, identity = peer_certificate(context)
             now = self._clock()
@@ -87,6 +92,13 @@ class PeerAuthInterceptor(grpc.ServerInterceptor):
             context.abort(
                 grpc.StatusCode.UNAUTHENTICATED, "server cannot check revocation: refusing all peers"
             )
+        limited = self._limited_roles.get(identity.role)
+        if limited is not None and (self._allowed_roles is None or identity.role not in self._allowed_roles):
+            if method not in limited:
+                log.warning("refused %s: role %s may not call %s", identity, identity.role, method)
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              f"role {identity.role!r} may not call this method on this server")
+            return
         if self._allowed_roles is not None and identity.role not in self._allowed_roles:
             log.warning("refused %s: role %s not allowed", identity, identity.role)
             context.abort(
@@ -105,15 +117,15 @@ class PeerAuthInterceptor(grpc.ServerInterceptor):
         for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
             behaviour = getattr(handler, kind)
             if behaviour is not None:
-                return handler._replace(**{kind: self._guard(behaviour)})
+                return handler._replace(**{kind: self._guard(behaviour, handler_call_details.method)})
         return handler
 
     def _guard(
-        self, behaviour: Callable[[Any, grpc.ServicerContext], Any]
+        self, behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
         # The check runs eagerly, before a response-streaming behaviour creates its generator.
         def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-            self.admit(context)
+            self.admit(context, method)
             return behaviour(request, context)
 
         return guarded

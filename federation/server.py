@@ -9,7 +9,7 @@ translator (`federation.grpc_errors`), so a servicer raises catalogue errors and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent import futures
 from typing import Any
 
@@ -38,13 +38,16 @@ class NodeServer:
         *,
         bind: str = "127.0.0.1:0",
         allowed_roles: Iterable[str] | None = None,
+        limited_roles: Mapping[str, Iterable[str]] | None = None,
         max_workers: int = 16,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         roles = None if allowed_roles is None else frozenset(allowed_roles)
-        if roles is not None and not roles <= ROLES:
-            raise ValueError(f"unknown roles {sorted(roles - ROLES)}: expected a subset of {sorted(ROLES)}")
+        limited = {role: frozenset(methods) for role, methods in (limited_roles or {}).items()}
+        for named in (roles or frozenset(), frozenset(limited)):
+            if not named <= ROLES:
+                raise ValueError(f"unknown roles {sorted(named - ROLES)}: expected a subset of {sorted(ROLES)}")
         self.tls = tls
         self._bind = bind
         revocation = None
@@ -54,7 +57,8 @@ class NodeServer:
         self._health = health.HealthServicer()
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="xyd-grpc"),
-            interceptors=[PeerAuthInterceptor(revocation, allowed_roles=roles, clock=clock), ErrorTranslator()],
+            interceptors=[PeerAuthInterceptor(revocation, allowed_roles=roles, limited_roles=limited, clock=clock),
+                          ErrorTranslator()],
             # Without SO_REUSEPORT a second server on a taken port fails to start instead of sharing it.
             options=[*GRPC_MESSAGE_OPTIONS, ("grpc.so_reuseport", 0)],
         )

@@ -22,7 +22,7 @@ from federation.server import NodeServer
 
 
 def serve_source(config_path: Path) -> int:
-    from source_node.verification import attach
+    from source_node.verification import OFFICER_METHODS, attach
     from tables.configured import load_configured_table
 
     config = load_node_config(config_path)
@@ -31,7 +31,8 @@ def serve_source(config_path: Path) -> int:
     table = load_configured_table(config)
     handles = []
     code = run_node(config, describe=control_pb2.NodeDescription, handlers={},
-                    attach=lambda server: handles.append(attach(server, config=config, table=table, tls=tls)))
+                    attach=lambda server: handles.append(attach(server, config=config, table=table, tls=tls)),
+                    limited_roles={"admin": OFFICER_METHODS})
     for handle in handles:
         handle.close()
     return code

@@ -17,7 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cli.bank_client import BankClient, BankKeys
+from cli.compliance.officer import WitnessEndpoint
+from cli.compliance.witness_client import ask_witnesses
 from cli.registry_admin import RegistryAdmin
+from consent.audit import LogTrust, WitnessAnswer
 from errors import XydError
 from federation.pki import CertificateAuthority, Identity, NodeTls, node_directory
 from sandbox.synthdata import generate
@@ -25,6 +28,7 @@ from sandbox.synthdata import generate
 REPO = Path(__file__).resolve().parent.parent
 PLATFORM = Identity("platform", "main")
 OPERATOR = Identity("admin", "operator")
+OFFICER = Identity("admin", "compliance")
 
 
 class WorldFailed(XydError):
@@ -169,6 +173,36 @@ class ConsentWorld:
 
     def bank(self, name: str = "icbc-sz", *, keys: BankKeys | None = None) -> BankClient:
         return BankClient(self.tls(Identity("bank", name)), self.platform_address, keys=keys or BankKeys.generate())
+
+    # -- the compliance officer ----------------------------------------------------------------------------
+
+    def witness_addresses(self) -> dict[str, str]:
+        """Each source node's party -> the address its server listens on (its witness included)."""
+        return {f"source/{s}": (self.state_of(Identity("source", s)) / "address").read_text().strip()
+                for s in self.sources}
+
+    def ask_witnesses(self, trust: LogTrust) -> list[WitnessAnswer]:
+        """Every witness's latest cosigned checkpoint, asked with the officer's admin certificate."""
+        addresses = self.witness_addresses()
+        endpoints = [WitnessEndpoint(w, addresses[w.name]) for w in trust.witnesses]
+        return ask_witnesses(self.tls(OFFICER), endpoints, trust.log.name)
+
+    def officer_config(self, path: Path, trust: LogTrust, *, state: Path | None = None,
+                       addresses: dict[str, str] | None = None, quorum: int | None = None) -> Path:
+        """Write an officer.toml trusting `trust`'s keys, asking the witnesses at their addresses (or
+        `addresses`), with the officer's certificate; return its path."""
+        folder = node_directory(self.pki_dir, OFFICER)
+        self.tls(OFFICER)
+        addresses = {**self.witness_addresses(), **(addresses or {})}
+        lines = ["[log]", f'vkey = "{trust.log.vkey()}"', f'state = "{state or path.parent / "audit-state.json"}"']
+        if quorum is not None:
+            lines.append(f"quorum = {quorum}")
+        lines += ["", "[tls]", f'ca = "{folder / "ca.pem"}"', f'cert = "{folder / "cert.pem"}"',
+                  f'key = "{folder / "key.pem"}"', f'crl = "{self.pki_dir / "crl.pem"}"', ""]
+        for witness in trust.witnesses:
+            lines += ["[[witness]]", f'vkey = "{witness.vkey()}"', f'address = "{addresses[witness.name]}"', ""]
+        path.write_text("\n".join(lines), encoding="utf-8")
+        return path
 
 
 def utc_now() -> datetime:

@@ -54,7 +54,8 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         attached.append(verification.attach(server, config=config, table=table, tls=tls))
 
     try:
-        return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach)
+        return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
+                        limited_roles={"admin": verification.OFFICER_METHODS})
     finally:
         for handle in attached:
             handle.close()

@@ -2,36 +2,36 @@
 
 Reads the consent tables and the audit log directly (read-only, except that an export is itself logged as an
 `audit_export` leaf). Checks raise the typed errors of `consent.audit` / `consent.merkle`: a signature or
-quorum failure (`SignatureError`, `QuorumError`), an inconsistent chain (`ProofError`), edited rows
-(`LogTamperedError`), or a cross-check gap (`MissingUsesError`).
+quorum failure (`SignatureError`, `QuorumError`), edited rows (`LogTamperedError`), a log truncated, rolled
+back or forked behind a checkpoint someone else holds (`LogTruncatedError`, `LogRolledBackError`,
+`LogForkedError`), too few witnesses answering (`WitnessesUnavailableError`), a bad receipt (`ProofError`),
+or a cross-check gap (`MissingUsesError`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, MetaData, Table, and_, inspect, select
 
 from consent.audit import (
     AuditEvent,
     AuditLog,
-    Checkpoint,
-    CosignatureVerifier,
     CrossCheckReport,
-    Ed25519Verifier,
     EventKind,
+    HistoryReport,
+    InclusionReceipt,
     LeafReceipt,
     LocalUseLog,
+    LogTrust,
+    WitnessAnswer,
     cross_check,
-    parse_note,
     verify_checkpoint,
-    verify_log_against_checkpoint,
+    verify_history,
 )
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry, NoAudit, Status
 from consent.authorisation.schema import from_epoch, to_epoch
-from consent.merkle import RootMismatchError, verify_consistency
 
 USE_KINDS = (
     EventKind.VERIFICATION_ANSWERED, EventKind.RAW_DETAIL_SERVED, EventKind.SCORE_SERVED, EventKind.MODEL_TRAINED,
@@ -39,29 +39,10 @@ USE_KINDS = (
 )
 USES_TABLE = "platform_uses"
 
-
-@dataclass(frozen=True)
-class LogTrust:
-    """What a verifier needs to accept the registry's checkpoints: the log key, witness keys, the quorum."""
-
-    log: Ed25519Verifier
-    witnesses: tuple[CosignatureVerifier, ...] = ()
-    quorum: int = 0
-
-
-@dataclass(frozen=True)
-class ChainLink:
-    """One checkpoint of the chain as checked: its size and root, and who cosigned it (when keys were given)."""
-
-    size: int
-    root: bytes
-    cosigners: tuple[str, ...] | None
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    links: tuple[ChainLink, ...]
-    rows_checked: int
+__all__ = [
+    "USE_KINDS", "LogTrust", "cross_check_source", "list_authorisations", "list_uses", "open_store",
+    "overdue_uses", "record_export", "verify_chain",
+]
 
 
 def open_store(engine: Engine) -> AuthorisationStore:
@@ -69,58 +50,25 @@ def open_store(engine: Engine) -> AuthorisationStore:
     return AuthorisationStore(engine, keys=EnterpriseKeyRegistry(engine), audit=NoAudit())
 
 
-def _checkpoint(note: str, trust: LogTrust | None, *, quorum: int = 0) -> ChainLink:
-    if trust is None:
-        checkpoint = Checkpoint.from_body(parse_note(note).text)
-        return ChainLink(checkpoint.size, checkpoint.root, None)
-    verified = verify_checkpoint(note, trust.log, witnesses=trust.witnesses, quorum=quorum)
-    return ChainLink(verified.checkpoint.size, verified.checkpoint.root, tuple(n for n, _ in verified.cosigners))
+def verify_chain(log: AuditLog, *, trust: LogTrust, witness_answers: Sequence[WitnessAnswer] | None,
+                 receipts: Sequence[tuple[str, InclusionReceipt]] = (), saved: Sequence[tuple[str, str]] = (),
+                 last_verified: str | None = None, check_rows: bool = True, now: datetime | None = None,
+                 max_age: timedelta | None = None) -> HistoryReport:
+    """Check the stored log against every checkpoint: its own (log signature, witness quorum on the newest,
+    the stored rows), each witness's latest cosigned one, banks' receipts, the officer's saved notes and
+    last verified checkpoint; each must be a prefix of the stored log (see `consent.audit.verify_history`).
+    `witness_answers=None` means the witnesses were deliberately not asked."""
+    return verify_history(log, trust, witness_answers=witness_answers, receipts=receipts, saved=saved,
+                          last_verified=last_verified, check_rows=check_rows, now=now, max_age=max_age)
 
 
-def verify_chain(log: AuditLog, *, trust: LogTrust | None = None, saved: Sequence[str] = (),
-                 check_rows: bool = True) -> ChainReport:
-    """Check every recorded checkpoint (and any the officer `saved`): the log's signature on each (with
-    `trust`), the witness quorum on the largest (earlier ones are bound to it by consistency proofs, and the
-    witness set may have grown since), each consistent with the one before, the stored rows against the
-    largest."""
-    notes = [*log.checkpoints(), *saved]
-    links = sorted((_checkpoint(note, trust) for note in notes), key=lambda c: c.size)
-    if trust is not None and links:
-        largest = max(notes, key=lambda n: Checkpoint.from_body(parse_note(n).text).size)
-        _checkpoint(largest, trust, quorum=trust.quorum)
-    rows = 0
-    # The stored rows first: a rewritten row is then reported as such (LogTamperedError) whichever
-    # checkpoints happen to exist, not as a consistency proof that fails because it was built from that row.
-    if check_rows and links:
-        latest = links[-1]
-        verify_log_against_checkpoint(log, Checkpoint(log_origin_of(log, trust), latest.size, latest.root))
-        rows = latest.size
-    for previous, current in zip(links, links[1:], strict=False):
-        if previous.size == current.size:
-            if previous.root != current.root:
-                raise RootMismatchError(previous.root, current.root)
-        elif previous.size > 0:
-            proof = log.consistency_proof(previous.size, current.size)
-            verify_consistency(previous.size, current.size, previous.root, current.root, proof)
-    return ChainReport(tuple(links), rows)
-
-
-def log_origin_of(log: AuditLog, trust: LogTrust | None) -> str:
-    if trust is not None:
-        return trust.log.name
-    note = log.latest_checkpoint()
-    return "unknown" if note is None else Checkpoint.from_body(parse_note(note).text).origin
-
-
-def cross_check_source(log: AuditLog, source_db: Engine, *, source: str, trust: LogTrust | None = None
-                       ) -> CrossCheckReport:
+def cross_check_source(log: AuditLog, source_db: Engine, *, source: str, trust: LogTrust) -> CrossCheckReport:
     """Compare a source node's own use log with the registry's, proving inclusion under the latest
-    checkpoint (verified with `trust` when given)."""
+    checkpoint (its log signature and witness quorum verified with `trust`)."""
     note = log.latest_checkpoint()
     checkpoint = None
     if note is not None:
-        link = _checkpoint(note, trust, quorum=0 if trust is None else trust.quorum)
-        checkpoint = Checkpoint(log_origin_of(log, trust), link.size, link.root)
+        checkpoint = verify_checkpoint(note, trust.log, witnesses=trust.witnesses, quorum=trust.quorum).checkpoint
     return cross_check(log, LocalUseLog(source_db).entries(), checkpoint=checkpoint, source_unit=source)
 
 

@@ -2,13 +2,18 @@
 
     authorisations   list authorisations by enterprise, institution, source unit, status or period
     uses             list logged uses by enterprise, institution, source unit, authorisation or period
-    verify-chain     check every checkpoint (signatures, quorum, consistency) and the stored rows
+    verify-chain     prove the stored log extends every checkpoint: its own, each witness's latest cosigned one,
+                     banks' receipts, the officer's last verified one; recompute the stored rows
     receipt          issue the inclusion receipt of one leaf against the latest checkpoint
     verify-receipt   check a receipt file (checkpoint signatures and the audit path)
+    keys             print the log's and the witnesses' keys (certificate-checked) for the officer's config
     cross-check      compare a source node's own use log with the registry's
     overdue          uses whose outcome feedback is past due (if this database tracks uses)
 `--db` takes a file path or an SQLAlchemy URL. Listings print a table, or `--format json|csv`; with `--out`
-the report goes to a file and the export itself is logged as an `audit_export` leaf.
+the report goes to a file and the export itself is logged as an `audit_export` leaf. The checks need the log's
+verification key, from `--log-vkey` or the officer's config file (`--config` or `XYD_AUDIT_CONFIG`; see
+`cli/compliance/officer.py`), which also names the witnesses to ask and where the last verified checkpoint
+is kept; they refuse to run without it.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import csv
 import hashlib
 import io
 import json
+import os
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
 from sqlalchemy import Engine
 
 from cli.compliance.checks import (
@@ -35,13 +42,29 @@ from cli.compliance.checks import (
     record_export,
     verify_chain,
 )
+from cli.compliance.officer import (
+    CONFIG_ENV,
+    OfficerConfig,
+    OfficerConfigError,
+    VerifiedState,
+    default_state_path,
+)
+from cli.compliance.witness_client import ask_witnesses
+from cli.registry_admin import RegistryAdmin
 from consent.audit import (
     AuditError,
     AuditLog,
     CosignatureVerifier,
     Ed25519Verifier,
     EventKind,
+    HistoryReport,
     InclusionReceipt,
+    LogForkedError,
+    LogRolledBackError,
+    LogTamperedError,
+    LogTruncatedError,
+    NoteError,
+    WitnessesUnavailableError,
     issue_receipt,
     open_engine,
     verify_receipt,
@@ -68,12 +91,39 @@ def parse_time(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def trust_from(args: argparse.Namespace) -> LogTrust | None:
-    if not args.log_vkey:
-        return None
-    witnesses = tuple(CosignatureVerifier.from_vkey(v) for v in args.witness_vkey)
-    quorum = args.quorum if args.quorum is not None else (len(witnesses) // 2 + 1 if witnesses else 0)
-    return LogTrust(Ed25519Verifier.from_vkey(args.log_vkey), witnesses, quorum)
+class UsageError(Exception):
+    """The command cannot run as configured (exit status 2); the message says what is missing."""
+
+
+def officer_config(args: argparse.Namespace) -> OfficerConfig:
+    """The officer's config file from `--config` or XYD_AUDIT_CONFIG (none: flags only)."""
+    path = getattr(args, "config", None) or os.environ.get(CONFIG_ENV)
+    if not path:
+        return OfficerConfig.empty()
+    try:
+        return OfficerConfig.load(Path(path))
+    except OfficerConfigError as error:
+        raise UsageError(str(error)) from None
+
+
+def trust_from(args: argparse.Namespace, config: OfficerConfig) -> LogTrust:
+    """The log key (required), witness keys and quorum from the flags, else from the config file."""
+    try:
+        log = Ed25519Verifier.from_vkey(args.log_vkey) if args.log_vkey else config.log
+        flagged = tuple(CosignatureVerifier.from_vkey(v) for v in args.witness_vkey)
+    except NoteError as error:
+        raise UsageError(f"bad verifier key: {error}") from None
+    if log is None:
+        raise UsageError(f"the log's verification key is required: --log-vkey, or [log] vkey in the officer's "
+                         f"config (--config or {CONFIG_ENV})")
+    witnesses = {w.name: w.verifier for w in config.witnesses}
+    witnesses.update({w.name: w for w in flagged})
+    quorum = args.quorum if args.quorum is not None else config.quorum
+    if quorum is None:
+        quorum = len(witnesses) // 2 + 1 if witnesses else 0
+    if quorum > len(witnesses):
+        raise UsageError(f"quorum {quorum} exceeds the {len(witnesses)} configured witnesses")
+    return LogTrust(log, tuple(witnesses.values()), quorum)
 
 
 def render(rows: list[dict[str, object]], fmt: str) -> str:
@@ -128,26 +178,79 @@ def _uses(args: argparse.Namespace) -> int:
     return emit(rows, args, engine)
 
 
+VERDICTS = (
+    (LogTruncatedError, "TRUNCATED"), (LogRolledBackError, "ROLLED BACK"), (LogForkedError, "FORKED"),
+    (LogTamperedError, "TAMPERED"), (WitnessesUnavailableError, "WITNESSES UNAVAILABLE"),
+)
+
+
+def failure_line(error: Exception) -> str:
+    """`FAILED (WHAT IT FOUND): ErrorType: message`."""
+    found = next((f" ({word})" for kind, word in VERDICTS if isinstance(error, kind)), "")
+    return f"FAILED{found}: {type(error).__name__}: {error}"
+
+
 def _verify_chain(args: argparse.Namespace) -> int:
+    config = officer_config(args)
+    trust = trust_from(args, config)
     log = AuditLog(engine_for(args.db))
-    saved = [Path(p).read_text(encoding="utf-8") for p in args.saved]
-    trust = trust_from(args)
+    state = VerifiedState(Path(args.state) if args.state else config.state or default_state_path())
+    now = parse_time(args.now) if args.now else datetime.now(UTC)
+    max_age = timedelta(seconds=args.max_witness_age_s) if args.max_witness_age_s else config.max_witness_age
+    answers = None
+    if not args.offline:
+        if not config.witnesses:
+            raise UsageError("no witness to ask: list each source node as a [[witness]] (vkey, address) in the "
+                             "officer's config, or pass --offline to skip the witnesses (truncation is then only "
+                             "checked against your last verified checkpoint, saved notes and receipts)")
+        if config.tls is None:
+            raise UsageError("asking the witnesses needs the officer's certificate: [tls] in the officer's config")
+        answers = ask_witnesses(config.tls, config.witnesses, trust.log.name, timeout=args.timeout)
     try:
-        report = verify_chain(log, trust=trust, saved=saved, check_rows=not args.no_rows)
+        last = state.last_verified(trust.log.name)
+        saved = [(p, Path(p).read_text(encoding="utf-8")) for p in args.saved]
+        receipts = [(p, InclusionReceipt.from_json(Path(p).read_bytes())) for p in args.receipt]
+        report = verify_chain(log, trust=trust, witness_answers=answers, receipts=receipts, saved=saved,
+                              last_verified=last, check_rows=not args.no_rows, now=now, max_age=max_age)
     except (AuditError, ProofError) as exc:
-        print(f"FAILED: {type(exc).__name__}: {exc}")
+        print(failure_line(exc))
         return FAILED
-    if not report.links:
-        print("no checkpoint recorded yet: nothing to verify")
-        return OK
-    for link in report.links:
-        signed = "signatures not checked (no --log-vkey)" if link.cosigners is None else (
-            f"log signature ok, cosigned by {', '.join(link.cosigners) or 'no witness'}")
-        print(f"checkpoint size {link.size:>6} root {link.root.hex()[:16]}…  {signed}")
-    print(f"{len(report.links)} checkpoints consistent with each other"
-          + (f"; stored rows match the latest ({report.rows_checked} leaves recomputed)" if report.rows_checked else ""))
-    print("chain OK")
+    except (OSError, OfficerConfigError) as exc:
+        print(f"error: {exc}")
+        return USAGE
+    print_history(report, last_verified=last is not None, now=now)
+    newest = report.newest
+    if newest is not None:
+        state.remember(newest.note)
+        print(f"kept checkpoint size {newest.checkpoint.size} as the last verified one in {state.path}")
+    print("chain OK" + ("" if report.witnesses_asked else " (offline: witnesses not asked)"))
     return OK
+
+
+def print_history(report: HistoryReport, *, last_verified: bool, now: datetime) -> None:
+    """What was verified, one line per checkpoint."""
+    for held in sorted(report.stored, key=lambda h: h.verified.checkpoint.size):
+        checkpoint = held.verified.checkpoint
+        print(f"checkpoint size {checkpoint.size:>6} root {checkpoint.root.hex()[:16]}…  log signature ok, "
+              f"cosigned by {', '.join(n for n, _ in held.verified.cosigners) or 'no witness'}")
+    for held in report.held:
+        checkpoint = held.verified.checkpoint
+        when = ""
+        if held.verified.cosigners:
+            age = now.timestamp() - max(t for _, t in held.verified.cosigners)
+            when = f", cosigned {age:.0f} s ago"
+        print(f"{held.label}: size {checkpoint.size}{when}; the stored log extends it")
+    for name, why in report.unanswered:
+        print(f"witness {name} did not answer: {why}")
+    if not report.witnesses_asked:
+        print("WARNING: witnesses not asked (--offline): a truncation after your last verification that no "
+              "saved checkpoint or receipt covers would go unnoticed")
+    if not last_verified:
+        print("no last verified checkpoint kept yet (first run with this state file)")
+    covered = max((h.verified.checkpoint.size for h in (*report.stored, *report.held)), default=0)
+    print(f"stored log: {report.head.size} leaves"
+          + (f", {report.rows_checked} recomputed" if report.rows_checked else ", rows not recomputed")
+          + (f"; {report.head.size - covered} newer than any checkpoint" if report.head.size > covered else ""))
 
 
 def _receipt(args: argparse.Namespace) -> int:
@@ -171,10 +274,7 @@ def _receipt(args: argparse.Namespace) -> int:
 
 
 def _verify_receipt(args: argparse.Namespace) -> int:
-    trust = trust_from(args)
-    if trust is None:
-        print("error: --log-vkey is required to verify a receipt")
-        return USAGE
+    trust = trust_from(args, officer_config(args))
     try:
         receipt = InclusionReceipt.from_json(Path(args.receipt).read_bytes())
         event, verified = verify_receipt(receipt, trust.log, witnesses=trust.witnesses, quorum=trust.quorum)
@@ -187,9 +287,10 @@ def _verify_receipt(args: argparse.Namespace) -> int:
 
 
 def _cross_check(args: argparse.Namespace) -> int:
+    trust = trust_from(args, officer_config(args))
     log = AuditLog(engine_for(args.db))
     try:
-        report = cross_check_source(log, engine_for(args.source_db), source=args.source, trust=trust_from(args))
+        report = cross_check_source(log, engine_for(args.source_db), source=args.source, trust=trust)
     except (AuditError, ProofError) as exc:
         print(f"FAILED: {type(exc).__name__}: {exc}")
         return FAILED
@@ -205,6 +306,25 @@ def _cross_check(args: argparse.Namespace) -> int:
     clean = report.complete and not report.unexpected
     print("cross-check clean" if clean else "cross-check FAILED")
     return OK if clean else FAILED
+
+
+def _keys(args: argparse.Namespace) -> int:
+    """Print the [log] and [[witness]] keys for officer.toml, as the parties' certificates vouch for them."""
+    config = officer_config(args)
+    if config.tls is None:
+        raise UsageError("fetching the keys needs the officer's certificate: [tls] in the officer's config")
+    try:
+        with RegistryAdmin(config.tls, args.platform) as admin:
+            trust = admin.log_trust(now=datetime.now(UTC))
+    except grpc.RpcError as exc:
+        print(f"error: the platform did not answer: {exc.code().name}")
+        return FAILED
+    print("# Each key was checked against the certificate of the party it names (the platform relays them")
+    print("# but cannot forge them). Fill in each witness's address, then review before trusting.")
+    print(f'[log]\nvkey = "{trust.log.vkey()}"\n')
+    for witness in trust.witnesses:
+        print(f'[[witness]]\nvkey = "{witness.vkey()}"\naddress = ""   # the {witness.name} node\'s server\n')
+    return OK
 
 
 def _overdue(args: argparse.Namespace) -> int:
@@ -231,9 +351,23 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _trust_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-vkey", help="the registry log's verifier key (name+id+base64)")
+    parser.add_argument("--config", help=f"the officer's config file (default: ${CONFIG_ENV})")
+    parser.add_argument("--log-vkey", help="the log's verifier key (name+id+base64); required here or in --config")
     parser.add_argument("--witness-vkey", action="append", default=[], help="a witness verifier key (repeatable)")
-    parser.add_argument("--quorum", type=int, help="witness cosignatures required (default: a majority)")
+    parser.add_argument("--quorum", type=int, help="witnesses required (default: a strict majority)")
+
+
+def usage_errors_reported(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`func`, with a configuration problem printed and turned into exit status 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except UsageError as error:
+            print(f"error: {error}")
+            return USAGE
+
+    return run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -246,7 +380,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser = sub.add_parser(name, help=help_text)
         if db:
             parser.add_argument("--db", required=True, help="registry database (path or SQLAlchemy URL)")
-        parser.set_defaults(func=func)
+        parser.set_defaults(func=usage_errors_reported(func))
         return parser
 
     p = command("authorisations", "list authorisations", _authorisations)
@@ -259,9 +393,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", action="append", choices=[k.value for k in EventKind],
                    help="event kinds (repeatable; default: every kind of use)")
     _output_options(p)
-    p = command("verify-chain", "verify the checkpoint chain and the stored rows", _verify_chain)
+    p = command("verify-chain", "prove the stored log extends every checkpoint held inside and outside it",
+                _verify_chain)
     _trust_options(p)
+    p.add_argument("--state", help="the officer's last verified checkpoints (default: [log] state, or "
+                                   "audit-state.json in the user's config directory)")
     p.add_argument("--saved", action="append", default=[], help="a checkpoint note kept by the officer (repeatable)")
+    p.add_argument("--receipt", action="append", default=[], help="a bank's inclusion receipt file (repeatable)")
+    p.add_argument("--offline", action="store_true", help="do not ask the witnesses (weaker: see the warning)")
+    p.add_argument("--max-witness-age-s", type=float, help="a witness answer cosigned longer ago does not count")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each witness")
+    p.add_argument("--now", help="the time witness answers are judged at (ISO; default: now)")
     p.add_argument("--no-rows", action="store_true", help="skip recomputing the stored rows")
     p = command("receipt", "issue the inclusion receipt of one leaf", _receipt)
     p.add_argument("--index", type=int, required=True)
@@ -273,6 +415,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source-db", required=True, help="the source node's verification database")
     p.add_argument("--source", required=True, help="the source unit, e.g. source/tax")
     _trust_options(p)
+    p = command("keys", "print the log's and the witnesses' keys for the officer's config", _keys, db=False)
+    p.add_argument("--platform", required=True, help="the platform's address (host:port)")
+    p.add_argument("--config", help=f"the officer's config file, for its [tls] (default: ${CONFIG_ENV})")
     p = command("overdue", "uses whose feedback is past due", _overdue)
     p.add_argument("--now", help="evaluate deadlines at this time (default: now)")
     _output_options(p)

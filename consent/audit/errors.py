@@ -90,3 +90,43 @@ class MissingUsesError(AuditError, IntegrityFailure):
     def __init__(self, missing: int, altered: int, unproven: int) -> None:
         super().__init__(f"registry log is missing {missing} uses, altered {altered}, cannot prove {unproven}")
         self.missing, self.altered, self.unproven = missing, altered, unproven
+
+
+class LogHistoryError(AuditError):
+    """The stored log contradicts a signed checkpoint held outside it (a witness, a bank's receipt, the
+    officer's own copy): `holder` says who holds it; trusted_* is that checkpoint, stored_* the log's head."""
+
+    def __init__(self, what: str, *, holder: str, trusted_size: int, trusted_root: bytes, stored_size: int,
+                 stored_root: bytes) -> None:
+        super().__init__(
+            f"{what}: {holder} holds a checkpoint of size {trusted_size} (root {trusted_root.hex()[:16]}…), "
+            f"the stored log has size {stored_size} (root {stored_root.hex()[:16]}…)"
+        )
+        self.holder = holder
+        self.trusted_size, self.trusted_root = trusted_size, trusted_root
+        self.stored_size, self.stored_root = stored_size, stored_root
+
+
+class LogTruncatedError(LogHistoryError):
+    """A checkpoint a witness, a bank or the log itself signed is larger than the stored log: leaves were
+    deleted (the newest rows, their checkpoints and the head rewritten)."""
+
+
+class LogRolledBackError(LogHistoryError):
+    """The officer's last verified checkpoint is larger than the stored log: the log went back in time since
+    the officer last looked."""
+
+
+class LogForkedError(LogHistoryError):
+    """The stored log does not extend a checkpoint held outside it (same size with another root, or no
+    consistency proof from it): the log now shows another history than the one it signed before."""
+
+
+class WitnessesUnavailableError(AuditError):
+    """Fewer witnesses answered than the quorum: truncation cannot be ruled out. `failures` names each
+    witness that did not answer and why."""
+
+    def __init__(self, required: int, answered: int, failures: tuple[tuple[str, str], ...]) -> None:
+        reasons = "; ".join(f"{name}: {why}" for name, why in failures) or "none configured"
+        super().__init__(f"{answered} witnesses answered, {required} required ({reasons})")
+        self.required, self.answered, self.failures = required, answered, failures

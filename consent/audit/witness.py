@@ -5,8 +5,12 @@ For each log origin the witness keeps the last checkpoint it cosigned. Offered a
 2. refuses a smaller size (rollback) and the same size with another root (split view);
 3. requires the log to prove consistency FROM the size it last saw (else `WitnessConflict(known_size)`,
    so the log can retry with the right proof), and verifies that proof;
-4. records the new head, then cosigns (cosignature/v1). Recording before signing means a crash can never
-   leave a cosignature the witness does not remember.
+4. records the new head with the log-signed note and its cosignature, then returns the cosignature
+   (cosignature/v1). Recording before returning means a crash can never leave a cosignature the witness
+   does not remember.
+Asked later (`latest_cosigned`), it hands out that note cosigned afresh: "as of now, this is the largest
+consistent tree head I have seen for this log". A compliance officer proves the stored log extends it, so a
+log truncated, rolled back or forked after the witness saw it cannot pass as intact.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from consent.audit.checkpoint import Checkpoint
+from consent.audit.checkpoint import Checkpoint, add_cosignatures
 from consent.audit.cosignature import CosignatureSigner, CosignatureVerifier
 from consent.audit.errors import (
     InconsistentCheckpointError,
@@ -31,17 +35,19 @@ from consent.audit.errors import (
     UnknownLogError,
     WitnessConflict,
 )
-from consent.audit.note import Ed25519Verifier, NoteSignature, open_note, parse_note
+from consent.audit.note import Ed25519Verifier, Note, NoteSignature, open_note, parse_note
 from consent.merkle import ProofError, verify_consistency
 
 
 @dataclass(frozen=True)
 class WitnessedHead:
-    """The latest tree head a witness cosigned for one log."""
+    """The latest tree head a witness cosigned for one log, with the log-signed note it cosigned ("" if the
+    head was recorded by a version that did not keep notes)."""
 
     origin: str
     size: int
     root: bytes
+    note: str = ""
 
 
 class WitnessStore(Protocol):
@@ -80,11 +86,12 @@ class JsonFileWitnessStore:
         entry = self._read().get(origin)
         if entry is None:
             return None
-        return WitnessedHead(origin, int(entry["size"]), base64.b64decode(str(entry["root"])))
+        return WitnessedHead(origin, int(entry["size"]), base64.b64decode(str(entry["root"])),
+                             str(entry.get("note", "")))
 
     def save(self, head: WitnessedHead) -> None:
         heads = self._read()
-        heads[head.origin] = {"size": head.size, "root": base64.b64encode(head.root).decode()}
+        heads[head.origin] = {"size": head.size, "root": base64.b64encode(head.root).decode(), "note": head.note}
         self._path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".witness-")
         try:
@@ -137,7 +144,10 @@ class Witness:
             log = self._logs.get(origin)
             if log is None:
                 raise UnknownLogError(f"not a witness for log {origin!r}")
-            open_note(note, [log])  # the log's own signature must be present and valid
+            opened = open_note(note, [log])  # the log's own signature must be present and valid
+            # Keep the note with the log's signature only: a line added by someone else must not be
+            # handed out later under this witness's name.
+            signed = Note(text, tuple(s for s in opened.verified if (s.name, s.key_id) == (log.name, log.key_id))).encode()
             last = self._store.load(origin)
             known = 0 if last is None else last.size
             if checkpoint.size < known:
@@ -147,15 +157,29 @@ class Witness:
                     raise SplitViewError(known, last.root, checkpoint.root)
                 if proof:
                     raise InconsistentCheckpointError("same tree head: the proof must be empty")
-            else:
-                if old_size != known:
-                    raise WitnessConflict(known, old_size)
-                if last is not None and known > 0:
-                    try:
-                        verify_consistency(known, checkpoint.size, last.root, checkpoint.root, proof)
-                    except ProofError as error:
-                        raise InconsistentCheckpointError(f"{known} -> {checkpoint.size}: {error}") from error
-                elif proof:
-                    raise InconsistentCheckpointError("first checkpoint: the proof must be empty")
-                self._store.save(WitnessedHead(origin, checkpoint.size, checkpoint.root))
-            return self._signer.cosign(text, now=now)
+                cosignature = self._signer.cosign(text, now=now)
+                if not last.note:  # a head recorded before notes were kept: keep this one
+                    self._store.save(WitnessedHead(origin, checkpoint.size, checkpoint.root, signed))
+                return cosignature
+            if old_size != known:
+                raise WitnessConflict(known, old_size)
+            if last is not None and known > 0:
+                try:
+                    verify_consistency(known, checkpoint.size, last.root, checkpoint.root, proof)
+                except ProofError as error:
+                    raise InconsistentCheckpointError(f"{known} -> {checkpoint.size}: {error}") from error
+            elif proof:
+                raise InconsistentCheckpointError("first checkpoint: the proof must be empty")
+            cosignature = self._signer.cosign(text, now=now)
+            self._store.save(WitnessedHead(origin, checkpoint.size, checkpoint.root, signed))
+            return cosignature
+
+    def latest_cosigned(self, origin: str, *, now: datetime) -> str | None:
+        """The latest checkpoint this witness cosigned for `origin`, with the log's signature and a fresh
+        cosignature at `now`; None if it has cosigned nothing for that log (or kept no note of it)."""
+        with self._lock:
+            head = self._store.load(origin)
+            if head is None or not head.note:
+                return None
+            text = parse_note(head.note).text
+            return add_cosignatures(head.note, [self._signer.cosign(text, now=now)])

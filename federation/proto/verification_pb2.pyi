@@ -89,6 +89,18 @@ class KeysRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class LatestCosignedRequest(_message.Message):
+    __slots__ = ("origin",)
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    def __init__(self, origin: _Optional[str] = ...) -> None: ...
+
+class LatestCosignedReply(_message.Message):
+    __slots__ = ("note",)
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    note: str
+    def __init__(self, note: _Optional[str] = ...) -> None: ...
+
 class KnownSizeRequest(_message.Message):
     __slots__ = ("origin",)
     ORIGIN_FIELD_NUMBER: _ClassVar[int]

@@ -169,6 +169,11 @@ class WitnessStub(object):
                 request_serializer=federation_dot_proto_dot_verification__pb2.AddCheckpointRequest.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_verification__pb2.AddCheckpointReply.FromString,
                 _registered_method=True)
+        self.LatestCosigned = channel.unary_unary(
+                '/xyd.verification.Witness/LatestCosigned',
+                request_serializer=federation_dot_proto_dot_verification__pb2.LatestCosignedRequest.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_verification__pb2.LatestCosignedReply.FromString,
+                _registered_method=True)
 
 
 class WitnessServicer(object):
@@ -189,6 +194,14 @@ class WitnessServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LatestCosigned(self, request, context):
+        """The latest checkpoint this witness cosigned for a log, cosigned again now (callers: anyone admitted,
+        e.g. a compliance officer's admin certificate, which a source node admits to this method only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WitnessServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -201,6 +214,11 @@ def add_WitnessServicer_to_server(servicer, server):
                     servicer.AddCheckpoint,
                     request_deserializer=federation_dot_proto_dot_verification__pb2.AddCheckpointRequest.FromString,
                     response_serializer=federation_dot_proto_dot_verification__pb2.AddCheckpointReply.SerializeToString,
+            ),
+            'LatestCosigned': grpc.unary_unary_rpc_method_handler(
+                    servicer.LatestCosigned,
+                    request_deserializer=federation_dot_proto_dot_verification__pb2.LatestCosignedRequest.FromString,
+                    response_serializer=federation_dot_proto_dot_verification__pb2.LatestCosignedReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -259,6 +277,33 @@ class Witness(object):
             '/xyd.verification.Witness/AddCheckpoint',
             federation_dot_proto_dot_verification__pb2.AddCheckpointRequest.SerializeToString,
             federation_dot_proto_dot_verification__pb2.AddCheckpointReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LatestCosigned(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.verification.Witness/LatestCosigned',
+            federation_dot_proto_dot_verification__pb2.LatestCosignedRequest.SerializeToString,
+            federation_dot_proto_dot_verification__pb2.LatestCosignedReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,14 +2,16 @@
 
 Shows, against a live platform and source node: a bank refused without authorisation; the enterprise signing
 one; the same question answered (true, then false for a higher threshold); a revocation followed by a
-refusal; checkpoint chain, receipts and the source node's own log all checking out; then a registry log row
-edited behind the platform's back and detected. Returns True only if every step turned out as expected.
+refusal; checkpoint chain (against each witness's latest cosigned checkpoint, asked over mTLS), receipts and
+the source node's own log all checking out; then a registry log row edited behind the platform's back, and
+the newest rows and checkpoints deleted with the head rewritten, both detected. Returns True only if every
+step turned out as expected.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,8 +22,18 @@ from sqlalchemy import update
 
 from cli.bank_client import BankClient, BankKeys
 from cli.compliance.checks import cross_check_source, verify_chain
+from cli.compliance.officer import WitnessEndpoint
+from cli.compliance.witness_client import ask_witnesses
 from cli.registry_admin import RegistryAdmin
-from consent.audit import AuditLog, LogTamperedError, open_engine, verify_receipt
+from consent.audit import (
+    AuditLog,
+    HistoryReport,
+    LogTamperedError,
+    LogTruncatedError,
+    LogTrust,
+    open_engine,
+    verify_receipt,
+)
 from consent.authorisation import (
     AuthorisedBy,
     DataCategory,
@@ -39,9 +51,11 @@ from consent.authorisation import (
 )
 from consent.merkle import leaf_hash
 from federation.pki import CertificateAuthority, Identity, NodeTls, node_directory
+from sandbox.audit_attacks import restore, snapshot, truncate
 from tables import ColumnType, load_schema
 
 OPERATOR = Identity("admin", "operator")
+OFFICER = Identity("admin", "compliance")
 
 
 def utc_now() -> datetime:
@@ -108,12 +122,14 @@ def run_consent_demo(
     source_db: Path,
     source_schema: Path,
     source_table: Path,
+    witness_addresses: Mapping[str, str],
     period: str = "2025",
     bank: str = "demo-bank",
     out: Callable[[str], None] = print,
     clock: Callable[[], datetime] = utc_now,
 ) -> bool:
-    """Run the consent scenario against running processes; True if every step gave the expected result."""
+    """Run the consent scenario against running processes; True if every step gave the expected result.
+    `witness_addresses` maps each source party to its server's address (the officer asks them directly)."""
     subject = pick_subject(source_schema, source_table)
     low, high = int(subject.value // 2), int(subject.value * 2) + 1
     ok = True
@@ -167,9 +183,16 @@ def run_consent_demo(
         expect(good == len(answered) == 2, f"bank's inclusion receipts: {good} of {len(answered)} verify")
 
     log = AuditLog(open_engine(f"sqlite:///{registry_db}"))
-    chain = verify_chain(log, trust=trust)
-    expect(chain.rows_checked == publication.size,
-           f"compliance: {len(chain.links)} checkpoint(s) consistent, {chain.rows_checked} stored leaves recomputed")
+    officer = credentials(pki_dir, OFFICER)
+    witnesses = [WitnessEndpoint(w, witness_addresses[w.name]) for w in trust.witnesses if w.name in witness_addresses]
+
+    def compliance_check(trust: LogTrust = trust) -> HistoryReport:
+        return verify_chain(log, trust=trust, witness_answers=ask_witnesses(officer, witnesses, trust.log.name))
+
+    chain = compliance_check()
+    expect(chain.rows_checked >= publication.size and len(chain.held) == len(witnesses) > 0,
+           f"compliance: {len(chain.stored)} checkpoint(s) and {len(chain.held)} witnesses' latest cosigned ones "
+           f"are prefixes of the stored log; {chain.rows_checked} stored leaves recomputed")
     report = cross_check_source(log, open_engine(f"sqlite:///{source_db}"), source=source, trust=trust)
     expect(report.complete and not report.unexpected,
            f"cross-check {source}: {report.checked} records in its own log, {len(report.matched)} proven in the "
@@ -182,7 +205,7 @@ def run_consent_demo(
     with log.engine.begin() as conn:  # a DBA rewrites a use as a refusal, hash column included
         conn.execute(update(table).where(table.c.idx == index).values(leaf=forged, leaf_hash=leaf_hash(forged)))
     try:
-        verify_chain(log, trust=trust)
+        compliance_check()
         expect(False, "tampered registry row NOT detected")
     except LogTamperedError as exc:
         expect(True, f"registry row {index} rewritten in the database -> detected: {exc}")
@@ -190,4 +213,16 @@ def run_consent_demo(
         with log.engine.begin() as conn:
             conn.execute(update(table).where(table.c.idx == index).values(leaf=original, leaf_hash=leaf_hash(original)))
     out(f"      (digest of the forged row: {hashlib.sha256(forged).hexdigest()[:16]}…; original restored)")
+
+    kept = snapshot(registry_db)
+    try:  # a DBA deletes the newest rows and checkpoints and rewrites the head: the log agrees with itself
+        truncate(log, publication.size - 2)
+        compliance_check()
+        expect(False, "truncated registry log NOT detected")
+    except LogTruncatedError as exc:
+        expect(True, f"newest 2 rows and their checkpoint deleted, head rewritten -> detected: {exc}")
+    finally:
+        restore(registry_db, kept)
+        kept.close()
+    out("      (database restored)")
     return ok

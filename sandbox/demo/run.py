@@ -143,7 +143,10 @@ def run_demo(args: argparse.Namespace) -> int:
                 registry_db=federation.node_state("platform", "main") / "consent" / "registry.db",
                 source=f"source/{source}",
                 source_db=federation.node_state("source", source) / "verification" / "node.db",
-                source_schema=node_data[source].schema, source_table=node_data[source].table, out=_print)
+                source_schema=node_data[source].schema, source_table=node_data[source].table,
+                witness_addresses={f"source/{s}": (federation.node_state("source", s) / "address").read_text().strip()
+                                   for s in sources},
+                out=_print)
             if not consent_ok:
                 _print("error: the consent scenario did not behave as expected (see the lines marked above)")
                 return 1

@@ -15,9 +15,10 @@ from source_node.verification.registry_link import (
     RemoteEnterpriseKeys,
     RemoteStatusSource,
 )
-from source_node.verification.witnessing import WitnessServicer
+from source_node.verification.witnessing import OFFICER_METHODS, WitnessServicer
 
 __all__ = [
+    "OFFICER_METHODS",
     "BindingDirectory",
     "LeafCapture",
     "NodeKeys",

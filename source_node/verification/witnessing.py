@@ -1,7 +1,10 @@
 """The node's gRPC `Witness` service: cosign the registry's checkpoints only along one append-only history.
 
 The checks are `consent.audit.Witness`'s (log signature, no rollback, no split view, a consistency proof
-from the last head this node cosigned); this adapter maps its typed refusals onto the wire.
+from the last head this node cosigned); this adapter maps its typed refusals onto the wire. `LatestCosigned`
+hands the latest cosigned checkpoint, cosigned afresh, to anyone the server admits: a compliance officer
+proves the registry's stored log extends it (the node's server admits the admin role to that method only,
+`OFFICER_METHODS`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from federation.server import peer_identity
 from source_node.verification.registry_link import PLATFORM
 
 log = logging.getLogger("xyd.source.witness")
+
+# What an admin (compliance) certificate may call on a source node: nothing else of the node's services.
+OFFICER_METHODS = frozenset({"/xyd.verification.Witness/LatestCosigned"})
 
 
 def refusal_message(error: AuditError) -> verification_pb2.WitnessRefusal:
@@ -86,3 +92,11 @@ class WitnessServicer(verification_pb2_grpc.WitnessServicer):
             return verification_pb2.AddCheckpointReply(refusal=refusal_message(error))
         return verification_pb2.AddCheckpointReply(cosignature=verification_pb2.Cosignature(
             name=signature.name, key_id=signature.key_id, signature=signature.signature))
+
+    def LatestCosigned(  # noqa: N802 - gRPC method name
+        self, request: verification_pb2.LatestCosignedRequest, context: grpc.ServicerContext
+    ) -> verification_pb2.LatestCosignedReply:
+        note = self._require(context).latest_cosigned(request.origin, now=self._clock())
+        log.info("latest cosigned checkpoint asked", extra={"by": peer_identity(context).party,
+                                                            "origin": request.origin[:128]})
+        return verification_pb2.LatestCosignedReply(note=note or "")

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, update
 
 from cli.compliance import commands as audit_cli
+from cli.compliance.officer import OfficerConfig, OfficerConfigError
 from consent.audit import (
     AuditEvent,
     AuditLog,
@@ -39,6 +40,7 @@ from consent.authorisation import (
 )
 from consent.merkle import leaf_hash
 from platform_node.uses.schema import use_metadata, uses
+from sandbox import audit_attacks as attack
 from sandbox.demo.consent import demo_terms
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -59,6 +61,12 @@ class Registry:
 
     def trust_args(self) -> list[str]:
         return ["--log-vkey", self.signer.verifier().vkey(), "--witness-vkey", self.witness.verifier().vkey()]
+
+    def chain_args(self, *extra: str) -> list[str]:
+        """`verify-chain` without a witness to ask (in-process here; asked over gRPC in the integration
+        tests), keeping the officer's state next to the database."""
+        return ["verify-chain", "--db", str(self.db), *self.trust_args(), "--offline",
+                "--state", str(self.db.parent / "audit-state.json"), *extra]
 
     def use(self, authorisation_id: str, n: int, *, institution: str = ICBC, source: str = TAX,
             relayed: bool = True, at: datetime | None = None) -> None:
@@ -160,18 +168,57 @@ def test_uses_by_filter_and_logged_export(registry: Registry, capsys, tmp_path: 
 
 def test_verify_chain_passes_then_detects_an_edited_row(registry: Registry, capsys) -> None:
     db = str(registry.db)
-    code, out = run(capsys, "verify-chain", "--db", db, *registry.trust_args())
-    assert code == 0 and "chain OK" in out and "cosigned by source/tax" in out and "leaves recomputed" in out
+    code, out = run(capsys, *registry.chain_args())
+    assert code == 0 and "chain OK (offline: witnesses not asked)" in out and "cosigned by source/tax" in out
+    assert f"{registry.log.tree_size()} recomputed" in out
     other = Ed25519Signer.generate("xyd/platform/main/audit-log")
-    code, out = run(capsys, "verify-chain", "--db", db, "--log-vkey", other.verifier().vkey())
+    code, out = run(capsys, "verify-chain", "--db", db, "--log-vkey", other.verifier().vkey(), "--offline",
+                    "--state", str(registry.db.parent / "other-state.json"))
     assert code == 1 and "FAILED" in out
     table = registry.log.tables.leaf
     leaf = registry.log.leaf(registry.log.tree_size() - 4).leaf  # a use under both checkpoints
     forged = leaf.replace(b"bank/icbc-sz", b"bank/cmb-sz")
     with registry.log.engine.begin() as conn:
         conn.execute(update(table).where(table.c.leaf == leaf).values(leaf=forged, leaf_hash=leaf_hash(forged)))
-    code, out = run(capsys, "verify-chain", "--db", db, *registry.trust_args())
-    assert code == 1 and "LogTamperedError" in out
+    code, out = run(capsys, *registry.chain_args())
+    assert code == 1 and "FAILED (TAMPERED): LogTamperedError" in out
+
+
+def test_the_officers_state_is_kept_after_success_only_and_catches_a_rollback(registry: Registry, capsys) -> None:
+    state = registry.db.parent / "audit-state.json"
+    code, out = run(capsys, *registry.chain_args())
+    assert code == 0 and "no last verified checkpoint kept yet" in out
+    kept = json.loads(state.read_text())["xyd/platform/main/audit-log"]
+    assert kept["size"] == max(Checkpoint.from_body(parse_note(n).text).size for n in registry.log.checkpoints())
+    attack.truncate(registry.log, kept["size"] - 1)
+    code, out = run(capsys, *registry.chain_args())
+    assert code == 1 and "FAILED (ROLLED BACK): LogRolledBackError" in out
+    assert json.loads(state.read_text())["xyd/platform/main/audit-log"] == kept
+
+
+def test_a_banks_receipt_shows_a_truncation(registry: Registry, capsys, tmp_path: Path) -> None:
+    path = tmp_path / "receipt.json"
+    newest = registry.log.tree_size() - 1
+    assert run(capsys, "receipt", "--db", str(registry.db), "--index", str(newest), "--out", str(path))[0] == 0
+    first = min(Checkpoint.from_body(parse_note(n).text).size for n in registry.log.checkpoints())
+    attack.truncate(registry.log, first)
+    code, out = run(capsys, *registry.chain_args("--receipt", str(path)))
+    assert code == 1 and f"FAILED (TRUNCATED): LogTruncatedError: the log was truncated: receipt {path}" in out
+
+
+def test_the_log_key_is_required(registry: Registry, capsys, monkeypatch: pytest.MonkeyPatch,
+                                 tmp_path: Path) -> None:
+    monkeypatch.delenv("XYD_AUDIT_CONFIG", raising=False)
+    for command in (["verify-chain", "--db", str(registry.db), "--offline", "--state", str(tmp_path / "s.json")],
+                    ["cross-check", "--db", str(registry.db), "--source-db", str(registry.source_db),
+                     "--source", TAX], ["verify-receipt", str(tmp_path / "none.json")]):
+        code, out = run(capsys, *command)
+        assert code == 2 and "the log's verification key is required" in out, command
+    assert not (tmp_path / "s.json").exists()
+    bad = tmp_path / "officer.toml"
+    bad.write_text('[log]\nvkey = "not-a-key"\n')
+    code, out = run(capsys, "verify-chain", "--db", str(registry.db), "--config", str(bad), "--offline")
+    assert code == 2 and "bad verifier key" in out
 
 
 def test_receipt_issued_and_verified_and_a_shifted_one_refused(registry: Registry, capsys, tmp_path: Path) -> None:
@@ -235,5 +282,25 @@ def test_a_rewritten_row_between_two_checkpoints_is_reported_as_tampering(regist
     forged = leaf + b" "
     with registry.log.engine.begin() as conn:
         conn.execute(update(table).where(table.c.leaf == leaf).values(leaf=forged, leaf_hash=leaf_hash(forged)))
-    code, out = run(capsys, "verify-chain", "--db", str(registry.db), *registry.trust_args())
+    code, out = run(capsys, *registry.chain_args())
     assert code == 1 and "LogTamperedError" in out
+
+
+def test_the_officers_config_refuses_what_would_weaken_a_check(registry: Registry, tmp_path: Path) -> None:
+    log_key, witness_key = registry.signer.verifier().vkey(), registry.witness.verifier().vkey()
+    good = f'[log]\nvkey = "{log_key}"\n\n[[witness]]\nvkey = "{witness_key}"\naddress = "tax.example:7000"\n'
+    path = tmp_path / "officer.toml"
+    path.write_text(good)
+    config = OfficerConfig.load(path)
+    assert config.log is not None and config.log.vkey() == log_key and config.state == tmp_path / "audit-state.json"
+    assert [(w.name, w.address) for w in config.witnesses] == [(TAX, "tax.example:7000")] and config.tls is None
+    for bad, reason in (
+        (good + f'\n[[witness]]\nvkey = "{witness_key}"\naddress = "other:1"\n', "listed twice"),
+        (good + "\n[witnesses]\n", "unknown sections"),
+        (good.replace("[log]\n", "[log]\nquorum = -1\n"), "quorum"),
+        (good.replace("[log]\n", "[log]\nmax_age = 5\n"), "unknown \\[log\\] keys"),
+        (good.replace('address = "tax.example:7000"\n', ""), "needs vkey and address"),
+    ):
+        path.write_text(bad)
+        with pytest.raises(OfficerConfigError, match=reason):
+            OfficerConfig.load(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from consent.audit import (
     add_cosignatures,
     issue_receipt,
     open_engine,
+    parse_note,
     sign_checkpoint,
     verify_checkpoint,
     verify_receipt,
@@ -200,3 +202,40 @@ def test_inclusion_receipt_round_trip_and_tampering(log: AuditLog, signer: Ed255
         verify_receipt(swapped, signer.verifier())
     with pytest.raises(NoteError):
         InclusionReceipt.from_json(b'{"leaf": "", "index": -1, "proof": [], "checkpoint": ""}')
+
+
+def test_witness_hands_out_its_latest_cosigned_checkpoint_cosigned_afresh(log: AuditLog, signer: Ed25519Signer,
+                                                                         tmp_path: Path) -> None:
+    store = JsonFileWitnessStore(tmp_path / "witness.json")
+    key = CosignatureSigner.generate("source/tax")
+    witness = Witness(key, [signer.verifier()], store)
+    assert witness.latest_cosigned(ORIGIN, now=NOW) is None
+    grow(log, 4)
+    note, checkpoint = checkpoint_note(log, signer)
+    # A line the log (or anyone) added under another name is not kept under this witness's answer.
+    other = CosignatureSigner.generate("source/other")
+    offered = add_cosignatures(note, [other.cosign(Checkpoint.body(checkpoint), now=NOW)])
+    witness.add_checkpoint(offered, old_size=0, proof=[], now=NOW)
+    later = NOW + timedelta(hours=2)
+    restarted = Witness(key, [signer.verifier()], JsonFileWitnessStore(tmp_path / "witness.json"))
+    latest = restarted.latest_cosigned(ORIGIN, now=later)
+    verified = verify_checkpoint(latest, signer.verifier(), witnesses=[witness.verifier(), other.verifier()],
+                                 quorum=1, now=later, max_age=timedelta(minutes=5))
+    assert verified.checkpoint == checkpoint and verified.cosigners == (("source/tax", int(later.timestamp())),)
+    assert witness.latest_cosigned("xyd.test/other-log", now=later) is None
+
+
+def test_a_head_recorded_without_its_note_gets_one_at_the_next_cosignature(log: AuditLog, signer: Ed25519Signer,
+                                                                          tmp_path: Path) -> None:
+    path = tmp_path / "witness.json"
+    witness = make_witness(signer, store=JsonFileWitnessStore(path))
+    grow(log, 3)
+    note, checkpoint = checkpoint_note(log, signer)
+    witness.add_checkpoint(note, old_size=0, proof=[], now=NOW)
+    # As a version that kept no notes wrote it: size and root only.
+    state = json.loads(path.read_text())
+    del state[ORIGIN]["note"]
+    path.write_text(json.dumps(state))
+    assert witness.latest_cosigned(ORIGIN, now=NOW) is None and witness.known_size(ORIGIN) == 3
+    witness.add_checkpoint(note, old_size=3, proof=[], now=NOW)
+    assert Checkpoint.from_body(parse_note(witness.latest_cosigned(ORIGIN, now=NOW)).text) == checkpoint

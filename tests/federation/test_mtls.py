@@ -250,3 +250,27 @@ def test_unusable_crl_fails_closed_and_recovers_when_fixed(tmp_path: Path) -> No
 def test_unknown_allowed_role_is_a_configuration_error(ca: CertificateAuthority) -> None:
     with pytest.raises(ValueError, match="unknown roles"):
         NodeServer(ca.issue(TAX), allowed_roles={"robot"})
+
+
+def test_a_limited_role_reaches_its_methods_only(ca: CertificateAuthority) -> None:
+    """A source node admits an officer's admin certificate to one method: every other one, the mailbox
+    included, is refused; the fully admitted roles are unaffected, and an unknown limited role is refused."""
+    server = _serve(ca.issue(TAX), allowed_roles={"platform"},
+                    limited_roles={"admin": {"/xyd.control.Node/Describe"}})
+    try:
+        officer = ca.issue(Identity("admin", "compliance"))
+        assert _describe(server.address, officer) == "admin/compliance"
+        assert _run_task(server.address, officer) == grpc.StatusCode.PERMISSION_DENIED
+        with (
+            pytest.raises(PeerRefused) as info,
+            GrpcChannel("admin/compliance", "j", {"source/tax": server.address}, officer, Mailbox(),
+                        retry=FAST) as channel,
+        ):
+            channel.send("source/tax", "t", transport_pb2.Frame())
+        assert info.value.code == grpc.StatusCode.PERMISSION_DENIED
+        assert _run_task(server.address, ca.issue(PLATFORM)) == ["platform/main", "platform/main"]
+        assert _run_task(server.address, ca.issue(Identity("bank", "icbc"))) == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        server.stop(0)
+    with pytest.raises(ValueError, match="unknown roles"):
+        NodeServer(ca.issue(TAX), limited_roles={"robot": {"/x/y"}})

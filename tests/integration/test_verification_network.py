@@ -113,7 +113,8 @@ def test_refused_then_answered_then_revoked(world: ConsentWorld, bank: BankClien
     event, verified = verify_receipt(bank.receipt(yes.receipts[0].index), trust.log, witnesses=trust.witnesses,
                                      quorum=trust.quorum)
     assert event.use_id == yes.request_id and verified.checkpoint.size == publication.size
-    assert verify_chain(registry, trust=trust).rows_checked == publication.size
+    history = verify_chain(registry, trust=trust, witness_answers=world.ask_witnesses(trust))
+    assert history.rows_checked == publication.size and {h.name for h in history.held} == {TAX, SOCIAL}
     report = cross_check_source(registry, open_engine(f"sqlite:///{world.source_db('tax')}"), source=TAX, trust=trust)
     assert report.complete and not report.unexpected
     assert {yes.request_id, no.request_id} <= {e.use_id for e, _ in report.matched}
@@ -237,11 +238,12 @@ def test_consent_demo_runs_green(world: ConsentWorld, capsys: pytest.CaptureFixt
     ok = run_consent_demo(
         pki_dir=world.pki_dir, platform_address=world.platform_address, registry_db=world.registry_db,
         source=TAX, source_db=world.source_db("tax"), source_schema=world.data_dir / "tax.toml",
-        source_table=world.table("tax"),
+        source_table=world.table("tax"), witness_addresses=world.witness_addresses(),
     )
     printed = capsys.readouterr().out
     assert ok, printed
     assert "refused NOT_AUTHORISED" in printed and "refused REVOKED" in printed and "-> detected" in printed
+    assert "head rewritten -> detected: the log was truncated" in printed
     assert "UNEXPECTED" not in printed
     assert Path(world.registry_db).exists()
 
