@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from cli.parent_watch import die_with_parent_if_asked
+from errors import ConfigurationError, InvalidInput, XydError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except XydError as exc:  # a routine failure (bad config, unreachable peer, refused): one line, no trace
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, (InvalidInput, ConfigurationError)) else 1
+    except FileNotFoundError as exc:
+        print(f"error: no such file: {exc.filename}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

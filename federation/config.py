@@ -62,6 +62,9 @@ class NodeConfig:
     tls: TlsPaths
     coordinator: str | None
     log_level: str = "INFO"
+    log_file: Path | None = None
+    log_max_mb: float = 50.0
+    log_backups: int = 5
     raw: Mapping[str, Any] = field(default_factory=dict)
     source: Path | None = None
 
@@ -88,6 +91,7 @@ ENV_OVERRIDES = {
     "XYD_LISTEN": ("node", "listen"),
     "XYD_STATE_DIR": ("node", "state_dir"),
     "XYD_LOG_LEVEL": ("node", "log_level"),
+    "XYD_LOG_FILE": ("node", "log_file"),
     "XYD_COORDINATOR": ("coordinator", "address"),
     "XYD_TLS_CA": ("tls", "ca"),
     "XYD_TLS_CERT": ("tls", "cert"),
@@ -132,6 +136,9 @@ def load_node_config(path: Path, env: Mapping[str, str] | None = None) -> NodeCo
         ),
         coordinator=raw.get("coordinator", {}).get("address"),
         log_level=str(raw.get("node", {}).get("log_level", "INFO")),
+        log_file=resolve(str(raw["node"]["log_file"])) if raw.get("node", {}).get("log_file") else None,
+        log_max_mb=float(raw.get("node", {}).get("log_max_mb", 50.0)),
+        log_backups=int(raw.get("node", {}).get("log_backups", 5)),
         raw=raw,
         source=path.resolve(),
     )

@@ -98,8 +98,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(services: PlatformServices | None = None) -> FastAPI:
     """The app; `services=None` is enough to render the OpenAPI document."""
+    # No /docs or /redoc: those pages load their scripts from a public CDN, which deployments cannot reach.
+    # The OpenAPI document stays at /openapi.json and docs/API.md is generated from it.
     app = FastAPI(title="xyd platform API", version=API_VERSION, description=DESCRIPTION, openapi_tags=TAGS,
-                  lifespan=_lifespan)
+                  lifespan=_lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     install_error_handlers(app)
     for module in (scores, models, uses, alerts, reports, compliance, admin):

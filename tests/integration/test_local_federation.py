@@ -335,3 +335,10 @@ def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federat
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == "SOURCE_UNAVAILABLE"
     assert refused.json()["failed_sources"] == ["source/utilities"]
+
+
+def test_the_sample_psi_job_of_the_docs_runs(federation: LocalFederation) -> None:
+    """docs/examples/psi-job.toml, as shipped, matches the platform with two source units."""
+    spec = (Path(__file__).resolve().parents[2] / "docs" / "examples" / "psi-job.toml").read_text(encoding="utf-8")
+    _, _, status = _run(federation, spec)
+    assert status.state == "SUCCEEDED", status.error
