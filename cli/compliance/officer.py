@@ -33,7 +33,6 @@ from pathlib import Path
 from consent.audit import Checkpoint, CosignatureVerifier, Ed25519Verifier, NoteError, parse_note
 from federation.pki import NodeTls
 
-CONFIG_ENV = "XYD_AUDIT_CONFIG"
 STATE_NAME = "audit-state.json"
 
 

@@ -28,8 +28,6 @@ from sandbox.launcher import PLATFORM, LocalFederation, NodeData
 from sandbox.processes import ProcessFailed
 from sandbox.synthdata import generate
 
-DEFAULT_SOURCES = ("tax", "social_insurance", "utilities", "housing_fund")
-
 
 def _print(line: str = "") -> None:
     print(line, flush=True)
@@ -213,20 +211,3 @@ def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], ar
                f"retrains, all parties: {evaluation['auc_holdout_all']:.4f}):")
         for party, c in sorted(evaluation["contributions"].items(), key=lambda kv: -kv[1]["marginal_auc"]):
             _print(f"        {party:<26} {c['marginal_auc']:+.4f}")
-
-
-def register_demo(subparsers: argparse._SubParsersAction) -> None:
-    demo = subparsers.add_parser("demo", help="run the end-to-end federation on loopback")
-    demo.add_argument("--enterprises", type=int, default=3000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--trees", type=int, default=8, help="SecureBoost trees")
-    demo.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus size (2048 or more)")
-    demo.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated source units")
-    demo.add_argument("--state-dir", default=None, help="keep state (PKI, data, logs) in this folder")
-    demo.add_argument("--keep-state", action="store_true", help="do not delete the temporary state folder")
-    demo.add_argument("--skip-banks", action="store_true", help="leave out the Flower run among banks")
-    demo.add_argument("--keep-running", action="store_true",
-                      help="leave the federation up and write endpoints.json (API URL, demo credentials)")
-    demo.set_defaults(func=run_demo)
-
-
