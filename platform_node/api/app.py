@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from platform_node.api.errors import install_error_handlers
+from platform_node.api.request_gate import RequestGate
 from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, uses
 from platform_node.api.services import PlatformServices
 
@@ -102,6 +103,7 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
                   lifespan=_lifespan)
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(RequestGate)
     for module in (scores, models, uses, alerts, reports, compliance, admin):
         app.include_router(module.router)
 

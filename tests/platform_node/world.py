@@ -145,7 +145,7 @@ def build_platform(tmp_path: Path, *, enterprise_count: int = 40, settings: ApiS
     sources = feature_sources(codes)
     records = InMemoryPublicRecords(enterprises=codes)
     settings = settings or ApiSettings(database_url=database_url or f"sqlite:///{tmp_path / 'platform.db'}",
-                                       allow_http_webhooks=True, webhook_timeout_s=2.0)
+                                       allow_insecure_webhooks_for_tests=True, webhook_timeout_s=2.0)
     services = build_services(
         settings, scorer=local_scorer(sources, policy), public_records=records,
         secrets=PlatformSecrets.from_master(bytes(range(32))), engine=open_engine(settings.database_url),
