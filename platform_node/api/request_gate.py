@@ -3,11 +3,12 @@
 FastAPI reads and parses a request's body before it resolves the dependencies that authenticate, so without
 this gate an outsider's 100 MB body was read in full before its 401, and a keyless malformed body got a 422
 (telling an outsider how the endpoint parses). Here, in order, before the body is touched:
-1. a declared `Content-Length` above the route's limit is `413 PAYLOAD_TOO_LARGE`;
-2. on `/v1/*` (except `/v1/health`) the bearer key is checked: a key that authenticated within the last
+1. on `/v1/*` (except `/v1/health`) the bearer key is checked: a key that authenticated within the last
    seconds passes from memory; otherwise, if the client's address or the presented key id has used up its
    failed-authentication allowance, `429 AUTH_RATE_LIMITED` (no credential is checked); else the key is
-   checked, and a failure is `401 UNAUTHENTICATED` and counted (`institutions.failed_auth`);
+   checked, and a failure is `401 UNAUTHENTICATED` and counted (`institutions.failed_auth`). So an outsider
+   gets 401 (or 429) whatever its body, and the body is never read;
+2. a declared `Content-Length` above the route's limit is `413 PAYLOAD_TOO_LARGE`;
 3. a body sent without a length is counted as it streams, and refused with 413 once past the limit.
 The institution found is left in the request's state for the `CurrentInstitution` dependency, which then
 charges its per-institution rate limit.
@@ -85,7 +86,10 @@ def _within(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.I
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, **extra}, status_code=status, headers=headers)
+    # The gate answers without reading the body; closing the connection keeps the server from reading (and
+    # discarding) whatever body the client goes on sending.
+    return JSONResponse({"code": code, "message": message, **extra}, status_code=status,
+                        headers={**(headers or {}), "Connection": "close"})
 
 
 def _bounded(receive: Receive, limit: int) -> Receive:
@@ -126,6 +130,11 @@ class RequestGate:
                 authorization = value.decode("latin-1")
             elif name == b"x-forwarded-for":
                 forwarded = value.decode("latin-1")
+        if services is not None and needs_key(path):
+            refusal = await self._authenticate(services, scope, authorization, forwarded)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         if length is not None:
             if not length.strip().isdigit():
                 await _error(400, "BAD_REQUEST", "the Content-Length header is not a number")(scope, receive, send)
@@ -133,17 +142,11 @@ class RequestGate:
             if int(length) > limit:
                 await self._too_large(limit, scope, receive, send)
                 return
-        if services is not None and needs_key(path):
-            refusal = await self._authenticate(services, scope, authorization, forwarded)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
         await self.app(scope, receive if length is not None else _bounded(receive, limit), send)
 
     @staticmethod
     async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = _error(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds this endpoint's limit of {limit} bytes",
-                        headers={"Connection": "close"})
+        answer = _error(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds this endpoint's limit of {limit} bytes")
         await answer(scope, receive, send)
 
     def _trusted_networks(self, services: Any) -> tuple[Any, ...]:
@@ -177,6 +180,7 @@ class RequestGate:
                 if token is None:
                     raise InvalidCredentials("no bearer API key")
                 institution = await run_in_threadpool(services.institutions.authenticate, token, now=now)
+                services.failed_auth.succeeded(address, token, now=moment)
             except InvalidCredentials:
                 services.failed_auth.failed(address, token, now=moment)
                 log.info("authentication failed", extra={"client": client_key(address)})

@@ -6,6 +6,10 @@ key id are answered 429 before any credential is checked, so guessing costs the 
 server nothing: no database read, no hash. A success takes no token. IPv6 clients are counted per /64,
 the block one subscriber usually holds, so rotating addresses inside it does not reset the count.
 
+So that someone who learnt a key id cannot lock its owner out by failing on it from elsewhere, an address
+from which the key authenticated within `known_client_s` is not held back by that key id's bucket (its own
+address bucket still applies).
+
 Buckets live in memory, bounded in number: when the table is full, buckets that have refilled (idle
 clients) are dropped first. Time comes from the caller (seconds), so tests advance a clock instead of
 sleeping.
@@ -28,6 +32,7 @@ class FailedAuthLimits:
     address_per_minute: float = 12.0
     key_burst: int = 10
     key_per_minute: float = 6.0
+    known_client_s: float = 86_400.0
     max_tracked: int = 100_000
 
     def __post_init__(self) -> None:
@@ -99,16 +104,32 @@ class FailedAuthLimiter:
         self.limits = limits = limits or FailedAuthLimits()
         self._addresses = _Buckets(limits.address_burst, limits.address_per_minute, limits.max_tracked)
         self._keys = _Buckets(limits.key_burst, limits.key_per_minute, limits.max_tracked)
+        self._known: dict[tuple[str, str], float] = {}  # (client, key id) -> last success
         self._lock = threading.Lock()
 
     def blocked_for(self, address: str | None, token: str | None, *, now: float) -> float:
         """Seconds this client must wait before its credentials are checked again (0: check them now)."""
-        key_id = key_id_of(token)
+        key_id, client = key_id_of(token), client_key(address)
         with self._lock:
-            wait = self._addresses.wait(client_key(address), now)
+            wait = self._addresses.wait(client, now)
             if key_id is not None:
-                wait = max(wait, self._keys.wait(key_id, now))
+                known = self._known.get((client, key_id))
+                if known is None or now - known > self.limits.known_client_s:
+                    wait = max(wait, self._keys.wait(key_id, now))
         return wait
+
+    def succeeded(self, address: str | None, token: str | None, *, now: float) -> None:
+        """Remember that the key authenticated from this client (see the module docstring)."""
+        key_id = key_id_of(token)
+        if key_id is None:
+            return
+        with self._lock:
+            if len(self._known) >= self.limits.max_tracked:
+                horizon = now - self.limits.known_client_s
+                self._known = {k: t for k, t in self._known.items() if t >= horizon}
+                if len(self._known) >= self.limits.max_tracked:
+                    self._known.clear()
+            self._known[(client_key(address), key_id)] = now
 
     def failed(self, address: str | None, token: str | None, *, now: float) -> None:
         """Count one failed authentication against the client's address and the presented key id."""

@@ -18,7 +18,7 @@ from platform_node.api.cli import main
 from platform_node.api.openapi_doc import DEFAULT_OUTPUT, current_markdown
 from platform_node.api.settings import SettingsError, load_settings, settings_from_mapping
 from platform_node.uses.deadlines import OverdueAction
-from tests.platform_node.world import SCORECARD, enterprises, feature_sources
+from tests.platform_node.world import enterprises, write_scorecard_model
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -71,28 +71,7 @@ def test_docs_api_md_is_generated_from_the_current_spec() -> None:
 
 
 def _model_file(tmp_path: Path) -> Path:
-    codes = enterprises(5)
-    tables = {}
-    for name, source in feature_sources(codes).items():
-        rows = source.fetch(codes)
-        features = sorted(next(iter(rows.values())))
-        csv_path = tmp_path / f"{name.split('/')[1]}.csv"
-        lines = ["credit_code," + ",".join(features)]
-        lines += [code + "," + ",".join(str(rows[code][f]) for f in features) for code in codes]
-        csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tables[name] = csv_path.name
-    spec = {
-        "model_id": "scorecard-cli", "model_version": "1", "base_points": SCORECARD.base_points,
-        "scale": {"base_score": 600, "base_odds": 50.0, "pdo": 40.0},
-        "characteristics": [
-            {"feature": c.feature, "source": c.source, "category": c.category, "missing_points": c.missing_points,
-             "bins": [[b.upper, b.points] for b in c.bins]} for c in SCORECARD.characteristics
-        ],
-        "tables": tables,
-    }
-    path = tmp_path / "model.json"
-    path.write_text(json.dumps(spec), encoding="utf-8")
-    return path
+    return write_scorecard_model(tmp_path, enterprises(5))
 
 
 def _free_port() -> int:
