@@ -40,8 +40,15 @@ DEFAULT_WEBHOOK_PORTS = (443, 8443)
 MAX_URL_LENGTH = 2000
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _HOST_NAME = re.compile(r"(?=.{1,253}\.?$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?")
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+# Special-purpose blocks (IANA registries, RFC 6890) refused whatever the Python version's `is_global` says
+# of a given address; IPv4 forms written inside IPv6 (mapped, 6to4, NAT64, Teredo) are refused outright.
+_REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "::ffff:0:0/96", "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23",
+    "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+))
 
 
 class RefusalRule(StrEnum):
@@ -126,12 +133,10 @@ def _is_public(address: Address) -> bool:
         return False
     if address.is_private or address.is_loopback or address.is_link_local:
         return False
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None or address.sixtofour is not None or address.teredo is not None:
-            return False
-        if address in _SIX_TO_FOUR or any(address in net for net in _NAT64):
-            return False
-    return True
+    if isinstance(address, ipaddress.IPv6Address) and (
+            address.ipv4_mapped is not None or address.sixtofour is not None or address.teredo is not None):
+        return False
+    return not any(address.version == net.version and address in net for net in _REFUSED_NETWORKS)
 
 
 def _is_test_loopback(address: Address) -> bool:
