@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine
@@ -179,7 +178,6 @@ def build_services(
     log_signer: Ed25519Signer | None = None,
     witnesses: Sequence[WitnessClient] = (),
     witness_quorum: int = 0,
-    http_client: httpx.Client | None = None,
     webhook_resolver: Resolver = system_resolver,
 ) -> PlatformServices:
     """Build (and create the schema of) every store over one engine; nothing starts running."""
@@ -221,7 +219,7 @@ def build_services(
         outbox=outbox,
         dispatcher=WebhookDispatcher(outbox, institutions.webhook_target, schedule=settings.webhook_retry,
                                      policy=settings.webhook_policy(), resolver=webhook_resolver,
-                                     client=http_client, timeout_s=settings.webhook_timeout_s, rng=rng),
+                                     timeout_s=settings.webhook_timeout_s, rng=rng),
         alerts=alerts,
         monitoring=MonitoringSweep(
             engine, scorer, monitor_authorisations or StoreMonitorAuthorisations(authorisations), alerts,

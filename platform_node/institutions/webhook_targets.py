@@ -99,8 +99,8 @@ PRODUCTION_POLICY = WebhookPolicy()
 
 @dataclass(frozen=True)
 class CheckedTarget:
-    """A webhook URL with the address it was checked against: deliver to `address`, name the host in the
-    `Host` header and (https) in TLS's server name, so the certificate is still checked against the name."""
+    """A webhook URL with the address it was checked against: the delivery connects to `address`, while the
+    request (its `Host` header, TLS's server name and so the certificate check) keeps naming `host`."""
 
     url: str
     scheme: str
@@ -109,14 +109,10 @@ class CheckedTarget:
     address: Address
 
     def request_url(self) -> str:
-        """The URL with the checked address in place of the host name (so nothing resolves it again)."""
+        """The URL as requested: the registered one without its fragment, with the port made explicit."""
         parts = urlsplit(self.url)
-        literal = f"[{self.address.compressed}]" if self.address.version == 6 else self.address.compressed
-        return urlunsplit((self.scheme, f"{literal}:{self.port}", parts.path or "/", parts.query, ""))
-
-    def host_header(self) -> str:
         name = f"[{self.host}]" if ":" in self.host else self.host
-        return name if _DEFAULT_PORTS[self.scheme] == self.port else f"{name}:{self.port}"
+        return urlunsplit((self.scheme, f"{name}:{self.port}", parts.path or "/", parts.query, ""))
 
 
 def system_resolver(host: str, port: int) -> list[str]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+import httpcore
 import httpx
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
@@ -35,6 +36,7 @@ from platform_node.institutions.webhook_targets import (
     check_webhook_target,
     system_resolver,
 )
+from platform_node.monitoring.pinned_post import post_status
 from platform_node.monitoring.schema import webhook_deliveries
 from platform_node.monitoring.webhooks import (
     DELIVERY_HEADER,
@@ -62,9 +64,9 @@ class DeliveryError(StrEnum):
     HTTP_5XX = "HTTP_5XX"
 
 
-def _transport_error(exc: httpx.HTTPError) -> DeliveryError:
+def _transport_error(exc: Exception) -> DeliveryError:
     """The category of a transport failure, from the exception and its causes."""
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpcore.TimeoutException):
         return DeliveryError.TIMEOUT
     chain: list[BaseException] = []
     cause: BaseException | None = exc
@@ -73,9 +75,9 @@ def _transport_error(exc: httpx.HTTPError) -> DeliveryError:
         cause = cause.__cause__ or cause.__context__
     if any(isinstance(c, ssl.SSLError) for c in chain):
         return DeliveryError.TLS_ERROR
-    if any(isinstance(c, ConnectionRefusedError) for c in chain) or "refused" in str(exc).lower():
+    if any(isinstance(c, ConnectionRefusedError) for c in chain):
         return DeliveryError.CONNECTION_REFUSED
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpcore.ConnectError):
         return DeliveryError.CONNECTION_FAILED
     return DeliveryError.PROTOCOL_ERROR
 
@@ -219,19 +221,17 @@ class WebhookDispatcher:
         schedule: RetrySchedule = RetrySchedule(),
         policy: WebhookPolicy = PRODUCTION_POLICY,
         resolver: Resolver = system_resolver,
-        client: httpx.Client | None = None,
         timeout_s: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
+        """`timeout_s` bounds a whole attempt (connection, TLS, request, the answer's head), not each read."""
         self._outbox, self._targets, self._schedule = outbox, targets, schedule
-        self._policy, self._resolver = policy, resolver
-        # No keep-alive: a pooled connection is keyed by the address, and two banks' names may share one.
-        self._client = client or httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False,
-                                              limits=httpx.Limits(max_keepalive_connections=0))
+        self._policy, self._resolver, self._timeout_s = policy, resolver, timeout_s
+        self._ssl_context = httpx.create_ssl_context()
         self._rng = rng or random.Random()
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing is held between attempts (no connection is reused)."""
 
     def deliver_due(self, *, now: datetime, limit: int = 100) -> DeliveryReport:
         delivered = retried = dead = 0
@@ -267,20 +267,15 @@ class WebhookDispatcher:
                                "rule": refused.rule.value})
             return DeliveryError.ADDRESS_REFUSED
         headers = {
-            "Host": checked.host_header(),
             "Content-Type": "application/json",
             SIGNATURE_HEADER: signature_header(target.secret, delivery.body, now=now),
             DELIVERY_HEADER: delivery.id,
             EVENT_HEADER: delivery.event_type,
         }
-        # TLS names the registered host (SNI and the certificate check) while the socket goes to the checked
-        # address: no second lookup between the check and the connection.
-        extensions = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
         try:
-            with self._client.stream("POST", checked.request_url(), content=delivery.body, headers=headers,
-                                     extensions=extensions) as response:
-                status = response.status_code  # the body is never read: a receiver cannot make us buffer it
-        except httpx.HTTPError as exc:
+            status = post_status(checked, delivery.body, headers, deadline_s=self._timeout_s,
+                                 ssl_context=self._ssl_context)
+        except Exception as exc:  # any failure of the receiver's making is a category, never a crash
             category = _transport_error(exc)
             log.info("webhook attempt failed", extra={"delivery": delivery.id, "institution": delivery.institution_id,
                                                       "category": category.value, "error": type(exc).__name__})

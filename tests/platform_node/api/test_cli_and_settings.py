@@ -58,8 +58,16 @@ def test_settings_parse_nested_tables_and_refuse_typos(tmp_path: Path) -> None:
     assert settings.overdue.action is OverdueAction.BLOCK and settings.default_limits.burst == 7
     assert settings.database_url == f"sqlite:///{tmp_path / 'api.db'}"
     assert settings.secrets_file == tmp_path / "secrets" / "master.key"
+    hardened = settings_from_mapping({"webhook_ports": [8443], "trusted_proxies": ["10.0.0.0/8"],
+                                      "failed_auth": {"address_burst": 5}, "lookup_watch": {"min_unknown": 9}})
+    assert hardened.webhook_policy().ports == (8443,) and hardened.trusted_proxies == ("10.0.0.0/8",)
+    assert (hardened.failed_auth.address_burst, hardened.lookup_watch.min_unknown) == (5, 9)
+    assert not hardened.allow_insecure_webhooks_for_tests and hardened.max_body_bytes == 65536
     for bad in ({"databse_url": "x"}, {"max_batch": 20_000}, {"overdue": {"acton": "BLOCK"}},
-                {"partial_failure_policy": "GUESS"}):
+                {"partial_failure_policy": "GUESS"}, {"allow_http_webhooks": True}, {"webhook_ports": [0]},
+                {"webhook_ports": []}, {"max_body_bytes": 100}, {"max_body_bytes": 2_000_000},
+                {"failed_auth": {"burst": 3}}, {"failed_auth": {"key_per_minute": 0}},
+                {"lookup_watch": {"unknown_share": 2}}, {"trusted_proxies": ["proxy.internal"]}):
         with pytest.raises(SettingsError):
             settings_from_mapping(bad)
 

@@ -5,7 +5,10 @@ on a6a6ea6."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +132,52 @@ def test_delivery_errors_are_categories_not_a_port_scan(world: World) -> None:
     assert all(got == expected for got, expected in seen.values()), seen
     assert {d.value for d in DeliveryError} >= {got for got, _ in seen.values()}
     assert "Error" not in listing and "127.0.0.1" not in listing and "HTTP 5" not in listing
+
+
+class DrippingReceiver:
+    """Accepts one connection, reads the request, then sends its answer's head a byte every 0.1 s (for at
+    most 5 s, so a client without an overall deadline is held that long and no longer)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(1)
+        self.port = self._socket.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        connection, _ = self._socket.accept()
+        with connection:
+            connection.settimeout(5)
+            connection.recv(65536)
+            end = time.monotonic() + 5
+            with contextlib.suppress(OSError):
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                    if time.monotonic() > end:
+                        break
+                    connection.sendall(bytes([byte]))
+                    time.sleep(0.1)
+
+    def __enter__(self) -> DrippingReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
+        self._thread.join(10)
+
+
+def test_a_dripping_receiver_cannot_hold_deliveries_past_the_deadline(world: World) -> None:
+    """Attack (found re-running the category): answer the webhook POST a byte at a time. A timeout per read
+    never fires, so one bank's receiver held the single dispatcher, and every bank's deliveries, for as long
+    as it liked. One deadline now bounds the whole attempt (0.5 s here)."""
+    with DrippingReceiver() as slow, world.client() as http:
+        url = f"http://127.0.0.1:{slow.port}/hook"
+        assert http.put("/v1/webhook", headers=world.as_(BANK_A), json={"url": url}).status_code == 200
+        started = time.monotonic()
+        category = _deliver_one(world, http)
+        elapsed = time.monotonic() - started
+    assert category == DeliveryError.TIMEOUT and elapsed < 2.5, (category, elapsed)
 
 
 def test_a_cursor_into_another_banks_uses_tells_nothing(world: World) -> None:

@@ -65,10 +65,11 @@ def test_a_public_https_target_on_an_allowed_port_passes_with_its_checked_addres
     checked = check_webhook_target("https://Hooks.Bank.example/alerts?x=1#frag", PRODUCTION,
                                    _resolves_to("2606:4700::1111", PUBLIC))
     assert (checked.host, checked.port, str(checked.address)) == ("hooks.bank.example", 443, "2606:4700::1111")
-    assert checked.request_url() == "https://[2606:4700::1111]:443/alerts?x=1"
-    assert checked.host_header() == "hooks.bank.example"
+    assert checked.request_url() == "https://hooks.bank.example:443/alerts?x=1"
     on_8443 = check_webhook_target(f"https://{PUBLIC}:8443", PRODUCTION, _resolves_to())
-    assert (on_8443.request_url(), on_8443.host_header()) == (f"https://{PUBLIC}:8443/", f"{PUBLIC}:8443")
+    assert (on_8443.request_url(), str(on_8443.address)) == (f"https://{PUBLIC}:8443/", PUBLIC)
+    literal = check_webhook_target("https://[2606:4700::1111]/", PRODUCTION, _resolves_to())
+    assert literal.request_url() == "https://[2606:4700::1111]:443/"
 
 
 @pytest.mark.parametrize(("url", "rule"), [
