@@ -32,11 +32,13 @@ The key is checked before the request's body is read: without a valid key every 
 key is `401`, never `422`.
 
 ## Limits
-Body sizes and failed authentications are enforced before the server reads a request's body. The numbers
-are the defaults of the platform's `[api]` settings; rate and quota are set per institution.
+Heads, body sizes and failed authentications are enforced before the server reads a request's body. The
+numbers are the defaults of the platform's `[api]` settings; rate and quota are set per institution.
 
 | what | limit | answer |
 |---|---|---|
+| request line and headers | 32 KiB (`max_request_head_bytes`) | `431 REQUEST_HEAD_TOO_LARGE`, connection closed |
+| time to send the request line and headers | 10 s from their first byte, or from the connection (`request_head_timeout_s`) | `408 REQUEST_TIMEOUT`, connection closed |
 | request body, every route | 64 KiB (`max_body_bytes`) | `413 PAYLOAD_TOO_LARGE` |
 | request body, `POST /v1/scores/batch` | 1 MiB (`max_batch_body_bytes`; 10,000 codes are about 220 KB) | `413 PAYLOAD_TOO_LARGE` |
 | failed authentications per client address | 20, refilled at 12 per minute (`[api.failed_auth]`) | `429 AUTH_RATE_LIMITED` + `Retry-After` |

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from platform_node.api.http_protocol import HEAD_TIMEOUT_S, MAX_HEAD_BYTES
 from platform_node.institutions.failed_auth import FailedAuthLimits
 from platform_node.institutions.model import InstitutionLimits
 from platform_node.institutions.webhook_targets import DEFAULT_WEBHOOK_PORTS, WebhookPolicy
@@ -61,6 +62,8 @@ class ApiSettings:
     allow_insecure_webhooks_for_tests: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_batch_body_bytes: int = DEFAULT_MAX_BATCH_BODY_BYTES
+    max_request_head_bytes: int = MAX_HEAD_BYTES  # request line and headers
+    request_head_timeout_s: float = HEAD_TIMEOUT_S  # from a request's first byte (or the connection) to its last header
     failed_auth: FailedAuthLimits = field(default_factory=FailedAuthLimits)
     # Reverse proxies whose X-Forwarded-For names the client (addresses or networks); none by default, so
     # the client address is the TCP peer's.
@@ -98,6 +101,8 @@ class ApiSettings:
             raise SettingsError(str(exc)) from None
         if not 1024 <= self.max_body_bytes <= self.max_batch_body_bytes:
             raise SettingsError("need 1024 <= max_body_bytes <= max_batch_body_bytes")
+        if self.max_request_head_bytes < 4096 or not self.request_head_timeout_s > 0:
+            raise SettingsError("need max_request_head_bytes >= 4096 and a positive request_head_timeout_s")
 
     def webhook_policy(self) -> WebhookPolicy:
         """The rules webhook targets are checked against, at registration and before each delivery."""

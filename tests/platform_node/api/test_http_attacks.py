@@ -34,6 +34,7 @@ BANK, OTHER_BANK, COMPLIANCE, ADMIN = "bank/alpha", "bank/beta", "regulator/pboc
 VICTIM = "bank/gamma"  # the bank whose key id the guessing attack targets (its key is held back afterwards)
 DAILY_QUOTA = 12
 MIB = 1024 * 1024
+HEAD_TIMEOUT_S = 1.0  # the server's limit on sending a request's headers (10 s by default)
 
 
 @dataclass
@@ -75,6 +76,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     config.write_text("\n".join([
         "[api]", 'database_url = "sqlite:///api.db"', 'secrets_file = "master.key"', f"port = {port}",
         f'scorer_model_file = "{write_scorecard_model(folder, KNOWN)}"', "run_ticker = false",
+        f"request_head_timeout_s = {HEAD_TIMEOUT_S}",
         # A small window threshold so that a handful of unknown codes is unusual.
         "[api.lookup_watch]", "window_s = 86400", "min_unknown = 4", "unknown_share = 0.5", "",
     ]), encoding="utf-8")
@@ -162,6 +164,32 @@ def test_an_outsiders_body_is_never_read_before_the_401(served: Served) -> None:
         wrong = http.post("/v1/scores", content=b"\x00\xff not json", headers={
             **json_head, "Authorization": "Bearer xyd.0123456789abcdef." + "A" * 43})
     assert [(r.status_code, r.json()["code"]) for r in (answer, small, wrong)] == [(401, "UNAUTHENTICATED")] * 3
+
+
+def test_request_heads_are_bounded_in_size_and_time(served: Served) -> None:
+    """Found re-running the category: uvicorn read a request's headers without limit (a 50 MB header was read
+    in full before the 401) and waited forever for a head sent a byte at a time (slowloris). Now a head past
+    32 KiB is 431 and a head not complete in time (1 s in this config) is 408, and the connection closes."""
+    many = _head("GET", "/v1/alerts", port=served.port, headers={f"X-Filler-{i}": "a" * 40 for i in range(2000)})
+    status, headers, body = _exchange(served.port, many, source="127.0.0.14")
+    assert (status, json.loads(body)["code"], headers["connection"]) == (431, "REQUEST_HEAD_TOO_LARGE", "close")
+
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10, source_address=("127.0.0.14", 0)) as sock:
+        try:  # one 20 MB header: the server must close long before it could have read it all
+            sock.sendall(b"GET /v1/alerts HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (20 * MIB))
+            answer = sock.recv(200)
+        except (BrokenPipeError, ConnectionResetError):
+            answer = b"HTTP/1.1 431 (connection closed while sending)"
+    assert answer.startswith(b"HTTP/1.1 431"), answer
+
+    for partial in (b"GET /v1/alerts HTTP/1.1\r\nHost: x\r\n", b""):  # a slow head, and nothing at all
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10,
+                                      source_address=("127.0.0.14", 0)) as sock:
+            started = time.monotonic()
+            sock.sendall(partial)
+            answer = sock.recv(200)
+            assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 5 * HEAD_TIMEOUT_S, answer
+            assert sock.recv(200) == b""  # closed
 
 
 def test_request_bodies_are_bounded_per_route_before_they_are_read(served: Served) -> None:
