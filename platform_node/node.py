@@ -107,7 +107,8 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings),
                               authorisations=store,
                               monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store))
-    server = ApiServer(create_app(services), host=settings.host, port=settings.port)
+    server = ApiServer(create_app(services), host=settings.host, port=settings.port,
+                       max_head_bytes=settings.max_request_head_bytes, head_timeout_s=settings.request_head_timeout_s)
     url = server.start()
     if settings.run_ticker:
         services.start_ticker()

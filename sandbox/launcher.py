@@ -79,7 +79,7 @@ class LocalFederation:
             database_url = self.api_database_url or f"sqlite:///{state / 'platform-api.db'}"
             lines += ["[api]", f'database_url = "{database_url}"',
                       f'secrets_file = "{state / "master.key"}"', f'log_key_file = "{state / "log.key"}"',
-                      "port = 0", "allow_http_webhooks = true", "",
+                      "port = 0", "allow_insecure_webhooks_for_tests = true", "",
                       # A demo-sized threshold (the default is 40 points): the demo's monitored loan moves by
                       # tens of points between its two models.
                       "[api.deterioration]", "score_drop = 10", ""]

@@ -71,6 +71,7 @@ from consent.audit import (
 )
 from consent.authorisation import Status
 from consent.merkle import ProofError
+from errors import ConfigurationError
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -91,7 +92,7 @@ def parse_time(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-class UsageError(Exception):
+class UsageError(ConfigurationError):
     """The command cannot run as configured (exit status 2); the message says what is missing."""
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from platform_node.api.errors import install_error_handlers
+from platform_node.api.request_gate import RequestGate
 from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, uses
 from platform_node.api.services import PlatformServices
 
@@ -23,19 +24,49 @@ Every call except `/v1/health` carries `Authorization: Bearer xyd.<key id>.<secr
 pepper. Roles: `bank` (scores, uses, feedback, alerts, reports, subscriptions), `compliance`
 (`/v1/compliance/*`), `admin` (`/v1/admin/*`). An unknown, wrong or revoked key is `401 UNAUTHENTICATED`;
 a suspended institution is `403 INSTITUTION_SUSPENDED`. An institution only ever sees its own uses,
-feedback, alerts, subscriptions and deliveries: another institution's id answers `404 NOT_FOUND`.
+feedback, alerts, subscriptions and deliveries: another institution's id answers `404 NOT_FOUND` (a use id
+of another institution given as the `after` cursor is ignored like one that does not exist).
+
+The key is checked before the request's body is read: without a valid key every `/v1/` route (except
+`/v1/health`, and unknown routes included) answers `401` whatever the body, so a malformed body without a
+key is `401`, never `422`.
+
+## Limits
+Heads, body sizes and failed authentications are enforced before the server reads a request's body. The
+numbers are the defaults of the platform's `[api]` settings; rate and quota are set per institution.
+
+| what | limit | answer |
+|---|---|---|
+| request line and headers | 32 KiB (`max_request_head_bytes`) | `431 REQUEST_HEAD_TOO_LARGE`, connection closed |
+| time to send the request line and headers | 10 s from their first byte, or from the connection (`request_head_timeout_s`) | `408 REQUEST_TIMEOUT`, connection closed |
+| request body, every route | 64 KiB (`max_body_bytes`) | `413 PAYLOAD_TOO_LARGE` |
+| request body, `POST /v1/scores/batch` | 1 MiB (`max_batch_body_bytes`; 10,000 codes are about 220 KB) | `413 PAYLOAD_TOO_LARGE` |
+| failed authentications per client address | 20, refilled at 12 per minute (`[api.failed_auth]`) | `429 AUTH_RATE_LIMITED` + `Retry-After` |
+| failed authentications per key id | 10, refilled at 6 per minute | `429 AUTH_RATE_LIMITED` + `Retry-After` |
+| requests per institution | token bucket, 20/s, burst 40 (per institution) | `429 RATE_LIMITED` + `Retry-After` |
+| enterprises looked up per institution and UTC day | 100,000 (per institution) | `429 QUOTA_EXHAUSTED` + `Retry-After` |
+| batch size | 10,000 credit codes | `422` |
+
+A body whose `Content-Length` passes the limit is refused before any of it is read; a body sent without a
+length is cut off when it passes the limit. Once an address or a key id has used up its failed
+authentications, further attempts are answered `429` before any key is checked, until the allowance
+refills; a key held back this way still works from an address it authenticated from within the last day
+(from a new address it waits like anyone else). IPv6 clients are counted per /64. The client address is
+the connection's, unless the platform names its reverse proxies (`trusted_proxies`), whose
+`X-Forwarded-For` it then reads.
 
 ## Agreements, limits and quotas
 Batch scoring, public reports and subscriptions need a data-security agreement on record whose scope
 (`BULK_SCORING`, `PUBLIC_REPORTS`, `SUBSCRIPTIONS`) and term cover the request (`403 NO_AGREEMENT`).
-Each institution has a request rate limit (token bucket) and a daily quota of scored enterprises (every
-enterprise served counts; a request that would pass the quota is refused before scoring); both answer
-`429` with a `Retry-After` header (`RATE_LIMITED`, `QUOTA_EXHAUSTED`).
+Each institution has a request rate limit (token bucket) and a daily quota of enterprises looked up (every
+enterprise asked about counts, scored or not; a request that would pass the quota is refused before
+scoring); both answer `429` with a `Retry-After` header (`RATE_LIMITED`, `QUOTA_EXHAUSTED`).
 
 ## Errors
 Every error body is `{"code", "message"}` plus, where relevant, `errors` (per-field problems of a
-malformed request, `422 INVALID_REQUEST`; the submitted values are never echoed), `failed_sources`
-or `retry_after_s`.
+malformed request, `422 INVALID_REQUEST`), `failed_sources`, `use_id` or `retry_after_s`. Nothing submitted
+is ever repeated: not a value, not a character of a credit code, not the name of a field the API does not
+declare (shown as `*`), not a webhook URL.
 
 ## Scoring and the partial-failure policy
 `POST /v1/scores` and `POST /v1/scores/batch` return the probability of default, score, grade, reason
@@ -45,6 +76,21 @@ its deadline, the default policy `FAIL_ENTERPRISE` fails the affected enterprise
 SOURCE_UNAVAILABLE` / `504 DEADLINE_EXCEEDED`; batch: those items are `FAILED`, the others are served);
 the platform may instead be configured `SCORE_DEGRADED`, in which case such scores carry
 `degraded: true` and `missing_sources`. No wrong score is ever served silently.
+
+## What a bank learns from an answer
+A score request that gets a score learns the score; one that does not learns why: `404 UNKNOWN_ENTERPRISE`
+means every source node answered and none holds the enterprise, so the answer tells the bank that the
+federation does not know it (a score cannot be given without serving a made-up one). `503`/`504` say a
+source did not answer and tell nothing about the enterprise. To keep this from being a free, unseen
+membership test, every enterprise asked about, answered or not, is a use on record (`kind: UNANSWERED`
+with its `failure_code`, its id in the error body as `use_id`) with an audit leaf (`REQUEST_REFUSED`, the
+enterprise as a keyed reference), counts against the daily quota, and takes no feedback. A bank whose
+look-ups of unknown enterprises within an hour reach 50 and a fifth of its look-ups (`[api.lookup_watch]`)
+is listed to compliance (`GET /v1/compliance/lookup-alerts`). A public-information report of an enterprise
+the platform does not know is the same as one of an enterprise with nothing published (every category
+empty), and each read is recorded. Errors never say more: another institution's object is `404` like a
+missing one, and no error repeats what was submitted (see Errors). docs/protocols/bank-api.md has the
+whole list of what each party learns.
 
 ## The pilot banks' common model
 `GET /v1/models` lists the joint model `POST /v1/scores` uses and every horizontal model the pilot banks
@@ -66,9 +112,20 @@ credit code the next training job joins on.
 Loans (granted, not defaulted, within term) whose bank holds an ACTIVE MONITOR authorisation are
 re-scored on a schedule and on demand (`POST /v1/uses/{use_id}/rescore`). A score drop or grade
 downgrade beyond the configured thresholds creates an alert (`GET /v1/alerts`) pushed to the bank's
-webhook (`PUT /v1/webhook`). Webhook POSTs carry `XYD-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
-"<t>." + body)>`, `XYD-Delivery-Id` and `XYD-Event`; delivery is at-least-once with exponential backoff,
-and a delivery that keeps failing is dead-lettered.
+webhook (`PUT /v1/webhook`, bank role only). Webhook POSTs carry `XYD-Signature: t=<unix>,v1=<hex
+HMAC-SHA256(secret, "<t>." + body)>`, `XYD-Delivery-Id` and `XYD-Event`; delivery is at-least-once with
+exponential backoff, and a delivery that keeps failing is dead-lettered.
+
+Webhook targets: `https` only; port 443 or 8443 (`webhook_ports`); a host name or address that resolves
+only to public unicast addresses (no loopback, link-local such as 169.254.169.254, private, shared
+100.64/10, multicast, reserved, documentation or unspecified ranges, nor IPv4-mapped, 6to4 or NAT64 forms
+of them; a name with one such address among others is refused); no user name or password. A URL that
+breaks a rule is `422 INVALID_WEBHOOK`. The same rules are checked again, with a fresh lookup, before every
+delivery, which then connects to the address it checked (a name re-bound to an internal address is
+refused, not followed). Redirects are not followed, the response body is not read, an attempt times out
+after 5 s. `GET /v1/webhook/deliveries` reports a failed attempt only as a category (`NO_WEBHOOK`,
+`ADDRESS_REFUSED`, `TIMEOUT`, `CONNECTION_REFUSED`, `CONNECTION_FAILED`, `TLS_ERROR`, `PROTOCOL_ERROR`,
+`HTTP_3XX`, `HTTP_4XX`, `HTTP_5XX`); the detail stays in the platform's log.
 
 ## Audit
 Every score served, feedback received, alert pushed and compliance export is a leaf of the platform's
@@ -104,6 +161,7 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
                   lifespan=_lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(RequestGate)
     for module in (scores, models, uses, alerts, reports, compliance, admin):
         app.include_router(module.router)
 

@@ -118,7 +118,8 @@ def serve(settings: ApiSettings, *, scorer: Scorer, public_records: PublicRecord
                               secrets=platform_secrets(settings))
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    server = ApiServer(create_app(services), host=settings.host, port=settings.port, log_level="info")
+    server = ApiServer(create_app(services), host=settings.host, port=settings.port, log_level="info",
+                       max_head_bytes=settings.max_request_head_bytes, head_timeout_s=settings.request_head_timeout_s)
     try:
         url = server.start()
         settle_heap()

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine
@@ -34,9 +33,11 @@ from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
+from platform_node.institutions.failed_auth import FailedAuthLimiter
 from platform_node.institutions.limits import TokenBucketLimiter
 from platform_node.institutions.registry import InstitutionRegistry
 from platform_node.institutions.webhook_secrets import SecretBox
+from platform_node.institutions.webhook_targets import Resolver, system_resolver
 from platform_node.monitoring.alerts import AlertBook
 from platform_node.monitoring.delivery import WebhookDispatcher, WebhookOutbox
 from platform_node.monitoring.eligibility import MonitorAuthorisations, StoreMonitorAuthorisations
@@ -52,6 +53,7 @@ from platform_node.scoring.scorer import Scorer
 from platform_node.uses.deadlines import OverdueCounter
 from platform_node.uses.feedback import FeedbackBook
 from platform_node.uses.group_commit import GroupCommitRecorder
+from platform_node.uses.lookup_watch import UnknownLookupWatch
 from platform_node.uses.loop_batching import LoopBatchedRecorder
 from platform_node.uses.records import UseBook
 
@@ -90,6 +92,9 @@ class PlatformServices:
     scorer: Scorer
     publisher: CheckpointPublisher
     log_verifier: Ed25519Verifier
+    failed_auth: FailedAuthLimiter
+    # How webhook hosts are resolved (at registration and before each delivery); tests inject one.
+    webhook_resolver: Resolver = system_resolver
     ticker: Ticker | None = None
     # `scorer` behind request coalescing; it reads `scorer` per call, so replacing `scorer` takes effect.
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
@@ -173,7 +178,7 @@ def build_services(
     log_signer: Ed25519Signer | None = None,
     witnesses: Sequence[WitnessClient] = (),
     witness_quorum: int = 0,
-    http_client: httpx.Client | None = None,
+    webhook_resolver: Resolver = system_resolver,
 ) -> PlatformServices:
     """Build (and create the schema of) every store over one engine; nothing starts running."""
     engine = engine or open_engine(settings.database_url)
@@ -207,12 +212,14 @@ def build_services(
         agreements=agreements,
         limiter=TokenBucketLimiter(),
         uses=uses,
-        recorder=GroupCommitRecorder(engine, uses),
+        recorder=GroupCommitRecorder(engine, uses,
+                                     watch=UnknownLookupWatch(settings.lookup_watch, randbytes=randbytes)),
         overdue=OverdueCounter(engine),
         feedback=FeedbackBook(engine, audit, uses, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes),
         outbox=outbox,
         dispatcher=WebhookDispatcher(outbox, institutions.webhook_target, schedule=settings.webhook_retry,
-                                     client=http_client, timeout_s=settings.webhook_timeout_s, rng=rng),
+                                     policy=settings.webhook_policy(), resolver=webhook_resolver,
+                                     timeout_s=settings.webhook_timeout_s, rng=rng),
         alerts=alerts,
         monitoring=MonitoringSweep(
             engine, scorer, monitor_authorisations or StoreMonitorAuthorisations(authorisations), alerts,
@@ -228,4 +235,6 @@ def build_services(
         scorer=scorer,
         publisher=CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
         log_verifier=signer.verifier(),
+        failed_auth=FailedAuthLimiter(settings.failed_auth),
+        webhook_resolver=webhook_resolver,
     )

@@ -51,6 +51,8 @@ uses = Table(
     Column("outcome", String(16), nullable=True),
     Column("outcome_at", Integer, nullable=True),
     Column("audit_index", BigInteger, nullable=False),
+    # Why an UNANSWERED use got no score (UNKNOWN_ENTERPRISE, SOURCE_UNAVAILABLE, ...); null for a score.
+    Column("failure_code", String(32), nullable=True),
     Index("ix_platform_uses_institution_created", "institution_id", "created_at"),
     Index("ix_platform_uses_overdue", "decision", "feedback_due_at", "institution_id"),
 )
@@ -83,4 +85,20 @@ training_labels = Table(
     Column("model_id", String(64), nullable=True),
     Column("model_version", String(64), nullable=True),
     Column("exported_at", Integer, nullable=False),
+)
+
+# Look-up patterns a compliance officer should see: a bank that asked about many enterprises the federation
+# does not know within one window (`platform_node.uses.lookup_watch`).
+lookup_alerts = Table(
+    "platform_lookup_alerts",
+    use_metadata,
+    Column("id", String(32), primary_key=True),
+    Column("institution_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("window_start", Integer, nullable=False),
+    Column("window_end", Integer, nullable=False),
+    Column("unknown", Integer, nullable=False),
+    Column("lookups", Integer, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Index("ix_platform_lookup_alerts_created", "created_at"),
 )

@@ -38,7 +38,7 @@ def _time(value: datetime | None) -> str | None:
 
 def use_out(use: UseRecord, now: datetime) -> UseOut:
     return UseOut(
-        use_id=use.id, credit_code=use.credit_code, purpose=use.purpose,
+        use_id=use.id, kind=use.kind.value, failure_code=use.failure_code, credit_code=use.credit_code, purpose=use.purpose,
         loan_application_ref=use.loan_application_ref, batch_id=use.batch_id, created_at=format_time(use.created_at),
         feedback_due_at=_time(use.feedback_due_at), overdue=use.overdue(now), model_id=use.model_id,
         model_version=use.model_version, probability_of_default=use.probability_of_default, score=use.score,
@@ -97,7 +97,8 @@ def post_feedback(
     services: Services,
 ) -> FeedbackOut:
     """First the decision (`type: decision`, once), later repayment outcomes (`type: repayment`: ON_TIME,
-    OVERDUE, DEFAULT; DEFAULT is final). The decision settles the use's feedback deadline."""
+    OVERDUE, DEFAULT; DEFAULT is final). The decision settles the use's feedback deadline. An UNANSWERED use
+    (no score was served) takes no feedback: `409 FEEDBACK_CONFLICT`."""
     if isinstance(body, DecisionIn):
         feedback = DecisionFeedback(body.decision, body.amount_cny, body.annual_rate, body.term_months)
     else:

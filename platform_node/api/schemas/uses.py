@@ -13,6 +13,8 @@ from platform_node.uses.feedback import Decision, RepaymentOutcome
 
 class UseOut(BaseModel):
     use_id: str
+    kind: str = Field(description="SCORE (a score was served) or UNANSWERED (asked about, no score; no feedback).")
+    failure_code: str | None = Field(description="Why an UNANSWERED use got no score, e.g. UNKNOWN_ENTERPRISE.")
     credit_code: str
     purpose: str
     loan_application_ref: str
