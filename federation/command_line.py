@@ -29,7 +29,8 @@ def lazy_handler(target: str) -> Callable[[argparse.Namespace], int]:
 
 class LazyChoices:
     """The values of an enum `"package.module:Enum"` as argparse `choices`, imported only when argparse
-    checks a value or prints that subcommand's help."""
+    checks a value. Give the argument a `metavar`: without one argparse lists the choices as soon as the
+    argument is added."""
 
     def __init__(self, target: str) -> None:
         self._target = target

@@ -24,6 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the platform node (mTLS gRPC) until SIGTERM")
     serve.add_argument("--config", required=True, help="node TOML file")
     serve.set_defaults(func=_serve)
-    from platform_node.api.cli import register as register_api
+    from platform_node.api.command_line import register as register_api
 
     register_api(subparsers)

@@ -56,12 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = command("authorisations", "list authorisations", "_authorisations")
     _listing_options(p)
-    p.add_argument("--status", choices=LazyChoices("consent.authorisation:Status"))
+    p.add_argument("--status", choices=LazyChoices("consent.authorisation:Status"), metavar="STATUS",
+                   help="an authorisation status, e.g. ACTIVE (an invalid one lists them all)")
     _output_options(p)
     p = command("uses", "list logged uses", "_uses")
     _listing_options(p)
     p.add_argument("--authorisation", help="authorisation id")
-    p.add_argument("--kind", action="append", choices=LazyChoices("consent.audit:EventKind"),
+    p.add_argument("--kind", action="append", choices=LazyChoices("consent.audit:EventKind"), metavar="KIND",
                    help="event kinds (repeatable; default: every kind of use)")
     _output_options(p)
     p = command("verify-chain", "prove the stored log extends every checkpoint held inside and outside it",
