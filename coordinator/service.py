@@ -14,6 +14,7 @@ from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.store import TERMINAL, JobRecord, JobStore
 from coordinator.model_registry import ModelRecord, ModelRegistry
 from coordinator.registry import NodeRegistry
+from federation.job_ids import InvalidJobId, check_job_id
 from federation.proto import control_pb2, control_pb2_grpc
 from federation.server import peer_identity
 from jobspec.spec import JobSpecError, parse_job_spec
@@ -79,7 +80,7 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
             spec = parse_job_spec(request.spec_toml)
         except JobSpecError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        job_id = self.store.create(spec.name, spec.text, spec.stages)
+        job_id = check_job_id(self.store.create(spec.name, spec.text, spec.stages))  # names folders at every node
         log.info("job submitted", extra={"job": job_id, "by": caller, "stages": ",".join(spec.stages)})
 
         def run() -> None:
@@ -93,8 +94,15 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
         threading.Thread(target=run, name=f"job-{job_id}", daemon=True).start()
         return control_pb2.JobRef(job_id=job_id)
 
+    def _job_id(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> str:
+        try:
+            return check_job_id(request.job_id)
+        except InvalidJobId:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the job id is malformed")
+
     def GetJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> control_pb2.JobStatus:
         self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
         record = self.store.get(request.job_id)
         if record is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id}")
@@ -102,6 +110,7 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
 
     def WatchJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> Iterator[control_pb2.JobEvent]:
         self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
         if self.store.get(request.job_id) is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id}")
         seen = 0

@@ -1,8 +1,9 @@
-"""Who is calling: the peer identity of a gRPC call, and the server interceptor that admits or refuses it.
+"""Who is calling: the peer identity of a gRPC call, and the admission check that accepts or refuses it.
 
-The TLS handshake already proved the client holds a key certified by the CA. The interceptor adds what
-gRPC Python cannot do itself: refuse revoked certificates (CRL), certificates outside their validity
-window at the server's clock, and roles the server does not serve.
+The TLS handshake already proved the client holds a key certified by the CA. Admission adds what gRPC
+Python cannot do itself: refuse revoked certificates (CRL), certificates outside their validity window at
+the server's clock, and roles the server or the called service does not serve. `CallGuard`
+(`federation/call_guard.py`) runs it on every call before anything of the request is read.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import grpc
 from cryptography import x509
@@ -56,22 +56,30 @@ def peer_identity(context: grpc.ServicerContext) -> Identity:
     return peer_certificate(context)[1]
 
 
-class PeerAuthInterceptor(grpc.ServerInterceptor):
-    """Refuses calls from revoked, expired or unauthorised peers before any servicer runs."""
+class PeerAdmission:
+    """Decides whether the peer of a call may call a service of this server: a valid, unrevoked certificate
+    and a role the server (`allowed_roles`) and the service (`service_roles`) admit.
+
+    `service_roles` maps a gRPC service's full name to the roles it serves; the server fills it as services
+    are added. A service absent from it serves every role the server admits.
+    """
 
     def __init__(
         self,
         revocation: RevocationWatcher | None,
         *,
         allowed_roles: frozenset[str] | None = None,
+        service_roles: Mapping[str, frozenset[str]] | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._revocation = revocation
         self._allowed_roles = allowed_roles
+        self._service_roles = service_roles if service_roles is not None else {}
         self._clock = clock
 
-    def admit(self, context: grpc.ServicerContext) -> None:
-        """Abort the call with UNAUTHENTICATED or PERMISSION_DENIED unless the peer may call this server."""
+    def admit(self, context: grpc.ServicerContext, service: str = "") -> Identity:
+        """The caller's identity; abort the call with UNAUTHENTICATED or PERMISSION_DENIED unless the peer
+        may call `service` on this server."""
         try:
             cert, identity = peer_certificate(context)
             now = self._clock()
@@ -93,27 +101,10 @@ class PeerAuthInterceptor(grpc.ServerInterceptor):
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"role {identity.role!r} may not call this server (allowed: {sorted(self._allowed_roles)})",
             )
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
-            behaviour = getattr(handler, kind)
-            if behaviour is not None:
-                return handler._replace(**{kind: self._guard(behaviour)})
-        return handler
-
-    def _guard(
-        self, behaviour: Callable[[Any, grpc.ServicerContext], Any]
-    ) -> Callable[[Any, grpc.ServicerContext], Any]:
-        # The check runs eagerly, before a response-streaming behaviour creates its generator.
-        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-            self.admit(context)
-            return behaviour(request, context)
-
-        return guarded
+        roles = self._service_roles.get(service)
+        if roles is not None and identity.role not in roles:
+            # Banks and operators reach the same port as federation peers, but only the services meant for them.
+            log.warning("refused %s: role %s may not call %s", identity, identity.role, service)
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"role {identity.role!r} may not call this service (allowed: {sorted(roles)})")
+        return identity

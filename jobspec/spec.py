@@ -22,6 +22,11 @@ STAGES_BY_ALGORITHM = {
 ARBITER_ALGORITHMS = frozenset({"hetero_lr", "scorecard"})
 
 
+# `[job] max_message_mb`: the job's ceiling on one data-plane message; each node also applies its own maximum
+# (federation.chunking: DEFAULT_MAX_MESSAGE_BYTES when the job says nothing, HARD_MAX_MESSAGE_BYTES at most).
+MAX_MESSAGE_MB_RANGE = (1, 4096)
+
+
 class JobSpecError(ValueError):
     """The job file is malformed or names something that does not exist."""
 
@@ -36,6 +41,12 @@ class JobSpec:
     stages: tuple[str, ...]
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     text: str = ""
+    max_message_mb: int | None = None  # None: each node's default
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The job's ceiling on one message in bytes, 0 for the nodes' default (as `TaskRequest` carries it)."""
+        return 0 if self.max_message_mb is None else self.max_message_mb << 20
 
     @property
     def parties(self) -> tuple[str, ...]:
@@ -100,7 +111,12 @@ def parse_job_spec(text: str) -> JobSpec:
         raise JobSpecError(f"[psi] reveal must be one of {sorted(PSI_REVEAL)}, got {reveal!r}")
     if algorithm is not None and algorithm != "psi" and "train" in stages_raw and reveal != "both":
         raise JobSpecError("[train] needs aligned rows: set [psi] reveal = \"both\"")
+    max_message_mb = job.get("max_message_mb")
+    low, high = MAX_MESSAGE_MB_RANGE
+    if max_message_mb is not None and (type(max_message_mb) is not int or not low <= max_message_mb <= high):
+        raise JobSpecError(f"[job] max_message_mb must be an integer in {low}..{high}")
     return JobSpec(
+        max_message_mb=max_message_mb,
         name=str(job.get("name", "job")),
         active=active,
         passive=passive,

@@ -11,6 +11,7 @@ from typing import TypeVar
 import grpc
 import numpy as np
 
+from federation.job_ids import InvalidJobId, check_model_id, inside
 from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
 from federation.server import peer_identity
 from models.scorecard import PartyScorecard
@@ -42,11 +43,18 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
     def _model(self, model_id: str) -> LeafMaskPlan | None:
         with self._lock:
             if model_id not in self._models:
-                path = self._models_dir / model_id / "secureboost-passive.bin"
-                if not path.exists() or "/" in model_id or ".." in model_id:
+                path = self._part_path(model_id, "secureboost-passive.bin")
+                if path is None or not path.exists():
                     return None
                 self._models[model_id] = LeafMaskPlan(PassiveModel.from_bytes(path.read_bytes()))
             return self._models[model_id]
+
+    def _part_path(self, model_id: str, name: str) -> Path | None:
+        """The file of a published part, or None for a model id that is malformed or would leave models/."""
+        try:
+            return inside(self._models_dir, check_model_id(model_id)) / name
+        except InvalidJobId:
+            return None
 
     @staticmethod
     def _admit(request: scoring_pb2.MaskRequest | scoring_pb2.PointsRequest, context: grpc.ServicerContext,
@@ -78,8 +86,8 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
     def _card(self, model_id: str) -> PartyScorecard | None:
         with self._lock:
             if model_id not in self._cards:
-                path = self._models_dir / model_id / SCORECARD_PART
-                if "/" in model_id or ".." in model_id or not path.exists():
+                path = self._part_path(model_id, SCORECARD_PART)
+                if path is None or not path.exists():
                     return None
                 self._cards[model_id] = party_scorecard(read_part(path, "scorecard"))
             return self._cards[model_id]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.grpc_channel import GrpcChannel, PeerChannels
+from federation.job_ids import stage_session
 from federation.pki import NodeTls
 from federation.server import NodeServer
-from federation.tasks import stage_session
 from models.hetero_lr import ArbiterPolicy, HeteroLrError, run_arbiter
 
 log = logging.getLogger("xyd.jobs.arbiter")
@@ -65,11 +65,16 @@ class ArbiterHost:
     def address(self) -> str:
         return self._server.address
 
-    def start(self, job_id: str, stage: str, params: Mapping[str, Any], peers: Mapping[str, str]) -> ArbiterRun:
-        """Start serving as arbiter between `params['active']` (guest) and `params['passive']` (hosts)."""
+    def start(self, job_id: str, stage: str, params: Mapping[str, Any], peers: Mapping[str, str], *,
+              max_message_bytes: int = 0) -> ArbiterRun:
+        """Start serving as arbiter between `params['active']` (guest) and `params['passive']` (hosts).
+
+        Its mailbox accepts the stage's parties only, and messages up to `max_message_bytes` (0: the default).
+        """
         session = stage_session(job_id, stage)
-        channel = GrpcChannel(self.party, session, dict(peers), self.tls, self._server.mailboxes.for_job(session),
-                              channels=self._channels)
+        mailbox = self._server.mailboxes.open(session, set(peers) - {self.party},
+                                              max_message_bytes=max_message_bytes or None)
+        channel = GrpcChannel(self.party, session, dict(peers), self.tls, mailbox, channels=self._channels)
         outcome: dict[str, ArbiterOutcome] = {}
         timeout = float(params.get("timeout_seconds", self._timeout))
 

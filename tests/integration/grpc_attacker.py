@@ -7,11 +7,12 @@ Used by `test_grpc_attacks.py`; every helper bounds its waits, and `Victims` sto
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import grpc
 import psutil
 
+from federation.chunking import GRPC_MESSAGE_OPTIONS
 from federation.grpc_channel import open_secure_channel
 from federation.pki import CertificateAuthority, Identity, NodeTls
 from federation.proto import control_pb2, control_pb2_grpc, transport_pb2
@@ -57,7 +59,7 @@ class Victims:
     ca: CertificateAuthority
     source: Victim
     platform: Victim
-    black_hole: str  # an address that accepts TCP connections and never answers
+    silent: dict[Identity, str]  # addresses of parties that take pushes and never answer (`SilentPeer`)
 
     def tls(self, identity: Identity) -> NodeTls:
         return NodeTls.load_issued(self.ca.directory, identity)
@@ -79,6 +81,27 @@ def _config(root: Path, ca: Path, identity: Identity, schema: Path, table: Path)
     return path
 
 
+class SilentPeer:
+    """A party that takes every push and never sends anything: a victim's stage with it as a party waits on
+    it, so the stage (and its mailbox) stays open for the length of a test."""
+
+    def __init__(self, tls: NodeTls) -> None:
+        def push(frames: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+            return transport_pb2.PushAck(received_bytes=sum(len(f) for f in frames)).SerializeToString()
+
+        handler = grpc.stream_unary_rpc_method_handler(push)
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=list(GRPC_MESSAGE_OPTIONS))
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("xyd.transport.Mailbox", {"Push": handler}),))
+        credentials = grpc.ssl_server_credentials([(tls.key_pem, tls.cert_pem)], root_certificates=tls.ca_pem,
+                                                  require_client_auth=True)
+        self.address = f"127.0.0.1:{self._server.add_secure_port('127.0.0.1:0', credentials)}"
+        self._server.start()
+
+    def close(self) -> None:
+        self._server.stop(0).wait()
+
+
 @contextmanager
 def running_victims(root: Path) -> Iterator[Victims]:
     """Start a source node and a platform node (no coordinator: they serve without registering)."""
@@ -87,10 +110,8 @@ def running_victims(root: Path) -> Iterator[Victims]:
         ca.issue(identity)
     data = root / "data"
     generate(60, 5, data)
-    hole = socket.socket()
-    hole.bind(("127.0.0.1", 0))
-    hole.listen(64)
     group = ProcessGroup(root / "logs")
+    silent = {who: SilentPeer(NodeTls.load_issued(ca.directory, who)) for who in (PLATFORM, COURT)}
     try:
         victims = []
         for identity, unit in ((TAX, "tax"), (PLATFORM, "platform")):
@@ -99,10 +120,11 @@ def running_victims(root: Path) -> Iterator[Victims]:
             state = config.parent / "state"
             address = group.wait_for_file(member, state / "address", 60)
             victims.append(Victim(identity, member, address, state))
-        yield Victims(root, ca, victims[0], victims[1], "127.0.0.1:%d" % hole.getsockname()[1])
+        yield Victims(root, ca, victims[0], victims[1], {who: peer.address for who, peer in silent.items()})
     finally:
         group.stop_all()
-        hole.close()
+        for peer in silent.values():
+            peer.close()
 
 
 # ---- forged pushes -------------------------------------------------------------------------------
@@ -175,8 +197,8 @@ def peak_growth(victim: Victim, seconds: float, baseline: int) -> int:
 
 
 def psi_params(active: str, passive: list[str]) -> str:
-    return ('{"active": "%s", "passive": [%s], "active_learns": true, "passive_learns": true, "job_name": "x"}'
-            % (active, ", ".join(f'"{p}"' for p in passive)))
+    return json.dumps({"active": active, "passive": passive, "active_learns": True, "passive_learns": True,
+                       "job_name": "x"})
 
 
 @contextmanager

@@ -18,8 +18,14 @@ from pathlib import Path
 import grpc
 import pytest
 
-from federation.proto import control_pb2, control_pb2_grpc, scoring_pb2, scoring_pb2_grpc, verification_pb2
-from federation.proto import verification_pb2_grpc
+from federation.proto import (
+    control_pb2,
+    control_pb2_grpc,
+    scoring_pb2,
+    scoring_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
+)
 from tests.integration.grpc_attacker import (
     ADMIN,
     BANK,
@@ -58,7 +64,7 @@ def _job() -> str:
 def test_forged_push_headers_allocate_only_what_arrives(victims: Victims) -> None:
     platform = victims.platform
     job = _job()
-    peers = {PLATFORM.party: platform.address, COURT.party: victims.black_hole}
+    peers = {PLATFORM.party: platform.address, COURT.party: victims.silent[COURT]}
     with running_stage(victims, platform, job, peers, psi_params(PLATFORM.party, [COURT.party])):
         session = f"{job}.psi"
         cases = {
@@ -130,7 +136,7 @@ def _ends(calls, within: float) -> list[grpc.StatusCode | None]:
 def test_stalled_uploads_neither_starve_scoring_nor_stay_open(victims: Victims) -> None:
     source = victims.source
     job = _job()
-    peers = {PLATFORM.party: victims.black_hole, TAX.party: source.address, COURT.party: victims.black_hole}
+    peers = {PLATFORM.party: victims.silent[PLATFORM], TAX.party: source.address, COURT.party: victims.silent[COURT]}
     with running_stage(victims, source, job, peers, psi_params(PLATFORM.party, [TAX.party, COURT.party])):
         channel = victims.channel(source, COURT)
         try:
@@ -164,7 +170,7 @@ def test_a_job_id_never_names_a_folder_outside_the_state_dir(victims: Victims) -
     source = victims.source
     outside = victims.root / f"escaped-{uuid.uuid4().hex[:8]}"
     job_ids = [os.path.relpath(outside, source.state_dir / "jobs"), str(outside), "job-1/../../../escaped"]
-    peers = [control_pb2.Peer(party=PLATFORM.party, address=victims.black_hole),
+    peers = [control_pb2.Peer(party=PLATFORM.party, address=victims.silent[PLATFORM]),
              control_pb2.Peer(party=TAX.party, address=source.address)]
     events = {}
     for job_id in job_ids:
