@@ -40,9 +40,18 @@ def test_parses_parties_stages_and_params() -> None:
         ("[job]\nstages=['dance']\n[parties]\nactive='platform/main'\npassive=['source/tax']", "unknown stages"),
         ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[psi]\nreveal='everyone'", "reveal"),
         ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[train]\nalgorithm='magic'", "algorithm"),
+        ("[job]\nmax_message_mb=0\n[parties]\nactive='platform/main'\npassive=['source/tax']", "max_message_mb"),
+        ("[job]\nmax_message_mb=4097\n[parties]\nactive='platform/main'\npassive=['source/tax']", "1..4096"),
+        ("[job]\nmax_message_mb='64'\n[parties]\nactive='platform/main'\npassive=['source/tax']", "integer"),
     ],
 )
 def test_rejects_bad_job_files_with_a_clear_reason(text: str, needle: str) -> None:
     with pytest.raises(JobSpecError, match=None) as info:
         parse_job_spec(text)
     assert needle in str(info.value)
+
+
+def test_the_message_ceiling_travels_in_bytes_and_defaults_to_the_nodes() -> None:
+    assert parse_job_spec(GOOD).max_message_bytes == 0  # each node's default
+    declared = parse_job_spec(GOOD.replace('stages = ["psi"]', 'stages = ["psi"]\nmax_message_mb = 64'))
+    assert declared.max_message_mb == 64 and declared.max_message_bytes == 64 << 20

@@ -1,0 +1,56 @@
+"""The coordinator hands out job ids of the one strict pattern and refuses malformed ones over gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from coordinator.events import JobEventFeed
+from coordinator.jobs.runner import JobRunner
+from coordinator.jobs.store import JobStore
+from coordinator.registry import NodeRegistry
+from coordinator.service import CoordinatorServicer
+from federation.grpc_channel import open_secure_channel
+from federation.job_ids import JOB_ID_PATTERN
+from federation.pki import CertificateAuthority, Identity
+from federation.proto import control_pb2, control_pb2_grpc
+from federation.server import NodeServer
+
+COORDINATOR, ADMIN = Identity("coordinator", "main"), Identity("admin", "op")
+JOB = '[job]\nname = "x"\nstages = ["psi"]\n[parties]\nactive = "platform/main"\npassive = ["source/tax"]\n'
+
+
+@pytest.fixture
+def stub(tmp_path: Path) -> Iterator[control_pb2_grpc.CoordinatorStub]:
+    ca = CertificateAuthority.create(tmp_path / "pki")
+    store = JobStore.sqlite(str(tmp_path / "coordinator.db"))
+    registry, feed = NodeRegistry(store.engine), JobEventFeed()
+    runner = JobRunner(store, registry, lambda address, party: None, feed.publish)
+    server = NodeServer(ca.issue(COORDINATOR), allowed_roles={"platform", "source", "admin"})
+    server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
+                        CoordinatorServicer(store, registry, runner, feed), roles={"platform", "source", "admin"})
+    server.start()
+    channel = open_secure_channel(server.address, ca.issue(ADMIN), COORDINATOR)
+    try:
+        yield control_pb2_grpc.CoordinatorStub(channel)
+    finally:
+        channel.close()
+        server.stop(0)
+        store.engine.dispose()
+
+
+def test_submitted_jobs_get_ids_of_the_pattern_and_malformed_ids_are_refused(stub) -> None:
+    job_id = stub.SubmitJob(control_pb2.JobSpec(spec_toml=JOB), timeout=10).job_id
+    assert JOB_ID_PATTERN.fullmatch(job_id)
+    for bad in ("../../etc", "job-1/x", "x" * 65):
+        for call in (stub.GetJob, lambda ref, timeout: next(stub.WatchJob(ref, timeout=timeout))):
+            with pytest.raises(grpc.RpcError) as refused:
+                call(control_pb2.JobRef(job_id=bad), timeout=10)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert bad not in (refused.value.details() or "")
+    with pytest.raises(grpc.RpcError) as unknown:
+        stub.GetJob(control_pb2.JobRef(job_id="job-19990101-000000-000000"), timeout=10)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
