@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 
@@ -23,6 +24,10 @@ log = logging.getLogger("xyd.coordinator")
 
 NODE_ROLES = {"platform", "source"}
 OPERATOR_ROLES = {"admin"}
+# What a node may register: an address to dial (host:port; a host name, IPv4 or [IPv6]) and a description
+# of its schema. A schema of thousands of columns is tens of KiB; the limit keeps the registry small.
+_ADDRESS = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}")
+MAX_DESCRIPTION_BYTES = 1 << 20
 
 
 def job_status(record: JobRecord) -> control_pb2.JobStatus:
@@ -56,8 +61,11 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
 
     def Register(self, request: control_pb2.RegisterRequest, context: grpc.ServicerContext) -> control_pb2.RegisterReply:
         party = self._require(context, NODE_ROLES)
-        if not request.address:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "address is required")
+        if not _ADDRESS.fullmatch(request.address) or not 0 < int(request.address.rsplit(":", 1)[1]) < 65536:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "address must be host:port")
+        if request.description.ByteSize() > MAX_DESCRIPTION_BYTES:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"the node description exceeds {MAX_DESCRIPTION_BYTES} bytes")
         description = control_pb2.NodeDescription()
         description.CopyFrom(request.description)
         description.party = party  # what the node claims about itself never overrides its certificate
