@@ -15,6 +15,7 @@ Refusals are RESOURCE_EXHAUSTED, which a `GrpcChannel` sender retries with backo
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,7 +72,10 @@ class CallGuard(grpc.ServerInterceptor):
 
         def guarded(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
             peer = self._admission.admit(context, service).party
-            slots = self._take(peer, streams_in, context)
+            held = _Held(self._take(peer, streams_in, context), peer)
+            # However the call ends (also cancelled before a response stream was ever read), its slots return.
+            if not context.add_callback(held.release):
+                held.release()
             try:
                 if streams_in:
                     limits = self._limits
@@ -82,11 +86,11 @@ class CallGuard(grpc.ServerInterceptor):
                     argument = self._one_request(requests, context, peer, method)
                 result = behaviour(argument, context)
             except BaseException:
-                self._give_back(slots, peer)
+                held.release()
                 raise
             if streams_out:  # the work happens as the response stream is read: keep the slots until it ends
-                return self._releasing(result, slots, peer)
-            self._give_back(slots, peer)
+                return _releasing(result, held)
+            held.release()
             return result
 
         return guarded
@@ -108,8 +112,7 @@ class CallGuard(grpc.ServerInterceptor):
 
     @staticmethod
     def _give_back(slots: list[PeerSlots], peer: str) -> None:
-        for taken in slots:
-            taken.release(peer)
+        _Held(slots, peer).release()
 
     def _one_request(self, requests: Iterator[Any], context: grpc.ServicerContext, peer: str, method: str) -> Any:
         """The single request of a unary call, waited for at most `request_s` seconds under a pending slot."""
@@ -131,8 +134,25 @@ class CallGuard(grpc.ServerInterceptor):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a unary call needs exactly one request message")
         return request
 
-    def _releasing(self, responses: Iterator[Any], slots: list[PeerSlots], peer: str) -> Iterator[Any]:
-        try:
-            yield from responses
-        finally:
-            self._give_back(slots, peer)
+
+
+class _Held:
+    """The slots one call holds; `release` gives them back once, whoever calls it first."""
+
+    def __init__(self, slots: list[PeerSlots], peer: str) -> None:
+        self._slots = slots
+        self._peer = peer
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            slots, self._slots = self._slots, []
+        for taken in slots:
+            taken.release(self._peer)
+
+
+def _releasing(responses: Iterator[Any], held: _Held) -> Iterator[Any]:
+    try:
+        yield from responses
+    finally:
+        held.release()

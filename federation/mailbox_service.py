@@ -107,7 +107,8 @@ class MailboxRouter:
         """Drop the session's mailbox and refuse later messages for it."""
         with self._lock:
             terms = self._terms.pop(session, None)
-            self._closed[session] = terms.parties if terms is not None else frozenset()
+            # Closing twice (the stage's end, then the call's) keeps the parties the first close recorded.
+            self._closed.setdefault(session, terms.parties if terms is not None else frozenset())
             box = self._boxes.pop(session, None)
             self._push_ids.pop(session, None)
         if box is not None:

@@ -2,7 +2,7 @@
 
 The arbiter holds the CKKS secret key of one training run and only ever decrypts masked sums
 (docs/protocols/hetero_lr.md). Its messages travel over the coordinator's own NodeServer mailboxes, in the
-same per-stage session the parties derive (`federation.tasks.stage_session`).
+same per-stage session the parties derive (`federation.job_ids.stage_session`).
 """
 
 from __future__ import annotations
