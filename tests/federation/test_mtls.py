@@ -12,6 +12,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from federation.call_limits import CallLimits
 from federation.channel import Mailbox, PeerUnavailable
 from federation.grpc_channel import GrpcChannel, PeerRefused, open_secure_channel
 from federation.peer_auth import peer_identity
@@ -298,3 +299,18 @@ def test_add_servicer_refuses_unknown_roles(ca: CertificateAuthority) -> None:
     server = NodeServer(ca.issue(TAX))
     with pytest.raises(ValueError, match="unknown roles"):
         server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, EchoIdentity(), roles={"robot"})
+
+
+def test_calls_give_their_slots_back_however_they_end(ca: CertificateAuthority) -> None:
+    server = _serve(ca.issue(TAX), limits=CallLimits(calls_per_peer=2))
+    channel = open_secure_channel(server.address, ca.issue(PLATFORM), TAX)
+    try:
+        stub = control_pb2_grpc.NodeStub(channel)
+        for _ in range(10):
+            stub.RunTask(control_pb2.TaskRequest(job_id="j"), timeout=5).cancel()  # before any response is read
+            assert [e.progress.message for e in stub.RunTask(control_pb2.TaskRequest(job_id="j"), timeout=5)] == \
+                ["platform/main"] * 2
+            assert stub.Describe(control_pb2.DescribeRequest(), timeout=5).party == "platform/main"
+    finally:
+        channel.close()
+        server.stop(0)
