@@ -31,7 +31,6 @@ PUSH_METHOD = f"/{MAILBOX_SERVICE}/Push"
 DEFAULT_MAX_MESSAGE_BYTES = 512 << 20
 # No job and no node may accept a larger message: a node's own maximum (`[limits] max_message_mb`) is at most this.
 HARD_MAX_MESSAGE_BYTES = 4 << 30
-DEFAULT_MAX_PAYLOAD_BYTES = HARD_MAX_MESSAGE_BYTES
 # Tags and push ids are short names and nonces; a header carrying more is refused before it is kept.
 MAX_TAG_BYTES = 512
 MAX_PUSH_ID_BYTES = 64
@@ -139,7 +138,7 @@ class Reassembly:
     """
 
     def __init__(
-        self, header: transport_pb2.FrameHeader, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+        self, header: transport_pb2.FrameHeader, *, max_payload_bytes: int = HARD_MAX_MESSAGE_BYTES
     ) -> None:
         check_header(header)
         if header.total_bytes > max_payload_bytes:

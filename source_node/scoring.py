@@ -68,10 +68,11 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         try:
             part = load(request.model_id)
         except corrupt as exc:
-            log.error(f"{what} failed its integrity check", extra={"model": request.model_id})
-            context.abort(grpc.StatusCode.DATA_LOSS, f"{what} {request.model_id} is corrupt: {exc}")
+            log.error(f"{what} failed its integrity check", extra={"model": request.model_id, "error": str(exc)})
+            context.abort(grpc.StatusCode.DATA_LOSS, f"the published {what} of that model is corrupt on this node")
         if part is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no published {what} {request.model_id} on this node")
+            # The public text names no model id: an error never echoes what the caller sent.
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no published {what} of that model on this node")
         return part
 
     def LeafMasks(self, request: scoring_pb2.MaskRequest, context: grpc.ServicerContext) -> scoring_pb2.MaskReply:
