@@ -40,7 +40,8 @@ class CallLimits:
     push_idle_s: float = 30.0  # an upload may go this long without a frame
     push_total_s: float = 900.0  # an upload's whole life (4 GiB at 5 MB/s)
     max_message_bytes: int = HARD_MAX_MESSAGE_BYTES  # this node's ceiling on one message, whatever a job says
-    max_unread_bytes: int = HARD_MAX_MESSAGE_BYTES  # what one sender may have waiting unread in one session
+    # What one sender may have waiting unread in one stage: twice the job's ceiling, never more than this.
+    max_unread_bytes: int = 2 * HARD_MAX_MESSAGE_BYTES
 
     def __post_init__(self) -> None:
         counts = ("workers", "calls_per_peer", "pushes_per_peer", "pushes_total", "pending_per_peer")

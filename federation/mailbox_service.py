@@ -62,7 +62,7 @@ class MailboxRouter:
     """The mailboxes of the stages this node runs, opened and closed by the stage's runner."""
 
     def __init__(self, *, max_message_bytes: int = HARD_MAX_MESSAGE_BYTES,
-                 max_unread_bytes: int = HARD_MAX_MESSAGE_BYTES) -> None:
+                 max_unread_bytes: int = 2 * HARD_MAX_MESSAGE_BYTES) -> None:
         if not 0 < max_message_bytes <= HARD_MAX_MESSAGE_BYTES:
             raise ValueError(f"max_message_bytes must be in 1..{HARD_MAX_MESSAGE_BYTES}")
         self.max_message_bytes = max_message_bytes
@@ -131,7 +131,9 @@ class MailboxRouter:
         if announced > terms.max_message_bytes:
             raise MessageRefused(f"message exceeds the job's limit of {terms.max_message_bytes} bytes",
                                  retry_later=False)
-        if box.unread_bytes(sender) + announced > self._max_unread:
+        # Twice the ceiling: the protocols read what they are sent before asking for more (a PSI side holds
+        # its peer's whole blinded set at most, 32 MiB per million ids), so more is a sender flooding memory.
+        if box.unread_bytes(sender) + announced > min(2 * terms.max_message_bytes, self._max_unread):
             raise MessageRefused("too many of your messages are waiting unread", retry_later=True)
         return terms.max_message_bytes
 

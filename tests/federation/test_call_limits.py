@@ -24,7 +24,7 @@ def test_limits_come_from_the_config_section_in_mib_and_seconds() -> None:
     limits = CallLimits.from_section({"workers": 40, "push_idle_s": 5, "max_message_mb": 64, "pushes_total": 10})
     assert (limits.workers, limits.push_idle_s, limits.pushes_total) == (40, 5.0, 10)
     assert limits.max_message_bytes == 64 << 20
-    assert limits.max_unread_bytes == HARD_MAX_MESSAGE_BYTES  # the default stays above the message ceiling
+    assert limits.max_unread_bytes == 2 * HARD_MAX_MESSAGE_BYTES  # the default stays above the message ceiling
     assert CallLimits.from_section({}) == CallLimits()
 
 

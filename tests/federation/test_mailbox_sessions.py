@@ -43,7 +43,7 @@ def test_reassembly_holds_what_arrived_not_what_was_announced() -> None:
 
 
 def test_a_session_admits_its_parties_only_within_its_ceiling() -> None:
-    router = MailboxRouter(max_message_bytes=64 * MIB, max_unread_bytes=64 * MIB)
+    router = MailboxRouter(max_message_bytes=64 * MIB)
     box = router.open("job-1.psi", {"source/court"}, max_message_bytes=8 * MIB)
     assert router.admit("job-1.psi", "source/court", 8 * MIB) == 8 * MIB
     with pytest.raises(MessageRefused, match="limit") as over:
@@ -69,14 +69,22 @@ def test_a_session_admits_its_parties_only_within_its_ceiling() -> None:
         router.open("job-1.psi", {"source/court"})
 
 
-def test_unread_bytes_of_one_sender_are_capped() -> None:
-    router = MailboxRouter(max_message_bytes=8 * MIB, max_unread_bytes=16 * MIB)
-    router.open("job-1.psi", {"source/court"})
+def test_unread_bytes_of_one_sender_are_capped_at_twice_the_ceiling() -> None:
+    router = MailboxRouter(max_message_bytes=64 * MIB, max_unread_bytes=100 * MIB)
+    box = router.open("job-1.psi", {"source/court", "source/ip"}, max_message_bytes=8 * MIB)
     router.deliver("job-1.psi", "source/court", "a", bytes(8 * MIB))
     router.deliver("job-1.psi", "source/court", "b", bytes(8 * MIB))
     with pytest.raises(MessageRefused, match="unread") as full:
         router.admit("job-1.psi", "source/court", 1)
     assert full.value.retry_later
+    assert router.admit("job-1.psi", "source/ip", 8 * MIB) == 8 * MIB  # a quota per sender
+    box.take("source/court", "a", timeout=1)
+    assert router.admit("job-1.psi", "source/court", 8 * MIB) == 8 * MIB  # reading frees it
+    wide = MailboxRouter(max_message_bytes=64 * MIB, max_unread_bytes=100 * MIB)
+    wide.open("job-2.psi", {"source/court"}, max_message_bytes=64 * MIB)
+    wide.deliver("job-2.psi", "source/court", "a", bytes(64 * MIB))
+    with pytest.raises(MessageRefused, match="unread"):  # the node's cap, below twice this job's ceiling
+        wide.admit("job-2.psi", "source/court", 64 * MIB)
 
 
 def test_a_job_cannot_raise_the_nodes_ceiling_and_ids_are_checked() -> None:
