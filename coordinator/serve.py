@@ -15,7 +15,7 @@ from coordinator.registry import NodeRegistry
 from coordinator.service import CoordinatorServicer
 from federation.config import NodeConfig
 from federation.grpc_channel import PeerChannels
-from federation.node_process import load_tls, write_atomically
+from federation.node_process import load_limits, load_tls, write_atomically
 from federation.pki import Identity
 from federation.proto import control_pb2_grpc
 from federation.server import NodeServer
@@ -39,7 +39,8 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     feed = JobEventFeed()
     channels = PeerChannels(tls)
     stage_timeout = float(config.section("jobs").get("stage_timeout_seconds", 3600))
-    server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "admin"})
+    server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "admin"},
+                        limits=load_limits(config))
     # The coordinator is the hetero-LR arbiter: its mailboxes on this server carry the arbiter's messages.
     arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(allow_plaintext=config.policy.allow_plaintext_training))
     models = ModelRegistry(store.engine)
@@ -47,7 +48,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
                        feed.publish, stage_timeout=stage_timeout, models=models,
                        arbiter=arbiter)
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
-                        CoordinatorServicer(store, registry, runner, feed, models))
+                        CoordinatorServicer(store, registry, runner, feed, models), roles={"platform", "source", "admin"})
     server.start()
     write_atomically(config.state_dir / "address", server.address)
     log.info("coordinator serving", extra={"address": server.address})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from coordinator.jobs.store import TERMINAL, JobRecord, JobStore
 from coordinator.model_registry import ModelRecord, ModelRegistry
 from coordinator.registry import NodeRegistry
 from errors import AlreadyExists, InvalidInput, NotFound, Refused
+from federation.job_ids import InvalidJobId, check_job_id
 from federation.proto import control_pb2, control_pb2_grpc
 from federation.server import peer_identity
 from jobspec.spec import parse_job_spec
@@ -23,6 +25,10 @@ log = logging.getLogger("xyd.coordinator")
 
 NODE_ROLES = {"platform", "source"}
 OPERATOR_ROLES = {"admin"}
+# What a node may register: an address to dial (host:port; a host name, IPv4 or [IPv6]) and a description
+# of its schema. A schema of thousands of columns is tens of KiB; the limit keeps the registry small.
+_ADDRESS = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}")
+MAX_DESCRIPTION_BYTES = 1 << 20
 
 
 def job_status(record: JobRecord) -> control_pb2.JobStatus:
@@ -55,8 +61,10 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
 
     def Register(self, request: control_pb2.RegisterRequest, context: grpc.ServicerContext) -> control_pb2.RegisterReply:
         party = self._require(context, NODE_ROLES)
-        if not request.address:
-            raise InvalidInput("address is required")
+        if not _ADDRESS.fullmatch(request.address) or not 0 < int(request.address.rsplit(":", 1)[1]) < 65536:
+            raise InvalidInput("address must be host:port")
+        if request.description.ByteSize() > MAX_DESCRIPTION_BYTES:
+            raise InvalidInput(f"the node description exceeds {MAX_DESCRIPTION_BYTES} bytes")
         description = control_pb2.NodeDescription()
         description.CopyFrom(request.description)
         description.party = party  # what the node claims about itself never overrides its certificate
@@ -76,7 +84,7 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
     def SubmitJob(self, request: control_pb2.JobSpec, context: grpc.ServicerContext) -> control_pb2.JobRef:
         caller = self._require(context, OPERATOR_ROLES)
         spec = parse_job_spec(request.spec_toml)  # a JobSpecError reaches the caller as INVALID_ARGUMENT
-        job_id = self.store.create(spec.name, spec.text, spec.stages)
+        job_id = check_job_id(self.store.create(spec.name, spec.text, spec.stages))  # names folders at every node
         log.info("job submitted", extra={"job": job_id, "by": caller, "stages": ",".join(spec.stages)})
 
         def run() -> None:
@@ -90,8 +98,15 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
         threading.Thread(target=run, name=f"job-{job_id}", daemon=True).start()
         return control_pb2.JobRef(job_id=job_id)
 
+    def _job_id(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> str:
+        try:
+            return check_job_id(request.job_id)
+        except InvalidJobId as exc:
+            raise InvalidInput("the job id is malformed") from exc
+
     def GetJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> control_pb2.JobStatus:
         self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
         record = self.store.get(request.job_id)
         if record is None:
             raise NotFound(f"no job {request.job_id}")
@@ -99,6 +114,7 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
 
     def WatchJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> Iterator[control_pb2.JobEvent]:
         self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
         if self.store.get(request.job_id) is None:
             raise NotFound(f"no job {request.job_id}")
         seen = 0

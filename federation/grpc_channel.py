@@ -127,6 +127,7 @@ class GrpcChannel(Channel):
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so a shared default is safe
         send_timeout: float = 600.0,
+        open_wait: float = 60.0,
         channels: PeerChannels | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -134,8 +135,8 @@ class GrpcChannel(Channel):
             raise ValueError(f"me={me!r} but the certificate names {tls.identity.party!r}")
         if not 0 < chunk_bytes <= MAX_CHUNK_BYTES:
             raise ValueError(f"chunk_bytes must be in 1..{MAX_CHUNK_BYTES}")
-        if send_timeout <= 0:
-            raise ValueError("send_timeout must be positive")
+        if send_timeout <= 0 or open_wait <= 0:
+            raise ValueError("send_timeout and open_wait must be positive")
         if not job_id:
             raise ValueError("job_id must not be empty")
         self.me = me
@@ -147,6 +148,7 @@ class GrpcChannel(Channel):
         self._chunk_bytes = chunk_bytes
         self._retry = retry
         self._send_timeout = send_timeout
+        self._open_wait = open_wait
         self._owns_channels = channels is None
         self._channels = channels if channels is not None else PeerChannels(tls)
         self._rng = rng if rng is not None else random.Random()
@@ -205,6 +207,7 @@ class GrpcChannel(Channel):
         header = frame_header(self.job_id, tag, payload, push_id=secrets.token_bytes(16))
         deadline = time.monotonic() + self._send_timeout
         attempt = 0
+        not_open_since: float | None = None
         while True:
             attempt += 1
             remaining = deadline - time.monotonic()
@@ -217,6 +220,19 @@ class GrpcChannel(Channel):
                 return
             except grpc.RpcError as err:
                 code, details = err.code(), err.details() or ""
+            if code == grpc.StatusCode.NOT_FOUND:
+                # The peer has not opened this stage (yet): the coordinator starts every party's task at once,
+                # so a party may send before another's task arrived. Wait for it, while our own stage runs.
+                now = time.monotonic()
+                not_open_since = now if not_open_since is None else not_open_since
+                if self._mailbox.closed:
+                    raise PeerUnavailable(to, address, "our stage ended before the peer opened its own")
+                if now - not_open_since >= self._open_wait:
+                    raise PeerUnavailable(to, address, f"stage not open at the peer within {self._open_wait:.1f}s")
+                attempt -= 1  # waiting for the peer's stage is not a failed attempt
+                waited = now - not_open_since
+                time.sleep(min(0.05 + waited / 4, 1.0, max(0.0, deadline - now)))
+                continue
             if code == grpc.StatusCode.ALREADY_EXISTS:
                 raise DuplicateTagError(self.me, to, tag)
             if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):

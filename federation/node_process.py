@@ -17,7 +17,8 @@ from pathlib import Path
 import grpc
 
 from errors import Refused
-from federation.config import NodeConfig
+from federation.call_limits import CallLimits
+from federation.config import ConfigError, NodeConfig
 from federation.grpc_channel import GrpcChannel, PeerChannels, open_secure_channel
 from federation.pki import Identity, NodeTls
 from federation.process_heap import settle_heap
@@ -38,6 +39,14 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def load_limits(config: NodeConfig) -> CallLimits:
+    """The node server's limits from `[limits]` (docs/protocols/transport.md lists the keys and defaults)."""
+    try:
+        return CallLimits.from_section(config.section("limits"))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{config.source}: {exc}") from exc
 
 
 def coordinator_only(context: grpc.ServicerContext) -> None:
@@ -87,20 +96,22 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
     stop = stop or threading.Event()
     tls = load_tls(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    server = NodeServer(tls, bind=config.listen,
+    server = NodeServer(tls, bind=config.listen, limits=load_limits(config),
                         allowed_roles=allowed_roles or {"coordinator", "platform", "source"},
                         limited_roles=limited_roles)
 
     shared = PeerChannels(tls)
 
-    def channel_factory(job_id: str, peers: Mapping[str, str]) -> GrpcChannel:
-        return GrpcChannel(tls.identity.party, job_id, dict(peers), tls, server.mailboxes.for_job(job_id),
-                           channels=shared)
+    def channel_factory(session: str, peers: Mapping[str, str], max_message_bytes: int) -> GrpcChannel:
+        mailbox = server.mailboxes.open(session, set(peers) - {tls.identity.party},
+                                        max_message_bytes=max_message_bytes)
+        return GrpcChannel(tls.identity.party, session, dict(peers), tls, mailbox, channels=shared)
 
     servicer = NodeServicer(describe=describe, handlers=handlers, channel_factory=channel_factory,
                             state_dir=config.state_dir, caller_check=coordinator_only,
-                            on_stage_done=server.mailboxes.close_job)
-    server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, servicer)
+                            on_stage_done=server.mailboxes.close_job,
+                            max_message_bytes=server.limits.max_message_bytes)
+    server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, servicer, roles={"coordinator"})
     if attach is not None:
         attach(server)
     server.start()

@@ -22,7 +22,12 @@ import grpc
 
 from errors import XydError
 from federation.channel import Channel, ChannelError
+from federation.chunking import DEFAULT_MAX_MESSAGE_BYTES, HARD_MAX_MESSAGE_BYTES
+from federation.job_ids import InvalidJobId, check_job_id, check_stage, job_dir, stage_session
+from federation.pki import Identity, InvalidIdentity
 from federation.proto import control_pb2, control_pb2_grpc
+
+__all__ = ["ChannelFactory", "Handler", "NodeServicer", "TaskContext", "TaskFailed", "stage_session"]
 
 log = logging.getLogger("xyd.tasks")
 
@@ -54,7 +59,8 @@ class TaskContext:
 
 
 Handler = Callable[[TaskContext], Mapping[str, Any]]
-ChannelFactory = Callable[[str, Mapping[str, str]], Channel]
+# (session, peers, the job's ceiling on one message in bytes) -> the stage's channel, its mailbox open
+ChannelFactory = Callable[[str, Mapping[str, str], int], Channel]
 
 
 class NodeServicer(control_pb2_grpc.NodeServicer):
@@ -69,6 +75,7 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         state_dir: Path,
         caller_check: Callable[[grpc.ServicerContext], None],
         on_stage_done: Callable[[str], None] | None = None,
+        max_message_bytes: int = HARD_MAX_MESSAGE_BYTES,
     ) -> None:
         self._describe = describe
         self._handlers = dict(handlers)
@@ -76,6 +83,7 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         self._state_dir = state_dir
         self._caller_check = caller_check
         self._on_stage_done = on_stage_done
+        self._max_message_bytes = max_message_bytes
 
     def Describe(self, request: control_pb2.DescribeRequest, context: grpc.ServicerContext) -> control_pb2.NodeDescription:
         self._caller_check(context)
@@ -83,6 +91,15 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
 
     def RunTask(self, request: control_pb2.TaskRequest, context: grpc.ServicerContext) -> Iterator[control_pb2.TaskEvent]:
         self._caller_check(context)
+        try:
+            # The job id names a folder and the stage a session: one strict pattern each, before any use.
+            check_job_id(request.job_id)
+            check_stage(request.stage)
+            work_dir = job_dir(self._state_dir, request.job_id)
+        except InvalidJobId:
+            log.warning("task refused: malformed job id or stage")
+            yield _error("BAD_JOB_ID", "the job id or stage name is malformed")
+            return
         handler = self._handlers.get(request.stage)
         if handler is None:
             yield _error("UNKNOWN_STAGE", f"this node has no handler for stage {request.stage!r}")
@@ -92,13 +109,21 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         except json.JSONDecodeError as exc:
             yield _error("BAD_PARAMS", f"params_json is not JSON: {exc}")
             return
-        peers = {p.party: p.address for p in request.peers}
-        work_dir = self._state_dir / "jobs" / request.job_id
+        try:
+            peers = {Identity.parse(p.party).party: p.address for p in request.peers}
+        except InvalidIdentity:
+            yield _error("BAD_PEERS", "a peer is not a party name of the form role/name")
+            return
+        ceiling = request.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES
+        if ceiling > self._max_message_bytes:
+            yield _error("MESSAGE_LIMIT", f"the job allows messages of {ceiling} bytes; this node accepts at most "
+                                          f"{self._max_message_bytes}")
+            return
         work_dir.mkdir(parents=True, exist_ok=True)
-        # One mailbox per stage: it is closed when the stage ends, which also wakes a handler still
-        # waiting on a peer after the coordinator cancelled the stage.
+        # One mailbox per stage, accepting pushes from the stage's parties only: it is closed when the stage
+        # ends, which also wakes a handler still waiting on a peer after the coordinator cancelled the stage.
         session = stage_session(request.job_id, request.stage)
-        channel = self._channel_factory(session, peers)
+        channel = self._channel_factory(session, peers, ceiling)
         if self._on_stage_done is not None:
             context.add_callback(lambda: self._on_stage_done(session))
         ctx = TaskContext(request.job_id, request.stage, params, channel, peers, work_dir)
@@ -144,11 +169,6 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         else:
             yield control_pb2.TaskEvent(result=control_pb2.TaskResult(
                 summary_json=json.dumps(outcome["result"], sort_keys=True)))
-
-
-def stage_session(job_id: str, stage: str) -> str:
-    """The transport session of one stage of a job: every party derives the same name."""
-    return f"{job_id}.{stage}"
 
 
 def _error(code: str, message: str) -> control_pb2.TaskEvent:

@@ -50,7 +50,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     attached = []
 
     def attach(server) -> None:
-        server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring)
+        server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring, roles={"platform"})
         attached.append(verification.attach(server, config=config, table=table, tls=tls))
 
     try:

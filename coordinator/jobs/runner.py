@@ -125,7 +125,10 @@ class JobRunner:
             if self.arbiter is None:
                 raise StageFailed(f"{spec.algorithm} needs the coordinator as arbiter and this runner has none")
             peers[self.arbiter.party] = self.arbiter.address
-            arbiter = self.arbiter.start(job_id, stage, params, peers)
+            try:
+                arbiter = self.arbiter.start(job_id, stage, params, peers, max_message_bytes=spec.max_message_bytes)
+            except ValueError as exc:  # the job's message ceiling is above what this coordinator accepts
+                raise StageFailed(f"{self.arbiter.party} (arbiter): {exc}") from exc
         try:
             results = self._call_parties(job_id, stage, spec, addresses, peers, params)
         except StageFailed:
@@ -146,6 +149,7 @@ class JobRunner:
             stage=stage,
             peers=[control_pb2.Peer(party=p, address=a) for p, a in peers.items()],
             params_json=json.dumps(params, sort_keys=True),
+            max_message_bytes=spec.max_message_bytes,
         )
         calls: dict[str, Any] = {}
         failure = threading.Event()

@@ -62,16 +62,18 @@ class Peer(_message.Message):
     def __init__(self, party: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("job_id", "stage", "peers", "params_json")
+    __slots__ = ("job_id", "stage", "peers", "params_json", "max_message_bytes")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     PEERS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     stage: str
     peers: _containers.RepeatedCompositeFieldContainer[Peer]
     params_json: str
-    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., params_json: _Optional[str] = ...) -> None: ...
+    max_message_bytes: int
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., params_json: _Optional[str] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("message", "fraction")

@@ -96,8 +96,9 @@ def attach(
     answering = VerificationServicer(own_binding=lambda: own_binding, directory=directory, capture=capture,
                                      clock=clock)
     witnessing = WitnessServicer(clock=clock)
-    server.add_servicer(verification_pb2_grpc.add_VerificationServicer_to_server, answering)
-    server.add_servicer(verification_pb2_grpc.add_WitnessServicer_to_server, witnessing)
+    # Only the platform relays verification requests and publishes checkpoints to witness.
+    server.add_servicer(verification_pb2_grpc.add_VerificationServicer_to_server, answering, roles={"platform"})
+    server.add_servicer(verification_pb2_grpc.add_WitnessServicer_to_server, witnessing, roles={"platform"})
     platform = settings.get("platform")
     if not platform:
         log.warning("no [verification] platform address: verification requests cannot be answered")
