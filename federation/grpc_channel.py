@@ -220,6 +220,8 @@ class GrpcChannel(Channel):
                 return
             except grpc.RpcError as err:
                 code, details = err.code(), err.details() or ""
+            except ValueError as err:  # gRPC's "Cannot invoke RPC on closed channel": this process is stopping
+                raise PeerUnavailable(to, address, "this node's channels were closed (it is stopping)") from err
             if code == grpc.StatusCode.NOT_FOUND:
                 # The peer has not opened this stage (yet): the coordinator starts every party's task at once,
                 # so a party may send before another's task arrived. Wait for it, while our own stage runs.
