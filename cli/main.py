@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from cli.parent_watch import die_with_parent_if_asked
+from errors import ConfigurationError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ConfigurationError as exc:  # the operator's to fix: say what, without a traceback
+        print(f"xyd: configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
