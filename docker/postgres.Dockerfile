@@ -13,7 +13,6 @@ RUN useradd --system --uid 10002 --user-group --home-dir /var/lib/postgresql --s
 COPY --chmod=0755 docker/postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint
 ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin PGDATA=/var/lib/postgresql/data
 USER postgres
-VOLUME ["/var/lib/postgresql/data"]
 HEALTHCHECK --interval=5s --timeout=5s --start-period=30s --retries=5 \
     CMD ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"]
 ENTRYPOINT ["/usr/local/bin/postgres-entrypoint"]
