@@ -1,6 +1,6 @@
 """SecureBoost training and bank scoring over a slow network, against loopback in the same invocation.
 
-`python -m benchmarks wan [--rtt-ms 0,20,50] [--rate-mbit 100] [--enterprises 2000] [--trees 5]
+`python -m benchmarks wan [--rtt-ms 0,20,50] [--rate-mbit 100] [--enterprises 5000] [--trees 10]
 [--requests 300] [--concurrency 8]`: synthetic data; then, for loopback and for each round trip, a fresh
 federation (the coordinator, the platform and three source nodes as separate processes), a job of PSI,
 SecureBoost training (Paillier-2048) and publishing, and single scores from a bank over HTTP.
@@ -105,8 +105,8 @@ def main(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks wan")
     parser.add_argument("--rtt-ms", default="0,20,50", help="round trips to measure, comma-separated")
     parser.add_argument("--rate-mbit", type=float, default=100.0, help="each party's link, each direction")
-    parser.add_argument("--enterprises", type=int, default=2000)
-    parser.add_argument("--trees", type=int, default=5)
+    parser.add_argument("--enterprises", type=int, default=5000)
+    parser.add_argument("--trees", type=int, default=10)
     parser.add_argument("--key-bits", type=int, default=2048)
     parser.add_argument("--requests", type=int, default=300, help="measured single scores per condition")
     parser.add_argument("--warmup", type=int, default=30)
