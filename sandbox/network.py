@@ -1,10 +1,11 @@
 """Hosts on a slow network for the sandbox: each party in its own network namespace, behind its own link.
 
 Every party gets a namespace with one veth pair to this machine's namespace (the hub): a /30 from the
-benchmarking range 198.18.0.0/15 (RFC 2544), `tc ... tbf` on both ends capping the link's bandwidth, and a
-default route to the hub. The parties never reach each other directly: each one's advertised address is a
-port of the delaying relay (`sandbox.relay`) on the hub's end of its link, so every connection, between
-parties or from a client on the hub (operator, bank), crosses two links and the relay's round trip. This
+benchmarking range 198.18.0.0/15 (RFC 2544), `tc ... tbf` on both ends capping the link's bandwidth, and one
+route, to the hub's own address (on an interface of its own). The parties cannot reach each other directly, whatever
+the host's forwarding settings: each one's advertised address is a port of the delaying relay
+(`sandbox.relay`) on the hub's address, so every connection, between parties or from a client on the hub
+(operator, bank), crosses two links and the relay's round trip. This
 kernel has no `netem`, hence the relay; it delays per chunk, not per packet (see `sandbox.relay`).
 
 `SlowNetwork` is a `NodePlacement` for `sandbox.launcher.LocalFederation`: it says where each node listens,
@@ -102,9 +103,15 @@ class SlowNetwork:
     services: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     hosts: dict[str, NamespaceHost] = field(init=False, default_factory=dict)
+    hub_ip: str = field(init=False, default="")  # where the relay listens, on the interface `xyd<run>hub`
     relayed: dict[str, str] = field(init=False, default_factory=dict)  # "party/service" -> relay host:port
     _relay: subprocess.Popen | None = field(init=False, default=None)
     _created: list[str] = field(init=False, default_factory=list)
+    _created_hub: bool = field(init=False, default=False)
+
+    @property
+    def _hub_if(self) -> str:
+        return f"xyd{self.run_id}hub"
 
     def __post_init__(self) -> None:
         if len(self.parties) > 63:
@@ -116,6 +123,12 @@ class SlowNetwork:
         """Create every namespace and link, then start the relay; on failure remove what was made."""
         try:
             octet = random.choice(sorted(set(range(256)) - _used_third_octets()))
+            self.hub_ip = f"{_BENCHMARK_NET}.{octet}.254"
+            # A veth pair left in this namespace stands in for a dummy interface (no such module here).
+            _run("ip", "link", "add", self._hub_if, "type", "veth", "peer", "name", f"xyd{self.run_id}hup")
+            self._created_hub = True
+            _run("ip", "addr", "add", f"{self.hub_ip}/32", "dev", self._hub_if)
+            _run("ip", "link", "set", self._hub_if, "up")
             for index, party in enumerate(self.parties):
                 self._add_host(index, party, octet)
             self._start_relay()
@@ -139,7 +152,7 @@ class SlowNetwork:
         _run("ip", "-n", host.netns, "addr", "add", f"{host.inner_ip}/30", "dev", host.inner_if)
         _run("ip", "-n", host.netns, "link", "set", host.inner_if, "up")
         _run("ip", "-n", host.netns, "link", "set", "lo", "up")
-        _run("ip", "-n", host.netns, "route", "add", "default", "via", host.outer_ip)
+        _run("ip", "-n", host.netns, "route", "add", f"{self.hub_ip}/32", "via", host.outer_ip)
         if self.rate_mbit is not None:
             tbf = ["root", "tbf", "rate", f"{self.rate_mbit:g}mbit", "burst", "256kb", "latency", "100ms"]
             _run("tc", "qdisc", "add", "dev", host.outer_if, *tbf)
@@ -149,7 +162,7 @@ class SlowNetwork:
         routes = []
         for party, host in self.hosts.items():
             for service, port in {"grpc": GRPC_PORT, **self.services.get(party, {})}.items():
-                routes.append(f"{party}/{service}={host.outer_ip}:0={host.inner_ip}:{port}")
+                routes.append(f"{party}/{service}={self.hub_ip}:0={host.inner_ip}:{port}")
         return routes
 
     def _start_relay(self) -> None:
@@ -191,6 +204,10 @@ class SlowNetwork:
         for netns in reversed(self._created):
             subprocess.run(["ip", "netns", "del", netns], capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
         self._created.clear()
+        if self._created_hub:
+            subprocess.run(["ip", "link", "del", self._hub_if], capture_output=True, timeout=COMMAND_TIMEOUT,
+                           check=False)
+            self._created_hub = False
 
     def __enter__(self) -> SlowNetwork:
         self.start()
