@@ -97,8 +97,8 @@ async def _serve_connection(route: Route, delay: float, client_reader: asyncio.S
     try:
         await asyncio.gather(_carry(client_reader, target_writer, delay),
                              _carry(target_reader, client_writer, delay))
-    except (ConnectionError, OSError):
-        pass
+    except (ConnectionError, OSError, asyncio.CancelledError):
+        pass  # a peer went away, or the relay is stopping
     finally:
         for writer in (client_writer, target_writer):
             writer.close()
