@@ -57,11 +57,16 @@ if ! "${PODMAN[@]}" image exists "$BASE"; then
 fi
 
 build() {
-    local tag=$1 file=$2 started=$SECONDS
+    local tag=$1 file=$2 started=$SECONDS previous
+    previous=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$tag" 2> /dev/null || true)
     say "building $tag from $file"
     "${PODMAN[@]}" build "${LIMITS[@]}" --format docker --network host --layers \
         --build-arg "BASE=$BASE" -v "$CA_BUNDLE:/run/host-ca.crt:ro" -f "$file" -t "$tag" .
     say "$tag in $((SECONDS - started)) s, $("${PODMAN[@]}" image inspect --format '{{.Size}}' "$tag") bytes"
+    # The image this one replaces (kept while a container uses it); `podman image prune` clears build caches.
+    if [[ -n $previous && $previous != $("${PODMAN[@]}" image inspect --format '{{.Id}}' "$tag") ]]; then
+        "${PODMAN[@]}" rmi "$previous" > /dev/null 2>&1 || true
+    fi
 }
 build "$IMAGE" docker/Dockerfile
 build "$PG_IMAGE" docker/postgres.Dockerfile
