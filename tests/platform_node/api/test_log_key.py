@@ -3,13 +3,12 @@ holds entries, refused when unreadable; configuration errors reach the operator 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from consent.audit import AuditEvent, AuditLog, EventKind, open_engine
 from platform_node.api.services import load_log_signer
 from platform_node.api.settings import ApiSettingsError, settings_from_mapping
@@ -53,8 +52,8 @@ def test_an_unreadable_key_is_refused_with_its_path(tmp_path: Path) -> None:
         load_log_signer(_settings(tmp_path, key), _log(tmp_path))
 
 
-def test_a_configuration_error_is_one_line_without_a_traceback(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "cli.main", "platform", "serve", "--config",
-                           str(tmp_path / "missing.toml")], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.strip() == f"xyd: configuration error: configuration file not found: {tmp_path / 'missing.toml'}"
+def test_a_configuration_error_is_one_line_without_a_traceback(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["platform", "serve", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"xyd: configuration error: configuration file not found: {tmp_path / 'missing.toml'}")
