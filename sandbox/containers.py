@@ -17,7 +17,7 @@ import subprocess
 import tarfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,16 +140,17 @@ class ContainerFederation:
                 podman("kube", "down", str(self.played), timeout=180, check=False)
             except PodmanFailed as exc:
                 problems.append(str(exc))
-        steps = [
-            ("pod", "rm", "--force", "--ignore", *self._listed("pod", "ls", "--format", "{{.Name}}")),
-            ("rm", "--force", "--ignore", *self._listed("ps", "-a", "--format", "{{.Names}}")),
-            ("volume", "rm", "--force", *self._listed("volume", "ls", "--format", "{{.Name}}")),
-        ]
-        for step in steps:
-            if step[-1] in ("--ignore", "--force"):
-                continue  # nothing of this run left
+        leftovers = (
+            (("pod", "ls", "--format", "{{.Name}}"), ("pod", "rm", "--force", "--ignore")),
+            (("ps", "-a", "--format", "{{.Names}}"), ("rm", "--force", "--ignore")),
+            (("volume", "ls", "--format", "{{.Name}}"), ("volume", "rm", "--force")),
+        )
+        for listing, remove in leftovers:
+            names = self._listed(*listing)
+            if not names:
+                continue
             try:
-                done = podman(*step, timeout=180, check=False)
+                done = podman(*remove, *names, timeout=180, check=False)
                 if done.returncode != 0:
                     problems.append(done.stderr.strip())
             except PodmanFailed as exc:
@@ -174,7 +175,7 @@ class ContainerFederation:
                 *self._listed("network", "ls", "--format", "{{.Name}}")]
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 1.0) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 1.0) -> None:
     """Poll `predicate` until it is true; raise `Unavailable` naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
