@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint protos clean
+.PHONY: venv demo test lint protos clean images test-containers
 
 venv: $(STAMP)
 
@@ -24,6 +24,14 @@ lint: venv
 
 protos: venv
 	$(PY) -m federation.proto.build
+
+# Container images (podman from Debian's packages; installs it when missing): see docker/build-images.sh.
+images:
+	bash docker/build-images.sh
+
+# The whole federation in containers (podman kube play): PSI, SecureBoost and bank scoring, then torn down.
+test-containers: venv images
+	XYD_CONTAINER_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider -m containers tests/integration/test_containers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

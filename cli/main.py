@@ -30,9 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except XydError as exc:  # a routine failure (bad config, unreachable peer, refused): one line, no trace
+    except ConfigurationError as exc:  # the operator's to fix: say what, without a traceback
+        print(f"xyd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except XydError as exc:  # a routine failure (bad input, unreachable peer, refused): one line, no trace
         print(f"error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, (InvalidInput, ConfigurationError)) else 1
+        return 2 if isinstance(exc, InvalidInput) else 1
     except FileNotFoundError as exc:
         print(f"error: no such file: {exc.filename}", file=sys.stderr)
         return 2

@@ -15,10 +15,10 @@ from coordinator.registry import NodeRegistry
 from coordinator.service import CoordinatorServicer
 from federation.config import NodeConfig
 from federation.grpc_channel import PeerChannels
-from federation.node_process import load_limits, load_tls, write_atomically
+from federation.node_process import load_limits, load_tls, warn_if_unreachable, write_atomically
 from federation.pki import Identity
 from federation.proto import control_pb2_grpc
-from federation.server import NodeServer
+from federation.server import HEALTH_CHECK_METHOD, NodeServer
 from models.hetero_lr import ArbiterPolicy
 
 log = logging.getLogger("xyd.coordinator")
@@ -39,8 +39,10 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     feed = JobEventFeed()
     channels = PeerChannels(tls)
     stage_timeout = float(config.section("jobs").get("stage_timeout_seconds", 3600))
-    server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "admin"},
-                        limits=load_limits(config))
+    # Its own certificate may ask the health service only (`xyd health`, the container's health check).
+    server = NodeServer(tls, bind=config.listen, advertise=config.advertise,
+                        allowed_roles={"platform", "source", "admin"},
+                        limited_roles={"coordinator": {HEALTH_CHECK_METHOD}}, limits=load_limits(config))
     # The coordinator is the hetero-LR arbiter: its mailboxes on this server carry the arbiter's messages.
     arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(allow_plaintext=config.policy.allow_plaintext_training))
     models = ModelRegistry(store.engine)
@@ -51,7 +53,8 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
                         CoordinatorServicer(store, registry, runner, feed, models), roles={"platform", "source", "admin"})
     server.start()
     write_atomically(config.state_dir / "address", server.address)
-    log.info("coordinator serving", extra={"address": server.address})
+    log.info("coordinator serving", extra={"address": server.address, "advertised": server.advertised_address})
+    warn_if_unreachable(server)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

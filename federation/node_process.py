@@ -83,6 +83,14 @@ def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,
         channel.close()
 
 
+def warn_if_unreachable(server: NodeServer) -> None:
+    """A node bound to every interface without `advertise` announces 127.0.0.1: peers elsewhere cannot dial it."""
+    if server.listens_on_all_interfaces and server.advertised_address == server.address:
+        log.warning("listening on all interfaces but announcing a loopback address; set [node] advertise "
+                    "(or XYD_ADVERTISE) to the host:port peers on other hosts dial",
+                    extra={"address": server.address})
+
+
 def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescription],
              handlers: Mapping[str, Handler], stop: threading.Event | None = None,
              attach: Callable[[NodeServer], None] | None = None,
@@ -96,7 +104,7 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
     stop = stop or threading.Event()
     tls = load_tls(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    server = NodeServer(tls, bind=config.listen, limits=load_limits(config),
+    server = NodeServer(tls, bind=config.listen, advertise=config.advertise, limits=load_limits(config),
                         allowed_roles=allowed_roles or {"coordinator", "platform", "source"},
                         limited_roles=limited_roles)
 
@@ -116,14 +124,16 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
         attach(server)
     server.start()
     write_atomically(config.state_dir / "address", server.address)
-    log.info("node serving", extra={"as": tls.identity.party, "address": server.address})
+    log.info("node serving", extra={"as": tls.identity.party, "address": server.address,
+                                    "advertised": server.advertised_address})
+    warn_if_unreachable(server)
     if threading.current_thread() is threading.main_thread():  # this process is the node (not a test thread)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         settle_heap()
     try:
         if config.coordinator:
-            register_with_coordinator(tls, config.coordinator, server.address, describe(), stop=stop)
+            register_with_coordinator(tls, config.coordinator, server.advertised_address, describe(), stop=stop)
         stop.wait()
     finally:
         log.info("node stopping", extra={"as": tls.identity.party})

@@ -27,12 +27,13 @@ from federation.peer_auth import PeerAdmission, peer_identity
 from federation.pki import ROLES, NodeTls, check_validity, utcnow
 from federation.revocation import RevocationWatcher
 
-__all__ = ["PEER_ROLES", "NodeServer", "peer_identity"]
+__all__ = ["HEALTH_CHECK_METHOD", "PEER_ROLES", "NodeServer", "peer_identity"]
 
 _WILDCARD_HOSTS = {"0.0.0.0", "[::]", "::", ""}
 # The federation's own parties: the only roles that take part in jobs, so the only ones that may push.
 PEER_ROLES = frozenset({"coordinator", "platform", "source"})
 HEALTH_SERVICE = "grpc.health.v1.Health"
+HEALTH_CHECK_METHOD = "/grpc.health.v1.Health/Check"
 # HTTP/2 streams one connection may open at once; more connections each pass the per-peer slots anyway.
 _MAX_STREAMS_PER_CONNECTION = 64
 
@@ -45,6 +46,7 @@ class NodeServer:
         tls: NodeTls,
         *,
         bind: str = "127.0.0.1:0",
+        advertise: str | None = None,
         allowed_roles: Iterable[str] | None = None,
         limited_roles: Mapping[str, Iterable[str]] | None = None,
         limits: CallLimits | None = None,
@@ -59,6 +61,7 @@ class NodeServer:
         self.limits = limits or CallLimits()
         self._bind = bind
         self._roles = roles if roles is not None else ROLES
+        self._advertise = advertise
         revocation = None
         if tls.crl_path is not None:
             revocation = RevocationWatcher(tls.crl_path, x509.load_pem_x509_certificate(tls.ca_pem))
@@ -140,6 +143,19 @@ class NodeServer:
         """`host:port` to dial on this machine (a wildcard bind is reported as 127.0.0.1)."""
         host = self._bind.rsplit(":", 1)[0]
         return f"{'127.0.0.1' if host in _WILDCARD_HOSTS else host}:{self.port}"
+
+    @property
+    def advertised_address(self) -> str:
+        """`host:port` peers on other hosts dial: `advertise` (its port defaulting to the bound one) or, when
+        none was given, `address`."""
+        if not self._advertise:
+            return self.address
+        has_port = self._advertise.rsplit("]", 1)[-1].count(":") == 1
+        return self._advertise if has_port else f"{self._advertise}:{self.port}"
+
+    @property
+    def listens_on_all_interfaces(self) -> bool:
+        return self._bind.rsplit(":", 1)[0] in _WILDCARD_HOSTS
 
     def stop(self, grace: float = 1.0) -> None:
         """Report NOT_SERVING, let running calls finish for up to `grace` seconds, then stop."""

@@ -65,7 +65,8 @@ class ArbiterHost:
 
     @property
     def address(self) -> str:
-        return self._server.address
+        """Where the parties dial the arbiter: the coordinator's advertised address."""
+        return self._server.advertised_address
 
     def start(self, job_id: str, stage: Stage, params: Mapping[str, Any], peers: Mapping[str, str], *,
               max_message_bytes: int = 0) -> ArbiterRun:

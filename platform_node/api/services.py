@@ -30,7 +30,7 @@ from consent.audit import (
 )
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
-from platform_node.api.settings import ApiSettings
+from platform_node.api.settings import ApiSettings, ApiSettingsError
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.failed_auth import FailedAuthLimiter
@@ -151,16 +151,43 @@ class PlatformServices:
         self.engine.dispose()
 
 
-def load_log_signer(settings: ApiSettings) -> Ed25519Signer:
-    """The checkpoint key from `log_key_file` (PEM, or 32 raw bytes); a fresh key if none is configured."""
+def load_log_signer(settings: ApiSettings, audit: AuditLog | None = None) -> Ed25519Signer:
+    """The checkpoint key from `log_key_file` (PEM, or 32 raw bytes); a fresh key if none is configured.
+
+    A missing file is created (mode 0600) while `audit` is still empty; once the log holds entries it was
+    signed with the key that file held, so a missing file is an error naming what to restore: a new key
+    would leave every earlier checkpoint unverifiable."""
     if settings.log_key_file is None:
         log.warning("no log_key_file configured: checkpoints are signed with an ephemeral key")
         return Ed25519Signer.generate(settings.log_origin)
-    data = Path(settings.log_key_file).read_bytes()
-    key = Ed25519PrivateKey.from_private_bytes(data) if len(data) == 32 else load_pem_private_key(data, None)
+    path = Path(settings.log_key_file)
+    if not path.exists():
+        entries = 0 if audit is None else audit.tree_size()
+        if entries or (audit is not None and audit.latest_checkpoint() is not None):
+            raise ApiSettingsError(
+                f"[api] log_key_file {path} does not exist, but the audit log in the API database already "
+                f"holds {entries} entries signed with the key it held: restore that file from its backup "
+                f"(a new key would leave every earlier checkpoint unverifiable)")
+        create_log_key(path)
+        log.warning("created a new audit-log checkpoint key (back it up; the compliance officer needs its "
+                    "verifier key: xyd audit keys)", extra={"path": str(path)})
+    try:
+        data = path.read_bytes()
+        key = Ed25519PrivateKey.from_private_bytes(data) if len(data) == 32 else load_pem_private_key(data, None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ApiSettingsError(f"[api] log_key_file {path} cannot be read as an Ed25519 private key "
+                               f"(32 raw bytes or PEM): {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{settings.log_key_file} does not hold an Ed25519 private key")
+        raise ApiSettingsError(f"[api] log_key_file {path} does not hold an Ed25519 private key")
     return Ed25519Signer(settings.log_origin, key)
+
+
+def create_log_key(path: Path) -> None:
+    """Write a fresh Ed25519 seed (32 raw bytes) to `path`, mode 0600; never overwrites a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(os.urandom(32))
 
 
 def build_services(
@@ -182,9 +209,9 @@ def build_services(
 ) -> PlatformServices:
     """Build (and create the schema of) every store over one engine; nothing starts running."""
     engine = engine or open_engine(settings.database_url)
-    signer = log_signer or load_log_signer(settings)
     audit = AuditLog(engine)
     audit.create_schema()
+    signer = log_signer or load_log_signer(settings, audit)
     if authorisations is None:
         keys = EnterpriseKeyRegistry(engine)
         keys.create_schema()
