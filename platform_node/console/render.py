@@ -70,6 +70,7 @@ def environment() -> Environment:
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
     env.filters["when"] = when
     env.filters["pct"] = lambda value: "" if value is None else f"{float(value) * 100:.1f}%"
+    env.filters["rate"] = lambda value: "" if value is None else f"{float(value) * 100:.2f}%"
     env.filters["cny"] = lambda value: "" if value is None else f"{float(value):,.2f}"
     env.filters["pairs"] = lambda values: [(v, v) for v in values]
     env.filters["labelled"] = lambda values, t, prefix: [(v, t(prefix + v)) for v in values]
