@@ -133,7 +133,7 @@ def test_bank_scores_reports_its_decision_and_downloads_a_batch(visit: Visit, si
     page.get_by_label("贷款申请编号").fill("LA-WEB-BATCH")
     page.get_by_role("button", name="上传并评分").click()
     page.wait_for_url(re.compile(r"/console/bank/batch/run-[0-9a-f]+$"))
-    page.wait_for_function("document.getElementById('batch-run').dataset.running === '0'", timeout=20_000)
+    page.wait_for_selector("#batch-run[data-running='0']", timeout=20_000)
     assert "20 / 20" in page.locator("[data-field=counts]").inner_text()
     visit.shoot("08-bank-batch-done")
     with page.expect_download() as download:
