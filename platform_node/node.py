@@ -14,9 +14,9 @@ from jobspec.dispatch import per_algorithm
 from platform_node import consent_registry
 from platform_node.consent_registry import ConsentRegistry
 from platform_node.stages import secureboost, vertical_lr
+from platform_node.stages.psi import make_psi_handler
 from platform_node.statistics.directory import TableDirectory
 from platform_node.task_activity import TaskActivity, observed
-from platform_node.stages.psi import make_psi_handler
 from tables import LoadedTable
 from tables.configured import describe_table, load_configured_table
 

@@ -344,9 +344,8 @@ def test_operator_console_shows_nodes_health_job_progress_and_the_models_curves(
     each node's gRPC health (the source killed by the test above is UNREACHABLE), the SecureBoost job's stages
     as the platform ran them (tree progress), and the model with the ROC and KS curves the platform kept, the
     distribution of the scores served above, and each source's contribution."""
-    from tests.browser_support import Visit, chromium, require_chromium
-
     from sandbox.demo.bank import onboard
+    from tests.browser_support import Visit, chromium, require_chromium
 
     require_chromium()
     job_id, _, status = secureboost_run

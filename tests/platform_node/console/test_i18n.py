@@ -19,7 +19,8 @@ from platform_node.uses.records import UseKind
 
 CONSOLE = Path(i18n.__file__).parent
 PREFIXES = {key.split(".")[0] for key in MESSAGES}
-KEY = re.compile(r"""["']((?:%s)\.[A-Za-z_.]*[A-Za-z_])["']""" % "|".join(sorted(PREFIXES)))
+_ALTERNATIVES = "|".join(sorted(PREFIXES))
+KEY = re.compile(r"""["']((?:""" + _ALTERNATIVES + r""")\.[A-Za-z_.]*[A-Za-z_])["']""")
 
 
 def _used_keys() -> set[str]:
