@@ -128,6 +128,23 @@ after 5 s. `GET /v1/webhook/deliveries` reports a failed attempt only as a categ
 `ADDRESS_REFUSED`, `TIMEOUT`, `CONNECTION_REFUSED`, `CONNECTION_FAILED`, `TLS_ERROR`, `PROTOCOL_ERROR`,
 `HTTP_3XX`, `HTTP_4XX`, `HTTP_5XX`); the detail stays in the platform's log.
 
+## Financing statistics (seed 六)
+`GET /v1/statistics/financing` gives the first-loan and renewal service centre's figures (增量、扩面、提质、降价)
+computed from the decisions banks report: number and amount of loans, first loans and renewals (`first_loan`
+in the decision feedback), credit and secured loans (`secured`), the amount-weighted average rate, the
+approval rate (loans / decisions), days from the score look-up to the decision (mean, median), enterprises
+served and the first-loan rate among them (enterprises with a first loan / enterprises with a loan); in total
+and by district, industry (from the platform's own table; the credit code's division code otherwise), bank
+and month (UTC+8); `format=csv` for a spreadsheet. Loans whose feedback left `first_loan` or `secured` out
+count as unreported. A bank reads its own figures only.
+
+## The web console
+The same platform serves a web console under `/console/` (not part of this JSON API): people log in with
+their institution's API key and get the same roles and rules as here, through the same service functions.
+Its requests pass the same gate (a session cookie instead of the `Authorization` header, checked before any
+body is read; log-in failures count against the same failed-authentication limits); every form carries a
+CSRF token; no page loads anything from elsewhere.
+
 ## Audit
 Every score served, feedback received, alert pushed and compliance export is a leaf of the platform's
 RFC 9162 Merkle log, written in the same transaction as the record. Responses carry the leaf receipt;
