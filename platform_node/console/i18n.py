@@ -28,6 +28,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.statistics": ("首贷续贷服务中心", "first-loan centre"),
     "role.enterprise": ("企业", "enterprise"),
     "role.source_admin": ("数源单位管理员", "source-unit administrator"),
+    # errors by their API code (the API's own text is shown beside, as sent)
+    "error.NOT_FOUND": ("没有找到。", "Not found."),
+    "error.FORBIDDEN_ROLE": ("您的角色不能打开此页面。", "Your role cannot open this page."),
+    "error.FORBIDDEN_SCOPE": ("银行只能查看本行的数据。", "A bank sees its own figures only."),
+    "error.NO_AGREEMENT": ("需要覆盖此项服务的数据安全协议。", "This service needs a data-security agreement that covers it."),
+    "error.QUOTA_EXHAUSTED": ("今日查询配额已用完。", "Today's look-up quota is used up."),
+    "error.RATE_LIMITED": ("请求过于频繁，请稍后再试。", "Too many requests; try again shortly."),
+    "error.FEEDBACK_OVERDUE": ("有逾期未反馈的用数记录，请先报告放贷决定。", "Uses are past their feedback deadline; report the decisions first."),
+    "error.INSTITUTION_SUSPENDED": ("该机构已被暂停。", "This institution is suspended."),
+    "error.INTERNAL": ("内部错误，已记录在平台日志中。", "Internal error; it is in the platform's log."),
     # log-in
     "login.title": ("登录", "Log in"),
     "login.intro": ("使用贵机构的 API 密钥登录，权限与 API 相同。", "Log in with your institution's API key; you get the same rights as through the API."),
