@@ -55,8 +55,8 @@ class ModelSummary:
 class EvaluationCurves:
     """What the platform kept of a model's holdout evaluation (its own labels and predictions, aggregated)."""
 
-    roc: list[tuple[float, float]]
-    ks: dict[str, list[tuple[float, float]]]
+    roc: list[tuple[float, float]]  # (false-positive rate, true-positive rate)
+    ks: dict[str, list[float]]  # share of rows (riskiest first), fpr, tpr: three aligned lists
     pd_quantiles: list[float]
     auc: float | None = None
     ks_value: float | None = None
@@ -83,7 +83,8 @@ def read_evaluation(models_dir: Path, model_id: str) -> EvaluationCurves | None:
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
     return EvaluationCurves(
-        roc=[tuple(p) for p in raw.get("roc", [])], ks={k: [tuple(p) for p in v] for k, v in raw.get("ks", {}).items()},
+        roc=[(float(f), float(t)) for f, t in raw.get("roc", [])],
+        ks={k: [float(x) for x in v] for k, v in raw.get("ks", {}).items()},
         pd_quantiles=list(raw.get("pd_quantiles", [])), auc=raw.get("auc"), ks_value=raw.get("ks_value"),
         contributions=raw.get("contributions", {}))
 

@@ -370,6 +370,8 @@ def test_operator_console_shows_nodes_health_job_progress_and_the_models_curves(
         assert model_id in page.locator("table.data").inner_text()
         visit.shoot("32-operator-models")
         page.get_by_role("link", name=model_id).first.click()
+        page.wait_for_url(f"**/console/operator/models/{model_id}")
+        page.wait_for_selector("h1")
         assert page.locator("svg.chart polyline").count() >= 3  # ROC, and the KS curves of both classes
         assert page.locator("section:has(#dist-title) svg.chart rect.bar").count() > 0
         contributions = page.locator("section:has(#contrib-title) table").inner_text()
