@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from platform_node.api.errors import install_error_handlers
 from platform_node.api.request_gate import RequestGate
-from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, uses
+from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, statistics, uses
 from platform_node.api.services import PlatformServices
 
 API_VERSION = "1.0.0"
@@ -21,8 +21,9 @@ officers and platform administrators.
 ## Authentication and roles
 Every call except `/v1/health` carries `Authorization: Bearer xyd.<key id>.<secret>`. Keys are issued by
 `xyd institution add` / `rotate-key` (or the admin endpoints) and stored only as an HMAC under a server
-pepper. Roles: `bank` (scores, uses, feedback, alerts, reports, subscriptions), `compliance`
-(`/v1/compliance/*`), `admin` (`/v1/admin/*`). An unknown, wrong or revoked key is `401 UNAUTHENTICATED`;
+pepper. Roles: `bank` (scores, uses, feedback, alerts, reports, subscriptions, its own financing
+statistics), `compliance` (`/v1/compliance/*`), `admin` (`/v1/admin/*`), `statistics` (the first-loan and
+renewal centre: `GET /v1/statistics/financing` only). An unknown, wrong or revoked key is `401 UNAUTHENTICATED`;
 a suspended institution is `403 INSTITUTION_SUSPENDED`. An institution only ever sees its own uses,
 feedback, alerts, subscriptions and deliveries: another institution's id answers `404 NOT_FOUND` (a use id
 of another institution given as the `after` cursor is ignored like one that does not exist).
@@ -127,6 +128,23 @@ after 5 s. `GET /v1/webhook/deliveries` reports a failed attempt only as a categ
 `ADDRESS_REFUSED`, `TIMEOUT`, `CONNECTION_REFUSED`, `CONNECTION_FAILED`, `TLS_ERROR`, `PROTOCOL_ERROR`,
 `HTTP_3XX`, `HTTP_4XX`, `HTTP_5XX`); the detail stays in the platform's log.
 
+## Financing statistics (seed 六)
+`GET /v1/statistics/financing` gives the first-loan and renewal service centre's figures (增量、扩面、提质、降价)
+computed from the decisions banks report: number and amount of loans, first loans and renewals (`first_loan`
+in the decision feedback), credit and secured loans (`secured`), the amount-weighted average rate, the
+approval rate (loans / decisions), days from the score look-up to the decision (mean, median), enterprises
+served and the first-loan rate among them (enterprises with a first loan / enterprises with a loan); in total
+and by district, industry (from the platform's own table; the credit code's division code otherwise), bank
+and month (UTC+8); `format=csv` for a spreadsheet. Loans whose feedback left `first_loan` or `secured` out
+count as unreported. A bank reads its own figures only.
+
+## The web console
+The same platform serves a web console under `/console/` (not part of this JSON API): people log in with
+their institution's API key and get the same roles and rules as here, through the same service functions.
+Its requests pass the same gate (a session cookie instead of the `Authorization` header, checked before any
+body is read; log-in failures count against the same failed-authentication limits); every form carries a
+CSRF token; no page loads anything from elsewhere.
+
 ## Audit
 Every score served, feedback received, alert pushed and compliance export is a leaf of the platform's
 RFC 9162 Merkle log, written in the same transaction as the record. Responses carry the leaf receipt;
@@ -140,6 +158,7 @@ TAGS = [
     {"name": "alerts", "description": "Risk alerts and webhooks."},
     {"name": "public information", "description": "Public-information reports and subscriptions."},
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
+    {"name": "statistics", "description": "Financing statistics of the first-loan and renewal centre."},
     {"name": "admin", "description": "Onboarding, agreements, limits, periodic jobs (admin role)."},
     {"name": "health", "description": "Liveness."},
 ]
@@ -153,8 +172,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.shutdown_on_loop()
 
 
-def create_app(services: PlatformServices | None = None) -> FastAPI:
-    """The app; `services=None` is enough to render the OpenAPI document."""
+def create_app(services: PlatformServices | None = None, *, console: bool = True) -> FastAPI:
+    """The app (the API, and the web console under `/console` unless `console=False`); `services=None` is
+    enough to render the OpenAPI document."""
     # No /docs or /redoc: those pages load their scripts from a public CDN, which deployments cannot reach.
     # The OpenAPI document stays at /openapi.json and docs/API.md is generated from it.
     app = FastAPI(title="xyd platform API", version=API_VERSION, description=DESCRIPTION, openapi_tags=TAGS,
@@ -162,8 +182,12 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestGate)
-    for module in (scores, models, uses, alerts, reports, compliance, admin):
+    for module in (scores, models, uses, alerts, reports, compliance, statistics, admin):
         app.include_router(module.router)
+    if console:
+        from platform_node.console import install_console
+
+        install_console(app)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness")
     def health() -> dict[str, str]:

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--slug", required=True, help="lowercase id, e.g. icbc-sz")
     add.add_argument("--name", required=True, help="display name")
     add.add_argument("--role", required=True, choices=LazyChoices("platform_node.institutions.model:Role"),
-                     metavar="ROLE", help="bank, compliance or admin (an invalid one lists the valid roles)")
+                     metavar="ROLE", help="bank, compliance, admin or statistics (an invalid one lists the valid roles)")
     add.add_argument("--rate", type=float, help="requests per second")
     add.add_argument("--burst", type=int, help="burst size")
     add.add_argument("--daily-quota", type=int, help="enterprises scored per UTC day")

@@ -125,13 +125,19 @@ async def scoring_institution(
     overdue = services.overdue.cached(institution.id, now=now)
     if overdue is None:
         overdue = await run_in_threadpool(services.overdue.count, institution.id, now=now)
+    apply_overdue_policy(services, institution, overdue, now)
+    return institution
+
+
+def apply_overdue_policy(services: PlatformServices, institution: Institution, overdue: int, now: datetime) -> None:
+    """Refuse (BLOCK) or slow (THROTTLE) a bank with this many uses past their feedback deadline: what every
+    scoring path runs, the API's and the console's."""
     rate = services.settings.overdue.throttled_rate(institution.id, overdue)
     if rate is not None:
         services.limiter.acquire(
             f"{institution.id}#overdue", rate_per_s=rate, burst=1, now=now.timestamp(),
             reason=f"throttled: {overdue} uses have feedback past the deadline",
         )
-    return institution
 
 
 ScoringInstitution = Annotated[Institution, Depends(scoring_institution)]

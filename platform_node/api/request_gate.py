@@ -11,7 +11,9 @@ this gate an outsider's 100 MB body was read in full before its 401, and a keyle
 2. a declared `Content-Length` above the route's limit is `413 PAYLOAD_TOO_LARGE`;
 3. a body sent without a length is counted as it streams, and refused with 413 once past the limit.
 The institution found is left in the request's state for the `CurrentInstitution` dependency, which then
-charges its per-institution rate limit.
+charges its per-institution rate limit. Console paths (`/console`) pass the same gate with a session cookie
+instead of a key (`platform_node/console/gate.py`): no body is read without a live session, and log-in
+failures count against the same failed-authentication limits.
 
 The client address is the TCP peer's, or, when the peer is one of `[api] trusted_proxies`, the right-most
 `X-Forwarded-For` entry that is not itself a trusted proxy.
@@ -30,6 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from platform_node.api.settings import DEFAULT_MAX_BATCH_BODY_BYTES, DEFAULT_MAX_BODY_BYTES
+from platform_node.console.gate import console_refusal, is_console
 from platform_node.institutions.errors import InstitutionSuspended, InvalidCredentials
 from platform_node.institutions.failed_auth import client_key
 from platform_node.institutions.model import Institution
@@ -39,7 +42,7 @@ log = logging.getLogger("xyd.platform.api")
 STATE_KEY = "xyd_institution"
 PUBLIC_PATHS = frozenset({"/v1/health"})
 # Routes whose bodies may be large (stated in API.md); every other route gets the small JSON limit.
-LARGE_BODY_ROUTES = frozenset({("POST", "/v1/scores/batch")})
+LARGE_BODY_ROUTES = frozenset({("POST", "/v1/scores/batch"), ("POST", "/console/bank/batch")})
 UNAUTHENTICATED_MESSAGE = "missing or invalid API key"
 
 
@@ -134,6 +137,13 @@ class RequestGate:
             refusal = await self._authenticate(services, scope, authorization, forwarded)
             if refusal is not None:
                 await refusal(scope, receive, send)
+                return
+        elif services is not None and is_console(path):
+            peer = scope.get("client")
+            address = client_address(peer[0] if peer else None, forwarded, self._trusted_networks(services))
+            console_answer = await console_refusal(services, scope, address)
+            if console_answer is not None:
+                await console_answer(scope, receive, send)
                 return
         if length is not None:
             if not length.strip().isdigit():

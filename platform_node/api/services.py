@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -31,6 +32,8 @@ from consent.audit import (
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings, ApiSettingsError
+from platform_node.console.batch_runs import BatchRuns
+from platform_node.console.sessions import ConsoleSessions
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.failed_auth import FailedAuthLimiter
@@ -50,12 +53,16 @@ from platform_node.reports.subscriptions import SubscriptionBook, SubscriptionPu
 from platform_node.scoring.async_coalescer import AsyncCoalescingScorer
 from platform_node.scoring.coalescing import CoalescingScorer
 from platform_node.scoring.scorer import Scorer
+from platform_node.statistics.directory import CodeDirectory, EnterpriseDirectory
 from platform_node.uses.deadlines import OverdueCounter
 from platform_node.uses.feedback import FeedbackBook
 from platform_node.uses.group_commit import GroupCommitRecorder
 from platform_node.uses.lookup_watch import UnknownLookupWatch
 from platform_node.uses.loop_batching import LoopBatchedRecorder
 from platform_node.uses.records import UseBook
+
+if TYPE_CHECKING:  # the view loads gRPC; an API run without a federation never needs it
+    from platform_node.federation_view import FederationView
 
 log = logging.getLogger("xyd.platform.api")
 
@@ -93,6 +100,12 @@ class PlatformServices:
     publisher: CheckpointPublisher
     log_verifier: Ed25519Verifier
     failed_auth: FailedAuthLimiter
+    console_sessions: ConsoleSessions
+    # Where enterprises are and what they do (financing statistics by district and industry).
+    directory: EnterpriseDirectory = field(default_factory=CodeDirectory)
+    # The federation as the platform node sees it (nodes, models, its stages' progress); None for an API run
+    # without a federation (`xyd api serve`).
+    federation: FederationView | None = None
     # How webhook hosts are resolved (at registration and before each delivery); tests inject one.
     webhook_resolver: Resolver = system_resolver
     ticker: Ticker | None = None
@@ -102,8 +115,11 @@ class PlatformServices:
     async_scoring: AsyncCoalescingScorer = field(init=False, repr=False)
     # `recorder` for the API's event loop: the uses submitted in one loop iteration commit together.
     loop_recorder: LoopBatchedRecorder = field(init=False, repr=False)
+    # The console's batch-scoring runs in progress (in memory; their results are the batch's uses).
+    batch_runs: BatchRuns = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.batch_runs = BatchRuns()
         self.scoring = CoalescingScorer(lambda: self.scorer)
         self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)
         self.loop_recorder = LoopBatchedRecorder(self.recorder)
@@ -146,6 +162,7 @@ class PlatformServices:
             self.ticker.stop()
             self.ticker = None
         self.dispatcher.close()
+        self.batch_runs.close()
         self.scoring.close()
         self.recorder.close()
         self.engine.dispose()
@@ -206,6 +223,8 @@ def build_services(
     witnesses: Sequence[WitnessClient] = (),
     witness_quorum: int = 0,
     webhook_resolver: Resolver = system_resolver,
+    directory: EnterpriseDirectory | None = None,
+    federation: FederationView | None = None,
 ) -> PlatformServices:
     """Build (and create the schema of) every store over one engine; nothing starts running."""
     engine = engine or open_engine(settings.database_url)
@@ -229,6 +248,9 @@ def build_services(
     agreements = AgreementBook(engine, randbytes=randbytes)
     subscriptions = SubscriptionBook(engine, public_records, randbytes=randbytes)
     subscriptions.create_schema()
+    console_sessions = ConsoleSessions(engine, institutions, ttl=timedelta(seconds=settings.console_session_s),
+                                       randbytes=randbytes)
+    console_sessions.create_schema()
     return PlatformServices(
         settings=settings,
         clock=clock,
@@ -263,5 +285,8 @@ def build_services(
         publisher=CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
         log_verifier=signer.verifier(),
         failed_auth=FailedAuthLimiter(settings.failed_auth),
+        console_sessions=console_sessions,
+        directory=directory or CodeDirectory(),
+        federation=federation,
         webhook_resolver=webhook_resolver,
     )

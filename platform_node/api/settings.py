@@ -80,6 +80,8 @@ class ApiSettings:
     # Published horizontal (banks') models, `<model_id>.json`; the platform node defaults it to
     # `<state_dir>/models/horizontal`, a standalone API serves none without it.
     horizontal_models_dir: Path | None = None
+    # How long a console log-in lasts (seconds); rotating the key or suspending the institution ends it sooner.
+    console_session_s: int = 8 * 3600
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_batch <= MAX_BATCH:
@@ -90,6 +92,8 @@ class ApiSettings:
             raise ApiSettingsError("deadlines and timeouts must be positive")
         if not 0 <= self.port < 65536:
             raise ApiSettingsError("port must be within [0, 65535]")
+        if not 60 <= self.console_session_s <= 7 * 86_400:
+            raise ApiSettingsError("console_session_s must be within [60, 604800]")
         if self.push_batch_size < 1:
             raise ApiSettingsError("push_batch_size must be at least 1")
         object.__setattr__(self, "webhook_ports", tuple(self.webhook_ports))

@@ -27,11 +27,13 @@ class InstitutionKind(StrEnum):
 
 
 class Role(StrEnum):
-    """What an institution's key may do: score and report back (bank), audit (compliance), operate (admin)."""
+    """What an institution's key may do: score and report back (bank), audit (compliance), operate (admin),
+    read the financing statistics only (statistics: the city's first-loan and renewal service centre)."""
 
     BANK = "bank"
     COMPLIANCE = "compliance"
     ADMIN = "admin"
+    STATISTICS = "statistics"
 
 
 class InstitutionStatus(StrEnum):

@@ -197,6 +197,23 @@ class InstitutionRegistry:
             raise InstitutionSuspended(institution.id)
         return institution
 
+    def institution_of_key(self, key_id: str, *, now: datetime) -> Institution:
+        """The institution of a key that is still in force (not revoked, institution active); raises
+        `InvalidCredentials` or `InstitutionSuspended`. What a console session checks on every request: its
+        secret was checked at log-in, and rotating the key or suspending the institution ends the session."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys.c.revoked_at, institutions)
+                .join(institutions, institutions.c.id == api_keys.c.institution_id)
+                .where(api_keys.c.key_id == key_id)
+            ).first()
+        if row is None or (row.revoked_at is not None and row.revoked_at <= to_epoch(now)):
+            raise InvalidCredentials("unknown or revoked API key")
+        institution = _to_institution(row)
+        if not institution.active:
+            raise InstitutionSuspended(institution.id)
+        return institution
+
     def set_webhook(self, ident: str, url: str, *, policy: WebhookPolicy = PRODUCTION_POLICY,
                     resolver: Resolver = system_resolver) -> bytes:
         """Register the institution's webhook URL with a new signing secret (returned once); raises

@@ -18,7 +18,7 @@ import numpy as np
 
 from federation.alignment import row_alignment
 from federation.config import NodePolicy
-from federation.job_files import read_intersection, store_part
+from federation.job_files import model_dir, read_intersection, store_part
 from federation.proto import alignment_pb2
 from federation.proto import secureboost_pb2 as pb
 from federation.tasks import TaskContext, TaskFailed
@@ -33,7 +33,7 @@ from models.he import (
     PaillierKeypair,
     PaillierParams,
 )
-from models.metrics import auc, ks
+from models.metrics import auc, ks, rank_curves
 from models.secureboost import (
     ActiveModel,
     FeatureTable,
@@ -42,6 +42,7 @@ from models.secureboost import (
     run_active,
 )
 from models.splits import holdout_split
+from platform_node.federation_view import EVALUATION_FILE
 from tables import LoadedTable
 from tables.features import feature_matrix
 
@@ -132,6 +133,7 @@ def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy
         if len(holdout_ids) and len(np.unique(y_holdout)) == 2:
             p_holdout = model.predict(own_holdout, masks_holdout)
             metrics.update(auc_holdout=round(auc(y_holdout, p_holdout), 5), ks_holdout=round(ks(y_holdout, p_holdout), 5))
+            write_evaluation(ctx.work_dir, y_holdout, p_holdout, metrics)
         (ctx.work_dir / SECUREBOOST_ACTIVE_PART).write_bytes(model.to_bytes())
         (ctx.work_dir / "secureboost-metrics.json").write_text(json.dumps(metrics))
         importance = {p: {"splits": imp.splits, "gain": round(imp.gain, 4)}
@@ -189,6 +191,7 @@ def make_evaluate_handler(table: LoadedTable, label_column: str, policy: NodePol
                                        "marginal_auc": round(full - without, 5)}
             ctx.progress(f"without {excluded}: holdout AUC {without:.4f} (contribution {full - without:+.4f})",
                          (k + 1) / len(rounds))
+        add_to_evaluation(ctx.work_dir, contributions=contributions)
         return {"metrics": metrics, "contribution_trees": params.n_trees, "auc_holdout_all": round(full, 5),
                 "contributions": contributions}
 
@@ -234,7 +237,37 @@ def publish_part(ctx: TaskContext, part_file: str) -> dict[str, Any]:
     source = ctx.work_dir / part_file
     if not source.exists():
         raise TaskFailed("NO_MODEL", f"no trained model part in job {ctx.job_id}: run the train stage first")
-    return store_part(ctx.work_dir, model_id(Algorithm.SECUREBOOST, ctx.job_id), part_file, source.read_bytes())
+    the_model = model_id(Algorithm.SECUREBOOST, ctx.job_id)
+    stored = store_part(ctx.work_dir, the_model, part_file, source.read_bytes())
+    evaluation = ctx.work_dir / EVALUATION_WORK_FILE
+    if evaluation.exists():  # beside the part, for the operator's console (not a part: no hash recorded)
+        (model_dir(ctx.work_dir, the_model) / EVALUATION_FILE).write_bytes(evaluation.read_bytes())
+    return stored
+
+
+EVALUATION_WORK_FILE = "secureboost-evaluation.json"
+
+
+def write_evaluation(work_dir: Path, labels: np.ndarray, pd: np.ndarray, metrics: dict[str, Any]) -> None:
+    """Keep the holdout's ROC and KS curves and PD quantiles (aggregates of the platform's own labels and
+    predictions; no row) for the operator's console and the population-stability reference."""
+    curves = rank_curves(labels, pd)
+    document = {
+        "roc": [[round(f, 5), round(t, 5)] for f, t in zip(curves.fpr, curves.tpr, strict=True)],
+        "ks": {"share": [round(v, 5) for v in curves.share], "fpr": [round(v, 5) for v in curves.fpr],
+               "tpr": [round(v, 5) for v in curves.tpr]},
+        "pd_quantiles": [round(float(q), 6) for q in np.quantile(pd, np.linspace(0.0, 1.0, 101))],
+        "auc": metrics.get("auc_holdout"), "ks_value": metrics.get("ks_holdout"),
+    }
+    (work_dir / EVALUATION_WORK_FILE).write_text(json.dumps(document))
+
+
+def add_to_evaluation(work_dir: Path, **fields: Any) -> None:
+    path = work_dir / EVALUATION_WORK_FILE
+    if path.exists():
+        document = json.loads(path.read_text())
+        document.update(fields)
+        path.write_text(json.dumps(document))
 
 
 def load_published(state_dir: Path, model_id: str) -> ActiveModel:

@@ -34,7 +34,7 @@ from consent.audit.prepared import PreparedStatement
 from consent.authorisation.schema import from_epoch, to_epoch
 from platform_node.scoring.scorer import FailureCode, ScoreFailure, ScoreOutcome, ScoreResult
 from platform_node.uses.errors import UseNotFound
-from platform_node.uses.schema import use_metadata, uses
+from platform_node.uses.schema import feedback_events, use_metadata, uses
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -74,6 +74,8 @@ class UseRecord:
     outcome_at: datetime | None
     audit_index: int
     failure_code: str | None = None
+    first_loan: bool | None = None
+    secured: bool | None = None
 
     def overdue(self, now: datetime) -> bool:
         return self.decision is None and self.feedback_due_at is not None and self.feedback_due_at < now
@@ -149,13 +151,19 @@ class UseBook:
         return self._engine
 
     def create_schema(self) -> None:
-        """Create the tables; a `platform_uses` table made before uses could be UNANSWERED gets the
-        `failure_code` column added (null in its old rows, which are all scores)."""
+        """Create the tables; tables made by an earlier release get the columns added since, null in their
+        old rows: `failure_code` (old rows are all scores), `first_loan` and `secured` (not reported)."""
         use_metadata.create_all(self._engine)
-        columns = {column["name"] for column in inspect(self._engine).get_columns(uses.name)}
-        if "failure_code" not in columns:
-            with self._engine.begin() as conn:
-                conn.execute(text(f"ALTER TABLE {uses.name} ADD COLUMN failure_code VARCHAR(32)"))
+        added = {uses.name: (("failure_code", "VARCHAR(32)"), ("first_loan", "BOOLEAN"), ("secured", "BOOLEAN")),
+                 feedback_events.name: (("first_loan", "BOOLEAN"), ("secured", "BOOLEAN"))}
+        inspector = inspect(self._engine)
+        for table, columns in added.items():
+            present = {column["name"] for column in inspector.get_columns(table)}
+            missing = [(name, kind) for name, kind in columns if name not in present]
+            if missing:
+                with self._engine.begin() as conn:
+                    for name, kind in missing:
+                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
     def new_id(self, prefix: str) -> str:
         """`prefix-` and 16 random characters: a letter, then 15 of [0-9a-z] (about 82 bits).
@@ -353,4 +361,11 @@ def to_use_record(row) -> UseRecord:
         outcome_at=None if row.outcome_at is None else from_epoch(row.outcome_at),
         audit_index=row.audit_index,
         failure_code=row.failure_code,
+        first_loan=_flag(row, "first_loan"),
+        secured=_flag(row, "secured"),
     )
+
+
+def _flag(row, name: str) -> bool | None:
+    value = row._mapping.get(name)
+    return None if value is None else bool(value)

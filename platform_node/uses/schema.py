@@ -53,8 +53,14 @@ uses = Table(
     Column("audit_index", BigInteger, nullable=False),
     # Why an UNANSWERED use got no score (UNKNOWN_ENTERPRISE, SOURCE_UNAVAILABLE, ...); null for a score.
     Column("failure_code", String(32), nullable=True),
+    # From the decision feedback (null when not reported): the enterprise's first loan (首贷) rather than a
+    # renewal or repeat loan, and a loan secured by collateral, pledge or guarantee rather than a credit loan.
+    Column("first_loan", Boolean, nullable=True),
+    Column("secured", Boolean, nullable=True),
     Index("ix_platform_uses_institution_created", "institution_id", "created_at"),
     Index("ix_platform_uses_overdue", "decision", "feedback_due_at", "institution_id"),
+    Index("ix_platform_uses_decided", "decided_at"),
+    Index("ix_platform_uses_created_id", "created_at", "id"),
 )
 
 feedback_events = Table(
@@ -68,6 +74,8 @@ feedback_events = Table(
     Column("amount_fen", BigInteger, nullable=True),
     Column("annual_rate", String(16), nullable=True),
     Column("term_months", Integer, nullable=True),
+    Column("first_loan", Boolean, nullable=True),
+    Column("secured", Boolean, nullable=True),
     Column("at", Integer, nullable=False),
     Column("nonce", LargeBinary(16), nullable=False),
     Column("audit_index", BigInteger, nullable=False),

@@ -24,7 +24,8 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--keep-state", action="store_true", help="do not delete the temporary state folder")
     demo.add_argument("--skip-banks", action="store_true", help="leave out the Flower run among banks")
     demo.add_argument("--keep-running", action="store_true",
-                      help="leave the federation up and write endpoints.json (API URL, demo credentials)")
+                      help="leave the federation up, print the web console's address and a login for each "
+                           "role, and write endpoints.json (API URL, demo credentials)")
     demo.set_defaults(func=_run)
 
 

@@ -337,6 +337,49 @@ def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federat
     assert refused.json()["failed_sources"] == ["source/utilities"]
 
 
+@pytest.mark.browser
+def test_operator_console_shows_nodes_health_job_progress_and_the_models_curves(federation: LocalFederation,
+                                                                               secureboost_run) -> None:
+    """The operator's pages in a real Chromium over the real platform process: the coordinator's roster with
+    each node's gRPC health (the source killed by the test above is UNREACHABLE), the SecureBoost job's stages
+    as the platform ran them (tree progress), and the model with the ROC and KS curves the platform kept, the
+    distribution of the scores served above, and each source's contribution."""
+    from sandbox.demo.bank import onboard
+    from tests.browser_support import Visit, chromium, require_chromium
+
+    require_chromium()
+    job_id, _, status = secureboost_run
+    model_id = stage_results(status)["publish"]["platform/main"]["model_id"]
+    assert (federation.node_state("platform", "main") / "models" / model_id / "evaluation.json").exists()
+    key = onboard(federation.platform_config, "it-operator", "Integration Operator", role="admin")
+    with chromium() as browser:
+        visit = Visit(browser, federation.api_url)
+        page = visit.page
+        visit.log_in(key)
+        assert page.url.endswith("/console/operator/nodes")
+        rows = {r.split("\t")[0]: r for r in page.locator("table.data tbody tr").all_inner_texts()}
+        assert set(rows) == {"coordinator/main", "platform/main", *(f"source/{s}" for s in SOURCES)}
+        assert "UNREACHABLE" in rows["source/utilities"]
+        assert all("SERVING" in rows[p] for p in rows if p != "source/utilities")
+        visit.shoot("30-operator-nodes")
+        visit.go("/console/operator/jobs")
+        job = page.locator("section", has=page.locator(f"code:text-is('{job_id}')")).inner_text()
+        assert "train" in job and "SUCCEEDED" in job and "publish" in job
+        visit.shoot("31-operator-jobs")
+        visit.go("/console/operator/models")
+        assert model_id in page.locator("table.data").inner_text()
+        visit.shoot("32-operator-models")
+        page.get_by_role("link", name=model_id).first.click()
+        page.wait_for_url(f"**/console/operator/models/{model_id}")
+        page.wait_for_selector("h1")
+        assert page.locator("svg.chart polyline").count() >= 3  # ROC, and the KS curves of both classes
+        assert page.locator("section:has(#dist-title) svg.chart rect.bar").count() > 0
+        contributions = page.locator("section:has(#contrib-title) table").inner_text()
+        assert all(f"source/{s}" in contributions for s in SOURCES)
+        visit.shoot("33-operator-model")
+        visit.close()
+
+
 def test_the_sample_psi_job_of_the_docs_runs(federation: LocalFederation) -> None:
     """docs/examples/psi-job.toml, as shipped, matches the platform with two source units."""
     spec = (Path(__file__).resolve().parents[2] / "docs" / "examples" / "psi-job.toml").read_text(encoding="utf-8")

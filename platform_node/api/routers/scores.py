@@ -77,6 +77,18 @@ def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_
     return batch
 
 
+def score_and_record(services: PlatformServices, institution: Institution, codes: list[str], purpose: str,
+                     loan_application_ref: str, *, now: datetime, batch_id: str | None = None) -> list[RecordedUse]:
+    """Check the quota, score, and record every enterprise as a use with its leaf (one group-commit
+    transaction); the answers in `codes` order. The batch endpoint's steps, which the console runs too."""
+    check_quota(services, institution, len(codes), now)
+    batch = _score(services, codes, purpose, services.settings.scoring_deadline_s)
+    prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=purpose,
+                                            loan_application_ref=loan_application_ref,
+                                            outcomes=list(batch.results), now=now, batch_id=batch_id)
+    return record_uses(services, institution, prepared, now)
+
+
 @router.post(
     "",
     response_model=ScoreOut,
@@ -150,17 +162,13 @@ def score_batch(
         raise ApiError(422, "BATCH_TOO_LARGE", f"at most {settings.max_batch} credit codes per batch")
     if len(set(codes)) != len(codes):
         raise ApiError(422, "DUPLICATE_CREDIT_CODES", "credit codes in a batch must be distinct")
-    check_quota(services, institution, len(codes), now)
-    batch = _score(services, codes, body.purpose.value, settings.scoring_deadline_s)
-    outcomes = batch.outcomes()
     batch_id = services.uses.new_id("bat")
-    prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
-                                            loan_application_ref=body.loan_application_ref,
-                                            outcomes=list(batch.results), now=now, batch_id=batch_id)
-    recorded = record_uses(services, institution, prepared, now)
+    recorded = score_and_record(services, institution, codes, body.purpose.value, body.loan_application_ref,
+                                now=now, batch_id=batch_id)
+    outcomes = [r.outcome for r in recorded if isinstance(r.outcome, ScoreOutcome)]
     by_code = {r.outcome.credit_code: r for r in recorded}
     items = []
-    for result in batch:
+    for result in (r.outcome for r in recorded):
         use = by_code[result.credit_code]
         if isinstance(result, ScoreOutcome):
             items.append(BatchItemOut(

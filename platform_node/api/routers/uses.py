@@ -46,6 +46,7 @@ def use_out(use: UseRecord, now: datetime) -> UseOut:
         decided_at=_time(use.decided_at), amount_cny=None if use.amount_cny is None else str(use.amount_cny),
         annual_rate=None if use.annual_rate is None else str(use.annual_rate), term_months=use.term_months,
         outcome=use.outcome, outcome_at=_time(use.outcome_at), audit_index=use.audit_index,
+        first_loan=use.first_loan, secured=use.secured,
     )
 
 
@@ -89,7 +90,7 @@ def post_feedback(
     use_id: str,
     body: Annotated[FeedbackIn, Body(openapi_examples={
         "granted": {"value": {"type": "decision", "decision": "GRANTED", "amount_cny": "500000.00",
-                              "annual_rate": "0.0385", "term_months": 12}},
+                              "annual_rate": "0.0385", "term_months": 12, "first_loan": True, "secured": False}},
         "declined": {"value": {"type": "decision", "decision": "DECLINED"}},
         "repayment": {"value": {"type": "repayment", "outcome": "ON_TIME"}},
     })],
@@ -100,7 +101,8 @@ def post_feedback(
     OVERDUE, DEFAULT; DEFAULT is final). The decision settles the use's feedback deadline. An UNANSWERED use
     (no score was served) takes no feedback: `409 FEEDBACK_CONFLICT`."""
     if isinstance(body, DecisionIn):
-        feedback = DecisionFeedback(body.decision, body.amount_cny, body.annual_rate, body.term_months)
+        feedback = DecisionFeedback(body.decision, body.amount_cny, body.annual_rate, body.term_months,
+                                    first_loan=body.first_loan, secured=body.secured)
     else:
         feedback = RepaymentFeedback(body.outcome)
     now = services.now()

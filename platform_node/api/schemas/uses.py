@@ -37,6 +37,8 @@ class UseOut(BaseModel):
     outcome: str | None
     outcome_at: str | None
     audit_index: int
+    first_loan: bool | None = Field(None, description="From the decision: a first loan (true) or a renewal (false).")
+    secured: bool | None = Field(None, description="From the decision: secured (true) or a credit loan (false).")
 
 
 class UseListOut(BaseModel):
@@ -50,6 +52,12 @@ class DecisionIn(RequestModel):
     amount_cny: Decimal | None = Field(None, gt=0, description="Loan amount in CNY (granted only).")
     annual_rate: Decimal | None = Field(None, ge=0, lt=1, description="Annual rate as a fraction (granted only).")
     term_months: int | None = Field(None, ge=1, le=360, description="Term in months (granted only).")
+    first_loan: bool | None = Field(
+        None, description="The enterprise's first loan from any bank (首贷, true) or a renewal or repeat loan "
+                          "(续贷, false); optional, for the financing statistics.")
+    secured: bool | None = Field(
+        None, description="Granted only: secured by collateral, pledge or guarantee (true) or a credit loan "
+                          "(信用, false); optional, for the financing statistics.")
 
 
 class RepaymentIn(RequestModel):
