@@ -67,9 +67,11 @@ class ArbiterHost:
     def address(self) -> str:
         return self._server.address
 
-    def start(self, job_id: str, stage: Stage, params: Mapping[str, Any], peers: Mapping[str, str]) -> ArbiterRun:
-        """Start serving as arbiter between the roster's active party (guest) and its passive ones (hosts)."""
-        session = stage_session(job_id, stage)
+    def start(self, job_id: str, stage: Stage, params: Mapping[str, Any], peers: Mapping[str, str], *,
+              attempt: int = 0) -> ArbiterRun:
+        """Start serving as arbiter between the roster's active party (guest) and its passive ones (hosts),
+        in the mailbox of this attempt of the stage."""
+        session = stage_session(job_id, stage, attempt)
         channel = GrpcChannel(self.party, session, dict(peers), self.tls, self._server.mailboxes.for_job(session),
                               channels=self._channels)
         outcome: dict[str, ArbiterOutcome] = {}
