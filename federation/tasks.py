@@ -137,9 +137,16 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
                    context: grpc.ServicerContext) -> control_pb2.CleanupReply:
         self._caller_check(context)
         folder = job_folder(self._state_dir, request.job_id)
+        # The coordinator asks only for failed or cancelled jobs: a task of one still winding down here (its
+        # call was cancelled, the handler has not reached its next message yet) is closed and awaited.
         with self._lock:
-            busy = sorted(stage for (job, stage), run in self._running.items()
-                          if job == request.job_id and run.worker is not None and run.worker.is_alive())
+            runs = [(stage, run) for (job, stage), run in self._running.items() if job == request.job_id]
+        for _, run in runs:
+            if self._on_stage_done is not None:
+                self._on_stage_done(run.session)
+            if run.worker is not None:
+                run.worker.join(_REPLACE_WAIT_S)
+        busy = sorted(stage for stage, run in runs if run.worker is not None and run.worker.is_alive())
         if busy:
             raise Conflict(f"job {request.job_id} still runs stage {', '.join(busy)} on this node")
         files = removed = 0
