@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +143,8 @@ def test_a_source_killed_mid_training_resumes_to_the_same_model(fed: LocalFedera
     events = "\n".join(_events(fed, job_id))
     assert "source/tax: stopped answering during the task (connection lost" in events
     assert f"attempt 2 runs from checkpoint {train.resumed_from}" in events
+    shown = _xyd(fed, "job", "status", job_id)
+    assert f"train      SUCCEEDED   (2 runs, last from checkpoint {train.resumed_from})" in shown.stdout
     _same_as_uninterrupted(fed, status)
 
 
@@ -156,6 +160,12 @@ def test_a_coordinator_killed_mid_training_resumes_after_its_restart(fed: LocalF
     train = _train_stage(status)
     assert train.attempts == 2 and train.resumed_from >= 2
     _same_as_uninterrupted(fed, status)
+
+
+def _xyd(fed: LocalFederation, *args: str) -> subprocess.CompletedProcess:
+    """The operator's command line, as a separate process."""
+    return subprocess.run([sys.executable, "-m", "cli.main", *args, "--operator", str(fed.operator_config_path())],
+                          capture_output=True, text=True, timeout=120)
 
 
 def _events(fed: LocalFederation, job_id: str) -> list[str]:
@@ -203,6 +213,10 @@ def test_nodes_show_liveness_and_a_certificate_revoked_mid_job_fails_it_naming_t
     with fed.client() as client:
         nodes = {n.party: n for n in client.nodes(probe=True)}
     assert all(n.answering and n.last_seen >= n.registered_at > 0 for n in nodes.values()), nodes
+    shown = _xyd(fed, "nodes")
+    assert shown.returncode == 0 and shown.stdout.count(" answering ") == 3, shown.stdout
+    listed = _xyd(fed, "job", "list", "--state", "succeeded")
+    assert listed.returncode == 0 and listed.stdout.count("SUCCEEDED") >= 3, listed.stdout
 
     def revoke(_: str) -> None:
         CertificateAuthority.load(fed.pki_dir).revoke_identity(Identity.parse("source/tax"))
