@@ -47,7 +47,7 @@ def describe_failure(code: grpc.StatusCode, details: str) -> str:
     text = details.lower()
     for marker, words in (("connection refused", "connection refused"), ("socket closed", "connection lost"),
                           ("connection reset", "connection lost"), ("broken pipe", "connection lost"),
-                          ("cancelling all calls", "the peer's server shut down"),
+                          ("cancelling all calls", "the server shut down"),
                           ("handshake", "TLS handshake failed"), ("dns resolution", "address not found"),
                           ("name resolution", "address not found")):
         if marker in text:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from errors import InvalidInput
 from federation.channel import PeerUnavailable
 from federation.checkpoints import CheckpointDamaged, CheckpointStore, common_unit, job_folder
-from federation.grpc_channel import GrpcChannel, PeerRefused, open_secure_channel
+from federation.grpc_channel import GrpcChannel, PeerRefused, describe_failure, open_secure_channel
 from federation.node_process import coordinator_only
 from federation.pki import CertificateAuthority, Identity
 from federation.proto import control_pb2, control_pb2_grpc
@@ -66,6 +66,18 @@ def test_transport_failures_name_the_peer_and_say_what_kind_they_are() -> None:
     lost = PeerUnavailable("platform/main", "10.0.0.5:7100", "connection refused after 5 attempt(s)")
     assert failure_of(lost) == ("PEER_UNAVAILABLE", str(lost), "platform/main")
     assert failure_of(RuntimeError("/secret/path"))[1] == "internal error (RuntimeError); see this node's log"
+
+
+@pytest.mark.parametrize(("code", "details", "words"), [
+    (grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.0.0.5:7100: "
+     "Failed to connect to remote host: Connection refused", "connection refused"),
+    (grpc.StatusCode.UNAVAILABLE, "Socket closed", "connection lost"),
+    (grpc.StatusCode.UNAVAILABLE, "Cancelling all calls", "the server shut down"),
+    (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", "no answer in time"),
+    (grpc.StatusCode.PERMISSION_DENIED, "REFUSED: no", "PERMISSION_DENIED: REFUSED: no"),
+])
+def test_link_failures_are_said_in_an_operators_words(code: grpc.StatusCode, details: str, words: str) -> None:
+    assert describe_failure(code, details) == words
 
 
 class _Units:
