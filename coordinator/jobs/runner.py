@@ -162,7 +162,7 @@ class JobRunner:
             for party in spec.parties:
                 self.registry.address_of(party)
         except UnknownParty as exc:
-            self.store.set_job_state(job_id, JobState.FAILED, str(exc))
+            self._end_job(job_id, JobState.FAILED, str(exc))
             self._event(job_id, "", f"failed: {exc}")
             return JobState.FAILED
         self.store.set_job_state(job_id, JobState.RUNNING)
