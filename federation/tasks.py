@@ -158,25 +158,29 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         log.info("job files removed", extra={"job": request.job_id, "files": files, "bytes": removed})
         return control_pb2.CleanupReply(files_removed=files, bytes_removed=removed)
 
-    def _replace_previous(self, key: tuple[str, str], session: str) -> bool:
+    def _replace_previous(self, key: tuple[str, str], session: str) -> _Run | None:
         """Register this attempt of a stage; a previous one still running here is closed and awaited.
-        False if it did not stop in time."""
+        None (and the previous one stays registered) if it did not stop in time."""
+        mine = _Run(session)
         with self._lock:
             previous = self._running.get(key)
-            self._running[key] = _Run(session)
+            self._running[key] = mine
         if previous is None or previous.session == session:
-            return True
+            return mine
         if self._on_stage_done is not None:
             self._on_stage_done(previous.session)
         if previous.worker is not None:
             previous.worker.join(_REPLACE_WAIT_S)
-            return not previous.worker.is_alive()
-        return True
+            if previous.worker.is_alive():
+                with self._lock:
+                    if self._running.get(key) is mine:
+                        self._running[key] = previous
+                return None
+        return mine
 
-    def _finished(self, key: tuple[str, str], session: str) -> None:
+    def _finished(self, key: tuple[str, str], run: _Run) -> None:
         with self._lock:
-            run = self._running.get(key)
-            if run is not None and run.session == session:
+            if self._running.get(key) is run:
                 del self._running[key]
 
     def RunTask(self, request: control_pb2.TaskRequest, context: grpc.ServicerContext) -> Iterator[control_pb2.TaskEvent]:
@@ -197,19 +201,23 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
         # still waiting on a peer after the coordinator cancelled the stage.
         session = stage_session(request.job_id, request.stage, request.attempt)
         key = (request.job_id, request.stage)
-        if not self._replace_previous(key, session):
+        run = self._replace_previous(key, session)
+        if run is None:
             yield _error("STAGE_BUSY", "the previous run of this stage has not stopped yet on this node")
+            return
+        checkpoints = CheckpointStore(work_dir, safe_name(request.stage, "stage"))
+        try:
+            if request.resume_from:
+                checkpoints.load(request.resume_from)  # held and intact, or the stage cannot resume here
+            checkpoints.truncate(request.resume_from)
+        except CheckpointDamaged as exc:
+            self._finished(key, run)
+            if self._on_stage_done is not None:
+                self._on_stage_done(session)  # whatever peers already pushed for this attempt is dropped
+            yield _error("NO_CHECKPOINT", exc.public_message)
             return
         ctx = TaskContext(request.job_id, request.stage, params, self._channel_factory(session, peers), peers,
                           work_dir, attempt=request.attempt, resume_from=request.resume_from)
-        try:
-            if request.resume_from:
-                ctx.checkpoints.load(request.resume_from)  # held and intact, or the stage cannot resume here
-            ctx.checkpoints.truncate(request.resume_from)
-        except CheckpointDamaged as exc:
-            self._finished(key, session)
-            yield _error("NO_CHECKPOINT", exc.public_message)
-            return
         if self._on_stage_done is not None:
             context.add_callback(lambda: self._on_stage_done(session))
         outcome: dict[str, Any] = {}
@@ -232,9 +240,8 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
             finally:
                 ctx._events.put(None)
 
-        worker = threading.Thread(target=work, name=f"task-{request.job_id}-{request.stage}", daemon=True)
-        with self._lock:
-            self._running[key].worker = worker
+        worker = run.worker = threading.Thread(target=work, name=f"task-{request.job_id}-{request.stage}",
+                                               daemon=True)
         worker.start()
         try:
             while True:
@@ -250,7 +257,7 @@ class NodeServicer(control_pb2_grpc.NodeServicer):
                 close()
             if self._on_stage_done is not None:
                 self._on_stage_done(session)
-            self._finished(key, session)
+            self._finished(key, run)
         if "error" in outcome:
             yield _error(*outcome["error"])
         else:
