@@ -8,6 +8,7 @@ import threading
 
 from coordinator.events import JobEventFeed
 from coordinator.jobs.arbiter import ArbiterHost
+from coordinator.jobs.control import JobControl
 from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.store import JobStore
 from coordinator.model_registry import ModelRegistry
@@ -32,13 +33,15 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         raise SystemExit(f"the coordinator needs a coordinator certificate, got {tls.identity.party}")
     config.state_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore.sqlite(str(config.state_dir / "coordinator.db"))
-    interrupted = store.fail_interrupted()
+    interrupted = store.mark_interrupted()
     if interrupted:
-        log.warning("jobs interrupted by a restart marked failed", extra={"jobs": ",".join(interrupted)})
+        log.warning("jobs interrupted by a restart: resumed once every party answers",
+                    extra={"jobs": ",".join(interrupted)})
     registry = NodeRegistry(store.engine)
     feed = JobEventFeed()
     channels = PeerChannels(tls)
-    stage_timeout = float(config.section("jobs").get("stage_timeout_seconds", 3600))
+    jobs = config.section("jobs")
+    stage_timeout = float(jobs.get("stage_timeout_seconds", 3600))
     # Its own certificate may ask the health service only (`xyd health`, the container's health check).
     server = NodeServer(tls, bind=config.listen, advertise=config.advertise,
                         allowed_roles={"platform", "source", "admin"},
@@ -48,13 +51,17 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     models = ModelRegistry(store.engine)
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
                        feed.publish, stage_timeout=stage_timeout, models=models,
-                       arbiter=arbiter)
+                       arbiter=arbiter, resume_wait=float(jobs.get("resume_wait_seconds", 600)),
+                       max_resumes=int(jobs.get("max_resumes", 3)))
+    control = JobControl(store, runner, on_start=feed.reopen, on_end=feed.close)
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
-                        CoordinatorServicer(store, registry, runner, feed, models), roles={"platform", "source", "admin"})
+                        CoordinatorServicer(store, registry, runner, feed, models, control),
+                        roles={"platform", "source", "admin"})
     server.start()
     write_atomically(config.state_dir / "address", server.address)
     log.info("coordinator serving", extra={"address": server.address, "advertised": server.advertised_address})
     warn_if_unreachable(server)
+    control.watch_interrupted(stop, every=float(jobs.get("resume_poll_seconds", 2)))
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

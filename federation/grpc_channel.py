@@ -29,8 +29,8 @@ from federation.pki import Identity, NodeTls
 from federation.proto import transport_pb2
 from federation.retry import RetryPolicy
 
-__all__ = ["GrpcChannel", "PeerChannels", "PeerRefused", "open_secure_channel", "secure_channel_settings",
-           "wait_until_serving"]
+__all__ = ["GrpcChannel", "PeerChannels", "PeerRefused", "describe_failure", "open_secure_channel",
+           "secure_channel_settings", "wait_until_serving"]
 
 # gRPC waits ~1 s (and growing) before reconnecting to a peer that refused a connection; shorter, so the
 # caller's own RetryPolicy decides how often a restarting peer is tried. Not `grpc.min_reconnect_backoff_ms`:
@@ -41,6 +41,22 @@ _RECONNECT_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
+
+
+def describe_failure(code: grpc.StatusCode, details: str) -> str:
+    """What went wrong on a link, in an operator's words (gRPC's text names the resolver and the address
+    family first: "failed to connect to all addresses; last error: ... Connection refused")."""
+    text = details.lower()
+    for marker, words in (("connection refused", "connection refused"), ("socket closed", "connection lost"),
+                          ("connection reset", "connection lost"), ("broken pipe", "connection lost"),
+                          ("cancelling all calls", "the server shut down"),
+                          ("handshake", "TLS handshake failed"), ("dns resolution", "address not found"),
+                          ("name resolution", "address not found")):
+        if marker in text:
+            return words
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return "no answer in time"
+    return f"{code.name}: {details}" if details else code.name
 
 
 class PeerRefused(PeerUnavailable):
@@ -246,5 +262,5 @@ class GrpcChannel(Channel):
                     to, address, f"send of {tag!r} not done within {self._send_timeout:.1f}s"
                 )
             if not self._retry.should_retry(code, attempt):
-                raise PeerUnavailable(to, address, f"{code.name} after {attempt} attempt(s): {details}")
+                raise PeerUnavailable(to, address, f"{describe_failure(code, details)} after {attempt} attempt(s)")
             time.sleep(min(self._retry.delay(attempt, self._rng), max(0.0, deadline - time.monotonic())))

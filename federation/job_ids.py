@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from errors import InvalidInput
+
 # The coordinator's ids (`job-20250101-120000-a1b2c3`) match; so do the short ids tests and benchmarks use.
 # No dot, slash or backslash, so an id is one path component and never `.` or `..`.
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -19,7 +21,7 @@ STAGE_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MODEL_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
-class InvalidJobId(ValueError):
+class InvalidJobId(InvalidInput):
     """A job id, stage, session or model id does not match its pattern, or a path would leave its folder."""
 
 
@@ -37,19 +39,30 @@ def check_stage(stage: str) -> str:
     return stage
 
 
-def stage_session(job_id: str, stage: str) -> str:
-    """The transport session of one stage of a job (`<job id>.<stage>`): every party derives the same name."""
-    return f"{check_job_id(job_id)}.{check_stage(stage)}"
+def stage_session(job_id: str, stage: str, attempt: int = 0) -> str:
+    """The transport session of one attempt of one stage of a job (`<job id>.<stage>`, then `.<attempt>` when
+    the stage was resumed): every party derives the same name, and each attempt has mailboxes of its own."""
+    session = f"{check_job_id(job_id)}.{check_stage(stage)}"
+    if attempt:
+        if not isinstance(attempt, int) or not 0 < attempt < 10_000:
+            raise InvalidJobId("the attempt is not a number in 1..9999")
+        session += f".{attempt}"
+    return session
 
 
 def check_session(session: str) -> str:
-    """`session` itself: a job id, optionally followed by `.<stage>`; raise `InvalidJobId` otherwise."""
+    """`session` itself: a job id, optionally followed by `.<stage>` and `.<attempt>`; raise `InvalidJobId`
+    otherwise."""
     if not isinstance(session, str):
         raise InvalidJobId("the session is not a string")
-    job_id, dot, stage = session.partition(".")
+    job_id, *rest = session.split(".")
     check_job_id(job_id)
-    if dot:
-        check_stage(stage)
+    if len(rest) > 2:
+        raise InvalidJobId("the session has too many parts")
+    if rest:
+        check_stage(rest[0])
+    if len(rest) == 2 and not (rest[1].isdigit() and 0 < int(rest[1]) < 10_000 and rest[1][0] != "0"):
+        raise InvalidJobId("the session's attempt is not a number in 1..9999")
     return session
 
 

@@ -99,7 +99,7 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
     """Serve until SIGTERM/SIGINT (or `stop` is set); returns the process exit code.
 
     `attach(server)` lets a role add its own gRPC services (verification, registry) before the server starts;
-    `limited_roles` admits further roles to the named methods only (see `PeerAuthInterceptor`).
+    `limited_roles` admits further roles to the named methods only (see `PeerAdmission`).
     """
     stop = stop or threading.Event()
     tls = load_tls(config)

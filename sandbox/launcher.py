@@ -9,6 +9,7 @@ namespace behind a slow link (`sandbox.network.SlowNetwork`).
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from cli.operator_client import CoordinatorClient, OperatorConfig
 from federation.pki import CertificateAuthority, Identity
-from sandbox.processes import ProcessFailed, ProcessGroup
+from sandbox.processes import ProcessFailed, ProcessGroup, Supervised
 
 COORDINATOR = Identity("coordinator", "main")
 PLATFORM = Identity("platform", "main")
@@ -89,6 +90,7 @@ class LocalFederation:
     api_database_url: str | None = None  # the platform API's database; SQLite in its state folder if None
     placement: NodePlacement = field(default_factory=Loopback)
     cert_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra DNS names per party
+    coordinator_jobs: dict[str, float] = field(default_factory=dict)  # the coordinator's [jobs] settings
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
     api_url: str = field(init=False, default="")
@@ -105,19 +107,21 @@ class LocalFederation:
         folder = self.pki_dir / "nodes" / f"{identity.role}-{identity.name}"
         return folder / "cert.pem", folder / "key.pem"
 
-    def _write_config(self, identity: Identity, data: NodeData | None) -> Path:
+    def _write_config(self, identity: Identity, data: NodeData | None, listen: str | None = None) -> Path:
         cert, key = self._credentials(identity)
         node_dir = self.state_dir / "nodes" / f"{identity.role}-{identity.name}"
         node_dir.mkdir(parents=True, exist_ok=True)
         advertise = self.placement.advertise(identity.party)
         lines = [
-            "[node]", f'listen = "{self.placement.listen(identity.party)}"', f'state_dir = "{node_dir / "state"}"',
-            *([f'advertise = "{advertise}"'] if advertise else []), "",
+            "[node]", f'listen = "{listen or self.placement.listen(identity.party)}"',
+            f'state_dir = "{node_dir / "state"}"', *([f'advertise = "{advertise}"'] if advertise else []), "",
             "[tls]", f'ca = "{self.pki_dir / "ca.pem"}"', f'cert = "{cert}"', f'key = "{key}"',
             f'crl = "{self.pki_dir / "crl.pem"}"', "",
         ]
         if identity != COORDINATOR:
             lines += ["[coordinator]", f'address = "{self.coordinator_address}"', ""]
+        elif self.coordinator_jobs:
+            lines += ["[jobs]", *(f"{k} = {v}" for k, v in self.coordinator_jobs.items()), ""]
         if data is not None:
             lines += ["[data]", f'schema = "{data.schema}"', f'table = "{data.table}"', ""]
         if identity == PLATFORM and self.with_api:
@@ -184,6 +188,58 @@ class LocalFederation:
             self.api_url = where.reach_api(PLATFORM.party, self.group.wait_for_file(
                 platform, platform_config.parent / "state" / "api_url", self.ready_timeout))
 
+    def member(self, party: str) -> Supervised:
+        """The newest process started for `party` (a restart starts a new one)."""
+        return next(m for m in reversed(self.group.members) if m.name == party)
+
+    def kill(self, party: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` (SIGKILL: a crash) to `party`'s process group and wait for it to end."""
+        member = self.member(party)
+        try:
+            os.killpg(member.process.pid, sig)
+        except ProcessLookupError:
+            pass
+        member.process.wait(timeout=30)
+
+    def restart(self, party: str) -> None:
+        """Start `party` again after `kill`, with the same config, state folder and port (peers and the
+        coordinator's address file stay valid); returns once it serves (and, for a node, answers the
+        coordinator again)."""
+        identity = Identity.parse(party)
+        if self.member(party).process.poll() is None:
+            raise ProcessFailed(f"{party} is still running: kill it first")
+        role = "coordinator" if identity == COORDINATOR else identity.role
+        config = self.state_dir / "nodes" / f"{identity.role}-{identity.name}" / "node.toml"
+        state = config.parent / "state"
+        address = self.coordinator_address if identity == COORDINATOR else (state / "address").read_text().strip()
+        data = None if identity == COORDINATOR else (
+            self.platform_data if identity == PLATFORM else self.sources[identity.name])
+        self._write_config(identity, data, listen=address)
+        for ready in ("address", "api_url"):
+            (state / ready).unlink(missing_ok=True)
+        args = [role, "serve", "--config", str(config)]
+        if identity.role == "source":
+            args[2:2] = ["--party-hint", party]
+        member = self.group.start(party, args)
+        self.group.wait_for_file(member, state / "address", self.ready_timeout)
+        if identity == PLATFORM and self.with_api:
+            self.api_url = self.group.wait_for_file(member, state / "api_url", self.ready_timeout)
+        if identity != COORDINATOR:
+            self.wait_answering([party])
+
+    def wait_answering(self, parties: Sequence[str]) -> None:
+        """Wait until the coordinator sees every one of `parties` answer its health check."""
+        deadline = time.monotonic() + self.ready_timeout
+        with self.client() as client:
+            while True:
+                answering = {n.party for n in client.nodes(probe=True) if n.answering}
+                if set(parties) <= answering:
+                    return
+                if time.monotonic() > deadline:
+                    raise ProcessFailed(f"not answering after {self.ready_timeout:.0f}s: "
+                                        f"{sorted(set(parties) - answering)}")
+                time.sleep(0.2)
+
     def node_state(self, role: str, name: str) -> Path:
         """The state folder of one node process."""
         return self.state_dir / "nodes" / f"{role}-{name}" / "state"
@@ -199,7 +255,7 @@ class LocalFederation:
         deadline = time.monotonic() + self.ready_timeout
         with self.client() as client:
             while True:
-                self.group.check_alive()
+                self._check_alive()
                 registered = {n.party for n in client.nodes()}
                 if set(parties) <= registered:
                     return
@@ -207,6 +263,14 @@ class LocalFederation:
                     missing = sorted(set(parties) - registered)
                     raise ProcessFailed(f"nodes not registered after {self.ready_timeout:.0f}s: {missing}")
                 time.sleep(0.1)
+
+    def _check_alive(self) -> None:
+        """Fail fast if the newest process of any party exited (a killed one that was restarted is fine)."""
+        for name in dict.fromkeys(m.name for m in self.group.members):
+            member = self.member(name)
+            code = member.process.poll()
+            if code is not None:
+                raise ProcessFailed(f"{name} exited with code {code}; last log lines:\n{member.log_tail()}")
 
     def stop(self) -> None:
         self.group.stop_all()

@@ -69,12 +69,13 @@ class ArbiterHost:
         return self._server.advertised_address
 
     def start(self, job_id: str, stage: Stage, params: Mapping[str, Any], peers: Mapping[str, str], *,
-              max_message_bytes: int = 0) -> ArbiterRun:
-        """Start serving as arbiter between the roster's active party (guest) and its passive ones (hosts).
+              max_message_bytes: int = 0, attempt: int = 0) -> ArbiterRun:
+        """Start serving as arbiter between the roster's active party (guest) and its passive ones (hosts),
+        in the mailbox of this attempt of the stage.
 
         Its mailbox accepts the stage's parties only, and messages up to `max_message_bytes` (0: the default).
         """
-        session = stage_session(job_id, stage)
+        session = stage_session(job_id, stage, attempt)
         mailbox = self._server.mailboxes.open(session, set(peers) - {self.party},
                                               max_message_bytes=max_message_bytes or None)
         channel = GrpcChannel(self.party, session, dict(peers), self.tls, mailbox, channels=self._channels)

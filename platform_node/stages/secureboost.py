@@ -114,6 +114,11 @@ def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy
             ctx.progress(f"tree {record.tree + 1}/{params.n_trees} splits [{owners}]",
                          (record.tree + 1) / params.n_trees)
 
+        # A checkpoint after every tree; a resumed run continues from the one the coordinator chose (a fresh
+        # key is fine: encryption randomness changes no decrypted sum, docs/protocols/secureboost.md 9).
+        resume = ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None
+        if resume is not None:
+            ctx.progress(f"resuming after tree {ctx.resume_from}", ctx.resume_from / params.n_trees)
         if params.encryption:
             secret = _secret_key(settings.key, policy)
             with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * len(train_ids)),
@@ -121,10 +126,11 @@ def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy
                                 limit=params.encryptions_needed(len(train_ids))) as pool:
                 model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
                                    secret=secret, obfuscators=pool, validation=validation, on_tree=on_tree,
-                                   timeout=timeout)
+                                   timeout=timeout, resume=resume, on_checkpoint=ctx.checkpoints.save)
         else:
             model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
-                               validation=validation, on_tree=on_tree, timeout=timeout)
+                               validation=validation, on_tree=on_tree, timeout=timeout, resume=resume,
+                               on_checkpoint=ctx.checkpoints.save)
         seconds = time.monotonic() - started
         masks_train = {p: channel.recv(p, tag.MASKS_TRAIN, pb.LeafMasks, timeout) for p in passives}
         masks_holdout = {p: channel.recv(p, tag.MASKS_HOLDOUT, pb.LeafMasks, timeout) for p in passives}

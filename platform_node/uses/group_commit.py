@@ -6,7 +6,9 @@ hand their prepared uses to one writer thread, which takes everything queued so 
 it counts each request against its institution's daily quota, appends all the leaves with one head update
 and inserts all the use rows. Each request then gets its own receipts. A request over its quota fails
 alone (the quota check writes nothing when it refuses); a failed commit fails every request of the group,
-and none of their uses or leaves is written.
+and none of their uses or leaves is written. A commit the database refuses (a full disk, an I/O error, a
+lost connection) fails them with `UseStoreUnavailable`, which the API answers with 503: nothing is served
+without its use and leaf.
 
 The writer also remembers each institution's quota use as of its last commit, so the API can refuse an
 exhausted bank before asking the source nodes without reading the database on every request, and feeds
@@ -24,10 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from platform_node.institutions.errors import QuotaExhausted
 from platform_node.institutions.limits import consume_quota, utc_day
 from platform_node.scoring.scorer import FailureCode, ScoreFailure
+from platform_node.uses.errors import UseStoreUnavailable
 from platform_node.uses.grouped_queue import GroupedQueue
 from platform_node.uses.lookup_watch import UnknownLookupWatch, store_lookup_alert
 from platform_node.uses.records import PreparedUses, RecordedUse, UseBook
@@ -149,9 +153,16 @@ class GroupCommitRecorder:
                 if self._watch is not None:
                     self._observe(conn, accepted)
         except Exception as failure:
-            log.error("use group commit failed", extra={"requests": len(group), "error": type(failure).__name__})
+            # The driver's own message ("database or disk is full"), never the statement and its parameters.
+            detail = str(failure.orig)[:200] if isinstance(failure, DBAPIError) else ""
+            log.error("use group commit failed", extra={"requests": len(group), "error": type(failure).__name__,
+                                                        "detail": detail})
+            refusal: Exception = failure
+            if isinstance(failure, DBAPIError):
+                refusal = UseStoreUnavailable(type(failure).__name__)
+                refusal.__cause__ = failure
             for request in group:
-                request.future.set_exception(failure)
+                request.future.set_exception(refusal)
             return
         with self._used_lock:
             self._used.update(charged)

@@ -176,7 +176,8 @@ def test_send_to_a_closed_port_raises_peer_unavailable_in_bounded_time(platform_
     elapsed = time.monotonic() - started
     assert not isinstance(info.value, PeerRefused)
     assert info.value.peer == "source/tax" and info.value.address == address
-    assert "UNAVAILABLE after 4 attempt(s)" in info.value.reason
+    assert info.value.reason == "connection refused after 4 attempt(s)"
+    assert str(info.value) == f"peer source/tax at {address} unavailable: connection refused after 4 attempt(s)"
     assert elapsed < policy.worst_case_seconds() + 2.0
 
 

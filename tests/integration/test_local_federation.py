@@ -37,11 +37,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _federation(state: Path, data_dir: Path) -> LocalFederation:
+def _federation(state: Path, data_dir: Path, **options) -> LocalFederation:
     return LocalFederation(
         state,
         NodeData(data_dir / "platform.toml", data_dir / "platform.csv"),
         {s: NodeData(data_dir / f"{s}.toml", data_dir / f"{s}.csv") for s in SOURCES},
+        **options,
     )
 
 
@@ -57,8 +58,8 @@ def federation(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
 
 @pytest.fixture
 def own_federation(tmp_path: Path, data_dir: Path):
-    """A federation of its own, for a test that kills a node."""
-    fed = _federation(tmp_path / "state", data_dir)
+    """A federation of its own, for a test that kills a node (and does not wait long for it to come back)."""
+    fed = _federation(tmp_path / "state", data_dir, coordinator_jobs={"resume_wait_seconds": 3})
     with fed:
         yield fed
 
@@ -121,7 +122,9 @@ def test_a_dead_source_fails_the_job_with_its_name(own_federation: LocalFederati
     victim.process.wait(timeout=10)
     _, _, status = _run(own_federation, _job(SOURCES))
     assert status.state == "FAILED"
-    assert "source/utilities" in status.error
+    assert status.error.startswith("stage psi: source/utilities: stopped answering during the task "
+                                   "(connection refused at 127.0.0.1:"), status.error
+    assert "not answering after 3 s: source/utilities (connection refused)" in status.error
 
 
 def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> None:
