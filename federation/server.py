@@ -22,6 +22,7 @@ from federation.grpc_errors import ErrorTranslator
 from federation.mailbox_service import MailboxRouter, MailboxServicer
 from federation.peer_auth import PeerAuthInterceptor, peer_identity
 from federation.pki import ROLES, NodeTls, check_validity, utcnow
+from federation.request_ids import RequestIdInterceptor
 from federation.revocation import RevocationWatcher
 
 __all__ = ["NodeServer", "peer_identity"]
@@ -58,7 +59,7 @@ class NodeServer:
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="xyd-grpc"),
             interceptors=[PeerAuthInterceptor(revocation, allowed_roles=roles, limited_roles=limited, clock=clock),
-                          ErrorTranslator()],
+                          RequestIdInterceptor(), ErrorTranslator()],
             # Without SO_REUSEPORT a second server on a taken port fails to start instead of sharing it.
             options=[*GRPC_MESSAGE_OPTIONS, ("grpc.so_reuseport", 0)],
         )

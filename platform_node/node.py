@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
+from prometheus_client import REGISTRY
+
 from federation.config import ConfigError, NodeConfig, NodePolicy
+from federation.metrics import Readiness
 from federation.node_process import load_tls, run_node, write_atomically
 from federation.pki import NodeTls
 from federation.tasks import Handler
@@ -13,6 +16,7 @@ from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
 from platform_node import consent_registry
 from platform_node.consent_registry import ConsentRegistry
+from platform_node.metrics import AuditLogCollector
 from platform_node.stages import secureboost, vertical_lr
 from platform_node.stages.psi import make_psi_handler
 from tables import LoadedTable
@@ -33,21 +37,31 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     # One registry object for the gRPC service and the HTTP API: monitoring sees the MONITOR authorisations
     # that enterprises signed through the registry.
     registry = open_consent_registry(config, tls)
+    readiness = Readiness()
+    readiness.add("table", lambda: len(table) > 0)
+    readiness.add("consent_registry", lambda: registry.log.tree_size() >= 0)
+    audit_logs = AuditLogCollector()
+    audit_logs.add("registry", registry.log)
+    REGISTRY.register(audit_logs)
     attached = []
     api = None
     try:
-        api = start_api(config, table, label, registry=registry) if "api" in config.raw else None
+        if "api" in config.raw:
+            api_up = readiness.flag("api")
+            api = start_api(config, table, label, registry=registry, audit_logs=audit_logs)
+            api_up.set()
 
         def attach(server) -> None:
             attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry))
 
         return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
-                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
+                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"}, readiness=readiness)
     finally:
         for handle in attached:
             handle.close()
         if api is not None:
             api()
+        REGISTRY.unregister(audit_logs)
         registry.engine.dispose()
 
 
@@ -77,11 +91,12 @@ def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:
     return ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
 
 
-def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None):
+def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None,
+              audit_logs: AuditLogCollector | None = None):
     """Serve the bank/compliance HTTP API in this process with the federated scorer; returns a stopper.
 
     With `registry`, the API reads authorisations (compliance listing, monitoring eligibility) from the
-    consent registry's store instead of a store of its own."""
+    consent registry's store instead of a store of its own; `audit_logs` then reports the API's log size."""
     from dataclasses import replace
 
     from models.horizontal.published import PUBLISHED_MODELS_SUBDIR
@@ -107,6 +122,8 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings),
                               authorisations=store,
                               monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store))
+    if audit_logs is not None:
+        audit_logs.add("api", services.audit)
     server = ApiServer(create_app(services), host=settings.host, port=settings.port,
                        max_head_bytes=settings.max_request_head_bytes, head_timeout_s=settings.request_head_timeout_s)
     url = server.start()

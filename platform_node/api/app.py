@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from platform_node.api.errors import install_error_handlers
+from platform_node.api.errors import ApiError, install_error_handlers
+from platform_node.api.observability import RequestObservation
 from platform_node.api.request_gate import RequestGate
 from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, uses
+from platform_node.api.schemas.common import ErrorOut
 from platform_node.api.services import PlatformServices
 
 API_VERSION = "1.0.0"
@@ -141,7 +143,7 @@ TAGS = [
     {"name": "public information", "description": "Public-information reports and subscriptions."},
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
     {"name": "admin", "description": "Onboarding, agreements, limits, periodic jobs (admin role)."},
-    {"name": "health", "description": "Liveness."},
+    {"name": "health", "description": "Liveness and readiness."},
 ]
 
 
@@ -162,11 +164,24 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestGate)
+    app.add_middleware(RequestObservation)  # added last, so outermost: every answer has its id and timing
     for module in (scores, models, uses, alerts, reports, compliance, admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/v1/ready", tags=["health"], summary="Readiness",
+             responses={503: {"model": ErrorOut, "description": "Not ready: the API's database does not answer."}})
+    def ready() -> dict[str, str]:
+        """Ready when the API's database answers (the audit log's head can be read)."""
+        services: PlatformServices | None = app.state.services
+        try:
+            if services is not None:
+                services.audit.tree_size()
+        except Exception as exc:
+            raise ApiError(503, "NOT_READY", "the API is not ready") from exc
+        return {"status": "ready"}
 
     return app
