@@ -423,14 +423,27 @@ def test_the_sample_psi_job_of_the_docs_runs(federation: LocalFederation) -> Non
     assert status.state == "SUCCEEDED", status.error
 
 
+def _fuzz_method(method, channels) -> None:
+    """Hypothesis-generated requests to one method from callers of every role, each answer checked."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.federation import grpc_fuzz
+
+    @settings(max_examples=grpc_fuzz.EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(payload=grpc_fuzz.request_bytes(method.request), caller=st.sampled_from(sorted(channels)))
+    def hostile(payload: bytes, caller: str) -> None:
+        grpc_fuzz.check_answer(method, *grpc_fuzz.call(channels[caller], method, payload))
+
+    hostile()
+
+
 def test_hostile_grpc_requests_get_a_status_with_public_text_from_every_server(federation: LocalFederation) -> None:
     """Issue 20 item 4: random, well-typed-but-random, truncated and oversized requests to every unary method of
     the coordinator, the platform (consent registry, node) and a source node (scoring shares, verification,
     witness, node), from callers of every role, are each answered with a gRPC status whose text is public
     (tests/federation/grpc_fuzz.py has the rule). Runs last: it may register odd nodes with the coordinator."""
     import grpc
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
 
     from federation.grpc_channel import open_secure_channel, secure_channel_settings
     from federation.pki import CertificateAuthority, Identity, NodeTls
@@ -456,13 +469,7 @@ def test_hostile_grpc_requests_get_a_status_with_public_text_from_every_server(f
         channels = {name: open_secure_channel(address, tls, Identity.parse(server)) for name, tls in callers.items()}
         try:
             for method in methods:
-                @settings(max_examples=grpc_fuzz.EXAMPLES, deadline=None, database=None,
-                          suppress_health_check=list(HealthCheck))
-                @given(payload=grpc_fuzz.request_bytes(method.request), caller=st.sampled_from(sorted(channels)))
-                def hostile(payload: bytes, caller: str, method=method, channels=channels) -> None:
-                    grpc_fuzz.check_answer(method, *grpc_fuzz.call(channels[caller], method, payload))
-
-                hostile()
+                _fuzz_method(method, channels)
             # Over the 16 MiB message limit: refused by gRPC before any servicer code runs.
             credentials, options = secure_channel_settings(callers["platform/main"], Identity.parse(server))
             options = [o for o in options if o[0] != "grpc.max_send_message_length"]
