@@ -210,7 +210,7 @@ class AuditEvent:
         allowed = {"v", "kind", "at", "digests", "subject_ref", *ID_FIELDS, *CODE_FIELDS}
         unknown = set(document) - allowed
         if unknown:
-            raise EventRejected("*", f"unknown keys ({len(unknown)})")
+            raise EventRejected(sorted(unknown)[0], "unknown key")
         if document.get("v") != LEAF_VERSION:
             raise EventRejected("v", f"leaf version must be {LEAF_VERSION}")
         if "kind" not in document:

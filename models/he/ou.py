@@ -49,7 +49,8 @@ class OUPublicKey:
     def __init__(self, n: int, g: int, h: int, prime_bits: int, params: OUParams | None = None) -> None:
         self.n, self.g, self.h = mpz(n), mpz(g), mpz(h)
         self.params = params or OUParams(key_bits=3 * prime_bits)
-        if prime_bits != self.params.prime_bits or int(self.n).bit_length() > 3 * prime_bits:
+        if prime_bits != self.params.prime_bits or int(self.n).bit_length() > 3 * prime_bits or self.n < 3 \
+                or not self.n & 1:
             raise InsecureParametersError(f"modulus does not match OU parameters {self.params}")
         # The Jacobi symbol is public: (c/n) = (g/n)^m (h/n)^r. With (g/n) = -1 and (h/n) = +1 every
         # ciphertext would show the parity of its plaintext, so g must have symbol +1.
