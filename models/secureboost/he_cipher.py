@@ -34,7 +34,7 @@ def _to_bytes(values: Sequence[mpz], width: int) -> bytes:
 
 def _from_bytes(data: bytes, count: int, width: int, modulus: mpz) -> list[mpz]:
     if len(data) != count * width:
-        raise CiphertextFormatError(f"expected {count} ciphertexts of {width} bytes, got {len(data)} bytes")
+        raise ProtocolError("ciphertext bytes", count * width, len(data))  # as the plain backend says it
     view = memoryview(data)
     out = [mpz.from_bytes(view[i * width:(i + 1) * width], "big") for i in range(count)]
     if any(not 0 < c < modulus for c in out):
