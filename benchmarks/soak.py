@@ -71,7 +71,8 @@ def main(argv: list[str]) -> dict:
             federation.group.check_alive()
             print(f"round {rounds}: {len(load.latencies_s)} ok, {len(load.errors)} errors, "
                   f"{load.summary()['requests_per_s']}/s; rss MB "
-                  + ", ".join(f"{n}={v[0]:.0f}" for n, v in samples[-1].items()), file=sys.stderr)
+                  + ", ".join(f"{n}={v[0]:.0f}" for n, v in samples[-1].items()) + "; open files "
+                  + ", ".join(f"{n}={v[1]}" for n, v in samples[-1].items()), file=sys.stderr)
         elapsed = time.monotonic() - started
     ordered = sorted(latencies)
     first, last = samples[0], samples[-1]
@@ -87,6 +88,7 @@ def main(argv: list[str]) -> dict:
         # Growth over the second half alone: a leak keeps growing there, a heap that settled does not.
         "rss_growth_second_half_mb": {n: round(last[n][0] - samples[len(samples) // 2][n][0], 1) for n in first},
         "fd_growth": {n: last[n][1] - first[n][1] for n in first},
+        "fd_growth_second_half": {n: last[n][1] - samples[len(samples) // 2][n][1] for n in first},
         "enterprises": args.enterprises, "trees": args.trees,
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

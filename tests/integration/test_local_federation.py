@@ -440,6 +440,42 @@ def _fuzz_method(method, channels, seen: list) -> None:
     hostile()
 
 
+def _fuzz_push(address: str, server: str, tls, seen: list) -> None:
+    """Random frame streams (headers and chunks with random fields, random bytes, cut frames) to the mailbox."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from federation.chunking import PUSH_METHOD
+    from federation.grpc_channel import open_secure_channel
+    from federation.pki import Identity
+    from federation.proto import transport_pb2
+    from tests.federation import grpc_fuzz
+
+    method = grpc_fuzz.Method(PUSH_METHOD, transport_pb2.Frame.DESCRIPTOR, False)
+
+    def bounded(frame: bytes) -> bytes:
+        # The receiver allocates a header's announced size up front (up to 4 GiB): announcements are kept at
+        # most 1 MiB here so that the fuzzer does not exhaust the shared machine's memory.
+        try:
+            parsed = transport_pb2.Frame.FromString(frame)
+        except Exception:
+            return frame
+        if parsed.HasField("header") and parsed.header.total_bytes > 1 << 20:
+            parsed.header.total_bytes %= 1 << 20
+            return parsed.SerializeToString()
+        return frame
+    with open_secure_channel(address, tls, Identity.parse(server)) as channel:
+        @settings(max_examples=grpc_fuzz.EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(frames=st.lists(grpc_fuzz.request_bytes(transport_pb2.Frame.DESCRIPTOR), max_size=5))
+        def hostile(frames: list[bytes]) -> None:
+            code, details = grpc_fuzz.push(channel, PUSH_METHOD, [bounded(f) for f in frames])
+            seen.append(code)
+            grpc_fuzz.check_answer(method, code, details, translated_only=False)
+
+        hostile()
+
+
 def test_hostile_grpc_requests_get_a_status_with_public_text_from_every_server(federation: LocalFederation) -> None:
     """Issue 20 item 4: random, well-typed-but-random, truncated and oversized requests to every unary method of
     the coordinator, the platform (consent registry, node) and a source node (scoring shares, verification,
@@ -473,6 +509,7 @@ def test_hostile_grpc_requests_get_a_status_with_public_text_from_every_server(f
         try:
             for method in methods:
                 _fuzz_method(method, channels, seen)
+            _fuzz_push(address, server, callers["source/fuzz"], seen)
             # Over the 16 MiB message limit: refused by gRPC before any servicer code runs.
             credentials, options = secure_channel_settings(callers["platform/main"], Identity.parse(server))
             options = [o for o in options if o[0] != "grpc.max_send_message_length"]
