@@ -57,6 +57,13 @@ refills; a key held back this way still works from an address it authenticated f
 the connection's, unless the platform names its reverse proxies (`trusted_proxies`), whose
 `X-Forwarded-For` it then reads.
 
+## Request ids, readiness and metrics
+Every answer carries an `x-request-id` header: the one the request sent if it is 1 to 64 characters of
+letters, digits, `.`, `_` and `-`, else a fresh random id (a malformed one is not repeated). The id is on every
+log line the platform and the source nodes write for the request. `GET /v1/ready` (no key) answers 200 when
+the API can serve, 503 `NOT_READY` when its database does not answer; `GET /v1/admin/metrics` (admin role)
+serves the process's Prometheus metrics.
+
 ## Agreements, limits and quotas
 Batch scoring, public reports and subscriptions need a data-security agreement on record whose scope
 (`BULK_SCORING`, `PUBLIC_REPORTS`, `SUBSCRIPTIONS`) and term cover the request (`403 NO_AGREEMENT`).
