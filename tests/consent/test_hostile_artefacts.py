@@ -31,7 +31,7 @@ from consent.canonical_json import canonical_json
 from errors import XydError
 from tests.consent.test_authorisation_world import T0, World
 
-EXAMPLES = int(os.environ.get("XYD_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("XYD_FUZZ_EXAMPLES", "30"))
 MARK = "\u2042"  # every string the fuzzer plants starts with it: an error text containing it echoes input
 _FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 

@@ -19,7 +19,7 @@ from tables import IntakeError, load_table
 from tables.sources import MAX_COLUMNS, MAX_HEADER_NAME_CHARS
 from tests.tables.conftest import SCHEMA_TOML, make_frame, typed_for_storage
 
-EXAMPLES = int(os.environ.get("XYD_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("XYD_FUZZ_EXAMPLES", "25"))
 SECRET = "4817263.59"  # a protected value planted in the table: no error may ever show it
 _FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -26,7 +26,7 @@ from platform_node.api.app import create_app
 from platform_node.api.server import ApiServer
 from tests.platform_node.world import ADMIN, BANK_A, COMPLIANCE, build_platform
 
-EXAMPLES = int(os.environ.get("XYD_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("XYD_FUZZ_EXAMPLES", "3"))
 _LEAKS = ("Traceback", 'File "', ".py\"", ".py:", "/work/", "/usr/", "/tmp/", "site-packages")
 
 
