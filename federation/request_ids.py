@@ -3,7 +3,8 @@
 The HTTP edge accepts a well-formed `x-request-id` header or makes one; the id lives in a context variable
 for the request's whole path through the process (threads started with `contextvars` copy it), rides as
 gRPC metadata on calls the request causes, and `federation.logs` writes it as the `request_id` field of every
-log line. A server binds the id it receives for the duration of the call (`RequestIdInterceptor`).
+log line. A server binds the id it receives for the duration of the call
+(`federation.request_id_interceptor`).
 An id is an opaque token: letters, digits, `.`, `_`, `-`, at most 64 characters; a coalesced call that serves
 several requests carries their ids joined by `,` (at most `MAX_JOINED` of them).
 """
@@ -14,10 +15,11 @@ import contextlib
 import contextvars
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-import grpc
+if TYPE_CHECKING:  # this module is imported by the log formatter: it stays free of gRPC at run time
+    import grpc
 
 HEADER = "x-request-id"
 METADATA_KEY = "x-request-id"
@@ -69,21 +71,3 @@ def incoming_request_id(context: grpc.ServicerContext) -> str | None:
         if key == METADATA_KEY and isinstance(value, str) and _JOINED.fullmatch(value):
             return value
     return None
-
-
-class RequestIdInterceptor(grpc.ServerInterceptor):
-    """Binds the caller's request id (from metadata) while a unary handler runs, so the servicer's log lines
-    carry it. Streaming handlers are left alone: they are jobs and mailboxes, not bank requests."""
-
-    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-                          handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        behaviour = handler.unary_unary
-
-        def with_id(request: Any, context: grpc.ServicerContext) -> Any:
-            with bound(incoming_request_id(context)):
-                return behaviour(request, context)
-
-        return handler._replace(unary_unary=with_id)

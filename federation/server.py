@@ -22,7 +22,7 @@ from federation.grpc_errors import ErrorTranslator
 from federation.mailbox_service import MailboxRouter, MailboxServicer
 from federation.peer_auth import PeerAuthInterceptor, peer_identity
 from federation.pki import ROLES, NodeTls, check_validity, utcnow
-from federation.request_ids import RequestIdInterceptor
+from federation.request_id_interceptor import RequestIdInterceptor
 from federation.revocation import RevocationWatcher
 
 __all__ = ["NodeServer", "peer_identity"]
