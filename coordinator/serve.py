@@ -6,17 +6,27 @@ import logging
 import signal
 import threading
 
+from prometheus_client import REGISTRY
+
 from coordinator.events import JobEventFeed
 from coordinator.jobs.arbiter import ArbiterHost
 from coordinator.jobs.control import JobControl
 from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.store import JobStore
+from coordinator.metrics import JobStoreCollector
 from coordinator.model_registry import ModelRegistry
 from coordinator.registry import NodeRegistry
 from coordinator.service import CoordinatorServicer
 from federation.config import NodeConfig
 from federation.grpc_channel import PeerChannels
-from federation.node_process import load_limits, load_tls, warn_if_unreachable, write_atomically
+from federation.metrics import Readiness
+from federation.node_process import (
+    load_limits,
+    load_tls,
+    start_metrics,
+    warn_if_unreachable,
+    write_atomically,
+)
 from federation.pki import Identity
 from federation.proto import control_pb2_grpc
 from federation.server import HEALTH_CHECK_METHOD, NodeServer
@@ -57,7 +67,20 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
                         CoordinatorServicer(store, registry, runner, feed, models, control),
                         roles={"platform", "source", "admin"})
-    server.start()
+    readiness = Readiness()
+    serving = readiness.flag("serving")
+    readiness.add("store", lambda: store.list(limit=1) is not None)
+    collector = JobStoreCollector(store)
+    REGISTRY.register(collector)
+    metrics = start_metrics(config, readiness)
+    try:
+        server.start()
+    except BaseException:
+        if metrics is not None:
+            metrics.stop()
+        REGISTRY.unregister(collector)
+        raise
+    serving.set()
     write_atomically(config.state_dir / "address", server.address)
     log.info("coordinator serving", extra={"address": server.address, "advertised": server.advertised_address})
     warn_if_unreachable(server)
@@ -68,7 +91,11 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     try:
         stop.wait()
     finally:
+        serving.clear()
         server.stop(grace=2.0)
         channels.close()
         arbiter.close()
+        if metrics is not None:
+            metrics.stop()
+        REGISTRY.unregister(collector)
     return 0

@@ -1,5 +1,6 @@
 """Structured logging: every process writes one JSON object per line, tagged with its party.
 
+A line written while a request is being served carries its `request_id` (`federation.request_ids`).
 Lines go to stderr, or to a file with size-based rotation (`[node] log_file`, `log_max_mb`, `log_backups`;
 `XYD_LOG_FILE` overrides the file). Times are ISO 8601 in UTC with milliseconds, so lines from several
 machines sort and read alike.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from federation.config import NodeConfig
+from federation.request_ids import REQUEST_ID
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -40,6 +42,9 @@ class JsonLineFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            line["request_id"] = request_id
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
                 line[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)

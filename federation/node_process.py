@@ -20,6 +20,7 @@ from errors import Refused
 from federation.call_limits import CallLimits
 from federation.config import ConfigError, NodeConfig
 from federation.grpc_channel import GrpcChannel, PeerChannels, open_secure_channel
+from federation.metrics import MetricsListener, Readiness, parse_listen
 from federation.pki import Identity, NodeTls
 from federation.process_heap import settle_heap
 from federation.proto import control_pb2, control_pb2_grpc
@@ -54,6 +55,17 @@ def coordinator_only(context: grpc.ServicerContext) -> None:
     identity = peer_identity(context)
     if identity.role != "coordinator":
         raise Refused(f"{identity.party} is not the coordinator")
+
+
+def start_metrics(config: NodeConfig, readiness: Readiness) -> MetricsListener | None:
+    """The node's `/metrics`, `/healthz` and `/readyz` listener if `[metrics] listen` is set (its bound address
+    is written to `<state_dir>/metrics_address`), else None."""
+    where = parse_listen(config.section("metrics"), f"{config.source}: [metrics]")
+    if where is None:
+        return None
+    listener = MetricsListener(*where, readiness)
+    write_atomically(config.state_dir / "metrics_address", listener.start())
+    return listener
 
 
 def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,
@@ -95,15 +107,19 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
              handlers: Mapping[str, Handler], stop: threading.Event | None = None,
              attach: Callable[[NodeServer], None] | None = None,
              allowed_roles: set[str] | None = None,
-             limited_roles: Mapping[str, Iterable[str]] | None = None) -> int:
+             limited_roles: Mapping[str, Iterable[str]] | None = None,
+             readiness: Readiness | None = None) -> int:
     """Serve until SIGTERM/SIGINT (or `stop` is set); returns the process exit code.
 
     `attach(server)` lets a role add its own gRPC services (verification, registry) before the server starts;
-    `limited_roles` admits further roles to the named methods only (see `PeerAdmission`).
+    `limited_roles` admits further roles to the named methods only (see `PeerAdmission`);
+    `readiness` carries the role's own readiness checks, to which this adds "serving" and "registered".
     """
     stop = stop or threading.Event()
     tls = load_tls(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
+    readiness = readiness or Readiness()
+    serving, registered = readiness.flag("serving"), readiness.flag("registered")
     server = NodeServer(tls, bind=config.listen, advertise=config.advertise, limits=load_limits(config),
                         allowed_roles=allowed_roles or {"coordinator", "platform", "source"},
                         limited_roles=limited_roles)
@@ -122,7 +138,14 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
     server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, servicer, roles={"coordinator"})
     if attach is not None:
         attach(server)
-    server.start()
+    metrics = start_metrics(config, readiness)
+    try:
+        server.start()
+    except BaseException:
+        if metrics is not None:
+            metrics.stop()
+        raise
+    serving.set()
     write_atomically(config.state_dir / "address", server.address)
     log.info("node serving", extra={"as": tls.identity.party, "address": server.address,
                                     "advertised": server.advertised_address})
@@ -134,9 +157,13 @@ def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescr
     try:
         if config.coordinator:
             register_with_coordinator(tls, config.coordinator, server.advertised_address, describe(), stop=stop)
+        registered.set()
         stop.wait()
     finally:
         log.info("node stopping", extra={"as": tls.identity.party})
+        serving.clear()
         server.stop(grace=2.0)
         shared.close()
+        if metrics is not None:
+            metrics.stop()
     return 0

@@ -25,6 +25,7 @@ from federation.grpc_errors import ErrorTranslator
 from federation.mailbox_service import MailboxRouter, MailboxServicer
 from federation.peer_auth import PeerAdmission, peer_identity
 from federation.pki import ROLES, NodeTls, check_validity, utcnow
+from federation.request_id_interceptor import RequestIdInterceptor
 from federation.revocation import RevocationWatcher
 
 __all__ = ["HEALTH_CHECK_METHOD", "PEER_ROLES", "NodeServer", "peer_identity"]
@@ -74,7 +75,7 @@ class NodeServer:
                                   limited_roles=limited, clock=clock)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self.limits.workers, thread_name_prefix="xyd-grpc"),
-            interceptors=[CallGuard(admission, self.limits, self._watchdog), ErrorTranslator()],
+            interceptors=[CallGuard(admission, self.limits, self._watchdog), RequestIdInterceptor(), ErrorTranslator()],
             # Without SO_REUSEPORT a second server on a taken port fails to start instead of sharing it.
             options=[*GRPC_MESSAGE_OPTIONS, ("grpc.so_reuseport", 0),
                      ("grpc.max_concurrent_streams", _MAX_STREAMS_PER_CONNECTION)],

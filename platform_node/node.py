@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
+from prometheus_client import REGISTRY
+
 from federation.config import ConfigError, NodeConfig, NodePolicy
+from federation.metrics import Readiness
 from federation.node_process import load_tls, run_node, write_atomically
 from federation.pki import NodeTls
 from federation.tasks import Handler
@@ -13,6 +16,7 @@ from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
 from platform_node import consent_registry
 from platform_node.consent_registry import ConsentRegistry
+from platform_node.metrics import AuditLogCollector
 from platform_node.stages import secureboost, vertical_lr
 from platform_node.stages.psi import make_psi_handler
 from platform_node.statistics.directory import TableDirectory
@@ -37,21 +41,31 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     # One registry object for the gRPC service and the HTTP API: monitoring sees the MONITOR authorisations
     # that enterprises signed through the registry.
     registry = open_consent_registry(config, tls)
+    readiness = Readiness()
+    readiness.add("table", lambda: len(table) > 0)
+    readiness.add("consent_registry", lambda: registry.log.tree_size() >= 0)
+    audit_logs = AuditLogCollector()
+    audit_logs.add("registry", registry.log)
+    REGISTRY.register(audit_logs)
     attached = []
     api = None
     try:
-        api = start_api(config, table, label, registry=registry, activity=activity) if "api" in config.raw else None
+        if "api" in config.raw:
+            api_up = readiness.flag("api")
+            api = start_api(config, table, label, registry=registry, activity=activity, audit_logs=audit_logs)
+            api_up.set()
 
         def attach(server) -> None:
             attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry))
 
         return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
-                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
+                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"}, readiness=readiness)
     finally:
         for handle in attached:
             handle.close()
         if api is not None:
             api()
+        REGISTRY.unregister(audit_logs)
         registry.engine.dispose()
 
 
@@ -82,14 +96,15 @@ def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:
 
 
 def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None,
-              activity: TaskActivity | None = None):
+              activity: TaskActivity | None = None, audit_logs: AuditLogCollector | None = None):
     """Serve the bank/compliance HTTP API and the web console in this process with the federated scorer;
     returns a stopper.
 
     With `registry`, the API reads authorisations (compliance listing, monitoring eligibility) from the
-    consent registry's store instead of a store of its own. The console's operator pages see the federation
-    through the coordinator (`CoordinatorView`) and this node's stages through `activity`; the financing
-    statistics place enterprises by the district and industry columns of this node's table."""
+    consent registry's store instead of a store of its own; `audit_logs` then reports the API's log size. The
+    console's operator pages see the federation through the coordinator (`CoordinatorView`) and this node's
+    stages through `activity`; the financing statistics place enterprises by the district and industry columns
+    of this node's table."""
     from dataclasses import replace
 
     from models.horizontal.published import PUBLISHED_MODELS_SUBDIR
@@ -119,6 +134,8 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
                               authorisations=store,
                               monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store),
                               directory=TableDirectory.from_frame(table.frame), federation=federation)
+    if audit_logs is not None:
+        audit_logs.add("api", services.audit)
     server = ApiServer(create_app(services), host=settings.host, port=settings.port,
                        max_head_bytes=settings.max_request_head_bytes, head_timeout_s=settings.request_head_timeout_s)
     url = server.start()

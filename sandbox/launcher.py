@@ -91,6 +91,7 @@ class LocalFederation:
     placement: NodePlacement = field(default_factory=Loopback)
     cert_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra DNS names per party
     coordinator_jobs: dict[str, float] = field(default_factory=dict)  # the coordinator's [jobs] settings
+    metrics: bool = True  # every node serves /metrics, /healthz, /readyz on a loopback port of its own
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
     api_url: str = field(init=False, default="")
@@ -143,6 +144,8 @@ class LocalFederation:
             lines += ["[verification]", f'platform = "{self.platform_address}"', 'period = "2025"', ""]
         if identity == PLATFORM:
             lines += ["[consent]", "checkpoint_interval_s = 2", ""]
+        if self.metrics:
+            lines += ["[metrics]", 'listen = "127.0.0.1:0"', ""]
         if self.node_policy:
             lines += ["[policy]", *(f"{k} = {str(v).lower()}" for k, v in self.node_policy.items()), ""]
         path = node_dir / "node.toml"
@@ -243,6 +246,10 @@ class LocalFederation:
     def node_state(self, role: str, name: str) -> Path:
         """The state folder of one node process."""
         return self.state_dir / "nodes" / f"{role}-{name}" / "state"
+
+    def metrics_url(self, role: str, name: str) -> str:
+        """`http://host:port` of one node's metrics listener (written once the node serves)."""
+        return "http://" + (self.node_state(role, name) / "metrics_address").read_text(encoding="utf-8").strip()
 
     @property
     def platform_config(self) -> Path:

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from platform_node.api.errors import install_error_handlers
+from platform_node.api.errors import ApiError, install_error_handlers
+from platform_node.api.observability import RequestObservation
 from platform_node.api.request_gate import RequestGate
 from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, statistics, uses
+from platform_node.api.schemas.common import ErrorOut
 from platform_node.api.services import PlatformServices
 
 API_VERSION = "1.0.0"
@@ -55,6 +57,13 @@ refills; a key held back this way still works from an address it authenticated f
 (from a new address it waits like anyone else). IPv6 clients are counted per /64. The client address is
 the connection's, unless the platform names its reverse proxies (`trusted_proxies`), whose
 `X-Forwarded-For` it then reads.
+
+## Request ids, readiness and metrics
+Every answer carries an `x-request-id` header: the one the request sent if it is 1 to 64 characters of
+letters, digits, `.`, `_` and `-`, else a fresh random id (a malformed one is not repeated). The id is on every
+log line the platform and the source nodes write for the request. `GET /v1/ready` (no key) answers 200 when
+the API can serve, 503 `NOT_READY` when its database does not answer; `GET /v1/admin/metrics` (admin role)
+serves the process's Prometheus metrics.
 
 ## Agreements, limits and quotas
 Batch scoring, public reports and subscriptions need a data-security agreement on record whose scope
@@ -160,7 +169,7 @@ TAGS = [
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
     {"name": "statistics", "description": "Financing statistics of the first-loan and renewal centre."},
     {"name": "admin", "description": "Onboarding, agreements, limits, periodic jobs (admin role)."},
-    {"name": "health", "description": "Liveness."},
+    {"name": "health", "description": "Liveness and readiness."},
 ]
 
 
@@ -182,6 +191,7 @@ def create_app(services: PlatformServices | None = None, *, console: bool = True
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestGate)
+    app.add_middleware(RequestObservation)  # added last, so outermost: every answer has its id and timing
     for module in (scores, models, uses, alerts, reports, compliance, statistics, admin):
         app.include_router(module.router)
     if console:
@@ -192,5 +202,17 @@ def create_app(services: PlatformServices | None = None, *, console: bool = True
     @app.get("/v1/health", tags=["health"], summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/v1/ready", tags=["health"], summary="Readiness",
+             responses={503: {"model": ErrorOut, "description": "Not ready: the API's database does not answer."}})
+    def ready() -> dict[str, str]:
+        """Ready when the API's database answers (the audit log's head can be read)."""
+        services: PlatformServices | None = app.state.services
+        try:
+            if services is not None:
+                services.audit.tree_size()
+        except Exception as exc:
+            raise ApiError(503, "NOT_READY", "the API is not ready") from exc
+        return {"status": "ready"}
 
     return app

@@ -30,6 +30,7 @@ from errors import (
     Unavailable,
     XydError,
 )
+from platform_node.api.observability import count_refusal
 from platform_node.institutions.errors import (
     DuplicateInstitution,
     InstitutionSuspended,
@@ -90,6 +91,7 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    count_refusal(code)
     return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
 
 

@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from platform_node.api.observability import count_refusal
 from platform_node.api.settings import DEFAULT_MAX_BATCH_BODY_BYTES, DEFAULT_MAX_BODY_BYTES
 from platform_node.console.gate import console_refusal, is_console
 from platform_node.institutions.errors import InstitutionSuspended, InvalidCredentials
@@ -40,7 +41,7 @@ from platform_node.institutions.model import Institution
 log = logging.getLogger("xyd.platform.api")
 
 STATE_KEY = "xyd_institution"
-PUBLIC_PATHS = frozenset({"/v1/health"})
+PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready"})
 # Routes whose bodies may be large (stated in API.md); every other route gets the small JSON limit.
 LARGE_BODY_ROUTES = frozenset({("POST", "/v1/scores/batch"), ("POST", "/console/bank/batch")})
 UNAUTHENTICATED_MESSAGE = "missing or invalid API key"
@@ -91,6 +92,7 @@ def _within(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.I
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     # The gate answers without reading the body; closing the connection keeps the server from reading (and
     # discarding) whatever body the client goes on sending.
+    count_refusal(code)
     return JSONResponse({"code": code, "message": message, **extra}, status_code=status,
                         headers={**(headers or {}), "Connection": "close"})
 
