@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ STAGES_BY_ALGORITHM = {
 ARBITER_ALGORITHMS = frozenset({"hetero_lr", "scorecard"})
 
 
+_PROJECT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_ITEM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
 class JobSpecError(ValueError):
     """The job file is malformed or names something that does not exist."""
 
@@ -36,6 +41,8 @@ class JobSpec:
     stages: tuple[str, ...]
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     text: str = ""
+    project: str | None = None  # the project each source node's approval must name
+    items: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # data items asked of each source
 
     @property
     def parties(self) -> tuple[str, ...]:
@@ -51,6 +58,10 @@ class JobSpec:
         params["active"] = self.active
         params["passive"] = list(self.passive)
         params["job_name"] = self.name
+        if self.project is not None:
+            params["project"] = self.project
+        if self.items:
+            params["items"] = {party: list(names) for party, names in self.items.items()}
         if stage in ("binning", "train", "evaluate", "publish"):
             params = {**self.sections.get("train", {}), **params}
         if stage == "evaluate":
@@ -66,6 +77,20 @@ def _party(value: Any, where: str) -> str:
     return value
 
 
+def _items(raw: Any, passive: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """`[items]`: for some source parties, the data items (columns) the job asks of them."""
+    if not isinstance(raw, dict):
+        raise JobSpecError("[items] must be a table of party = [item, ...]")
+    items = {}
+    for party, names in raw.items():
+        if party not in passive:
+            raise JobSpecError(f"[items] names {party!r}, which is not a passive party of the job")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and _ITEM.match(n) for n in names):
+            raise JobSpecError(f"[items] {party!r} must be a non-empty list of column names")
+        items[party] = tuple(names)
+    return items
+
+
 def parse_job_spec(text: str) -> JobSpec:
     """Parse and validate the TOML text of a job file."""
     try:
@@ -77,6 +102,10 @@ def parse_job_spec(text: str) -> JobSpec:
     if not isinstance(parties, dict):
         raise JobSpecError("job file needs a [parties] table with `active` and `passive`")
     active = _party(parties.get("active"), "[parties] active")
+    if not active.startswith("platform/"):
+        # The leader learns the intersection and drives every exchange: a source unit leading a job could
+        # match hand-picked ids against another unit's table.
+        raise JobSpecError(f"only the platform may lead a job: [parties] active is {active!r}")
     passive_raw = parties.get("passive", [])
     if not isinstance(passive_raw, list) or not passive_raw:
         raise JobSpecError("[parties] passive must be a non-empty list of parties")
@@ -94,7 +123,11 @@ def parse_job_spec(text: str) -> JobSpec:
     unknown = [s for s in stages_raw if s not in KNOWN_STAGES]
     if unknown:
         raise JobSpecError(f"unknown stages {unknown}; known: {list(KNOWN_STAGES)}")
-    sections = {k: v for k, v in raw.items() if isinstance(v, dict) and k not in {"job", "parties"}}
+    project = job.get("project")
+    if project is not None and (not isinstance(project, str) or not _PROJECT.match(project)):
+        raise JobSpecError(f"[job] project must be a lowercase token like credit-2026, got {project!r}")
+    items = _items(raw.get("items", {}), passive)
+    sections = {k: v for k, v in raw.items() if isinstance(v, dict) and k not in {"job", "parties", "items"}}
     reveal = sections.get("psi", {}).get("reveal", "both")
     if reveal not in PSI_REVEAL:
         raise JobSpecError(f"[psi] reveal must be one of {sorted(PSI_REVEAL)}, got {reveal!r}")
@@ -107,6 +140,8 @@ def parse_job_spec(text: str) -> JobSpec:
         stages=tuple(stages_raw),
         sections=sections,
         text=text,
+        project=project,
+        items=items,
     )
 
 

@@ -9,7 +9,9 @@ from federation.config import ConfigError, NodeConfig
 from federation.node_process import load_tls, run_node
 from federation.proto import control_pb2, scoring_pb2_grpc
 from federation.schema_message import table_schema_message
+from federation.tasks import Handler
 from source_node import verification
+from source_node.governance import SourceGovernance, governed, open_governance
 from source_node.scoring import PartyScoringServicer
 from source_node.stages.psi import make_psi_handler
 from source_node.stages.secureboost import (
@@ -32,10 +34,25 @@ def load_configured_table(config: NodeConfig) -> LoadedTable:
     return load_table(config.path(data["schema"]), config.path(data["table"]))
 
 
+def stage_handlers(table: LoadedTable, policy: TrainingPolicy) -> dict[str, Handler]:
+    """Every stage handler of a source node over `table` (under governance: the columns a task may load)."""
+    def psi(ctx):  # the id column as strings, made only when a PSI stage runs
+        return make_psi_handler([str(i) for i in table.ids])(ctx)
+
+    handlers = {"psi": psi, "train": make_train_handler(table, policy),
+                "evaluate": make_evaluate_handler(table, policy), "publish": make_publish_handler()}
+    return with_vertical_lr(handlers, table, policy)  # hetero_lr and scorecard jobs, by [train] algorithm
+
+
+def governed_handlers(governance: SourceGovernance, policy: TrainingPolicy) -> dict[str, Handler]:
+    """The stage handlers admitted by the node's approvals, each built per task over its approved columns."""
+    return {stage: governed(governance, stage, lambda view, s=stage: stage_handlers(view, policy)[s])
+            for stage in stage_handlers(governance.table, policy)}
+
+
 def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     table = load_configured_table(config)
-    ids = [str(i) for i in table.ids]
-    log.info("table loaded", extra={"table": table.schema.name, "rows": len(ids)})
+    log.info("table loaded", extra={"table": table.schema.name, "rows": len(table)})
     quality = {f"missing_rate.{c.name}": f"{c.missing_rate:.4f}" for c in table.quality().columns}
 
     def describe() -> control_pb2.NodeDescription:
@@ -45,20 +62,24 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     policy_raw = config.section("policy")
     policy = TrainingPolicy(allow_plaintext=bool(policy_raw.get("allow_plaintext_training", False)),
                             allow_insecure_keys_for_tests=bool(policy_raw.get("allow_insecure_keys_for_tests", False)))
-    handlers = {"psi": make_psi_handler(ids), "train": make_train_handler(table, policy),
-                "evaluate": make_evaluate_handler(table, policy), "publish": make_publish_handler()}
-    handlers = with_vertical_lr(handlers, table, policy)  # hetero_lr and scorecard jobs, by [train] algorithm
-    scoring = PartyScoringServicer(table, config.state_dir / "models")
-
     tls = load_tls(config)
+    governance = open_governance(config, table, tls.identity.party) if config.section("governance") else None
+    if governance is None:
+        log.warning("no [governance] section: tasks run without data-use approvals")
+        handlers = stage_handlers(table, policy)
+    else:
+        handlers = governed_handlers(governance, policy)
+    scoring = PartyScoringServicer(table, config.state_dir / "models", governance)
     attached = []
 
     def attach(server) -> None:
         server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring)
-        attached.append(verification.attach(server, config=config, table=table, tls=tls))
+        attached.append(verification.attach(server, config=config, table=table, tls=tls, governance=governance))
 
     try:
         return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach)
     finally:
         for handle in attached:
             handle.close()
+        if governance is not None:
+            governance.close()

@@ -37,6 +37,12 @@ from consent.governance.errors import (
     StaleApprovalStatus,
     UnknownApproval,
 )
+from consent.governance.keys import (
+    ApprovalKeyError,
+    create_approval_key,
+    load_approval_private_key,
+    load_approval_public_key,
+)
 from consent.governance.lifecycle import ALLOWED_TRANSITIONS, TERMINAL, ApprovalStatus, ApprovalTransition
 from consent.governance.policy import Approval, ApprovalPolicy, Task, TaskKind, usable_items
 from consent.governance.store import ApprovalRecord, ApprovalStore
@@ -46,6 +52,7 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "TERMINAL",
     "AnswerGate",
+    "ApprovalKeyError",
     "Approval",
     "ApprovalPolicy",
     "ApprovalRecord",
@@ -77,7 +84,10 @@ __all__ = [
     "UpdateFrequency",
     "approval_key_id",
     "catalogue_from_config",
+    "create_approval_key",
     "diff_catalogues",
+    "load_approval_private_key",
+    "load_approval_public_key",
     "reference_categories",
     "sign_approval",
     "usable_items",

@@ -51,7 +51,7 @@ _POOL_NICENESS = 10
 # [train] keys that configure the job around the algorithm rather than SecureBoostParams itself.
 JOB_KEYS = {"algorithm", "key_bits", "scheme", "holdout", "timeout_seconds", "allow_insecure_for_tests",
             "active", "passive", "job_name", "model_name", "contributions", "contribution_trees",
-            "he_workers", "short_exponent_bits"}
+            "he_workers", "short_exponent_bits", "project", "items"}
 
 
 def secureboost_params(raw: Mapping[str, Any]) -> SecureBoostParams:

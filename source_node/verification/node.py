@@ -26,6 +26,7 @@ from federation.key_binding import BindingVerifier
 from federation.pki import NodeTls
 from federation.proto import verification_pb2_grpc
 from federation.server import NodeServer
+from source_node.governance import SourceGovernance
 from source_node.verification.answering import BindingDirectory, LeafCapture, VerificationServicer
 from source_node.verification.catalogue import catalogue_from_settings, table_lookup
 from source_node.verification.keys import NodeKeys
@@ -79,6 +80,7 @@ def attach(
     table: LoadedTable,
     tls: NodeTls,
     clock: Callable[[], datetime] = utc_now,
+    governance: SourceGovernance | None = None,
 ) -> VerificationNode:
     """Add the `Verification` and `Witness` services to `server` (before it starts) and connect to the
     platform's consent registry in the background once the server is up."""
@@ -94,7 +96,7 @@ def attach(
     capture = LeafCapture(local_log)
     directory = BindingDirectory(bindings, clock=clock)
     answering = VerificationServicer(own_binding=lambda: own_binding, directory=directory, capture=capture,
-                                     clock=clock)
+                                     clock=clock, governance=governance)
     witnessing = WitnessServicer(clock=clock)
     server.add_servicer(verification_pb2_grpc.add_VerificationServicer_to_server, answering)
     server.add_servicer(verification_pb2_grpc.add_WitnessServicer_to_server, witnessing)

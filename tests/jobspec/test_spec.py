@@ -40,9 +40,23 @@ def test_parses_parties_stages_and_params() -> None:
         ("[job]\nstages=['dance']\n[parties]\nactive='platform/main'\npassive=['source/tax']", "unknown stages"),
         ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[psi]\nreveal='everyone'", "reveal"),
         ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[train]\nalgorithm='magic'", "algorithm"),
+        # The insider attack: a source unit leading a match against another unit's table.
+        ("[parties]\nactive='source/tax'\npassive=['source/court']", "only the platform may lead"),
+        ("[job]\nproject='Bad Project'\n[parties]\nactive='platform/main'\npassive=['source/tax']", "project"),
+        ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[items]\n'source/court'=['x']", "not a passive"),
+        ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[items]\n'source/tax'=[]", "non-empty list"),
     ],
 )
 def test_rejects_bad_job_files_with_a_clear_reason(text: str, needle: str) -> None:
     with pytest.raises(JobSpecError, match=None) as info:
         parse_job_spec(text)
     assert needle in str(info.value)
+
+
+def test_project_and_items_reach_every_stage() -> None:
+    spec = parse_job_spec("[job]\nproject='credit-2026'\n[parties]\nactive='platform/main'\npassive=['source/tax']\n"
+                          "[items]\n'source/tax'=['revenue_12m_cny']\n[train]\nalgorithm='secureboost'\n")
+    assert spec.project == "credit-2026" and spec.items == {"source/tax": ("revenue_12m_cny",)}
+    for stage in spec.stages:
+        params = spec.stage_params(stage)
+        assert params["project"] == "credit-2026" and params["items"] == {"source/tax": ["revenue_12m_cny"]}
