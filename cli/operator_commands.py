@@ -126,10 +126,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--operator", required=True, help="operator TOML (coordinator address, admin certificate)")
     train.add_argument("--no-watch", action="store_true")
     train.set_defaults(func=_job_submit)
-    status = job_sub.add_parser("status", help="show a job's persisted state")
-    status.add_argument("job_id")
-    status.add_argument("--operator", required=True)
-    status.set_defaults(func=_job_status)
+    for name in ("status", "show"):
+        status = job_sub.add_parser(name, help="show a job's persisted state (a refused stage shows its code)")
+        status.add_argument("job_id")
+        status.add_argument("--operator", required=True)
+        status.set_defaults(func=_job_status)
 
     model = subparsers.add_parser("model", help="the model registry")
     model_sub = model.add_subparsers(dest="model_command", metavar="ACTION")

@@ -7,6 +7,7 @@ import signal
 import threading
 
 from coordinator.events import JobEventFeed
+from coordinator.governance import GovernanceDesk
 from coordinator.jobs.arbiter import ArbiterHost
 from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.store import JobStore
@@ -47,8 +48,9 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
                        feed.publish, stage_timeout=stage_timeout, models=models,
                        arbiter=arbiter)
+    governance = GovernanceDesk.at(config.state_dir, registry)
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
-                        CoordinatorServicer(store, registry, runner, feed, models))
+                        CoordinatorServicer(store, registry, runner, feed, models, governance))
     server.start()
     write_atomically(config.state_dir / "address", server.address)
     log.info("coordinator serving", extra={"address": server.address})

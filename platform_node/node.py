@@ -86,6 +86,7 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     from platform_node.api.server import ApiServer
     from platform_node.api.services import build_services
     from platform_node.api.settings import settings_from_mapping
+    from platform_node.governance_link import CoordinatorCatalogue
     from platform_node.monitoring import StoreMonitorAuthorisations
     from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
     from platform_node.scoring.published import PublishedModelScorer
@@ -100,9 +101,11 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     records = load_public_records(settings.public_records_file) if settings.public_records_file \
         else InMemoryPublicRecords()
     store = None if registry is None else registry.store
+    catalogue = CoordinatorCatalogue(config.coordinator, load_tls(config))
     services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings),
                               authorisations=store,
-                              monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store))
+                              monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store),
+                              catalogue=catalogue)
     server = ApiServer(create_app(services), host=settings.host, port=settings.port)
     url = server.start()
     if settings.run_ticker:
@@ -115,5 +118,6 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
         server.stop()
         services.close()
         scorer.close()
+        catalogue.close()
 
     return stop

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.operator_client import CoordinatorClient, OperatorConfig
+from consent.canonical_json import canonical_json
+from consent.governance import ApprovalTerms, create_approval_key, load_approval_private_key
 from federation.pki import CertificateAuthority, Identity
+from sandbox.governance import ApprovalPlan, catalogue_items, catalogue_toml, request_terms
 from sandbox.processes import ProcessFailed, ProcessGroup
+from source_node.governance.admin_client import AdminClient
 
 COORDINATOR = Identity("coordinator", "main")
 PLATFORM = Identity("platform", "main")
@@ -40,6 +44,10 @@ class LocalFederation:
     source_policy: dict[str, bool] = field(default_factory=dict)
     with_api: bool = True
     api_database_url: str | None = None  # the platform API's database; SQLite in its state folder if None
+    # Data governance: each unit's catalogue conditions by column (PUBLIC columns unconditional, others
+    # conditional by default), and the approvals the sandbox's operator files and each unit's admin signs.
+    catalogue_conditions: dict[str, dict[str, str]] = field(default_factory=dict)
+    approvals: tuple[ApprovalPlan, ...] = (ApprovalPlan(),)
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
     api_url: str = field(init=False, default="")
@@ -51,6 +59,13 @@ class LocalFederation:
     @property
     def pki_dir(self) -> Path:
         return self.state_dir / "pki"
+
+    def approval_key(self, name: str) -> Path:
+        """Where the sandbox keeps source unit `name`'s approval private key (its administrator's)."""
+        return self.state_dir / "admins" / f"{name}.key"
+
+    def catalogue(self, name: str) -> list[dict[str, str]]:
+        return catalogue_items(self.sources[name].schema, self.catalogue_conditions.get(name))
 
     def _credentials(self, identity: Identity) -> tuple[Path, Path]:
         folder = self.pki_dir / "nodes" / f"{identity.role}-{identity.name}"
@@ -87,6 +102,9 @@ class LocalFederation:
             lines += ["[verification]", f'platform = "{self.platform_address}"', 'period = "2025"', ""]
         if identity == PLATFORM:
             lines += ["[consent]", "checkpoint_interval_s = 2", ""]
+        if identity.role == "source":
+            lines += ["[governance]", f'approval_key = "{self.approval_key(identity.name).with_suffix(".pub")}"',
+                      'admin_listen = "127.0.0.1:0"', "", *catalogue_toml(self.catalogue(identity.name))]
         if identity.role == "source" and self.source_policy:
             lines += ["[policy]", *(f"{k} = {str(v).lower()}" for k, v in self.source_policy.items()), ""]
         path = node_dir / "node.toml"
@@ -110,6 +128,9 @@ class LocalFederation:
         ca = CertificateAuthority.create(self.pki_dir)
         for identity in (COORDINATOR, PLATFORM, OPERATOR, *self.source_identities()):
             ca.issue(identity)
+        (self.state_dir / "admins").mkdir(parents=True, exist_ok=True)
+        for name in self.sources:  # each unit's administrator keeps its own approval key
+            create_approval_key(self.approval_key(name), self.approval_key(name).with_suffix(".pub"))
         config = self._write_config(COORDINATOR, None)
         coordinator = self.group.start(COORDINATOR.party, ["coordinator", "serve", "--config", str(config)])
         address_file = config.parent / "state" / "address"
@@ -123,9 +144,35 @@ class LocalFederation:
             self.group.start(identity.party, ["source", "serve", "--party-hint", identity.party, "--config",
                                               str(self._write_config(identity, self.sources[identity.name]))])
         self.wait_registered([PLATFORM.party, *(i.party for i in self.source_identities())])
+        for plan in self.approvals:
+            self.provision(plan)
         if self.with_api:
             self.api_url = self.group.wait_for_file(platform, platform_config.parent / "state" / "api_url",
                                                     self.ready_timeout)
+
+    def admin(self, name: str) -> AdminClient:
+        """Source unit `name`'s administrator, on its node's admin endpoint, with its approval key."""
+        url = (self.node_state("source", name) / "admin_url").read_text(encoding="utf-8").strip()
+        return AdminClient(url, load_approval_private_key(self.approval_key(name)))
+
+    def request_approval(self, name: str, plan: ApprovalPlan) -> str:
+        """The operator files `plan` for unit `name` through the coordinator; returns the approval id."""
+        parties = [i.party for i in self.source_identities()] + [COORDINATOR.party]
+        terms = ApprovalTerms.from_json(request_terms(f"source/{name}", plan, catalogue=self.catalogue(name),
+                                                      counterparties=parties, requested_by=OPERATOR.party))
+        with self.client() as client:
+            return client.file_approval(canonical_json(terms.to_json()).decode()).approval_id
+
+    def provision(self, plan: ApprovalPlan, names: Sequence[str] | None = None) -> dict[str, str]:
+        """File `plan` for every unit (or `names`) and have each unit's administrator approve it."""
+        approved = {}
+        for name in names or list(self.sources):
+            approval_id = self.request_approval(name, plan)
+            with self.admin(name) as admin:
+                admin.sync()
+                admin.approve(approval_id)
+            approved[name] = approval_id
+        return approved
 
     def node_state(self, role: str, name: str) -> Path:
         """The state folder of one node process."""

@@ -12,6 +12,8 @@ from federation.schema_message import table_schema_message
 from federation.tasks import Handler
 from source_node import verification
 from source_node.governance import SourceGovernance, governed, open_governance
+from source_node.governance.admin_http import start_admin_endpoint
+from source_node.governance.coordinator_link import catalogue_message
 from source_node.scoring import PartyScoringServicer
 from source_node.stages.psi import make_psi_handler
 from source_node.stages.secureboost import (
@@ -55,15 +57,21 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     log.info("table loaded", extra={"table": table.schema.name, "rows": len(table)})
     quality = {f"missing_rate.{c.name}": f"{c.missing_rate:.4f}" for c in table.quality().columns}
 
+    tls = load_tls(config)
+    governance = open_governance(config, table, tls.identity.party) if config.section("governance") else None
+
     def describe() -> control_pb2.NodeDescription:
-        return control_pb2.NodeDescription(tables=[table_schema_message(table.published_schema(), rows=len(table),
-                                                                 snapshot_sha256=table.snapshot_sha256)], quality=quality)
+        description = control_pb2.NodeDescription(
+            tables=[table_schema_message(table.published_schema(), rows=len(table),
+                                         snapshot_sha256=table.snapshot_sha256)], quality=quality)
+        if governance is not None:  # the catalogue (names and conditions, never values) and the approval key
+            description.catalogue.extend(catalogue_message(governance.catalogue().items))
+            description.approval_key = governance.approval_key_bytes
+        return description
 
     policy_raw = config.section("policy")
     policy = TrainingPolicy(allow_plaintext=bool(policy_raw.get("allow_plaintext_training", False)),
                             allow_insecure_keys_for_tests=bool(policy_raw.get("allow_insecure_keys_for_tests", False)))
-    tls = load_tls(config)
-    governance = open_governance(config, table, tls.identity.party) if config.section("governance") else None
     if governance is None:
         log.warning("no [governance] section: tasks run without data-use approvals")
         handlers = stage_handlers(table, policy)
@@ -71,6 +79,9 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         handlers = governed_handlers(governance, policy)
     scoring = PartyScoringServicer(table, config.state_dir / "models", governance)
     attached = []
+    if governance is not None:
+        attached.append(start_admin_endpoint(governance, tls=tls, coordinator=config.coordinator,
+                                             state_dir=config.state_dir, describe=describe))
 
     def attach(server) -> None:
         server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring)

@@ -35,3 +35,10 @@ quota_usage = Table(
     Column("kind", String(16), primary_key=True),  # rows | queries
     Column("used", Integer, nullable=False),
 )
+
+catalogue_additions = Table(
+    "gov_catalogue_additions", governance_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("item", LargeBinary, nullable=False),  # canonical JSON of the accepted item
+    Column("added_at", Integer, nullable=False),
+)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from platform_node.api.errors import install_error_handlers
-from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, uses
+from platform_node.api.routers import admin, alerts, catalogue, compliance, models, reports, scores, uses
 from platform_node.api.services import PlatformServices
 
 API_VERSION = "1.0.0"
@@ -83,6 +83,7 @@ TAGS = [
     {"name": "alerts", "description": "Risk alerts and webhooks."},
     {"name": "public information", "description": "Public-information reports and subscriptions."},
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
+    {"name": "catalogue", "description": "The city-wide list of data items and requests to expand it."},
     {"name": "admin", "description": "Onboarding, agreements, limits, periodic jobs (admin role)."},
     {"name": "health", "description": "Liveness."},
 ]
@@ -102,7 +103,7 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
                   lifespan=_lifespan)
     app.state.services = services
     install_error_handlers(app)
-    for module in (scores, models, uses, alerts, reports, compliance, admin):
+    for module in (scores, models, uses, alerts, reports, catalogue, compliance, admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness")

@@ -32,6 +32,7 @@ from consent.audit import (
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings
+from platform_node.governance_link import CatalogueService
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.limits import TokenBucketLimiter
@@ -91,6 +92,7 @@ class PlatformServices:
     publisher: CheckpointPublisher
     log_verifier: Ed25519Verifier
     ticker: Ticker | None = None
+    catalogue: CatalogueService | None = None  # the city-wide list at the coordinator (GET /v1/catalogue)
     # `scorer` behind request coalescing; it reads `scorer` per call, so replacing `scorer` takes effect.
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
     scoring: CoalescingScorer = field(init=False, repr=False)
@@ -174,6 +176,7 @@ def build_services(
     witnesses: Sequence[WitnessClient] = (),
     witness_quorum: int = 0,
     http_client: httpx.Client | None = None,
+    catalogue: CatalogueService | None = None,
 ) -> PlatformServices:
     """Build (and create the schema of) every store over one engine; nothing starts running."""
     engine = engine or open_engine(settings.database_url)
@@ -228,4 +231,5 @@ def build_services(
         scorer=scorer,
         publisher=CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
         log_verifier=signer.verifier(),
+        catalogue=catalogue,
     )

@@ -119,13 +119,15 @@ class PublishedModelScorer:
             return None
         return None if scorer is None else (scorer.model_id, scorer.model_version)
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
+              ) -> ScoreBatch:
         scorer = self._usable()
         if scorer is None:
             return _unavailable(credit_codes)
-        return scorer.score(credit_codes, purpose=purpose, deadline_s=deadline_s)
+        return scorer.score(credit_codes, purpose=purpose, deadline_s=deadline_s, requester=requester)
 
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float,
+                          requester: str = "") -> ScoreBatch:
         """`score` from the event loop of the bank API: the fan-out runs on the loop over asyncio channels.
         Loading a newly published model (files, the coordinator's roster) happens in a worker thread."""
         scorer = self._loaded_latest()
@@ -133,7 +135,7 @@ class PublishedModelScorer:
             scorer = await asyncio.to_thread(self._usable)
         if scorer is None:
             return _unavailable(credit_codes)
-        return await scorer.score_async(credit_codes, purpose=purpose, deadline_s=deadline_s)
+        return await scorer.score_async(credit_codes, purpose=purpose, deadline_s=deadline_s, requester=requester)
 
     def _loaded_latest(self) -> FederatedSecureBoostScorer | FederatedScorecardScorer | None:
         """The scorer already loaded, if it is still the latest model's (a stat of the models folder)."""

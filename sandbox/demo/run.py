@@ -24,6 +24,7 @@ from sandbox.demo.banks import register_banks_model, run_banks_demo
 from sandbox.demo.baselines import plaintext_baselines
 from sandbox.demo.consent import run_consent_demo
 from sandbox.demo.scorecard import run_scorecard_demo
+from sandbox.governance import SANDBOX_PROJECT
 from sandbox.launcher import PLATFORM, LocalFederation, NodeData
 from sandbox.processes import ProcessFailed
 from sandbox.synthdata import generate
@@ -44,9 +45,9 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
         _print(fmt.format(*r))
 
 
-def demo_job(sources: list[str], *, trees: int, key_bits: int) -> str:
+def demo_job(sources: list[str], *, trees: int, key_bits: int, project: str = SANDBOX_PROJECT) -> str:
     passive = ", ".join(f'"source/{s}"' for s in sources)
-    return (f'[job]\nname = "demo-credit-risk"\n\n[parties]\nactive = "{PLATFORM.party}"\n'
+    return (f'[job]\nname = "demo-credit-risk"\nproject = "{project}"\n\n[parties]\nactive = "{PLATFORM.party}"\n'
             f'passive = [{passive}]\n\n[psi]\nreveal = "both"\nbatch_size = 20000\n\n'
             f'[train]\nalgorithm = "secureboost"\nmodel_name = "credit-risk"\nn_trees = {trees}\nmax_depth = 3\n'
             f'learning_rate = 0.3\nbins = 32\nkey_bits = {key_bits}\nscheme = "paillier"\nholdout = 0.2\n\n'

@@ -15,7 +15,7 @@ PLATFORM = "platform/main"
 def scorecard_job(sources: Sequence[str], *, key_bits: int, epochs: int = 15) -> str:
     """The demo's scorecard job file: PSI, WOE binning (Paillier), LR with the coordinator as arbiter."""
     passive = ", ".join(f'"source/{s}"' for s in sources)
-    return (f'[job]\nname = "demo-scorecard"\n\n[parties]\nactive = "{PLATFORM}"\npassive = [{passive}]\n\n'
+    return (f'[job]\nname = "demo-scorecard"\nproject = "sandbox"\n\n[parties]\nactive = "{PLATFORM}"\npassive = [{passive}]\n\n'
             f'[psi]\nreveal = "both"\nbatch_size = 20000\n\n'
             f'[train]\nalgorithm = "scorecard"\nmodel_name = "credit-scorecard"\nkey_bits = {key_bits}\n'
             f'holdout = 0.2\nepochs = {epochs}\nbatch_size = 2048\nlearning_rate = 0.5\nl2 = 0.001\n'

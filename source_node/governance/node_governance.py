@@ -21,13 +21,17 @@ State: `<state_dir>/governance/governance.db` (approvals, their history, quota c
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine, delete, insert, select
+
 from consent.audit.storage import open_engine
+from consent.canonical_json import canonical_json
 from consent.governance import (
     AnswerGate,
     ApprovalPolicy,
@@ -38,7 +42,9 @@ from consent.governance import (
     catalogue_from_config,
     load_approval_public_key,
 )
+from consent.governance.approval import public_key_bytes
 from consent.governance.policy import utc_now
+from consent.governance.schema import catalogue_additions, governance_metadata
 from federation.config import ConfigError, NodeConfig
 from tables import LoadedTable
 
@@ -46,12 +52,21 @@ log = logging.getLogger("xyd.source.governance")
 
 
 class CatalogueHolder:
-    """The node's current catalogue; an accepted expansion replaces it (and drops cached answer decisions)."""
+    """The node's current catalogue; an accepted expansion replaces it (and drops cached answer decisions).
 
-    def __init__(self, catalogue: Catalogue) -> None:
-        self._catalogue = catalogue
+    With an engine, accepted items are kept in the node's database and applied over the configured catalogue at
+    every start, so an expansion survives restarts."""
+
+    def __init__(self, catalogue: Catalogue, engine: Engine | None = None) -> None:
+        self._engine = engine
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Catalogue], None]] = []
+        if engine is not None:
+            governance_metadata.create_all(engine, tables=[catalogue_additions])
+            with engine.connect() as conn:
+                for row in conn.execute(select(catalogue_additions.c.item)).all():
+                    catalogue = catalogue.with_item(CatalogueItem.from_json(json.loads(bytes(row.item))))
+        self._catalogue = catalogue
 
     def __call__(self) -> Catalogue:
         return self._catalogue
@@ -59,8 +74,14 @@ class CatalogueHolder:
     def add_listener(self, listener: Callable[[Catalogue], None]) -> None:
         self._listeners.append(listener)
 
-    def add(self, item: CatalogueItem) -> Catalogue:
+    def add(self, item: CatalogueItem, *, now: datetime | None = None) -> Catalogue:
         with self._lock:
+            if self._engine is not None:
+                with self._engine.begin() as conn:
+                    conn.execute(delete(catalogue_additions).where(catalogue_additions.c.name == item.name))
+                    conn.execute(insert(catalogue_additions).values(
+                        name=item.name, item=canonical_json(item.to_json()),
+                        added_at=int((now or utc_now()).timestamp())))
             self._catalogue = self._catalogue.with_item(item)
             current = self._catalogue
         for listener in self._listeners:
@@ -81,6 +102,10 @@ class SourceGovernance:
     admin_listen: str
     clock: Callable[[], datetime]
 
+    @property
+    def approval_key_bytes(self) -> bytes:
+        return public_key_bytes(self.store.approval_key)
+
     def close(self) -> None:
         self.answers.close()
 
@@ -99,9 +124,10 @@ def open_governance(config: NodeConfig, table: LoadedTable, party: str, *,
         raise ConfigError(f"{config.source}: {exc}") from None
     state = config.state_dir / "governance"
     state.mkdir(parents=True, exist_ok=True)
-    store = ApprovalStore(open_engine(f"sqlite:///{state / 'governance.db'}"), source=party, approval_key=key)
+    engine = open_engine(f"sqlite:///{state / 'governance.db'}")
+    store = ApprovalStore(engine, source=party, approval_key=key)
     store.create_schema()
-    holder = CatalogueHolder(catalogue)
+    holder = CatalogueHolder(catalogue, engine)
     policy = ApprovalPolicy(store, holder, clock=clock)
     answers = AnswerGate(policy, block=int(settings.get("answer_block", 1000)), clock=clock)
     holder.add_listener(lambda _: answers.invalidate())

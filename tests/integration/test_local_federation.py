@@ -26,7 +26,7 @@ def _ids(path: Path) -> set[str]:
 
 def _job(sources: tuple[str, ...], reveal: str = "both") -> str:
     passive = ", ".join(f'"source/{s}"' for s in sources)
-    return (f'[job]\nname = "t"\nstages = ["psi"]\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
+    return (f'[job]\nname = "t"\nproject = "sandbox"\nstages = ["psi"]\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
             f'[psi]\nreveal = "{reveal}"\nbatch_size = 300\n')
 
 
@@ -142,6 +142,7 @@ def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> N
 SB_JOB = """
 [job]
 name = "sb"
+project = "sandbox"
 
 [parties]
 active = "platform/main"
@@ -227,12 +228,13 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
 
     async def on_loop():  # the bank API's single scores: the same fan-out from an event loop
         try:
-            return await scorer.score_async(ids[:40], purpose="PRE_LOAN_REVIEW", deadline_s=30)
+            return await scorer.score_async(ids[:40], purpose="PRE_LOAN_REVIEW", deadline_s=30,
+                                            requester="bank/it-bank")
         finally:
             await aio_channels.aclose()
 
     try:
-        batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30)
+        batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30, requester="bank/it-bank")
         from_loop = uvloop.run(on_loop())
     finally:
         scorer.close()
@@ -256,7 +258,8 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
     channels = PeerChannels(tls)
     try:
         stub = scoring_pb2_grpc.PartyScoringStub(channels.get(nodes["source/tax"].address, Identity("source", "tax")))
-        reply = stub.LeafMasks(scoring_pb2.MaskRequest(model_id=model_id, ids=sample), timeout=30)
+        reply = stub.LeafMasks(scoring_pb2.MaskRequest(model_id=model_id, ids=sample, institution="bank/it-bank"),
+                               timeout=30)
     finally:
         channels.close()
     wire = reply.SerializeToString()

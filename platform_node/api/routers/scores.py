@@ -69,8 +69,9 @@ def record_uses(services: PlatformServices, institution: Institution, prepared: 
                                     prepared=prepared, now=now)
 
 
-def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_s: float) -> ScoreBatch:
-    batch = services.scoring.score(codes, purpose=purpose, deadline_s=deadline_s)
+def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_s: float, requester: str
+           ) -> ScoreBatch:
+    batch = services.scoring.score(codes, purpose=purpose, deadline_s=deadline_s, requester=requester)
     batch.check_answers(codes)
     return batch
 
@@ -98,10 +99,11 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
     codes = [body.credit_code]
     if services.scores_on_loop():
         batch = await services.async_scoring.score(codes, purpose=body.purpose.value,
-                                                   deadline_s=settings.scoring_deadline_s)
+                                                   deadline_s=settings.scoring_deadline_s, requester=institution.id)
     else:
         batch = await asyncio.wrap_future(
-            services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s))
+            services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s,
+                                    requester=institution.id))
     batch.check_answers(codes)
     result = batch.results[0]
     if isinstance(result, ScoreFailure):
@@ -146,7 +148,7 @@ def score_batch(
     if len(set(codes)) != len(codes):
         raise ApiError(422, "DUPLICATE_CREDIT_CODES", "credit codes in a batch must be distinct")
     check_quota(services, institution, len(codes), now)
-    batch = _score(services, codes, body.purpose.value, settings.scoring_deadline_s)
+    batch = _score(services, codes, body.purpose.value, settings.scoring_deadline_s, institution.id)
     outcomes = batch.outcomes()
     batch_id = services.uses.new_id("bat")
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
