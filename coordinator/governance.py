@@ -31,7 +31,10 @@ from consent.governance import (
 from consent.governance.catalogue_history import CatalogueHistory
 from consent.governance.directory import ApprovalDirectory, DirectoryEntry
 from consent.governance.expansion import ExpansionBook, ExpansionRequest, ExpansionStatus
+from consent.governance.usage import UsageError
+from coordinator.governance_usage import UsageDesk
 from coordinator.registry import NodeRegistry
+from federation.pki import NodeTls
 from federation.proto import control_pb2
 from federation.server import peer_identity
 
@@ -53,7 +56,8 @@ def catalogue_of(party: str, description: control_pb2.NodeDescription) -> Catalo
 class GovernanceDesk:
     """The records, on the coordinator's database (SQLite via `open_engine`, or any SQLAlchemy URL)."""
 
-    def __init__(self, url: str, registry: NodeRegistry, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, url: str, registry: NodeRegistry, *, clock: Callable[[], datetime] = utc_now,
+                 tls: NodeTls | None = None, log_key: Path | None = None) -> None:
         self.engine = open_engine(url)
         self.log = AuditLog(self.engine, prefix="governance")
         self.log.create_schema()
@@ -62,12 +66,22 @@ class GovernanceDesk:
         self.expansions = ExpansionBook(self.engine, audit=self.log.append)
         for store in (self.directory, self.history, self.expansions):
             store.create_schema()
+        self.usage = UsageDesk(self.engine, self.log, tls=tls, key_path=log_key)
         self.registry = registry
         self.clock = clock
 
     @classmethod
-    def at(cls, state_dir: Path, registry: NodeRegistry) -> GovernanceDesk:
-        return cls(f"sqlite:///{state_dir / 'coordinator.db'}", registry)
+    def at(cls, state_dir: Path, registry: NodeRegistry, tls: NodeTls | None = None) -> GovernanceDesk:
+        """The desk on the coordinator's database, its log key (Ed25519, created on first use) beside it."""
+        return cls(f"sqlite:///{state_dir / 'coordinator.db'}", registry, tls=tls,
+                   log_key=state_dir / "governance-log.pem")
+
+    def stage_done(self, job_id: str, stage: str, results: dict) -> None:
+        """A stage succeeded: each source's usage line (what it ran under which approval) goes to the log."""
+        try:
+            self.usage.record_stage(job_id, stage, results, now=self.clock())
+        except Exception:  # the job's outcome does not depend on the log; the node keeps its own record
+            log.exception("usage lines of a stage not recorded", extra={"job": job_id, "stage": stage})
 
     def registered(self, party: str, description: control_pb2.NodeDescription) -> None:
         """A source unit (re-)registered: its catalogue enters the city-wide list (a new version if changed)."""
@@ -199,6 +213,22 @@ class GovernanceMethods:
         except ValueError as exc:
             self._refuse(context, exc)
         return control_pb2.ExpansionList(requests=[expansion_info(r) for r in found])
+
+    def ReportUsage(self, request: control_pb2.UsageBatch, context: grpc.ServicerContext) -> control_pb2.UsageAck:
+        caller = self._caller(context, {"platform"})
+        try:
+            count = self.governance.usage.report(caller, list(request.line_json), now=self.governance.clock())
+        except UsageError as exc:
+            self._refuse(context, exc)
+        return control_pb2.UsageAck(lines=count)
+
+    def GetUsage(self, request: control_pb2.UsageQuery, context: grpc.ServicerContext) -> control_pb2.UsageEvidence:
+        caller = self._caller(context, {"source"})
+        try:
+            return self.governance.usage.evidence(caller, request.first_day, request.last_day,
+                                                  now=self.governance.clock())
+        except UsageError as exc:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
 
     def DecideExpansion(self, request: control_pb2.ExpansionDecision, context: grpc.ServicerContext
                         ) -> control_pb2.ExpansionInfo:

@@ -45,10 +45,10 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(
         allow_plaintext=bool(config.section("jobs").get("allow_plaintext_training", False))))
     models = ModelRegistry(store.engine)
+    governance = GovernanceDesk.at(config.state_dir, registry, tls)
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
                        feed.publish, stage_timeout=stage_timeout, models=models,
-                       arbiter=arbiter)
-    governance = GovernanceDesk.at(config.state_dir, registry)
+                       arbiter=arbiter, on_stage_done=governance.stage_done)
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
                         CoordinatorServicer(store, registry, runner, feed, models, governance))
     server.start()

@@ -15,6 +15,7 @@ from platform_node.consent_registry import ConsentRegistry
 from platform_node.stages.psi import make_psi_handler
 from platform_node.stages.secureboost import make_evaluate_handler, make_publish_handler, make_train_handler
 from platform_node.stages.vertical_lr import with_vertical_lr
+from platform_node.usage_reporting import AnswerCounter, UsageReporter
 from tables import LoadedTable, load_table
 
 log = logging.getLogger("xyd.platform")
@@ -47,13 +48,17 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     # One registry object for the gRPC service and the HTTP API: monitoring sees the MONITOR authorisations
     # that enterprises signed through the registry.
     registry = open_consent_registry(config, tls)
+    # What the platform uses of each source unit goes to the coordinator's governance log.
+    usage = AnswerCounter()
+    reporter = UsageReporter(usage, config.coordinator, tls, interval_s=float(
+        config.section("governance").get("usage_report_interval_s", 10))).start() if config.coordinator else None
     attached = []
     api = None
     try:
-        api = start_api(config, table, label, registry=registry) if "api" in config.raw else None
+        api = start_api(config, table, label, registry=registry, usage=usage) if "api" in config.raw else None
 
         def attach(server) -> None:
-            attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry))
+            attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry, usage=usage))
 
         return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach,
                         allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
@@ -62,6 +67,8 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
             handle.close()
         if api is not None:
             api()
+        if reporter is not None:
+            reporter.close()
         registry.engine.dispose()
 
 
@@ -73,7 +80,8 @@ def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:
     return ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
 
 
-def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None):
+def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None,
+              usage: AnswerCounter | None = None):
     """Serve the bank/compliance HTTP API in this process with the federated scorer; returns a stopper.
 
     With `registry`, the API reads authorisations (compliance listing, monitoring eligibility) from the
@@ -97,7 +105,7 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     if settings.horizontal_models_dir is None:  # the banks' published models, beside the joint ones
         settings = replace(settings, horizontal_models_dir=config.state_dir / PUBLISHED_MODELS_SUBDIR)
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
-                                  tls=load_tls(config), coordinator=config.coordinator)
+                                  tls=load_tls(config), coordinator=config.coordinator, usage=usage)
     records = load_public_records(settings.public_records_file) if settings.public_records_file \
         else InMemoryPublicRecords()
     store = None if registry is None else registry.store

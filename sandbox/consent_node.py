@@ -22,6 +22,8 @@ from federation.server import NodeServer
 
 
 def serve_source(config_path: Path) -> int:
+    from source_node.governance import open_governance
+    from source_node.governance.admin_http import start_admin_endpoint
     from source_node.node import load_configured_table
     from source_node.verification import attach
 
@@ -29,11 +31,15 @@ def serve_source(config_path: Path) -> int:
     tls = load_tls(config)
     configure_logging(tls.identity.party, config.log_level)
     table = load_configured_table(config)
-    handles = []
+    governance = open_governance(config, table, tls.identity.party)  # answers only under the unit's approval
+    handles = [start_admin_endpoint(governance, tls=tls, coordinator=None, state_dir=config.state_dir,
+                                    describe=control_pb2.NodeDescription)]
     code = run_node(config, describe=control_pb2.NodeDescription, handlers={},
-                    attach=lambda server: handles.append(attach(server, config=config, table=table, tls=tls)))
+                    attach=lambda server: handles.append(attach(server, config=config, table=table, tls=tls,
+                                                                governance=governance)))
     for handle in handles:
         handle.close()
+    governance.close()
     return code
 
 

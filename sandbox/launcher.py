@@ -101,7 +101,8 @@ class LocalFederation:
         if identity.role == "source" and self.platform_address:
             lines += ["[verification]", f'platform = "{self.platform_address}"', 'period = "2025"', ""]
         if identity == PLATFORM:
-            lines += ["[consent]", "checkpoint_interval_s = 2", ""]
+            lines += ["[consent]", "checkpoint_interval_s = 2", "",
+                      "[governance]", "usage_report_interval_s = 1", ""]
         if identity.role == "source":
             lines += ["[governance]", f'approval_key = "{self.approval_key(identity.name).with_suffix(".pub")}"',
                       'admin_listen = "127.0.0.1:0"', "", *catalogue_toml(self.catalogue(identity.name))]

@@ -58,30 +58,26 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     quality = {f"missing_rate.{c.name}": f"{c.missing_rate:.4f}" for c in table.quality().columns}
 
     tls = load_tls(config)
-    governance = open_governance(config, table, tls.identity.party) if config.section("governance") else None
+    # Every task, online score and verification answer runs under an approval the unit's administrator signed:
+    # a source node without its governance settings does not start.
+    governance = open_governance(config, table, tls.identity.party)
 
     def describe() -> control_pb2.NodeDescription:
         description = control_pb2.NodeDescription(
             tables=[table_schema_message(table.published_schema(), rows=len(table),
                                          snapshot_sha256=table.snapshot_sha256)], quality=quality)
-        if governance is not None:  # the catalogue (names and conditions, never values) and the approval key
-            description.catalogue.extend(catalogue_message(governance.catalogue().items))
-            description.approval_key = governance.approval_key_bytes
+        # The catalogue (names and conditions, never values) and the key that signs the unit's approvals.
+        description.catalogue.extend(catalogue_message(governance.catalogue().items))
+        description.approval_key = governance.approval_key_bytes
         return description
 
     policy_raw = config.section("policy")
     policy = TrainingPolicy(allow_plaintext=bool(policy_raw.get("allow_plaintext_training", False)),
                             allow_insecure_keys_for_tests=bool(policy_raw.get("allow_insecure_keys_for_tests", False)))
-    if governance is None:
-        log.warning("no [governance] section: tasks run without data-use approvals")
-        handlers = stage_handlers(table, policy)
-    else:
-        handlers = governed_handlers(governance, policy)
+    handlers = governed_handlers(governance, policy)
     scoring = PartyScoringServicer(table, config.state_dir / "models", governance)
-    attached = []
-    if governance is not None:
-        attached.append(start_admin_endpoint(governance, tls=tls, coordinator=config.coordinator,
-                                             state_dir=config.state_dir, describe=describe))
+    attached = [start_admin_endpoint(governance, tls=tls, coordinator=config.coordinator,
+                                     state_dir=config.state_dir, describe=describe)]
 
     def attach(server) -> None:
         server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring)
@@ -92,5 +88,4 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     finally:
         for handle in attached:
             handle.close()
-        if governance is not None:
-            governance.close()
+        governance.close()

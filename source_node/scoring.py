@@ -21,6 +21,7 @@ import grpc
 import numpy as np
 
 from consent.governance import ApprovalRefused, RefusalCode, Task, TaskKind
+from consent.governance.usage import UsageKind
 from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
 from federation.server import peer_identity
 from models.scorecard import PartyScorecard
@@ -101,10 +102,14 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             if record is None:
                 raise ApprovalRefused(RefusalCode.APPROVAL_MISSING, "the model was published without an approval")
             institution = request.institution
-            self._governance.answers.admit(Task(
+            governance = self._governance
+            approval = governance.answers.admit(Task(
                 kind=TaskKind.SCORE, leader=caller, algorithm=str(record.get("algorithm", "")),
                 approval_id=record["approval_id"], key_bits=int(record.get("key_bits", 0)), items=served.items,
                 queries=len(request.ids), institution=institution, institution_kind=institution.split("/")[0]))
+            governance.usage.count(UsageKind.SCORE, day=governance.clock().date().isoformat(),
+                                   model_id=request.model_id, institution=institution, purpose=request.purpose,
+                                   approval_id=approval.approval_id, n=len(request.ids))
         except ApprovalRefused as exc:
             log.warning("scoring refused", extra={"model": request.model_id, "code": exc.code.value,
                                                   "institution": request.institution, "detail": exc.detail})

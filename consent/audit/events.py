@@ -83,7 +83,7 @@ REQUIRED_FIELDS: Mapping[EventKind, tuple[str, ...]] = {
     EventKind.EXPANSION_DECIDED: ("source_unit", "actor", "status_to"),
     # A usage line (what ran or was answered, under which approval) is named by the digest of its canonical JSON.
     EventKind.TASK_RUN: ("job_id", "source_unit", "approval_id"),
-    EventKind.USAGE_REPORTED: ("source_unit", "approval_id"),
+    EventKind.USAGE_REPORTED: ("source_unit", "actor"),
 }
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")

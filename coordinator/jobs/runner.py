@@ -52,7 +52,9 @@ class JobRunner:
         models: ModelRegistry | None = None,
         connect_attempts: int = 4,
         arbiter: ArbiterHost | None = None,
+        on_stage_done: Callable[[str, str, dict[str, Any]], None] | None = None,
     ) -> None:
+        self.on_stage_done = on_stage_done
         self.arbiter = arbiter
         self.connect_attempts = connect_attempts
         self.store = store
@@ -88,6 +90,8 @@ class JobRunner:
                 return JobState.FAILED
             self.store.set_stage_state(job_id, position, JobState.SUCCEEDED, results=results)
             done[stage] = results
+            if self.on_stage_done is not None:  # the governance log's usage lines
+                self.on_stage_done(job_id, stage, results)
             if stage == "publish" and self.models is not None:
                 record = self._record_model(job_id, spec, done)
                 self.publish(StageEvent(job_id, "coordinator/main", stage,

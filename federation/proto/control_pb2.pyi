@@ -127,6 +127,48 @@ class TaskEvent(_message.Message):
     error: TaskError
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., result: _Optional[_Union[TaskResult, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ...) -> None: ...
 
+class UsageBatch(_message.Message):
+    __slots__ = ("line_json",)
+    LINE_JSON_FIELD_NUMBER: _ClassVar[int]
+    line_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, line_json: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UsageAck(_message.Message):
+    __slots__ = ("lines",)
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    lines: int
+    def __init__(self, lines: _Optional[int] = ...) -> None: ...
+
+class UsageQuery(_message.Message):
+    __slots__ = ("first_day", "last_day")
+    FIRST_DAY_FIELD_NUMBER: _ClassVar[int]
+    LAST_DAY_FIELD_NUMBER: _ClassVar[int]
+    first_day: str
+    last_day: str
+    def __init__(self, first_day: _Optional[str] = ..., last_day: _Optional[str] = ...) -> None: ...
+
+class UsageItem(_message.Message):
+    __slots__ = ("line", "leaf", "index", "proof")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    LEAF_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    line: bytes
+    leaf: bytes
+    index: int
+    proof: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, line: _Optional[bytes] = ..., leaf: _Optional[bytes] = ..., index: _Optional[int] = ..., proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class UsageEvidence(_message.Message):
+    __slots__ = ("log_key_binding", "checkpoint", "items")
+    LOG_KEY_BINDING_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    log_key_binding: bytes
+    checkpoint: str
+    items: _containers.RepeatedCompositeFieldContainer[UsageItem]
+    def __init__(self, log_key_binding: _Optional[bytes] = ..., checkpoint: _Optional[str] = ..., items: _Optional[_Iterable[_Union[UsageItem, _Mapping]]] = ...) -> None: ...
+
 class ApprovalFiling(_message.Message):
     __slots__ = ("terms_json",)
     TERMS_JSON_FIELD_NUMBER: _ClassVar[int]

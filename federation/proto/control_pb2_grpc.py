@@ -229,6 +229,16 @@ class CoordinatorStub(object):
                 request_serializer=federation_dot_proto_dot_control__pb2.ExpansionDecision.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_control__pb2.ExpansionInfo.FromString,
                 _registered_method=True)
+        self.ReportUsage = channel.unary_unary(
+                '/xyd.control.Coordinator/ReportUsage',
+                request_serializer=federation_dot_proto_dot_control__pb2.UsageBatch.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.UsageAck.FromString,
+                _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/xyd.control.Coordinator/GetUsage',
+                request_serializer=federation_dot_proto_dot_control__pb2.UsageQuery.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.UsageEvidence.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServicer(object):
@@ -330,6 +340,20 @@ class CoordinatorServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportUsage(self, request, context):
+        """Usage: the platform reports the answers it received from each source; a source node asks for its own
+        usage lines with their leaves and inclusion proofs under a freshly signed checkpoint of the governance log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -402,6 +426,16 @@ def add_CoordinatorServicer_to_server(servicer, server):
                     servicer.DecideExpansion,
                     request_deserializer=federation_dot_proto_dot_control__pb2.ExpansionDecision.FromString,
                     response_serializer=federation_dot_proto_dot_control__pb2.ExpansionInfo.SerializeToString,
+            ),
+            'ReportUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportUsage,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.UsageBatch.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.UsageAck.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.UsageQuery.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.UsageEvidence.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -784,6 +818,60 @@ class Coordinator(object):
             '/xyd.control.Coordinator/DecideExpansion',
             federation_dot_proto_dot_control__pb2.ExpansionDecision.SerializeToString,
             federation_dot_proto_dot_control__pb2.ExpansionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/ReportUsage',
+            federation_dot_proto_dot_control__pb2.UsageBatch.SerializeToString,
+            federation_dot_proto_dot_control__pb2.UsageAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/GetUsage',
+            federation_dot_proto_dot_control__pb2.UsageQuery.SerializeToString,
+            federation_dot_proto_dot_control__pb2.UsageEvidence.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,14 +13,24 @@ from typing import ClassVar, Generic
 
 from google.protobuf.message import Message
 
+from consent.governance.usage import UsageKind
 from platform_node.scoring.scorer import ScoreBatch
 from platform_node.scoring.source_fanout import FanOut, Reply, SourceFanOut
+from platform_node.usage_reporting import AnswerCounter
 
 
 class FanOutScorer(ABC, Generic[Reply]):
     METHOD: ClassVar[str]  # the PartyScoring method
     WHAT: ClassVar[str]  # how log lines name a source's part
     _fanout: SourceFanOut
+    model_id: str
+    usage: AnswerCounter | None = None  # counts each source's answers for the governance log
+
+    def _count(self, fanout: FanOut[Reply], n: int, requester: str, purpose: str) -> None:
+        if self.usage is not None:
+            for party in fanout.replies:
+                self.usage.count(UsageKind.SCORE, source=party, model_id=self.model_id, institution=requester,
+                                 purpose=purpose, n=n)
 
     def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = "",
               requester: str = "") -> ScoreBatch:
@@ -30,6 +40,7 @@ class FanOutScorer(ABC, Generic[Reply]):
         fanout = self._fanout.ask(self._asked(), self.METHOD, self._request(ids, use_id, requester, purpose),
                                   self._reader(len(ids)),
                                   deadline_s, what=self.WHAT)
+        self._count(fanout, len(ids), requester, purpose)
         return self._combine(ids, fanout)
 
     async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = "",
@@ -41,6 +52,7 @@ class FanOutScorer(ABC, Generic[Reply]):
         fanout = await self._fanout.ask_async(self._asked(), self.METHOD,
                                               self._request(ids, use_id, requester, purpose),
                                               self._reader(len(ids)), deadline_s, what=self.WHAT)
+        self._count(fanout, len(ids), requester, purpose)
         return self._combine(ids, fanout)
 
     @abstractmethod

@@ -25,6 +25,7 @@ from models.secureboost import ActiveModel
 from platform_node.scoring.scorecard import FederatedScorecardScorer
 from platform_node.scoring.scorer import FailureCode, ScoreBatch, ScoreFailure
 from platform_node.scoring.secureboost import FederatedSecureBoostScorer, SourceEndpoint
+from platform_node.usage_reporting import AnswerCounter
 from tables import LoadedTable
 
 log = logging.getLogger("xyd.platform.scoring")
@@ -41,7 +42,8 @@ class PublishedModelScorer:
     RESCAN_S = 1.0
 
     def __init__(self, *, models_dir: Path, own_table: LoadedTable, label_column: str, tls: NodeTls,
-                 coordinator: str) -> None:
+                 coordinator: str, usage: AnswerCounter | None = None) -> None:
+        self._usage = usage  # counts each source's answers for the governance log
         self._models_dir = models_dir
         self._own = own_table
         self._label = label_column
@@ -105,6 +107,7 @@ class PublishedModelScorer:
                     model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12], model=model,
                     own_table=self._own, label_column=self._label, sources=self._endpoints(model.parties),
                     channels=self._channels, aio_channels=self._aio_channels)
+            scorer.usage = self._usage
             if self._current is not None:
                 self._current[1].close()
             self._current = (folder.name, scorer)

@@ -14,12 +14,14 @@ from typing import Any
 from consent.governance import (
     ApprovalRecord,
     ApprovalStatus,
+    ApprovalTerms,
     CatalogueError,
     CatalogueItem,
     GovernanceError,
     SignedApproval,
     usable_items,
 )
+from federation.key_binding import BindingVerifier
 from source_node.governance.coordinator_link import CoordinatorLink, CoordinatorUnreachable
 from source_node.governance.node_governance import SourceGovernance
 
@@ -31,9 +33,11 @@ MOVES = {"decline": ApprovalStatus.DECLINED, "suspend": ApprovalStatus.SUSPENDED
 class AdminDesk:
     """The administrator's actions on one node; `link` is None when the node has no coordinator (tests)."""
 
-    def __init__(self, governance: SourceGovernance, link: CoordinatorLink | None, *, actor: str) -> None:
+    def __init__(self, governance: SourceGovernance, link: CoordinatorLink | None, *, actor: str,
+                 bindings: BindingVerifier | None = None) -> None:
         self.governance = governance
         self.link = link
+        self.bindings = bindings  # checks the coordinator's log key against the CA
         self.actor = actor  # how transitions name the administrator (the unit's admin key id)
 
     def sync(self) -> dict[str, Any]:
@@ -83,6 +87,11 @@ class AdminDesk:
         }
         return shown
 
+    def file(self, terms: ApprovalTerms) -> dict[str, Any]:
+        """A request the administrator files on its own node (a unit without a coordinator, or its own project)."""
+        record = self.governance.store.file_request(terms, actor=self.actor, now=self.governance.clock())
+        return self._summary(record)
+
     def approve(self, approval_id: str, signed: SignedApproval) -> dict[str, Any]:
         """Record the administrator's signature (made with the unit's key, on the administrator's side)."""
         if signed.terms.approval_id != approval_id:
@@ -114,6 +123,15 @@ class AdminDesk:
                 "purpose": terms.purpose, "leader": terms.leader, "items": list(terms.items),
                 "algorithms": dict(terms.algorithms), "not_before": terms.not_before.isoformat(),
                 "not_after": terms.not_after.isoformat(), "updated_at": record.updated_at.isoformat()}
+
+    def usage(self, first_day: str, last_day: str) -> dict[str, Any]:
+        """How this unit's data was used in the days, verified against the governance log and reconciled with
+        the node's own record."""
+        from source_node.governance.usage_report import usage_report
+
+        if self.link is None or self.bindings is None:
+            raise GovernanceError("this node has no coordinator to read the governance log from")
+        return usage_report(self.governance, self.link, self.bindings, first_day, last_day).to_json()
 
     # ---- the catalogue and expansion requests ------------------------------------------------
 

@@ -73,6 +73,10 @@ class AdminClient:
     def move(self, approval_id: str, action: str, reason: str) -> dict[str, Any]:
         return self.request("POST", f"/admin/approvals/{approval_id}/{action}", {"reason": reason})
 
+    def file(self, terms: dict[str, Any]) -> dict[str, Any]:
+        """File a request on the node itself (no coordinator in between)."""
+        return self.request("POST", "/admin/requests", {"terms": terms})
+
     def sync(self) -> dict[str, Any]:
         return self.request("POST", "/admin/sync", {})
 

@@ -4,6 +4,7 @@ signed with the unit administrator's approval key (`consent.governance.admin_sig
     GET  /admin/approvals[?status=S]            POST /admin/approvals/ID/approve   {"signed": {...}}
     GET  /admin/approvals/ID                    POST /admin/approvals/ID/ACTION    {"reason": "..."}
     POST /admin/sync                                 (ACTION: decline | suspend | resume | revoke)
+    POST /admin/requests {"terms": {...}}       (a request filed on the node itself)
     GET  /admin/catalogue                       GET  /admin/expansions
     POST /admin/expansions/ID/accept {"reason", "item": {...}}     POST /admin/expansions/ID/decline {"reason"}
     GET  /admin/usage?from=ISO&to=ISO
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from consent.audit import AuditError
 from consent.governance import (
+    ApprovalTerms,
     GovernanceError,
     IllegalApprovalTransition,
     SignedApproval,
@@ -31,6 +34,7 @@ from consent.governance import (
 )
 from consent.governance.admin_signature import AdminAuthError, AdminVerifier
 from consent.governance.approval import approval_key_id
+from federation.key_binding import BindingVerifier, KeyBindingInvalid
 from federation.pki import NodeTls
 from federation.proto import control_pb2
 from source_node.governance.admin import MOVES, AdminDesk
@@ -52,10 +56,9 @@ class HttpError(Exception):
 class AdminServer:
     """A threaded HTTP server in the node process; `start()` returns its URL."""
 
-    def __init__(self, desk: AdminDesk, verifier: AdminVerifier, bind: str, *, clock: Callable[[], int],
-                 usage: Callable[[str, str], dict[str, Any]] | None = None) -> None:
+    def __init__(self, desk: AdminDesk, verifier: AdminVerifier, bind: str, *, clock: Callable[[], int]) -> None:
         host, _, port = bind.rpartition(":")
-        self._desk, self._verifier, self._clock, self._usage = desk, verifier, clock, usage
+        self._desk, self._verifier, self._clock = desk, verifier, clock
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -108,7 +111,7 @@ class AdminServer:
             status, reply = 404, {"error": "NOT_FOUND", "message": "no such approval on this node"}
         except (IllegalApprovalTransition, StaleApprovalStatus) as exc:
             status, reply = 409, {"error": "ILLEGAL_TRANSITION", "message": str(exc)}
-        except CoordinatorUnreachable as exc:
+        except (CoordinatorUnreachable, KeyBindingInvalid, AuditError) as exc:
             status, reply = 502, {"error": "COORDINATOR_UNREACHABLE", "message": str(exc)}
         except (GovernanceError, ValueError, KeyError, TypeError) as exc:
             status, reply = 400, {"error": "BAD_REQUEST", "message": str(exc)}
@@ -127,12 +130,14 @@ class AdminServer:
             return {"approvals": desk.list(query.get("status"))}
         if method == "POST" and path == "/admin/sync":
             return desk.sync()
+        if method == "POST" and path == "/admin/requests":
+            return desk.file(ApprovalTerms.from_json(body["terms"]))
         if method == "GET" and path == "/admin/catalogue":
             return desk.catalogue()
         if method == "GET" and path == "/admin/expansions":
             return {"requests": desk.expansions()}
-        if method == "GET" and path == "/admin/usage" and self._usage is not None:
-            return self._usage(query.get("from", ""), query.get("to", ""))
+        if method == "GET" and path == "/admin/usage":
+            return desk.usage(query.get("from", ""), query.get("to", ""))
         if match := re.fullmatch(rf"/admin/approvals/{_APPROVAL}", path):
             if method == "GET":
                 return desk.show(match["id"])
@@ -168,7 +173,7 @@ def start_admin_endpoint(governance: SourceGovernance, *, tls: NodeTls, coordina
         link = CoordinatorLink(coordinator, tls, describe,
                                lambda: (state_dir / "address").read_text(encoding="utf-8").strip())
     actor = f"{governance.party}/admin-{approval_key_id(governance.store.approval_key)}"
-    desk = AdminDesk(governance, link, actor=actor)
+    desk = AdminDesk(governance, link, actor=actor, bindings=BindingVerifier(tls.ca_pem, tls.crl_path))
     server = AdminServer(desk, AdminVerifier(governance.store.approval_key), governance.admin_listen,
                          clock=lambda: int(governance.clock().timestamp()))
     url = server.start()

@@ -57,6 +57,9 @@ class CoordinatorLink:
         return self._call("DecideExpansion", control_pb2.ExpansionDecision(
             request_id=request_id, accept=accept, reason=reason, condition=condition))
 
+    def usage(self, first_day: str, last_day: str) -> control_pb2.UsageEvidence:
+        return self._call("GetUsage", control_pb2.UsageQuery(first_day=first_day, last_day=last_day))
+
     def reregister(self) -> None:
         """Announce the node again (its catalogue changed): the coordinator publishes a new list version."""
         self._call("Register", control_pb2.RegisterRequest(address=self._own_address(), description=self._describe()))

@@ -45,6 +45,7 @@ from consent.governance import (
 from consent.governance.approval import public_key_bytes
 from consent.governance.policy import utc_now
 from consent.governance.schema import catalogue_additions, governance_metadata
+from consent.governance.usage import OwnUsage
 from federation.config import ConfigError, NodeConfig
 from tables import LoadedTable
 
@@ -101,6 +102,7 @@ class SourceGovernance:
     answers: AnswerGate
     admin_listen: str
     clock: Callable[[], datetime]
+    usage: OwnUsage
 
     @property
     def approval_key_bytes(self) -> bytes:
@@ -108,6 +110,7 @@ class SourceGovernance:
 
     def close(self) -> None:
         self.answers.close()
+        self.usage.flush()
 
 
 def open_governance(config: NodeConfig, table: LoadedTable, party: str, *,
@@ -131,6 +134,8 @@ def open_governance(config: NodeConfig, table: LoadedTable, party: str, *,
     policy = ApprovalPolicy(store, holder, clock=clock)
     answers = AnswerGate(policy, block=int(settings.get("answer_block", 1000)), clock=clock)
     holder.add_listener(lambda _: answers.invalidate())
+    usage = OwnUsage(engine)
+    usage.create_schema()
     log.info("governance ready", extra={"items": len(catalogue.items), "approvals": len(store.list())})
     return SourceGovernance(party, table, holder, store, policy, answers,
-                            str(settings.get("admin_listen", "127.0.0.1:0")), clock)
+                            str(settings.get("admin_listen", "127.0.0.1:0")), clock, usage)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from consent.governance import Approval, ApprovalRefused, Task, TaskKind
+from consent.governance.usage import task_line
 from federation.channel import Channel
 from federation.job_files import intersection_path, model_dir
 from federation.tasks import Handler, TaskContext, TaskFailed
@@ -111,10 +112,15 @@ def governed(governance: SourceGovernance, stage: str, factory: Callable[[Loaded
         log.info("task admitted", extra={"job": ctx.job_id, "stage": stage, "approval": approval.approval_id,
                                          "items": len(view.schema.columns), "rows": rows})
         result = dict(factory(view)(ctx))
-        if kind is TaskKind.PUBLISH and "model_id" in result:
-            record_model_approval(model_dir(ctx.work_dir, str(result["model_id"])), approval, ctx)
+        model_id = str(result.get("model_id", "")) if kind is TaskKind.PUBLISH else ""
+        if model_id:
+            record_model_approval(model_dir(ctx.work_dir, model_id), approval, ctx)
+        # The node's own record of what it ran; the same line goes to the coordinator's governance log.
+        line = task_line(source=governance.party, job_id=ctx.job_id, stage=stage, approval_id=approval.approval_id,
+                         rows=rows, items=view.schema.column_names, model_id=model_id, at=governance.clock())
+        governance.usage.record_task(line)
         return {**result, "approval_id": approval.approval_id, "items": list(view.schema.column_names),
-                "rows_used": rows}
+                "rows_used": rows, "usage_line": line}
 
     return handle
 

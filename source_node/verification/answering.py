@@ -34,6 +34,7 @@ from consent.authorisation import (
     WireFormatError,
 )
 from consent.governance import Approval, ApprovalRefused, Task, TaskKind
+from consent.governance.usage import UsageKind
 from federation.key_binding import BindingVerifier, KeyBindingInvalid, KeyPurpose
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
@@ -176,6 +177,11 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
             try:
                 sealed = responder.respond(signed, now=now, rng=self._rng)
                 reply = verification_pb2.RelayedAnswer(sealed_answer=sealed.to_bytes())
+                if approval is not None:  # the node's own record of what it answered
+                    request = signed.parse()
+                    self._governance.usage.count(
+                        UsageKind.VERIFY, day=now.date().isoformat(), model_id="", institution=request.requester,
+                        purpose=request.purpose.value, approval_id=approval.approval_id, n=1)
             except AuthorisationRefused as refusal:
                 if approval is not None:  # the query was counted under the approval: give it back
                     self._governance.store.release(approval.approval_id, "queries", 1)

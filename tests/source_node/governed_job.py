@@ -24,6 +24,7 @@ from consent.governance import (
     Serving,
     sign_approval,
 )
+from consent.governance.usage import OwnUsage
 from federation.channel import InMemoryHub
 from federation.tasks import Handler, TaskContext
 from jobspec.spec import JobSpec, parse_job_spec
@@ -86,13 +87,15 @@ class GovernedSource:
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.store = ApprovalStore(open_engine(f"sqlite:///{self.folder / 'gov.db'}"), source=TAX,
-                                   approval_key=self.key.public_key())
+        self.store_engine = open_engine(f"sqlite:///{self.folder / 'gov.db'}")
+        self.store = ApprovalStore(self.store_engine, source=TAX, approval_key=self.key.public_key())
         self.store.create_schema()
         holder = CatalogueHolder(tax_catalogue(self.table.schema.column_names))
         policy = ApprovalPolicy(self.store, holder, clock=lambda: T0)
+        usage = OwnUsage(self.store_engine)
+        usage.create_schema()
         self.governance = SourceGovernance(TAX, self.table, holder, self.store, policy,
-                                           AnswerGate(policy, clock=lambda: T0), "127.0.0.1:0", lambda: T0)
+                                           AnswerGate(policy, clock=lambda: T0), "127.0.0.1:0", lambda: T0, usage)
 
     def approve(self, terms: ApprovalTerms) -> str:
         self.store.file_request(terms, actor="admin/operator", now=T0)
