@@ -185,6 +185,15 @@ class OwnUsage:
             pending, self._pending = self._pending, {}
         if not pending:
             return
+        try:
+            self._write(pending)
+        except Exception:
+            with self._lock:  # not written: keep the counts for the next flush
+                for key, n in pending.items():
+                    self._pending[key] = self._pending.get(key, 0) + n
+            raise
+
+    def _write(self, pending: Mapping[tuple[str, str, str, str, str, str], int]) -> None:
         with self.engine.begin() as conn:
             for (day, kind, model_id, institution, purpose, approval_id), n in pending.items():
                 where = and_(own_answers.c.day == day, own_answers.c.kind == kind, own_answers.c.model_id == model_id,

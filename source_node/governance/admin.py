@@ -131,7 +131,27 @@ class AdminDesk:
 
         if self.link is None or self.bindings is None:
             raise GovernanceError("this node has no coordinator to read the governance log from")
-        return usage_report(self.governance, self.link, self.bindings, first_day, last_day).to_json()
+        report = usage_report(self.governance, self.link, self.bindings, first_day, last_day).to_json()
+        report["models"] = self._models(report["tasks"])
+        return report
+
+    def _models(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The models built from this unit's data in the period, and where the approval lets them be served."""
+        models = []
+        for task in tasks:
+            if task.get("stage") != "publish" or not task.get("model_id"):
+                continue
+            try:
+                record = self.governance.store.get(task["approval_id"])
+            except GovernanceError:
+                continue
+            serving = record.terms.serving
+            models.append({"model_id": task["model_id"], "approval_id": record.approval_id,
+                           "approval_status": record.status.value, "served_by": record.terms.leader,
+                           "online": serving.online and record.status is ApprovalStatus.APPROVED,
+                           "institutions": list(serving.institutions),
+                           "institution_kinds": list(serving.institution_kinds)})
+        return models
 
     # ---- the catalogue and expansion requests ------------------------------------------------
 

@@ -50,6 +50,7 @@ from federation.config import ConfigError, NodeConfig
 from tables import LoadedTable
 
 log = logging.getLogger("xyd.source.governance")
+FLUSH_INTERVAL_S = 5.0
 
 
 class CatalogueHolder:
@@ -104,11 +105,26 @@ class SourceGovernance:
     clock: Callable[[], datetime]
     usage: OwnUsage
 
+    def __post_init__(self) -> None:
+        # The node's own count of answers is written every few seconds, so a crash loses at most that much.
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_periodically, name="xyd-usage-flush", daemon=True)
+        self._flusher.start()
+
+    def _flush_periodically(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL_S):
+            try:
+                self.usage.flush()
+            except Exception:  # a busy database: the counts stay in memory for the next flush
+                log.exception("own usage record not flushed")
+
     @property
     def approval_key_bytes(self) -> bytes:
         return public_key_bytes(self.store.approval_key)
 
     def close(self) -> None:
+        self._stop.set()
+        self._flusher.join(timeout=5)
         self.answers.close()
         self.usage.flush()
 

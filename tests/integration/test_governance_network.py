@@ -151,6 +151,17 @@ def test_the_admin_endpoint_takes_only_the_units_signed_fresh_requests(federatio
         key = load_approval_private_key(federation.approval_key("tax"))
         stale = sign_admin_request(key, "GET", "/admin/approvals", b"", at=now - 3600)
         assert http.get("/admin/approvals", headers=stale).status_code == 401
+        # Signed by the unit's key as a request, but carrying an approval another key signed: refused.
+        from consent.governance import ApprovalTerms, sign_approval
+        from source_node.governance.admin_client import AdminClient, AdminError
+
+        with federation.client() as client:
+            filed = client.approvals(source="source/tax", status="APPROVED")[0]
+        foreign = sign_approval(ApprovalTerms.from_json(json.loads(filed.terms_json)), Ed25519PrivateKey.generate(),
+                                signed_at=datetime.now(UTC))
+        with AdminClient(url, key) as admin, pytest.raises(AdminError) as caught:
+            admin.request("POST", f"/admin/approvals/{filed.approval_id}/approve", {"signed": foreign.to_json()})
+        assert caught.value.status == 400
         fresh = sign_admin_request(key, "GET", "/admin/approvals", b"", at=now)
         assert http.get("/admin/approvals", headers=fresh).status_code == 200
         assert http.get("/admin/approvals", headers=fresh).status_code == 401  # replayed
@@ -282,6 +293,8 @@ def test_the_usage_report_reconciles_with_the_log_and_catches_a_deleted_or_alter
     tasks = {(t["job_id"], t["stage"]): t for t in report["tasks"]}
     assert tasks and all(t["status"] == "OK" and t["leaf_index"] is not None for t in tasks.values())
     assert {t["stage"] for t in tasks.values()} >= {"psi", "train", "publish"}
+    assert [(m["model_id"], m["online"], m["institutions"]) for m in report["models"]] == \
+        [(federation.model_id, True, ["bank/gov-bank"])]  # type: ignore[attr-defined]
     capsys.readouterr()
     code = cli_main(["source", "usage", "--from", today, "--to", today, "--format", "csv", "--admin",
                      str(federation.node_state("source", "tax")), "--key", str(federation.approval_key("tax"))])
