@@ -35,7 +35,11 @@ class StageEvent:
 
 
 class StageFailed(RuntimeError):
-    pass
+    """A stage did not succeed; `results` holds the parties that did finish their part (usage lines)."""
+
+    def __init__(self, message: str, results: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.results = results or {}
 
 
 class JobRunner:
@@ -84,6 +88,9 @@ class JobRunner:
             try:
                 results = self._run_stage(job_id, stage, spec, addresses)
             except StageFailed as exc:
+                if self.on_stage_done is not None and exc.results:
+                    # A party that finished its part used its data even though the stage failed elsewhere.
+                    self.on_stage_done(job_id, stage, exc.results)
                 self.store.set_stage_state(job_id, position, JobState.FAILED, error=str(exc))
                 self.store.set_job_state(job_id, JobState.FAILED, f"stage {stage}: {exc}")
                 self.publish(StageEvent(job_id, "coordinator/main", stage, f"stage {stage} failed: {exc}"))
@@ -139,7 +146,7 @@ class JobRunner:
         if arbiter is not None:
             outcome = arbiter.finish(abort=False, timeout=60.0)
             if outcome.error:
-                raise StageFailed(f"{self.arbiter.party} (arbiter): {outcome.error}")
+                raise StageFailed(f"{self.arbiter.party} (arbiter): {outcome.error}", results)
             results[self.arbiter.party] = {"arbiter_epochs": outcome.epochs}
         return results
 
@@ -205,5 +212,5 @@ class JobRunner:
                             call.cancel()
         if errors:
             primary = [e for e in errors if "cancelled after another party failed" not in e] or errors
-            raise StageFailed("; ".join(primary))
+            raise StageFailed("; ".join(primary), results)
         return results

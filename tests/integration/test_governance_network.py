@@ -220,6 +220,7 @@ def test_a_revocation_ends_training_at_its_next_round(federation: LocalFederatio
                     admin.move(approved["tax"], "revoke", "the project was stopped")
                 revoked.set()
     assert revoked.is_set()
+    federation.revoked_approval = approved["tax"]  # type: ignore[attr-defined]
     assert "source/tax: APPROVAL_REVOKED" in refusal(final)
     assert "tree 40/40" not in final.error
     with federation.client() as client:
@@ -292,6 +293,11 @@ def test_the_usage_report_reconciles_with_the_log_and_catches_a_deleted_or_alter
         [("count_differs", 0, QUOTA - 2)]  # asked of the node directly: the platform never logged them
     tasks = {(t["job_id"], t["stage"]): t for t in report["tasks"]}
     assert tasks and all(t["status"] == "OK" and t["leaf_index"] is not None for t in tasks.values())
+    # The PSI of the job revoked mid-training succeeded; its failed training left no line on either side.
+    assert any(t["approval_id"] == federation.revoked_approval and t["stage"] == "psi"  # type: ignore[attr-defined]
+               for t in tasks.values())
+    assert not any(t["approval_id"] == federation.revoked_approval and t["stage"] == "train"  # type: ignore[attr-defined]
+                   for t in tasks.values())
     assert {t["stage"] for t in tasks.values()} >= {"psi", "train", "publish"}
     assert [(m["model_id"], m["online"], m["institutions"]) for m in report["models"]] == \
         [(federation.model_id, True, ["bank/gov-bank"])]  # type: ignore[attr-defined]
