@@ -73,7 +73,9 @@ class ApprovalPlan:
     online: bool = True
     rows: int = 10**12
     queries: int = 10**12
-    days: int = 365
+    days: int = 365  # valid until this many days from now (negative: already over)
+    starts: int = -1  # valid from this many days from now
+    counterparties: tuple[str, ...] | None = None  # None: every other party of the federation
 
 
 def request_terms(source: str, plan: ApprovalPlan, *, catalogue: Sequence[Mapping[str, str]],
@@ -85,11 +87,13 @@ def request_terms(source: str, plan: ApprovalPlan, *, catalogue: Sequence[Mappin
     else:
         items = [i["name"] for i in catalogue if i["condition"] == "conditional" and i["name"] not in plan.leave_out]
     return {"source": source, "project": plan.project, "purpose": plan.purpose, "description": plan.description,
-            "leader": "platform/main", "counterparties": sorted(set(counterparties) - {source}),
+            "leader": "platform/main",
+            "counterparties": sorted(set(counterparties if plan.counterparties is None else plan.counterparties)
+                                     - {source}),
             "items": sorted(items), "algorithms": dict(plan.algorithms),
             "serving": {"online": plan.online, "institutions": list(plan.institutions),
                         "institution_kinds": list(plan.institution_kinds)},
             "quotas": {"rows": plan.rows, "queries": plan.queries},
-            "not_before": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "not_before": (now + timedelta(days=plan.starts)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "not_after": (now + timedelta(days=plan.days)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "requested_by": requested_by}

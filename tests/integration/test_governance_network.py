@@ -115,6 +115,17 @@ def test_a_unit_approves_with_items_left_out_and_jobs_meet_each_refusal(federati
     federation.model_id = stage_results(status)["publish"]["platform/main"]["model_id"]  # type: ignore[attr-defined]
 
 
+def test_an_expired_approval_a_stranger_and_an_unapproved_algorithm_are_refused(federation: LocalFederation) -> None:
+    for project, plan in (("expired", ApprovalPlan(project="expired", starts=-10, days=-5)),
+                          ("alone", ApprovalPlan(project="alone", counterparties=())),
+                          ("psi-only", ApprovalPlan(project="psi-only", algorithms={"psi": 0}))):
+        federation.provision(plan, names=["tax"])
+        federation.provision(ApprovalPlan(project=project), names=["social_insurance"])
+    assert "source/tax: APPROVAL_EXPIRED" in refusal(run(federation, job(project="expired", stages='"psi"')))
+    assert "source/tax: COUNTERPARTY_NOT_APPROVED" in refusal(run(federation, job(project="alone", stages='"psi"')))
+    assert "source/tax: ALGORITHM_NOT_APPROVED" in refusal(run(federation, job(project="psi-only")))
+
+
 def test_only_the_platform_may_lead(federation: LocalFederation) -> None:
     led_by_source = job(stages='"psi"').replace('active = "platform/main"', 'active = "source/social_insurance"')
     led_by_source = led_by_source.replace('passive = ["source/tax", "source/social_insurance"]',
