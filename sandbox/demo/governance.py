@@ -27,10 +27,10 @@ VERIFICATION_PLAN = ApprovalPlan(project="verification-service", purpose="VERIFI
                                  algorithms={"verification": 0}, online=False)
 
 
-def approve_project(federation: LocalFederation, sources: Sequence[str], out: Callable[[str], None]
-                    ) -> dict[str, str]:
+def approve_project(federation: LocalFederation, sources: Sequence[str], out: Callable[[str], None], *,
+                    verifier: str | None = None) -> dict[str, str]:
     """The operator files the project's approval for each unit; each unit's administrator reviews it on its own
-    node. Returns the approval id of each unit."""
+    node (and `verifier`'s also approves answering verifications). Returns the approval id of each unit."""
     approvals: dict[str, str] = {}
     for name in sources:
         approval_id = federation.request_approval(name, PROJECT_PLAN)
@@ -47,7 +47,8 @@ def approve_project(federation: LocalFederation, sources: Sequence[str], out: Ca
                 out(f"      the operator files {approval_id} without {LEFT_OUT}")
             admin.approve(approval_id)
         approvals[name] = approval_id
-        federation.provision(VERIFICATION_PLAN, [name])
+    if verifier is not None:
+        federation.provision(VERIFICATION_PLAN, [verifier])
     with federation.client() as client:
         seen = client.approvals(project=DEMO_PROJECT)
     for info in seen:
@@ -111,7 +112,7 @@ def revoke_and_score(federation: LocalFederation, approval_id: str, api_key: str
     return ok
 
 
-def show_usage_report(federation: LocalFederation, out: Callable[[str], None], *, wait_s: float = 30.0) -> bool:
+def show_usage_report(federation: LocalFederation, out: Callable[[str], None], *, wait_s: float = 10.0) -> bool:
     """The reviewing unit's usage report for today: every line checked against its leaf and a signed checkpoint
     of the coordinator's governance log, then compared with the node's own record."""
     import time

@@ -100,7 +100,8 @@ def run_demo(args: argparse.Namespace) -> int:
                 _table(rows, ["node", "address", "rows", "columns (published schema, no values)"])
             _print(f"[2b/8] data governance: the operator files project {DEMO_PROJECT}; each source unit reviews "
                    "and signs its approval on its own node")
-            approvals = approve_project(federation, sources, _print)
+            approvals = approve_project(federation, sources, _print,
+                                        verifier="tax" if "tax" in sources else sources[0])
             with federation.client() as client:
                 _print(f"[3/8] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
                        f"({args.trees} trees, Paillier-{args.key_bits}), then publish")

@@ -128,7 +128,7 @@ def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> N
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo", "--enterprises", "400", "--trees", "2", "--skip-banks", "--sources", "tax,utilities,customs",
          "--state-dir", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "intersection" in proc.stdout and "source/customs" in proc.stdout
