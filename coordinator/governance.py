@@ -31,7 +31,7 @@ from consent.governance import (
 from consent.governance.catalogue_history import CatalogueHistory
 from consent.governance.directory import ApprovalDirectory, DirectoryEntry
 from consent.governance.expansion import ExpansionBook, ExpansionRequest, ExpansionStatus
-from consent.governance.usage import UsageError
+from consent.governance.usage_lines import UsageError
 from coordinator.governance_usage import UsageDesk
 from coordinator.registry import NodeRegistry
 from federation.pki import NodeTls

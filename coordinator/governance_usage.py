@@ -6,6 +6,7 @@ coordinator's certificate, so the node checks it against the CA)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -14,13 +15,14 @@ from typing import Any
 from consent.audit import AuditLog, Ed25519Signer
 from consent.audit.checkpoint import Checkpoint, sign_checkpoint
 from consent.authorisation.codec import parse_canonical
-from consent.governance.usage import GOVERNANCE_LOG_NAME as LOG_NAME
-from consent.governance.usage import UsageError, UsageKind, UsageLines, line_bytes
+from consent.governance.usage_lines import GOVERNANCE_LOG_NAME as LOG_NAME
+from consent.governance.usage_lines import UsageError, UsageKind, UsageLines, line_bytes
 from federation.key_binding import KeyPurpose, bind_keys, load_or_create_ed25519, raw_public
 from federation.pki import NodeTls
 from federation.proto import control_pb2
 
 log = logging.getLogger("xyd.coordinator.usage")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ANSWER_KEYS = {"kind", "source", "model_id", "institution", "purpose", "day", "count"}
 _TASK_KEYS = {"kind", "source", "job_id", "stage", "approval_id", "rows", "items", "model_id", "day"}
 
@@ -38,6 +40,11 @@ def checked_line(text: str | bytes, *, kinds: set[str]) -> dict[str, Any]:
         raise UsageError(f"a usage line of kind {kind!r} with fields {sorted(line)}")
     if not str(line["source"]).startswith("source/"):
         raise UsageError("a usage line names a source unit")
+    if not isinstance(line["day"], str) or not _DAY.fullmatch(line["day"]):
+        raise UsageError("a usage line's day is YYYY-MM-DD")
+    number = line["rows"] if kind == UsageKind.TASK.value else line["count"]
+    if isinstance(number, bool) or not isinstance(number, int) or number < (0 if kind == UsageKind.TASK.value else 1):
+        raise UsageError("a usage line counts whole rows or answers")
     return line
 
 

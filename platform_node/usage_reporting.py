@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import grpc
 
 from consent.canonical_json import canonical_json
-from consent.governance.usage import UsageKind, answer_line
+from consent.governance.usage_lines import UsageKind, answer_line
 from federation.grpc_channel import open_secure_channel
 from federation.pki import Identity, NodeTls
 from federation.proto import control_pb2, control_pb2_grpc

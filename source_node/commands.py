@@ -24,7 +24,7 @@ def _usage(args: argparse.Namespace) -> int:
     import sys
 
     from consent.governance import load_approval_private_key
-    from consent.governance.usage import UsageReport
+    from consent.governance.usage_report import UsageReport
     from source_node.governance.admin_client import AdminClient, AdminError
 
     target = args.admin or os.environ.get("XYD_ADMIN_URL", "")

@@ -21,7 +21,7 @@ import grpc
 import numpy as np
 
 from consent.governance import ApprovalRefused, RefusalCode, Task, TaskKind
-from consent.governance.usage import UsageKind
+from consent.governance.usage_lines import UsageKind
 from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
 from federation.server import peer_identity
 from models.scorecard import PartyScorecard

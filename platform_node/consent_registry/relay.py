@@ -16,7 +16,7 @@ import grpc
 
 from consent.audit import LeafReceipt
 from consent.authorisation import SignedRequest, UnknownAuthorisation, WireFormatError
-from consent.governance.usage import UsageKind
+from consent.governance.usage_lines import UsageKind
 from federation.grpc_channel import PeerChannels
 from federation.pki import Identity, NodeTls
 from federation.proto import verification_pb2, verification_pb2_grpc

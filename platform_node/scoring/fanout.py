@@ -13,7 +13,7 @@ from typing import ClassVar, Generic
 
 from google.protobuf.message import Message
 
-from consent.governance.usage import UsageKind
+from consent.governance.usage_lines import UsageKind
 from platform_node.scoring.scorer import ScoreBatch
 from platform_node.scoring.source_fanout import FanOut, Reply, SourceFanOut
 from platform_node.usage_reporting import AnswerCounter

@@ -43,9 +43,9 @@ from consent.governance import (
     load_approval_public_key,
 )
 from consent.governance.approval import public_key_bytes
+from consent.governance.own_usage import OwnUsage
 from consent.governance.policy import utc_now
 from consent.governance.schema import catalogue_additions, governance_metadata
-from consent.governance.usage import OwnUsage
 from federation.config import ConfigError, NodeConfig
 from tables import LoadedTable
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from consent.governance import Approval, ApprovalRefused, Task, TaskKind
-from consent.governance.usage import task_line
+from consent.governance.usage_lines import task_line
 from federation.channel import Channel
 from federation.job_files import intersection_path, model_dir
 from federation.tasks import Handler, TaskContext, TaskFailed

@@ -9,7 +9,8 @@ from datetime import date
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consent.audit import Ed25519Verifier, verify_checkpoint
-from consent.governance.usage import GOVERNANCE_LOG_NAME, Evidence, UsageError, UsageReport, reconcile
+from consent.governance.usage_lines import GOVERNANCE_LOG_NAME, UsageError
+from consent.governance.usage_report import Evidence, UsageReport, reconcile
 from federation.key_binding import BindingVerifier, KeyPurpose
 from federation.pki import Identity
 from federation.proto import verification_pb2

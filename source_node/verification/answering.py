@@ -34,7 +34,7 @@ from consent.authorisation import (
     WireFormatError,
 )
 from consent.governance import Approval, ApprovalRefused, Task, TaskKind
-from consent.governance.usage import UsageKind
+from consent.governance.usage_lines import UsageKind
 from federation.key_binding import BindingVerifier, KeyBindingInvalid, KeyPurpose
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc

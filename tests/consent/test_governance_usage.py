@@ -10,17 +10,16 @@ from sqlalchemy import delete, update
 
 from consent.audit import AuditLog
 from consent.audit.storage import open_engine
-from consent.governance.usage import (
-    Evidence,
-    OwnUsage,
+from consent.governance.own_usage import OwnUsage
+from consent.governance.usage_lines import (
     UsageKind,
     UsageLines,
     answer_line,
     line_bytes,
-    reconcile,
     task_line,
     usage_lines,
 )
+from consent.governance.usage_report import Evidence, reconcile
 from tests.consent.governance_world import T0
 
 SOURCE = "source/tax"
@@ -115,3 +114,4 @@ def test_answers_are_counted_exactly_by_concurrent_threads(world) -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert [a["count"] for a in own.answers("2026-03-01", "2026-03-01")] == [1600]
+

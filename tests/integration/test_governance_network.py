@@ -320,7 +320,7 @@ def test_the_usage_report_reconciles_with_the_log_and_catches_a_deleted_or_alter
     # Someone with the coordinator's database deletes one line and alters another.
     import sqlalchemy as sa
 
-    from consent.governance.usage import line_bytes, usage_lines
+    from consent.governance.usage_lines import line_bytes, usage_lines
 
     (job_a, stage_a), (job_b, stage_b) = sorted(tasks)[:2]
     engine = sa.create_engine(f"sqlite:///{federation.node_state('coordinator', 'main') / 'coordinator.db'}")

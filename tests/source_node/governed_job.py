@@ -24,7 +24,7 @@ from consent.governance import (
     Serving,
     sign_approval,
 )
-from consent.governance.usage import OwnUsage
+from consent.governance.own_usage import OwnUsage
 from federation.channel import InMemoryHub
 from federation.tasks import Handler, TaskContext
 from jobspec.spec import JobSpec, parse_job_spec
