@@ -66,7 +66,7 @@ def _log(message: str) -> None:
 
 def _job(trees: int, key_bits: int, name: str) -> str:
     passive = ", ".join(f'"source/{s}"' for s in SOURCES)
-    return (f'[job]\nname = "{name}"\nstages = ["psi", "train", "publish"]\n[parties]\n'
+    return (f'[job]\nname = "{name}"\nproject = "sandbox"\nstages = ["psi", "train", "publish"]\n[parties]\n'
             f'active = "platform/main"\npassive = [{passive}]\n[psi]\nreveal = "both"\n[train]\n'
             f'algorithm = "secureboost"\nmodel_name = "resilience"\nn_trees = {trees}\nmax_depth = 3\nbins = 32\n'
             f'key_bits = {key_bits}\nholdout = 0.2\nsubsample = 0.8\ncolsample_bytree = 0.8\n')

@@ -34,7 +34,7 @@ SOURCES = ("tax", "social_insurance", "utilities")
 
 def _job(trees: int) -> str:
     passive = ", ".join(f'"source/{s}"' for s in SOURCES)
-    return (f'[job]\nname = "bench-scoring"\nstages = ["psi", "train", "publish"]\n[parties]\n'
+    return (f'[job]\nname = "bench-scoring"\nproject = "sandbox"\nstages = ["psi", "train", "publish"]\n[parties]\n'
             f'active = "platform/main"\npassive = [{passive}]\n[psi]\nreveal = "both"\n[train]\n'
             f'algorithm = "secureboost"\nn_trees = {trees}\nmax_depth = 3\nbins = 32\nkey_bits = 2048\n')
 

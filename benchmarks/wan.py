@@ -41,7 +41,7 @@ def _log(message: str) -> None:
 
 def _job(trees: int, key_bits: int) -> str:
     passive = ", ".join(f'"source/{s}"' for s in SOURCES)
-    return (f'[job]\nname = "bench-wan"\nstages = ["psi", "train", "publish"]\n[parties]\n'
+    return (f'[job]\nname = "bench-wan"\nproject = "sandbox"\nstages = ["psi", "train", "publish"]\n[parties]\n'
             f'active = "platform/main"\npassive = [{passive}]\n[psi]\nreveal = "both"\n[train]\n'
             f'algorithm = "secureboost"\nn_trees = {trees}\nmax_depth = 3\nbins = 32\nkey_bits = {key_bits}\n')
 

@@ -94,6 +94,25 @@ class CoordinatorClient:
     def models(self, name: str = "") -> list[control_pb2.ModelEntry]:
         return list(self._call(self._stub.ListModels, control_pb2.ListModelsRequest(name=name)).models)
 
+    # ---- data governance ----------------------------------------------------------------------
+
+    def file_approval(self, terms_json: str) -> control_pb2.ApprovalInfo:
+        return self._call(self._stub.FileApproval, control_pb2.ApprovalFiling(terms_json=terms_json))
+
+    def approvals(self, *, source: str = "", project: str = "", status: str = "") -> list[control_pb2.ApprovalInfo]:
+        query = control_pb2.ApprovalQuery(source=source, project=project, status=status)
+        return list(self._call(self._stub.ListApprovals, query).approvals)
+
+    def catalogue(self, version: int = 0) -> control_pb2.CatalogueVersion:
+        return self._call(self._stub.GetCatalogue, control_pb2.CatalogueQuery(version=version))
+
+    def file_expansion(self, filing: control_pb2.ExpansionFiling) -> control_pb2.ExpansionInfo:
+        return self._call(self._stub.FileExpansion, filing)
+
+    def expansions(self, *, source: str = "", status: str = "") -> list[control_pb2.ExpansionInfo]:
+        return list(self._call(self._stub.ListExpansions,
+                               control_pb2.ExpansionQuery(source=source, status=status)).requests)
+
     def watch(self, job_id: str, timeout: float = 3600.0) -> Iterator[control_pb2.JobEvent]:
         try:
             yield from self._stub.WatchJob(control_pb2.JobRef(job_id=job_id), timeout=timeout)

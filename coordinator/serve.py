@@ -9,6 +9,7 @@ import threading
 from prometheus_client import REGISTRY
 
 from coordinator.events import JobEventFeed
+from coordinator.governance import GovernanceDesk
 from coordinator.jobs.arbiter import ArbiterHost
 from coordinator.jobs.control import JobControl
 from coordinator.jobs.runner import JobRunner
@@ -59,13 +60,14 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     # The coordinator is the hetero-LR arbiter: its mailboxes on this server carry the arbiter's messages.
     arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(allow_plaintext=config.policy.allow_plaintext_training))
     models = ModelRegistry(store.engine)
+    governance = GovernanceDesk.at(config.state_dir, registry, tls)
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
                        feed.publish, stage_timeout=stage_timeout, models=models,
                        arbiter=arbiter, resume_wait=float(jobs.get("resume_wait_seconds", 600)),
-                       max_resumes=int(jobs.get("max_resumes", 3)))
+                       max_resumes=int(jobs.get("max_resumes", 3)), on_stage_done=governance.stage_done)
     control = JobControl(store, runner, on_start=feed.reopen, on_end=feed.close)
     server.add_servicer(control_pb2_grpc.add_CoordinatorServicer_to_server,
-                        CoordinatorServicer(store, registry, runner, feed, models, control),
+                        CoordinatorServicer(store, registry, runner, feed, models, control, governance),
                         roles={"platform", "source", "admin"})
     readiness = Readiness()
     serving = readiness.flag("serving")

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import grpc
 
+from consent.governance import GovernanceError
 from coordinator.events import JobEventFeed
+from coordinator.governance import GovernanceDesk, GovernanceMethods
 from coordinator.jobs.control import JobControl
 from coordinator.jobs.runner import JobRunner
 from coordinator.jobs.store import TERMINAL, JobRecord, JobState, JobStore
@@ -49,14 +51,16 @@ def job_status(record: JobRecord) -> control_pb2.JobStatus:
     )
 
 
-class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
+class CoordinatorServicer(GovernanceMethods, control_pb2_grpc.CoordinatorServicer):
     """Identities come from the caller's certificate: nodes may register, operators may run jobs."""
 
     def __init__(self, store: JobStore, registry: NodeRegistry, runner: JobRunner, feed: JobEventFeed,
-                 models: ModelRegistry | None = None, control: JobControl | None = None) -> None:
+                 models: ModelRegistry | None = None, control: JobControl | None = None,
+                 governance: GovernanceDesk | None = None) -> None:
         self.store, self.registry, self.runner, self.feed = store, registry, runner, feed
         self.models = models or ModelRegistry(store.engine)
         self.control = control or JobControl(store, runner, on_start=feed.reopen, on_end=feed.close)
+        self.governance = governance or GovernanceDesk(store.engine.url.render_as_string(hide_password=False), registry)
 
     def _require(self, context: grpc.ServicerContext, roles: set[str]) -> str:
         identity = peer_identity(context)
@@ -73,6 +77,12 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
         description = control_pb2.NodeDescription()
         description.CopyFrom(request.description)
         description.party = party  # what the node claims about itself never overrides its certificate
+        if description.catalogue and not party.startswith("source/"):
+            raise InvalidInput("only a source unit declares a catalogue")
+        try:
+            self.governance.registered(party, description)
+        except GovernanceError as exc:
+            raise InvalidInput(f"catalogue refused: {exc}") from exc
         self.registry.register(party, request.address, description)
         log.info("node registered", extra={"node": party, "address": request.address,
                                            "tables": len(description.tables)})

@@ -6,8 +6,10 @@ reported at submission, before any party has done work.
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,15 @@ from errors import InvalidInput
 from jobspec.settings import EvaluateSettings, PsiSettings, SettingsError, TrainSettings
 from jobspec.stages import DEFAULT_STAGES, WOE_STAGES, Algorithm, Stage
 
-SECTIONS = ("job", "parties", "psi", "train", "binning", "evaluate")
+SECTIONS = ("job", "parties", "items", "psi", "train", "binning", "evaluate")
 
 
 # `[job] max_message_mb`: the job's ceiling on one data-plane message; each node also applies its own maximum
 # (federation.chunking: DEFAULT_MAX_MESSAGE_BYTES when the job says nothing, HARD_MAX_MESSAGE_BYTES at most).
 MAX_MESSAGE_MB_RANGE = (1, 4096)
+# `[job] project` (the project each source unit's approval names) and `[items]` (the data items asked of a source).
+_PROJECT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_ITEM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 class JobSpecError(InvalidInput):
@@ -43,6 +48,8 @@ class JobSpec:
     raw: dict[str, dict[str, Any]]
     text: str = ""
     max_message_mb: int | None = None  # None: each node's default
+    project: str | None = None  # the project each source node's approval must name
+    items: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # data items asked of each source
 
     @property
     def max_message_bytes(self) -> int:
@@ -67,6 +74,10 @@ class JobSpec:
         sections as written; each party validates them again itself."""
         params: dict[str, Any] = {"active": self.active, "passive": list(self.passive), "job_name": self.name,
                                   "psi": dict(self.raw.get("psi", {}))}
+        if self.project is not None:
+            params["project"] = self.project
+        if self.items:
+            params["items"] = {party: list(names) for party, names in self.items.items()}
         if stage is not Stage.PSI and self.train is not None:
             params["train"] = dict(self.raw["train"])
             params["binning"] = dict(self.raw.get("binning", {}))
@@ -88,6 +99,20 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _items(raw: Any, passive: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """`[items]`: for some source parties, the data items (columns) the job asks of them."""
+    if not isinstance(raw, dict):
+        raise JobSpecError("[items] must be a table of party = [item, ...]")
+    items = {}
+    for party, names in raw.items():
+        if party not in passive:
+            raise JobSpecError(f"[items] names {party!r}, which is not a passive party of the job")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and _ITEM.match(n) for n in names):
+            raise JobSpecError(f"[items] {party!r} must be a non-empty list of column names")
+        items[party] = tuple(names)
+    return items
+
+
 def parse_job_spec(text: str) -> JobSpec:
     """Parse and validate the TOML text of a job file."""
     try:
@@ -102,6 +127,10 @@ def parse_job_spec(text: str) -> JobSpec:
     if not isinstance(parties, dict):
         raise JobSpecError("job file needs a [parties] table with `active` and `passive`")
     active = _party(parties.get("active"), "[parties] active")
+    if not active.startswith("platform/"):
+        # The leader learns the intersection and drives every exchange: a source unit leading a job could
+        # match hand-picked ids against another unit's table.
+        raise JobSpecError(f"only the platform may lead a job: [parties] active is {active!r}")
     passive_raw = parties.get("passive", [])
     if not isinstance(passive_raw, list) or not passive_raw:
         raise JobSpecError("[parties] passive must be a non-empty list of parties")
@@ -139,8 +168,13 @@ def parse_job_spec(text: str) -> JobSpec:
     low, high = MAX_MESSAGE_MB_RANGE
     if max_message_mb is not None and (type(max_message_mb) is not int or not low <= max_message_mb <= high):
         raise JobSpecError(f"[job] max_message_mb must be an integer in {low}..{high}")
+    project = job.get("project")
+    if project is not None and (not isinstance(project, str) or not _PROJECT.match(project)):
+        raise JobSpecError(f"[job] project must be a lowercase token like credit-2026, got {project!r}")
+    items = _items(raw.get("items", {}), passive)
     return JobSpec(name=str(job.get("name", "job")), active=active, passive=passive, stages=stages, psi=psi,
-                   train=train, evaluate=evaluate, raw=sections, text=text, max_message_mb=max_message_mb)
+                   train=train, evaluate=evaluate, raw=sections, text=text, max_message_mb=max_message_mb,
+                   project=project, items=items)
 
 
 def load_job_spec(path: Path) -> JobSpec:

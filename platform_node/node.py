@@ -21,6 +21,7 @@ from platform_node.stages import secureboost, vertical_lr
 from platform_node.stages.psi import make_psi_handler
 from platform_node.statistics.directory import TableDirectory
 from platform_node.task_activity import TaskActivity, observed
+from platform_node.usage_reporting import AnswerCounter, UsageReporter
 from tables import LoadedTable
 from tables.configured import describe_table, load_configured_table
 
@@ -47,16 +48,21 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     audit_logs = AuditLogCollector()
     audit_logs.add("registry", registry.log)
     REGISTRY.register(audit_logs)
+    # What the platform uses of each source unit goes to the coordinator's governance log.
+    usage = AnswerCounter()
+    reporter = UsageReporter(usage, config.coordinator, tls, interval_s=float(
+        config.section("governance").get("usage_report_interval_s", 10))).start() if config.coordinator else None
     attached = []
     api = None
     try:
         if "api" in config.raw:
             api_up = readiness.flag("api")
-            api = start_api(config, table, label, registry=registry, activity=activity, audit_logs=audit_logs)
+            api = start_api(config, table, label, registry=registry, activity=activity, audit_logs=audit_logs,
+                            usage=usage)
             api_up.set()
 
         def attach(server) -> None:
-            attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry))
+            attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry, usage=usage))
 
         return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
                         allowed_roles={"coordinator", "platform", "source", "bank", "admin"}, readiness=readiness)
@@ -66,6 +72,8 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         if api is not None:
             api()
         REGISTRY.unregister(audit_logs)
+        if reporter is not None:
+            reporter.close()
         registry.engine.dispose()
 
 
@@ -96,7 +104,8 @@ def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:
 
 
 def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None,
-              activity: TaskActivity | None = None, audit_logs: AuditLogCollector | None = None):
+              activity: TaskActivity | None = None, audit_logs: AuditLogCollector | None = None,
+              usage: AnswerCounter | None = None):
     """Serve the bank/compliance HTTP API and the web console in this process with the federated scorer;
     returns a stopper.
 
@@ -114,6 +123,7 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     from platform_node.api.services import build_services
     from platform_node.api.settings import settings_from_mapping
     from platform_node.federation_view import CoordinatorView
+    from platform_node.governance_link import CoordinatorCatalogue
     from platform_node.monitoring import StoreMonitorAuthorisations
     from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
     from platform_node.scoring.published import PublishedModelScorer
@@ -124,16 +134,18 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     if settings.horizontal_models_dir is None:  # the banks' published models, beside the joint ones
         settings = replace(settings, horizontal_models_dir=config.state_dir / PUBLISHED_MODELS_SUBDIR)
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
-                                  tls=load_tls(config), coordinator=config.coordinator)
+                                  tls=load_tls(config), coordinator=config.coordinator, usage=usage)
     records = load_public_records(settings.public_records_file) if settings.public_records_file \
         else InMemoryPublicRecords()
     store = None if registry is None else registry.store
     federation = CoordinatorView(config.coordinator, load_tls(config), config.state_dir / "models",
                                  activity or TaskActivity())
+    catalogue = CoordinatorCatalogue(config.coordinator, load_tls(config))
     services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings),
                               authorisations=store,
                               monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store),
-                              directory=TableDirectory.from_frame(table.frame), federation=federation)
+                              directory=TableDirectory.from_frame(table.frame), federation=federation,
+                              catalogue=catalogue)
     if audit_logs is not None:
         audit_logs.add("api", services.audit)
     server = ApiServer(create_app(services), host=settings.host, port=settings.port,
@@ -149,5 +161,6 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
         server.stop()
         services.close()
         scorer.close()
+        catalogue.close()
 
     return stop

@@ -22,6 +22,8 @@ from federation.server import NodeServer
 
 
 def serve_source(config_path: Path) -> int:
+    from source_node.governance import open_governance
+    from source_node.governance.admin_http import start_admin_endpoint
     from source_node.verification import OFFICER_METHODS, attach
     from tables.configured import load_configured_table
 
@@ -29,12 +31,16 @@ def serve_source(config_path: Path) -> int:
     tls = load_tls(config)
     configure_node_logging(tls.identity.party, config)
     table = load_configured_table(config)
-    handles = []
+    governance = open_governance(config, table, tls.identity.party)  # answers only under the unit's approval
+    handles = [start_admin_endpoint(governance, tls=tls, coordinator=None, state_dir=config.state_dir,
+                                    describe=control_pb2.NodeDescription)]
     code = run_node(config, describe=control_pb2.NodeDescription, handlers={},
-                    attach=lambda server: handles.append(attach(server, config=config, table=table, tls=tls)),
+                    attach=lambda server: handles.append(attach(server, config=config, table=table, tls=tls,
+                                                                governance=governance)),
                     limited_roles={"admin": OFFICER_METHODS})
     for handle in handles:
         handle.close()
+    governance.close()
     return code
 
 

@@ -20,9 +20,12 @@ from cli.bank_client import BankClient, BankKeys
 from cli.compliance.officer import WitnessEndpoint
 from cli.compliance.witness_client import ask_witnesses
 from cli.registry_admin import RegistryAdmin
+from cli.source_admin_client import AdminClient
 from consent.audit import LogTrust, WitnessAnswer
+from consent.governance import create_approval_key, load_approval_private_key
 from errors import XydError
 from federation.pki import CertificateAuthority, Identity, NodeTls, node_directory
+from sandbox.governance import ApprovalPlan, catalogue_items, catalogue_toml, request_terms
 from sandbox.synthdata import generate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,10 +130,17 @@ class ConsentWorld:
         self.platform_address = address_file.read_text().strip()
         for name in self.sources:
             identity = Identity("source", name)
+            key = self.approval_key(name)
+            key.parent.mkdir(parents=True, exist_ok=True)
+            create_approval_key(key, key.with_suffix(".pub"))
             self._start(identity.party, "source", self._config(identity, [
                 "[data]", f'schema = "{self.data_dir / f"{name}.toml"}"', f'table = "{self.table(name)}"', "",
                 "[verification]", f'platform = "{self.platform_address}"', f'period = "{self.period}"',
-                f"checks_per_field = {self.checks_per_field}", "announce_interval_s = 30", ""]))
+                f"checks_per_field = {self.checks_per_field}", "announce_interval_s = 30", "",
+                "[governance]", f'approval_key = "{key.with_suffix(".pub")}"', "",
+                *catalogue_toml(catalogue_items(self.data_dir / f"{name}.toml"))]))
+        for name in self.sources:
+            self._approve_verification(name, deadline)
         expected = {f"source/{s}" for s in self.sources}
         with self.admin() as admin:
             while not expected <= set(admin.witnesses()):
@@ -138,6 +148,27 @@ class ConsentWorld:
                 if time.monotonic() > deadline:
                     raise WorldFailed(f"sources not announced: {sorted(expected - set(admin.witnesses()))}")
                 time.sleep(0.1)
+
+    def approval_key(self, name: str) -> Path:
+        """Source unit `name`'s approval private key (its administrator's)."""
+        return self.root / "admins" / f"{name}.key"
+
+    def _approve_verification(self, name: str, deadline: float) -> None:
+        """The unit's administrator files and signs, on its own node, the approval to answer verifications."""
+        admin_url = self.state_of(Identity("source", name)) / "admin_url"
+        while not admin_url.exists():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise WorldFailed(f"source/{name} admin endpoint not ready:\n{self.log_tail(f'source/{name}')}")
+            time.sleep(0.05)
+        plan = ApprovalPlan(project="verification", purpose="VERIFICATION_SERVICE",
+                            description="answer banks' verification requests under enterprises' authorisations",
+                            algorithms={"verification": 0}, online=False)
+        terms = request_terms(f"source/{name}", plan, catalogue=catalogue_items(self.data_dir / f"{name}.toml"),
+                              counterparties=(), requested_by=f"source/{name}")
+        with AdminClient(admin_url.read_text().strip(), load_approval_private_key(self.approval_key(name))) as admin:
+            filed = admin.file(terms)
+            admin.approve(filed["approval_id"])
 
     def stop(self, grace: float = 5.0) -> None:
         for process in self._processes.values():

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Protocol
 
 from cli.operator_client import CoordinatorClient, OperatorConfig
+from cli.source_admin_client import AdminClient
+from consent.canonical_json import canonical_json
+from consent.governance import ApprovalTerms, create_approval_key, load_approval_private_key
 from federation.pki import CertificateAuthority, Identity
+from sandbox.governance import ApprovalPlan, catalogue_items, catalogue_toml, request_terms
 from sandbox.processes import ProcessFailed, ProcessGroup, Supervised
 
 COORDINATOR = Identity("coordinator", "main")
@@ -54,6 +58,12 @@ class NodePlacement(Protocol):
     def command_prefix(self, party: str) -> list[str]:
         """A command that runs the node's process in place (empty: run it directly)."""
 
+    def admin_listen(self, party: str) -> str:
+        """A source node's `[governance] admin_listen` (its administrator's endpoint)."""
+
+    def reach_admin(self, party: str, bound_url: str) -> str:
+        """The admin endpoint's URL for the unit's administrator, given the one the node wrote."""
+
 
 class Loopback:
     """Every node on 127.0.0.1 with a port the kernel picks; everyone dials the bound address."""
@@ -76,6 +86,12 @@ class Loopback:
     def command_prefix(self, party: str) -> list[str]:
         return []
 
+    def admin_listen(self, party: str) -> str:
+        return "127.0.0.1:0"
+
+    def reach_admin(self, party: str, bound_url: str) -> str:
+        return bound_url
+
 
 @dataclass
 class LocalFederation:
@@ -92,6 +108,10 @@ class LocalFederation:
     cert_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra DNS names per party
     coordinator_jobs: dict[str, float] = field(default_factory=dict)  # the coordinator's [jobs] settings
     metrics: bool = True  # every node serves /metrics, /healthz, /readyz on a loopback port of its own
+    # Data governance: each unit's catalogue conditions by column (PUBLIC columns unconditional, others
+    # conditional by default), and the approvals the sandbox's operator files and each unit's admin signs.
+    catalogue_conditions: dict[str, dict[str, str]] = field(default_factory=dict)
+    approvals: tuple[ApprovalPlan, ...] = (ApprovalPlan(),)
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
     api_url: str = field(init=False, default="")
@@ -103,6 +123,13 @@ class LocalFederation:
     @property
     def pki_dir(self) -> Path:
         return self.state_dir / "pki"
+
+    def approval_key(self, name: str) -> Path:
+        """Where the sandbox keeps source unit `name`'s approval private key (its administrator's)."""
+        return self.state_dir / "admins" / f"{name}.key"
+
+    def catalogue(self, name: str) -> list[dict[str, str]]:
+        return catalogue_items(self.sources[name].schema, self.catalogue_conditions.get(name))
 
     def _credentials(self, identity: Identity) -> tuple[Path, Path]:
         folder = self.pki_dir / "nodes" / f"{identity.role}-{identity.name}"
@@ -143,7 +170,12 @@ class LocalFederation:
         if identity.role == "source" and self.platform_address:
             lines += ["[verification]", f'platform = "{self.platform_address}"', 'period = "2025"', ""]
         if identity == PLATFORM:
-            lines += ["[consent]", "checkpoint_interval_s = 2", ""]
+            lines += ["[consent]", "checkpoint_interval_s = 2", "",
+                      "[governance]", "usage_report_interval_s = 1", ""]
+        if identity.role == "source":
+            lines += ["[governance]", f'approval_key = "{self.approval_key(identity.name).with_suffix(".pub")}"',
+                      f'admin_listen = "{self.placement.admin_listen(identity.party)}"', "",
+                      *catalogue_toml(self.catalogue(identity.name))]
         if self.metrics:
             lines += ["[metrics]", 'listen = "127.0.0.1:0"', ""]
         if self.node_policy:
@@ -169,6 +201,9 @@ class LocalFederation:
         ca = CertificateAuthority.create(self.pki_dir)
         for identity in (COORDINATOR, PLATFORM, OPERATOR, *self.source_identities()):
             ca.issue(identity, hosts=self.cert_hosts.get(identity.party, ()))
+        (self.state_dir / "admins").mkdir(parents=True, exist_ok=True)
+        for name in self.sources:  # each unit's administrator keeps its own approval key
+            create_approval_key(self.approval_key(name), self.approval_key(name).with_suffix(".pub"))
         where = self.placement
         config = self._write_config(COORDINATOR, None)
         coordinator = self.group.start(COORDINATOR.party, ["coordinator", "serve", "--config", str(config)],
@@ -187,6 +222,8 @@ class LocalFederation:
                                               str(self._write_config(identity, self.sources[identity.name]))],
                              prefix=where.command_prefix(identity.party))
         self.wait_registered([PLATFORM.party, *(i.party for i in self.source_identities())])
+        for plan in self.approvals:
+            self.provision(plan)
         if self.with_api:
             self.api_url = where.reach_api(PLATFORM.party, self.group.wait_for_file(
                 platform, platform_config.parent / "state" / "api_url", self.ready_timeout))
@@ -242,6 +279,31 @@ class LocalFederation:
                     raise ProcessFailed(f"not answering after {self.ready_timeout:.0f}s: "
                                         f"{sorted(set(parties) - answering)}")
                 time.sleep(0.2)
+
+    def admin(self, name: str) -> AdminClient:
+        """Source unit `name`'s administrator, on its node's admin endpoint, with its approval key."""
+        url = (self.node_state("source", name) / "admin_url").read_text(encoding="utf-8").strip()
+        url = self.placement.reach_admin(f"source/{name}", url)
+        return AdminClient(url, load_approval_private_key(self.approval_key(name)))
+
+    def request_approval(self, name: str, plan: ApprovalPlan) -> str:
+        """The operator files `plan` for unit `name` through the coordinator; returns the approval id."""
+        parties = [i.party for i in self.source_identities()] + [COORDINATOR.party]
+        terms = ApprovalTerms.from_json(request_terms(f"source/{name}", plan, catalogue=self.catalogue(name),
+                                                      counterparties=parties, requested_by=OPERATOR.party))
+        with self.client() as client:
+            return client.file_approval(canonical_json(terms.to_json()).decode()).approval_id
+
+    def provision(self, plan: ApprovalPlan, names: Sequence[str] | None = None) -> dict[str, str]:
+        """File `plan` for every unit (or `names`) and have each unit's administrator approve it."""
+        approved = {}
+        for name in names or list(self.sources):
+            approval_id = self.request_approval(name, plan)
+            with self.admin(name) as admin:
+                admin.sync()
+                admin.approve(approval_id)
+            approved[name] = approval_id
+        return approved
 
     def node_state(self, role: str, name: str) -> Path:
         """The state folder of one node process."""

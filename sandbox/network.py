@@ -31,6 +31,7 @@ from errors import Unavailable
 
 GRPC_PORT = 7000  # inside each namespace, where the node's gRPC server listens
 API_PORT = 8443   # inside the platform's namespace, the bank API
+ADMIN_PORT = 7443  # inside each source unit's namespace, its administrator's endpoint
 COMMAND_TIMEOUT = 15.0
 _BENCHMARK_NET = "198.18"  # RFC 2544: 198.18.0.0/15, reserved for benchmarking
 
@@ -161,7 +162,8 @@ class SlowNetwork:
     def _routes(self) -> list[str]:
         routes = []
         for party, host in self.hosts.items():
-            for service, port in {"grpc": GRPC_PORT, **self.services.get(party, {})}.items():
+            admin = {"admin": ADMIN_PORT} if party.startswith("source/") else {}
+            for service, port in {"grpc": GRPC_PORT, **admin, **self.services.get(party, {})}.items():
                 routes.append(f"{party}/{service}={self.hub_ip}:0={host.inner_ip}:{port}")
         return routes
 
@@ -239,3 +241,9 @@ class SlowNetwork:
 
     def command_prefix(self, party: str) -> list[str]:
         return ["ip", "netns", "exec", self.hosts[party].netns]
+
+    def admin_listen(self, party: str) -> str:
+        return f"0.0.0.0:{ADMIN_PORT}"
+
+    def reach_admin(self, party: str, bound_url: str) -> str:
+        return f"http://{self.address(party, 'admin')}"

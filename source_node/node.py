@@ -8,11 +8,14 @@ import threading
 from federation.config import NodeConfig, NodePolicy
 from federation.metrics import Readiness
 from federation.node_process import load_tls, run_node
-from federation.proto import scoring_pb2_grpc
-from federation.tasks import Handler
+from federation.proto import control_pb2, scoring_pb2_grpc
+from federation.tasks import Handler, TaskContext
 from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
 from source_node import verification
+from source_node.governance import SourceGovernance, governed, open_governance
+from source_node.governance.admin_http import start_admin_endpoint
+from source_node.governance.coordinator_link import catalogue_message
 from source_node.scoring import PartyScoringServicer
 from source_node.stages import secureboost, vertical_lr
 from source_node.stages.psi import make_psi_handler
@@ -29,8 +32,11 @@ def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handle
     def by_algorithm(sb: Handler | None, vlr: Handler) -> Handler:
         return per_algorithm({**({Algorithm.SECUREBOOST: sb} if sb else {}), **dict.fromkeys(lr, vlr)})
 
+    def psi(ctx: TaskContext) -> dict:  # the id column as strings, made only when a PSI stage runs
+        return make_psi_handler([str(i) for i in table.ids])(ctx)
+
     return {
-        Stage.PSI: make_psi_handler([str(i) for i in table.ids]),
+        Stage.PSI: psi,
         Stage.BINNING: by_algorithm(None, vertical_lr.make_binning_handler(table, policy)),
         Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, policy),
                                   vertical_lr.make_train_handler(table, policy)),
@@ -40,25 +46,45 @@ def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handle
     }
 
 
+def governed_handlers(governance: SourceGovernance, policy: NodePolicy) -> dict[Stage, Handler]:
+    """The stage handlers admitted by the node's approvals, each built per task over its approved columns."""
+    return {stage: governed(governance, stage, lambda view, s=stage: stage_handlers(view, policy)[s])
+            for stage in stage_handlers(governance.table, policy)}
+
+
 def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     table = load_configured_table(config)
     log.info("table loaded", extra={"table": table.schema.name, "rows": len(table)})
-    description = describe_table(table)
-    handlers = stage_handlers(table, config.policy)
-    scoring = PartyScoringServicer(table, config.state_dir / "models")
-
     tls = load_tls(config)
-    attached = []
+    # Every task, online score and verification answer runs under an approval the unit's administrator signed:
+    # a source node without its governance settings does not start.
+    governance = open_governance(config, table, tls.identity.party)
+
+    described = describe_table(table)
+
+    def describe() -> control_pb2.NodeDescription:
+        description = control_pb2.NodeDescription()
+        description.CopyFrom(described)
+        # The catalogue (names and conditions, never values) and the key that signs the unit's approvals.
+        description.catalogue.extend(catalogue_message(governance.catalogue().items))
+        description.approval_key = governance.approval_key_bytes
+        return description
+
+    handlers = governed_handlers(governance, config.policy)
+    scoring = PartyScoringServicer(table, config.state_dir / "models", governance)
+    attached = [start_admin_endpoint(governance, tls=tls, coordinator=config.coordinator,
+                                     state_dir=config.state_dir, describe=describe)]
 
     def attach(server) -> None:
         server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring, roles={"platform"})
-        attached.append(verification.attach(server, config=config, table=table, tls=tls))
+        attached.append(verification.attach(server, config=config, table=table, tls=tls, governance=governance))
 
     readiness = Readiness()
     readiness.add("table", lambda: len(table) > 0)
     try:
-        return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
+        return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach,
                         limited_roles={"admin": verification.OFFICER_METHODS}, readiness=readiness)
     finally:
         for handle in attached:
             handle.close()
+        governance.close()

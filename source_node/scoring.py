@@ -1,16 +1,27 @@
-"""The source node's share of online scoring: leaf masks of a published model for a batch of enterprises."""
+"""The source node's share of online scoring: leaf masks of a published model for a batch of enterprises.
+
+Under governance every answer is admitted first: the model part's approval (recorded beside it at publish)
+must still be APPROVED and valid, allow online serving to the institution that asked, cover the model's
+items, and have queries left (one per enterprise). The decision is cached per approval and institution until
+the approval's status changes, so a revocation refuses the very next request. A refusal is
+PERMISSION_DENIED with the refusal code first in its details; the platform then treats this source as
+unavailable (its partial-failure policy).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import grpc
 import numpy as np
 
+from consent.governance import ApprovalRefused, RefusalCode, Task, TaskKind
+from consent.governance.usage_lines import UsageKind
 from errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from federation.job_ids import InvalidJobId, check_model_id, inside
 from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
@@ -20,6 +31,8 @@ from models.scorecard.scoring import to_message
 from models.scorecard.stored import StoredPartError, party_scorecard, placeable, read_part
 from models.secureboost import FeatureTable, ModelIntegrityError, PassiveModel
 from models.secureboost.mask_plan import LeafMaskPlan
+from source_node.governance import SourceGovernance
+from source_node.governance.stages import read_model_approval
 from tables import LoadedTable
 from tables.features import FeatureIndex
 
@@ -29,25 +42,40 @@ SCORECARD_PART = "scorecard-part.bin"
 Part = TypeVar("Part", LeafMaskPlan, PartyScorecard)
 
 
+@dataclass(frozen=True)
+class Served(Generic[Part]):
+    """A loaded part, the items it reads, their encoded columns and the approval it was built under."""
+
+    part: Part
+    items: tuple[str, ...]
+    features: FeatureIndex
+    approval: dict | None
+
+
 class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
     """Answers the platform only; loads each published model part once, after checking its integrity."""
 
-    def __init__(self, table: LoadedTable, models_dir: Path) -> None:
+    def __init__(self, table: LoadedTable, models_dir: Path, governance: SourceGovernance | None = None) -> None:
         self._table = table
-        self._features = FeatureIndex(table)
         self._models_dir = models_dir
-        self._models: dict[str, LeafMaskPlan] = {}
-        self._cards: dict[str, PartyScorecard] = {}
+        self._governance = governance
+        self._models: dict[str, Served[LeafMaskPlan]] = {}
+        self._cards: dict[str, Served[PartyScorecard]] = {}
         self._lock = threading.Lock()
         self._index = {str(cid) for cid in table.ids}
 
-    def _model(self, model_id: str) -> LeafMaskPlan | None:
+    def _served(self, folder: Path, part: Part, items: tuple[str, ...]) -> Served[Part]:
+        # Only the part's own columns are encoded for it: no other column is read to answer.
+        return Served(part, items, FeatureIndex(self._table.restricted(items)), read_model_approval(folder))
+
+    def _model(self, model_id: str) -> Served[LeafMaskPlan] | None:
         with self._lock:
             if model_id not in self._models:
                 path = self._part_path(model_id, "secureboost-passive.bin")
                 if path is None or not path.exists():
                     return None
-                self._models[model_id] = LeafMaskPlan(PassiveModel.from_bytes(path.read_bytes()))
+                model = PassiveModel.from_bytes(path.read_bytes())
+                self._models[model_id] = self._served(path.parent, LeafMaskPlan(model), tuple(model.features))
             return self._models[model_id]
 
     def _part_path(self, model_id: str, name: str) -> Path | None:
@@ -57,49 +85,73 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         except InvalidJobId:
             return None
 
-    @staticmethod
-    def _admit(request: scoring_pb2.MaskRequest | scoring_pb2.PointsRequest, context: grpc.ServicerContext,
-               load: Callable[[str], Part | None], corrupt: tuple[type[Exception], ...], what: str) -> Part:
-        """The published part a request names, after checking the caller is the platform and the batch size."""
+    def _admit(self, request: scoring_pb2.MaskRequest | scoring_pb2.PointsRequest, context: grpc.ServicerContext,
+               load: Callable[[str], Served[Part] | None], corrupt: tuple[type[Exception], ...],
+               what: str) -> Served[Part]:
+        """The published part a request names, after checking the caller, the batch size and the approval."""
         caller = peer_identity(context)
         if caller.role != "platform":
             raise Refused(f"{caller.party} may not request scoring shares")
         if len(request.ids) > MAX_BATCH:
             raise InvalidInput(f"at most {MAX_BATCH} ids per request")
         try:
-            part = load(request.model_id)
+            served = load(request.model_id)
         except corrupt as exc:
             raise IntegrityFailure(f"{what} {request.model_id} is corrupt: {exc}",
                                    public=f"the published {what} of that model is corrupt on this node") from exc
-        if part is None:
+        if served is None:
             # The public text names no model id: an error never echoes what the caller sent.
             raise NotFound(f"no published {what} {request.model_id} on this node",
                            public=f"no published {what} of that model on this node")
-        return part
+        if self._governance is not None:
+            self._approve(served, request, caller.party)
+        return served
+
+    def _approve(self, served: Served, request, caller: str) -> None:
+        """Admit one answer under the approval the part was built under; count it for the usage reports."""
+        record = served.approval
+        try:
+            if record is None:
+                raise ApprovalRefused(RefusalCode.APPROVAL_MISSING, "the model was published without an approval")
+            institution = request.institution
+            governance = self._governance
+            approval = governance.answers.admit(Task(
+                kind=TaskKind.SCORE, leader=caller, algorithm=str(record.get("algorithm", "")),
+                approval_id=record["approval_id"], key_bits=int(record.get("key_bits", 0)), items=served.items,
+                queries=len(request.ids), institution=institution, institution_kind=institution.split("/")[0]))
+            governance.usage.count(UsageKind.SCORE, day=governance.clock().date().isoformat(),
+                                   model_id=request.model_id, institution=institution, purpose=request.purpose,
+                                   approval_id=approval.approval_id, n=len(request.ids))
+        except ApprovalRefused as exc:
+            log.warning("scoring refused", extra={"model": request.model_id, "code": exc.code.value,
+                                                  "institution": request.institution, "detail": exc.detail})
+            raise
 
     def LeafMasks(self, request: scoring_pb2.MaskRequest, context: grpc.ServicerContext) -> scoring_pb2.MaskReply:
-        model = self._admit(request, context, self._model, (ModelIntegrityError,), "model part")
+        served = self._admit(request, context, self._model, (ModelIntegrityError,), "model part")
         ids = list(request.ids)
-        matrix = self._features.rows(ids)
-        masks = model.leaf_masks(FeatureTable(matrix.names, matrix.values))
+        matrix = served.features.rows(ids)
+        masks = served.part.leaf_masks(FeatureTable(matrix.names, matrix.values))
         known = np.packbits(np.array([cid in self._index for cid in ids], dtype=bool), bitorder="little")
         log.info("scoring share served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
         return scoring_pb2.MaskReply(masks=masks, known=known.tobytes())
 
-    def _card(self, model_id: str) -> PartyScorecard | None:
+    def _card(self, model_id: str) -> Served[PartyScorecard] | None:
         with self._lock:
             if model_id not in self._cards:
                 path = self._part_path(model_id, SCORECARD_PART)
                 if path is None or not path.exists():
                     return None
-                self._cards[model_id] = party_scorecard(read_part(path, "scorecard"))
+                card = party_scorecard(read_part(path, "scorecard"))
+                self._cards[model_id] = self._served(path.parent, card, tuple(v.name for v in card.variables))
             return self._cards[model_id]
 
     def Points(self, request: scoring_pb2.PointsRequest, context: grpc.ServicerContext) -> woe_pb2.PartyPoints:
-        card = self._admit(request, context, self._card, (StoredPartError,), "scorecard")
+        served = self._admit(request, context, self._card, (StoredPartError,), "scorecard")
+        card = served.part
         ids = list(request.ids)
         found = np.array([cid in self._index for cid in ids], dtype=bool)
-        matrix = self._features.rows(ids)
+        matrix = served.features.rows(ids)
         columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
         # Rows this node does not hold score as at training, where they fell into the missing bin.
         reply = to_message(card.score(placeable(card, columns)))
@@ -108,4 +160,3 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         log.info("scorecard points served", extra={"model": request.model_id, "rows": len(ids),
                                                    "use": request.use_id})
         return reply
-

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ class LoadedTable:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def restricted(self, columns: Iterable[str]) -> LoadedTable:
+        """The same rows with only `columns` (kept in schema order; unknown names are ignored): what one task
+        may load, so that no other column can reach anything the task computes."""
+        wanted = set(columns)
+        kept = tuple(c for c in self.schema.columns if c.name in wanted)
+        return LoadedTable(frame=self.frame[[c.name for c in kept]], schema=replace(self.schema, columns=kept),
+                           source=self.source, snapshot_sha256=self.snapshot_sha256)
 
     def quality(self) -> TableQuality:
         """Aggregate figures only (row count, missing rates, distributions of PUBLIC columns)."""

@@ -45,9 +45,18 @@ class EventKind(StrEnum):
     ALERT_PUSHED = "alert_pushed"
     AUDIT_EXPORT = "audit_export"
     ENTERPRISE_KEY_CHANGED = "enterprise_key_changed"
+    # Data governance (docs/protocols/governance.md): approvals, the catalogue, and how a unit's data was used.
+    APPROVAL_FILED = "approval_filed"
+    APPROVAL_STATUS_CHANGED = "approval_status_changed"
+    CATALOGUE_PUBLISHED = "catalogue_published"
+    EXPANSION_FILED = "catalogue_expansion_filed"
+    EXPANSION_DECIDED = "catalogue_expansion_decided"
+    TASK_RUN = "governed_task_run"
+    USAGE_REPORTED = "usage_reported"
 
 
-ID_FIELDS = ("authorisation_id", "use_id", "institution", "source_unit", "job_id", "model_id", "actor")
+ID_FIELDS = ("authorisation_id", "use_id", "institution", "source_unit", "job_id", "model_id", "actor",
+             "approval_id")
 CODE_FIELDS = ("status_from", "status_to", "reason_code", "purpose", "mode")
 
 # The ids a compliance officer needs to attribute each kind of event; more may be given.
@@ -66,6 +75,15 @@ REQUIRED_FIELDS: Mapping[EventKind, tuple[str, ...]] = {
     EventKind.AUDIT_EXPORT: ("actor",),
     # status_to says what happened to the binding (e.g. BOUND, ROTATED, REVOKED); the key is a digest.
     EventKind.ENTERPRISE_KEY_CHANGED: ("subject_ref", "status_to", "actor"),
+    EventKind.APPROVAL_FILED: ("approval_id", "source_unit", "actor"),
+    EventKind.APPROVAL_STATUS_CHANGED: ("approval_id", "source_unit", "status_to", "actor"),
+    # The catalogue and expansion requests are named by digests of their canonical JSON.
+    EventKind.CATALOGUE_PUBLISHED: ("actor",),
+    EventKind.EXPANSION_FILED: ("source_unit", "actor"),
+    EventKind.EXPANSION_DECIDED: ("source_unit", "actor", "status_to"),
+    # A usage line (what ran or was answered, under which approval) is named by the digest of its canonical JSON.
+    EventKind.TASK_RUN: ("job_id", "source_unit", "approval_id"),
+    EventKind.USAGE_REPORTED: ("source_unit", "actor"),
 }
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
@@ -132,6 +150,7 @@ class AuditEvent:
     job_id: str | None = None
     model_id: str | None = None
     actor: str | None = None
+    approval_id: str | None = None
     status_from: str | None = None
     status_to: str | None = None
     reason_code: str | None = None

@@ -50,19 +50,21 @@ class StageEvent:
 
 
 class StageFailed(XydError):
-    """A stage failed; `failure` says why (root cause first) and whether resuming may cure it."""
+    """A stage failed; `failure` says why (root cause first) and whether resuming may cure it; `results` holds
+    the parties that did finish their part (they used their data: governance usage lines)."""
 
-    def __init__(self, failure: StageFailure) -> None:
+    def __init__(self, failure: StageFailure, results: dict[str, Any] | None = None) -> None:
         super().__init__(failure.reason)
         self.failure = failure
+        self.results = results or {}
 
 
 class JobCancelled(XydError):
     """An operator cancelled the job while it ran."""
 
 
-def _permanent(reason: str, *culprits: str) -> StageFailed:
-    return StageFailed(StageFailure(reason, False, tuple(culprits)))
+def _permanent(reason: str, *culprits: str, results: dict[str, Any] | None = None) -> StageFailed:
+    return StageFailed(StageFailure(reason, False, tuple(culprits)), results)
 
 
 @dataclass
@@ -101,7 +103,9 @@ class JobRunner:
         resume_wait: float = 600.0,
         max_resumes: int = 3,
         poll: float = 1.0,
+        on_stage_done: Callable[[str, str, dict[str, Any]], None] | None = None,
     ) -> None:
+        self.on_stage_done = on_stage_done
         self.arbiter = arbiter
         self.connect_attempts = connect_attempts
         self.store = store
@@ -183,6 +187,9 @@ class JobRunner:
                 self._event(job_id, stage, f"stage {stage} cancelled")
                 return JobState.CANCELLED
             except StageFailed as exc:
+                if self.on_stage_done is not None and exc.results:
+                    # A party that finished its part used its data even though the stage failed elsewhere.
+                    self.on_stage_done(job_id, stage, exc.results)
                 self._end_stage(job_id, position, JobState.FAILED, str(exc))
                 self._end_job(job_id, JobState.FAILED, f"stage {stage}: {exc}")
                 self._event(job_id, stage, f"stage {stage} failed: {exc}")
@@ -192,6 +199,8 @@ class JobRunner:
                 self._event(job_id, stage, f"model {record_model.model_id} version {record_model.version} recorded")
             self.store.set_stage_state(job_id, position, JobState.SUCCEEDED, results=results)
             done[stage] = results
+            if self.on_stage_done is not None:  # the governance log's usage lines
+                self.on_stage_done(job_id, stage, results)
             self._event(job_id, stage, f"stage {stage} succeeded", 1.0)
         self.store.set_job_state(job_id, JobState.SUCCEEDED)
         return JobState.SUCCEEDED
@@ -307,7 +316,7 @@ class JobRunner:
                 arbiter = self.arbiter.start(job_id, stage, params, peers, max_message_bytes=spec.max_message_bytes,
                                              attempt=attempt)
             except ValueError as exc:  # the job's message ceiling is above what this coordinator accepts
-                raise StageFailed(f"{self.arbiter.party} (arbiter): {exc}") from exc
+                raise _permanent(f"{self.arbiter.party} (arbiter): {exc}", self.arbiter.party) from exc
         try:
             results = self._call_parties(job_id, stage, spec, addresses, peers, params, attempt, unit, control)
         except (StageFailed, JobCancelled):
@@ -317,7 +326,8 @@ class JobRunner:
         if arbiter is not None:
             outcome = arbiter.finish(abort=False, timeout=60.0)
             if outcome.error:
-                raise _permanent(f"{self.arbiter.party} (arbiter): {outcome.error}", self.arbiter.party)
+                raise _permanent(f"{self.arbiter.party} (arbiter): {outcome.error}", self.arbiter.party,
+                                 results=results)
             results[self.arbiter.party] = {"arbiter_epochs": outcome.epochs}
         return results
 
@@ -397,5 +407,5 @@ class JobRunner:
                     self.registry.seen(outcome.party)
         control.check()
         if failure.is_set():
-            raise StageFailed(root_cause(outcomes))
+            raise StageFailed(root_cause(outcomes), {o.party: o.result for o in outcomes if not o.failed})
         return {o.party: o.result for o in outcomes}

@@ -65,7 +65,7 @@ class TableSchema(_message.Message):
     def __init__(self, name: _Optional[str] = ..., id_column: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnSchema, _Mapping]]] = ..., rows: _Optional[int] = ..., snapshot_sha256: _Optional[bytes] = ...) -> None: ...
 
 class NodeDescription(_message.Message):
-    __slots__ = ("party", "tables", "quality")
+    __slots__ = ("party", "tables", "quality", "catalogue", "approval_key")
     class QualityEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -76,10 +76,32 @@ class NodeDescription(_message.Message):
     PARTY_FIELD_NUMBER: _ClassVar[int]
     TABLES_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
+    CATALOGUE_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_KEY_FIELD_NUMBER: _ClassVar[int]
     party: str
     tables: _containers.RepeatedCompositeFieldContainer[TableSchema]
     quality: _containers.ScalarMap[str, str]
-    def __init__(self, party: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableSchema, _Mapping]]] = ..., quality: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    catalogue: _containers.RepeatedCompositeFieldContainer[CatalogueItem]
+    approval_key: bytes
+    def __init__(self, party: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableSchema, _Mapping]]] = ..., quality: _Optional[_Mapping[str, str]] = ..., catalogue: _Optional[_Iterable[_Union[CatalogueItem, _Mapping]]] = ..., approval_key: _Optional[bytes] = ...) -> None: ...
+
+class CatalogueItem(_message.Message):
+    __slots__ = ("name", "category", "description", "unit", "update_frequency", "sensitivity", "condition")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    category: str
+    description: str
+    unit: str
+    update_frequency: str
+    sensitivity: str
+    condition: str
+    def __init__(self, name: _Optional[str] = ..., category: _Optional[str] = ..., description: _Optional[str] = ..., unit: _Optional[str] = ..., update_frequency: _Optional[str] = ..., sensitivity: _Optional[str] = ..., condition: _Optional[str] = ...) -> None: ...
 
 class Peer(_message.Message):
     __slots__ = ("party", "address")
@@ -174,6 +196,198 @@ class CleanupSummary(_message.Message):
     job_id: str
     parties: _containers.RepeatedCompositeFieldContainer[PartyCleanup]
     def __init__(self, job_id: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyCleanup, _Mapping]]] = ...) -> None: ...
+
+class UsageBatch(_message.Message):
+    __slots__ = ("line_json",)
+    LINE_JSON_FIELD_NUMBER: _ClassVar[int]
+    line_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, line_json: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UsageAck(_message.Message):
+    __slots__ = ("lines",)
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    lines: int
+    def __init__(self, lines: _Optional[int] = ...) -> None: ...
+
+class UsageQuery(_message.Message):
+    __slots__ = ("first_day", "last_day")
+    FIRST_DAY_FIELD_NUMBER: _ClassVar[int]
+    LAST_DAY_FIELD_NUMBER: _ClassVar[int]
+    first_day: str
+    last_day: str
+    def __init__(self, first_day: _Optional[str] = ..., last_day: _Optional[str] = ...) -> None: ...
+
+class UsageItem(_message.Message):
+    __slots__ = ("line", "leaf", "index", "proof")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    LEAF_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    line: bytes
+    leaf: bytes
+    index: int
+    proof: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, line: _Optional[bytes] = ..., leaf: _Optional[bytes] = ..., index: _Optional[int] = ..., proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class UsageEvidence(_message.Message):
+    __slots__ = ("log_key_binding", "checkpoint", "items")
+    LOG_KEY_BINDING_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    log_key_binding: bytes
+    checkpoint: str
+    items: _containers.RepeatedCompositeFieldContainer[UsageItem]
+    def __init__(self, log_key_binding: _Optional[bytes] = ..., checkpoint: _Optional[str] = ..., items: _Optional[_Iterable[_Union[UsageItem, _Mapping]]] = ...) -> None: ...
+
+class ApprovalFiling(_message.Message):
+    __slots__ = ("terms_json",)
+    TERMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    terms_json: str
+    def __init__(self, terms_json: _Optional[str] = ...) -> None: ...
+
+class ApprovalInfo(_message.Message):
+    __slots__ = ("approval_id", "source", "project", "status", "reason", "terms_json", "signed_json", "filed_by", "updated_at")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TERMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_JSON_FIELD_NUMBER: _ClassVar[int]
+    FILED_BY_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    source: str
+    project: str
+    status: str
+    reason: str
+    terms_json: str
+    signed_json: str
+    filed_by: str
+    updated_at: float
+    def __init__(self, approval_id: _Optional[str] = ..., source: _Optional[str] = ..., project: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., terms_json: _Optional[str] = ..., signed_json: _Optional[str] = ..., filed_by: _Optional[str] = ..., updated_at: _Optional[float] = ...) -> None: ...
+
+class ApprovalQuery(_message.Message):
+    __slots__ = ("source", "project", "status")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    project: str
+    status: str
+    def __init__(self, source: _Optional[str] = ..., project: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class ApprovalList(_message.Message):
+    __slots__ = ("approvals",)
+    APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    approvals: _containers.RepeatedCompositeFieldContainer[ApprovalInfo]
+    def __init__(self, approvals: _Optional[_Iterable[_Union[ApprovalInfo, _Mapping]]] = ...) -> None: ...
+
+class ApprovalReport(_message.Message):
+    __slots__ = ("approval_id", "status", "reason", "signed_json")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_JSON_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    status: str
+    reason: str
+    signed_json: str
+    def __init__(self, approval_id: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., signed_json: _Optional[str] = ...) -> None: ...
+
+class CatalogueQuery(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
+
+class CatalogueVersion(_message.Message):
+    __slots__ = ("version", "catalogue_json", "sha256", "cause", "created_at", "latest")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOGUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LATEST_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    catalogue_json: str
+    sha256: str
+    cause: str
+    created_at: float
+    latest: int
+    def __init__(self, version: _Optional[int] = ..., catalogue_json: _Optional[str] = ..., sha256: _Optional[str] = ..., cause: _Optional[str] = ..., created_at: _Optional[float] = ..., latest: _Optional[int] = ...) -> None: ...
+
+class ExpansionFiling(_message.Message):
+    __slots__ = ("source", "item", "category", "description", "reason", "intended_use", "requested_for")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    INTENDED_USE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_FOR_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    item: str
+    category: str
+    description: str
+    reason: str
+    intended_use: str
+    requested_for: str
+    def __init__(self, source: _Optional[str] = ..., item: _Optional[str] = ..., category: _Optional[str] = ..., description: _Optional[str] = ..., reason: _Optional[str] = ..., intended_use: _Optional[str] = ..., requested_for: _Optional[str] = ...) -> None: ...
+
+class ExpansionInfo(_message.Message):
+    __slots__ = ("request_id", "source", "item", "category", "description", "reason", "intended_use", "requested_by", "status", "decision_reason", "condition", "filed_at")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    INTENDED_USE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_REASON_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    FILED_AT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    source: str
+    item: str
+    category: str
+    description: str
+    reason: str
+    intended_use: str
+    requested_by: str
+    status: str
+    decision_reason: str
+    condition: str
+    filed_at: float
+    def __init__(self, request_id: _Optional[str] = ..., source: _Optional[str] = ..., item: _Optional[str] = ..., category: _Optional[str] = ..., description: _Optional[str] = ..., reason: _Optional[str] = ..., intended_use: _Optional[str] = ..., requested_by: _Optional[str] = ..., status: _Optional[str] = ..., decision_reason: _Optional[str] = ..., condition: _Optional[str] = ..., filed_at: _Optional[float] = ...) -> None: ...
+
+class ExpansionQuery(_message.Message):
+    __slots__ = ("source", "status")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    status: str
+    def __init__(self, source: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class ExpansionList(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[ExpansionInfo]
+    def __init__(self, requests: _Optional[_Iterable[_Union[ExpansionInfo, _Mapping]]] = ...) -> None: ...
+
+class ExpansionDecision(_message.Message):
+    __slots__ = ("request_id", "accept", "reason", "condition")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    accept: bool
+    reason: str
+    condition: str
+    def __init__(self, request_id: _Optional[str] = ..., accept: bool = ..., reason: _Optional[str] = ..., condition: _Optional[str] = ...) -> None: ...
 
 class ModelRegistration(_message.Message):
     __slots__ = ("name", "algorithm", "parties", "params_json", "metrics_json", "lineage_json", "model_id")

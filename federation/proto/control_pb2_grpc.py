@@ -308,6 +308,51 @@ class CoordinatorStub(object):
                 request_serializer=federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_control__pb2.CleanupSummary.FromString,
                 _registered_method=True)
+        self.FileApproval = channel.unary_unary(
+                '/xyd.control.Coordinator/FileApproval',
+                request_serializer=federation_dot_proto_dot_control__pb2.ApprovalFiling.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.ApprovalInfo.FromString,
+                _registered_method=True)
+        self.ListApprovals = channel.unary_unary(
+                '/xyd.control.Coordinator/ListApprovals',
+                request_serializer=federation_dot_proto_dot_control__pb2.ApprovalQuery.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.ApprovalList.FromString,
+                _registered_method=True)
+        self.ReportApproval = channel.unary_unary(
+                '/xyd.control.Coordinator/ReportApproval',
+                request_serializer=federation_dot_proto_dot_control__pb2.ApprovalReport.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.ApprovalInfo.FromString,
+                _registered_method=True)
+        self.GetCatalogue = channel.unary_unary(
+                '/xyd.control.Coordinator/GetCatalogue',
+                request_serializer=federation_dot_proto_dot_control__pb2.CatalogueQuery.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.CatalogueVersion.FromString,
+                _registered_method=True)
+        self.FileExpansion = channel.unary_unary(
+                '/xyd.control.Coordinator/FileExpansion',
+                request_serializer=federation_dot_proto_dot_control__pb2.ExpansionFiling.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.ExpansionInfo.FromString,
+                _registered_method=True)
+        self.ListExpansions = channel.unary_unary(
+                '/xyd.control.Coordinator/ListExpansions',
+                request_serializer=federation_dot_proto_dot_control__pb2.ExpansionQuery.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.ExpansionList.FromString,
+                _registered_method=True)
+        self.DecideExpansion = channel.unary_unary(
+                '/xyd.control.Coordinator/DecideExpansion',
+                request_serializer=federation_dot_proto_dot_control__pb2.ExpansionDecision.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.ExpansionInfo.FromString,
+                _registered_method=True)
+        self.ReportUsage = channel.unary_unary(
+                '/xyd.control.Coordinator/ReportUsage',
+                request_serializer=federation_dot_proto_dot_control__pb2.UsageBatch.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.UsageAck.FromString,
+                _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/xyd.control.Coordinator/GetUsage',
+                request_serializer=federation_dot_proto_dot_control__pb2.UsageQuery.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.UsageEvidence.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServicer(object):
@@ -396,6 +441,69 @@ class CoordinatorServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FileApproval(self, request, context):
+        """Data governance (docs/protocols/governance.md). The operator files approval requests; each source unit
+        decides on its own node and reports the status here, where the operator and the platform see it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApprovals(self, request, context):
+        """a source node sees only its own
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportApproval(self, request, context):
+        """source nodes, for their own approvals
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCatalogue(self, request, context):
+        """The versioned city-wide list of data items (version 0: the latest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FileExpansion(self, request, context):
+        """Expansion requests: filed by the operator or the platform (for an institution), decided by the unit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExpansions(self, request, context):
+        """a source node sees only its own
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideExpansion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportUsage(self, request, context):
+        """Usage: the platform reports the answers it received from each source; a source node asks for its own
+        usage lines with their leaves and inclusion proofs under a freshly signed checkpoint of the governance log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -458,6 +566,51 @@ def add_CoordinatorServicer_to_server(servicer, server):
                     servicer.CleanupJob,
                     request_deserializer=federation_dot_proto_dot_control__pb2.JobRef.FromString,
                     response_serializer=federation_dot_proto_dot_control__pb2.CleanupSummary.SerializeToString,
+            ),
+            'FileApproval': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileApproval,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ApprovalFiling.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.ApprovalInfo.SerializeToString,
+            ),
+            'ListApprovals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApprovals,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ApprovalQuery.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.ApprovalList.SerializeToString,
+            ),
+            'ReportApproval': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportApproval,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ApprovalReport.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.ApprovalInfo.SerializeToString,
+            ),
+            'GetCatalogue': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCatalogue,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.CatalogueQuery.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.CatalogueVersion.SerializeToString,
+            ),
+            'FileExpansion': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileExpansion,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ExpansionFiling.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.ExpansionInfo.SerializeToString,
+            ),
+            'ListExpansions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExpansions,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ExpansionQuery.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.ExpansionList.SerializeToString,
+            ),
+            'DecideExpansion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideExpansion,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ExpansionDecision.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.ExpansionInfo.SerializeToString,
+            ),
+            'ReportUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportUsage,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.UsageBatch.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.UsageAck.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.UsageQuery.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.UsageEvidence.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -786,6 +939,249 @@ class Coordinator(object):
             '/xyd.control.Coordinator/CleanupJob',
             federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
             federation_dot_proto_dot_control__pb2.CleanupSummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileApproval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/FileApproval',
+            federation_dot_proto_dot_control__pb2.ApprovalFiling.SerializeToString,
+            federation_dot_proto_dot_control__pb2.ApprovalInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApprovals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/ListApprovals',
+            federation_dot_proto_dot_control__pb2.ApprovalQuery.SerializeToString,
+            federation_dot_proto_dot_control__pb2.ApprovalList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportApproval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/ReportApproval',
+            federation_dot_proto_dot_control__pb2.ApprovalReport.SerializeToString,
+            federation_dot_proto_dot_control__pb2.ApprovalInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCatalogue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/GetCatalogue',
+            federation_dot_proto_dot_control__pb2.CatalogueQuery.SerializeToString,
+            federation_dot_proto_dot_control__pb2.CatalogueVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileExpansion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/FileExpansion',
+            federation_dot_proto_dot_control__pb2.ExpansionFiling.SerializeToString,
+            federation_dot_proto_dot_control__pb2.ExpansionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExpansions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/ListExpansions',
+            federation_dot_proto_dot_control__pb2.ExpansionQuery.SerializeToString,
+            federation_dot_proto_dot_control__pb2.ExpansionList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideExpansion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/DecideExpansion',
+            federation_dot_proto_dot_control__pb2.ExpansionDecision.SerializeToString,
+            federation_dot_proto_dot_control__pb2.ExpansionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/ReportUsage',
+            federation_dot_proto_dot_control__pb2.UsageBatch.SerializeToString,
+            federation_dot_proto_dot_control__pb2.UsageAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/GetUsage',
+            federation_dot_proto_dot_control__pb2.UsageQuery.SerializeToString,
+            federation_dot_proto_dot_control__pb2.UsageEvidence.FromString,
             options,
             channel_credentials,
             insecure,

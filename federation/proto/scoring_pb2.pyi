@@ -9,14 +9,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class MaskRequest(_message.Message):
-    __slots__ = ("model_id", "ids", "use_id")
+    __slots__ = ("model_id", "ids", "use_id", "institution", "purpose")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     USE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTITUTION_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     ids: _containers.RepeatedScalarFieldContainer[str]
     use_id: str
-    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ...) -> None: ...
+    institution: str
+    purpose: str
+    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ..., institution: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class MaskReply(_message.Message):
     __slots__ = ("masks", "known")
@@ -27,11 +31,15 @@ class MaskReply(_message.Message):
     def __init__(self, masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., known: _Optional[bytes] = ...) -> None: ...
 
 class PointsRequest(_message.Message):
-    __slots__ = ("model_id", "ids", "use_id")
+    __slots__ = ("model_id", "ids", "use_id", "institution", "purpose")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     USE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTITUTION_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     ids: _containers.RepeatedScalarFieldContainer[str]
     use_id: str
-    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ...) -> None: ...
+    institution: str
+    purpose: str
+    def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ..., institution: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from platform_node.api.errors import ApiError, install_error_handlers
 from platform_node.api.observability import RequestObservation
 from platform_node.api.request_gate import RequestGate
-from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, statistics, uses
+from platform_node.api.routers import (
+    admin,
+    alerts,
+    catalogue,
+    compliance,
+    models,
+    reports,
+    scores,
+    statistics,
+    uses,
+)
 from platform_node.api.schemas.common import ErrorOut
 from platform_node.api.services import PlatformServices
 
@@ -168,6 +178,7 @@ TAGS = [
     {"name": "public information", "description": "Public-information reports and subscriptions."},
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
     {"name": "statistics", "description": "Financing statistics of the first-loan and renewal centre."},
+    {"name": "catalogue", "description": "The city-wide list of data items and requests to expand it."},
     {"name": "admin", "description": "Onboarding, agreements, limits, periodic jobs (admin role)."},
     {"name": "health", "description": "Liveness and readiness."},
 ]
@@ -192,7 +203,7 @@ def create_app(services: PlatformServices | None = None, *, console: bool = True
     install_error_handlers(app)
     app.add_middleware(RequestGate)
     app.add_middleware(RequestObservation)  # added last, so outermost: every answer has its id and timing
-    for module in (scores, models, uses, alerts, reports, compliance, statistics, admin):
+    for module in (scores, models, uses, alerts, reports, catalogue, compliance, statistics, admin):
         app.include_router(module.router)
     if console:
         from platform_node.console import install_console

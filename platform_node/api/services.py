@@ -34,6 +34,7 @@ from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings, ApiSettingsError
 from platform_node.console.batch_runs import BatchRuns
 from platform_node.console.sessions import ConsoleSessions
+from platform_node.governance_link import CatalogueService
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.failed_auth import FailedAuthLimiter
@@ -109,6 +110,7 @@ class PlatformServices:
     # How webhook hosts are resolved (at registration and before each delivery); tests inject one.
     webhook_resolver: Resolver = system_resolver
     ticker: Ticker | None = None
+    catalogue: CatalogueService | None = None  # the city-wide list at the coordinator (GET /v1/catalogue)
     # `scorer` behind request coalescing; it reads `scorer` per call, so replacing `scorer` takes effect.
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
     scoring: CoalescingScorer = field(init=False, repr=False)
@@ -225,6 +227,7 @@ def build_services(
     webhook_resolver: Resolver = system_resolver,
     directory: EnterpriseDirectory | None = None,
     federation: FederationView | None = None,
+    catalogue: CatalogueService | None = None,
 ) -> PlatformServices:
     """Build (and create the schema of) every store over one engine; nothing starts running."""
     engine = engine or open_engine(settings.database_url)
@@ -289,4 +292,5 @@ def build_services(
         directory=directory or CodeDirectory(),
         federation=federation,
         webhook_resolver=webhook_resolver,
+        catalogue=catalogue,
     )

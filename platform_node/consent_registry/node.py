@@ -22,6 +22,7 @@ from platform_node.consent_registry.registry import ConsentRegistry
 from platform_node.consent_registry.relay import SourceChannels
 from platform_node.consent_registry.servicer import ConsentRegistryServicer
 from platform_node.consent_registry.witnesses import CheckpointPublishing
+from platform_node.usage_reporting import AnswerCounter
 
 
 def utc_now() -> datetime:
@@ -49,6 +50,7 @@ def attach(
     tls: NodeTls,
     registry: ConsentRegistry | None = None,
     clock: Callable[[], datetime] = utc_now,
+    usage: AnswerCounter | None = None,
 ) -> ConsentRegistryNode:
     """Open the registry (or use `registry`, e.g. one over the HTTP API's database and keys, so the platform
     keeps a single log) and add the `ConsentRegistry` service to `server`; start checkpoint publishing.
@@ -74,7 +76,7 @@ def attach(
     servicer = ConsentRegistryServicer(
         registry, channels=channels, publishing=publishing, bindings=BindingVerifier(tls.ca_pem, tls.crl_path),
         registry_keys=registry.keyring.binding(tls, now=clock()), clock=clock,
-        relay_timeout=float(settings.get("relay_timeout_s", 5)),
+        relay_timeout=float(settings.get("relay_timeout_s", 5)), usage=usage,
     )
     # The one service of the platform that banks and operators reach (each method checks its own callers).
     server.add_servicer(verification_pb2_grpc.add_ConsentRegistryServicer_to_server, servicer,

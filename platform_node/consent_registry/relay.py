@@ -16,10 +16,12 @@ import grpc
 
 from consent.audit import LeafReceipt
 from consent.authorisation import SignedRequest, UnknownAuthorisation, WireFormatError
+from consent.governance.usage_lines import UsageKind
 from federation.grpc_channel import PeerChannels
 from federation.pki import Identity, NodeTls
 from federation.proto import verification_pb2, verification_pb2_grpc
 from platform_node.consent_registry.registry import ConsentRegistry, SourceEntry
+from platform_node.usage_reporting import AnswerCounter
 
 log = logging.getLogger("xyd.platform.relay")
 
@@ -83,6 +85,7 @@ def relay_verification(
     channels: SourceChannels,
     now: datetime,
     timeout: float = 5.0,
+    usage: AnswerCounter | None = None,
 ) -> RelayOutcome:
     """Relay one request from bank `caller` (its authenticated identity) and record the node's leaves.
 
@@ -118,5 +121,8 @@ def relay_verification(
         list(reply.audit_leaves), provider=source.party, requester=caller, request_id=request_id
     )
     if reply.HasField("sealed_answer"):
+        if usage is not None:  # the governance log's count of what each source answered
+            usage.count(UsageKind.VERIFY, source=source.party, model_id="", institution=caller,
+                        purpose=request.purpose.value, n=1)
         return RelayOutcome(request_id, reply.sealed_answer, None, source.binding, tuple(receipts))
     return RelayOutcome(request_id, None, reply.refusal.code, source.binding, tuple(receipts))

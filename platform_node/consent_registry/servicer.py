@@ -34,6 +34,7 @@ from federation.server import peer_identity
 from platform_node.consent_registry.registry import ConsentRegistry
 from platform_node.consent_registry.relay import SourceChannels, relay_verification
 from platform_node.consent_registry.witnesses import CheckpointPublishing, checkpoint_size
+from platform_node.usage_reporting import AnswerCounter
 
 log = logging.getLogger("xyd.platform.consent")
 
@@ -53,7 +54,9 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         registry_keys: verification_pb2.KeyBinding,
         clock: Callable[[], datetime],
         relay_timeout: float = 5.0,
+        usage: AnswerCounter | None = None,
     ) -> None:
+        self._usage = usage
         self._registry = registry
         self._channels = channels
         self._publishing = publishing
@@ -120,7 +123,7 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         caller = self._caller(context, BANK)
         outcome = relay_verification(
             request.signed_request, caller=caller.party, registry=self._registry, channels=self._channels,
-            now=self._clock(), timeout=self._relay_timeout,
+            now=self._clock(), timeout=self._relay_timeout, usage=self._usage,
         )
         return outcome.to_message()
 

@@ -152,14 +152,16 @@ class MonitoringSweep:
                     self._save_state(loan, now=now, next_check=now + self._interval)
                 else:
                     authorised.append((loan, authorisation))
-            codes = sorted({loan.credit_code for loan, _ in authorised})
-            if not codes:
-                continue
-            batch = self._scorer.score(codes, purpose=Purpose.POST_LOAN_MONITORING.value, deadline_s=self._deadline_s)
-            batch.check_answers(codes)
-            by_code = {result.credit_code: result for result in batch}
+            # Re-scored on behalf of each lending institution: every source node admits answers per institution.
+            by_institution: dict[str, dict[str, object]] = {}
+            for institution in sorted({loan.institution_id for loan, _ in authorised}):
+                codes = sorted({loan.credit_code for loan, _ in authorised if loan.institution_id == institution})
+                batch = self._scorer.score(codes, purpose=Purpose.POST_LOAN_MONITORING.value,
+                                           deadline_s=self._deadline_s, requester=institution)
+                batch.check_answers(codes)
+                by_institution[institution] = {result.credit_code: result for result in batch}
             for loan, authorisation in authorised:
-                result = by_code[loan.credit_code]
+                result = by_institution[loan.institution_id][loan.credit_code]
                 if not isinstance(result, ScoreOutcome) or result.degraded:
                     failed += 1
                     failure = "DEGRADED" if isinstance(result, ScoreOutcome) else result.code.value

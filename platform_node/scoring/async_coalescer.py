@@ -22,7 +22,8 @@ from platform_node.scoring.scorer import ScoreBatch, Scorer
 
 
 class AsyncScorer(Protocol):
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch: ...
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float,
+                          requester: str = "") -> ScoreBatch: ...
 
 
 @dataclass(eq=False)
@@ -32,6 +33,7 @@ class _Request:
     deadline_s: float
     future: asyncio.Future
     request_id: str | None = None
+    requester: str = ""
 
 
 class AsyncCoalescingScorer:
@@ -55,11 +57,13 @@ class AsyncCoalescingScorer:
         self._start_scheduled = False
         self._running: set[asyncio.Task] = set()
 
-    async def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    async def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
+                    ) -> ScoreBatch:
         """The request's `ScoreBatch`, or the inner scorer's exception. A request of more than `max_codes` is
         scored on its own."""
         loop = asyncio.get_running_loop()
-        request = _Request(tuple(credit_codes), purpose, deadline_s, loop.create_future(), REQUEST_ID.get())
+        request = _Request(tuple(credit_codes), purpose, deadline_s, loop.create_future(),
+                           request_id=REQUEST_ID.get(), requester=requester)
         if len(request.codes) > self._max_codes:
             await self._answer([request])
         else:
@@ -100,14 +104,17 @@ class AsyncCoalescingScorer:
     async def _answer(self, group: list[_Request]) -> None:
         codes = group_codes(group)
         purpose, deadline_s = group[0].purpose, min(request.deadline_s for request in group)
+        requester = group[0].requester
         try:
             # The shared call carries the ids of every request it serves (to the sources' logs too).
             with bound(join_request_ids(request.request_id for request in group)):
                 scorer = self._current()
                 if hasattr(scorer, "score_async"):
-                    batch = await scorer.score_async(codes, purpose=purpose, deadline_s=deadline_s)
+                    batch = await scorer.score_async(codes, purpose=purpose, deadline_s=deadline_s,
+                                                     requester=requester)
                 else:  # replaced meanwhile by a blocking scorer: answered from a worker thread
-                    batch = await asyncio.to_thread(scorer.score, codes, purpose=purpose, deadline_s=deadline_s)
+                    batch = await asyncio.to_thread(scorer.score, codes, purpose=purpose, deadline_s=deadline_s,
+                                                    requester=requester)
             batch.check_answers(codes)
         except Exception as failure:
             for request in group:

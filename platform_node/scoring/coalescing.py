@@ -25,19 +25,22 @@ from platform_node.uses.grouped_queue import GroupedQueue
 class Queued(Protocol):
     codes: tuple[str, ...]
     purpose: str
+    requester: str
 
 
 Q = TypeVar("Q", bound=Queued)
 
 
 def take_group(queue: deque[Q], max_group_codes: int) -> list[Q]:
-    """Remove and return the oldest request and every queued one with its purpose, up to `max_group_codes`
-    codes; the others stay queued in their order."""
+    """Remove and return the oldest request and every queued one with its purpose and requester (each source
+    node admits a shared call for one institution), up to `max_group_codes` codes; the others stay queued in
+    their order."""
     first = queue.popleft()
     group, size, kept = [first], len(first.codes), deque()
     while queue:
         request = queue.popleft()
-        if request.purpose == first.purpose and size + len(request.codes) <= max_group_codes:
+        if (request.purpose == first.purpose and request.requester == first.requester
+                and size + len(request.codes) <= max_group_codes):
             group.append(request)
             size += len(request.codes)
         else:
@@ -63,6 +66,7 @@ class _Request:
     purpose: str
     deadline_s: float
     future: Future
+    requester: str = ""
 
 
 class CoalescingScorer:
@@ -80,18 +84,20 @@ class CoalescingScorer:
         self._queue: GroupedQueue[_Request] = GroupedQueue(self._answer, self._take_group, workers=dispatchers,
                                                            linger_s=linger_s, name="score-coalesce")
 
-    def submit(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> Future:
+    def submit(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
+               ) -> Future:
         """Queue a request; the future gives its `ScoreBatch` (or the inner scorer's exception). A request of
         more than `max_codes` is answered in the calling thread before this returns."""
-        request = _Request(tuple(credit_codes), purpose, deadline_s, Future())
+        request = _Request(tuple(credit_codes), purpose, deadline_s, Future(), requester)
         if len(request.codes) > self._max_codes:
             self._answer([request])
         else:
             self._queue.put(request)
         return request.future
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
-        return self.submit(credit_codes, purpose=purpose, deadline_s=deadline_s).result()
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
+              ) -> ScoreBatch:
+        return self.submit(credit_codes, purpose=purpose, deadline_s=deadline_s, requester=requester).result()
 
     def close(self) -> None:
         """Answer what is queued and stop the dispatchers (the scorer's owner closes the scorer)."""
@@ -104,7 +110,8 @@ class CoalescingScorer:
         codes = group_codes(group)
         try:
             batch = self._current().score(codes, purpose=group[0].purpose,
-                                     deadline_s=min(request.deadline_s for request in group))
+                                          deadline_s=min(request.deadline_s for request in group),
+                                          requester=group[0].requester)
             batch.check_answers(codes)
         except Exception as failure:
             for request in group:

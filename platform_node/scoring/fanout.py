@@ -13,32 +13,46 @@ from typing import ClassVar, Generic
 
 from google.protobuf.message import Message
 
+from consent.governance.usage_lines import UsageKind
 from platform_node.scoring.scorer import ScoreBatch
 from platform_node.scoring.source_fanout import FanOut, Reply, SourceFanOut
+from platform_node.usage_reporting import AnswerCounter
 
 
 class FanOutScorer(ABC, Generic[Reply]):
     METHOD: ClassVar[str]  # the PartyScoring method
     WHAT: ClassVar[str]  # how log lines name a source's part
     _fanout: SourceFanOut
+    model_id: str
+    usage: AnswerCounter | None = None  # counts each source's answers for the governance log
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
-              ) -> ScoreBatch:
+    def _count(self, fanout: FanOut[Reply], n: int, requester: str, purpose: str) -> None:
+        if self.usage is not None:
+            for party in fanout.replies:
+                self.usage.count(UsageKind.SCORE, source=party, model_id=self.model_id, institution=requester,
+                                 purpose=purpose, n=n)
+
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = "",
+              requester: str = "") -> ScoreBatch:
         ids = list(credit_codes)
         if not ids:
             return ScoreBatch(())
-        fanout = self._fanout.ask(self._asked(), self.METHOD, self._request(ids, use_id), self._reader(len(ids)),
+        fanout = self._fanout.ask(self._asked(), self.METHOD, self._request(ids, use_id, requester, purpose),
+                                  self._reader(len(ids)),
                                   deadline_s, what=self.WHAT)
+        self._count(fanout, len(ids), requester, purpose)
         return self._combine(ids, fanout)
 
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = ""
-                          ) -> ScoreBatch:
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = "",
+                          requester: str = "") -> ScoreBatch:
         """`score` from an asyncio event loop (the scorer must have been given asyncio channels)."""
         ids = list(credit_codes)
         if not ids:
             return ScoreBatch(())
-        fanout = await self._fanout.ask_async(self._asked(), self.METHOD, self._request(ids, use_id),
+        fanout = await self._fanout.ask_async(self._asked(), self.METHOD,
+                                              self._request(ids, use_id, requester, purpose),
                                               self._reader(len(ids)), deadline_s, what=self.WHAT)
+        self._count(fanout, len(ids), requester, purpose)
         return self._combine(ids, fanout)
 
     @abstractmethod
@@ -46,7 +60,9 @@ class FanOutScorer(ABC, Generic[Reply]):
         """The sources that hold a part of the model."""
 
     @abstractmethod
-    def _request(self, ids: list[str], use_id: str) -> Message: ...
+    def _request(self, ids: list[str], use_id: str, requester: str, purpose: str) -> Message:
+        """The request to each source: the institution that asked and its purpose go with the ids, since each
+        source node admits the answer under its own approval."""
 
     @abstractmethod
     def _reader(self, rows: int) -> Callable[[object], Reply]:

@@ -147,7 +147,8 @@ class LocalScorecardScorer:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
+              ) -> ScoreBatch:
         results: list[ScoreResult] = []
         for start in range(0, len(credit_codes), self._chunk):
             results.extend(self._score_chunk(credit_codes[start : start + self._chunk], deadline_s))

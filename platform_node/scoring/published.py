@@ -25,6 +25,7 @@ from models.secureboost import ActiveModel
 from platform_node.scoring.scorecard import FederatedScorecardScorer
 from platform_node.scoring.scorer import FailureCode, ScoreBatch, ScoreFailure
 from platform_node.scoring.secureboost import FederatedSecureBoostScorer, SourceEndpoint
+from platform_node.usage_reporting import AnswerCounter
 from tables import LoadedTable
 
 log = logging.getLogger("xyd.platform.scoring")
@@ -41,7 +42,8 @@ class PublishedModelScorer:
     RESCAN_S = 1.0
 
     def __init__(self, *, models_dir: Path, own_table: LoadedTable, label_column: str, tls: NodeTls,
-                 coordinator: str) -> None:
+                 coordinator: str, usage: AnswerCounter | None = None) -> None:
+        self._usage = usage  # counts each source's answers for the governance log
         self._models_dir = models_dir
         self._own = own_table
         self._label = label_column
@@ -105,6 +107,7 @@ class PublishedModelScorer:
                     model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12], model=model,
                     own_table=self._own, label_column=self._label, sources=self._endpoints(model.parties),
                     channels=self._channels, aio_channels=self._aio_channels)
+            scorer.usage = self._usage
             if self._current is not None:
                 self._current[1].close()
             self._current = (folder.name, scorer)
@@ -119,13 +122,15 @@ class PublishedModelScorer:
             return None
         return None if scorer is None else (scorer.model_id, scorer.model_version)
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
+              ) -> ScoreBatch:
         scorer = self._usable()
         if scorer is None:
             return _unavailable(credit_codes)
-        return scorer.score(credit_codes, purpose=purpose, deadline_s=deadline_s)
+        return scorer.score(credit_codes, purpose=purpose, deadline_s=deadline_s, requester=requester)
 
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float,
+                          requester: str = "") -> ScoreBatch:
         """`score` from the event loop of the bank API: the fan-out runs on the loop over asyncio channels.
         Loading a newly published model (files, the coordinator's roster) happens in a worker thread."""
         scorer = self._loaded_latest()
@@ -133,7 +138,7 @@ class PublishedModelScorer:
             scorer = await asyncio.to_thread(self._usable)
         if scorer is None:
             return _unavailable(credit_codes)
-        return await scorer.score_async(credit_codes, purpose=purpose, deadline_s=deadline_s)
+        return await scorer.score_async(credit_codes, purpose=purpose, deadline_s=deadline_s, requester=requester)
 
     def _loaded_latest(self) -> FederatedSecureBoostScorer | FederatedScorecardScorer | None:
         """The scorer already loaded, if it is still the latest model's (a stat of the models folder)."""

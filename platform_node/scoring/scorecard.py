@@ -73,8 +73,10 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
 
         return read
 
-    def _request(self, ids: list[str], use_id: str) -> scoring_pb2.PointsRequest:
-        return scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id)
+    def _request(self, ids: list[str], use_id: str, requester: str = "", purpose: str = ""
+                 ) -> scoring_pb2.PointsRequest:
+        return scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id, institution=requester,
+                                         purpose=purpose)
 
     def _combine(self, ids: list[str], fanout: FanOut[PartyScores]) -> ScoreBatch:
         if fanout.failed:

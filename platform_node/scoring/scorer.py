@@ -164,7 +164,9 @@ class Scorer(Protocol):
     """Scores enterprises with the published joint model.
 
     Preconditions: every credit code is valid (the API checks) and distinct; `purpose` is a `Purpose` value;
-    `deadline_s` bounds the wait for each source node. Must answer one result per code, in order.
+    `deadline_s` bounds the wait for each source node; `requester` is the institution that asked (kind/slug),
+    which each source node's approval must name. Must answer one result per code, in order.
     """
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch: ...
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
+              ) -> ScoreBatch: ...

@@ -66,8 +66,10 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
     def _reader(self, rows: int) -> Callable[[object], scoring_pb2.MaskReply]:
         return _as_is
 
-    def _request(self, ids: list[str], use_id: str) -> scoring_pb2.MaskRequest:
-        return scoring_pb2.MaskRequest(model_id=self.model_id, ids=ids, use_id=use_id)
+    def _request(self, ids: list[str], use_id: str, requester: str = "", purpose: str = ""
+                 ) -> scoring_pb2.MaskRequest:
+        return scoring_pb2.MaskRequest(model_id=self.model_id, ids=ids, use_id=use_id, institution=requester,
+                                       purpose=purpose)
 
     def _combine(self, ids: list[str], fanout: FanOut[scoring_pb2.MaskReply]) -> ScoreBatch:
         if fanout.failed:

@@ -23,7 +23,16 @@ from sandbox.demo.bank import onboard, run_bank_demo
 from sandbox.demo.banks import register_banks_model, run_banks_demo
 from sandbox.demo.baselines import plaintext_baselines
 from sandbox.demo.consent import run_consent_demo
+from sandbox.demo.governance import (
+    CATALOGUE_CONDITIONS,
+    DEMO_PROJECT,
+    approve_project,
+    revoke_and_score,
+    show_refusals,
+    show_usage_report,
+)
 from sandbox.demo.scorecard import run_scorecard_demo
+from sandbox.governance import SANDBOX_PROJECT
 from sandbox.launcher import PLATFORM, LocalFederation, NodeData
 from sandbox.processes import ProcessFailed
 from sandbox.synthdata import generate
@@ -42,9 +51,9 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
         _print(fmt.format(*r))
 
 
-def demo_job(sources: list[str], *, trees: int, key_bits: int) -> str:
+def demo_job(sources: list[str], *, trees: int, key_bits: int, project: str = SANDBOX_PROJECT) -> str:
     passive = ", ".join(f'"source/{s}"' for s in sources)
-    return (f'[job]\nname = "demo-credit-risk"\n\n[parties]\nactive = "{PLATFORM.party}"\n'
+    return (f'[job]\nname = "demo-credit-risk"\nproject = "{project}"\n\n[parties]\nactive = "{PLATFORM.party}"\n'
             f'passive = [{passive}]\n\n[psi]\nreveal = "both"\nbatch_size = 20000\n\n'
             f'[train]\nalgorithm = "secureboost"\nmodel_name = "credit-risk"\nn_trees = {trees}\nmax_depth = 3\n'
             f'learning_rate = 0.3\nbins = 32\nkey_bits = {key_bits}\nscheme = "paillier"\nholdout = 0.2\n\n'
@@ -71,7 +80,9 @@ def run_demo(args: argparse.Namespace) -> int:
         return 2
     node_data = {s: units[s] for s in sources}
     platform = NodeData(data_dir / manifest.platform.schema, data_dir / manifest.platform.table)
-    federation = LocalFederation(state_dir, platform, node_data)
+    # Each unit decides: no approval exists until the units sign them in step [2b].
+    federation = LocalFederation(state_dir, platform, node_data, catalogue_conditions=CATALOGUE_CONDITIONS,
+                                 approvals=())
     ok = False
     try:
         _print(f"[2/8] starting coordinator, platform and {len(sources)} source nodes as separate processes (mTLS)")
@@ -85,9 +96,15 @@ def run_demo(args: argparse.Namespace) -> int:
                     rows.append([n.party, n.address, str(t.rows if t else 0),
                                  f"{len(t.columns) if t else 0} ({protected} protected)"])
                 _table(rows, ["node", "address", "rows", "columns (published schema, no values)"])
+            _print(f"[2b/8] data governance: the operator files project {DEMO_PROJECT}; each source unit reviews "
+                   "and signs its approval on its own node")
+            approvals = approve_project(federation, sources, _print,
+                                        verifier="tax" if "tax" in sources else sources[0])
+            with federation.client() as client:
                 _print(f"[3/8] joint job: PSI (ECDH on Curve25519) with {len(sources)} sources, then SecureBoost "
                        f"({args.trees} trees, Paillier-{args.key_bits}), then publish")
-                job_id = client.submit(demo_job(sources, trees=args.trees, key_bits=args.key_bits))
+                job_id = client.submit(demo_job(sources, trees=args.trees, key_bits=args.key_bits,
+                                                project=DEMO_PROJECT))
                 _print(f"      job {job_id}")
                 final = None
                 for event in client.watch(job_id):
@@ -128,7 +145,7 @@ def run_demo(args: argparse.Namespace) -> int:
             with federation.client() as client:
                 if not run_scorecard_demo(client, sources, key_bits=args.key_bits,
                                           secureboost_metrics=all_results["train"][PLATFORM.party]["metrics"],
-                                          out=_print):
+                                          out=_print, project=DEMO_PROJECT):
                     return 1
             _print("[6c/8] risk monitoring: a loan re-scored under the newer model, an alert by webhook")
             if not run_alert_demo(federation, credentials, sources, out=_print):
@@ -148,6 +165,17 @@ def run_demo(args: argparse.Namespace) -> int:
             if not consent_ok:
                 _print("error: the consent scenario did not behave as expected (see the lines marked above)")
                 return 1
+            reviewer = "tax" if "tax" in sources else None
+            if reviewer is not None:
+                _print("[7b/8] source units decide: an unapproved item refused, a not_shared column kept home, "
+                       "a revocation that stops online scoring through the unit, the unit's usage report")
+                governed = show_refusals(federation, sources, all_results["train"], _print)
+                governed &= revoke_and_score(federation, approvals[reviewer], credentials["demo_bank_api_key"],
+                                             codes[0], _print)
+                governed &= show_usage_report(federation, _print)
+                if not governed:
+                    _print("error: the governance scenario did not behave as expected (see the lines marked above)")
+                    return 1
             if not args.skip_banks:
                 _print("[8/8] horizontal learning among three banks (Flower SuperLink + SuperNodes, TLS, "
                        "CKKS-encrypted aggregation)")

@@ -8,14 +8,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cli.operator_client import stage_results
+from sandbox.governance import SANDBOX_PROJECT
 
 PLATFORM = "platform/main"
 
 
-def scorecard_job(sources: Sequence[str], *, key_bits: int, epochs: int = 15) -> str:
+def scorecard_job(sources: Sequence[str], *, key_bits: int, epochs: int = 15, project: str = SANDBOX_PROJECT) -> str:
     """The demo's scorecard job file: PSI, WOE binning (Paillier), LR with the coordinator as arbiter."""
     passive = ", ".join(f'"source/{s}"' for s in sources)
-    return (f'[job]\nname = "demo-scorecard"\n\n[parties]\nactive = "{PLATFORM}"\npassive = [{passive}]\n\n'
+    return (f'[job]\nname = "demo-scorecard"\nproject = "{project}"\n\n[parties]\nactive = "{PLATFORM}"\npassive = [{passive}]\n\n'
             f'[psi]\nreveal = "both"\nbatch_size = 20000\n\n'
             f'[train]\nalgorithm = "scorecard"\nmodel_name = "credit-scorecard"\nkey_bits = {key_bits}\n'
             f'holdout = 0.2\nepochs = {epochs}\nbatch_size = 2048\nlearning_rate = 0.5\nl2 = 0.001\n'
@@ -25,11 +26,11 @@ def scorecard_job(sources: Sequence[str], *, key_bits: int, epochs: int = 15) ->
 
 def run_scorecard_demo(client, sources: Sequence[str], *, key_bits: int,
                        secureboost_metrics: Mapping[str, Any], out: Callable[[str], None] = print,
-                       top: int = 8) -> bool:
+                       top: int = 8, project: str = SANDBOX_PROJECT) -> bool:
     """Submit the scorecard job through `client` (a connected CoordinatorClient), print its holdout
     AUC/KS/Gini/PSI next to `secureboost_metrics` and the IV ranking; returns whether the job succeeded."""
     started = time.monotonic()
-    job_id = client.submit(scorecard_job(sources, key_bits=key_bits))
+    job_id = client.submit(scorecard_job(sources, key_bits=key_bits, project=project))
     out(f"      scorecard job {job_id}: PSI, WOE binning (Paillier-{key_bits} labels), vertical LR "
         "(CKKS, coordinator as arbiter), points")
     final = None

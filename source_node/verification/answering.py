@@ -33,11 +33,14 @@ from consent.authorisation import (
     VerificationResponder,
     WireFormatError,
 )
+from consent.governance import Approval, ApprovalRefused, Task, TaskKind
+from consent.governance.usage_lines import UsageKind
 from errors import Refused, Unavailable
 from federation.key_binding import BindingVerifier, KeyBindingInvalid, KeyPurpose
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
 from federation.server import peer_identity
+from source_node.governance import SourceGovernance
 from source_node.verification.registry_link import PLATFORM
 
 log = logging.getLogger("xyd.source.verification")
@@ -121,6 +124,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
         clock: Callable[[], datetime],
         relay: Identity = PLATFORM,
         rng: Callable[[int], bytes] = os.urandom,
+        governance: SourceGovernance | None = None,
     ) -> None:
         self._own_binding = own_binding
         self._directory = directory
@@ -128,6 +132,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
         self._clock = clock
         self._relay = relay
         self._rng = rng
+        self._governance = governance
         self._responder: VerificationResponder | None = None
 
     def ready(self, responder: VerificationResponder) -> None:
@@ -159,11 +164,28 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
             except KeyBindingInvalid as exc:
                 # The gate then refuses as UNKNOWN_REQUESTER unless it holds a good binding already.
                 log.warning("relayed requester binding refused: %s", exc)
+        approval = None
+        if self._governance is not None:
+            try:
+                approval = self._approve(signed.parse(), caller.party)
+            except ApprovalRefused as exc:
+                log.info("refused %s: %s (%s)", signed.request_id, exc.code.value, exc.detail)
+                return verification_pb2.RelayedAnswer(refusal=verification_pb2.Refusal(code=exc.code.value))
+            except (WireFormatError, ValueError, TypeError):
+                return verification_pb2.RelayedAnswer(refusal=verification_pb2.Refusal(
+                    code=RefusalReason.MALFORMED_REQUEST.public_code))
         with self._capture.capturing() as leaves:
             try:
                 sealed = responder.respond(signed, now=now, rng=self._rng)
                 reply = verification_pb2.RelayedAnswer(sealed_answer=sealed.to_bytes())
+                if approval is not None:  # the node's own record of what it answered
+                    request = signed.parse()
+                    self._governance.usage.count(
+                        UsageKind.VERIFY, day=now.date().isoformat(), model_id="", institution=request.requester,
+                        purpose=request.purpose.value, approval_id=approval.approval_id, n=1)
             except AuthorisationRefused as refusal:
+                if approval is not None:  # the query was counted under the approval: give it back
+                    self._governance.store.release(approval.approval_id, "queries", 1)
                 log.info("refused %s: %s", signed.request_id, refusal.reason.value)
                 reply = verification_pb2.RelayedAnswer(
                     refusal=verification_pb2.Refusal(code=refusal.reason.public_code))
@@ -174,6 +196,14 @@ class VerificationServicer(verification_pb2_grpc.VerificationServicer):
                 reply = verification_pb2.RelayedAnswer(refusal=verification_pb2.Refusal(code=ANSWER_FAILED))
         reply.audit_leaves.extend(leaves)
         return reply
+
+    def _approve(self, request, relay: str) -> Approval:
+        """The source unit's approval of answering this institution about this item (one query counted)."""
+        assert self._governance is not None
+        requester = request.requester
+        return self._governance.policy.check(Task(
+            kind=TaskKind.VERIFY, leader=relay, algorithm="verification", items=(request.question.field,),
+            queries=1, institution=requester, institution_kind=requester.split("/")[0]))
 
     def Keys(  # noqa: N802 - gRPC method name
         self, request: verification_pb2.KeysRequest, context: grpc.ServicerContext

@@ -27,6 +27,7 @@ from federation.key_binding import BindingVerifier
 from federation.pki import NodeTls
 from federation.proto import verification_pb2_grpc
 from federation.server import NodeServer
+from source_node.governance import SourceGovernance
 from source_node.verification.answering import BindingDirectory, LeafCapture, VerificationServicer
 from source_node.verification.catalogue import catalogue_from_settings, table_lookup
 from source_node.verification.keys import NodeKeys
@@ -80,6 +81,7 @@ def attach(
     table: LoadedTable,
     tls: NodeTls,
     clock: Callable[[], datetime] = utc_now,
+    governance: SourceGovernance | None = None,
 ) -> VerificationNode:
     """Add the `Verification` and `Witness` services to `server` (before it starts) and connect to the
     platform's consent registry in the background once the server is up."""
@@ -95,7 +97,7 @@ def attach(
     capture = LeafCapture(local_log)
     directory = BindingDirectory(bindings, clock=clock)
     answering = VerificationServicer(own_binding=lambda: own_binding, directory=directory, capture=capture,
-                                     clock=clock)
+                                     clock=clock, governance=governance)
     witnessing = WitnessServicer(clock=clock)
     # Only the platform relays verification requests and publishes checkpoints to witness.
     server.add_servicer(verification_pb2_grpc.add_VerificationServicer_to_server, answering, roles={"platform"})

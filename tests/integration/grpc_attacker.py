@@ -20,14 +20,18 @@ from pathlib import Path
 import grpc
 import psutil
 
+from cli.source_admin_client import AdminClient
+from consent.governance import create_approval_key, load_approval_private_key
 from federation.chunking import GRPC_MESSAGE_OPTIONS
 from federation.grpc_channel import open_secure_channel
 from federation.pki import CertificateAuthority, Identity, NodeTls
 from federation.proto import control_pb2, control_pb2_grpc, transport_pb2
+from sandbox.governance import ApprovalPlan, catalogue_items, catalogue_toml, request_terms
 from sandbox.processes import ProcessGroup, Supervised
 from sandbox.synthdata import generate
 
 TAX, PLATFORM, COURT = Identity("source", "tax"), Identity("platform", "main"), Identity("source", "court")
+ATTACK_PROJECT = "attack"  # the project the tax victim's administrator approved, so its stages run
 COORDINATOR, BANK, ADMIN = Identity("coordinator", "main"), Identity("bank", "icbc-sz"), Identity("admin", "op")
 PUSH = "/xyd.transport.Mailbox/Push"
 # Short stall deadlines for the victims, so the tests see stalled calls cut within seconds.
@@ -76,9 +80,30 @@ def _config(root: Path, ca: Path, identity: Identity, schema: Path, table: Path)
              f'crl = "{ca / "crl.pem"}"', "", "[data]", f'schema = "{schema}"', f'table = "{table}"', "",
              "[limits]", *(f"{k} = {v}" for k, v in TEST_LIMITS.items()), ""]
     folder.mkdir(parents=True, exist_ok=True)
+    if identity.role == "source":  # governed like every source node; no approval is filed (none is needed here)
+        key = folder / "approval"
+        create_approval_key(key.with_suffix(".key"), key.with_suffix(".pub"))
+        lines += ["[governance]", f'approval_key = "{key.with_suffix(".pub")}"', 'admin_listen = "127.0.0.1:0"', "",
+                  *catalogue_toml(catalogue_items(schema))]
     path = folder / "node.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _approve_stages(folder: Path, state: Path, schema: Path) -> None:
+    """The victim unit's administrator files and signs, on its node, an approval for the attack's PSI stages."""
+    admin_url = state / "admin_url"
+    deadline = time.monotonic() + 30
+    while not admin_url.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no admin endpoint under {state}")
+        time.sleep(0.05)
+    plan = ApprovalPlan(project=ATTACK_PROJECT, description="the gRPC attack tests' stages")
+    terms = request_terms(TAX.party, plan, catalogue=catalogue_items(schema),
+                          counterparties=(COURT.party, COORDINATOR.party), requested_by=ADMIN.party)
+    key = load_approval_private_key(folder / "approval.key")
+    with AdminClient(admin_url.read_text(encoding="utf-8").strip(), key) as admin:
+        admin.approve(admin.file(terms)["approval_id"])
 
 
 class SilentPeer:
@@ -120,6 +145,8 @@ def running_victims(root: Path) -> Iterator[Victims]:
             state = config.parent / "state"
             address = group.wait_for_file(member, state / "address", 60)
             victims.append(Victim(identity, member, address, state))
+            if identity.role == "source":
+                _approve_stages(config.parent, state, data / f"{unit}.toml")
         yield Victims(root, ca, victims[0], victims[1], {who: peer.address for who, peer in silent.items()})
     finally:
         group.stop_all()
@@ -198,7 +225,7 @@ def peak_growth(victim: Victim, seconds: float, baseline: int) -> int:
 
 def psi_params(active: str, passive: list[str]) -> str:
     return json.dumps({"active": active, "passive": passive, "active_learns": True, "passive_learns": True,
-                       "job_name": "x"})
+                       "job_name": "x", "project": ATTACK_PROJECT})
 
 
 @contextmanager

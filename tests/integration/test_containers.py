@@ -126,7 +126,7 @@ def test_each_node_holds_only_its_own_key(deployment) -> None:
 
 def _job() -> str:
     passive = ", ".join(f'"source/{u}"' for u in SOURCES.values())
-    return (f'[job]\nname = "containers"\nstages = ["psi", "train", "evaluate", "publish"]\n[parties]\n'
+    return (f'[job]\nname = "containers"\nproject = "sandbox"\nstages = ["psi", "train", "evaluate", "publish"]\n[parties]\n'
             f'active = "platform/main"\npassive = [{passive}]\n[psi]\nreveal = "both"\n[train]\n'
             f'algorithm = "secureboost"\nn_trees = 3\nmax_depth = 3\nbins = 16\nkey_bits = 2048\n')
 

@@ -46,7 +46,7 @@ def test_a_psi_job_runs_across_the_hosts(federation) -> None:
     fed, _ = federation
     passive = ", ".join(f'"source/{s}"' for s in SOURCES)
     with fed.client() as client:
-        job = client.submit(f'[job]\nname = "hosts"\nstages = ["psi"]\n[parties]\nactive = "platform/main"\n'
+        job = client.submit(f'[job]\nname = "hosts"\nproject = "sandbox"\nstages = ["psi"]\n[parties]\nactive = "platform/main"\n'
                             f'passive = [{passive}]\n[psi]\nreveal = "both"\n')
         list(client.watch(job, timeout=120))
         status = client.status(job)

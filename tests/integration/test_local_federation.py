@@ -27,7 +27,7 @@ def _ids(path: Path) -> set[str]:
 
 def _job(sources: tuple[str, ...], reveal: str = "both") -> str:
     passive = ", ".join(f'"source/{s}"' for s in sources)
-    return (f'[job]\nname = "t"\nstages = ["psi"]\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
+    return (f'[job]\nname = "t"\nproject = "sandbox"\nstages = ["psi"]\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
             f'[psi]\nreveal = "{reveal}"\nbatch_size = 300\n')
 
 
@@ -132,7 +132,7 @@ def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> N
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo", "--enterprises", "400", "--trees", "2", "--skip-banks", "--sources", "tax,utilities,customs",
          "--state-dir", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "intersection" in proc.stdout and "source/customs" in proc.stdout
@@ -146,6 +146,7 @@ def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> N
 SB_JOB = """
 [job]
 name = "sb"
+project = "sandbox"
 
 [parties]
 active = "platform/main"
@@ -231,12 +232,13 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
 
     async def on_loop():  # the bank API's single scores: the same fan-out from an event loop
         try:
-            return await scorer.score_async(ids[:40], purpose="PRE_LOAN_REVIEW", deadline_s=30)
+            return await scorer.score_async(ids[:40], purpose="PRE_LOAN_REVIEW", deadline_s=30,
+                                            requester="bank/it-bank")
         finally:
             await aio_channels.aclose()
 
     try:
-        batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30)
+        batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30, requester="bank/it-bank")
         from_loop = uvloop.run(on_loop())
     finally:
         scorer.close()
@@ -260,7 +262,8 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
     channels = PeerChannels(tls)
     try:
         stub = scoring_pb2_grpc.PartyScoringStub(channels.get(nodes["source/tax"].address, Identity("source", "tax")))
-        reply = stub.LeafMasks(scoring_pb2.MaskRequest(model_id=model_id, ids=sample), timeout=30)
+        reply = stub.LeafMasks(scoring_pb2.MaskRequest(model_id=model_id, ids=sample, institution="bank/it-bank"),
+                               timeout=30)
     finally:
         channels.close()
     wire = reply.SerializeToString()
@@ -463,8 +466,11 @@ def test_operator_console_shows_nodes_health_job_progress_and_the_models_curves(
 
 
 def test_the_sample_psi_job_of_the_docs_runs(federation: LocalFederation) -> None:
-    """docs/examples/psi-job.toml, as shipped, matches the platform with two source units."""
+    """docs/examples/psi-job.toml, as shipped but for the project the sandbox's units approved, matches the
+    platform with two source units."""
     spec = (Path(__file__).resolve().parents[2] / "docs" / "examples" / "psi-job.toml").read_text(encoding="utf-8")
+    assert 'project = "credit-2026"' in spec
+    spec = spec.replace('project = "credit-2026"', 'project = "sandbox"')
     _, _, status = _run(federation, spec)
     assert status.state == "SUCCEEDED", status.error
 

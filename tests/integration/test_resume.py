@@ -31,6 +31,7 @@ TREES = 5
 JOB = f"""
 [job]
 name = "resume"
+project = "sandbox"
 stages = ["psi", "train", "publish"]
 
 [parties]

@@ -19,7 +19,7 @@ PARTIES = ("platform/main", *(f"source/{s}" for s in SOURCES))
 
 def _job(algorithm: str, extra: str = "") -> str:
     passive = ", ".join(f'"source/{s}"' for s in SOURCES)
-    return (f'[job]\nname = "{algorithm}"\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
+    return (f'[job]\nname = "{algorithm}"\nproject = "sandbox"\n[parties]\nactive = "platform/main"\npassive = [{passive}]\n'
             f'[psi]\nreveal = "both"\n[train]\nalgorithm = "{algorithm}"\nmodel_name = "it-{algorithm}"\n'
             f'key_bits = 1024\nholdout = 0.25\nepochs = 8\nbatch_size = 512\n'
             f'learning_rate = 0.5\n{extra}')
@@ -107,7 +107,7 @@ def test_points_scoring_over_mtls_equals_in_process_scoring_of_stored_parts(
         model_id=model_id, model_version="1", part=platform_part, own_table=platform, label_column="default",
         sources=[SourceEndpoint(p, nodes[p].address, p.split("/")[1]) for p in PARTIES[1:]], channels=channels)
     try:
-        batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30)
+        batch = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30, requester="bank/it-bank")
     finally:
         scorer.close()
         channels.close()
@@ -147,12 +147,14 @@ def test_points_scoring_over_mtls_equals_in_process_scoring_of_stored_parts(
 
     async def on_loop():  # the bank API's single scores: loaded in a worker thread, fanned out on the loop
         try:
-            return await published.score_async(ids[:50], purpose="PRE_LOAN_REVIEW", deadline_s=30)
+            return await published.score_async(ids[:50], purpose="PRE_LOAN_REVIEW", deadline_s=30,
+                                               requester="bank/it-bank")
         finally:
             await published.aclose()
 
     try:
-        via_api = [r for r in published.score(ids[:50], purpose="PRE_LOAN_REVIEW", deadline_s=30)]
+        via_api = [r for r in published.score(ids[:50], purpose="PRE_LOAN_REVIEW", deadline_s=30,
+                                              requester="bank/it-bank")]
         from_loop = uvloop.run(on_loop())
     finally:
         published.close()

@@ -51,6 +51,11 @@ def test_parses_parties_stages_and_params() -> None:
         ("[job]\nmax_message_mb=0\n[parties]\nactive='platform/main'\npassive=['source/tax']", "max_message_mb"),
         ("[job]\nmax_message_mb=4097\n[parties]\nactive='platform/main'\npassive=['source/tax']", "1..4096"),
         ("[job]\nmax_message_mb='64'\n[parties]\nactive='platform/main'\npassive=['source/tax']", "integer"),
+        # The insider attack: a source unit leading a match against another unit's table.
+        ("[parties]\nactive='source/tax'\npassive=['source/court']", "only the platform may lead"),
+        ("[job]\nproject='Bad Project'\n[parties]\nactive='platform/main'\npassive=['source/tax']", "project"),
+        ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[items]\n'source/court'=['x']", "not a passive"),
+        ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[items]\n'source/tax'=[]", "non-empty list"),
     ],
 )
 def test_rejects_bad_job_files_with_a_clear_reason(text: str, needle: str) -> None:
@@ -69,7 +74,18 @@ def test_training_settings_are_typed_and_reach_every_stage() -> None:
     assert evaluate.require_train().key.scheme == "ou"
     assert evaluate.evaluate.contributions
     assert not StageParams.parse(spec.stage_params(Stage.TRAIN)).evaluate.contributions
+
+
 def test_the_message_ceiling_travels_in_bytes_and_defaults_to_the_nodes() -> None:
     assert parse_job_spec(GOOD).max_message_bytes == 0  # each node's default
     declared = parse_job_spec(GOOD.replace('stages = ["psi"]', 'stages = ["psi"]\nmax_message_mb = 64'))
     assert declared.max_message_mb == 64 and declared.max_message_bytes == 64 << 20
+
+
+def test_project_and_items_reach_every_stage() -> None:
+    spec = parse_job_spec("[job]\nproject='credit-2026'\n[parties]\nactive='platform/main'\npassive=['source/tax']\n"
+                          "[items]\n'source/tax'=['revenue_12m_cny']\n[train]\nalgorithm='secureboost'\n")
+    assert spec.project == "credit-2026" and spec.items == {"source/tax": ("revenue_12m_cny",)}
+    for stage in spec.stages:
+        params = spec.stage_params(stage)
+        assert params["project"] == "credit-2026" and params["items"] == {"source/tax": ["revenue_12m_cny"]}

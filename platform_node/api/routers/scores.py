@@ -71,8 +71,9 @@ def record_uses(services: PlatformServices, institution: Institution, prepared: 
                                     prepared=prepared, now=now)
 
 
-def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_s: float) -> ScoreBatch:
-    batch = services.scoring.score(codes, purpose=purpose, deadline_s=deadline_s)
+def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_s: float, requester: str
+           ) -> ScoreBatch:
+    batch = services.scoring.score(codes, purpose=purpose, deadline_s=deadline_s, requester=requester)
     batch.check_answers(codes)
     return batch
 
@@ -82,7 +83,7 @@ def score_and_record(services: PlatformServices, institution: Institution, codes
     """Check the quota, score, and record every enterprise as a use with its leaf (one group-commit
     transaction); the answers in `codes` order. The batch endpoint's steps, which the console runs too."""
     check_quota(services, institution, len(codes), now)
-    batch = _score(services, codes, purpose, services.settings.scoring_deadline_s)
+    batch = _score(services, codes, purpose, services.settings.scoring_deadline_s, institution.id)
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=purpose,
                                             loan_application_ref=loan_application_ref,
                                             outcomes=list(batch.results), now=now, batch_id=batch_id)
@@ -113,10 +114,11 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
     codes = [body.credit_code]
     if services.scores_on_loop():
         batch = await services.async_scoring.score(codes, purpose=body.purpose.value,
-                                                   deadline_s=settings.scoring_deadline_s)
+                                                   deadline_s=settings.scoring_deadline_s, requester=institution.id)
     else:
         batch = await asyncio.wrap_future(
-            services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s))
+            services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s,
+                                    requester=institution.id))
     batch.check_answers(codes)
     result = batch.results[0]
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,

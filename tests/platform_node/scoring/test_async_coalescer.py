@@ -27,7 +27,8 @@ class HeldScorer:
         self.running = 0
         self.most_running = 0
 
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float,
+                    requester: str = "") -> ScoreBatch:
         self.calls.append((list(credit_codes), purpose, deadline_s))
         self.running += 1
         self.most_running = max(self.most_running, self.running)
@@ -90,13 +91,15 @@ def test_no_more_than_max_in_flight_calls_run_and_purposes_are_not_mixed() -> No
 
 
 class BrokenScorer:
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float,
+                    requester: str = "") -> ScoreBatch:
         await asyncio.sleep(0)
         raise ConnectionError("inner scorer failed")
 
 
 class WrongOrderScorer:
-    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float,
+                    requester: str = "") -> ScoreBatch:
         return DIRECT.score(list(reversed(credit_codes)), purpose=purpose, deadline_s=deadline_s)
 
 
@@ -118,7 +121,7 @@ def test_an_inner_failure_or_broken_contract_reaches_every_request_of_the_call(i
 def test_every_request_gets_exactly_its_own_results(requests: list[list[int]], in_flight: int, group_codes: int
                                                     ) -> None:
     class Immediate:
-        async def score_async(self, credit_codes, *, purpose, deadline_s):
+        async def score_async(self, credit_codes, *, purpose, deadline_s, requester=""):
             await asyncio.sleep(0)
             return DIRECT.score(credit_codes, purpose=purpose, deadline_s=deadline_s)
 

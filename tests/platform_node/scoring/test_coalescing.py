@@ -18,11 +18,14 @@ class RecordingScorer:
     def __init__(self, codes: list[str]) -> None:
         self.inner = local_scorer(feature_sources(codes))
         self.calls: list[tuple[list[str], str]] = []
+        self.requesters: list[str] = []
         self.release = threading.Event()
         self.entered = threading.Event()
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float,
+                    requester: str = "") -> ScoreBatch:
         self.calls.append((list(credit_codes), purpose))
+        self.requesters.append(requester)
         self.entered.set()
         self.release.wait(timeout=30)
         return self.inner.score(credit_codes, purpose=purpose, deadline_s=deadline_s)
@@ -64,8 +67,29 @@ def test_purposes_are_not_mixed_and_large_requests_skip_the_queue() -> None:
     assert ([codes[101]], "POST_LOAN_MONITORING") in inner.calls
 
 
+def test_requests_of_different_institutions_are_not_mixed() -> None:
+    """Each source node admits a shared call under its approval for one institution, so a call never carries
+    two institutions' requests."""
+    codes = enterprises(10)
+    inner = RecordingScorer(codes)
+    scorer = CoalescingScorer(lambda: inner, dispatchers=1)
+    first = scorer.submit(codes[:1], purpose="PRE_LOAN_REVIEW", deadline_s=2.0, requester="bank/a")
+    assert inner.entered.wait(timeout=30)
+    queued = [scorer.submit([codes[i]], purpose="PRE_LOAN_REVIEW", deadline_s=2.0,
+                            requester="bank/a" if i % 2 else "bank/b") for i in range(1, 9)]
+    inner.release.set()
+    for future in [first, *queued]:
+        future.result(timeout=30)
+    scorer.close()
+    assert inner.requesters[0] == "bank/a" and sorted(inner.requesters[1:]) == ["bank/a", "bank/b"]
+    for asked, requester in zip([c for c, _ in inner.calls], inner.requesters, strict=True):
+        expected = {codes[i] for i in range(1, 9) if ("bank/a" if i % 2 else "bank/b") == requester}
+        assert set(asked) <= expected | {codes[0]}
+
+
 class BrokenScorer:
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float) -> ScoreBatch:
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float,
+                    requester: str = "") -> ScoreBatch:
         raise ConnectionError("inner scorer failed")
 
 

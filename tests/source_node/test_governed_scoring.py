@@ -1,0 +1,89 @@
+"""Online scoring under approval, over mTLS: every answer is admitted against the approval the model part was
+published under; refusals carry their code; a revocation refuses the next request; queries are counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from consent.governance import ApprovalStatus, Quotas, Serving
+from federation.grpc_channel import open_secure_channel
+from federation.pki import CertificateAuthority, Identity
+from federation.proto import scoring_pb2, scoring_pb2_grpc
+from federation.server import NodeServer
+from sandbox.synthdata import generate
+from source_node.scoring import PartyScoringServicer
+from tables import load_table
+from tests.consent.governance_world import T0
+from tests.source_node.governed_job import (
+    NOT_SHARED,
+    PLATFORM,
+    TAX,
+    UNAPPROVED,
+    GovernedSource,
+    approval_terms,
+    job,
+    load_tax,
+    platform_handlers,
+    run_stage,
+)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    folder = tmp_path_factory.mktemp("governed-scoring")
+    generate(200, 3, folder / "data")
+    source = GovernedSource(load_tax(folder / "data"), folder / "gov")
+    items = tuple(c for c in source.table.schema.column_names if c not in (NOT_SHARED, UNAPPROVED))
+    approval_id = source.approve(approval_terms(items, serving=Serving(online=True, institutions=("bank/icbc-sz",),
+                                                                       institution_kinds=("guarantor",)),
+                                                quotas=Quotas(10**9, 25)))
+    platform = load_table(folder / "data" / "platform.toml", folder / "data" / "platform.csv")
+    handlers = {PLATFORM: platform_handlers(platform), TAX: source.handlers()}
+    spec = job(trees=2)
+    for stage in spec.stages:
+        assert not run_stage(spec, stage, handlers, folder / "run").errors
+    models = folder / "run" / "source-tax" / "models"
+    (models / "sb-unapproved").mkdir()
+    (models / "sb-unapproved" / "secureboost-passive.bin").write_bytes(
+        (models / "sb-job-1" / "secureboost-passive.bin").read_bytes())
+    ca = CertificateAuthority.create(folder / "pki")
+    server = NodeServer(ca.issue(Identity("source", "tax")))
+    server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server,
+                        PartyScoringServicer(source.table, models, source.governance))
+    server.start()
+    channel = open_secure_channel(server.address, ca.issue(Identity("platform", "main")), Identity("source", "tax"))
+    try:
+        yield scoring_pb2_grpc.PartyScoringStub(channel), source, approval_id, [str(i) for i in source.table.ids]
+    finally:
+        channel.close()
+        server.stop(0)
+
+
+def ask(stub, ids, *, model: str = "sb-job-1", institution: str = "bank/icbc-sz") -> str:
+    try:
+        stub.LeafMasks(scoring_pb2.MaskRequest(model_id=model, ids=ids, institution=institution,
+                                               purpose="PRE_LOAN_REVIEW"), timeout=10)
+        return "OK"
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error
+        return error.details().split(":")[0]
+
+
+def test_scoring_is_admitted_per_answer_and_refused_with_a_code(served) -> None:
+    stub, source, approval_id, ids = served
+    assert ask(stub, ids[:5]) == "OK"
+    assert ask(stub, ids[:5], institution="guarantor/any") == "OK"
+    assert ask(stub, ids[:5], institution="bank/other") == "COUNTERPARTY_NOT_APPROVED"
+    assert ask(stub, ids[:5], model="sb-unapproved") == "APPROVAL_MISSING"
+    source.store.transition(approval_id, ApprovalStatus.SUSPENDED, actor="admin/tax", reason="", now=T0)
+    assert ask(stub, ids[:5]) == "APPROVAL_REVOKED"
+    source.store.transition(approval_id, ApprovalStatus.APPROVED, actor="admin/tax", reason="", now=T0)
+    assert ask(stub, ids[:5]) == "OK"
+    # 15 answers given of a quota of 25: ten more fit, the eleventh does not.
+    assert ask(stub, ids[:10]) == "OK"
+    assert ask(stub, ids[:1]) == "QUOTA_EXCEEDED"
+    source.governance.answers.close()
+    assert source.store.used(approval_id)["queries"] == 25
