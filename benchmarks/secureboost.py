@@ -1,5 +1,5 @@
 """SecureBoost benchmark: `python -m benchmarks secureboost --guest G.csv --host H.csv [--host H2.csv ...]
---id-col id --label-col y --trees 30 --depth 3 --bins 32 --lr 0.3 --key-bits 2048 [--scheme paillier|ou|plain]
+--id-col id --label-col y --trees 30 --depth 3 --bins 32 --lr 0.3 [--key-bits 3072] [--scheme paillier|ou|plain]
 [--transport grpc|inprocess]`.
 
 With the default transport every party is its own OS process with its own NodeServer, talking mutual-TLS
@@ -78,11 +78,11 @@ def load_table(path: str, id_col: str, label_col: str | None) -> tuple[list[str]
     return ids, FeatureTable(tuple(columns), frame[columns].to_numpy(np.float64)), labels
 
 
-def _keypair(scheme: str, key_bits: int, short_exponent_bits: int = 0) -> PaillierKeypair | OUKeypair:
+def _keypair(scheme: str, key_bits: int, exponent_bits: int = 0) -> PaillierKeypair | OUKeypair:
     small = key_bits < 2048
-    # 0 = the default: the key owner's obfuscator exponents are uniform per CRT half (no short-exponent
-    # assumption). A positive value is the explicit opt-in to DJN exponents of that length.
-    short = {"exponent_bits": short_exponent_bits, "allow_short_exponents": True} if short_exponent_bits else {}
+    # 0 = the default: exponents of twice the key's security strength (docs/protocols/he.md 0); key_bits // 2
+    # or more makes the key owner draw exponents uniform per CRT half.
+    short = {"exponent_bits": exponent_bits} if exponent_bits else {}
     if scheme == "ou":
         # n = p^2 q with |p| = |q| = key_bits // 3: round up to a multiple of 3 so n has at least key_bits bits
         # (models.he rebuilds a received OU key's size as 3 * |p| and refuses anything under 2048).
@@ -91,11 +91,12 @@ def _keypair(scheme: str, key_bits: int, short_exponent_bits: int = 0) -> Pailli
     return PaillierKeypair.generate(PaillierParams(key_bits=key_bits, allow_insecure_for_tests=small, **short))
 
 
-def exponent_setting(short_exponent_bits: int) -> str:
+def exponent_setting(keys: PaillierKeypair | OUKeypair) -> str:
     """How the key owner's obfuscators were made, for the result line."""
-    if short_exponent_bits:
-        return f"short DJN exponents of {short_exponent_bits} bits (opt-in)"
-    return "uniform per CRT half (default)"
+    params = keys.public.params
+    if params.short_exponents:
+        return f"DJN exponents of {params.exponent_bits} bits (2 x {params.security_bits}-bit security)"
+    return "uniform per CRT half"
 
 
 def _pool_capacity(rows: int) -> int:
@@ -116,10 +117,10 @@ def party_main(argv: list[str]) -> int:
     parser.add_argument("--label-col")
     parser.add_argument("--params", required=True)
     parser.add_argument("--scheme", default="paillier")
-    parser.add_argument("--key-bits", type=int, default=2048)
+    parser.add_argument("--key-bits", type=int, default=PaillierParams().key_bits)
     parser.add_argument("--pool-workers", type=int, default=2)
     parser.add_argument("--pool-niceness", type=int, default=0)
-    parser.add_argument("--short-exponent-bits", type=int, default=0)
+    parser.add_argument("--exponent-bits", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--job", default="bench-secureboost")
     args = parser.parse_args(argv)
@@ -159,7 +160,7 @@ def party_main(argv: list[str]) -> int:
 def _run_active_party(channel: CountingChannel, passives: list[str], ids: list[str], table: FeatureTable,
                       labels: np.ndarray, params: SecureBoostParams, args: argparse.Namespace, started: float
                       ) -> dict[str, Any]:
-    keys = _keypair(args.scheme, args.key_bits, args.short_exponent_bits) if params.encryption else None
+    keys = _keypair(args.scheme, args.key_bits, args.exponent_bits) if params.encryption else None
     # PSI may drop rows, never add any: rows x trees bounds the demand.
     pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(ids)),
                           workers=args.pool_workers, limit=params.encryptions_needed(len(ids)),
@@ -199,6 +200,7 @@ def _run_active_party(channel: CountingChannel, passives: list[str], ids: list[s
     scored = time.perf_counter()
     probabilities = predict_active(channel.scoped("score"), passives, model, table.rows(take), rows, batch="train")
     return {"role": "active", "rows": len(rows), "psi_seconds": round(psi_seconds, 3),
+            "obfuscator_exponents": None if keys is None else exponent_setting(keys),
             "train_seconds": round(train_seconds, 3), "trees": len(model.trees),
             "seconds_per_tree": round(per_tree, 3),
             "predict_seconds": round(time.perf_counter() - scored, 3),
@@ -258,7 +260,7 @@ def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[s
                         "--params", params.to_json(), "--scheme", args.scheme, "--key-bits", str(args.key_bits),
                         "--pool-workers", str(args.pool_workers), "--pool-niceness", str(args.pool_niceness),
                         "--out", tmp,
-                        "--short-exponent-bits", str(args.short_exponent_bits)]
+                        "--exponent-bits", str(args.exponent_bits)]
                 if name == ACTIVE:
                     argv += ["--label-col", args.label_col]
                 parties.append(PartyProcess(name, "benchmarks.secureboost", ["party", "--name", name, *argv]))
@@ -271,11 +273,12 @@ def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[s
                 p.finish()
     active = results[ACTIVE]
     return {**{k: active[k] for k in ("rows", "psi_seconds", "train_seconds", "trees", "seconds_per_tree",
-                                      "predict_seconds", "auc_train")},
+                                      "predict_seconds", "auc_train", "obfuscator_exponents")},
             "peak_rss_mb": round(sum(r["peak_rss_mb"] for r in results.values()), 1),
             "peak_rss_mb_by_party": {n: r["peak_rss_mb"] for n, r in results.items()},
             "cpu_seconds_by_party": {n: {"main": r["cpu_seconds"], "obfuscator_workers": r["cpu_seconds_workers"]}
                                      for n, r in results.items()},
+            "bytes_sent_by_party": {n: r["bytes_sent"] for n, r in results.items()},
             "bytes_on_wire": sum(r["bytes_sent"] for r in results.values())}
 
 
@@ -288,7 +291,7 @@ def run_in_process(args: argparse.Namespace, params: SecureBoostParams) -> dict[
     rows = sorted(shared)
     gindex = {e: i for i, e in enumerate(gids)}
     started = time.perf_counter()
-    keys = _keypair(args.scheme, args.key_bits, args.short_exponent_bits) if params.encryption else None
+    keys = _keypair(args.scheme, args.key_bits, args.exponent_bits) if params.encryption else None
     pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(rows)),
                           workers=args.pool_workers, limit=params.encryptions_needed(len(rows)),
                           niceness=args.pool_niceness) if keys is not None else None
@@ -312,6 +315,7 @@ def run_in_process(args: argparse.Namespace, params: SecureBoostParams) -> dict[
     return {"rows": len(rows), "train_seconds": round(train_seconds, 3), "trees": len(result.active.trees),
             "seconds_per_tree": round(train_seconds / len(result.active.trees), 3),
             "auc_train": round(auc(labels[take], probabilities), 6), "peak_rss_mb": memory.stop_mb(),
+            "obfuscator_exponents": None if keys is None else exponent_setting(keys),
             "bytes_on_wire": result.bytes_on_wire()}
 
 
@@ -325,14 +329,15 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--bins", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.3)
-    parser.add_argument("--key-bits", type=int, default=2048)
+    parser.add_argument("--key-bits", type=int, default=PaillierParams().key_bits,
+                        help="modulus size (default: the library's 128-bit default, 3072)")
     parser.add_argument("--scheme", choices=["paillier", "ou", "plain"], default="paillier")
     parser.add_argument("--transport", choices=["grpc", "inprocess"], default="grpc")
     parser.add_argument("--pool-workers", type=int, default=2, help="obfuscator worker processes (active party)")
     parser.add_argument("--pool-niceness", type=int, default=POOL_NICENESS,
                         help="scheduling niceness of the obfuscator workers (0: same priority as the parties)")
-    parser.add_argument("--short-exponent-bits", type=int, default=0,
-                        help="opt in to short DJN obfuscator exponents of this length (default 0: off)")
+    parser.add_argument("--exponent-bits", type=int, default=0,
+                        help="obfuscator exponent length (default 0: twice the key's security strength)")
     parser.add_argument("--timeout", type=float, default=3600.0)
     args = parser.parse_args(argv)
     params = SecureBoostParams(n_trees=args.trees, max_depth=args.depth, bins=args.bins, learning_rate=args.lr,
@@ -344,7 +349,6 @@ def main(argv: list[str]) -> dict[str, Any]:
     return {"benchmark": "secureboost", "transport": args.transport, "scheme": args.scheme,
             "key_bits": args.key_bits if params.encryption else 0, "n_trees": args.trees, "depth": args.depth,
             "bins": args.bins, "learning_rate": args.lr, "parties": 1 + len(args.host),
-            "obfuscator_exponents": exponent_setting(args.short_exponent_bits) if params.encryption else None,
             "load_average_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)], **measured,
             "auc_xgboost_train": round(auc_xgb, 6), "auc_gap": round(abs(measured["auc_train"] - auc_xgb), 6),
             "xgboost_seconds": round(xgb_seconds, 3)}

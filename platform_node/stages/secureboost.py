@@ -51,15 +51,13 @@ log = logging.getLogger("xyd.platform.secureboost")
 _POOL_NICENESS = 10
 
 def _secret_key(key: KeyChoice, policy: NodePolicy):
-    """The job's fresh key. `short_exponent_bits` (absent by default) is the job owner's explicit opt-in to
-    short obfuscator exponents: about 5x cheaper encryption, resting on a short-exponent assumption beyond
-    the scheme's own (docs/protocols/he.md); the [train] table, and so the model's lineage, records it.
+    """The job's fresh key: the scheme's secure defaults (docs/protocols/he.md 0) unless [train] asks for a
+    larger key or longer obfuscator exponents; the [train] table, and so the model's lineage, records it.
     Keys below production sizes are admitted only when this node's own config allows them."""
     choice: dict[str, Any] = {"key_bits": key.key_bits,
                               "allow_insecure_for_tests": policy.allow_insecure_keys_for_tests}
-    if key.short_exponent_bits is not None:
-        choice |= {"exponent_bits": key.short_exponent_bits, "allow_short_exponents": True}
-        log.warning("short obfuscator exponents opted in", extra={"bits": key.short_exponent_bits})
+    if key.exponent_bits is not None:
+        choice["exponent_bits"] = key.exponent_bits
     try:
         if key.scheme == "paillier":
             return PaillierKeypair.generate(PaillierParams(**choice)).secret
