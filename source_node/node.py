@@ -12,6 +12,7 @@ from federation.tasks import Handler
 from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
 from source_node import verification
+from source_node.compute import ComputeSettings
 from source_node.scoring import PartyScoringServicer
 from source_node.stages import secureboost, vertical_lr
 from source_node.stages.psi import make_psi_handler
@@ -21,8 +22,10 @@ from tables.configured import describe_table, load_configured_table
 log = logging.getLogger("xyd.source")
 
 
-def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handler]:
+def stage_handlers(table: LoadedTable, policy: NodePolicy,
+                   compute: ComputeSettings | None = None) -> dict[Stage, Handler]:
     """The source node's handler of each stage; training stages run the handler of the job's algorithm."""
+    compute = compute or ComputeSettings()
     lr = {Algorithm.HETERO_LR, Algorithm.SCORECARD}
 
     def by_algorithm(sb: Handler | None, vlr: Handler) -> Handler:
@@ -31,7 +34,7 @@ def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handle
     return {
         Stage.PSI: make_psi_handler([str(i) for i in table.ids]),
         Stage.BINNING: by_algorithm(None, vertical_lr.make_binning_handler(table, policy)),
-        Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, policy),
+        Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, policy, compute),
                                   vertical_lr.make_train_handler(table, policy)),
         Stage.EVALUATE: by_algorithm(secureboost.make_evaluate_handler(table, policy),
                                      vertical_lr.make_evaluate_handler()),
@@ -43,7 +46,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     table = load_configured_table(config)
     log.info("table loaded", extra={"table": table.schema.name, "rows": len(table)})
     description = describe_table(table)
-    handlers = stage_handlers(table, config.policy)
+    handlers = stage_handlers(table, config.policy, ComputeSettings.from_section(config.section("compute")))
     scoring = PartyScoringServicer(table, config.state_dir / "models")
 
     tls = load_tls(config)

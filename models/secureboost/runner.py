@@ -21,6 +21,7 @@ from models.secureboost.binning import FeatureTable
 from models.secureboost.cipher import GradientEncryptor
 from models.secureboost.errors import ProtocolError
 from models.secureboost.fixed_point import PackingLayout
+from models.secureboost.histogram import ColumnHistograms
 from models.secureboost.model import ActiveModel, PassiveModel
 from models.secureboost.params import SecureBoostParams
 from models.secureboost.passive import PassiveTrainer
@@ -121,14 +122,17 @@ def run_active(channel: Channel, passives: Sequence[str], *, params: SecureBoost
 
 def run_passive(channel: Channel, active: str, *, features: FeatureTable, validation: FeatureTable | None = None,
                 allow_plaintext: bool = False, split_key: bytes | None = None,
-                allow_insecure_for_tests: bool = False, timeout: float = DEFAULT_TIMEOUT) -> PassiveModel:
+                allow_insecure_for_tests: bool = False, timeout: float = DEFAULT_TIMEOUT,
+                columns: ColumnHistograms | None = None) -> PassiveModel:
     """Train as a passive party: answer the active party until its last verdict; returns this party's part.
 
     `allow_plaintext` is this party's own policy: without it a request for plain gradients is refused.
+    `columns` runs the histogram accumulation on the party's own cluster (column_workers.py), same result.
     """
     setup = channel.recv(active, Tags.SETUP, pb.TrainSetup, timeout)
     evaluator = evaluator_for(setup, allow_plaintext=allow_plaintext, allow_insecure_for_tests=allow_insecure_for_tests)
-    trainer = PassiveTrainer(channel.me, features, setup, evaluator, split_key=split_key, validation=validation)
+    trainer = PassiveTrainer(channel.me, features, setup, evaluator, split_key=split_key, validation=validation,
+                             columns=columns, allow_insecure_for_tests=allow_insecure_for_tests)
     for t in range(setup.n_trees):
         start = channel.recv(active, Tags.tree_start(t), pb.TreeStart, timeout)
         layout = PackingLayout.from_proto(start.layout)
