@@ -7,7 +7,12 @@ them at the platform, `sources` source units with `features` columns each over a
 2. SecureBoost (`benchmarks secureboost`): the platform's labelled rows against every source table, one OS
    process per party, PSI of the labelled rows included, `trees` trees.
 Per size it reports both times and each party's peak RSS (the larger of its two runs), then the growth
-exponent b of time ~ rows^b fitted over the sizes (1 = linear). Only `--compute local` exists so far.
+exponent b of time ~ rows^b fitted over the sizes (1 = linear).
+
+`--compute ray --workers N` measures the column-split histograms instead (models/secureboost/column_workers.py)
+on a Ray cluster started on this machine: whether a short training run gives the identical model, and for
+1..N workers the time of one root histogram of a source's `features` columns over the labelled rows against
+the local computation (`speedup_by_workers`), with the work and the bytes shipped per worker per tree.
 """
 
 from __future__ import annotations
@@ -67,6 +72,77 @@ def run_size(rows: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "load_average_start_end": train["load_average_start_end"]}
 
 
+def ray_columns(rows: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Identical model and speed-up per worker of the column-split histograms on a local Ray cluster."""
+    import pandas as pd
+    import ray
+
+    from models.he import InlineObfuscators, PaillierKeypair
+    from models.secureboost import FeatureTable, SecureBoostParams
+    from models.secureboost import histogram as hist
+    from models.secureboost.binning import FeatureBins
+    from models.secureboost.column_workers import RayColumnHistograms
+    from models.secureboost.he_cipher import HeEncryptor, HeEvaluator
+    from models.secureboost.local import train_in_process
+
+    labelled = max(2, round(rows * args.labelled))
+    city = generate_wide(rows, labelled, args.seed, work, sources=1, features=args.features)
+    platform = pd.read_csv(city.platform).set_index("id")
+    source = pd.read_csv(city.sources[0]).set_index("id").loc[platform.index]
+    y = platform.pop("y").to_numpy(float)
+    own = FeatureTable(tuple(platform.columns), platform.to_numpy(float))
+    theirs = FeatureTable(tuple(source.columns), source.to_numpy(float))
+    small = args.key_bits < 2048
+    keys = PaillierKeypair.generate(PaillierParams(key_bits=args.key_bits, allow_insecure_for_tests=small))
+    ray.init(num_cpus=args.workers, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        # 1. The model: a short run, local against column workers, must be identical.
+        check = min(labelled, 2000)
+        params = SecureBoostParams(n_trees=2, max_depth=args.depth, bins=args.bins, seed=args.seed)
+        cut = FeatureTable(own.names, own.values[:check]), FeatureTable(theirs.names, theirs.values[:check])
+        runs = []
+        for columns in (None, RayColumnHistograms(args.workers)):
+            result = train_in_process(params, y[:check], cut[0], {"source/s0": cut[1]}, secret=keys.secret,
+                                      split_keys={"platform/main": b"k" * 32, "source/s0": b"s" * 32},
+                                      allow_insecure_for_tests=small, timeout=args.timeout,
+                                      passive_columns=None if columns is None else {"source/s0": columns})
+            runs.append([(dict(t.splits), dict(t.leaves)) for t in result.active.trees])
+            if columns is not None:
+                columns.close()
+        # 2. The kernel: one root histogram of every column over the labelled rows.
+        encryptor = HeEncryptor(keys.secret, InlineObfuscators(keys.secret.obfuscator_source()))
+        evaluator = HeEvaluator(keys.public)
+        pairs = [(i % 97) << 40 | (i % 89) for i in range(labelled)]
+        vector = evaluator.load(encryptor.encrypt(pairs), labelled, None)
+        bins = FeatureBins.fit(theirs, args.bins)
+        binned = bins.transform(theirs)
+        layout = hist.BinLayout.select(bins, np.arange(theirs.n_features))
+        positions, every = np.arange(labelled), np.arange(labelled)
+        started = time.perf_counter()
+        local = hist.build(evaluator, vector, positions, binned, layout)
+        local_seconds = time.perf_counter() - started
+        speedup, seconds = {}, {}
+        for workers in range(1, args.workers + 1):
+            with RayColumnHistograms(workers) as columns:
+                columns.setup(encryptor.public_bytes(), binned, allow_insecure_for_tests=small)
+                columns.start_tree(vector, evaluator.value_bytes)
+                started = time.perf_counter()
+                spread = columns.build(evaluator, positions, every, binned, layout)
+                seconds[workers] = round(time.perf_counter() - started, 3)
+                if spread.sums != local.sums:
+                    raise AssertionError("column workers returned other sums than the local computation")
+            speedup[workers] = round(local_seconds / seconds[workers], 3)
+    finally:
+        ray.shutdown()
+    return {"benchmark": "scale", "compute": "ray", "workers": args.workers, "rows": rows,
+            "labelled_rows": labelled, "features": args.features, "key_bits": args.key_bits,
+            "identical_model": runs[0] == runs[1], "root_histogram_seconds_local": round(local_seconds, 3),
+            "root_histogram_seconds_by_workers": seconds, "speedup_by_workers": speedup,
+            "vector_bytes_per_worker_per_tree": labelled * evaluator.value_bytes,
+            "histogram_bytes_per_node": layout.total * evaluator.value_bytes,
+            "cores": os.cpu_count(), "load_average_end": round(os.getloadavg()[0], 2)}
+
+
 def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks scale")
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
@@ -78,13 +154,17 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--bins", type=int, default=32)
     parser.add_argument("--scheme", choices=["paillier", "ou", "plain"], default="paillier")
     parser.add_argument("--key-bits", type=int, default=PaillierParams().key_bits)
-    parser.add_argument("--compute", choices=["local"], default="local",
-                        help="where each party's heavy kernels run (only local processes so far)")
+    parser.add_argument("--compute", choices=["local", "ray"], default="local",
+                        help="local: every party as processes on this machine; ray: column-split histograms")
+    parser.add_argument("--workers", type=int, default=2, help="column workers (--compute ray)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=7200.0)
     args = parser.parse_args(argv)
     if not 0.0 < args.labelled <= 1.0 or min(args.rows) < 100:
         parser.error("need 0 < labelled <= 1 and at least 100 rows")
+    if args.compute == "ray":
+        with tempfile.TemporaryDirectory(prefix="xyd-bench-scale-") as work:
+            return ray_columns(min(args.rows), args, Path(work))
     sizes = []
     for rows in sorted(args.rows):
         with tempfile.TemporaryDirectory(prefix="xyd-bench-scale-") as work:
