@@ -170,7 +170,7 @@ def main(argv: list[str]) -> int:
     try:
         emit({"address": server.address})
         peers = json.loads(sys.stdin.readline())["peers"]
-        grpc_channel = GrpcChannel(me, args.job, peers, tls, server.mailboxes.for_job(args.job))
+        grpc_channel = GrpcChannel(me, args.job, peers, tls, server.mailboxes.open(args.job, set(peers) - {me}))
         channel = CountingChannel(grpc_channel)
         try:
             grpc_channel.wait_for_peers(timeout=60)

@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
         emit({"address": server.address})
         peer_address = json.loads(sys.stdin.readline())["peer_address"]
         channel = GrpcChannel(me, args.job, {me: server.address, peer: peer_address}, tls,
-                              server.mailboxes.for_job(args.job))
+                              server.mailboxes.open(args.job, {peer}))
         try:
             channel.wait_for_peers(timeout=30)
             last = [-1.0]

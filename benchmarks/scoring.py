@@ -10,11 +10,13 @@ Targets (issue 7): single-score p99 <= 50 ms, a 10,000 batch <= 2 s, zero errors
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,29 +44,21 @@ def _cpu(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def main(argv: list[str]) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks scoring")
-    parser.add_argument("--enterprises", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=2_000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--trees", type=int, default=10)
-    parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--warmup", type=int, default=100, help="single scores before the measured ones")
-    parser.add_argument("--database-url", help="the platform API's database (an empty one), e.g. "
-                        "postgresql+psycopg://user@/db?host=/run/postgresql (default: SQLite in the state folder)")
-    parser.add_argument("--workdir", help="keep the data, state and node logs here (default: a temporary folder, "
-                        "removed at the end)")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="xyd-bench-scoring-") as tmp:
-        work = Path(args.workdir) if args.workdir else Path(tmp)
-        manifest = generate(args.enterprises, 5, work / "data")
+@contextlib.contextmanager
+def trained_federation(enterprises: int, trees: int, *, workdir: str | None = None, database_url: str | None = None,
+                       prefix: str = "xyd-bench-scoring-") -> Iterator[tuple[LocalFederation, str, list[str]]]:
+    """A running federation (platform, three sources) over synthetic data with a SecureBoost model trained and
+    published, and a bank onboarded: yields (federation, the bank's API key, the platform's credit codes)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(workdir) if workdir else Path(tmp)
+        manifest = generate(enterprises, 5, work / "data")
         units = {u.name: NodeData(work / "data" / u.schema, work / "data" / u.table) for u in manifest.units}
         federation = LocalFederation(work / "state", NodeData(work / "data" / manifest.platform.schema,
                                                               work / "data" / manifest.platform.table),
-                                     {s: units[s] for s in SOURCES}, api_database_url=args.database_url)
+                                     {s: units[s] for s in SOURCES}, api_database_url=database_url)
         with federation:
             with federation.client() as client:
-                job = client.submit(_job(args.trees))
+                job = client.submit(_job(trees))
                 for event in client.watch(job):
                     if event.message:
                         print(f"[{event.party}] {event.stage}: {event.message}", file=sys.stderr)
@@ -80,32 +74,50 @@ def main(argv: list[str]) -> dict:
                            timeout=60)
             codes = sorted(pd.read_csv(work / "data" / manifest.platform.table, usecols=["credit_code"],
                                        dtype=str)["credit_code"])
-            headers = {"Authorization": f"Bearer {key}"}
-            # Not measured: the first requests load the newly published model and open the channels, which
-            # a serving platform did long before its traffic (counted in `warmup_errors` if any fails).
-            warmup = run_closed_loop(federation.api_url, "/v1/scores", headers,
-                                     lambda i: {"credit_code": codes[-1 - i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
-                                                "loan_application_ref": f"WARM-{i}"},
-                                     requests=args.warmup, concurrency=args.concurrency)
-            processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members}
-            cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
-            client_before = _cpu(psutil.Process())
-            load = run_closed_loop(federation.api_url, "/v1/scores", headers,
-                                   lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
-                                              "loan_application_ref": f"BENCH-{i}"},
-                                   requests=args.requests, concurrency=args.concurrency)
-            errors = list(load.errors) + [f"warm-up: {e}" for e in warmup.errors]
-            client_cpu_ms = (_cpu(psutil.Process()) - client_before) * 1000 / max(1, len(load.latencies_s))
-            cpu_ms = {name: (_cpu(proc) - cpu_before[name]) * 1000 / max(1, len(load.latencies_s))
-                      for name, proc in processes.items()}
-            batch_codes = codes[: args.batch]
-            with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
-                started = time.perf_counter()
-                reply = http.post("/v1/scores/batch", json={"credit_codes": batch_codes, "purpose": "PRE_LOAN_REVIEW",
-                                                            "loan_application_ref": "BENCH-BATCH"})
-                batch_seconds = time.perf_counter() - started
-            if reply.status_code != 200:
-                errors.append(f"batch {reply.status_code}: {reply.text[:200]}")
+            yield federation, key, codes
+
+
+def main(argv: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks scoring")
+    parser.add_argument("--enterprises", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--trees", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=100, help="single scores before the measured ones")
+    parser.add_argument("--database-url", help="the platform API's database (an empty one), e.g. "
+                        "postgresql+psycopg://user@/db?host=/run/postgresql (default: SQLite in the state folder)")
+    parser.add_argument("--workdir", help="keep the data, state and node logs here (default: a temporary folder, "
+                        "removed at the end)")
+    args = parser.parse_args(argv)
+    with trained_federation(args.enterprises, args.trees, workdir=args.workdir,
+                            database_url=args.database_url) as (federation, key, codes):
+        headers = {"Authorization": f"Bearer {key}"}
+        # Not measured: the first requests load the newly published model and open the channels, which
+        # a serving platform did long before its traffic (counted in `warmup_errors` if any fails).
+        warmup = run_closed_loop(federation.api_url, "/v1/scores", headers,
+                                 lambda i: {"credit_code": codes[-1 - i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
+                                            "loan_application_ref": f"WARM-{i}"},
+                                 requests=args.warmup, concurrency=args.concurrency)
+        processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members}
+        cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
+        client_before = _cpu(psutil.Process())
+        load = run_closed_loop(federation.api_url, "/v1/scores", headers,
+                               lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
+                                          "loan_application_ref": f"BENCH-{i}"},
+                               requests=args.requests, concurrency=args.concurrency)
+        errors = list(load.errors) + [f"warm-up: {e}" for e in warmup.errors]
+        client_cpu_ms = (_cpu(psutil.Process()) - client_before) * 1000 / max(1, len(load.latencies_s))
+        cpu_ms = {name: (_cpu(proc) - cpu_before[name]) * 1000 / max(1, len(load.latencies_s))
+                  for name, proc in processes.items()}
+        batch_codes = codes[: args.batch]
+        with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
+            started = time.perf_counter()
+            reply = http.post("/v1/scores/batch", json={"credit_codes": batch_codes, "purpose": "PRE_LOAN_REVIEW",
+                                                        "loan_application_ref": "BENCH-BATCH"})
+            batch_seconds = time.perf_counter() - started
+        if reply.status_code != 200:
+            errors.append(f"batch {reply.status_code}: {reply.text[:200]}")
     return {
         "enterprises": args.enterprises, "requests": args.requests, "concurrency": args.concurrency,
         "warmup_requests": args.warmup,

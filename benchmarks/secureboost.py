@@ -135,7 +135,8 @@ def party_main(argv: list[str]) -> int:
     try:
         print(json.dumps({"address": server.address}), flush=True)
         peers = json.loads(sys.stdin.readline())["peers"]
-        grpc_channel = GrpcChannel(args.name, args.job, peers, tls, server.mailboxes.for_job(args.job))
+        grpc_channel = GrpcChannel(args.name, args.job, peers, tls,
+                                   server.mailboxes.open(args.job, set(peers) - {args.name}))
         channel = CountingChannel(grpc_channel)
         passives = sorted(p for p in peers if p != ACTIVE)
         params = SecureBoostParams.from_json(args.params)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from cli.parent_watch import die_with_parent_if_asked
+from errors import ConfigurationError, InvalidInput, XydError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ConfigurationError as exc:  # the operator's to fix: say what, without a traceback
+        print(f"xyd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except XydError as exc:  # a routine failure (bad input, unreachable peer, refused): one line, no trace
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, InvalidInput) else 1
+    except FileNotFoundError as exc:
+        print(f"error: no such file: {exc.filename}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -63,8 +63,24 @@ class CoordinatorClient:
         except grpc.RpcError as exc:
             raise OperatorError(f"coordinator: {exc.code().name}: {exc.details()}") from exc
 
-    def nodes(self) -> list[control_pb2.NodeInfo]:
-        return list(self._call(self._stub.ListNodes, control_pb2.ListNodesRequest()).nodes)
+    def nodes(self, *, probe: bool = False) -> list[control_pb2.NodeInfo]:
+        """Registered nodes; with `probe`, the coordinator asks each whether it answers now."""
+        return list(self._call(self._stub.ListNodes, control_pb2.ListNodesRequest(probe=probe)).nodes)
+
+    def jobs(self, *, limit: int = 50, state: str = "") -> list[control_pb2.JobStatus]:
+        return list(self._call(self._stub.ListJobs, control_pb2.ListJobsRequest(limit=limit, state=state)).jobs)
+
+    def cancel(self, job_id: str) -> control_pb2.JobStatus:
+        return self._call(self._stub.CancelJob, control_pb2.JobRef(job_id=job_id), timeout=60.0)
+
+    def retry(self, job_id: str) -> str:
+        return self._call(self._stub.RetryJob, control_pb2.JobRef(job_id=job_id)).job_id
+
+    def resume(self, job_id: str) -> control_pb2.JobStatus:
+        return self._call(self._stub.ResumeJob, control_pb2.JobRef(job_id=job_id))
+
+    def cleanup(self, job_id: str) -> control_pb2.CleanupSummary:
+        return self._call(self._stub.CleanupJob, control_pb2.JobRef(job_id=job_id), timeout=60.0)
 
     def submit(self, spec_toml: str) -> str:
         return self._call(self._stub.SubmitJob, control_pb2.JobSpec(spec_toml=spec_toml)).job_id

@@ -8,14 +8,31 @@ import sys
 from pathlib import Path
 
 
+def _ago(then: float, now: float) -> str:
+    """'12 s ago', '3 min ago', '5 h ago', '2 d ago' (or 'never')."""
+    if not then:
+        return "never"
+    seconds = max(0.0, now - then)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
 def _nodes(args: argparse.Namespace) -> int:
+    import time
+
     from cli.operator_client import CoordinatorClient, OperatorConfig
 
     with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
-        for n in client.nodes():
-            tables = ", ".join(f"{t.name}({t.rows} rows, {len(t.columns)} columns)" for t in n.description.tables)
-            print(f"{n.party:<28} {n.address:<22} {tables}")
-    return 0
+        nodes = client.nodes(probe=True)
+    now = time.time()
+    for n in nodes:
+        tables = ", ".join(f"{t.name}({t.rows} rows, {len(t.columns)} columns)" for t in n.description.tables)
+        alive = "answering" if n.answering else f"NOT ANSWERING ({n.probe_error})"
+        print(f"{n.party:<28} {n.address:<22} {alive:<12} seen {_ago(n.last_seen, now)}, "
+              f"registered {_ago(n.registered_at, now)}  {tables}")
+    return 0 if all(n.answering for n in nodes) else 1
 
 
 def _job_submit(args: argparse.Namespace) -> int:
@@ -30,31 +47,90 @@ def _job_submit(args: argparse.Namespace) -> int:
     with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
         job_id = client.submit(spec.text)
         print(f"submitted {job_id}")
-        if args.no_watch:
-            return 0
-        state = "UNKNOWN"
-        for event in client.watch(job_id):
-            if event.HasField("status"):
-                state = event.status.state
-                if event.status.error:
-                    print(f"error: {event.status.error}", file=sys.stderr)
-            elif event.message:
-                print(f"[{event.party}] {event.stage}: {event.message}")
-        print(f"{job_id}: {state}")
-        return 0 if state == "SUCCEEDED" else 1
+        return 0 if args.no_watch else _follow(client, job_id)
+
+
+def _follow(client, job_id: str) -> int:
+    """Print a job's progress until it ends; 0 if it succeeded."""
+    state = "UNKNOWN"
+    for event in client.watch(job_id):
+        if event.HasField("status"):
+            state = event.status.state
+            if event.status.error:
+                print(f"error: {event.status.error}", file=sys.stderr)
+        elif event.message:
+            print(f"[{event.party}] {event.stage}: {event.message}")
+    print(f"{job_id}: {state}")
+    return 0 if state == "SUCCEEDED" else 1
+
+
+def _print_status(status) -> None:
+    print(f"{status.job_id}: {status.state} {status.error}".rstrip())
+    for s in status.stages:
+        runs = f" ({s.attempts} runs, last from checkpoint {s.resumed_from})" if s.attempts > 1 else ""
+        print(f"  {s.stage:<10} {s.state:<11} {s.error}{runs}".rstrip())
+        for party, result in sorted(s.results.items()):
+            print(f"    {party}: {result}")
 
 
 def _job_status(args: argparse.Namespace) -> int:
     from cli.operator_client import CoordinatorClient, OperatorConfig
 
     with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
-        status = client.status(args.job_id)
-        print(f"{status.job_id}: {status.state} {status.error}")
-        for s in status.stages:
-            print(f"  {s.stage:<10} {s.state:<10} {s.error}")
-            for party, result in sorted(s.results.items()):
-                print(f"    {party}: {result}")
+        _print_status(client.status(args.job_id))
     return 0
+
+
+def _job_list(args: argparse.Namespace) -> int:
+    import time
+
+    from cli.operator_client import CoordinatorClient, OperatorConfig
+
+    with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
+        jobs = client.jobs(limit=args.limit, state=args.state or "")
+    now = time.time()
+    for j in jobs:
+        current = next((s.stage for s in j.stages if s.state not in ("SUCCEEDED", "PENDING")), "")
+        print(f"{j.job_id:<32} {j.state:<11} {j.name[:24]:<24} {current:<9} updated {_ago(j.updated_at, now)}"
+              f"  {j.error[:120]}".rstrip())
+    return 0
+
+
+def _job_cancel(args: argparse.Namespace) -> int:
+    from cli.operator_client import CoordinatorClient, OperatorConfig
+
+    with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
+        _print_status(client.cancel(args.job_id))
+    return 0
+
+
+def _job_resume(args: argparse.Namespace) -> int:
+    from cli.operator_client import CoordinatorClient, OperatorConfig
+
+    with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
+        client.resume(args.job_id)
+        print(f"resumed {args.job_id}")
+        return 0 if args.no_watch else _follow(client, args.job_id)
+
+
+def _job_retry(args: argparse.Namespace) -> int:
+    from cli.operator_client import CoordinatorClient, OperatorConfig
+
+    with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
+        job_id = client.retry(args.job_id)
+        print(f"submitted {job_id} (retry of {args.job_id})")
+        return 0 if args.no_watch else _follow(client, job_id)
+
+
+def _job_cleanup(args: argparse.Namespace) -> int:
+    from cli.operator_client import CoordinatorClient, OperatorConfig
+
+    with CoordinatorClient(OperatorConfig.load(Path(args.operator))) as client:
+        summary = client.cleanup(args.job_id)
+    for p in summary.parties:
+        outcome = f"NOT REMOVED: {p.error}" if p.error else f"removed {p.files_removed} files, {p.bytes_removed} bytes"
+        print(f"{p.party:<28} {outcome}")
+    return 1 if any(p.error for p in summary.parties) else 0
 
 
 def _model_list(args: argparse.Namespace) -> int:
@@ -109,7 +185,8 @@ def _model_register(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `nodes`, `job`, `train` and `model` to the `xyd` parser."""
-    nodes = subparsers.add_parser("nodes", help="list the nodes registered with the coordinator")
+    nodes = subparsers.add_parser("nodes", help="list the registered nodes, whether each answers now and when it "
+                                                "was last seen (exit 1 if any does not answer)")
     nodes.add_argument("--operator", required=True, help="operator TOML (coordinator address, admin certificate)")
     nodes.set_defaults(func=_nodes)
 
@@ -130,6 +207,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("job_id")
     status.add_argument("--operator", required=True)
     status.set_defaults(func=_job_status)
+    listing = job_sub.add_parser("list", help="the newest jobs with their state")
+    listing.add_argument("--operator", required=True)
+    listing.add_argument("--state", default="", help="only jobs in this state (RUNNING, INTERRUPTED, FAILED, ...)")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=_job_list)
+    for name, func, text in (
+            ("cancel", _job_cancel, "stop a pending, running or interrupted job on every party"),
+            ("resume", _job_resume, "continue an interrupted or failed job from the last checkpoint every party "
+                                    "holds"),
+            ("retry", _job_retry, "run a failed or cancelled job's file again as a new job, from scratch"),
+            ("cleanup", _job_cleanup, "remove a failed or cancelled job's files on every party")):
+        action = job_sub.add_parser(name, help=text)
+        action.add_argument("job_id")
+        action.add_argument("--operator", required=True)
+        if name in ("resume", "retry"):
+            action.add_argument("--no-watch", action="store_true")
+        action.set_defaults(func=func)
 
     model = subparsers.add_parser("model", help="the model registry")
     model_sub = model.add_subparsers(dest="model_command", metavar="ACTION")

@@ -163,3 +163,16 @@ def run_show(args: argparse.Namespace, *, now: dt.datetime | None = None) -> int
         serial = f"{cert.serial:x}"[:16]
         print(f"{cert.identity.party:<34} {serial:<16} {cert.not_after:%Y-%m-%d}  {status}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cli.pki_commands ACTION ...`: `xyd pki ACTION ...` without loading every role's commands
+    first (seconds per call on a busy machine; the container's provisioning step issues one per node)."""
+    parser = argparse.ArgumentParser(prog="python -m cli.pki_commands")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["pki", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -57,12 +57,15 @@ DEFAULT_DISTRICTS: tuple[str, ...] = ("330102", "330105", "330106", "330108", "3
 
 
 class InvalidCreditCode(InvalidInput):
-    """A string is not a valid unified social credit code; `reason` says which rule it breaks."""
+    """A string is not a valid unified social credit code; `reason` says which rule it breaks, naming the
+    offending characters; `public_reason` says the same without repeating any of them (for answers to the
+    party that submitted the code)."""
 
-    def __init__(self, code: object, reason: str) -> None:
+    def __init__(self, code: object, reason: str, public_reason: str | None = None) -> None:
         super().__init__(f"invalid unified social credit code {code!r}: {reason}")
         self.code = code
         self.reason = reason
+        self.public_reason = public_reason or reason
 
 
 def check_character(first17: str) -> str:
@@ -92,32 +95,42 @@ def validate_credit_code(code: object, *, check_organisation_code: bool = True) 
         if c in CHAR_VALUE:
             continue
         if c.isascii() and c.islower():
-            reason = f"lowercase letter {c!r} at position {position}; codes are written in uppercase"
+            rule = "{}at position {}; codes are written in uppercase"
+            reason, public = (rule.format(f"lowercase letter {c!r} ", position),
+                              rule.format("lowercase letter ", position))
         elif c in "IOZSV":
-            reason = f"letter {c!r} at position {position} is excluded (I, O, Z, S, V are never used)"
+            rule = "{}at position {} is excluded (I, O, Z, S, V are never used)"
+            reason, public = rule.format(f"letter {c!r} ", position), rule.format("letter ", position)
         else:
-            reason = f"character {c!r} at position {position} is not allowed (digits and A-Z except I, O, Z, S, V)"
-        raise InvalidCreditCode(code, reason)
+            rule = "{}at position {} is not allowed (digits and A-Z except I, O, Z, S, V)"
+            reason, public = rule.format(f"character {c!r} ", position), rule.format("character ", position)
+        raise InvalidCreditCode(code, reason, public)
     authority, org_type, division = code[0], code[1], code[2:8]
     if authority not in ORGANISATION_TYPES:
-        raise InvalidCreditCode(code, f"unknown registration authority code {authority!r} at position 1")
+        raise InvalidCreditCode(code, f"unknown registration authority code {authority!r} at position 1",
+                                "unknown registration authority code at position 1")
     if org_type not in ORGANISATION_TYPES[authority]:
         raise InvalidCreditCode(
-            code, f"organisation type {org_type!r} at position 2 is not defined for authority {authority!r}"
+            code, f"organisation type {org_type!r} at position 2 is not defined for authority {authority!r}",
+            "organisation type at position 2 is not defined for the authority at position 1",
         )
     if not division.isdigit():
-        raise InvalidCreditCode(code, f"administrative division code {division!r} (positions 3-8) is not 6 digits")
+        raise InvalidCreditCode(code, f"administrative division code {division!r} (positions 3-8) is not 6 digits",
+                                "administrative division code (positions 3-8) is not 6 digits")
     if division != CENTRAL_DIVISION and division[:2] not in PROVINCE_PREFIXES:
-        raise InvalidCreditCode(code, f"administrative division code {division!r} has no known province prefix")
+        raise InvalidCreditCode(code, f"administrative division code {division!r} has no known province prefix",
+                                "administrative division code (positions 3-8) has no known province prefix")
     if check_organisation_code:
         expected_org = organisation_check_character(code[8:16])
         if code[16] != expected_org:
             raise InvalidCreditCode(
-                code, f"organisation code check character at position 17 is {code[16]!r}, expected {expected_org!r}"
+                code, f"organisation code check character at position 17 is {code[16]!r}, expected {expected_org!r}",
+                "organisation code check character at position 17 does not match positions 9-16",
             )
     expected = check_character(code[:17])
     if code[17] != expected:
-        raise InvalidCreditCode(code, f"check character at position 18 is {code[17]!r}, expected {expected!r}")
+        raise InvalidCreditCode(code, f"check character at position 18 is {code[17]!r}, expected {expected!r}",
+                                "check character at position 18 does not match positions 1-17")
 
 
 def is_valid_credit_code(code: object, *, check_organisation_code: bool = True) -> bool:

@@ -9,10 +9,10 @@ from pathlib import Path
 def _serve(args: argparse.Namespace) -> int:
     from coordinator.serve import serve
     from federation.config import load_node_config
-    from federation.logs import configure_logging
+    from federation.logs import configure_node_logging
 
     config = load_node_config(Path(args.config))
-    configure_logging("coordinator/main", config.log_level)
+    configure_node_logging("coordinator/main", config)
     return serve(config)
 
 

@@ -25,6 +25,11 @@ class JobEventFeed:
                 del events[: len(events) - self._keep]
             self._cond.notify_all()
 
+    def reopen(self, job_id: str) -> None:
+        """A job runs again (resumed): watchers wait for its new events instead of finding it closed."""
+        with self._cond:
+            self._closed.discard(job_id)
+
     def close(self, job_id: str) -> None:
         with self._cond:
             self._closed.add(job_id)

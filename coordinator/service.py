@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+import re
 from collections.abc import Iterator
 
 import grpc
 
 from coordinator.events import JobEventFeed
+from coordinator.jobs.control import JobControl
 from coordinator.jobs.runner import JobRunner
-from coordinator.jobs.store import TERMINAL, JobRecord, JobStore
+from coordinator.jobs.store import TERMINAL, JobRecord, JobState, JobStore
 from coordinator.model_registry import ModelRecord, ModelRegistry
 from coordinator.registry import NodeRegistry
 from errors import AlreadyExists, InvalidInput, NotFound, Refused
+from federation.job_ids import InvalidJobId, check_job_id
 from federation.proto import control_pb2, control_pb2_grpc
 from federation.server import peer_identity
 from jobspec.spec import parse_job_spec
@@ -23,6 +25,10 @@ log = logging.getLogger("xyd.coordinator")
 
 NODE_ROLES = {"platform", "source"}
 OPERATOR_ROLES = {"admin"}
+# What a node may register: an address to dial (host:port; a host name, IPv4 or [IPv6]) and a description
+# of its schema. A schema of thousands of columns is tens of KiB; the limit keeps the registry small.
+_ADDRESS = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}")
+MAX_DESCRIPTION_BYTES = 1 << 20
 
 
 def job_status(record: JobRecord) -> control_pb2.JobStatus:
@@ -31,8 +37,12 @@ def job_status(record: JobRecord) -> control_pb2.JobStatus:
         job_id=record.job_id,
         state=record.state.value,
         error=record.error,
+        name=record.name,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
         stages=[
-            control_pb2.StageStatus(stage=s.stage, state=s.state.value, error=s.error,
+            control_pb2.StageStatus(stage=s.stage, state=s.state.value, error=s.error, attempts=s.attempts,
+                                    resumed_from=s.resumed_from,
                                     results={k: json.dumps(v, sort_keys=True) for k, v in s.results.items()})
             for s in record.stages
         ],
@@ -43,9 +53,10 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
     """Identities come from the caller's certificate: nodes may register, operators may run jobs."""
 
     def __init__(self, store: JobStore, registry: NodeRegistry, runner: JobRunner, feed: JobEventFeed,
-                 models: ModelRegistry | None = None) -> None:
+                 models: ModelRegistry | None = None, control: JobControl | None = None) -> None:
         self.store, self.registry, self.runner, self.feed = store, registry, runner, feed
         self.models = models or ModelRegistry(store.engine)
+        self.control = control or JobControl(store, runner, on_start=feed.reopen, on_end=feed.close)
 
     def _require(self, context: grpc.ServicerContext, roles: set[str]) -> str:
         identity = peer_identity(context)
@@ -55,8 +66,10 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
 
     def Register(self, request: control_pb2.RegisterRequest, context: grpc.ServicerContext) -> control_pb2.RegisterReply:
         party = self._require(context, NODE_ROLES)
-        if not request.address:
-            raise InvalidInput("address is required")
+        if not _ADDRESS.fullmatch(request.address) or not 0 < int(request.address.rsplit(":", 1)[1]) < 65536:
+            raise InvalidInput("address must be host:port")
+        if request.description.ByteSize() > MAX_DESCRIPTION_BYTES:
+            raise InvalidInput(f"the node description exceeds {MAX_DESCRIPTION_BYTES} bytes")
         description = control_pb2.NodeDescription()
         description.CopyFrom(request.description)
         description.party = party  # what the node claims about itself never overrides its certificate
@@ -67,31 +80,73 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
 
     def ListNodes(self, request: control_pb2.ListNodesRequest, context: grpc.ServicerContext) -> control_pb2.NodeList:
         self._require(context, OPERATOR_ROLES | {"platform"})  # the platform needs the roster to score
+        nodes = self.registry.all()
+        problems = self.runner.liveness.check_all(n.party for n in nodes) if request.probe else {}
+        if problems:
+            nodes = self.registry.all()  # the probes updated last_seen
         return control_pb2.NodeList(nodes=[
             control_pb2.NodeInfo(party=n.party, address=n.address, description=n.description,
-                                 registered_at=n.registered_at)
-            for n in self.registry.all()
+                                 registered_at=n.registered_at, last_seen=n.last_seen,
+                                 answering=request.probe and not problems.get(n.party),
+                                 probe_error=problems.get(n.party, ""))
+            for n in nodes
         ])
 
     def SubmitJob(self, request: control_pb2.JobSpec, context: grpc.ServicerContext) -> control_pb2.JobRef:
         caller = self._require(context, OPERATOR_ROLES)
         spec = parse_job_spec(request.spec_toml)  # a JobSpecError reaches the caller as INVALID_ARGUMENT
-        job_id = self.store.create(spec.name, spec.text, spec.stages)
+        job_id = check_job_id(self.control.submit(spec))  # names folders at every node
         log.info("job submitted", extra={"job": job_id, "by": caller, "stages": ",".join(spec.stages)})
-
-        def run() -> None:
-            try:
-                self.runner.run(job_id, spec)
-            except Exception:
-                log.exception("job runner crashed", extra={"job": job_id})
-            finally:
-                self.feed.close(job_id)
-
-        threading.Thread(target=run, name=f"job-{job_id}", daemon=True).start()
         return control_pb2.JobRef(job_id=job_id)
+
+    def _job_id(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> str:
+        try:
+            return check_job_id(request.job_id)
+        except InvalidJobId as exc:
+            raise InvalidInput("the job id is malformed") from exc
+    def ListJobs(self, request: control_pb2.ListJobsRequest, context: grpc.ServicerContext) -> control_pb2.JobList:
+        self._require(context, OPERATOR_ROLES)
+        try:
+            state = JobState(request.state.upper()) if request.state else None
+        except ValueError:
+            raise InvalidInput(f"unknown job state {request.state!r}; valid: {[s.value for s in JobState]}") from None
+        limit = min(request.limit or 50, 1000)
+        return control_pb2.JobList(jobs=[job_status(r) for r in self.store.list(limit, state)])
+
+    def CancelJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> control_pb2.JobStatus:
+        caller = self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
+        record = self.control.cancel(request.job_id)
+        log.info("job cancelled", extra={"job": request.job_id, "by": caller, "state": record.state.value})
+        return job_status(record)
+
+    def RetryJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> control_pb2.JobRef:
+        caller = self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
+        job_id = self.control.retry(request.job_id)
+        log.info("job retried", extra={"job": request.job_id, "by": caller, "as": job_id})
+        return control_pb2.JobRef(job_id=job_id)
+
+    def ResumeJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> control_pb2.JobStatus:
+        caller = self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
+        record = self.control.resume(request.job_id)
+        log.info("job resumed", extra={"job": request.job_id, "by": caller})
+        return job_status(record)
+
+    def CleanupJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> control_pb2.CleanupSummary:
+        caller = self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
+        parties = self.control.cleanup(request.job_id)
+        log.info("job files removed", extra={"job": request.job_id, "by": caller,
+                                             "failed": ",".join(p.party for p in parties if p.error)})
+        return control_pb2.CleanupSummary(job_id=request.job_id, parties=[
+            control_pb2.PartyCleanup(party=p.party, files_removed=p.files, bytes_removed=p.bytes, error=p.error)
+            for p in parties])
 
     def GetJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> control_pb2.JobStatus:
         self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
         record = self.store.get(request.job_id)
         if record is None:
             raise NotFound(f"no job {request.job_id}")
@@ -99,6 +154,7 @@ class CoordinatorServicer(control_pb2_grpc.CoordinatorServicer):
 
     def WatchJob(self, request: control_pb2.JobRef, context: grpc.ServicerContext) -> Iterator[control_pb2.JobEvent]:
         self._require(context, OPERATOR_ROLES)
+        self._job_id(request, context)
         if self.store.get(request.job_id) is None:
             raise NotFound(f"no job {request.job_id}")
         seen = 0

@@ -113,6 +113,7 @@ class Mailbox:
         self._cond = threading.Condition()
         self._items: dict[tuple[str, str], bytes] = {}
         self._seen: set[tuple[str, str]] = set()
+        self._unread: dict[str, int] = {}
         self._closed: str | None = None
 
     def close(self, reason: str = "closed") -> None:
@@ -120,6 +121,7 @@ class Mailbox:
         with self._cond:
             self._closed = reason
             self._items.clear()
+            self._unread.clear()
             self._cond.notify_all()
 
     def put(self, sender: str, tag: str, payload: bytes) -> None:
@@ -132,6 +134,7 @@ class Mailbox:
                 raise DuplicateTagError(sender, "me", tag)
             self._seen.add(key)
             self._items[key] = payload
+            self._unread[sender] = self._unread.get(sender, 0) + len(payload)
             self._cond.notify_all()
 
     def take(self, sender: str, tag: str, timeout: float | None) -> bytes:
@@ -146,12 +149,25 @@ class Mailbox:
                 if remaining is not None and remaining <= 0:
                     raise ChannelTimeout(sender, tag, timeout or 0.0)
                 self._cond.wait(remaining)
-            return self._items.pop(key)
+            payload = self._items.pop(key)
+            self._unread[sender] -= len(payload)
+            return payload
 
     def pending(self) -> int:
         """Number of messages received but not yet taken."""
         with self._cond:
             return len(self._items)
+
+    def unread_bytes(self, sender: str) -> int:
+        """Bytes of `sender`'s messages received but not yet taken."""
+        with self._cond:
+            return self._unread.get(sender, 0)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stage this mailbox served has ended."""
+        with self._cond:
+            return self._closed is not None
 
 
 @dataclass

@@ -25,8 +25,15 @@ GRPC_MESSAGE_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 MAILBOX_SERVICE = transport_pb2.DESCRIPTOR.services_by_name["Mailbox"].full_name
 PUSH_METHOD = f"/{MAILBOX_SERVICE}/Push"
-# Largest payload a receiver accepts: the header's size is allocated up front, so it is capped.
-DEFAULT_MAX_PAYLOAD_BYTES = 4 << 30
+# A job's ceiling on one message when its job file declares none (`[job] max_message_mb`): above the largest
+# message of the benchmarks (a 1M-row PSI batch is 32 MiB; SecureBoost's encrypted gradients of 1M rows are
+# 512 bytes each, 488 MiB).
+DEFAULT_MAX_MESSAGE_BYTES = 512 << 20
+# No job and no node may accept a larger message: a node's own maximum (`[limits] max_message_mb`) is at most this.
+HARD_MAX_MESSAGE_BYTES = 4 << 30
+# Tags and push ids are short names and nonces; a header carrying more is refused before it is kept.
+MAX_TAG_BYTES = 512
+MAX_PUSH_ID_BYTES = 64
 
 
 class FramingError(ChannelError):
@@ -113,42 +120,52 @@ def parse_frame(raw: bytes) -> transport_pb2.FrameHeader | memoryview:
     raise FramingError("frame carries neither a header nor a chunk")
 
 
+def check_header(header: transport_pb2.FrameHeader) -> None:
+    """Refuse a header whose job, tag, digest or push id cannot be right, before anything is kept of it."""
+    if not header.job_id or not header.tag:
+        raise FramingError("header names no job or no tag")
+    if len(header.tag.encode()) > MAX_TAG_BYTES or len(header.push_id) > MAX_PUSH_ID_BYTES:
+        raise FramingError(f"header tag over {MAX_TAG_BYTES} bytes or push id over {MAX_PUSH_ID_BYTES} bytes")
+    if len(header.sha256) != hashlib.sha256().digest_size:
+        raise FramingError(f"header digest has {len(header.sha256)} bytes, expected 32")
+
+
 class Reassembly:
-    """Collects the chunks announced by one header into a preallocated buffer, checking size and digest."""
+    """Collects the chunks announced by one header, checking size and digest.
+
+    The buffer grows with the bytes that arrive, never with the size the header announces: a header is
+    only a claim, and a sender that announces 1 GiB and sends nothing must cost nothing.
+    """
 
     def __init__(
-        self, header: transport_pb2.FrameHeader, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+        self, header: transport_pb2.FrameHeader, *, max_payload_bytes: int = HARD_MAX_MESSAGE_BYTES
     ) -> None:
-        if not header.job_id or not header.tag:
-            raise FramingError("header names no job or no tag")
-        if len(header.sha256) != hashlib.sha256().digest_size:
-            raise FramingError(f"header digest has {len(header.sha256)} bytes, expected 32")
+        check_header(header)
         if header.total_bytes > max_payload_bytes:
             raise FramingError(
                 f"payload of {header.total_bytes} bytes exceeds the limit of {max_payload_bytes}"
             )
         self.header = header
-        self._buffer = bytearray(header.total_bytes)
-        self._filled = 0
+        self._announced = header.total_bytes
+        self._buffer = bytearray()
         self._digest = hashlib.sha256()
 
     @property
     def received(self) -> int:
-        return self._filled
+        return len(self._buffer)
 
     def add(self, chunk: bytes | memoryview) -> None:
         """Append one chunk; refuse more bytes than the header announced."""
-        end = self._filled + len(chunk)
-        if end > len(self._buffer):
-            raise FramingError(f"stream carries more than the announced {len(self._buffer)} bytes")
-        self._buffer[self._filled : end] = chunk
+        if len(self._buffer) + len(chunk) > self._announced:
+            raise FramingError(f"stream carries more than the announced {self._announced} bytes")
+        # bytearray grows by realloc (mremap for large buffers on Linux), so appending stays linear.
+        self._buffer += chunk
         self._digest.update(chunk)
-        self._filled = end
 
     def finish(self) -> bytearray:
         """The complete payload; raise `FramingError` if bytes are missing or the digest differs."""
-        if self._filled != len(self._buffer):
-            raise FramingError(f"stream ended after {self._filled} of {len(self._buffer)} bytes")
+        if len(self._buffer) != self._announced:
+            raise FramingError(f"stream ended after {len(self._buffer)} of {self._announced} bytes")
         if self._digest.digest() != self.header.sha256:
             raise PayloadCorrupted("payload SHA-256 does not match the header")
         return self._buffer

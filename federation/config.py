@@ -62,8 +62,12 @@ class NodeConfig:
     tls: TlsPaths
     coordinator: str | None
     log_level: str = "INFO"
+    log_file: Path | None = None
+    log_max_mb: float = 50.0
+    log_backups: int = 5
     raw: Mapping[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    advertise: str | None = None  # `host` or `host:port` peers on other hosts dial (default: the bound address)
 
     def section(self, name: str) -> Mapping[str, Any]:
         value = self.raw.get(name, {})
@@ -86,8 +90,10 @@ class NodeConfig:
 
 ENV_OVERRIDES = {
     "XYD_LISTEN": ("node", "listen"),
+    "XYD_ADVERTISE": ("node", "advertise"),
     "XYD_STATE_DIR": ("node", "state_dir"),
     "XYD_LOG_LEVEL": ("node", "log_level"),
+    "XYD_LOG_FILE": ("node", "log_file"),
     "XYD_COORDINATOR": ("coordinator", "address"),
     "XYD_TLS_CA": ("tls", "ca"),
     "XYD_TLS_CERT": ("tls", "cert"),
@@ -121,6 +127,9 @@ def load_node_config(path: Path, env: Mapping[str, str] | None = None) -> NodeCo
         return p if p.is_absolute() else base / p
 
     tls = raw.get("tls", {})
+    advertise = raw.get("node", {}).get("advertise")
+    if advertise is not None:
+        advertise = check_advertise(str(advertise), f"{path}: [node] advertise")
     return NodeConfig(
         listen=str(raw.get("node", {}).get("listen", "127.0.0.1:0")),
         state_dir=resolve(str(need("node", "state_dir"))),
@@ -132,6 +141,30 @@ def load_node_config(path: Path, env: Mapping[str, str] | None = None) -> NodeCo
         ),
         coordinator=raw.get("coordinator", {}).get("address"),
         log_level=str(raw.get("node", {}).get("log_level", "INFO")),
+        log_file=resolve(str(raw["node"]["log_file"])) if raw.get("node", {}).get("log_file") else None,
+        log_max_mb=float(raw.get("node", {}).get("log_max_mb", 50.0)),
+        log_backups=int(raw.get("node", {}).get("log_backups", 5)),
         raw=raw,
         source=path.resolve(),
+        advertise=advertise,
     )
+
+
+def check_advertise(value: str, where: str = "advertise") -> str:
+    """`host` or `host:port` (IPv6 in brackets), the address a node announces; refuses a wildcard host."""
+    host, port = value, ""
+    if value.startswith("["):
+        host, _, rest = value.partition("]")
+        host += "]"
+        if rest and not rest.startswith(":"):
+            raise ConfigError(f"{where}: {value!r} is not host or host:port")
+        port = rest[1:]
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    elif ":" in value:
+        raise ConfigError(f"{where}: {value!r} is not host or host:port (put an IPv6 address in brackets)")
+    if host in {"", "0.0.0.0", "[::]"}:
+        raise ConfigError(f"{where}: {value!r} must name a host peers can dial, not a wildcard")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(f"{where}: {value!r} has an invalid port")
+    return value

@@ -29,16 +29,34 @@ from federation.pki import Identity, NodeTls
 from federation.proto import transport_pb2
 from federation.retry import RetryPolicy
 
-__all__ = ["GrpcChannel", "PeerChannels", "PeerRefused", "open_secure_channel", "secure_channel_settings",
-           "wait_until_serving"]
+__all__ = ["GrpcChannel", "PeerChannels", "PeerRefused", "describe_failure", "open_secure_channel",
+           "secure_channel_settings", "wait_until_serving"]
 
 # gRPC waits ~1 s (and growing) before reconnecting to a peer that refused a connection; shorter, so the
-# caller's own RetryPolicy decides how often a restarting peer is tried.
+# caller's own RetryPolicy decides how often a restarting peer is tried. Not `grpc.min_reconnect_backoff_ms`:
+# gRPC reads it as the minimum time one connection attempt may take (default 20 s), and at 100 ms every
+# attempt was cut off at the backoff (at most 2 s): a peer whose TCP + TLS + HTTP/2 set-up takes longer,
+# a few round trips on a slow link or a loaded host, was never reached (tests/federation/test_slow_link_connect.py).
 _RECONNECT_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
+
+
+def describe_failure(code: grpc.StatusCode, details: str) -> str:
+    """What went wrong on a link, in an operator's words (gRPC's text names the resolver and the address
+    family first: "failed to connect to all addresses; last error: ... Connection refused")."""
+    text = details.lower()
+    for marker, words in (("connection refused", "connection refused"), ("socket closed", "connection lost"),
+                          ("connection reset", "connection lost"), ("broken pipe", "connection lost"),
+                          ("cancelling all calls", "the server shut down"),
+                          ("handshake", "TLS handshake failed"), ("dns resolution", "address not found"),
+                          ("name resolution", "address not found")):
+        if marker in text:
+            return words
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return "no answer in time"
+    return f"{code.name}: {details}" if details else code.name
 
 
 class PeerRefused(PeerUnavailable):
@@ -127,6 +145,7 @@ class GrpcChannel(Channel):
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so a shared default is safe
         send_timeout: float = 600.0,
+        open_wait: float = 60.0,
         channels: PeerChannels | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -134,8 +153,8 @@ class GrpcChannel(Channel):
             raise ValueError(f"me={me!r} but the certificate names {tls.identity.party!r}")
         if not 0 < chunk_bytes <= MAX_CHUNK_BYTES:
             raise ValueError(f"chunk_bytes must be in 1..{MAX_CHUNK_BYTES}")
-        if send_timeout <= 0:
-            raise ValueError("send_timeout must be positive")
+        if send_timeout <= 0 or open_wait <= 0:
+            raise ValueError("send_timeout and open_wait must be positive")
         if not job_id:
             raise ValueError("job_id must not be empty")
         self.me = me
@@ -147,6 +166,7 @@ class GrpcChannel(Channel):
         self._chunk_bytes = chunk_bytes
         self._retry = retry
         self._send_timeout = send_timeout
+        self._open_wait = open_wait
         self._owns_channels = channels is None
         self._channels = channels if channels is not None else PeerChannels(tls)
         self._rng = rng if rng is not None else random.Random()
@@ -205,6 +225,7 @@ class GrpcChannel(Channel):
         header = frame_header(self.job_id, tag, payload, push_id=secrets.token_bytes(16))
         deadline = time.monotonic() + self._send_timeout
         attempt = 0
+        not_open_since: float | None = None
         while True:
             attempt += 1
             remaining = deadline - time.monotonic()
@@ -217,6 +238,21 @@ class GrpcChannel(Channel):
                 return
             except grpc.RpcError as err:
                 code, details = err.code(), err.details() or ""
+            except ValueError as err:  # gRPC's "Cannot invoke RPC on closed channel": this process is stopping
+                raise PeerUnavailable(to, address, "this node's channels were closed (it is stopping)") from err
+            if code == grpc.StatusCode.NOT_FOUND:
+                # The peer has not opened this stage (yet): the coordinator starts every party's task at once,
+                # so a party may send before another's task arrived. Wait for it, while our own stage runs.
+                now = time.monotonic()
+                not_open_since = now if not_open_since is None else not_open_since
+                if self._mailbox.closed:
+                    raise PeerUnavailable(to, address, "our stage ended before the peer opened its own")
+                if now - not_open_since >= self._open_wait:
+                    raise PeerUnavailable(to, address, f"stage not open at the peer within {self._open_wait:.1f}s")
+                attempt -= 1  # waiting for the peer's stage is not a failed attempt
+                waited = now - not_open_since
+                time.sleep(min(0.05 + waited / 4, 1.0, max(0.0, deadline - now)))
+                continue
             if code == grpc.StatusCode.ALREADY_EXISTS:
                 raise DuplicateTagError(self.me, to, tag)
             if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
@@ -226,5 +262,5 @@ class GrpcChannel(Channel):
                     to, address, f"send of {tag!r} not done within {self._send_timeout:.1f}s"
                 )
             if not self._retry.should_retry(code, attempt):
-                raise PeerUnavailable(to, address, f"{code.name} after {attempt} attempt(s): {details}")
+                raise PeerUnavailable(to, address, f"{describe_failure(code, details)} after {attempt} attempt(s)")
             time.sleep(min(self._retry.delay(attempt, self._rng), max(0.0, deadline - time.monotonic())))

@@ -9,6 +9,7 @@ public text (`code: text`). Calls a servicer aborted itself pass through unchang
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from errors import (
     Unavailable,
     XydError,
 )
+from federation.metrics import GRPC_HANDLED, GRPC_REFUSALS
 
 log = logging.getLogger("xyd.grpc")
 
@@ -67,6 +69,7 @@ def _already_aborted(context: grpc.ServicerContext) -> bool:
 
 
 def _translate(error: BaseException, context: grpc.ServicerContext, method: str) -> None:
+    GRPC_REFUSALS.labels(method, error.code if isinstance(error, XydError) else "INTERNAL").inc()
     if isinstance(error, XydError):
         log.warning("call refused", extra={"method": method, "code": error.code, "detail": str(error)})
         context.abort(status_of(error), public_details(error))
@@ -100,12 +103,15 @@ class ErrorTranslator(grpc.ServerInterceptor):
     def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str
                ) -> Callable[[Any, grpc.ServicerContext], Any]:
         def translated(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
             try:
                 return behaviour(request, context)
             except Exception as error:
                 if _already_aborted(context):
                     raise
                 _translate(error, context, method)
+            finally:
+                GRPC_HANDLED.labels(method).observe(time.perf_counter() - started)
 
         return translated
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from federation import job_ids
 from federation.tasks import TaskFailed
 
 
@@ -37,8 +38,8 @@ def read_intersection(work_dir: Path, peer: str | None = None) -> list[str]:
 
 
 def model_dir(work_dir: Path, model_id: str) -> Path:
-    """Where a published model part of this node lives (`<state>/models/<model id>`)."""
-    return work_dir.parent.parent / "models" / model_id
+    """Where a published model part of this node lives (`<state>/models/<model id>`), checked to stay there."""
+    return job_ids.model_dir(work_dir.parent.parent, model_id)
 
 
 def record_part(folder: Path, name: str, digest: str) -> dict[str, Any]:

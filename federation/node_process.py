@@ -17,8 +17,10 @@ from pathlib import Path
 import grpc
 
 from errors import Refused
-from federation.config import NodeConfig
+from federation.call_limits import CallLimits
+from federation.config import ConfigError, NodeConfig
 from federation.grpc_channel import GrpcChannel, PeerChannels, open_secure_channel
+from federation.metrics import MetricsListener, Readiness, parse_listen
 from federation.pki import Identity, NodeTls
 from federation.process_heap import settle_heap
 from federation.proto import control_pb2, control_pb2_grpc
@@ -40,11 +42,30 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def load_limits(config: NodeConfig) -> CallLimits:
+    """The node server's limits from `[limits]` (docs/protocols/transport.md lists the keys and defaults)."""
+    try:
+        return CallLimits.from_section(config.section("limits"))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{config.source}: {exc}") from exc
+
+
 def coordinator_only(context: grpc.ServicerContext) -> None:
     """Control calls on a node are accepted from the coordinator's certificate only."""
     identity = peer_identity(context)
     if identity.role != "coordinator":
         raise Refused(f"{identity.party} is not the coordinator")
+
+
+def start_metrics(config: NodeConfig, readiness: Readiness) -> MetricsListener | None:
+    """The node's `/metrics`, `/healthz` and `/readyz` listener if `[metrics] listen` is set (its bound address
+    is written to `<state_dir>/metrics_address`), else None."""
+    where = parse_listen(config.section("metrics"), f"{config.source}: [metrics]")
+    if where is None:
+        return None
+    listener = MetricsListener(*where, readiness)
+    write_atomically(config.state_dir / "metrics_address", listener.start())
+    return listener
 
 
 def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,
@@ -74,48 +95,75 @@ def register_with_coordinator(tls: NodeTls, coordinator: str, address: str,
         channel.close()
 
 
+def warn_if_unreachable(server: NodeServer) -> None:
+    """A node bound to every interface without `advertise` announces 127.0.0.1: peers elsewhere cannot dial it."""
+    if server.listens_on_all_interfaces and server.advertised_address == server.address:
+        log.warning("listening on all interfaces but announcing a loopback address; set [node] advertise "
+                    "(or XYD_ADVERTISE) to the host:port peers on other hosts dial",
+                    extra={"address": server.address})
+
+
 def run_node(config: NodeConfig, *, describe: Callable[[], control_pb2.NodeDescription],
              handlers: Mapping[str, Handler], stop: threading.Event | None = None,
              attach: Callable[[NodeServer], None] | None = None,
              allowed_roles: set[str] | None = None,
-             limited_roles: Mapping[str, Iterable[str]] | None = None) -> int:
+             limited_roles: Mapping[str, Iterable[str]] | None = None,
+             readiness: Readiness | None = None) -> int:
     """Serve until SIGTERM/SIGINT (or `stop` is set); returns the process exit code.
 
     `attach(server)` lets a role add its own gRPC services (verification, registry) before the server starts;
-    `limited_roles` admits further roles to the named methods only (see `PeerAuthInterceptor`).
+    `limited_roles` admits further roles to the named methods only (see `PeerAdmission`);
+    `readiness` carries the role's own readiness checks, to which this adds "serving" and "registered".
     """
     stop = stop or threading.Event()
     tls = load_tls(config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    server = NodeServer(tls, bind=config.listen,
+    readiness = readiness or Readiness()
+    serving, registered = readiness.flag("serving"), readiness.flag("registered")
+    server = NodeServer(tls, bind=config.listen, advertise=config.advertise, limits=load_limits(config),
                         allowed_roles=allowed_roles or {"coordinator", "platform", "source"},
                         limited_roles=limited_roles)
 
     shared = PeerChannels(tls)
 
-    def channel_factory(job_id: str, peers: Mapping[str, str]) -> GrpcChannel:
-        return GrpcChannel(tls.identity.party, job_id, dict(peers), tls, server.mailboxes.for_job(job_id),
-                           channels=shared)
+    def channel_factory(session: str, peers: Mapping[str, str], max_message_bytes: int) -> GrpcChannel:
+        mailbox = server.mailboxes.open(session, set(peers) - {tls.identity.party},
+                                        max_message_bytes=max_message_bytes)
+        return GrpcChannel(tls.identity.party, session, dict(peers), tls, mailbox, channels=shared)
 
     servicer = NodeServicer(describe=describe, handlers=handlers, channel_factory=channel_factory,
                             state_dir=config.state_dir, caller_check=coordinator_only,
-                            on_stage_done=server.mailboxes.close_job)
-    server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, servicer)
+                            on_stage_done=server.mailboxes.close_job,
+                            max_message_bytes=server.limits.max_message_bytes)
+    server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, servicer, roles={"coordinator"})
     if attach is not None:
         attach(server)
-    server.start()
+    metrics = start_metrics(config, readiness)
+    try:
+        server.start()
+    except BaseException:
+        if metrics is not None:
+            metrics.stop()
+        raise
+    serving.set()
     write_atomically(config.state_dir / "address", server.address)
-    log.info("node serving", extra={"as": tls.identity.party, "address": server.address})
+    log.info("node serving", extra={"as": tls.identity.party, "address": server.address,
+                                    "advertised": server.advertised_address})
+    warn_if_unreachable(server)
     if threading.current_thread() is threading.main_thread():  # this process is the node (not a test thread)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         settle_heap()
     try:
         if config.coordinator:
-            register_with_coordinator(tls, config.coordinator, server.address, describe(), stop=stop)
+            register_with_coordinator(tls, config.coordinator, server.advertised_address, describe(), stop=stop)
+        registered.set()
         stop.wait()
     finally:
         log.info("node stopping", extra={"as": tls.identity.party})
+        serving.clear()
         server.stop(grace=2.0)
         shared.close()
+        if metrics is not None:
+            metrics.stop()
     return 0

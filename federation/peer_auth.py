@@ -1,10 +1,9 @@
-"""Who is calling: the peer identity of a gRPC call, and the server interceptor that admits or refuses it.
+"""Who is calling: the peer identity of a gRPC call, and the admission check that accepts or refuses it.
 
-The TLS handshake already proved the client holds a key certified by the CA. The interceptor adds what
-gRPC Python cannot do itself: refuse revoked certificates (CRL), certificates outside their validity
-window at the server's clock, and roles the server does not serve. A role may also be admitted to a few
-named methods only (`limited_roles`): a source node lets a compliance officer's admin certificate ask its
-witness for the latest cosigned checkpoint, and nothing else (no mailbox, no task, no verification).
+The TLS handshake already proved the client holds a key certified by the CA. Admission adds what gRPC
+Python cannot do itself: refuse revoked certificates (CRL), certificates outside their validity window at
+the server's clock, and roles the server or the called service does not serve. `CallGuard`
+(`federation/call_guard.py`) runs it on every call before anything of the request is read.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import grpc
 from cryptography import x509
@@ -58,25 +56,34 @@ def peer_identity(context: grpc.ServicerContext) -> Identity:
     return peer_certificate(context)[1]
 
 
-class PeerAuthInterceptor(grpc.ServerInterceptor):
-    """Refuses calls from revoked, expired or unauthorised peers before any servicer runs."""
+class PeerAdmission:
+    """Decides whether the peer of a call may call a service of this server: a valid, unrevoked certificate
+    and a role the server (`allowed_roles`) and the service (`service_roles`) admit.
+
+    `service_roles` maps a gRPC service's full name to the roles it serves; the server fills it as services
+    are added. A service absent from it serves every role the server admits. `limited_roles` admits a role
+    the server does not serve to a few named methods only (full gRPC paths): a source node lets a compliance
+    officer's admin certificate ask its witness for the latest cosigned checkpoint, and nothing else.
+    """
 
     def __init__(
         self,
         revocation: RevocationWatcher | None,
         *,
         allowed_roles: frozenset[str] | None = None,
+        service_roles: Mapping[str, frozenset[str]] | None = None,
         limited_roles: Mapping[str, frozenset[str]] | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._revocation = revocation
         self._allowed_roles = allowed_roles
+        self._service_roles = service_roles if service_roles is not None else {}
         self._limited_roles = dict(limited_roles or {})
         self._clock = clock
 
-    def admit(self, context: grpc.ServicerContext, method: str = "") -> None:
-        """Abort the call with UNAUTHENTICATED or PERMISSION_DENIED unless the peer may call `method` (the
-        full gRPC method name) on this server."""
+    def admit(self, context: grpc.ServicerContext, service: str = "", method: str = "") -> Identity:
+        """The caller's identity; abort the call with UNAUTHENTICATED or PERMISSION_DENIED unless the peer
+        may call `method` (the full gRPC path) of `service` on this server."""
         try:
             cert, identity = peer_certificate(context)
             now = self._clock()
@@ -98,34 +105,17 @@ class PeerAuthInterceptor(grpc.ServerInterceptor):
                 log.warning("refused %s: role %s may not call %s", identity, identity.role, method)
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
                               f"role {identity.role!r} may not call this method on this server")
-            return
+            return identity
         if self._allowed_roles is not None and identity.role not in self._allowed_roles:
             log.warning("refused %s: role %s not allowed", identity, identity.role)
             context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"role {identity.role!r} may not call this server (allowed: {sorted(self._allowed_roles)})",
             )
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
-            behaviour = getattr(handler, kind)
-            if behaviour is not None:
-                return handler._replace(**{kind: self._guard(behaviour, handler_call_details.method)})
-        return handler
-
-    def _guard(
-        self, behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str
-    ) -> Callable[[Any, grpc.ServicerContext], Any]:
-        # The check runs eagerly, before a response-streaming behaviour creates its generator.
-        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-            self.admit(context, method)
-            return behaviour(request, context)
-
-        return guarded
+        roles = self._service_roles.get(service)
+        if roles is not None and identity.role not in roles:
+            # Banks and operators reach the same port as federation peers, but only the services meant for them.
+            log.warning("refused %s: role %s may not call %s", identity, identity.role, service)
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"role {identity.role!r} may not call this service (allowed: {sorted(roles)})")
+        return identity

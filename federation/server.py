@@ -2,8 +2,9 @@
 
 Every service a node offers (the data-plane Mailbox, the standard health service, and the role's own
 control-plane servicers added with `add_servicer`) sits behind the same TLS settings and the same
-`PeerAuthInterceptor`, so no service can forget the revocation or role check, and behind the one error
-translator (`federation.grpc_errors`), so a servicer raises catalogue errors and no internal text leaves.
+`CallGuard`, so no service can forget the revocation or role check, the per-peer limits or the stall
+deadlines. Each service names the roles it serves: banks and operators reach the same port as federation
+peers, but only the services meant for them.
 """
 
 from __future__ import annotations
@@ -17,16 +18,25 @@ import grpc
 from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from federation.chunking import DEFAULT_MAX_PAYLOAD_BYTES, GRPC_MESSAGE_OPTIONS, MAILBOX_SERVICE
+from federation.call_guard import CallGuard
+from federation.call_limits import CallLimits, StallWatchdog
+from federation.chunking import GRPC_MESSAGE_OPTIONS, MAILBOX_SERVICE
 from federation.grpc_errors import ErrorTranslator
 from federation.mailbox_service import MailboxRouter, MailboxServicer
-from federation.peer_auth import PeerAuthInterceptor, peer_identity
+from federation.peer_auth import PeerAdmission, peer_identity
 from federation.pki import ROLES, NodeTls, check_validity, utcnow
+from federation.request_id_interceptor import RequestIdInterceptor
 from federation.revocation import RevocationWatcher
 
-__all__ = ["NodeServer", "peer_identity"]
+__all__ = ["HEALTH_CHECK_METHOD", "PEER_ROLES", "NodeServer", "peer_identity"]
 
 _WILDCARD_HOSTS = {"0.0.0.0", "[::]", "::", ""}
+# The federation's own parties: the only roles that take part in jobs, so the only ones that may push.
+PEER_ROLES = frozenset({"coordinator", "platform", "source"})
+HEALTH_SERVICE = "grpc.health.v1.Health"
+HEALTH_CHECK_METHOD = "/grpc.health.v1.Health/Check"
+# HTTP/2 streams one connection may open at once; more connections each pass the per-peer slots anyway.
+_MAX_STREAMS_PER_CONNECTION = 64
 
 
 class NodeServer:
@@ -37,10 +47,10 @@ class NodeServer:
         tls: NodeTls,
         *,
         bind: str = "127.0.0.1:0",
+        advertise: str | None = None,
         allowed_roles: Iterable[str] | None = None,
         limited_roles: Mapping[str, Iterable[str]] | None = None,
-        max_workers: int = 16,
-        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        limits: CallLimits | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         roles = None if allowed_roles is None else frozenset(allowed_roles)
@@ -49,29 +59,54 @@ class NodeServer:
             if not named <= ROLES:
                 raise ValueError(f"unknown roles {sorted(named - ROLES)}: expected a subset of {sorted(ROLES)}")
         self.tls = tls
+        self.limits = limits or CallLimits()
         self._bind = bind
+        self._roles = roles if roles is not None else ROLES
+        self._advertise = advertise
         revocation = None
         if tls.crl_path is not None:
             revocation = RevocationWatcher(tls.crl_path, x509.load_pem_x509_certificate(tls.ca_pem))
-        self.mailboxes = MailboxRouter()
+        self.mailboxes = MailboxRouter(max_message_bytes=self.limits.max_message_bytes,
+                                       max_unread_bytes=self.limits.max_unread_bytes)
         self._health = health.HealthServicer()
+        self._service_roles: dict[str, frozenset[str]] = {}
+        self._watchdog = StallWatchdog()
+        admission = PeerAdmission(revocation, allowed_roles=roles, service_roles=self._service_roles,
+                                  limited_roles=limited, clock=clock)
         self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="xyd-grpc"),
-            interceptors=[PeerAuthInterceptor(revocation, allowed_roles=roles, limited_roles=limited, clock=clock),
-                          ErrorTranslator()],
+            futures.ThreadPoolExecutor(max_workers=self.limits.workers, thread_name_prefix="xyd-grpc"),
+            interceptors=[CallGuard(admission, self.limits, self._watchdog), RequestIdInterceptor(), ErrorTranslator()],
             # Without SO_REUSEPORT a second server on a taken port fails to start instead of sharing it.
-            options=[*GRPC_MESSAGE_OPTIONS, ("grpc.so_reuseport", 0)],
+            options=[*GRPC_MESSAGE_OPTIONS, ("grpc.so_reuseport", 0),
+                     ("grpc.max_concurrent_streams", _MAX_STREAMS_PER_CONNECTION)],
+            # Calls beyond this are refused at once (RESOURCE_EXHAUSTED) rather than queued without bound.
+            maximum_concurrent_rpcs=self.limits.workers * 4,
         )
-        MailboxServicer(self.mailboxes, max_payload_bytes=max_payload_bytes).add_to_server(self._server)
+        MailboxServicer(self.mailboxes).add_to_server(self._server)
+        self._service_roles[MAILBOX_SERVICE] = PEER_ROLES & self._roles
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self._service_roles[HEALTH_SERVICE] = self._roles
         self._clock = clock
         self._port: int | None = None
 
-    def add_servicer(self, add_fn: Callable[[Any, grpc.Server], None], servicer: Any) -> None:
-        """Register a generated `add_XServicer_to_server` with its servicer; only before `start`."""
+    def add_servicer(self, add_fn: Callable[[Any, grpc.Server], None], servicer: Any, *,
+                     roles: Iterable[str] | None = None) -> None:
+        """Register a generated `add_XServicer_to_server` with its servicer; only before `start`.
+
+        `roles`: the roles its service serves (refused with PERMISSION_DENIED otherwise); by default every
+        role the server admits.
+        """
         if self._port is not None:
             raise RuntimeError("add_servicer must be called before start()")
-        add_fn(servicer, self._server)
+        served = self._roles if roles is None else frozenset(roles)
+        if not served <= ROLES:
+            raise ValueError(f"unknown roles {sorted(served - ROLES)}: expected a subset of {sorted(ROLES)}")
+        recorder = _ServiceRecorder(self._server)
+        add_fn(servicer, recorder)
+        if not recorder.names:
+            raise ValueError(f"{add_fn.__name__} registered no service")
+        for name in recorder.names:
+            self._service_roles[name] = served & self._roles
 
     def start(self) -> int:
         """Bind with mutual TLS (client certificates required) and start serving; return the bound port."""
@@ -92,6 +127,7 @@ class NodeServer:
         if port == 0:
             raise OSError(f"cannot bind {self._bind}")
         self._server.start()
+        self._watchdog.start()
         self._port = port
         for service in ("", MAILBOX_SERVICE):
             self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -109,10 +145,24 @@ class NodeServer:
         host = self._bind.rsplit(":", 1)[0]
         return f"{'127.0.0.1' if host in _WILDCARD_HOSTS else host}:{self.port}"
 
+    @property
+    def advertised_address(self) -> str:
+        """`host:port` peers on other hosts dial: `advertise` (its port defaulting to the bound one) or, when
+        none was given, `address`."""
+        if not self._advertise:
+            return self.address
+        has_port = self._advertise.rsplit("]", 1)[-1].count(":") == 1
+        return self._advertise if has_port else f"{self._advertise}:{self.port}"
+
+    @property
+    def listens_on_all_interfaces(self) -> bool:
+        return self._bind.rsplit(":", 1)[0] in _WILDCARD_HOSTS
+
     def stop(self, grace: float = 1.0) -> None:
         """Report NOT_SERVING, let running calls finish for up to `grace` seconds, then stop."""
         self._health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
+        self._watchdog.stop()
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         """Block until the server stops (or `timeout` passes); True if it stopped."""
@@ -125,3 +175,19 @@ class NodeServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _ServiceRecorder:
+    """Passes a generated `add_XServicer_to_server`'s registrations to the server, noting the service names."""
+
+    def __init__(self, server: grpc.Server) -> None:
+        self._server = server
+        self.names: list[str] = []
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        self.names += [h.service_name() for h in handlers if hasattr(h, "service_name")]
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service_name: str, handlers: Any) -> None:
+        self.names.append(service_name)
+        self._server.add_registered_method_handlers(service_name, handlers)

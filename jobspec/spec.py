@@ -18,6 +18,11 @@ from jobspec.stages import DEFAULT_STAGES, WOE_STAGES, Algorithm, Stage
 SECTIONS = ("job", "parties", "psi", "train", "binning", "evaluate")
 
 
+# `[job] max_message_mb`: the job's ceiling on one data-plane message; each node also applies its own maximum
+# (federation.chunking: DEFAULT_MAX_MESSAGE_BYTES when the job says nothing, HARD_MAX_MESSAGE_BYTES at most).
+MAX_MESSAGE_MB_RANGE = (1, 4096)
+
+
 class JobSpecError(InvalidInput):
     """The job file is malformed or names something that does not exist."""
 
@@ -37,6 +42,12 @@ class JobSpec:
     evaluate: EvaluateSettings
     raw: dict[str, dict[str, Any]]
     text: str = ""
+    max_message_mb: int | None = None  # None: each node's default
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The job's ceiling on one message in bytes, 0 for the nodes' default (as `TaskRequest` carries it)."""
+        return 0 if self.max_message_mb is None else self.max_message_mb << 20
 
     @property
     def parties(self) -> tuple[str, ...]:
@@ -124,8 +135,12 @@ def parse_job_spec(text: str) -> JobSpec:
         raise JobSpecError("stages other than psi need a [train] table with an algorithm")
     if train is not None and Stage.TRAIN in stages and psi.reveal != "both":
         raise JobSpecError("[train] needs aligned rows: set [psi] reveal = \"both\"")
+    max_message_mb = job.get("max_message_mb")
+    low, high = MAX_MESSAGE_MB_RANGE
+    if max_message_mb is not None and (type(max_message_mb) is not int or not low <= max_message_mb <= high):
+        raise JobSpecError(f"[job] max_message_mb must be an integer in {low}..{high}")
     return JobSpec(name=str(job.get("name", "job")), active=active, passive=passive, stages=stages, psi=psi,
-                   train=train, evaluate=evaluate, raw=sections, text=text)
+                   train=train, evaluate=evaluate, raw=sections, text=text, max_message_mb=max_message_mb)
 
 
 def load_job_spec(path: Path) -> JobSpec:

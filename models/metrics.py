@@ -69,6 +69,33 @@ def ks(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.max(np.abs(cum_pos - cum_neg)))
 
 
+@dataclass(frozen=True)
+class RankCurves:
+    """Cumulative shares as the threshold moves from the riskiest score down, at distinct scores only: the
+    share of all rows above the threshold, of payers (false-positive rate) and of defaulters (true-positive
+    rate). ROC is `fpr` against `tpr`; the KS curves are `fpr` and `tpr` against `share`, KS their widest gap."""
+
+    share: tuple[float, ...]
+    fpr: tuple[float, ...]
+    tpr: tuple[float, ...]
+
+
+def rank_curves(labels: np.ndarray, scores: np.ndarray, *, max_points: int = 101) -> RankCurves:
+    """ROC and KS curves, starting at (0, 0) and ending at (1, 1), thinned to at most `max_points` points
+    (evenly spaced along the ranking, first and last kept)."""
+    y, s = _binary(labels, scores)
+    order = np.argsort(-s, kind="mergesort")
+    ranked, ys = s[order], y[order]
+    ends = np.r_[np.flatnonzero(np.diff(ranked)) + 1, s.size] - 1
+    tpr = np.r_[0.0, np.cumsum(ys)[ends] / ys.sum()]
+    fpr = np.r_[0.0, np.cumsum(1.0 - ys)[ends] / (ys.size - ys.sum())]
+    share = np.r_[0.0, (ends + 1) / ys.size]
+    if share.size > max_points >= 2:
+        keep = np.unique(np.round(np.linspace(0, share.size - 1, max_points)).astype(int))
+        share, fpr, tpr = share[keep], fpr[keep], tpr[keep]
+    return RankCurves(tuple(float(v) for v in share), tuple(float(v) for v in fpr), tuple(float(v) for v in tpr))
+
+
 def or_nan(metric: Callable[[np.ndarray, np.ndarray], float], labels: np.ndarray, scores: np.ndarray) -> float:
     """`metric(labels, scores)`, or NaN where the population cannot define it (one class, empty): for a party
     that reports a figure others average (`weighted_mean`), such as a bank whose held-out rows had one class."""

@@ -8,11 +8,11 @@ from pathlib import Path
 
 def _serve(args: argparse.Namespace) -> int:
     from federation.config import load_node_config
-    from federation.logs import configure_logging
+    from federation.logs import configure_node_logging
     from platform_node.node import serve
 
     config = load_node_config(Path(args.config))
-    configure_logging("platform", config.log_level)
+    configure_node_logging("platform", config)
     return serve(config)
 
 
@@ -24,6 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the platform node (mTLS gRPC) until SIGTERM")
     serve.add_argument("--config", required=True, help="node TOML file")
     serve.set_defaults(func=_serve)
-    from platform_node.api.cli import register as register_api
+    from platform_node.api.command_line import register as register_api
 
     register_api(subparsers)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
+from prometheus_client import REGISTRY
+
 from federation.config import ConfigError, NodeConfig, NodePolicy
+from federation.metrics import Readiness
 from federation.node_process import load_tls, run_node, write_atomically
 from federation.pki import NodeTls
 from federation.tasks import Handler
@@ -13,8 +16,11 @@ from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
 from platform_node import consent_registry
 from platform_node.consent_registry import ConsentRegistry
+from platform_node.metrics import AuditLogCollector
 from platform_node.stages import secureboost, vertical_lr
 from platform_node.stages.psi import make_psi_handler
+from platform_node.statistics.directory import TableDirectory
+from platform_node.task_activity import TaskActivity, observed
 from tables import LoadedTable
 from tables.configured import describe_table, load_configured_table
 
@@ -28,26 +34,38 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     label = str(config.section("data").get("label", "default"))
     if label not in table.frame.columns:
         raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
-    handlers = stage_handlers(table, label, config.policy)
+    # What the platform's stages report is also kept for the operator's console (it is every job's active party).
+    activity = TaskActivity()
+    handlers = observed(stage_handlers(table, label, config.policy), activity)
     tls = load_tls(config)
     # One registry object for the gRPC service and the HTTP API: monitoring sees the MONITOR authorisations
     # that enterprises signed through the registry.
     registry = open_consent_registry(config, tls)
+    readiness = Readiness()
+    readiness.add("table", lambda: len(table) > 0)
+    readiness.add("consent_registry", lambda: registry.log.tree_size() >= 0)
+    audit_logs = AuditLogCollector()
+    audit_logs.add("registry", registry.log)
+    REGISTRY.register(audit_logs)
     attached = []
     api = None
     try:
-        api = start_api(config, table, label, registry=registry) if "api" in config.raw else None
+        if "api" in config.raw:
+            api_up = readiness.flag("api")
+            api = start_api(config, table, label, registry=registry, activity=activity, audit_logs=audit_logs)
+            api_up.set()
 
         def attach(server) -> None:
             attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry))
 
         return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
-                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
+                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"}, readiness=readiness)
     finally:
         for handle in attached:
             handle.close()
         if api is not None:
             api()
+        REGISTRY.unregister(audit_logs)
         registry.engine.dispose()
 
 
@@ -77,11 +95,16 @@ def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:
     return ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
 
 
-def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None):
-    """Serve the bank/compliance HTTP API in this process with the federated scorer; returns a stopper.
+def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None,
+              activity: TaskActivity | None = None, audit_logs: AuditLogCollector | None = None):
+    """Serve the bank/compliance HTTP API and the web console in this process with the federated scorer;
+    returns a stopper.
 
     With `registry`, the API reads authorisations (compliance listing, monitoring eligibility) from the
-    consent registry's store instead of a store of its own."""
+    consent registry's store instead of a store of its own; `audit_logs` then reports the API's log size. The
+    console's operator pages see the federation through the coordinator (`CoordinatorView`) and this node's
+    stages through `activity`; the financing statistics place enterprises by the district and industry columns
+    of this node's table."""
     from dataclasses import replace
 
     from models.horizontal.published import PUBLISHED_MODELS_SUBDIR
@@ -90,6 +113,7 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     from platform_node.api.server import ApiServer
     from platform_node.api.services import build_services
     from platform_node.api.settings import settings_from_mapping
+    from platform_node.federation_view import CoordinatorView
     from platform_node.monitoring import StoreMonitorAuthorisations
     from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
     from platform_node.scoring.published import PublishedModelScorer
@@ -104,10 +128,16 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     records = load_public_records(settings.public_records_file) if settings.public_records_file \
         else InMemoryPublicRecords()
     store = None if registry is None else registry.store
+    federation = CoordinatorView(config.coordinator, load_tls(config), config.state_dir / "models",
+                                 activity or TaskActivity())
     services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings),
                               authorisations=store,
-                              monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store))
-    server = ApiServer(create_app(services), host=settings.host, port=settings.port)
+                              monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store),
+                              directory=TableDirectory.from_frame(table.frame), federation=federation)
+    if audit_logs is not None:
+        audit_logs.add("api", services.audit)
+    server = ApiServer(create_app(services), host=settings.host, port=settings.port,
+                       max_head_bytes=settings.max_request_head_bytes, head_timeout_s=settings.request_head_timeout_s)
     url = server.start()
     if settings.run_ticker:
         services.start_ticker()

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from federation.config import load_node_config
-from federation.logs import configure_logging
+from federation.logs import configure_node_logging
 from federation.node_process import load_tls, run_node, write_atomically
 from federation.proto import control_pb2
 from federation.server import NodeServer
@@ -27,7 +27,7 @@ def serve_source(config_path: Path) -> int:
 
     config = load_node_config(config_path)
     tls = load_tls(config)
-    configure_logging(tls.identity.party, config.log_level)
+    configure_node_logging(tls.identity.party, config)
     table = load_configured_table(config)
     handles = []
     code = run_node(config, describe=control_pb2.NodeDescription, handlers={},
@@ -43,7 +43,7 @@ def serve_platform(config_path: Path) -> int:
 
     config = load_node_config(config_path)
     tls = load_tls(config)
-    configure_logging(tls.identity.party, config.log_level)
+    configure_node_logging(tls.identity.party, config)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -41,10 +41,13 @@ class ProcessGroup:
         self.members: list[Supervised] = []
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> Supervised:
+    def start(self, name: str, args: Sequence[str], env: dict[str, str] | None = None,
+              prefix: Sequence[str] = ()) -> Supervised:
+        """Start `xyd ARGS` as `name`; `prefix` runs it through another command that execs it in place
+        (`ip netns exec NS`), so the pid, its process group and the parent-death signal stay the same."""
         log_path = self.log_dir / f"{name.replace('/', '-')}.log"
         log_file = log_path.open("ab")
-        command = [sys.executable, "-m", "cli.main", *args]
+        command = [*prefix, sys.executable, "-m", "cli.main", *args]
         process = subprocess.Popen(
             command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {}), PARENT_PID_ENV: str(os.getpid())}, start_new_session=True,

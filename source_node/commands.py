@@ -8,11 +8,11 @@ from pathlib import Path
 
 def _serve(args: argparse.Namespace) -> int:
     from federation.config import load_node_config
-    from federation.logs import configure_logging
+    from federation.logs import configure_node_logging
     from source_node.node import serve
 
     config = load_node_config(Path(args.config))
-    configure_logging(args.party_hint or "source", config.log_level)
+    configure_node_logging(args.party_hint or "source", config)
     return serve(config)
 
 

@@ -6,6 +6,7 @@ import logging
 import threading
 
 from federation.config import NodeConfig, NodePolicy
+from federation.metrics import Readiness
 from federation.node_process import load_tls, run_node
 from federation.proto import scoring_pb2_grpc
 from federation.tasks import Handler
@@ -53,12 +54,14 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     attached = []
 
     def attach(server) -> None:
-        server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring)
+        server.add_servicer(scoring_pb2_grpc.add_PartyScoringServicer_to_server, scoring, roles={"platform"})
         attached.append(verification.attach(server, config=config, table=table, tls=tls))
 
+    readiness = Readiness()
+    readiness.add("table", lambda: len(table) > 0)
     try:
         return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
-                        limited_roles={"admin": verification.OFFICER_METHODS})
+                        limited_roles={"admin": verification.OFFICER_METHODS}, readiness=readiness)
     finally:
         for handle in attached:
             handle.close()

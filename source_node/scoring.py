@@ -12,6 +12,7 @@ import grpc
 import numpy as np
 
 from errors import IntegrityFailure, InvalidInput, NotFound, Refused
+from federation.job_ids import InvalidJobId, check_model_id, inside
 from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
 from federation.server import peer_identity
 from models.scorecard import PartyScorecard
@@ -43,11 +44,18 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
     def _model(self, model_id: str) -> LeafMaskPlan | None:
         with self._lock:
             if model_id not in self._models:
-                path = self._models_dir / model_id / "secureboost-passive.bin"
-                if not path.exists() or "/" in model_id or ".." in model_id:
+                path = self._part_path(model_id, "secureboost-passive.bin")
+                if path is None or not path.exists():
                     return None
                 self._models[model_id] = LeafMaskPlan(PassiveModel.from_bytes(path.read_bytes()))
             return self._models[model_id]
+
+    def _part_path(self, model_id: str, name: str) -> Path | None:
+        """The file of a published part, or None for a model id that is malformed or would leave models/."""
+        try:
+            return inside(self._models_dir, check_model_id(model_id)) / name
+        except InvalidJobId:
+            return None
 
     @staticmethod
     def _admit(request: scoring_pb2.MaskRequest | scoring_pb2.PointsRequest, context: grpc.ServicerContext,
@@ -62,9 +70,11 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             part = load(request.model_id)
         except corrupt as exc:
             raise IntegrityFailure(f"{what} {request.model_id} is corrupt: {exc}",
-                                   public=f"{what} {request.model_id} failed its integrity check") from exc
+                                   public=f"the published {what} of that model is corrupt on this node") from exc
         if part is None:
-            raise NotFound(f"no published {what} {request.model_id} on this node")
+            # The public text names no model id: an error never echoes what the caller sent.
+            raise NotFound(f"no published {what} {request.model_id} on this node",
+                           public=f"no published {what} of that model on this node")
         return part
 
     def LeafMasks(self, request: scoring_pb2.MaskRequest, context: grpc.ServicerContext) -> scoring_pb2.MaskReply:
@@ -79,8 +89,8 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
     def _card(self, model_id: str) -> PartyScorecard | None:
         with self._lock:
             if model_id not in self._cards:
-                path = self._models_dir / model_id / SCORECARD_PART
-                if "/" in model_id or ".." in model_id or not path.exists():
+                path = self._part_path(model_id, SCORECARD_PART)
+                if path is None or not path.exists():
                     return None
                 self._cards[model_id] = party_scorecard(read_part(path, "scorecard"))
             return self._cards[model_id]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +23,12 @@ NULL_TOKENS = frozenset({"", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"})
 _PARQUET_MAGIC = b"PAR1"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _OTHER_DELIMITERS = (";", "\t", "|")
+# Bounds on what intake reads, so a hostile or broken file is refused before it costs time or memory (stated
+# in docs/data-intake.md): columns of a table, characters of one column name, bytes of one source file. One
+# CSV field is bounded by the csv module's own limit (131,072 characters).
+MAX_COLUMNS = 4096
+MAX_HEADER_NAME_CHARS = 256
+MAX_SOURCE_BYTES = 16 << 30
 
 
 class SourceFormat(StrEnum):
@@ -86,6 +93,8 @@ def read_source(spec: SourceSpec, *, delimiter: str = ",") -> RawTable:
     """Read every cell of the source; raise DataValidationError if the file is missing, empty or malformed."""
     if not spec.path.is_file():
         raise _malformed(spec.label, "file not found")
+    if spec.path.stat().st_size > MAX_SOURCE_BYTES:
+        raise _malformed(spec.label, f"the file is larger than {MAX_SOURCE_BYTES >> 30} GiB, the most intake reads")
     if spec.format is SourceFormat.CSV:
         frame = _read_csv(spec.path, spec.label, delimiter)
     elif spec.format is SourceFormat.PARQUET:
@@ -116,6 +125,7 @@ def _read_csv(path: Path, label: str, delimiter: str) -> pd.DataFrame:
                     continue  # blank lines are skipped and not numbered
                 if header is None:
                     header = [h.strip() for h in record]
+                    _check_header(label, header)
                     continue
                 if len(record) != len(header):
                     ragged_count += 1
@@ -137,7 +147,7 @@ def _read_csv(path: Path, label: str, delimiter: str) -> pd.DataFrame:
                 raise _malformed(
                     label, f"the header is a single column; the file seems to be {other!r}-delimited, expected {delimiter!r}"
                 )
-    duplicated = sorted({h for h in header if header.count(h) > 1})
+    duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
     if duplicated:
         raise _malformed(label, f"the header names columns more than once: {duplicated}")
     if ragged_count:
@@ -152,6 +162,16 @@ def _read_csv(path: Path, label: str, delimiter: str) -> pd.DataFrame:
     return pd.DataFrame(data, columns=header)
 
 
+def _check_header(label: str, names: list[str]) -> None:
+    """Refuse a header past the bounds above, without quoting it."""
+    if len(names) > MAX_COLUMNS:
+        raise _malformed(label, f"the header has {len(names)} columns; intake reads at most {MAX_COLUMNS}")
+    long = [position + 1 for position, name in enumerate(names) if len(name) > MAX_HEADER_NAME_CHARS]
+    if long:
+        raise _malformed(label, f"column name longer than {MAX_HEADER_NAME_CHARS} characters "
+                                f"(column{'s' if len(long) > 1 else ''} {', '.join(map(str, long[:ROWS_SHOWN]))})")
+
+
 def _read_parquet(path: Path, label: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -161,8 +181,12 @@ def _read_parquet(path: Path, label: str) -> pd.DataFrame:
         if head != _PARQUET_MAGIC:
             raise _malformed(label, "not a Parquet file (missing PAR1 magic bytes)")
     try:
-        return pq.read_table(path).to_pandas()
-    except (pa.ArrowException, OSError) as exc:
+        _check_header(label, list(pq.read_schema(path).names))
+        table = pq.read_table(path)
+        table.validate(full=True)  # corrupt pages (strings that are not UTF-8, bad offsets) fail here, not later
+        return table.to_pandas()
+    except (pa.ArrowException, OSError, ValueError, TypeError, OverflowError) as exc:
+        # A corrupt file can fail in the reader or while its values become Python ones (a date past year 9999).
         raise _malformed(label, f"unreadable Parquet file ({type(exc).__name__})") from None
 
 
@@ -188,7 +212,8 @@ def _read_sqlite(path: Path, label: str, table: str | None) -> pd.DataFrame:
         raise _malformed(label, f"unreadable SQLite database ({exc})") from None
     finally:
         connection.close()
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    _check_header(label, [str(n) for n in names])
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicated:
         raise _malformed(label, f"the table names columns more than once: {duplicated}")
     columns = list(zip(*records, strict=True)) if records else [() for _ in names]

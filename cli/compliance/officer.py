@@ -31,13 +31,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from consent.audit import Checkpoint, CosignatureVerifier, Ed25519Verifier, NoteError, parse_note
+from errors import ConfigurationError
 from federation.pki import NodeTls
 
-CONFIG_ENV = "XYD_AUDIT_CONFIG"
 STATE_NAME = "audit-state.json"
 
 
-class OfficerConfigError(ValueError):
+class OfficerConfigError(ConfigurationError):
     """The officer's configuration is missing something or malformed; the message names what."""
 
 

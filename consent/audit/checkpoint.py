@@ -58,7 +58,7 @@ class Checkpoint:
             raise NoteError("checkpoint body needs origin, size and root on non-empty lines")
         origin, size, root, *extensions = lines
         if not _SIZE.fullmatch(size):
-            raise NoteError(f"checkpoint size {size!r} is not a decimal without leading zeros")
+            raise NoteError("checkpoint size is not a decimal without leading zeros")
         try:
             root_bytes = base64.b64decode(root, validate=True)
         except (binascii.Error, ValueError):

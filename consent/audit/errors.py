@@ -13,7 +13,8 @@ class EventRejected(AuditError, InvalidInput):
     """An audit event broke the leaf rules (unknown key, free text, personal data, missing id)."""
 
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"audit event field {field!r}: {reason}")
+        # The field may be a key the input carried: it is named in the log, the public text gives the rule only.
+        super().__init__(f"audit event field {field!r}: {reason}", public=f"audit event refused: {reason}")
         self.field, self.reason = field, reason
 
 

@@ -104,10 +104,10 @@ def parse_note(data: str | bytes) -> Note:
     signatures = []
     for line in lines:
         if not line.startswith(SIGNATURE_PREFIX):
-            raise NoteError(f"malformed signature line {line[:40]!r}")
+            raise NoteError("malformed signature line")
         parts = line[len(SIGNATURE_PREFIX) :].split(" ")
         if len(parts) != 2:
-            raise NoteError(f"malformed signature line {line[:40]!r}")
+            raise NoteError("malformed signature line")
         name, encoded = check_key_name(parts[0]), parts[1]
         try:
             blob = base64.b64decode(encoded, validate=True)

@@ -55,9 +55,9 @@ def parse_time(text: object) -> datetime:
     try:
         moment = datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError as exc:
-        raise WireFormatError(f"bad time {text!r}") from exc
+        raise WireFormatError("bad time: expected YYYY-MM-DDTHH:MM:SSZ") from exc
     if format_time(moment) != text:
-        raise WireFormatError(f"non-canonical time {text!r}")
+        raise WireFormatError("non-canonical time: expected YYYY-MM-DDTHH:MM:SSZ")
     return moment
 
 
@@ -78,6 +78,8 @@ def b64decode(text: object) -> bytes:
 
 def require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     """Fetch a required field of a given JSON type or raise `WireFormatError` naming it."""
+    if not isinstance(obj, dict):
+        raise WireFormatError(f"expected an object holding {key!r}")
     if key not in obj:
         raise WireFormatError(f"missing field {key!r}")
     value = obj[key]

@@ -115,7 +115,7 @@ class VerificationRequest:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> VerificationRequest:
         if set(obj) != _FIELDS:
-            raise WireFormatError(f"request fields {sorted(obj)} != {sorted(_FIELDS)}")
+            raise WireFormatError(f"request fields are not exactly {sorted(_FIELDS)}")
         try:
             return cls(
                 nonce=require(obj, "nonce", str),

@@ -97,7 +97,7 @@ class SignedTerms:
         """Parse and validate everything except the signature; returns the terms."""
         content = self.content
         if set(content) != {"terms", "key_id", "signed_at"}:
-            raise InvalidTerms(f"unexpected artefact fields {sorted(content)}")
+            raise InvalidTerms("artefact fields are not exactly ['key_id', 'signed_at', 'terms']")
         self.key_id  # noqa: B018 - parsing is the check
         self.signed_at  # noqa: B018
         return self.terms

@@ -2,7 +2,7 @@
 
 The arbiter holds the CKKS secret key of one training run and only ever decrypts masked sums
 (docs/protocols/hetero_lr.md). Its messages travel over the coordinator's own NodeServer mailboxes, in the
-same per-stage session the parties derive (`federation.tasks.stage_session`).
+same per-stage session the parties derive (`federation.job_ids.stage_session`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.grpc_channel import GrpcChannel, PeerChannels
+from federation.job_ids import stage_session
 from federation.pki import NodeTls
 from federation.server import NodeServer
-from federation.tasks import stage_session
 from jobspec import Stage, StageParams
 from jobspec.tags import scope
 from models.hetero_lr import PLAN_ERRORS, ArbiterPolicy, run_arbiter
@@ -65,13 +65,20 @@ class ArbiterHost:
 
     @property
     def address(self) -> str:
-        return self._server.address
+        """Where the parties dial the arbiter: the coordinator's advertised address."""
+        return self._server.advertised_address
 
-    def start(self, job_id: str, stage: Stage, params: Mapping[str, Any], peers: Mapping[str, str]) -> ArbiterRun:
-        """Start serving as arbiter between the roster's active party (guest) and its passive ones (hosts)."""
-        session = stage_session(job_id, stage)
-        channel = GrpcChannel(self.party, session, dict(peers), self.tls, self._server.mailboxes.for_job(session),
-                              channels=self._channels)
+    def start(self, job_id: str, stage: Stage, params: Mapping[str, Any], peers: Mapping[str, str], *,
+              max_message_bytes: int = 0, attempt: int = 0) -> ArbiterRun:
+        """Start serving as arbiter between the roster's active party (guest) and its passive ones (hosts),
+        in the mailbox of this attempt of the stage.
+
+        Its mailbox accepts the stage's parties only, and messages up to `max_message_bytes` (0: the default).
+        """
+        session = stage_session(job_id, stage, attempt)
+        mailbox = self._server.mailboxes.open(session, set(peers) - {self.party},
+                                              max_message_bytes=max_message_bytes or None)
+        channel = GrpcChannel(self.party, session, dict(peers), self.tls, mailbox, channels=self._channels)
         outcome: dict[str, ArbiterOutcome] = {}
         settings = StageParams.parse(params)
         timeout = settings.train.timeout_seconds if settings.train else self._timeout

@@ -6,6 +6,34 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CheckpointQuery(_message.Message):
+    __slots__ = ("job_id", "stage")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    stage: str
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[str] = ...) -> None: ...
+
+class CheckpointList(_message.Message):
+    __slots__ = ("units",)
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    units: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, units: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class CleanupRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class CleanupReply(_message.Message):
+    __slots__ = ("files_removed", "bytes_removed")
+    FILES_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    files_removed: int
+    bytes_removed: int
+    def __init__(self, files_removed: _Optional[int] = ..., bytes_removed: _Optional[int] = ...) -> None: ...
+
 class DescribeRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -62,16 +90,22 @@ class Peer(_message.Message):
     def __init__(self, party: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("job_id", "stage", "peers", "params_json")
+    __slots__ = ("job_id", "stage", "peers", "params_json", "max_message_bytes", "attempt", "resume_from")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     PEERS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FROM_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     stage: str
     peers: _containers.RepeatedCompositeFieldContainer[Peer]
     params_json: str
-    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., params_json: _Optional[str] = ...) -> None: ...
+    max_message_bytes: int
+    attempt: int
+    resume_from: int
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., params_json: _Optional[str] = ..., max_message_bytes: _Optional[int] = ..., attempt: _Optional[int] = ..., resume_from: _Optional[int] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("message", "fraction")
@@ -88,12 +122,14 @@ class TaskResult(_message.Message):
     def __init__(self, summary_json: _Optional[str] = ...) -> None: ...
 
 class TaskError(_message.Message):
-    __slots__ = ("code", "message")
+    __slots__ = ("code", "message", "peer")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    peer: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., peer: _Optional[str] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
     __slots__ = ("progress", "result", "error")
@@ -104,6 +140,40 @@ class TaskEvent(_message.Message):
     result: TaskResult
     error: TaskError
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., result: _Optional[_Union[TaskResult, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("limit", "state")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    state: str
+    def __init__(self, limit: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
+
+class JobList(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[JobStatus]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[JobStatus, _Mapping]]] = ...) -> None: ...
+
+class PartyCleanup(_message.Message):
+    __slots__ = ("party", "files_removed", "bytes_removed", "error")
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    FILES_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    party: str
+    files_removed: int
+    bytes_removed: int
+    error: str
+    def __init__(self, party: _Optional[str] = ..., files_removed: _Optional[int] = ..., bytes_removed: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class CleanupSummary(_message.Message):
+    __slots__ = ("job_id", "parties")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTIES_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    parties: _containers.RepeatedCompositeFieldContainer[PartyCleanup]
+    def __init__(self, job_id: _Optional[str] = ..., parties: _Optional[_Iterable[_Union[PartyCleanup, _Mapping]]] = ...) -> None: ...
 
 class ModelRegistration(_message.Message):
     __slots__ = ("name", "algorithm", "parties", "params_json", "metrics_json", "lineage_json", "model_id")
@@ -174,20 +244,28 @@ class RegisterReply(_message.Message):
     def __init__(self, party: _Optional[str] = ...) -> None: ...
 
 class ListNodesRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("probe",)
+    PROBE_FIELD_NUMBER: _ClassVar[int]
+    probe: bool
+    def __init__(self, probe: bool = ...) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("party", "address", "description", "registered_at")
+    __slots__ = ("party", "address", "description", "registered_at", "last_seen", "answering", "probe_error")
     PARTY_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    ANSWERING_FIELD_NUMBER: _ClassVar[int]
+    PROBE_ERROR_FIELD_NUMBER: _ClassVar[int]
     party: str
     address: str
     description: NodeDescription
     registered_at: float
-    def __init__(self, party: _Optional[str] = ..., address: _Optional[str] = ..., description: _Optional[_Union[NodeDescription, _Mapping]] = ..., registered_at: _Optional[float] = ...) -> None: ...
+    last_seen: float
+    answering: bool
+    probe_error: str
+    def __init__(self, party: _Optional[str] = ..., address: _Optional[str] = ..., description: _Optional[_Union[NodeDescription, _Mapping]] = ..., registered_at: _Optional[float] = ..., last_seen: _Optional[float] = ..., answering: bool = ..., probe_error: _Optional[str] = ...) -> None: ...
 
 class NodeList(_message.Message):
     __slots__ = ("nodes",)
@@ -208,7 +286,7 @@ class JobRef(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class StageStatus(_message.Message):
-    __slots__ = ("stage", "state", "results", "error")
+    __slots__ = ("stage", "state", "results", "error", "attempts", "resumed_from")
     class ResultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -220,23 +298,33 @@ class StageStatus(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FROM_FIELD_NUMBER: _ClassVar[int]
     stage: str
     state: str
     results: _containers.ScalarMap[str, str]
     error: str
-    def __init__(self, stage: _Optional[str] = ..., state: _Optional[str] = ..., results: _Optional[_Mapping[str, str]] = ..., error: _Optional[str] = ...) -> None: ...
+    attempts: int
+    resumed_from: int
+    def __init__(self, stage: _Optional[str] = ..., state: _Optional[str] = ..., results: _Optional[_Mapping[str, str]] = ..., error: _Optional[str] = ..., attempts: _Optional[int] = ..., resumed_from: _Optional[int] = ...) -> None: ...
 
 class JobStatus(_message.Message):
-    __slots__ = ("job_id", "state", "stages", "error")
+    __slots__ = ("job_id", "state", "stages", "error", "name", "created_at", "updated_at")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: str
     stages: _containers.RepeatedCompositeFieldContainer[StageStatus]
     error: str
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[StageStatus, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...
+    name: str
+    created_at: float
+    updated_at: float
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[StageStatus, _Mapping]]] = ..., error: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("job_id", "party", "stage", "message", "fraction", "status")

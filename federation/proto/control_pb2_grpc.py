@@ -46,6 +46,16 @@ class NodeStub(object):
                 request_serializer=federation_dot_proto_dot_control__pb2.TaskRequest.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_control__pb2.TaskEvent.FromString,
                 _registered_method=True)
+        self.Checkpoints = channel.unary_unary(
+                '/xyd.control.Node/Checkpoints',
+                request_serializer=federation_dot_proto_dot_control__pb2.CheckpointQuery.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.CheckpointList.FromString,
+                _registered_method=True)
+        self.CleanupJob = channel.unary_unary(
+                '/xyd.control.Node/CleanupJob',
+                request_serializer=federation_dot_proto_dot_control__pb2.CleanupRequest.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.CleanupReply.FromString,
+                _registered_method=True)
 
 
 class NodeServicer(object):
@@ -67,6 +77,21 @@ class NodeServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Checkpoints(self, request, context):
+        """The checkpoint units this node holds for one stage of a job (the coordinator resumes at the largest
+        unit every party holds).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CleanupJob(self, request, context):
+        """Remove what this node keeps for a job (its job folder); refused while a task of the job runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -79,6 +104,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.RunTask,
                     request_deserializer=federation_dot_proto_dot_control__pb2.TaskRequest.FromString,
                     response_serializer=federation_dot_proto_dot_control__pb2.TaskEvent.SerializeToString,
+            ),
+            'Checkpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.Checkpoints,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.CheckpointQuery.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.CheckpointList.SerializeToString,
+            ),
+            'CleanupJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CleanupJob,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.CleanupRequest.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.CleanupReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -147,6 +182,60 @@ class Node(object):
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Checkpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Node/Checkpoints',
+            federation_dot_proto_dot_control__pb2.CheckpointQuery.SerializeToString,
+            federation_dot_proto_dot_control__pb2.CheckpointList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CleanupJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Node/CleanupJob',
+            federation_dot_proto_dot_control__pb2.CleanupRequest.SerializeToString,
+            federation_dot_proto_dot_control__pb2.CleanupReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class CoordinatorStub(object):
     """---- coordinator side ------------------------------------------------------------------------
@@ -193,6 +282,31 @@ class CoordinatorStub(object):
                 '/xyd.control.Coordinator/ListModels',
                 request_serializer=federation_dot_proto_dot_control__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_control__pb2.ModelList.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/xyd.control.Coordinator/ListJobs',
+                request_serializer=federation_dot_proto_dot_control__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.JobList.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/xyd.control.Coordinator/CancelJob',
+                request_serializer=federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.JobStatus.FromString,
+                _registered_method=True)
+        self.RetryJob = channel.unary_unary(
+                '/xyd.control.Coordinator/RetryJob',
+                request_serializer=federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.JobRef.FromString,
+                _registered_method=True)
+        self.ResumeJob = channel.unary_unary(
+                '/xyd.control.Coordinator/ResumeJob',
+                request_serializer=federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.JobStatus.FromString,
+                _registered_method=True)
+        self.CleanupJob = channel.unary_unary(
+                '/xyd.control.Coordinator/CleanupJob',
+                request_serializer=federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_control__pb2.CleanupSummary.FromString,
                 _registered_method=True)
 
 
@@ -246,6 +360,42 @@ class CoordinatorServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobs(self, request, context):
+        """Job control (operators).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Stop a pending, running or interrupted job: every party's task is cancelled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryJob(self, request, context):
+        """Submit a failed or cancelled job's file again as a new job (from scratch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeJob(self, request, context):
+        """Continue an interrupted or failed job from its first unfinished stage, at the last checkpoint every
+        party holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CleanupJob(self, request, context):
+        """Remove a failed or cancelled job's files on every party.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +433,31 @@ def add_CoordinatorServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=federation_dot_proto_dot_control__pb2.ListModelsRequest.FromString,
                     response_serializer=federation_dot_proto_dot_control__pb2.ModelList.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.ListJobsRequest.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.JobList.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.JobRef.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.JobStatus.SerializeToString,
+            ),
+            'RetryJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryJob,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.JobRef.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+            ),
+            'ResumeJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeJob,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.JobRef.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.JobStatus.SerializeToString,
+            ),
+            'CleanupJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CleanupJob,
+                    request_deserializer=federation_dot_proto_dot_control__pb2.JobRef.FromString,
+                    response_serializer=federation_dot_proto_dot_control__pb2.CleanupSummary.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -476,6 +651,141 @@ class Coordinator(object):
             '/xyd.control.Coordinator/ListModels',
             federation_dot_proto_dot_control__pb2.ListModelsRequest.SerializeToString,
             federation_dot_proto_dot_control__pb2.ModelList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/ListJobs',
+            federation_dot_proto_dot_control__pb2.ListJobsRequest.SerializeToString,
+            federation_dot_proto_dot_control__pb2.JobList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/CancelJob',
+            federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+            federation_dot_proto_dot_control__pb2.JobStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/RetryJob',
+            federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+            federation_dot_proto_dot_control__pb2.JobRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/ResumeJob',
+            federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+            federation_dot_proto_dot_control__pb2.JobStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CleanupJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.control.Coordinator/CleanupJob',
+            federation_dot_proto_dot_control__pb2.JobRef.SerializeToString,
+            federation_dot_proto_dot_control__pb2.CleanupSummary.FromString,
             options,
             channel_credentials,
             insecure,

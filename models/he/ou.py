@@ -15,6 +15,7 @@ import secrets
 import gmpy2
 from gmpy2 import mpz
 
+from models.he.counters import OU_DECRYPTIONS, OU_ENCRYPTIONS
 from models.he.errors import InsecureParametersError, PlaintextRangeError
 from models.he.fixed_base import SignedFixedBase, widest_window
 from models.he.obfuscators import ObfuscatorBatch, ObfuscatorSource, RandomBits
@@ -44,7 +45,8 @@ class OUPublicKey:
     def __init__(self, n: int, g: int, h: int, prime_bits: int, params: OUParams | None = None) -> None:
         self.n, self.g, self.h = mpz(n), mpz(g), mpz(h)
         self.params = params or OUParams(key_bits=3 * prime_bits)
-        if prime_bits != self.params.prime_bits or int(self.n).bit_length() > 3 * prime_bits:
+        if prime_bits != self.params.prime_bits or int(self.n).bit_length() > 3 * prime_bits or self.n < 3 \
+                or not self.n & 1:
             raise InsecureParametersError(f"modulus does not match OU parameters {self.params}")
         # The Jacobi symbol is public: (c/n) = (g/n)^m (h/n)^r. With (g/n) = -1 and (h/n) = +1 every
         # ciphertext would show the parity of its plaintext, so g must have symbol +1.
@@ -98,6 +100,7 @@ class OUPublicKey:
         """Encrypt signed integers |P| < 2^(plaintext_bits-1), consuming one obfuscator each."""
         if len(obfuscators) != len(plaintexts):
             raise ValueError("one obfuscator per plaintext")
+        OU_ENCRYPTIONS.inc(len(plaintexts))
         n = self.n
         return [gm * r % n for gm, r in zip(self._g_powers(plaintexts), obfuscators.values, strict=True)]
 
@@ -133,6 +136,7 @@ class OUSecretKey:
 
     def decrypt_raw(self, ciphertexts: list[mpz], *, threads: int | None = None) -> list[int]:
         """Decrypt to signed integers; refuse any result outside the plaintext range (the CCA guard)."""
+        OU_DECRYPTIONS.inc(len(ciphertexts))
         p, p2, half = self.p, self.p2, self.p >> 1
         limit = 1 << (self.public.plaintext_bits - 1)
         powers = powmod_list([c % p2 for c in ciphertexts], p - 1, p2, threads)

@@ -13,6 +13,7 @@ import gmpy2
 import phe
 from gmpy2 import mpz
 
+from models.he.counters import PAILLIER_DECRYPTIONS, PAILLIER_ENCRYPTIONS
 from models.he.errors import InsecureParametersError, PlaintextRangeError
 from models.he.fixed_base import widest_window
 from models.he.obfuscators import ObfuscatorBatch, ObfuscatorSource, RandomBits
@@ -73,6 +74,7 @@ class PaillierPublicKey:
         """Encrypt signed integers |P| < 2^(plaintext_bits-1), consuming one obfuscator each."""
         if len(obfuscators) != len(plaintexts):
             raise ValueError("one obfuscator per plaintext")
+        PAILLIER_ENCRYPTIONS.inc(len(plaintexts))
         n, nsq, limit = self.n, self.nsquare, 1 << (self.plaintext_bits - 1)
         reduced = obfuscators.reduced or [r % n for r in obfuscators.values]
         out = []
@@ -133,6 +135,7 @@ class PaillierSecretKey:
 
     def decrypt_raw(self, ciphertexts: list[mpz], *, threads: int | None = None) -> list[int]:
         """Decrypt to signed integers in (-n/2, n/2), using every core for the two CRT exponentiations."""
+        PAILLIER_DECRYPTIONS.inc(len(ciphertexts))
         p, q, p2, q2 = self.p, self.q, self.p2, self.q2
         cps = powmod_list([c % p2 for c in ciphertexts], p - 1, p2, threads)
         cqs = powmod_list([c % q2 for c in ciphertexts], q - 1, q2, threads)

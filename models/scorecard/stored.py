@@ -17,7 +17,7 @@ from models.binning import VariableBins
 from models.hetero_lr import LrModel
 from models.scorecard.params import ScorecardError, ScorecardParams
 from models.scorecard.points import PartyScorecard, VariablePoints
-from models.woe import OwnedVariable
+from models.woe import OwnedVariable, woe_matrix
 
 FORMAT_VERSION = 1
 
@@ -117,6 +117,23 @@ def scaling_of(values: Mapping[str, np.ndarray], category: Mapping[str, str] | N
         out.append(pb.StoredVariable(name=name, category=(category or {}).get(name, ""), mean=mean,
                                      scale=scale if scale > 1e-12 else 1.0, selected=True))
     return out
+
+
+def training_matrices(binning: pb.StoredPart | None, x_train: Mapping[str, np.ndarray],
+                      x_holdout: Mapping[str, np.ndarray], categories: Mapping[str, str]
+                      ) -> tuple[list[str], np.ndarray, np.ndarray, list[pb.StoredVariable]]:
+    """A party's LR training and holdout matrices and how each column was made: WOE of its binned variables
+    (the selected ones; all of them when none passed the threshold) when the job binned (`binning`), else
+    standardised raw values."""
+    if binning is not None:
+        variables = [owned_variable(v) for v in binning.variables]
+        selected_only = any(v.selected for v in variables)
+        names, train = woe_matrix(variables, x_train, selected_only=selected_only)
+        _, holdout = woe_matrix(variables, x_holdout, selected_only=selected_only)
+        chosen = set(names)
+        return names, train, holdout, [variable_message(v) for v in variables if v.name in chosen]
+    scalers = scaling_of(x_train, categories)
+    return [s.name for s in scalers], standardised(x_train, scalers), standardised(x_holdout, scalers), scalers
 
 
 def write_part(path: Path, part: pb.StoredPart) -> str:

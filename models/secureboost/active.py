@@ -32,6 +32,7 @@ from models.secureboost.passive import FORMAT_VERSION, PassiveTrainer, party_rng
 from models.secureboost.plain_cipher import PlainEncryptor, PlainEvaluator
 from models.secureboost.sampling import sample_rows
 from models.secureboost.split_ids import ids_from_bytes
+from models.secureboost.state import ActiveState
 from models.secureboost.tree import combine_masks, depth_of, leaves_of, left, right
 
 DEFAULT_CHUNK_VALUES = 4096
@@ -305,6 +306,31 @@ class ActiveTrainer:
     def train_margin(self) -> np.ndarray:
         """Current margins of the training rows (what the next tree's gradients start from)."""
         return self._margin.copy()
+
+    # ---- checkpoints (after a verdict: every party holds the same trees) ----------------------------
+
+    def snapshot(self) -> ActiveState:
+        """The active party's state between trees (after `verdict`): trees, margins, validation score,
+        row-sampling generator and its own features' trainer."""
+        return ActiveState(tuple(self._trees), self._margin.copy(),
+                           None if self._validation is None else self._valid_margin.copy(), self._best,
+                           tuple(self.history), self._stopped, self._rng.bit_generator.state, self._own.snapshot())
+
+    def restore(self, state: ActiveState) -> None:
+        """Continue from a `snapshot` (a fresh trainer of the same training only)."""
+        if self._trees:
+            raise ProtocolError("trainer to restore", "a fresh one", f"{len(self._trees)} trees in")
+        if state.margin.shape != self._margin.shape or (state.valid_margin is None) != (self._validation is None):
+            raise ProtocolError("checkpoint rows", self._margin.shape, state.margin.shape)
+        self._trees = list(state.trees)
+        self._margin = state.margin.copy()
+        if state.valid_margin is not None:
+            self._valid_margin = state.valid_margin.copy()
+        self._best = state.best
+        self.history = list(state.history)
+        self._stopped = state.stopped
+        self._rng.bit_generator.state = dict(state.rng)
+        self._own.restore(state.own)
 
     # ---- internals -------------------------------------------------------------------------------
 

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 import gmpy2
 import numpy as np
 from gmpy2 import mpz
+from google.protobuf.message import DecodeError
 
 from federation.proto import he_pb2
-from models.he import InlineObfuscators, public_key_from_message, public_key_to_message
+from models.he import CiphertextFormatError, InlineObfuscators, public_key_from_message, public_key_to_message
 from models.he.obfuscators import ObfuscatorSupply
 from models.he.parallel import powmod_list
 from models.he.scheme import PublicKey, SecretKey
@@ -33,11 +34,11 @@ def _to_bytes(values: Sequence[mpz], width: int) -> bytes:
 
 def _from_bytes(data: bytes, count: int, width: int, modulus: mpz) -> list[mpz]:
     if len(data) != count * width:
-        raise ProtocolError("ciphertext bytes", count * width, len(data))
+        raise ProtocolError("ciphertext bytes", count * width, len(data))  # as the plain backend says it
     view = memoryview(data)
     out = [mpz.from_bytes(view[i * width:(i + 1) * width], "big") for i in range(count)]
     if any(not 0 < c < modulus for c in out):
-        raise ProtocolError("ciphertext range", "[1, modulus)", "a value outside it")
+        raise CiphertextFormatError("a ciphertext lies outside [1, modulus)")
     return out
 
 
@@ -106,7 +107,10 @@ class HeEvaluator(HistogramEvaluator):
                           threads: int | None = None) -> HeEvaluator:
         """Parse the active party's public key; keys below the engine's floor only in tests."""
         message = he_pb2.PublicKey()
-        message.ParseFromString(data)
+        try:
+            message.ParseFromString(data)
+        except DecodeError as error:
+            raise CiphertextFormatError("the public key message does not parse") from error
         return cls(public_key_from_message(message, allow_insecure_for_tests=allow_insecure_for_tests),
                    threads=threads)
 

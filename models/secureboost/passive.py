@@ -22,6 +22,7 @@ from models.secureboost.fixed_point import PackingLayout
 from models.secureboost.histogram import ColumnHistograms
 from models.secureboost.model import PassiveModel, SplitRule
 from models.secureboost.split_ids import KEY_BYTES, ids_to_bytes
+from models.secureboost.state import PassiveState
 from models.secureboost.tree import left, parent, right
 
 # Version of the training messages (TrainSetup.format_version); both roles must speak the same.
@@ -199,6 +200,22 @@ class PassiveTrainer:
     def model(self) -> PassiveModel:
         """This party's model part (its lookup table never leaves it)."""
         return self._model(trees=range(len(self._trees)))
+
+    # ---- checkpoints (after a verdict: every party holds the same trees) ----------------------------
+
+    def snapshot(self) -> PassiveState:
+        """This party's state between trees: key, tree shapes, lookup table, column-sampling generator."""
+        return PassiveState(self._key, tuple(self._trees), dict(self._rules), self._rng.bit_generator.state)
+
+    def restore(self, state: PassiveState) -> None:
+        """Continue from a `snapshot` taken after a verdict (a fresh trainer of the same training only)."""
+        if self._trees:
+            raise ProtocolError("trainer to restore", "a fresh one", f"{len(self._trees)} trees in")
+        self._key = state.key
+        self._trees = list(state.trees)
+        self._rules = dict(state.rules)
+        self._rng.bit_generator.state = dict(state.rng)
+        self._tree = len(self._trees) - 1
 
     # ---- internals -------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from models.he.scheme import SecretKey
 from models.secureboost.active import ActiveTrainer, TreeRecord, Validation
 from models.secureboost.backends import encryptor_for, evaluator_for
 from models.secureboost.binning import FeatureTable
+from models.secureboost.checkpoint import Checkpoint, decode, encode, fingerprint
 from models.secureboost.cipher import GradientEncryptor
 from models.secureboost.errors import ProtocolError
 from models.secureboost.fixed_point import PackingLayout
@@ -27,6 +28,9 @@ from models.secureboost.params import SecureBoostParams
 from models.secureboost.passive import PassiveTrainer
 
 DEFAULT_TIMEOUT = 600.0
+
+# Called after every verdict with the number of trees decided and this party's encoded checkpoint.
+OnCheckpoint = Callable[[int, bytes], None]
 
 
 class Tags:
@@ -83,17 +87,26 @@ def run_active(channel: Channel, passives: Sequence[str], *, params: SecureBoost
                features: FeatureTable, secret: SecretKey | None = None,
                obfuscators: ObfuscatorSupply | None = None, encryptor: GradientEncryptor | None = None, sample_weight: np.ndarray | None = None,
                validation: Validation | None = None, split_key: bytes | None = None,
-               on_tree: Callable[[TreeRecord], None] | None = None, timeout: float = DEFAULT_TIMEOUT
-               ) -> ActiveModel:
+               on_tree: Callable[[TreeRecord], None] | None = None, timeout: float = DEFAULT_TIMEOUT,
+               resume: bytes | None = None, on_checkpoint: OnCheckpoint | None = None) -> ActiveModel:
     """Train as the active party with every passive party over `channel`; returns the active model part.
 
     With encryption on, pass the `secret` key (Paillier or OU from models.he) and ideally a running
     `ObfuscatorPool` as `obfuscators` (inline generation otherwise), or a ready `encryptor`.
+    `on_checkpoint` receives this party's state after every verdict; `resume` continues from such a state
+    (every passive party resumes from its own checkpoint of the same tree).
     """
     cipher = encryptor if encryptor is not None else encryptor_for(params.encryption, secret, obfuscators)
     trainer = ActiveTrainer(params, labels, features, cipher, passives, party=channel.me,
                             sample_weight=sample_weight, validation=validation, split_key=split_key)
-    _broadcast(channel, passives, Tags.SETUP, trainer.setup())
+    setup = trainer.setup()
+    mark = setup_fingerprint(setup)
+    if resume is not None:
+        state = decode(resume, expected_fingerprint=mark)
+        if state.active is None:
+            raise ProtocolError("checkpoint role", "active", "passive")
+        trainer.restore(state.active)
+    _broadcast(channel, passives, Tags.SETUP, setup)
     while not trainer.finished:
         start, chunks = trainer.start_tree()
         t = start.tree
@@ -114,7 +127,10 @@ def run_active(channel: Channel, passives: Sequence[str], *, params: SecureBoost
         if validation is not None:
             trainer.absorb_validation({p: channel.recv(p, Tags.validation(t), pb.LeafMasks, timeout)
                                        for p in passives})
-        _broadcast(channel, passives, Tags.verdict(t), trainer.verdict())
+        verdict = trainer.verdict()
+        _broadcast(channel, passives, Tags.verdict(t), verdict)
+        if on_checkpoint is not None:
+            on_checkpoint(t + 1, encode(Checkpoint(t + 1, verdict.stop, mark, active=trainer.snapshot())))
         if on_tree is not None:
             on_tree(trainer.history[-1])
     return trainer.model()
@@ -123,17 +139,27 @@ def run_active(channel: Channel, passives: Sequence[str], *, params: SecureBoost
 def run_passive(channel: Channel, active: str, *, features: FeatureTable, validation: FeatureTable | None = None,
                 allow_plaintext: bool = False, split_key: bytes | None = None,
                 allow_insecure_for_tests: bool = False, timeout: float = DEFAULT_TIMEOUT,
-                columns: ColumnHistograms | None = None) -> PassiveModel:
+                columns: ColumnHistograms | None = None, resume: bytes | None = None,
+                on_checkpoint: OnCheckpoint | None = None) -> PassiveModel:
     """Train as a passive party: answer the active party until its last verdict; returns this party's part.
 
     `allow_plaintext` is this party's own policy: without it a request for plain gradients is refused.
     `columns` runs the histogram accumulation on the party's own cluster (column_workers.py), same result.
+    `on_checkpoint` and `resume` work as in `run_active`.
     """
     setup = channel.recv(active, Tags.SETUP, pb.TrainSetup, timeout)
     evaluator = evaluator_for(setup, allow_plaintext=allow_plaintext, allow_insecure_for_tests=allow_insecure_for_tests)
     trainer = PassiveTrainer(channel.me, features, setup, evaluator, split_key=split_key, validation=validation,
                              columns=columns, allow_insecure_for_tests=allow_insecure_for_tests)
-    for t in range(setup.n_trees):
+    mark = setup_fingerprint(setup)
+    first = 0
+    if resume is not None:
+        state = decode(resume, expected_fingerprint=mark)
+        if state.passive is None:
+            raise ProtocolError("checkpoint role", "passive", "active")
+        trainer.restore(state.passive)
+        first = setup.n_trees if state.stopped else state.trees_done
+    for t in range(first, setup.n_trees):
         start = channel.recv(active, Tags.tree_start(t), pb.TreeStart, timeout)
         layout = PackingLayout.from_proto(start.layout)
         parts = []
@@ -153,7 +179,10 @@ def run_passive(channel: Channel, active: str, *, features: FeatureTable, valida
         masks = trainer.finish_tree(channel.recv(active, Tags.tree_end(t), pb.TreeEnd, timeout))
         if masks is not None:
             channel.send(active, Tags.validation(t), masks)
-        if not trainer.absorb_verdict(channel.recv(active, Tags.verdict(t), pb.TreeVerdict, timeout)):
+        going_on = trainer.absorb_verdict(channel.recv(active, Tags.verdict(t), pb.TreeVerdict, timeout))
+        if on_checkpoint is not None:
+            on_checkpoint(t + 1, encode(Checkpoint(t + 1, not going_on, mark, passive=trainer.snapshot())))
+        if not going_on:
             break
     return trainer.model()
 
@@ -177,6 +206,13 @@ def serve_predict(channel: Channel, active: str, model: PassiveModel,
         raise ProtocolError("rows for the requested ids", len(request.ids), table.n_rows)
     channel.send(active, Tags.predict_masks(batch), model.leaf_masks(table))
     return table.n_rows
+
+
+def setup_fingerprint(setup: pb.TrainSetup) -> str:
+    """What every party's checkpoint of one training shares: the setup without the (fresh) key."""
+    return fingerprint({"format_version": setup.format_version, "n_rows": setup.n_rows,
+                        "n_valid_rows": setup.n_valid_rows, "n_trees": setup.n_trees, "max_depth": setup.max_depth,
+                        "bins": setup.bins, "colsample_bytree": setup.colsample_bytree, "seed": setup.seed})
 
 
 def _broadcast(channel: Channel, parties: Sequence[str], tag: str, message: Message) -> None:

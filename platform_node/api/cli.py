@@ -1,5 +1,5 @@
 """CLI hook of the bank API: `xyd institution add|list|suspend|reinstate|rotate-key|agreement` and
-`xyd api serve --config FILE`. The lead wires `register(subparsers)` into `xyd`.
+`xyd api serve --config FILE` (their parser: `platform_node.api.command_line`).
 
 All commands read the `[api]` table of the given TOML file (database URL, secrets file). API keys are
 printed once and never stored in clear.
@@ -19,12 +19,13 @@ from pathlib import Path
 
 from consent.audit import open_engine
 from consent.authorisation.codec import format_time
+from platform_node.api.command_line import register
 from platform_node.api.server_secrets import PlatformSecrets, load_or_create_master
 from platform_node.api.settings import ApiSettings, ApiSettingsError, load_settings
-from platform_node.institutions.agreements import AgreementBook, AgreementScope
+from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.errors import InstitutionError
-from platform_node.institutions.model import InstitutionKind, InstitutionLimits, Role
+from platform_node.institutions.model import InstitutionLimits
 from platform_node.institutions.registry import InstitutionRegistry
 from platform_node.institutions.webhook_secrets import SecretBox
 from platform_node.reports.public_records import PublicRecordSource
@@ -118,7 +119,8 @@ def serve(settings: ApiSettings, *, scorer: Scorer, public_records: PublicRecord
                               secrets=platform_secrets(settings))
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    server = ApiServer(create_app(services), host=settings.host, port=settings.port, log_level="info")
+    server = ApiServer(create_app(services), host=settings.host, port=settings.port, log_level="info",
+                       max_head_bytes=settings.max_request_head_bytes, head_timeout_s=settings.request_head_timeout_s)
     try:
         url = server.start()
         settle_heap()
@@ -158,46 +160,6 @@ def _guarded(func):
             return 2
 
     return run
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `xyd institution ...` and `xyd api serve`."""
-    inst = subparsers.add_parser("institution", help="onboard and manage API institutions")
-    sub = inst.add_subparsers(dest="institution_command", metavar="ACTION")
-    sub.required = True
-
-    def command(name: str, func, help_text: str, *, needs_id: bool = True) -> argparse.ArgumentParser:
-        parser = sub.add_parser(name, help=help_text)
-        parser.add_argument("--config", required=True, help="TOML file with an [api] table")
-        if needs_id:
-            parser.add_argument("institution_id", help="kind/slug, e.g. bank/icbc-sz")
-        parser.set_defaults(func=_guarded(func))
-        return parser
-
-    add = command("add", _add, "onboard an institution and print its first API key", needs_id=False)
-    add.add_argument("--kind", required=True, choices=[k.value for k in InstitutionKind])
-    add.add_argument("--slug", required=True, help="lowercase id, e.g. icbc-sz")
-    add.add_argument("--name", required=True, help="display name")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--rate", type=float, help="requests per second")
-    add.add_argument("--burst", type=int, help="burst size")
-    add.add_argument("--daily-quota", type=int, help="enterprises scored per UTC day")
-    command("list", _list, "list institutions", needs_id=False)
-    command("suspend", _suspend, "refuse every request of an institution")
-    command("reinstate", _reinstate, "lift a suspension")
-    command("rotate-key", _rotate, "issue a new API key and revoke the old ones")
-    agreement = command("agreement", _agreement, "record a data-security agreement")
-    agreement.add_argument("--scope", action="append", required=True, choices=[s.value for s in AgreementScope])
-    agreement.add_argument("--reference", required=True, help="the signed agreement's reference")
-    agreement.add_argument("--not-before", required=True, help="RFC 3339 time")
-    agreement.add_argument("--not-after", required=True, help="RFC 3339 time")
-
-    api = subparsers.add_parser("api", help="the platform's bank and compliance HTTP API")
-    api_sub = api.add_subparsers(dest="api_command", metavar="ACTION")
-    api_sub.required = True
-    serve_parser = api_sub.add_parser("serve", help="serve the HTTP API until SIGTERM")
-    serve_parser.add_argument("--config", required=True, help="TOML file with an [api] table")
-    serve_parser.set_defaults(func=_guarded(_serve))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,10 @@
 """Dependencies as named aliases: `Services`, `Settings`, `DbEngine`, `Now`, `CurrentInstitution` and the
 role-checked `BankInstitution`, `ComplianceInstitution`, `AdminInstitution`.
 
-Authentication reads a bearer API key, checks it against the stored hash, then charges the institution's
-rate limit (token bucket; time from the injected clock, so tests advance time instead of sleeping).
+Authentication happens before the body is read, in the request gate (`request_gate.py`), which leaves the
+institution in the request's state; the dependency takes it from there (checking the key itself only for an
+app run without the gate) and charges the institution's rate limit (token bucket; time from the injected
+clock, so tests advance time instead of sleeping).
 Dependencies are `async def`, so FastAPI runs them on the event loop instead of a worker thread (a thread
 hop per dependency costs more than the work); the database reads behind authentication and the overdue
 count run in a worker thread only when their short-lived caches miss.
@@ -19,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from platform_node.api.errors import ForbiddenRole
+from platform_node.api.request_gate import STATE_KEY
 from platform_node.api.services import PlatformServices
 from platform_node.api.settings import ApiSettings
 from platform_node.institutions.errors import InvalidCredentials
@@ -68,21 +71,24 @@ Now = Annotated[datetime, Depends(get_now)]
 
 
 async def authenticate(
+    request: Request,
     services: Services,
     now: Now,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Institution:
-    return await _authenticated(services, now, credentials)
+    return await _authenticated(services, now, credentials, request)
 
 
 async def _authenticated(services: PlatformServices, now: datetime,
-                         credentials: HTTPAuthorizationCredentials | None) -> Institution:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise InvalidCredentials("no bearer API key")
-    token = credentials.credentials
-    institution = services.institutions.recently_authenticated(token, now=now)
-    if institution is None:  # the database read and hash check run off the event loop
-        institution = await run_in_threadpool(services.institutions.authenticate, token, now=now)
+                         credentials: HTTPAuthorizationCredentials | None, request: Request) -> Institution:
+    institution: Institution | None = request.scope.get("state", {}).get(STATE_KEY)
+    if institution is None:  # no gate in front of this app: check the key here
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise InvalidCredentials("no bearer API key")
+        token = credentials.credentials
+        institution = services.institutions.recently_authenticated(token, now=now)
+        if institution is None:  # the database read and hash check run off the event loop
+            institution = await run_in_threadpool(services.institutions.authenticate, token, now=now)
     limits = institution.limits
     services.limiter.acquire(institution.id, rate_per_s=limits.rate_per_s, burst=limits.burst, now=now.timestamp())
     return institution
@@ -113,19 +119,25 @@ async def scoring_institution(
     API's hot path, and each dependency FastAPI resolves costs tens of microseconds."""
     services = services_of(request)
     now = services.now()
-    institution = await _authenticated(services, now, credentials)
+    institution = await _authenticated(services, now, credentials, request)
     if institution.role is not Role.BANK:
         raise ForbiddenRole(Role.BANK.value)
     overdue = services.overdue.cached(institution.id, now=now)
     if overdue is None:
         overdue = await run_in_threadpool(services.overdue.count, institution.id, now=now)
+    apply_overdue_policy(services, institution, overdue, now)
+    return institution
+
+
+def apply_overdue_policy(services: PlatformServices, institution: Institution, overdue: int, now: datetime) -> None:
+    """Refuse (BLOCK) or slow (THROTTLE) a bank with this many uses past their feedback deadline: what every
+    scoring path runs, the API's and the console's."""
     rate = services.settings.overdue.throttled_rate(institution.id, overdue)
     if rate is not None:
         services.limiter.acquire(
             f"{institution.id}#overdue", rate_per_s=rate, burst=1, now=now.timestamp(),
             reason=f"throttled: {overdue} uses have feedback past the deadline",
         )
-    return institution
 
 
 ScoringInstitution = Annotated[Institution, Depends(scoring_institution)]

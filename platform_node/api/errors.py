@@ -3,7 +3,8 @@
 Bodies are `{"code": ..., "message": ..., "errors"?: [...], "failed_sources"?: [...]}`. The detail stays in
 the server log (without values); refusals that would leak information share one answer: an unknown key id,
 a wrong secret and a revoked key are all `UNAUTHENTICATED`, and another institution's object is `NOT_FOUND`
-exactly like a missing one. Validation errors never echo the submitted input back.
+exactly like a missing one. Validation errors never echo the submitted input back: not its values, not the
+names of fields the API does not declare.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from errors import (
     Unavailable,
     XydError,
 )
+from platform_node.api.observability import count_refusal
 from platform_node.institutions.errors import (
     DuplicateInstitution,
     InstitutionSuspended,
@@ -38,6 +40,7 @@ from platform_node.institutions.errors import (
     RateLimited,
     UnknownInstitution,
 )
+from platform_node.institutions.webhook_targets import WebhookTargetRefused
 from platform_node.monitoring.alerts import AlertNotFound
 from platform_node.monitoring.sweep import MonitoringNotAuthorised, NotMonitorable
 from platform_node.reports.report import UnknownEnterprise
@@ -72,9 +75,9 @@ class ScoreRefused(ApiError):
         FailureCode.SCORER_ERROR: 502,
     }
 
-    def __init__(self, failure: ScoreFailure) -> None:
+    def __init__(self, failure: ScoreFailure, use_id: str | None = None) -> None:
         super().__init__(self._STATUS[failure.code], failure.code.value, failure.message,
-                         failed_sources=list(failure.failed_sources))
+                         failed_sources=list(failure.failed_sources), use_id=use_id)
 
 
 class NotYetCheckpointed(ApiError):
@@ -88,6 +91,7 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    count_refusal(code)
     return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
 
 
@@ -104,10 +108,11 @@ _CATALOGUE: list[tuple[type[Exception], int, str, str | None]] = [
     (UnknownEnterprise, 404, "UNKNOWN_ENTERPRISE", "no public information is published for this credit code"),
     (FeedbackConflict, 409, "FEEDBACK_CONFLICT", None),
     (NotMonitorable, 409, "NOT_MONITORABLE", None),
-    (DuplicateInstitution, 409, "DUPLICATE", None),
+    (DuplicateInstitution, 409, "DUPLICATE", "an institution with this id already exists"),
     (InvalidFeedback, 422, "INVALID_FEEDBACK", None),
     (InvalidSubscription, 422, "INVALID_SUBSCRIPTION", None),
     (InvalidInstitution, 422, "INVALID_INSTITUTION", None),
+    (WebhookTargetRefused, 422, "INVALID_WEBHOOK", None),
     (NoteError, 422, "INVALID_AUDIT_QUERY", None),
 ]
 
@@ -119,12 +124,47 @@ def _catalogue_handler(status: int, code: str, message: str | None) -> Callable[
     return handle
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def _declared_names(app: FastAPI) -> frozenset[str]:
+    """Every field and parameter name the API declares (from its OpenAPI document, built once)."""
+    names = getattr(app.state, "declared_names", None)
+    if names is None:
+        spec = app.openapi()
+        found = set(_LOCATIONS)
+        for schema in spec.get("components", {}).get("schemas", {}).values():
+            found.update(schema.get("properties", {}))
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                found.update(p["name"] for p in operation.get("parameters", []) if isinstance(p, dict))
+        names = app.state.declared_names = frozenset(found)
+    return names
+
+
+def _field(loc: tuple[Any, ...], declared: frozenset[str]) -> str:
+    """The error's location with every part the client chose (an unknown key, a map key) shown as `*`."""
+    return ".".join(str(part) if isinstance(part, int) or part in declared else "*" for part in loc)
+
+
+def _message(error: dict[str, Any]) -> str:
+    """Pydantic's message, which is built from the declared constraints, except where it would repeat what was
+    submitted (a discriminator's tag; any message that contains the submitted text)."""
+    kind, ctx = error.get("type"), error.get("ctx") or {}
+    if kind == "union_tag_invalid":
+        return f"must be one of the tags {ctx.get('expected_tags', '')}"
+    if kind == "extra_forbidden":
+        return "extra fields are not permitted"
+    message = str(error.get("msg", "invalid value"))
+    submitted = error.get("input")
+    if isinstance(submitted, str) and len(submitted) >= 2 and submitted in message:
+        return "invalid value"
+    return message
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+    declared = _declared_names(request.app)
+    errors = [{"field": _field(tuple(e.get("loc", ())), declared), "message": _message(e)} for e in exc.errors()]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return _json(422, "INVALID_REQUEST", f"the request is malformed: {summary}", errors=errors)
 
@@ -148,7 +188,7 @@ async def _scorer_broken(request: Request, exc: ScorerContractError) -> JSONResp
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
     return _json(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 

@@ -115,7 +115,7 @@ def render(spec: Mapping[str, Any]) -> str:
         "",
         info.get("description", "").strip(),
         "",
-        "The machine-readable spec is served at `/openapi.json` (interactive docs at `/docs`).",
+        "The machine-readable spec is served at `/openapi.json`; there is no `/docs` page (it would load scripts from a public CDN).",
         "",
         "## Endpoints",
         "",

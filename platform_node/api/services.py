@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine
@@ -31,12 +31,16 @@ from consent.audit import (
 )
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
-from platform_node.api.settings import ApiSettings
+from platform_node.api.settings import ApiSettings, ApiSettingsError
+from platform_node.console.batch_runs import BatchRuns
+from platform_node.console.sessions import ConsoleSessions
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
+from platform_node.institutions.failed_auth import FailedAuthLimiter
 from platform_node.institutions.limits import TokenBucketLimiter
 from platform_node.institutions.registry import InstitutionRegistry
 from platform_node.institutions.webhook_secrets import SecretBox
+from platform_node.institutions.webhook_targets import Resolver, system_resolver
 from platform_node.monitoring.alerts import AlertBook
 from platform_node.monitoring.delivery import WebhookDispatcher, WebhookOutbox
 from platform_node.monitoring.eligibility import MonitorAuthorisations, StoreMonitorAuthorisations
@@ -49,11 +53,16 @@ from platform_node.reports.subscriptions import SubscriptionBook, SubscriptionPu
 from platform_node.scoring.async_coalescer import AsyncCoalescingScorer
 from platform_node.scoring.coalescing import CoalescingScorer
 from platform_node.scoring.scorer import Scorer
+from platform_node.statistics.directory import CodeDirectory, EnterpriseDirectory
 from platform_node.uses.deadlines import OverdueCounter
 from platform_node.uses.feedback import FeedbackBook
 from platform_node.uses.group_commit import GroupCommitRecorder
+from platform_node.uses.lookup_watch import UnknownLookupWatch
 from platform_node.uses.loop_batching import LoopBatchedRecorder
 from platform_node.uses.records import UseBook
+
+if TYPE_CHECKING:  # the view loads gRPC; an API run without a federation never needs it
+    from platform_node.federation_view import FederationView
 
 log = logging.getLogger("xyd.platform.api")
 
@@ -90,6 +99,15 @@ class PlatformServices:
     scorer: Scorer
     publisher: CheckpointPublisher
     log_verifier: Ed25519Verifier
+    failed_auth: FailedAuthLimiter
+    console_sessions: ConsoleSessions
+    # Where enterprises are and what they do (financing statistics by district and industry).
+    directory: EnterpriseDirectory = field(default_factory=CodeDirectory)
+    # The federation as the platform node sees it (nodes, models, its stages' progress); None for an API run
+    # without a federation (`xyd api serve`).
+    federation: FederationView | None = None
+    # How webhook hosts are resolved (at registration and before each delivery); tests inject one.
+    webhook_resolver: Resolver = system_resolver
     ticker: Ticker | None = None
     # `scorer` behind request coalescing; it reads `scorer` per call, so replacing `scorer` takes effect.
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
@@ -97,8 +115,11 @@ class PlatformServices:
     async_scoring: AsyncCoalescingScorer = field(init=False, repr=False)
     # `recorder` for the API's event loop: the uses submitted in one loop iteration commit together.
     loop_recorder: LoopBatchedRecorder = field(init=False, repr=False)
+    # The console's batch-scoring runs in progress (in memory; their results are the batch's uses).
+    batch_runs: BatchRuns = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.batch_runs = BatchRuns()
         self.scoring = CoalescingScorer(lambda: self.scorer)
         self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)
         self.loop_recorder = LoopBatchedRecorder(self.recorder)
@@ -141,21 +162,49 @@ class PlatformServices:
             self.ticker.stop()
             self.ticker = None
         self.dispatcher.close()
+        self.batch_runs.close()
         self.scoring.close()
         self.recorder.close()
         self.engine.dispose()
 
 
-def load_log_signer(settings: ApiSettings) -> Ed25519Signer:
-    """The checkpoint key from `log_key_file` (PEM, or 32 raw bytes); a fresh key if none is configured."""
+def load_log_signer(settings: ApiSettings, audit: AuditLog | None = None) -> Ed25519Signer:
+    """The checkpoint key from `log_key_file` (PEM, or 32 raw bytes); a fresh key if none is configured.
+
+    A missing file is created (mode 0600) while `audit` is still empty; once the log holds entries it was
+    signed with the key that file held, so a missing file is an error naming what to restore: a new key
+    would leave every earlier checkpoint unverifiable."""
     if settings.log_key_file is None:
         log.warning("no log_key_file configured: checkpoints are signed with an ephemeral key")
         return Ed25519Signer.generate(settings.log_origin)
-    data = Path(settings.log_key_file).read_bytes()
-    key = Ed25519PrivateKey.from_private_bytes(data) if len(data) == 32 else load_pem_private_key(data, None)
+    path = Path(settings.log_key_file)
+    if not path.exists():
+        entries = 0 if audit is None else audit.tree_size()
+        if entries or (audit is not None and audit.latest_checkpoint() is not None):
+            raise ApiSettingsError(
+                f"[api] log_key_file {path} does not exist, but the audit log in the API database already "
+                f"holds {entries} entries signed with the key it held: restore that file from its backup "
+                f"(a new key would leave every earlier checkpoint unverifiable)")
+        create_log_key(path)
+        log.warning("created a new audit-log checkpoint key (back it up; the compliance officer needs its "
+                    "verifier key: xyd audit keys)", extra={"path": str(path)})
+    try:
+        data = path.read_bytes()
+        key = Ed25519PrivateKey.from_private_bytes(data) if len(data) == 32 else load_pem_private_key(data, None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ApiSettingsError(f"[api] log_key_file {path} cannot be read as an Ed25519 private key "
+                               f"(32 raw bytes or PEM): {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{settings.log_key_file} does not hold an Ed25519 private key")
+        raise ApiSettingsError(f"[api] log_key_file {path} does not hold an Ed25519 private key")
     return Ed25519Signer(settings.log_origin, key)
+
+
+def create_log_key(path: Path) -> None:
+    """Write a fresh Ed25519 seed (32 raw bytes) to `path`, mode 0600; never overwrites a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(os.urandom(32))
 
 
 def build_services(
@@ -173,13 +222,15 @@ def build_services(
     log_signer: Ed25519Signer | None = None,
     witnesses: Sequence[WitnessClient] = (),
     witness_quorum: int = 0,
-    http_client: httpx.Client | None = None,
+    webhook_resolver: Resolver = system_resolver,
+    directory: EnterpriseDirectory | None = None,
+    federation: FederationView | None = None,
 ) -> PlatformServices:
     """Build (and create the schema of) every store over one engine; nothing starts running."""
     engine = engine or open_engine(settings.database_url)
-    signer = log_signer or load_log_signer(settings)
     audit = AuditLog(engine)
     audit.create_schema()
+    signer = log_signer or load_log_signer(settings, audit)
     if authorisations is None:
         keys = EnterpriseKeyRegistry(engine)
         keys.create_schema()
@@ -197,6 +248,9 @@ def build_services(
     agreements = AgreementBook(engine, randbytes=randbytes)
     subscriptions = SubscriptionBook(engine, public_records, randbytes=randbytes)
     subscriptions.create_schema()
+    console_sessions = ConsoleSessions(engine, institutions, ttl=timedelta(seconds=settings.console_session_s),
+                                       randbytes=randbytes)
+    console_sessions.create_schema()
     return PlatformServices(
         settings=settings,
         clock=clock,
@@ -207,12 +261,14 @@ def build_services(
         agreements=agreements,
         limiter=TokenBucketLimiter(),
         uses=uses,
-        recorder=GroupCommitRecorder(engine, uses),
+        recorder=GroupCommitRecorder(engine, uses,
+                                     watch=UnknownLookupWatch(settings.lookup_watch, randbytes=randbytes)),
         overdue=OverdueCounter(engine),
         feedback=FeedbackBook(engine, audit, uses, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes),
         outbox=outbox,
         dispatcher=WebhookDispatcher(outbox, institutions.webhook_target, schedule=settings.webhook_retry,
-                                     client=http_client, timeout_s=settings.webhook_timeout_s, rng=rng),
+                                     policy=settings.webhook_policy(), resolver=webhook_resolver,
+                                     timeout_s=settings.webhook_timeout_s, rng=rng),
         alerts=alerts,
         monitoring=MonitoringSweep(
             engine, scorer, monitor_authorisations or StoreMonitorAuthorisations(authorisations), alerts,
@@ -228,4 +284,9 @@ def build_services(
         scorer=scorer,
         publisher=CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
         log_verifier=signer.verifier(),
+        failed_auth=FailedAuthLimiter(settings.failed_auth),
+        console_sessions=console_sessions,
+        directory=directory or CodeDirectory(),
+        federation=federation,
+        webhook_resolver=webhook_resolver,
     )

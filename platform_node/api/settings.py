@@ -7,6 +7,7 @@ to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -14,13 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from errors import ConfigurationError
+from platform_node.api.http_protocol import HEAD_TIMEOUT_S, MAX_HEAD_BYTES
+from platform_node.institutions.failed_auth import FailedAuthLimits
 from platform_node.institutions.model import InstitutionLimits
+from platform_node.institutions.webhook_targets import DEFAULT_WEBHOOK_PORTS, WebhookPolicy
 from platform_node.monitoring.delivery import RetrySchedule
 from platform_node.monitoring.deterioration import DeteriorationRule
 from platform_node.scoring.scorer import PartialFailurePolicy
 from platform_node.uses.deadlines import OverdueAction, OverduePolicy
+from platform_node.uses.lookup_watch import LookupWatchRule
 
 MAX_BATCH = 10_000
+# Request bodies: a JSON request of this API is a few hundred bytes (a horizontal model's variables a few
+# KiB); a batch of 10,000 credit codes is about 220 KB of JSON.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_BATCH_BODY_BYTES = 1024 * 1024
 
 
 class ApiSettingsError(ConfigurationError):
@@ -49,7 +58,18 @@ class ApiSettings:
     deterioration: DeteriorationRule = field(default_factory=DeteriorationRule)
     webhook_retry: RetrySchedule = field(default_factory=RetrySchedule)
     webhook_timeout_s: float = 5.0
-    allow_http_webhooks: bool = False
+    webhook_ports: tuple[int, ...] = DEFAULT_WEBHOOK_PORTS
+    # Tests and the loopback sandbox only: webhooks over http and to loopback addresses on any port.
+    allow_insecure_webhooks_for_tests: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_batch_body_bytes: int = DEFAULT_MAX_BATCH_BODY_BYTES
+    max_request_head_bytes: int = MAX_HEAD_BYTES  # request line and headers
+    request_head_timeout_s: float = HEAD_TIMEOUT_S  # from a request's first byte (or the connection) to its last header
+    failed_auth: FailedAuthLimits = field(default_factory=FailedAuthLimits)
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or networks); none by default, so
+    # the client address is the TCP peer's.
+    trusted_proxies: tuple[str, ...] = ()
+    lookup_watch: LookupWatchRule = field(default_factory=LookupWatchRule)
     run_ticker: bool = True
     delivery_interval_s: float = 5.0
     push_interval_s: float = 60.0
@@ -60,6 +80,8 @@ class ApiSettings:
     # Published horizontal (banks') models, `<model_id>.json`; the platform node defaults it to
     # `<state_dir>/models/horizontal`, a standalone API serves none without it.
     horizontal_models_dir: Path | None = None
+    # How long a console log-in lasts (seconds); rotating the key or suspending the institution ends it sooner.
+    console_session_s: int = 8 * 3600
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_batch <= MAX_BATCH:
@@ -70,8 +92,26 @@ class ApiSettings:
             raise ApiSettingsError("deadlines and timeouts must be positive")
         if not 0 <= self.port < 65536:
             raise ApiSettingsError("port must be within [0, 65535]")
+        if not 60 <= self.console_session_s <= 7 * 86_400:
+            raise ApiSettingsError("console_session_s must be within [60, 604800]")
         if self.push_batch_size < 1:
             raise ApiSettingsError("push_batch_size must be at least 1")
+        object.__setattr__(self, "webhook_ports", tuple(self.webhook_ports))
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+        try:
+            self.webhook_policy()
+            for proxy in self.trusted_proxies:
+                ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise ApiSettingsError(str(exc)) from None
+        if not 1024 <= self.max_body_bytes <= self.max_batch_body_bytes:
+            raise ApiSettingsError("need 1024 <= max_body_bytes <= max_batch_body_bytes")
+        if self.max_request_head_bytes < 4096 or not self.request_head_timeout_s > 0:
+            raise ApiSettingsError("need max_request_head_bytes >= 4096 and a positive request_head_timeout_s")
+
+    def webhook_policy(self) -> WebhookPolicy:
+        """The rules webhook targets are checked against, at registration and before each delivery."""
+        return WebhookPolicy(self.webhook_ports, self.allow_insecure_webhooks_for_tests)
 
 
 _NESTED = {
@@ -79,6 +119,8 @@ _NESTED = {
     "overdue": OverduePolicy,
     "deterioration": DeteriorationRule,
     "webhook_retry": RetrySchedule,
+    "failed_auth": FailedAuthLimits,
+    "lookup_watch": LookupWatchRule,
 }
 _PATHS = ("secrets_file", "log_key_file", "scorer_model_file", "public_records_file", "horizontal_models_dir")
 

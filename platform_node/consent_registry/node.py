@@ -76,6 +76,8 @@ def attach(
         registry_keys=registry.keyring.binding(tls, now=clock()), clock=clock,
         relay_timeout=float(settings.get("relay_timeout_s", 5)),
     )
-    server.add_servicer(verification_pb2_grpc.add_ConsentRegistryServicer_to_server, servicer)
+    # The one service of the platform that banks and operators reach (each method checks its own callers).
+    server.add_servicer(verification_pb2_grpc.add_ConsentRegistryServicer_to_server, servicer,
+                        roles={"source", "bank", "admin"})
     publishing.start()
     return ConsentRegistryNode(registry, channels, publishing)

@@ -17,9 +17,16 @@ from platform_node.institutions.limits import TokenBucketLimiter, consume_quota
 from platform_node.institutions.model import Institution, InstitutionKind, InstitutionLimits, Role
 from platform_node.institutions.registry import InstitutionRegistry, WebhookTarget
 from platform_node.institutions.webhook_secrets import SecretBox
+from platform_node.institutions.webhook_targets import (
+    CheckedTarget,
+    WebhookPolicy,
+    WebhookTargetRefused,
+    check_webhook_target,
+)
 
 __all__ = [
     "Agreement",
+    "CheckedTarget",
     "AgreementBook",
     "AgreementScope",
     "DuplicateInstitution",
@@ -40,6 +47,9 @@ __all__ = [
     "SecretBox",
     "TokenBucketLimiter",
     "UnknownInstitution",
+    "WebhookPolicy",
     "WebhookTarget",
+    "WebhookTargetRefused",
+    "check_webhook_target",
     "consume_quota",
 ]

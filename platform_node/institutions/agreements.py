@@ -60,8 +60,8 @@ class AgreementBook:
     ) -> Agreement:
         try:
             chosen = frozenset(AgreementScope(s) for s in scopes)
-        except ValueError as exc:
-            raise InvalidInstitution(f"unknown agreement scope: {exc}") from None
+        except ValueError:
+            raise InvalidInstitution(f"unknown agreement scope: one of {', '.join(AgreementScope)}") from None
         if not chosen:
             raise InvalidInstitution("an agreement needs at least one scope")
         if not isinstance(reference, str) or not _REFERENCE.fullmatch(reference):

@@ -19,6 +19,7 @@ from platform_node.institutions.errors import InvalidCredentials
 
 TOKEN_PREFIX = "xyd"
 _TOKEN = re.compile(r"xyd\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})")
+_KEY_ID = re.compile(r"\s*xyd\.([0-9a-f]{16})\.")
 _DOMAIN = b"xyd/api-key/v1\x00"
 MIN_PEPPER_BYTES = 32
 
@@ -70,3 +71,10 @@ def parse_token(token: str) -> tuple[str, str]:
     if match is None:
         raise InvalidCredentials("malformed API key")
     return match.group(1), match.group(2)
+
+
+def key_id_of(token: str | None) -> str | None:
+    """The key id a presented token names, if it has the shape of one (its secret need not be well formed):
+    what failed authentications are counted against."""
+    match = _KEY_ID.match(token) if isinstance(token, str) else None
+    return None if match is None else match.group(1)

@@ -27,11 +27,13 @@ class InstitutionKind(StrEnum):
 
 
 class Role(StrEnum):
-    """What an institution's key may do: score and report back (bank), audit (compliance), operate (admin)."""
+    """What an institution's key may do: score and report back (bank), audit (compliance), operate (admin),
+    read the financing statistics only (statistics: the city's first-loan and renewal service centre)."""
 
     BANK = "bank"
     COMPLIANCE = "compliance"
     ADMIN = "admin"
+    STATISTICS = "statistics"
 
 
 class InstitutionStatus(StrEnum):
@@ -44,14 +46,14 @@ def institution_id(kind: InstitutionKind | str, slug: str) -> str:
     try:
         kind = InstitutionKind(kind)
     except ValueError:
-        raise InvalidInstitution(f"unknown institution kind {kind!r}") from None
+        raise InvalidInstitution(f"unknown institution kind: one of {', '.join(InstitutionKind)}") from None
     if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
-        raise InvalidInstitution(f"slug {slug!r} must be lowercase letters, digits, '.', '_' or '-'")
+        raise InvalidInstitution("slug must be 1 to 63 lowercase letters, digits, '.', '_' or '-'")
     ident = f"{kind.value}/{slug}"
     try:  # the id goes into audit leaves: refuse now what the leaf rule would refuse at the first use
         AuditEvent(kind=EventKind.REQUEST_REFUSED, occurred_at=_EPOCH, institution=ident, reason_code="ONBOARDING")
     except EventRejected as exc:
-        raise InvalidInstitution(f"slug {slug!r} cannot appear in audit leaves: {exc}") from None
+        raise InvalidInstitution(f"this slug cannot appear in audit leaves: {exc.reason}") from None
     return ident
 
 

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +32,13 @@ from platform_node.institutions.model import (
 )
 from platform_node.institutions.schema import api_keys, institution_metadata, institutions
 from platform_node.institutions.webhook_secrets import SecretBox
+from platform_node.institutions.webhook_targets import (
+    PRODUCTION_POLICY,
+    Resolver,
+    WebhookPolicy,
+    check_webhook_target,
+    system_resolver,
+)
 
 
 @dataclass(frozen=True)
@@ -41,15 +47,6 @@ class WebhookTarget:
 
     url: str
     secret: bytes
-
-
-def check_webhook_url(url: str, *, allow_http: bool) -> str:
-    """Accept https URLs (and http only where the deployment allows it, e.g. loopback tests)."""
-    parts = urlsplit(url)
-    schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
-        raise InvalidInstitution(f"webhook URL must be {' or '.join(schemes)} with a host and no credentials")
-    return url
 
 
 class InstitutionRegistry:
@@ -92,7 +89,7 @@ class InstitutionRegistry:
         try:
             role = Role(role)
         except ValueError:
-            raise InvalidInstitution(f"unknown role {role!r}") from None
+            raise InvalidInstitution(f"unknown role: one of {', '.join(Role)}") from None
         limits = limits or InstitutionLimits()
         key = self._hasher.issue()
         try:
@@ -200,9 +197,29 @@ class InstitutionRegistry:
             raise InstitutionSuspended(institution.id)
         return institution
 
-    def set_webhook(self, ident: str, url: str, *, allow_http: bool = False) -> bytes:
-        """Register the institution's webhook URL with a new signing secret (returned once)."""
-        check_webhook_url(url, allow_http=allow_http)
+    def institution_of_key(self, key_id: str, *, now: datetime) -> Institution:
+        """The institution of a key that is still in force (not revoked, institution active); raises
+        `InvalidCredentials` or `InstitutionSuspended`. What a console session checks on every request: its
+        secret was checked at log-in, and rotating the key or suspending the institution ends the session."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys.c.revoked_at, institutions)
+                .join(institutions, institutions.c.id == api_keys.c.institution_id)
+                .where(api_keys.c.key_id == key_id)
+            ).first()
+        if row is None or (row.revoked_at is not None and row.revoked_at <= to_epoch(now)):
+            raise InvalidCredentials("unknown or revoked API key")
+        institution = _to_institution(row)
+        if not institution.active:
+            raise InstitutionSuspended(institution.id)
+        return institution
+
+    def set_webhook(self, ident: str, url: str, *, policy: WebhookPolicy = PRODUCTION_POLICY,
+                    resolver: Resolver = system_resolver) -> bytes:
+        """Register the institution's webhook URL with a new signing secret (returned once); raises
+        `WebhookTargetRefused` if the URL breaks a rule of `policy` (the dispatcher checks it again at
+        each delivery)."""
+        check_webhook_target(url, policy, resolver)
         secret = base64.urlsafe_b64encode(self._randbytes(32)).rstrip(b"=")
         with self._engine.begin() as conn:
             done = conn.execute(

@@ -3,6 +3,12 @@
 Delivery is at-least-once. A failed attempt (no webhook registered, connection error, timeout, non-2xx)
 is retried after an exponential backoff with jitter; after `max_attempts` failures the delivery moves to
 the dead-letter state, where an operator can list and requeue it. One dispatcher runs per platform.
+
+Before each attempt the registered URL is checked again and its host resolved afresh
+(`platform_node.institutions.webhook_targets`); the attempt connects to that checked address, so a name
+re-bound to an internal address since registration is refused, not followed. The bank sees why an attempt
+failed only as a coarse category (`DeliveryError`); the detail goes to the server log. The response body
+is never read, redirects are never followed, and no connection is reused.
 """
 
 from __future__ import annotations
@@ -10,16 +16,27 @@ from __future__ import annotations
 import logging
 import os
 import random
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+import httpcore
 import httpx
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from consent.authorisation.schema import from_epoch, to_epoch
 from platform_node.institutions.registry import WebhookTarget
+from platform_node.institutions.webhook_targets import (
+    PRODUCTION_POLICY,
+    Resolver,
+    WebhookPolicy,
+    WebhookTargetRefused,
+    check_webhook_target,
+    system_resolver,
+)
+from platform_node.monitoring.pinned_post import post_status
 from platform_node.monitoring.schema import webhook_deliveries
 from platform_node.monitoring.webhooks import (
     DELIVERY_HEADER,
@@ -29,6 +46,48 @@ from platform_node.monitoring.webhooks import (
 )
 
 log = logging.getLogger("xyd.platform.webhooks")
+
+
+class DeliveryError(StrEnum):
+    """Why an attempt failed, as the bank sees it (`last_error`): categories only, so the answers cannot
+    be read as a scan of the platform's network; the detail is in the server log."""
+
+    NO_WEBHOOK = "NO_WEBHOOK"
+    ADDRESS_REFUSED = "ADDRESS_REFUSED"  # the URL breaks a rule now, or its host no longer resolves to a public one
+    TIMEOUT = "TIMEOUT"
+    CONNECTION_REFUSED = "CONNECTION_REFUSED"
+    CONNECTION_FAILED = "CONNECTION_FAILED"
+    TLS_ERROR = "TLS_ERROR"
+    PROTOCOL_ERROR = "PROTOCOL_ERROR"
+    HTTP_3XX = "HTTP_3XX"  # redirects are not followed
+    HTTP_4XX = "HTTP_4XX"
+    HTTP_5XX = "HTTP_5XX"
+
+
+def _transport_error(exc: Exception) -> DeliveryError:
+    """The category of a transport failure, from the exception and its causes."""
+    if isinstance(exc, httpcore.TimeoutException):
+        return DeliveryError.TIMEOUT
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(c, ssl.SSLError) for c in chain):
+        return DeliveryError.TLS_ERROR
+    if any(isinstance(c, ConnectionRefusedError) for c in chain):
+        return DeliveryError.CONNECTION_REFUSED
+    if isinstance(exc, httpcore.ConnectError):
+        return DeliveryError.CONNECTION_FAILED
+    return DeliveryError.PROTOCOL_ERROR
+
+
+def _status_error(status: int) -> DeliveryError | None:
+    if 200 <= status < 300:
+        return None
+    if status < 400:
+        return DeliveryError.HTTP_3XX
+    return DeliveryError.HTTP_4XX if status < 500 else DeliveryError.HTTP_5XX
 
 
 class DeliveryStatus(StrEnum):
@@ -160,16 +219,19 @@ class WebhookDispatcher:
         targets: Callable[[str], WebhookTarget | None],
         *,
         schedule: RetrySchedule = RetrySchedule(),
-        client: httpx.Client | None = None,
+        policy: WebhookPolicy = PRODUCTION_POLICY,
+        resolver: Resolver = system_resolver,
         timeout_s: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
+        """`timeout_s` bounds a whole attempt (connection, TLS, request, the answer's head), not each read."""
         self._outbox, self._targets, self._schedule = outbox, targets, schedule
-        self._client = client or httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self._policy, self._resolver, self._timeout_s = policy, resolver, timeout_s
+        self._ssl_context = httpx.create_ssl_context()
         self._rng = rng or random.Random()
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing is held between attempts (no connection is reused)."""
 
     def deliver_due(self, *, now: datetime, limit: int = 100) -> DeliveryReport:
         delivered = retried = dead = 0
@@ -178,24 +240,32 @@ class WebhookDispatcher:
             attempts = delivery.attempts + 1
             if error is None:
                 self._outbox.record_attempt(delivery, status=DeliveryStatus.DELIVERED.value, attempts=attempts,
-                                     delivered_at=to_epoch(now), last_error=None)
+                                            delivered_at=to_epoch(now), last_error=None)
                 delivered += 1
             elif attempts >= self._schedule.max_attempts:
-                self._outbox.record_attempt(delivery, status=DeliveryStatus.DEAD.value, attempts=attempts, last_error=error)
+                self._outbox.record_attempt(delivery, status=DeliveryStatus.DEAD.value, attempts=attempts,
+                                            last_error=error.value)
                 log.warning("webhook dead-lettered", extra={"delivery": delivery.id, "attempts": attempts})
                 dead += 1
             else:
                 wait = self._schedule.delay(attempts, self._rng)
-                self._outbox.record_attempt(delivery, attempts=attempts, last_error=error,
-                                     next_attempt_at=to_epoch(now) + max(1, round(wait)))
+                self._outbox.record_attempt(delivery, attempts=attempts, last_error=error.value,
+                                            next_attempt_at=to_epoch(now) + max(1, round(wait)))
                 retried += 1
         return DeliveryReport(delivered, retried, dead)
 
-    def _attempt(self, delivery: Delivery, now: datetime) -> str | None:
-        """None on a 2xx answer, otherwise a short error text (never the response body)."""
+    def _attempt(self, delivery: Delivery, now: datetime) -> DeliveryError | None:
+        """None on a 2xx answer, otherwise the failure's category (the detail is logged, never stored)."""
         target = self._targets(delivery.institution_id)
         if target is None:
-            return "no webhook registered"
+            return DeliveryError.NO_WEBHOOK
+        try:
+            checked = check_webhook_target(target.url, self._policy, self._resolver)
+        except WebhookTargetRefused as refused:
+            log.warning("webhook target refused at delivery",
+                        extra={"delivery": delivery.id, "institution": delivery.institution_id,
+                               "rule": refused.rule.value})
+            return DeliveryError.ADDRESS_REFUSED
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: signature_header(target.secret, delivery.body, now=now),
@@ -203,12 +273,18 @@ class WebhookDispatcher:
             EVENT_HEADER: delivery.event_type,
         }
         try:
-            response = self._client.post(target.url, content=delivery.body, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}"
-        if 200 <= response.status_code < 300:
-            return None
-        return f"HTTP {response.status_code}"
+            status = post_status(checked, delivery.body, headers, deadline_s=self._timeout_s,
+                                 ssl_context=self._ssl_context)
+        except Exception as exc:  # any failure of the receiver's making is a category, never a crash
+            category = _transport_error(exc)
+            log.info("webhook attempt failed", extra={"delivery": delivery.id, "institution": delivery.institution_id,
+                                                      "category": category.value, "error": type(exc).__name__})
+            return category
+        category = _status_error(status)
+        if category is not None:
+            log.info("webhook attempt failed", extra={"delivery": delivery.id, "institution": delivery.institution_id,
+                                                      "category": category.value, "status": status})
+        return category
 
 
 def _to_delivery(row) -> Delivery:

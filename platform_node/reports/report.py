@@ -41,3 +41,9 @@ def build_report(source: PublicRecordSource, credit_code: str, *, now: datetime)
         for category in PublicCategory
     )
     return PublicReport(credit_code, now, sections, withheld=len(records) - len(public))
+
+
+def empty_report(credit_code: str, *, now: datetime) -> PublicReport:
+    """Every public category, all empty: what a reader is shown for an enterprise nothing is published about,
+    whether or not the platform knows it (so a report read does not tell the two apart)."""
+    return PublicReport(credit_code, now, tuple(ReportSection(c.value, ()) for c in PublicCategory), withheld=0)

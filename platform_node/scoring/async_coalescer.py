@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from federation.request_ids import REQUEST_ID, bound, join_request_ids
 from platform_node.scoring.coalescing import group_codes, split_answers, take_group
 from platform_node.scoring.scorer import ScoreBatch, Scorer
 
@@ -30,6 +31,7 @@ class _Request:
     purpose: str
     deadline_s: float
     future: asyncio.Future
+    request_id: str | None = None
 
 
 class AsyncCoalescingScorer:
@@ -57,7 +59,7 @@ class AsyncCoalescingScorer:
         """The request's `ScoreBatch`, or the inner scorer's exception. A request of more than `max_codes` is
         scored on its own."""
         loop = asyncio.get_running_loop()
-        request = _Request(tuple(credit_codes), purpose, deadline_s, loop.create_future())
+        request = _Request(tuple(credit_codes), purpose, deadline_s, loop.create_future(), REQUEST_ID.get())
         if len(request.codes) > self._max_codes:
             await self._answer([request])
         else:
@@ -99,11 +101,13 @@ class AsyncCoalescingScorer:
         codes = group_codes(group)
         purpose, deadline_s = group[0].purpose, min(request.deadline_s for request in group)
         try:
-            scorer = self._current()
-            if hasattr(scorer, "score_async"):
-                batch = await scorer.score_async(codes, purpose=purpose, deadline_s=deadline_s)
-            else:  # replaced meanwhile by a blocking scorer: answered from a worker thread
-                batch = await asyncio.to_thread(scorer.score, codes, purpose=purpose, deadline_s=deadline_s)
+            # The shared call carries the ids of every request it serves (to the sources' logs too).
+            with bound(join_request_ids(request.request_id for request in group)):
+                scorer = self._current()
+                if hasattr(scorer, "score_async"):
+                    batch = await scorer.score_async(codes, purpose=purpose, deadline_s=deadline_s)
+                else:  # replaced meanwhile by a blocking scorer: answered from a worker thread
+                    batch = await asyncio.to_thread(scorer.score, codes, purpose=purpose, deadline_s=deadline_s)
             batch.check_answers(codes)
         except Exception as failure:
             for request in group:

@@ -17,17 +17,23 @@ from typing import Generic, TypeVar
 
 import grpc
 from google.protobuf.message import Message
+from prometheus_client import Histogram
 
 from errors import ProtocolViolation
 from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels
+from federation.metrics import LATENCY_BUCKETS
 from federation.pki import Identity
 from federation.proto import scoring_pb2_grpc
+from federation.request_ids import outgoing_metadata
 from platform_node.scoring.scorer import FailureCode, ScoreBatch, ScoreFailure
 
 log = logging.getLogger("xyd.platform.scoring")
 
 Reply = TypeVar("Reply")
+SOURCE_CALLS = Histogram("xyd_scoring_source_call_seconds",
+                         "Time for one source node to answer a scoring call, by source, method and outcome",
+                         ["source", "method", "outcome"], buckets=LATENCY_BUCKETS)
 
 class ReplyRefused(ProtocolViolation, ValueError):
     """A source's reply is well-formed protobuf but not a usable part (wrong size, bad values)."""
@@ -74,7 +80,11 @@ class SourceFanOut:
             deadline_s: float, *, what: str) -> FanOut[Reply]:
         """`read(reply)` of `method(request)` for each party, with `deadline_s` per call; `read` raises
         `ReplyRefused` for an unusable reply."""
-        futures = {p: getattr(self._stub(p), method).future(request, timeout=deadline_s) for p in parties}
+        metadata, started = outgoing_metadata(), time.perf_counter()
+        futures = {p: getattr(self._stub(p), method).future(request, timeout=deadline_s, metadata=metadata)
+                   for p in parties}
+        for party, future in futures.items():
+            future.add_done_callback(lambda done, party=party: _observe_future(party, method, started, done))
         give_up = time.monotonic() + deadline_s + 1.0
         verdict = _Verdict(read, what)
         for party, future in futures.items():
@@ -92,8 +102,10 @@ class SourceFanOut:
         """`ask` from the running event loop (needs `aio_channels`)."""
         if self._aio_channels is None:
             raise RuntimeError("this fan-out has no asyncio channels")
-        calls = [self._aio_method(p, method)(request, timeout=deadline_s) for p in parties]
-        outcomes = await asyncio.gather(*(asyncio.wait_for(_reply_of(call), deadline_s + 1.0) for call in calls),
+        metadata = outgoing_metadata()
+        calls = [self._aio_method(p, method)(request, timeout=deadline_s, metadata=metadata) for p in parties]
+        outcomes = await asyncio.gather(*(asyncio.wait_for(_reply_of(call, p, method), deadline_s + 1.0)
+                                          for p, call in zip(parties, calls, strict=True)),
                                         return_exceptions=True)
         verdict = _Verdict(read, what)
         for party, call, outcome in zip(parties, calls, outcomes, strict=True):
@@ -120,8 +132,27 @@ class SourceFanOut:
         return scoring_pb2_grpc.PartyScoringStub(self._channels.get(endpoint.address, Identity.parse(party)))
 
 
-async def _reply_of(call) -> object:
-    return await call
+async def _reply_of(call, party: str, method: str) -> object:
+    started = time.perf_counter()
+    try:
+        reply = await call
+    except BaseException as error:
+        _observe(party, method, started, error)
+        raise
+    _observe(party, method, started, None)
+    return reply
+
+
+def _observe_future(party: str, method: str, started: float, future: grpc.Future) -> None:
+    if future.cancelled():
+        SOURCE_CALLS.labels(party, method, "cancelled").observe(time.perf_counter() - started)
+    else:
+        _observe(party, method, started, future.exception())
+
+
+def _observe(party: str, method: str, started: float, error: BaseException | None) -> None:
+    outcome = "ok" if error is None else (error.code().name if isinstance(error, grpc.RpcError) else "error")
+    SOURCE_CALLS.labels(party, method, outcome.lower()).observe(time.perf_counter() - started)
 
 
 class _Verdict(Generic[Reply]):

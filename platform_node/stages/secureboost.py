@@ -18,7 +18,7 @@ import numpy as np
 
 from federation.alignment import row_alignment
 from federation.config import NodePolicy
-from federation.job_files import read_intersection, store_part
+from federation.job_files import model_dir, read_intersection, store_part
 from federation.proto import alignment_pb2
 from federation.proto import secureboost_pb2 as pb
 from federation.tasks import TaskContext, TaskFailed
@@ -33,7 +33,7 @@ from models.he import (
     PaillierKeypair,
     PaillierParams,
 )
-from models.metrics import auc, ks
+from models.metrics import auc, ks, rank_curves
 from models.secureboost import (
     ActiveModel,
     FeatureTable,
@@ -45,6 +45,7 @@ from models.secureboost.metrics import mlogloss, rmse
 from models.secureboost.objective import adverse_probability
 from models.secureboost.params import Objective
 from models.splits import holdout_split
+from platform_node.federation_view import EVALUATION_FILE
 from tables import LoadedTable
 from tables.features import feature_matrix
 
@@ -114,6 +115,11 @@ def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy
             ctx.progress(f"tree {record.tree + 1}/{params.n_trees} splits [{owners}]",
                          (record.tree + 1) / params.n_trees)
 
+        # A checkpoint after every tree; a resumed run continues from the one the coordinator chose (a fresh
+        # key is fine: encryption randomness changes no decrypted sum, docs/protocols/secureboost.md 9).
+        resume = ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None
+        if resume is not None:
+            ctx.progress(f"resuming after tree {ctx.resume_from}", ctx.resume_from / params.n_trees)
         if params.encryption:
             secret = _secret_key(settings.key, policy)
             with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * len(train_ids)),
@@ -121,16 +127,22 @@ def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy
                                 limit=params.encryptions_needed(len(train_ids))) as pool:
                 model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
                                    secret=secret, obfuscators=pool, validation=validation, on_tree=on_tree,
-                                   timeout=timeout)
+                                   timeout=timeout, resume=resume, on_checkpoint=ctx.checkpoints.save)
         else:
             model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
-                               validation=validation, on_tree=on_tree, timeout=timeout)
+                               validation=validation, on_tree=on_tree, timeout=timeout, resume=resume,
+                               on_checkpoint=ctx.checkpoints.save)
         seconds = time.monotonic() - started
         masks_train = {p: channel.recv(p, tag.MASKS_TRAIN, pb.LeafMasks, timeout) for p in passives}
         masks_holdout = {p: channel.recv(p, tag.MASKS_HOLDOUT, pb.LeafMasks, timeout) for p in passives}
         metrics: dict[str, Any] = _scores(params, y_train, model.predict(own_train, masks_train), "train")
         if len(holdout_ids) and len(np.unique(y_holdout)) >= 2:
-            metrics.update(_scores(params, y_holdout, model.predict(own_holdout, masks_holdout), "holdout"))
+            p_holdout = model.predict(own_holdout, masks_holdout)
+            metrics.update(_scores(params, y_holdout, p_holdout, "holdout"))
+            adverse = (y_holdout > 0).astype(np.float64)
+            if params.objective is not Objective.SQUARED_ERROR and len(np.unique(adverse)) == 2:
+                # the console's curves rank the adverse outcome's probability, what online scoring reports
+                write_evaluation(ctx.work_dir, adverse, adverse_probability(params.objective, p_holdout), metrics)
         (ctx.work_dir / SECUREBOOST_ACTIVE_PART).write_bytes(model.to_bytes())
         (ctx.work_dir / "secureboost-metrics.json").write_text(json.dumps(metrics))
         importance = {p: {"splits": imp.splits, "gain": round(imp.gain, 4)}
@@ -190,6 +202,7 @@ def make_evaluate_handler(table: LoadedTable, label_column: str, policy: NodePol
                                        "marginal_auc": round(full - without, 5)}
             ctx.progress(f"without {excluded}: holdout AUC {without:.4f} (contribution {full - without:+.4f})",
                          (k + 1) / len(rounds))
+        add_to_evaluation(ctx.work_dir, contributions=contributions)
         return {"metrics": metrics, "contribution_trees": params.n_trees, "auc_holdout_all": round(full, 5),
                 "contributions": contributions}
 
@@ -251,7 +264,37 @@ def publish_part(ctx: TaskContext, part_file: str) -> dict[str, Any]:
     source = ctx.work_dir / part_file
     if not source.exists():
         raise TaskFailed("NO_MODEL", f"no trained model part in job {ctx.job_id}: run the train stage first")
-    return store_part(ctx.work_dir, model_id(Algorithm.SECUREBOOST, ctx.job_id), part_file, source.read_bytes())
+    the_model = model_id(Algorithm.SECUREBOOST, ctx.job_id)
+    stored = store_part(ctx.work_dir, the_model, part_file, source.read_bytes())
+    evaluation = ctx.work_dir / EVALUATION_WORK_FILE
+    if evaluation.exists():  # beside the part, for the operator's console (not a part: no hash recorded)
+        (model_dir(ctx.work_dir, the_model) / EVALUATION_FILE).write_bytes(evaluation.read_bytes())
+    return stored
+
+
+EVALUATION_WORK_FILE = "secureboost-evaluation.json"
+
+
+def write_evaluation(work_dir: Path, labels: np.ndarray, pd: np.ndarray, metrics: dict[str, Any]) -> None:
+    """Keep the holdout's ROC and KS curves and PD quantiles (aggregates of the platform's own labels and
+    predictions; no row) for the operator's console and the population-stability reference."""
+    curves = rank_curves(labels, pd)
+    document = {
+        "roc": [[round(f, 5), round(t, 5)] for f, t in zip(curves.fpr, curves.tpr, strict=True)],
+        "ks": {"share": [round(v, 5) for v in curves.share], "fpr": [round(v, 5) for v in curves.fpr],
+               "tpr": [round(v, 5) for v in curves.tpr]},
+        "pd_quantiles": [round(float(q), 6) for q in np.quantile(pd, np.linspace(0.0, 1.0, 101))],
+        "auc": metrics.get("auc_holdout"), "ks_value": metrics.get("ks_holdout"),
+    }
+    (work_dir / EVALUATION_WORK_FILE).write_text(json.dumps(document))
+
+
+def add_to_evaluation(work_dir: Path, **fields: Any) -> None:
+    path = work_dir / EVALUATION_WORK_FILE
+    if path.exists():
+        document = json.loads(path.read_text())
+        document.update(fields)
+        path.write_text(json.dumps(document))
 
 
 def load_published(state_dir: Path, model_id: str) -> ActiveModel:

@@ -33,14 +33,12 @@ from models.scorecard.stored import (
     lr_part,
     owned_variable,
     read_part,
-    scaling_of,
     scorecard_part,
-    standardised,
-    variable_message,
+    training_matrices,
     write_part,
 )
 from models.splits import holdout_split
-from models.woe import run_label_holder, woe_matrix
+from models.woe import run_label_holder
 from tables import LoadedTable
 from tables.features import feature_matrix
 
@@ -128,18 +126,9 @@ def make_binning_handler(table: LoadedTable, label: str, policy: NodePolicy) -> 
 
 
 def _own_features(ctx: TaskContext, rows: _Rows, woe: bool) -> tuple[list[str], np.ndarray, np.ndarray, list]:
-    """The guest's training and holdout matrices and how each column was made (WOE bins or scaling)."""
-    if woe:
-        part = read_part(ctx.work_dir / BINNING_FILE, "binning")
-        variables = [owned_variable(v) for v in part.variables]
-        selected_only = any(v.selected for v in variables)  # none passed the threshold: train on all of them
-        names, x_train = woe_matrix(variables, rows.x_train, selected_only=selected_only)
-        _, x_holdout = woe_matrix(variables, rows.x_holdout, selected_only=selected_only)
-        chosen = set(names)
-        return names, x_train, x_holdout, [variable_message(v) for v in variables if v.name in chosen]
-    scalers = scaling_of(rows.x_train, rows.categories)
-    return ([s.name for s in scalers], standardised(rows.x_train, scalers), standardised(rows.x_holdout, scalers),
-            scalers)
+    """This party's training and holdout matrices and how each column was made (WOE bins or scaling)."""
+    binning = read_part(ctx.work_dir / BINNING_FILE, "binning") if woe else None
+    return training_matrices(binning, rows.x_train, rows.x_holdout, rows.categories)
 
 
 def make_train_handler(table: LoadedTable, label: str) -> Handler:

@@ -7,6 +7,7 @@ from platform_node.uses.errors import (
     InvalidFeedback,
     UseError,
     UseNotFound,
+    UseStoreUnavailable,
 )
 from platform_node.uses.feedback import (
     Decision,
@@ -37,6 +38,7 @@ __all__ = [
     "UseError",
     "UseNotFound",
     "UseRecord",
+    "UseStoreUnavailable",
     "export_labels",
     "overdue_institutions",
 ]

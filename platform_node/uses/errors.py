@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from errors import Conflict, InvalidInput, NotFound, Refused, XydError
+from errors import Conflict, InvalidInput, NotFound, Refused, Unavailable, XydError
 
 
 class UseError(XydError):
@@ -31,3 +31,11 @@ class FeedbackOverdue(UseError, Refused):
     def __init__(self, institution_id: str, overdue: int) -> None:
         super().__init__(f"{institution_id} has {overdue} uses with feedback past the deadline")
         self.institution_id, self.overdue = institution_id, overdue
+
+
+class UseStoreUnavailable(UseError, Unavailable):
+    """The database refused to record the uses (disk full, I/O error, connection lost): the request is refused
+    whole, and the transaction that would have written its uses and audit leaves left nothing behind."""
+
+    code = "AUDIT_STORE_UNAVAILABLE"
+    default_public = "the use could not be recorded in the audit log; nothing was served: retry later"

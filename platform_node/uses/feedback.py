@@ -42,19 +42,29 @@ class RepaymentOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class DecisionFeedback:
-    """The lending decision; a grant states amount (CNY), annual rate (fraction, 0.0385 = 3.85%) and term."""
+    """The lending decision; a grant states amount (CNY), annual rate (fraction, 0.0385 = 3.85%) and term.
+
+    Optional, for the financing statistics (null: not reported): `first_loan`, the enterprise's first loan
+    from any bank (首贷) rather than a renewal or repeat loan (续贷), for a grant or a decline alike; `secured`
+    (grants only), secured by collateral, pledge or guarantee rather than a credit (unsecured, 信用) loan."""
 
     decision: Decision
     amount_cny: Decimal | None = None
     annual_rate: Decimal | None = None
     term_months: int | None = None
+    first_loan: bool | None = None
+    secured: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decision", Decision(self.decision))
+        if any(flag is not None and not isinstance(flag, bool) for flag in (self.first_loan, self.secured)):
+            raise InvalidFeedback("first_loan and secured are true or false")
         terms = (self.amount_cny, self.annual_rate, self.term_months)
         if self.decision is Decision.DECLINED:
             if any(t is not None for t in terms):
                 raise InvalidFeedback("a declined application has no amount, rate or term")
+            if self.secured is not None:
+                raise InvalidFeedback("a declined application has no security (secured applies to grants)")
             return
         if any(t is None for t in terms):
             raise InvalidFeedback("a granted loan needs amount_cny, annual_rate and term_months")
@@ -102,6 +112,9 @@ def feedback_digest(use_id: str, feedback: Feedback, nonce: bytes) -> str:
     if isinstance(feedback, DecisionFeedback):
         body = {"decision": feedback.decision.value, "amount_cny": str(feedback.amount_cny),
                 "annual_rate": str(feedback.annual_rate), "term_months": feedback.term_months}
+        # Present only when reported, so the digest of feedback without them is what it always was.
+        body |= {name: value for name, value in (("first_loan", feedback.first_loan),
+                                                 ("secured", feedback.secured)) if value is not None}
     else:
         body = {"outcome": feedback.outcome.value}
     document = {"use_id": use_id, "nonce": nonce.hex(), **body}
@@ -158,6 +171,8 @@ class FeedbackBook:
                     annual_rate=None if decision is None or decision.annual_rate is None
                     else str(decision.annual_rate),
                     term_months=None if decision is None else decision.term_months,
+                    first_loan=None if decision is None else decision.first_loan,
+                    secured=None if decision is None else decision.secured,
                     at=to_epoch(now), nonce=nonce, audit_index=receipt.index,
                 )
             )
@@ -172,7 +187,8 @@ class FeedbackBook:
                 "decision": feedback.decision.value, "decided_at": to_epoch(now),
                 "amount_fen": None if feedback.amount_cny is None else int(feedback.amount_cny * 100),
                 "annual_rate": None if feedback.annual_rate is None else str(feedback.annual_rate),
-                "term_months": feedback.term_months,
+                "term_months": feedback.term_months, "first_loan": feedback.first_loan,
+                "secured": feedback.secured,
             }
         if decision != Decision.GRANTED.value:
             raise FeedbackConflict("repayment outcomes need a GRANTED decision first")

@@ -6,10 +6,13 @@ hand their prepared uses to one writer thread, which takes everything queued so 
 it counts each request against its institution's daily quota, appends all the leaves with one head update
 and inserts all the use rows. Each request then gets its own receipts. A request over its quota fails
 alone (the quota check writes nothing when it refuses); a failed commit fails every request of the group,
-and none of their uses or leaves is written.
+and none of their uses or leaves is written. A commit the database refuses (a full disk, an I/O error, a
+lost connection) fails them with `UseStoreUnavailable`, which the API answers with 503: nothing is served
+without its use and leaf.
 
 The writer also remembers each institution's quota use as of its last commit, so the API can refuse an
-exhausted bank before asking the source nodes without reading the database on every request.
+exhausted bank before asking the source nodes without reading the database on every request, and feeds
+what it commits to the look-up watch (`lookup_watch.py`), storing its alerts in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,10 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from platform_node.institutions.errors import QuotaExhausted
 from platform_node.institutions.limits import consume_quota, utc_day
+from platform_node.scoring.scorer import FailureCode, ScoreFailure
+from platform_node.uses.errors import UseStoreUnavailable
 from platform_node.uses.grouped_queue import GroupedQueue
+from platform_node.uses.lookup_watch import UnknownLookupWatch, store_lookup_alert
 from platform_node.uses.records import PreparedUses, RecordedUse, UseBook
 
 log = logging.getLogger("xyd.platform.uses")
@@ -54,10 +61,12 @@ class _Request:
 class GroupCommitRecorder:
     """Records prepared score uses with their quota charge; one writer thread commits them in groups."""
 
-    def __init__(self, engine: Engine, uses: UseBook, *, max_group: int = 512) -> None:
+    def __init__(self, engine: Engine, uses: UseBook, *, max_group: int = 512,
+                 watch: UnknownLookupWatch | None = None) -> None:
         if max_group < 1:
             raise ValueError("max_group must be at least 1")
         self._engine, self._uses, self._max_group = engine, uses, max_group
+        self._watch = watch
         self._queue: GroupedQueue[_Request] = GroupedQueue(self._write, self._take_group, name="use-group-commit")
         self._used_lock = threading.Lock()
         self._used: dict[tuple[str, int], int] = {}
@@ -118,6 +127,15 @@ class GroupCommitRecorder:
             except QuotaExhausted as error:  # counted nothing: fails this request only
                 refused[request] = error
 
+    def _observe(self, conn: Connection, accepted: list[_Request]) -> None:
+        """Count the committed look-ups; store any alert they raise in this transaction."""
+        assert self._watch is not None
+        for request in accepted:
+            alert = self._watch.observe(request.institution_id, unknown=_unknown(request.prepared),
+                                        lookups=len(request.prepared.rows), now=request.now)
+            if alert is not None:
+                store_lookup_alert(conn, alert)
+
     def _write(self, group: list[_Request]) -> None:
         charged: dict[tuple[str, int], int] = {}
         refused: dict[_Request, QuotaExhausted] = {}
@@ -132,10 +150,19 @@ class GroupCommitRecorder:
                     tuple(e for r in accepted for e in r.prepared.events),
                 )
                 recorded = self._uses.record(conn, merged)
+                if self._watch is not None:
+                    self._observe(conn, accepted)
         except Exception as failure:
-            log.error("use group commit failed", extra={"requests": len(group), "error": type(failure).__name__})
+            # The driver's own message ("database or disk is full"), never the statement and its parameters.
+            detail = str(failure.orig)[:200] if isinstance(failure, DBAPIError) else ""
+            log.error("use group commit failed", extra={"requests": len(group), "error": type(failure).__name__,
+                                                        "detail": detail})
+            refusal: Exception = failure
+            if isinstance(failure, DBAPIError):
+                refusal = UseStoreUnavailable(type(failure).__name__)
+                refusal.__cause__ = failure
             for request in group:
-                request.future.set_exception(failure)
+                request.future.set_exception(refusal)
             return
         with self._used_lock:
             self._used.update(charged)
@@ -150,6 +177,11 @@ class GroupCommitRecorder:
             count = len(request.prepared.rows)
             request.future.set_result(recorded[start:start + count])
             start += count
+
+
+def _unknown(prepared: PreparedUses) -> int:
+    return sum(1 for o in prepared.outcomes
+               if isinstance(o, ScoreFailure) and o.code is FailureCode.UNKNOWN_ENTERPRISE)
 
 
 def _by_quota(group: list[_Request]) -> dict[tuple[str, int, int], list[_Request]]:

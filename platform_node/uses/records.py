@@ -1,9 +1,15 @@
-"""Data-use records: one per enterprise served, written with its audit leaf in the same transaction.
+"""Data-use records: one per enterprise asked about, written with its audit leaf in the same transaction.
 
-Each score served becomes a use row and a `SCORE_SERVED` leaf. The leaf carries ids and codes only: the
-enterprise as a keyed reference, and a digest of the served result salted with a per-use nonce (the result
-itself is low-entropy, so an unsalted hash could be reversed by guessing), which commits the log to exactly
-what the bank was told without revealing it.
+Each score served becomes a `SCORE` use row and a `SCORE_SERVED` leaf. The leaf carries ids and codes only:
+the enterprise as a keyed reference, and a digest of the served result salted with a per-use nonce (the
+result itself is low-entropy, so an unsalted hash could be reversed by guessing), which commits the log to
+exactly what the bank was told without revealing it.
+
+An enterprise asked about but not scored (unknown to the federation, a source unavailable, ...) becomes an
+`UNANSWERED` use row with its failure code and a `REQUEST_REFUSED` leaf naming the use, the institution,
+the purpose, the enterprise's keyed reference and the code. So every look-up is on record and counts
+against the quota: a bank cannot probe which enterprises the federation knows for free or unseen. An
+unanswered use has no feedback deadline and takes no feedback.
 """
 
 from __future__ import annotations
@@ -20,21 +26,22 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, inspect, select, text
 
 from consent.audit.events import AuditEvent, EventKind
 from consent.audit.log import AuditLog, LeafReceipt
 from consent.audit.prepared import PreparedStatement
 from consent.authorisation.schema import from_epoch, to_epoch
-from platform_node.scoring.scorer import ScoreOutcome
+from platform_node.scoring.scorer import FailureCode, ScoreFailure, ScoreOutcome, ScoreResult
 from platform_node.uses.errors import UseNotFound
-from platform_node.uses.schema import use_metadata, uses
+from platform_node.uses.schema import feedback_events, use_metadata, uses
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class UseKind(StrEnum):
-    SCORE = "SCORE"
+    SCORE = "SCORE"  # a score was served
+    UNANSWERED = "UNANSWERED"  # asked about, not scored (`failure_code` says why)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,9 @@ class UseRecord:
     outcome: str | None
     outcome_at: datetime | None
     audit_index: int
+    failure_code: str | None = None
+    first_loan: bool | None = None
+    secured: bool | None = None
 
     def overdue(self, now: datetime) -> bool:
         return self.decision is None and self.feedback_due_at is not None and self.feedback_due_at < now
@@ -73,9 +83,10 @@ class UseRecord:
 
 @dataclass(frozen=True)
 class PreparedUses:
-    """Use rows and their audit events, built and validated, not yet written."""
+    """Use rows and their audit events, built and validated, not yet written; `outcomes` are the scorer's
+    answers, scores and failures alike, in row order."""
 
-    outcomes: tuple[ScoreOutcome, ...]
+    outcomes: tuple[ScoreResult, ...]
     rows: tuple[dict[str, Any], ...]
     events: tuple[AuditEvent, ...]
 
@@ -85,8 +96,12 @@ class RecordedUse:
     """What `record_scores` hands back per enterprise: the use id and its leaf receipt."""
 
     use_id: str
-    outcome: ScoreOutcome
+    outcome: ScoreResult
     receipt: LeafReceipt
+
+    @property
+    def unknown_enterprise(self) -> bool:
+        return isinstance(self.outcome, ScoreFailure) and self.outcome.code is FailureCode.UNKNOWN_ENTERPRISE
 
 
 def result_digest(use_id: str, outcome: ScoreOutcome, loan_application_ref: str, nonce: bytes) -> str:
@@ -136,7 +151,19 @@ class UseBook:
         return self._engine
 
     def create_schema(self) -> None:
+        """Create the tables; tables made by an earlier release get the columns added since, null in their
+        old rows: `failure_code` (old rows are all scores), `first_loan` and `secured` (not reported)."""
         use_metadata.create_all(self._engine)
+        added = {uses.name: (("failure_code", "VARCHAR(32)"), ("first_loan", "BOOLEAN"), ("secured", "BOOLEAN")),
+                 feedback_events.name: (("first_loan", "BOOLEAN"), ("secured", "BOOLEAN"))}
+        inspector = inspect(self._engine)
+        for table, columns in added.items():
+            present = {column["name"] for column in inspector.get_columns(table)}
+            missing = [(name, kind) for name, kind in columns if name not in present]
+            if missing:
+                with self._engine.begin() as conn:
+                    for name, kind in missing:
+                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
     def new_id(self, prefix: str) -> str:
         """`prefix-` and 16 random characters: a letter, then 15 of [0-9a-z] (about 82 bits).
@@ -163,16 +190,26 @@ class UseBook:
         institution_id: str,
         purpose: str,
         loan_application_ref: str,
-        outcomes: Sequence[ScoreOutcome],
+        outcomes: Sequence[ScoreResult],
         now: datetime,
         batch_id: str | None = None,
     ) -> PreparedUses:
-        """Build the use rows and their validated `SCORE_SERVED` events, outside any transaction, so the
-        write transaction (which holds the log's append lock) does only the appends and inserts."""
+        """Build the use rows and their validated events (`SCORE_SERVED` for a score, `REQUEST_REFUSED` for
+        a failure), outside any transaction, so the write transaction (which holds the log's append lock)
+        does only the appends and inserts."""
         created, due = to_epoch(now), to_epoch(now + self._deadline)
         rows, events = [], []
         for outcome in outcomes:
             use_id, nonce = self.new_id("use"), self._randbytes(16)
+            if isinstance(outcome, ScoreFailure):
+                events.append(AuditEvent(
+                    kind=EventKind.REQUEST_REFUSED, occurred_at=now, use_id=use_id, institution=institution_id,
+                    purpose=purpose, subject_ref=self.subject_ref(outcome.credit_code),
+                    reason_code=outcome.code.value,
+                ))
+                rows.append(_unanswered_row(use_id, institution_id, purpose, loan_application_ref, batch_id,
+                                            outcome, nonce, created))
+                continue
             events.append(
                 AuditEvent(
                     kind=EventKind.SCORE_SERVED, occurred_at=now, use_id=use_id, institution=institution_id,
@@ -191,7 +228,7 @@ class UseBook:
                     "probability_of_default": outcome.probability_of_default, "score": outcome.score,
                     "grade": outcome.grade, "reason_codes": ",".join(outcome.reason_codes),
                     "degraded": outcome.degraded, "missing_sources": ",".join(outcome.missing_sources),
-                    "result_nonce": nonce, "created_at": created, "feedback_due_at": due,
+                    "result_nonce": nonce, "created_at": created, "feedback_due_at": due, "failure_code": None,
                 }
             )
         for event in events:
@@ -219,7 +256,7 @@ class UseBook:
         institution_id: str,
         purpose: str,
         loan_application_ref: str,
-        outcomes: Sequence[ScoreOutcome],
+        outcomes: Sequence[ScoreResult],
         now: datetime,
         batch_id: str | None = None,
     ) -> list[RecordedUse]:
@@ -252,7 +289,8 @@ class UseBook:
         limit: int = 100,
         after: str | None = None,
     ) -> list[UseRecord]:
-        """Uses matching the filters, oldest first; `after` continues from a use id (keyset pagination)."""
+        """Uses matching the filters, oldest first; `after` continues from a use id (keyset pagination; an id
+        that is not among the filtered institution's uses is ignored)."""
         query = select(uses).order_by(uses.c.created_at, uses.c.id).limit(limit)
         conditions = []
         if institution_id is not None:
@@ -263,7 +301,12 @@ class UseBook:
             conditions.append(uses.c.created_at < to_epoch(until))
         with self._engine.connect() as conn:
             if after is not None:
-                anchor = conn.execute(select(uses.c.created_at).where(uses.c.id == after)).scalar_one_or_none()
+                # The anchor is looked up among the listed institution's own uses only: another
+                # institution's use id must behave exactly like one that does not exist.
+                anchor_query = select(uses.c.created_at).where(uses.c.id == after)
+                if institution_id is not None:
+                    anchor_query = anchor_query.where(uses.c.institution_id == institution_id)
+                anchor = conn.execute(anchor_query).scalar_one_or_none()
                 if anchor is not None:
                     conditions.append(
                         (uses.c.created_at > anchor) | and_(uses.c.created_at == anchor, uses.c.id > after)
@@ -271,6 +314,19 @@ class UseBook:
             if conditions:
                 query = query.where(and_(*conditions))
             return [to_use_record(row) for row in conn.execute(query)]
+
+
+def _unanswered_row(use_id: str, institution_id: str, purpose: str, loan_application_ref: str,
+                    batch_id: str | None, failure: ScoreFailure, nonce: bytes, created: int) -> dict[str, Any]:
+    """The row of a look-up that got no score: the same columns as a score's (one INSERT shape), no result."""
+    return {
+        "id": use_id, "kind": UseKind.UNANSWERED.value, "institution_id": institution_id,
+        "credit_code": failure.credit_code, "purpose": purpose, "loan_application_ref": loan_application_ref,
+        "batch_id": batch_id, "model_id": None, "model_version": None, "probability_of_default": None,
+        "score": None, "grade": None, "reason_codes": "", "degraded": False,
+        "missing_sources": ",".join(failure.failed_sources), "result_nonce": nonce, "created_at": created,
+        "feedback_due_at": None, "failure_code": failure.code.value,
+    }
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -304,4 +360,12 @@ def to_use_record(row) -> UseRecord:
         outcome=row.outcome,
         outcome_at=None if row.outcome_at is None else from_epoch(row.outcome_at),
         audit_index=row.audit_index,
+        failure_code=row.failure_code,
+        first_loan=_flag(row, "first_loan"),
+        secured=_flag(row, "secured"),
     )
+
+
+def _flag(row, name: str) -> bool | None:
+    value = row._mapping.get(name)
+    return None if value is None else bool(value)

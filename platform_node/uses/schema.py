@@ -51,8 +51,16 @@ uses = Table(
     Column("outcome", String(16), nullable=True),
     Column("outcome_at", Integer, nullable=True),
     Column("audit_index", BigInteger, nullable=False),
+    # Why an UNANSWERED use got no score (UNKNOWN_ENTERPRISE, SOURCE_UNAVAILABLE, ...); null for a score.
+    Column("failure_code", String(32), nullable=True),
+    # From the decision feedback (null when not reported): the enterprise's first loan (首贷) rather than a
+    # renewal or repeat loan, and a loan secured by collateral, pledge or guarantee rather than a credit loan.
+    Column("first_loan", Boolean, nullable=True),
+    Column("secured", Boolean, nullable=True),
     Index("ix_platform_uses_institution_created", "institution_id", "created_at"),
     Index("ix_platform_uses_overdue", "decision", "feedback_due_at", "institution_id"),
+    Index("ix_platform_uses_decided", "decided_at"),
+    Index("ix_platform_uses_created_id", "created_at", "id"),
 )
 
 feedback_events = Table(
@@ -66,6 +74,8 @@ feedback_events = Table(
     Column("amount_fen", BigInteger, nullable=True),
     Column("annual_rate", String(16), nullable=True),
     Column("term_months", Integer, nullable=True),
+    Column("first_loan", Boolean, nullable=True),
+    Column("secured", Boolean, nullable=True),
     Column("at", Integer, nullable=False),
     Column("nonce", LargeBinary(16), nullable=False),
     Column("audit_index", BigInteger, nullable=False),
@@ -83,4 +93,20 @@ training_labels = Table(
     Column("model_id", String(64), nullable=True),
     Column("model_version", String(64), nullable=True),
     Column("exported_at", Integer, nullable=False),
+)
+
+# Look-up patterns a compliance officer should see: a bank that asked about many enterprises the federation
+# does not know within one window (`platform_node.uses.lookup_watch`).
+lookup_alerts = Table(
+    "platform_lookup_alerts",
+    use_metadata,
+    Column("id", String(32), primary_key=True),
+    Column("institution_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("window_start", Integer, nullable=False),
+    Column("window_end", Integer, nullable=False),
+    Column("unknown", Integer, nullable=False),
+    Column("lookups", Integer, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Index("ix_platform_lookup_alerts_created", "created_at"),
 )

@@ -28,7 +28,7 @@ def onboard(platform_config: Path, slug: str, name: str, role: str = "bank", *, 
     extra = [] if limits is None else ["--rate", str(limits[0]), "--burst", str(limits[1]),
                                        "--daily-quota", str(limits[2])]
     proc = subprocess.run([sys.executable, "-m", "cli.main", "institution", "add", "--config",
-                           str(platform_config), "--kind", "bank" if role == "bank" else "regulator",
+                           str(platform_config), "--kind", {"bank": "bank", "admin": "platform"}.get(role, "regulator"),
                            "--slug", slug, "--name", name, "--role", role, *extra],
                           capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from cli.operator_client import OperatorError, stage_results
 from sandbox.demo.alert import run_alert_demo
-from sandbox.demo.bank import run_bank_demo
+from sandbox.demo.bank import onboard, run_bank_demo
 from sandbox.demo.banks import register_banks_model, run_banks_demo
 from sandbox.demo.baselines import plaintext_baselines
 from sandbox.demo.consent import run_consent_demo
@@ -27,8 +27,6 @@ from sandbox.demo.scorecard import run_scorecard_demo
 from sandbox.launcher import PLATFORM, LocalFederation, NodeData
 from sandbox.processes import ProcessFailed
 from sandbox.synthdata import generate
-
-DEFAULT_SOURCES = ("tax", "social_insurance", "utilities", "housing_fund")
 
 
 def _print(line: str = "") -> None:
@@ -176,11 +174,18 @@ def run_demo(args: argparse.Namespace) -> int:
                     _print(f"        {entry.model_id:<36} v{entry.version} {entry.name:<20} {entry.algorithm:<22} "
                            f"{len(entry.parties)} parties")
             if args.keep_running:
+                logins = console_logins(federation.platform_config, credentials)
                 endpoints = state_dir / "endpoints.json"
                 endpoints.write_text(json.dumps({"api_url": federation.api_url, **credentials,
+                                                 "console_url": f"{federation.api_url}/console/",
+                                                 "console_logins": logins,
                                                  "example_credit_code": codes[0],
                                                  "operator_config": str(federation.operator_config_path()),
                                                  "platform_config": str(federation.platform_config)}, indent=2))
+                _print(f"web console: {federation.api_url}/console/ (log in with an API key; 企业 and 数源单位 "
+                       f"views arrive with their APIs)")
+                for role, key in logins.items():
+                    _print(f"  {role:<34} {key}")
                 _print(f"federation left running; endpoints and demo credentials in {endpoints}; Ctrl-C stops it")
                 while True:
                     federation.group.check_alive()
@@ -198,6 +203,20 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         if ok and not args.state_dir and not args.keep_state and not args.keep_running:
             shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def console_logins(platform_config: Path, credentials: dict[str, str]) -> dict[str, str]:
+    """An API key for each console role: the demo bank's, and a compliance officer, an operator and the
+    first-loan centre onboarded now (`xyd institution add`, as an operator would)."""
+    return {
+        "bank (bank/demo-bank)": credentials["demo_bank_api_key"],
+        "compliance (regulator/demo-compliance)": onboard(platform_config, "demo-compliance",
+                                                          "Demo Compliance Office", role="compliance"),
+        "operator and modeller (platform/demo-ops)": onboard(platform_config, "demo-ops", "Demo Operations",
+                                                             role="admin"),
+        "first-loan centre (regulator/demo-centre)": onboard(platform_config, "demo-centre",
+                                                             "首贷续贷服务中心 (demo)", role="statistics"),
+    }
 
 
 def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], args: argparse.Namespace) -> None:
@@ -223,20 +242,3 @@ def _print_model(results: dict, data_dir: Path, manifest, sources: list[str], ar
                f"retrains, all parties: {evaluation['auc_holdout_all']:.4f}):")
         for party, c in sorted(evaluation["contributions"].items(), key=lambda kv: -kv[1]["marginal_auc"]):
             _print(f"        {party:<26} {c['marginal_auc']:+.4f}")
-
-
-def register_demo(subparsers: argparse._SubParsersAction) -> None:
-    demo = subparsers.add_parser("demo", help="run the end-to-end federation on loopback")
-    demo.add_argument("--enterprises", type=int, default=20_000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--trees", type=int, default=60, help="most SecureBoost trees (early stopping ends sooner)")
-    demo.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus size (2048 or more)")
-    demo.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated source units")
-    demo.add_argument("--state-dir", default=None, help="keep state (PKI, data, logs) in this folder")
-    demo.add_argument("--keep-state", action="store_true", help="do not delete the temporary state folder")
-    demo.add_argument("--skip-banks", action="store_true", help="leave out the Flower run among banks")
-    demo.add_argument("--keep-running", action="store_true",
-                      help="leave the federation up and write endpoints.json (API URL, demo credentials)")
-    demo.set_defaults(func=run_demo)
-
-

@@ -8,8 +8,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sandbox.synthdata.generate import generate
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `synth` to the given subparsers (those of the `xyd data` command group)."""
@@ -29,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from sandbox.synthdata.city import generate  # pandas and numpy: only when data is generated
+
     if args.enterprises < 1:
         print("error: --enterprises must be at least 1", file=sys.stderr)
         return 2

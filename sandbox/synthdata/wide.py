@@ -16,7 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
-from sandbox.synthdata.generate import DEFAULT_AS_OF
+from sandbox.synthdata.city import DEFAULT_AS_OF
 from sandbox.synthdata.label import draw_default
 from sandbox.synthdata.population import build_population
 

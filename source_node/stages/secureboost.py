@@ -44,7 +44,9 @@ def make_train_handler(table: LoadedTable, policy: NodePolicy, compute: ComputeS
             model = run_passive(channel, active, features=train, validation=holdout if early else None,
                                 allow_plaintext=policy.allow_plaintext_training,
                                 allow_insecure_for_tests=policy.allow_insecure_keys_for_tests, timeout=timeout,
-                                columns=columns)
+                                columns=columns,
+                                resume=ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None,
+                                on_checkpoint=ctx.checkpoints.save)
         channel.send(active, tag.MASKS_TRAIN, model.leaf_masks(train))
         channel.send(active, tag.MASKS_HOLDOUT, model.leaf_masks(holdout))
         (ctx.work_dir / "secureboost-passive.bin").write_bytes(model.to_bytes())

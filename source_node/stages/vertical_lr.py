@@ -25,13 +25,11 @@ from models.scorecard.stored import (
     lr_part,
     owned_variable,
     read_part,
-    scaling_of,
     scorecard_part,
-    standardised,
-    variable_message,
+    training_matrices,
     write_part,
 )
-from models.woe import OwnerPolicy, run_feature_owner, woe_matrix
+from models.woe import OwnerPolicy, run_feature_owner
 from tables import LoadedTable
 from tables.features import feature_matrix
 
@@ -102,16 +100,9 @@ def _name(variables, variable_id: str) -> str:
 
 def _own_features(ctx: TaskContext, rows: _Rows, settings: TrainSettings
                   ) -> tuple[list[str], np.ndarray, np.ndarray, list]:
-    if settings.uses_woe:
-        variables = [owned_variable(v) for v in read_part(ctx.work_dir / BINNING_FILE, "binning").variables]
-        selected_only = any(v.selected for v in variables)  # none passed the threshold: train on all of them
-        names, x_train = woe_matrix(variables, rows.x_train, selected_only=selected_only)
-        _, x_holdout = woe_matrix(variables, rows.x_holdout, selected_only=selected_only)
-        chosen = set(names)
-        return names, x_train, x_holdout, [variable_message(v) for v in variables if v.name in chosen]
-    scalers = scaling_of(rows.x_train, rows.categories)
-    return ([s.name for s in scalers], standardised(rows.x_train, scalers), standardised(rows.x_holdout, scalers),
-            scalers)
+    """This party's training and holdout matrices and how each column was made (WOE bins or scaling)."""
+    binning = read_part(ctx.work_dir / BINNING_FILE, "binning") if settings.uses_woe else None
+    return training_matrices(binning, rows.x_train, rows.x_holdout, rows.categories)
 
 
 def make_train_handler(table: LoadedTable, policy: NodePolicy) -> Handler:

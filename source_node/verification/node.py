@@ -2,7 +2,8 @@
 
 Settings, all optional, in the node's `[verification]` section:
     platform = "host:port"          the platform's server (consent registry); without it nothing is answered
-    advertise = "host:port"         address announced to the platform (default: the server's own)
+    advertise = "host:port"         address announced to the platform (default: the node's [node] advertise,
+                                    else the server's own)
     protected_as = "TRADE_SECRET"   consent sensitivity of columns the schema declares PROTECTED
     period = "2025"                 period the table's figures cover (checked against the data range)
     checks_per_field = 8            K: predicate/match answers per field per authorisation
@@ -96,8 +97,9 @@ def attach(
     answering = VerificationServicer(own_binding=lambda: own_binding, directory=directory, capture=capture,
                                      clock=clock)
     witnessing = WitnessServicer(clock=clock)
-    server.add_servicer(verification_pb2_grpc.add_VerificationServicer_to_server, answering)
-    server.add_servicer(verification_pb2_grpc.add_WitnessServicer_to_server, witnessing)
+    # Only the platform relays verification requests and publishes checkpoints to witness.
+    server.add_servicer(verification_pb2_grpc.add_VerificationServicer_to_server, answering, roles={"platform"})
+    server.add_servicer(verification_pb2_grpc.add_WitnessServicer_to_server, witnessing, roles={"platform"})
     platform = settings.get("platform")
     if not platform:
         log.warning("no [verification] platform address: verification requests cannot be answered")
@@ -130,7 +132,7 @@ def attach(
         delay = 0.1
         while not node.stop.is_set():
             try:
-                address = str(settings.get("advertise") or "") or server.address
+                address = str(settings.get("advertise") or "") or server.advertised_address
                 server.port  # noqa: B018 - raises RuntimeError until the server has started
             except RuntimeError:
                 node.stop.wait(0.05)

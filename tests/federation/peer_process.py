@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     server = NodeServer(tls)
     try:
         server.start()
-        mailbox = server.mailboxes.for_job(args.job)
+        mailbox = server.mailboxes.open(args.job, {peer})
         print(f"PORT {server.port}", flush=True)
         with GrpcChannel(args.me, args.job, {peer: address}, tls, mailbox) as channel:
             for i in range(args.count):

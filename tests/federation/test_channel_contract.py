@@ -45,7 +45,7 @@ def pair(request: pytest.FixtureRequest) -> Iterator[tuple[Channel, Channel]]:
     job = f"job-{os.getpid()}-{next(_jobs)}"
     peers = {party: server.address for party, (server, _) in servers.items()}
     made = [
-        GrpcChannel(party, job, peers, tls, server.mailboxes.for_job(job))
+        GrpcChannel(party, job, peers, tls, server.mailboxes.open(job, set(peers) - {party}))
         for party, (server, tls) in servers.items()
     ]
     try:

@@ -12,6 +12,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from federation.call_limits import CallLimits
 from federation.channel import Mailbox, PeerUnavailable
 from federation.grpc_channel import GrpcChannel, PeerRefused, open_secure_channel
 from federation.peer_auth import peer_identity
@@ -95,6 +96,7 @@ def test_pushed_messages_are_filed_under_the_certificate_party(
     ca: CertificateAuthority, tax_server: NodeServer
 ) -> None:
     court = ca.issue(Identity("source", "court"))
+    tax_server.mailboxes.open("j-id", {"source/court"})
     with GrpcChannel("source/court", "j-id", {"source/tax": tax_server.address}, court, Mailbox()) as channel:
         channel.send("source/tax", "t", transport_pb2.Frame(chunk=b"x"))
     filed = tax_server.mailboxes.for_job("j-id").take("source/court", "t", timeout=1)
@@ -187,6 +189,7 @@ def test_revoked_client_is_refused_even_on_an_open_connection(
 ) -> None:
     housing = Identity("source", "housing_fund")
     client = ca.issue(housing)
+    tax_server.mailboxes.open("j-rev", {housing.party})
     with GrpcChannel(
         housing.party, "j-rev", {"source/tax": tax_server.address}, client, Mailbox()
     ) as channel:
@@ -274,3 +277,62 @@ def test_a_limited_role_reaches_its_methods_only(ca: CertificateAuthority) -> No
         server.stop(0)
     with pytest.raises(ValueError, match="unknown roles"):
         NodeServer(ca.issue(TAX), limited_roles={"robot": {"/x/y"}})
+def test_each_service_serves_only_its_roles(ca: CertificateAuthority) -> None:
+    """Banks and operators reach the same port as federation peers, but only the services meant for them."""
+    server = NodeServer(ca.issue(TAX), allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
+    server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, EchoIdentity(), roles={"coordinator"})
+    server.start()
+    try:
+        coordinator, bank = ca.issue(Identity("coordinator", "main")), ca.issue(Identity("bank", "icbc"))
+        assert _describe(server.address, coordinator) == "coordinator/main"
+        assert _run_task(server.address, bank) == grpc.StatusCode.PERMISSION_DENIED
+        assert _run_task(server.address, ca.issue(PLATFORM)) == grpc.StatusCode.PERMISSION_DENIED
+        server.mailboxes.open("j-roles", {"bank/icbc", "admin/op"})  # even named as parties, they may not push
+        for caller in (bank, ca.issue(Identity("admin", "op"))):
+            with (
+                pytest.raises(PeerRefused, match="may not call this service") as info,
+                GrpcChannel(caller.identity.party, "j-roles", {"source/tax": server.address}, caller, Mailbox(),
+                            retry=FAST) as channel,
+            ):
+                channel.send("source/tax", "t", transport_pb2.Frame())
+            assert info.value.code == grpc.StatusCode.PERMISSION_DENIED
+        health = open_secure_channel(server.address, bank, TAX)  # health: every role the server admits
+        try:
+            reply = health_pb2_grpc.HealthStub(health).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        finally:
+            health.close()
+    finally:
+        server.stop(0)
+
+
+def test_health_watch_is_not_served(ca: CertificateAuthority, tax_server: NodeServer) -> None:
+    """A Watch stream never ends by design, so each one would hold a worker thread for as long as its client likes."""
+    channel = open_secure_channel(tax_server.address, ca.issue(PLATFORM), TAX)
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            next(health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=5))
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        channel.close()
+
+
+def test_add_servicer_refuses_unknown_roles(ca: CertificateAuthority) -> None:
+    server = NodeServer(ca.issue(TAX))
+    with pytest.raises(ValueError, match="unknown roles"):
+        server.add_servicer(control_pb2_grpc.add_NodeServicer_to_server, EchoIdentity(), roles={"robot"})
+
+
+def test_calls_give_their_slots_back_however_they_end(ca: CertificateAuthority) -> None:
+    server = _serve(ca.issue(TAX), limits=CallLimits(calls_per_peer=2))
+    channel = open_secure_channel(server.address, ca.issue(PLATFORM), TAX)
+    try:
+        stub = control_pb2_grpc.NodeStub(channel)
+        for _ in range(10):
+            stub.RunTask(control_pb2.TaskRequest(job_id="j"), timeout=5).cancel()  # before any response is read
+            assert [e.progress.message for e in stub.RunTask(control_pb2.TaskRequest(job_id="j"), timeout=5)] == \
+                ["platform/main"] * 2
+            assert stub.Describe(control_pb2.DescribeRequest(), timeout=5).party == "platform/main"
+    finally:
+        channel.close()
+        server.stop(0)

@@ -109,7 +109,8 @@ def grpc_pair(tmp_path: Path) -> Iterator[tuple[RecordingChannel, RecordingChann
         relays = [TcpRecorder(servers[party].address) for party in (LEADER, FOLLOWER)]
         dial = {LEADER: relays[0].address, FOLLOWER: relays[1].address}
         for party in (LEADER, FOLLOWER):
-            channels.append(GrpcChannel(party, "job-psi", dial, tls[party], servers[party].mailboxes.for_job("job-psi")))
+            mailbox = servers[party].mailboxes.open("job-psi", set(dial) - {party})
+            channels.append(GrpcChannel(party, "job-psi", dial, tls[party], mailbox))
         yield RecordingChannel(channels[0]), RecordingChannel(channels[1]), relays
     finally:
         for channel in channels:

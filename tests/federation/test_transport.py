@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from federation.call_limits import CallLimits
 from federation.channel import Mailbox, PeerUnavailable
 from federation.chunking import (
     FramingError,
@@ -50,7 +51,7 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
 
 @pytest.fixture(scope="module")
 def tax_server(ca: CertificateAuthority) -> Iterator[NodeServer]:
-    server = NodeServer(NodeTls.load_issued(ca.directory, TAX), max_payload_bytes=1 << 20)
+    server = NodeServer(NodeTls.load_issued(ca.directory, TAX), limits=CallLimits(max_message_bytes=1 << 20))
     server.start()
     yield server
     server.stop(0)
@@ -175,7 +176,8 @@ def test_send_to_a_closed_port_raises_peer_unavailable_in_bounded_time(platform_
     elapsed = time.monotonic() - started
     assert not isinstance(info.value, PeerRefused)
     assert info.value.peer == "source/tax" and info.value.address == address
-    assert "UNAVAILABLE after 4 attempt(s)" in info.value.reason
+    assert info.value.reason == "connection refused after 4 attempt(s)"
+    assert str(info.value) == f"peer source/tax at {address} unavailable: connection refused after 4 attempt(s)"
     assert elapsed < policy.worst_case_seconds() + 2.0
 
 
@@ -202,6 +204,7 @@ def test_send_retries_until_a_late_peer_starts(ca: CertificateAuthority, platfor
     port = _free_port()
     tax_tls = NodeTls.load_issued(ca.directory, TAX)
     late = NodeServer(tax_tls, bind=f"127.0.0.1:{port}")
+    late.mailboxes.open("j-late", {"platform/main"})
     starter = threading.Timer(0.4, late.start)
     policy = RetryPolicy(max_attempts=20, initial_backoff=0.1, max_backoff=0.3)
     try:
@@ -258,7 +261,11 @@ def test_malformed_pushes_get_precise_status_codes(tax_server: NodeServer, platf
     bad_digest = transport_pb2.FrameHeader(
         job_id="j-bad", tag="t", total_bytes=4, sha256=hashlib.sha256(b"x").digest()
     )
+    tax_server.mailboxes.open("j-bad", {"platform/main"}, max_message_bytes=1 << 20)
     cases = {
+        "no such session": ([_header("j-none", "t", b"data"), chunk], grpc.StatusCode.NOT_FOUND),
+        "malformed session": ([_header("../j-bad", "t", b"data"), chunk], grpc.StatusCode.INVALID_ARGUMENT),
+        "tag too long": ([_header("j-bad", "t" * 513, b"data"), chunk], grpc.StatusCode.INVALID_ARGUMENT),
         "no header": ([chunk], grpc.StatusCode.INVALID_ARGUMENT),
         "empty stream": ([], grpc.StatusCode.INVALID_ARGUMENT),
         "corrupt": ([transport_pb2.Frame(header=bad_digest), chunk], grpc.StatusCode.DATA_LOSS),
@@ -277,6 +284,7 @@ def test_malformed_pushes_get_precise_status_codes(tax_server: NodeServer, platf
 
 def test_a_retried_push_is_delivered_once(tax_server: NodeServer, platform_tls: NodeTls) -> None:
     payload = b"once"
+    tax_server.mailboxes.open("j-idem", {"platform/main"})
     first = [_header("j-idem", "t", payload, push_id=b"A"), transport_pb2.Frame(chunk=payload)]
     other = [_header("j-idem", "t", payload, push_id=b"B"), transport_pb2.Frame(chunk=payload)]
     assert _push(tax_server, platform_tls, first) == grpc.StatusCode.OK
@@ -287,7 +295,7 @@ def test_a_retried_push_is_delivered_once(tax_server: NodeServer, platform_tls: 
 
 
 def test_pushes_to_a_closed_job_are_refused(tax_server: NodeServer, platform_tls: NodeTls) -> None:
-    tax_server.mailboxes.for_job("j-closed")
+    tax_server.mailboxes.open("j-closed", {"platform/main"})
     tax_server.mailboxes.close_job("j-closed")
     frames = [_header("j-closed", "t", b"x"), transport_pb2.Frame(chunk=b"x")]
     assert _push(tax_server, platform_tls, frames) == grpc.StatusCode.FAILED_PRECONDITION
@@ -324,7 +332,8 @@ def test_exchange_with_a_peer_in_a_separate_process(ca: CertificateAuthority, pl
         try:
             port = _read_port(proc, timeout=30)
             peers = {"source/tax": f"127.0.0.1:{port}"}
-            with GrpcChannel("platform/main", job, peers, platform_tls, me.mailboxes.for_job(job)) as channel:
+            mailbox = me.mailboxes.open(job, {"source/tax"})
+            with GrpcChannel("platform/main", job, peers, platform_tls, mailbox) as channel:
                 for i, payload in enumerate(payloads):
                     channel.send("source/tax", f"ping/{i}", transport_pb2.Frame(chunk=payload))
                 for i, payload in enumerate(payloads):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,11 +38,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _federation(state: Path, data_dir: Path) -> LocalFederation:
+def _federation(state: Path, data_dir: Path, **options) -> LocalFederation:
     return LocalFederation(
         state,
         NodeData(data_dir / "platform.toml", data_dir / "platform.csv"),
         {s: NodeData(data_dir / f"{s}.toml", data_dir / f"{s}.csv") for s in SOURCES},
+        **options,
     )
 
 
@@ -57,8 +59,8 @@ def federation(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
 
 @pytest.fixture
 def own_federation(tmp_path: Path, data_dir: Path):
-    """A federation of its own, for a test that kills a node."""
-    fed = _federation(tmp_path / "state", data_dir)
+    """A federation of its own, for a test that kills a node (and does not wait long for it to come back)."""
+    fed = _federation(tmp_path / "state", data_dir, coordinator_jobs={"resume_wait_seconds": 3})
     with fed:
         yield fed
 
@@ -121,7 +123,9 @@ def test_a_dead_source_fails_the_job_with_its_name(own_federation: LocalFederati
     victim.process.wait(timeout=10)
     _, _, status = _run(own_federation, _job(SOURCES))
     assert status.state == "FAILED"
-    assert "source/utilities" in status.error
+    assert status.error.startswith("stage psi: source/utilities: stopped answering during the task "
+                                   "(connection refused at 127.0.0.1:"), status.error
+    assert "not answering after 3 s: source/utilities (connection refused)" in status.error
 
 
 def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> None:
@@ -289,6 +293,84 @@ def test_operator_registers_an_outside_model_and_lists_the_registry(federation: 
     assert any(m.algorithm == "secureboost" for m in models.values())
 
 
+def _scrape(url: str) -> dict[tuple[str, frozenset], float]:
+    """Every sample of a node's /metrics as {(name, labels): value}."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(url + "/metrics", timeout=10)
+    assert answer.status_code == 200
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(answer.text) for sample in family.samples}
+
+
+def _total(samples: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+def test_every_node_serves_metrics_and_readiness_and_one_request_id_crosses_processes(
+        federation: LocalFederation, data_dir: Path, secureboost_run) -> None:
+    """Issue 20 item 6: each process's /metrics moves with real traffic (scores, source calls, refusals, HE
+    operations, audit leaves, jobs), /healthz and /readyz answer, and the id a bank sends with one score is on
+    the platform's and every source node's log lines for that request."""
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    from sandbox.demo.bank import onboard
+
+    _, _, status = secureboost_run
+    assert status.state == "SUCCEEDED", status.error
+    nodes = {"coordinator/main": ("coordinator", "main"), "platform/main": ("platform", "main"),
+             **{f"source/{s}": ("source", s) for s in SOURCES}}
+    urls = {party: federation.metrics_url(*where) for party, where in nodes.items()}
+    for url in urls.values():
+        assert httpx.get(url + "/healthz", timeout=10).status_code == 200
+        ready = httpx.get(url + "/readyz", timeout=10)
+        assert ready.status_code == 200 and all(ready.json()["checks"].values()), ready.text
+    before = {party: _scrape(url) for party, url in urls.items()}
+    key = onboard(federation.platform_config, "metrics-bank", "Metrics Bank")
+    now = datetime.now(UTC)
+    subprocess.run([sys.executable, "-m", "cli.main", "institution", "agreement", "--config",
+                    str(federation.platform_config), "bank/metrics-bank", "--scope", "BULK_SCORING", "--reference",
+                    "DSA-M", "--not-before", (now - timedelta(days=1)).isoformat(),
+                    "--not-after", (now + timedelta(days=1)).isoformat()], check=True, capture_output=True, timeout=60)
+    code = sorted(_ids(data_dir / "platform.csv"))[0]
+    request_id = "it-metrics-" + os.urandom(6).hex()
+    body = {"credit_code": code, "purpose": "PRE_LOAN_REVIEW", "loan_application_ref": "IT-M"}
+    with httpx.Client(base_url=federation.api_url, timeout=30) as http:
+        scored = http.post("/v1/scores", json=body, headers={"Authorization": f"Bearer {key}",
+                                                               "x-request-id": request_id})
+        refused = http.post("/v1/scores", json=body, headers={"Authorization": "Bearer xyd.nope"})
+        assert http.get("/v1/ready").status_code == 200
+    assert scored.status_code == 200, scored.text
+    assert scored.headers["x-request-id"] == request_id
+    assert refused.status_code == 401 and len(refused.headers["x-request-id"]) == 32  # one made for it
+    after = {party: _scrape(url) for party, url in urls.items()}
+
+    def moved(party: str, name: str, **labels: str) -> float:
+        return _total(after[party], name, **labels) - _total(before[party], name, **labels)
+
+    assert moved("platform/main", "xyd_http_request_seconds_count", route="/v1/scores", status="200") == 1
+    assert moved("platform/main", "xyd_http_refusals_total", code="UNAUTHENTICATED") == 1
+    assert moved("platform/main", "xyd_scoring_source_call_seconds_count", outcome="ok") >= len(SOURCES)
+    assert moved("platform/main", "xyd_audit_log_leaves", log="api") >= 1
+    assert _total(after["platform/main"], "xyd_he_operations_total", operation="encrypt") > 0  # training
+    assert _total(after["platform/main"], "xyd_he_operations_total", operation="decrypt") > 0
+    for source in SOURCES:
+        assert moved(f"source/{source}", "xyd_grpc_server_handling_seconds_count",
+                     method="/xyd.scoring.PartyScoring/LeafMasks") >= 1
+    assert _total(after["coordinator/main"], "xyd_jobs", state="SUCCEEDED") >= 1
+    assert _total(after["coordinator/main"], "xyd_stage_duration_seconds_count", stage="train") >= 1
+
+    logs = {m.name: m.log_path.read_text(encoding="utf-8", errors="replace") for m in federation.group.members}
+    for party in ("platform/main", *(f"source/{s}" for s in SOURCES)):
+        tagged = [line for line in logs[party].splitlines() if request_id in line]
+        assert tagged, f"no log line of {party} carries the request id"
+        assert all(json.loads(line)["request_id"].split(",").count(request_id) == 1 for line in tagged)
+
+
 def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federation: LocalFederation,
                                                                          data_dir: Path, secureboost_run) -> None:
     """The platform's real API over the published model: concurrent single scores (fanned out from the API's
@@ -335,3 +417,163 @@ def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federat
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == "SOURCE_UNAVAILABLE"
     assert refused.json()["failed_sources"] == ["source/utilities"]
+
+
+@pytest.mark.browser
+def test_operator_console_shows_nodes_health_job_progress_and_the_models_curves(federation: LocalFederation,
+                                                                               secureboost_run) -> None:
+    """The operator's pages in a real Chromium over the real platform process: the coordinator's roster with
+    each node's gRPC health (the source killed by the test above is UNREACHABLE), the SecureBoost job's stages
+    as the platform ran them (tree progress), and the model with the ROC and KS curves the platform kept, the
+    distribution of the scores served above, and each source's contribution."""
+    from sandbox.demo.bank import onboard
+    from tests.browser_support import Visit, chromium, require_chromium
+
+    require_chromium()
+    job_id, _, status = secureboost_run
+    model_id = stage_results(status)["publish"]["platform/main"]["model_id"]
+    assert (federation.node_state("platform", "main") / "models" / model_id / "evaluation.json").exists()
+    key = onboard(federation.platform_config, "it-operator", "Integration Operator", role="admin")
+    with chromium() as browser:
+        visit = Visit(browser, federation.api_url)
+        page = visit.page
+        visit.log_in(key)
+        assert page.url.endswith("/console/operator/nodes")
+        rows = {r.split("\t")[0]: r for r in page.locator("table.data tbody tr").all_inner_texts()}
+        assert set(rows) == {"coordinator/main", "platform/main", *(f"source/{s}" for s in SOURCES)}
+        assert "UNREACHABLE" in rows["source/utilities"]
+        assert all("SERVING" in rows[p] for p in rows if p != "source/utilities")
+        visit.shoot("30-operator-nodes")
+        visit.go("/console/operator/jobs")
+        job = page.locator("section", has=page.locator(f"code:text-is('{job_id}')")).inner_text()
+        assert "train" in job and "SUCCEEDED" in job and "publish" in job
+        visit.shoot("31-operator-jobs")
+        visit.go("/console/operator/models")
+        assert model_id in page.locator("table.data").inner_text()
+        visit.shoot("32-operator-models")
+        page.get_by_role("link", name=model_id).first.click()
+        page.wait_for_url(f"**/console/operator/models/{model_id}")
+        page.wait_for_selector("h1")
+        assert page.locator("svg.chart polyline").count() >= 3  # ROC, and the KS curves of both classes
+        assert page.locator("section:has(#dist-title) svg.chart rect.bar").count() > 0
+        contributions = page.locator("section:has(#contrib-title) table").inner_text()
+        assert all(f"source/{s}" in contributions for s in SOURCES)
+        visit.shoot("33-operator-model")
+        visit.close()
+
+
+def test_the_sample_psi_job_of_the_docs_runs(federation: LocalFederation) -> None:
+    """docs/examples/psi-job.toml, as shipped, matches the platform with two source units."""
+    spec = (Path(__file__).resolve().parents[2] / "docs" / "examples" / "psi-job.toml").read_text(encoding="utf-8")
+    _, _, status = _run(federation, spec)
+    assert status.state == "SUCCEEDED", status.error
+
+
+def _fuzz_method(method, channels, seen: list) -> None:
+    """Hypothesis-generated requests to one method from callers of every role, each answer checked."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.federation import grpc_fuzz
+
+    @settings(max_examples=grpc_fuzz.EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(payload=grpc_fuzz.request_bytes(method.request), caller=st.sampled_from(sorted(channels)))
+    def hostile(payload: bytes, caller: str) -> None:
+        code, details = grpc_fuzz.call(channels[caller], method, payload)
+        seen.append(code)
+        grpc_fuzz.check_answer(method, code, details)
+
+    hostile()
+
+
+def _fuzz_push(address: str, server: str, tls, seen: list) -> None:
+    """Random frame streams (headers and chunks with random fields, random bytes, cut frames) to the mailbox."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from federation.chunking import PUSH_METHOD
+    from federation.grpc_channel import open_secure_channel
+    from federation.pki import Identity
+    from federation.proto import transport_pb2
+    from tests.federation import grpc_fuzz
+
+    method = grpc_fuzz.Method(PUSH_METHOD, transport_pb2.Frame.DESCRIPTOR, False)
+
+    def bounded(frame: bytes) -> bytes:
+        # The receiver allocates a header's announced size up front (up to 4 GiB): announcements are kept at
+        # most 1 MiB here so that the fuzzer does not exhaust the shared machine's memory.
+        try:
+            parsed = transport_pb2.Frame.FromString(frame)
+        except Exception:
+            return frame
+        if parsed.HasField("header") and parsed.header.total_bytes > 1 << 20:
+            parsed.header.total_bytes %= 1 << 20
+            return parsed.SerializeToString()
+        return frame
+    with open_secure_channel(address, tls, Identity.parse(server)) as channel:
+        @settings(max_examples=grpc_fuzz.EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(frames=st.lists(grpc_fuzz.request_bytes(transport_pb2.Frame.DESCRIPTOR), max_size=5))
+        def hostile(frames: list[bytes]) -> None:
+            code, details = grpc_fuzz.push(channel, PUSH_METHOD, [bounded(f) for f in frames])
+            seen.append(code)
+            grpc_fuzz.check_answer(method, code, details, translated_only=False)
+
+        hostile()
+
+
+def test_hostile_grpc_requests_get_a_status_with_public_text_from_every_server(federation: LocalFederation) -> None:
+    """Issue 20 item 4: random, well-typed-but-random, truncated and oversized requests to every unary method of
+    the coordinator, the platform (consent registry, node) and a source node (scoring shares, verification,
+    witness, node), from callers of every role, are each answered with a gRPC status whose text is public
+    (tests/federation/grpc_fuzz.py has the rule). Runs last: it may register odd nodes with the coordinator."""
+    import grpc
+
+    from federation.grpc_channel import open_secure_channel, secure_channel_settings
+    from federation.pki import CertificateAuthority, Identity, NodeTls
+    from federation.proto import control_pb2, scoring_pb2, verification_pb2
+    from tests.federation import grpc_fuzz
+
+    ca = CertificateAuthority.load(federation.pki_dir)
+    callers = {name: ca.issue(Identity.parse(name)) for name in ("admin/fuzz", "bank/fuzz", "source/fuzz")}
+    for name in ("platform/main", "coordinator/main"):
+        callers[name] = NodeTls.load_issued(federation.pki_dir, Identity.parse(name))
+    tax = (federation.node_state("source", "tax") / "address").read_text(encoding="utf-8").strip()
+    node = grpc_fuzz.methods_of(control_pb2.DESCRIPTOR, "Node", skip=frozenset({"RunTask"}))
+    servers = {
+        ("coordinator/main", federation.coordinator_address): grpc_fuzz.methods_of(control_pb2.DESCRIPTOR,
+                                                                                  "Coordinator"),
+        ("platform/main", federation.platform_address): [
+            *grpc_fuzz.methods_of(verification_pb2.DESCRIPTOR, "ConsentRegistry"), *node],
+        ("source/tax", tax): [*grpc_fuzz.methods_of(scoring_pb2.DESCRIPTOR, "PartyScoring"),
+                              *grpc_fuzz.methods_of(verification_pb2.DESCRIPTOR, "Verification"),
+                              *grpc_fuzz.methods_of(verification_pb2.DESCRIPTOR, "Witness"), *node],
+    }
+    seen: list[grpc.StatusCode] = []
+    for (server, address), methods in servers.items():
+        channels = {name: open_secure_channel(address, tls, Identity.parse(server)) for name, tls in callers.items()}
+        try:
+            for method in methods:
+                _fuzz_method(method, channels, seen)
+            _fuzz_push(address, server, callers["source/fuzz"], seen)
+            # Over the 16 MiB message limit: refused before any servicer code runs, by the call guard (a role
+            # the method does not admit) or by gRPC's size limit (a role it admits).
+            codes = set()
+            for tls in callers.values():
+                credentials, options = secure_channel_settings(tls, Identity.parse(server))
+                options = [o for o in options if o[0] != "grpc.max_send_message_length"]
+                with grpc.secure_channel(address, credentials,
+                                         options=[*options, ("grpc.max_send_message_length", -1)]) as unlimited:
+                    code, details = grpc_fuzz.call(unlimited, methods[0],
+                                                   b"\x0a\xff\xff\xff\x08" + b"x" * (17 << 20))
+                grpc_fuzz.check_answer(methods[0], code, details)
+                codes.add(code)
+            assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes, codes
+            assert codes <= {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.PERMISSION_DENIED}, codes
+        finally:
+            for channel in channels.values():
+                channel.close()
+    # Not vacuous: the requests reached the servicers' own checks, not only gRPC's parser and the admission.
+    assert {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED} <= set(seen)
+    alive = {m.name: m.process.poll() is None for m in federation.group.members}
+    assert all(alive[name] for name in ("coordinator/main", "platform/main", "source/tax")), alive  # none died

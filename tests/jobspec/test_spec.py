@@ -48,6 +48,9 @@ def test_parses_parties_stages_and_params() -> None:
          "unknown sections"),
         ("[parties]\nactive='platform/main'\npassive=['source/tax']\n[evaluate]\ncontribution=true", "valid:"),
         ("[job]\nstages=['psi','train']\n[parties]\nactive='platform/main'\npassive=['source/tax']", "[train]"),
+        ("[job]\nmax_message_mb=0\n[parties]\nactive='platform/main'\npassive=['source/tax']", "max_message_mb"),
+        ("[job]\nmax_message_mb=4097\n[parties]\nactive='platform/main'\npassive=['source/tax']", "1..4096"),
+        ("[job]\nmax_message_mb='64'\n[parties]\nactive='platform/main'\npassive=['source/tax']", "integer"),
     ],
 )
 def test_rejects_bad_job_files_with_a_clear_reason(text: str, needle: str) -> None:
@@ -66,3 +69,7 @@ def test_training_settings_are_typed_and_reach_every_stage() -> None:
     assert evaluate.require_train().key.scheme == "ou"
     assert evaluate.evaluate.contributions
     assert not StageParams.parse(spec.stage_params(Stage.TRAIN)).evaluate.contributions
+def test_the_message_ceiling_travels_in_bytes_and_defaults_to_the_nodes() -> None:
+    assert parse_job_spec(GOOD).max_message_bytes == 0  # each node's default
+    declared = parse_job_spec(GOOD.replace('stages = ["psi"]', 'stages = ["psi"]\nmax_message_mb = 64'))
+    assert declared.max_message_mb == 64 and declared.max_message_bytes == 64 << 20

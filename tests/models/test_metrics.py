@@ -88,3 +88,21 @@ def test_ks_and_weighted_mean():
     assert ks(labels, np.array([0.5, 0.5, 0.5, 0.5])) == 0.0
     assert ks(labels, np.array([0.1, 0.9, 0.2, 0.8])) == pytest.approx(0.5)
     assert weighted_mean([0.7, float("nan"), 0.9], [1.0, 5.0, 3.0]) == pytest.approx(0.85)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_rank_curves_agree_with_scikit_learn_and_ks(seed: int) -> None:
+    from models.metrics import rank_curves
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    y[:2] = [0, 1]
+    s = np.round(rng.normal(size=300) + y, 1)  # ties included
+    curves = rank_curves(y, s, max_points=10_000)
+    fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
+    assert np.allclose(curves.fpr, fpr) and np.allclose(curves.tpr, tpr)
+    assert max(abs(t - f) for t, f in zip(curves.tpr, curves.fpr, strict=True)) == pytest.approx(ks(y, s))
+    thin = rank_curves(y, s, max_points=11)
+    assert len(thin.share) <= 11 and thin.share[0] == 0.0 and thin.share[-1] == 1.0
+    assert list(thin.fpr) == sorted(thin.fpr) and list(thin.tpr) == sorted(thin.tpr)

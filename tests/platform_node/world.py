@@ -3,6 +3,7 @@ platform database with its audit log, and onboarded institutions. No tests here.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from platform_node.api.services import PlatformServices, build_services
 from platform_node.api.settings import ApiSettings
 from platform_node.institutions.agreements import AgreementScope
 from platform_node.institutions.model import InstitutionKind, InstitutionLimits, Role
+from platform_node.institutions.webhook_targets import Resolver, system_resolver
 from platform_node.reports.public_records import InMemoryPublicRecords, PublicRecord
 from platform_node.scoring.local_scorecard import InMemoryFeatureSource, LocalScorecardScorer
 from platform_node.scoring.scorer import PartialFailurePolicy
@@ -138,7 +140,7 @@ class Platform:
 
 def build_platform(tmp_path: Path, *, enterprise_count: int = 40, settings: ApiSettings | None = None,
                    policy: PartialFailurePolicy = PartialFailurePolicy.FAIL_ENTERPRISE,
-                   database_url: str | None = None) -> Platform:
+                   database_url: str | None = None, webhook_resolver: Resolver = system_resolver) -> Platform:
     """The platform's services over the local scorer, with four institutions; SQLite in `tmp_path` unless
     `database_url` names another database."""
     clock = ManualClock()
@@ -146,11 +148,12 @@ def build_platform(tmp_path: Path, *, enterprise_count: int = 40, settings: ApiS
     sources = feature_sources(codes)
     records = InMemoryPublicRecords(enterprises=codes)
     settings = settings or ApiSettings(database_url=database_url or f"sqlite:///{tmp_path / 'platform.db'}",
-                                       allow_http_webhooks=True, webhook_timeout_s=2.0)
+                                       allow_insecure_webhooks_for_tests=True, webhook_timeout_s=2.0)
     services = build_services(
         settings, scorer=local_scorer(sources, policy), public_records=records,
         secrets=PlatformSecrets.from_master(bytes(range(32))), engine=open_engine(settings.database_url),
         clock=clock, rng=random.Random(5), log_signer=Ed25519Signer.generate("xyd.test/audit"),
+        webhook_resolver=webhook_resolver,
     )
     platform = Platform(services, clock, codes, sources, records)
     limits = InstitutionLimits(rate_per_s=50.0, burst=100, daily_quota=100_000)
@@ -164,6 +167,32 @@ def build_platform(tmp_path: Path, *, enterprise_count: int = 40, settings: ApiS
                                    not_before=clock() - timedelta(days=1), not_after=clock() + timedelta(days=365),
                                    now=clock())
     return platform
+
+
+def write_scorecard_model(folder: Path, codes: list[str]) -> Path:
+    """The test scorecard as a local model file (`[api] scorer_model_file`) with CSV tables of `codes`'
+    features, for `xyd api serve` processes."""
+    tables = {}
+    for name, source in feature_sources(codes).items():
+        rows = source.fetch(codes)
+        features = sorted(next(iter(rows.values())))
+        csv_path = folder / f"{name.split('/')[1]}.csv"
+        lines = ["credit_code," + ",".join(features)]
+        lines += [code + "," + ",".join(str(rows[code][f]) for f in features) for code in codes]
+        csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tables[name] = csv_path.name
+    spec = {
+        "model_id": "scorecard-cli", "model_version": "1", "base_points": SCORECARD.base_points,
+        "scale": {"base_score": 600, "base_odds": 50.0, "pdo": 40.0},
+        "characteristics": [
+            {"feature": c.feature, "source": c.source, "category": c.category, "missing_points": c.missing_points,
+             "bins": [[b.upper, b.points] for b in c.bins]} for c in SCORECARD.characteristics
+        ],
+        "tables": tables,
+    }
+    path = folder / "model.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return path
 
 
 def public_record(item_id: str, code: str, category: str, *, district: str = "330106", industry: str = "C13",

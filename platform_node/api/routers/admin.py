@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from consent.authorisation.codec import format_time
 from platform_node.api.deps import AdminInstitution, Services
@@ -159,3 +161,11 @@ def publish_checkpoint(admin: AdminInstitution, services: Services) -> Checkpoin
 def labels(admin: AdminInstitution, services: Services, overdue_is_default: bool = False) -> LabelExportOut:
     report = export_labels(services.engine, now=services.now(), overdue_is_default=overdue_is_default)
     return LabelExportOut(exported=report.exported, positives=report.positives, negatives=report.negatives)
+
+
+@router.get("/metrics", summary="Prometheus metrics of this process", response_class=PlainTextResponse,
+            responses={**_ERRORS, 200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
+def metrics(admin: AdminInstitution) -> PlainTextResponse:
+    """The process's metrics (scoring latency, refusals by code, HE operations, audit-log size, ...) for a
+    Prometheus scraper holding an admin key; a platform node also serves them on its `[metrics]` listener."""
+    return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

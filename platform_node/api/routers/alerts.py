@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from consent.authorisation.codec import format_time
-from platform_node.api.deps import BankInstitution, CurrentInstitution, Services, Settings
+from platform_node.api.deps import BankInstitution, Services, Settings
 from platform_node.api.schemas.alerts import AlertListOut, AlertOut, DeliveryOut, WebhookIn, WebhookOut
 from platform_node.api.schemas.common import error_responses
 from platform_node.monitoring.alerts import alert_payload
@@ -35,12 +35,16 @@ def get_alert(alert_id: str, institution: BankInstitution, services: Services) -
 
 
 @router.put("/v1/webhook", response_model=WebhookOut, summary="Register the webhook URL (new secret)",
-            responses=error_responses(401, 422, 429))
-def put_webhook(body: WebhookIn, institution: CurrentInstitution, services: Services, settings: Settings) -> WebhookOut:
-    """Alerts and subscription batches are POSTed here with `XYD-Signature: t=<unix>,v1=<hex>` where the MAC is
-    HMAC-SHA256(secret, "<t>." + body); failed deliveries are retried with exponential backoff and moved to a
-    dead-letter queue after the configured number of attempts. Each call issues a new secret."""
-    secret = services.institutions.set_webhook(institution.id, body.url, allow_http=settings.allow_http_webhooks)
+            responses=error_responses(401, 403, 422, 429))
+def put_webhook(body: WebhookIn, institution: BankInstitution, services: Services, settings: Settings) -> WebhookOut:
+    """Bank role only. Alerts and subscription batches are POSTed here with `XYD-Signature: t=<unix>,v1=<hex>`
+    where the MAC is HMAC-SHA256(secret, "<t>." + body); failed deliveries are retried with exponential backoff
+    and moved to a dead-letter queue after the configured number of attempts. Each call issues a new secret.
+    The URL must be https on an allowed port (443 or 8443 unless the platform configures others) and its host
+    must resolve only to public addresses (not loopback, link-local, private, shared, multicast or reserved
+    ranges), else `422 INVALID_WEBHOOK`; the same rules are checked again before every delivery."""
+    secret = services.institutions.set_webhook(institution.id, body.url, policy=settings.webhook_policy(),
+                                               resolver=services.webhook_resolver)
     return WebhookOut(url=body.url, secret=secret.decode(), signature_header=SIGNATURE_HEADER)
 
 
@@ -53,8 +57,10 @@ def delivery_out(d: Delivery) -> DeliveryOut:
 
 
 @router.get("/v1/webhook/deliveries", response_model=list[DeliveryOut], summary="Own webhook deliveries",
-            responses=error_responses(401, 429))
+            responses=error_responses(401, 403, 429))
 def list_deliveries(
-    institution: CurrentInstitution, services: Services, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    institution: BankInstitution, services: Services, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeliveryOut]:
+    """`last_error` is a category only: NO_WEBHOOK, ADDRESS_REFUSED, TIMEOUT, CONNECTION_REFUSED,
+    CONNECTION_FAILED, TLS_ERROR, PROTOCOL_ERROR, HTTP_3XX, HTTP_4XX or HTTP_5XX."""
     return [delivery_out(d) for d in services.outbox.list(institution_id=institution.id, limit=limit)]

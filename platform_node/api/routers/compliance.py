@@ -31,12 +31,15 @@ from platform_node.api.schemas.compliance import (
     InclusionProofOut,
     LeafListOut,
     LeafOut,
+    LookupAlertListOut,
+    LookupAlertOut,
     OverdueInstitutionOut,
     OverdueListOut,
 )
 from platform_node.api.services import PlatformServices
 from platform_node.institutions.model import Institution
 from platform_node.uses.deadlines import overdue_institutions
+from platform_node.uses.lookup_watch import list_lookup_alerts
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
 _ERRORS = error_responses(401, 403, 422, 429)
@@ -98,6 +101,24 @@ def list_overdue(officer: ComplianceInstitution, services: Services) -> OverdueL
             for o in overdue_institutions(services.engine, now=services.now())]
     leaf = _record_export(services, officer, "EXPORT_OVERDUE", [r.model_dump() for r in rows])
     return OverdueListOut(institutions=rows, export_leaf_index=leaf)
+
+
+@router.get("/lookup-alerts", response_model=LookupAlertListOut, summary="Unusual look-up patterns",
+            responses=_ERRORS)
+def list_lookup_alert_records(
+    officer: ComplianceInstitution, services: Services, institution_id: str | None = None,
+    since: datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> LookupAlertListOut:
+    """Institutions that asked about many enterprises the federation does not know within one window (at
+    least `min_unknown` such look-ups making at least `unknown_share` of all, `[api.lookup_watch]`): what
+    probing the federation's membership looks like. Oldest first."""
+    found = list_lookup_alerts(services.engine, institution_id=institution_id, since=since, limit=limit)
+    items = [LookupAlertOut(alert_id=a.id, institution_id=a.institution_id, kind=a.kind,
+                            window_start=format_time(a.window_start), window_end=format_time(a.window_end),
+                            unknown=a.unknown, lookups=a.lookups, created_at=format_time(a.created_at))
+             for a in found]
+    leaf = _record_export(services, officer, "EXPORT_LOOKUP_ALERTS", [i.model_dump() for i in items])
+    return LookupAlertListOut(items=items, export_leaf_index=leaf)
 
 
 @router.get("/audit/checkpoints", response_model=CheckpointListOut, summary="Signed checkpoints, oldest first",

@@ -129,7 +129,8 @@ def score_with_model(
 ) -> ModelScoreOut:
     """Probability of default, score, grade and reason codes from the applicant's own standardised variables,
     which the bank sends (the platform holds none of them and keeps none). An unknown model is 404
-    `UNKNOWN_MODEL`; missing, unknown or non-finite variables are 422 `INVALID_VARIABLES` naming them. The use
+    `UNKNOWN_MODEL`; missing, unknown or non-finite variables are 422 `INVALID_VARIABLES` (naming the
+    model's variables, counting the names it does not know). The use
     counts against the daily quota and gets a use id, a feedback deadline and an audit leaf like any score."""
     now = services.now()
     try:
@@ -137,10 +138,19 @@ def score_with_model(
     except UnknownModel:
         raise ApiError(404, "UNKNOWN_MODEL", "no horizontal model with this id is served") from None
     except InvalidVariablesError as exc:
+        # The model's own variable names may be named; names the bank sent that the model lacks are only
+        # counted (nothing submitted is echoed).
         errors = ([{"field": f"body.variables.{n}", "message": "missing"} for n in exc.missing]
-                  + [{"field": f"body.variables.{n}", "message": "not a variable of this model"} for n in exc.unknown]
                   + [{"field": f"body.variables.{n}", "message": "not a finite number"} for n in exc.not_finite])
-        raise ApiError(422, "INVALID_VARIABLES", str(exc), errors=errors) from None
+        parts = [f"missing: {', '.join(exc.missing)}"] if exc.missing else []
+        if exc.unknown:
+            unknown = f"{len(exc.unknown)} name(s) not among this model's variables"
+            errors.append({"field": "body.variables", "message": unknown})
+            parts.append(unknown)
+        if exc.not_finite:
+            parts.append(f"not finite: {', '.join(exc.not_finite)}")
+        raise ApiError(422, "INVALID_VARIABLES", "variables do not fit the model: " + "; ".join(parts),
+                       errors=errors) from None
     check_quota(services, institution, 1, now)
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
                                             loan_application_ref=body.loan_application_ref, outcomes=[outcome],

@@ -20,14 +20,14 @@ from platform_node.api.schemas.reports import (
     SubscriptionOut,
 )
 from platform_node.institutions.agreements import AgreementScope
-from platform_node.reports.report import build_report
+from platform_node.reports.report import UnknownEnterprise, build_report, empty_report
 from platform_node.reports.subscriptions import Subscription, record_payload
 
 router = APIRouter(tags=["public information"])
 
 
 @router.get("/v1/reports/{credit_code}", response_model=ReportOut, summary="Public-information report",
-            responses=error_responses(401, 403, 404, 422, 429))
+            responses=error_responses(401, 403, 422, 429))
 def get_report(
     credit_code: Annotated[CreditCode, Path()],
     purpose: Annotated[Purpose, Query(description="Why the report is read; logged.")],
@@ -35,10 +35,15 @@ def get_report(
     services: Services,
 ) -> ReportOut:
     """Registration, licences, penalties, court enforcement and the other PUBLIC categories as the source
-    units publish them; a category a source marks non-public never appears. Each read is recorded."""
+    units publish them; a category a source marks non-public never appears. Each read is recorded. An
+    enterprise the platform does not know gets the same answer as one with nothing published (every category
+    empty), and its read is recorded too: a report is not a test of membership."""
     now = services.now()
     services.agreements.require(institution.id, AgreementScope.PUBLIC_REPORTS, now=now)
-    report = build_report(services.public_records, credit_code, now=now)
+    try:
+        report = build_report(services.public_records, credit_code, now=now)
+    except UnknownEnterprise:
+        report = empty_report(credit_code, now=now)
     items = sum(len(s.items) for s in report.sections)
     request_id = services.report_requests.record(institution.id, credit_code, purpose=purpose.value, items=items,
                                                  now=now)

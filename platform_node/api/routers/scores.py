@@ -4,8 +4,10 @@ Order of work: a quota check for the enterprises asked for (from the use recorde
 read-only query), the scorer (no database lock is held while the source nodes answer; single scores go
 through the coalescing scorer, which shares one fan-out among concurrent requests), the use rows and
 leaves built outside any transaction, then one transaction (group commit, shared with concurrent
-requests) that counts the served enterprises against the daily quota and writes every use row with its
-audit leaf. Failed enterprises create no use and no leaf, and do not count against the quota.
+requests) that counts the enterprises against the daily quota and writes every use row with its audit
+leaf. Every enterprise asked about is a use, answered or not: one the federation does not know (or could
+not score) is an UNANSWERED use with a REQUEST_REFUSED leaf and counts against the quota like a score, so
+membership cannot be probed for free or unseen (see docs/protocols/bank-api.md).
 """
 
 from __future__ import annotations
@@ -75,6 +77,18 @@ def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_
     return batch
 
 
+def score_and_record(services: PlatformServices, institution: Institution, codes: list[str], purpose: str,
+                     loan_application_ref: str, *, now: datetime, batch_id: str | None = None) -> list[RecordedUse]:
+    """Check the quota, score, and record every enterprise as a use with its leaf (one group-commit
+    transaction); the answers in `codes` order. The batch endpoint's steps, which the console runs too."""
+    check_quota(services, institution, len(codes), now)
+    batch = _score(services, codes, purpose, services.settings.scoring_deadline_s)
+    prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=purpose,
+                                            loan_application_ref=loan_application_ref,
+                                            outcomes=list(batch.results), now=now, batch_id=batch_id)
+    return record_uses(services, institution, prepared, now)
+
+
 @router.post(
     "",
     response_model=ScoreOut,
@@ -84,7 +98,8 @@ def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_
 async def score_one(body: ScoreRequest, institution: ScoringInstitution, request: Request) -> Response:
     """Probability of default, score, grade and reason categories for one enterprise, with the use id and the
     audit receipt. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
-    under the FAIL_ENTERPRISE policy (nothing is served, no use is recorded)."""
+    under the FAIL_ENTERPRISE policy. A request that gets no score is still a use (its id is in the error
+    body as `use_id`, with an audit leaf) and counts against the daily quota."""
     # Runs on the event loop. The source nodes' fan-out runs on the loop too when the scorer can
     # (`score_async`, over asyncio gRPC), else in the coalescing scorer's threads; the commit is queued to
     # the group-commit writer. Both serve many requests per call.
@@ -104,14 +119,15 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
             services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s))
     batch.check_answers(codes)
     result = batch.results[0]
-    if isinstance(result, ScoreFailure):
-        log.info("score refused", extra={"institution": institution.id, "code": result.code.value})
-        raise ScoreRefused(result)
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
                                             loan_application_ref=body.loan_application_ref, outcomes=[result],
                                             now=now)
     [recorded] = await services.loop_recorder.record(
         PendingUses(institution.id, institution.limits.daily_quota, prepared, now))
+    if isinstance(result, ScoreFailure):
+        log.info("score refused", extra={"institution": institution.id, "code": result.code.value,
+                                         "use_id": recorded.use_id})
+        raise ScoreRefused(result, recorded.use_id)
     log.info("score served", extra={"institution": institution.id, "use_id": recorded.use_id,
                                     "leaf": recorded.receipt.index})
     reply = ScoreOut(
@@ -137,7 +153,8 @@ def score_batch(
 ) -> BatchScoreOut:
     """Needs a data-security agreement with scope BULK_SCORING. Each enterprise is answered on its own:
     `SCORED` with its use id and leaf, or `FAILED` with the reason (partial-failure policy: an enterprise
-    whose source node did not answer fails; the others are served)."""
+    whose source node did not answer fails; the others are served). Every enterprise of the batch, scored or
+    failed, is a use with an audit leaf and counts against the daily quota."""
     now = services.now()
     services.agreements.require(institution.id, AgreementScope.BULK_SCORING, now=now)
     codes = list(body.credit_codes)
@@ -145,19 +162,15 @@ def score_batch(
         raise ApiError(422, "BATCH_TOO_LARGE", f"at most {settings.max_batch} credit codes per batch")
     if len(set(codes)) != len(codes):
         raise ApiError(422, "DUPLICATE_CREDIT_CODES", "credit codes in a batch must be distinct")
-    check_quota(services, institution, len(codes), now)
-    batch = _score(services, codes, body.purpose.value, settings.scoring_deadline_s)
-    outcomes = batch.outcomes()
     batch_id = services.uses.new_id("bat")
-    prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
-                                            loan_application_ref=body.loan_application_ref, outcomes=outcomes,
-                                            now=now, batch_id=batch_id)
-    recorded = record_uses(services, institution, prepared, now)
+    recorded = score_and_record(services, institution, codes, body.purpose.value, body.loan_application_ref,
+                                now=now, batch_id=batch_id)
+    outcomes = [r.outcome for r in recorded if isinstance(r.outcome, ScoreOutcome)]
     by_code = {r.outcome.credit_code: r for r in recorded}
     items = []
-    for result in batch:
+    for result in (r.outcome for r in recorded):
+        use = by_code[result.credit_code]
         if isinstance(result, ScoreOutcome):
-            use = by_code[result.credit_code]
             items.append(BatchItemOut(
                 credit_code=result.credit_code, status="SCORED", use_id=use.use_id,
                 probability_of_default=result.probability_of_default, score=result.score, grade=result.grade,
@@ -167,18 +180,19 @@ def score_batch(
             ))
         else:
             items.append(BatchItemOut(
-                credit_code=result.credit_code, status="FAILED",
+                credit_code=result.credit_code, status="FAILED", use_id=use.use_id,
+                audit=BatchItemAudit(leaf_index=use.receipt.index),
                 failure=BatchFailureOut(code=result.code.value, message=result.message,
                                         failed_sources=list(result.failed_sources)),
             ))
     last = recorded[-1].receipt if recorded else None
     log.info("batch served", extra={"institution": institution.id, "batch_id": batch_id,
-                                    "scored": len(recorded), "failed": len(codes) - len(recorded)})
+                                    "scored": len(outcomes), "failed": len(codes) - len(outcomes)})
     return BatchScoreOut(
         batch_id=batch_id,
         model_id=outcomes[0].model_id if outcomes else None,
         model_version=outcomes[0].model_version if outcomes else None,
-        scored=len(recorded), failed=len(codes) - len(recorded),
+        scored=len(outcomes), failed=len(codes) - len(outcomes),
         feedback_due_at=format_time(now + services.uses.feedback_deadline),
         audit_tree_size=None if last is None else last.tree_size,
         audit_root=None if last is None else last.root.hex(),

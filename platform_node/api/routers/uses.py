@@ -38,7 +38,7 @@ def _time(value: datetime | None) -> str | None:
 
 def use_out(use: UseRecord, now: datetime) -> UseOut:
     return UseOut(
-        use_id=use.id, credit_code=use.credit_code, purpose=use.purpose,
+        use_id=use.id, kind=use.kind.value, failure_code=use.failure_code, credit_code=use.credit_code, purpose=use.purpose,
         loan_application_ref=use.loan_application_ref, batch_id=use.batch_id, created_at=format_time(use.created_at),
         feedback_due_at=_time(use.feedback_due_at), overdue=use.overdue(now), model_id=use.model_id,
         model_version=use.model_version, probability_of_default=use.probability_of_default, score=use.score,
@@ -46,6 +46,7 @@ def use_out(use: UseRecord, now: datetime) -> UseOut:
         decided_at=_time(use.decided_at), amount_cny=None if use.amount_cny is None else str(use.amount_cny),
         annual_rate=None if use.annual_rate is None else str(use.annual_rate), term_months=use.term_months,
         outcome=use.outcome, outcome_at=_time(use.outcome_at), audit_index=use.audit_index,
+        first_loan=use.first_loan, secured=use.secured,
     )
 
 
@@ -89,7 +90,7 @@ def post_feedback(
     use_id: str,
     body: Annotated[FeedbackIn, Body(openapi_examples={
         "granted": {"value": {"type": "decision", "decision": "GRANTED", "amount_cny": "500000.00",
-                              "annual_rate": "0.0385", "term_months": 12}},
+                              "annual_rate": "0.0385", "term_months": 12, "first_loan": True, "secured": False}},
         "declined": {"value": {"type": "decision", "decision": "DECLINED"}},
         "repayment": {"value": {"type": "repayment", "outcome": "ON_TIME"}},
     })],
@@ -97,9 +98,11 @@ def post_feedback(
     services: Services,
 ) -> FeedbackOut:
     """First the decision (`type: decision`, once), later repayment outcomes (`type: repayment`: ON_TIME,
-    OVERDUE, DEFAULT; DEFAULT is final). The decision settles the use's feedback deadline."""
+    OVERDUE, DEFAULT; DEFAULT is final). The decision settles the use's feedback deadline. An UNANSWERED use
+    (no score was served) takes no feedback: `409 FEEDBACK_CONFLICT`."""
     if isinstance(body, DecisionIn):
-        feedback = DecisionFeedback(body.decision, body.amount_cny, body.annual_rate, body.term_months)
+        feedback = DecisionFeedback(body.decision, body.amount_cny, body.annual_rate, body.term_months,
+                                    first_loan=body.first_loan, secured=body.secured)
     else:
         feedback = RepaymentFeedback(body.outcome)
     now = services.now()

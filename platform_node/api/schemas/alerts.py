@@ -31,7 +31,8 @@ class AlertListOut(BaseModel):
 
 
 class WebhookIn(RequestModel):
-    url: str = Field(max_length=2000, description="https URL that receives signed POSTs.")
+    url: str = Field(max_length=2000, description="https URL on port 443 or 8443 of a host with public addresses "
+                                                  "only; receives the signed POSTs.")
 
 
 class WebhookOut(BaseModel):
@@ -47,5 +48,5 @@ class DeliveryOut(BaseModel):
     status: str
     attempts: int
     next_attempt_at: str
-    last_error: str | None
+    last_error: str | None = Field(description="Why the last attempt failed, as a category (never a message).")
     delivered_at: str | None

@@ -15,7 +15,7 @@ def _credit_code(value: str) -> str:
     try:
         validate_credit_code(value)
     except InvalidCreditCode as exc:
-        raise ValueError(f"invalid unified social credit code: {exc.reason}") from None
+        raise ValueError(f"invalid unified social credit code: {exc.public_reason}") from None
     return value
 
 
@@ -46,6 +46,8 @@ class ErrorOut(BaseModel):
     message: str = Field(description="Human-readable explanation (never contains data values).")
     errors: list[dict[str, str]] | None = Field(None, description="Per-field problems of a malformed request.")
     failed_sources: list[str] | None = Field(None, description="Source nodes that did not answer.")
+    use_id: str | None = Field(None, description="A score request that got no score: the use recorded for it "
+                                                 "(every look-up is a use and counts against the quota).")
     retry_after_s: int | None = Field(None, description="Seconds to wait (also in the Retry-After header).")
 
 

@@ -80,3 +80,19 @@ class LeafOut(BaseModel):
 class LeafListOut(BaseModel):
     items: list[LeafOut]
     export_leaf_index: int
+
+
+class LookupAlertOut(BaseModel):
+    alert_id: str
+    institution_id: str
+    kind: str = Field(description="UNKNOWN_LOOKUPS: many look-ups of enterprises the federation does not know.")
+    window_start: str
+    window_end: str
+    unknown: int = Field(description="Look-ups of unknown enterprises in the window when the alert was raised.")
+    lookups: int = Field(description="All look-ups of the institution in the window at that moment.")
+    created_at: str
+
+
+class LookupAlertListOut(BaseModel):
+    items: list[LookupAlertOut]
+    export_leaf_index: int

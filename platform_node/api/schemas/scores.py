@@ -35,7 +35,7 @@ class BatchScoreRequest(RequestModel):
                 try:
                     validate_credit_code(codes[position])
                 except InvalidCreditCode as exc:
-                    reasons.append(f"[{position}] {exc.reason}")
+                    reasons.append(f"[{position}] {exc.public_reason}")
             raise ValueError(f"{len(bad)} invalid unified social credit codes: {'; '.join(reasons)}")
         return codes
 

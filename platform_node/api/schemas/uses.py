@@ -13,6 +13,8 @@ from platform_node.uses.feedback import Decision, RepaymentOutcome
 
 class UseOut(BaseModel):
     use_id: str
+    kind: str = Field(description="SCORE (a score was served) or UNANSWERED (asked about, no score; no feedback).")
+    failure_code: str | None = Field(description="Why an UNANSWERED use got no score, e.g. UNKNOWN_ENTERPRISE.")
     credit_code: str
     purpose: str
     loan_application_ref: str
@@ -35,6 +37,8 @@ class UseOut(BaseModel):
     outcome: str | None
     outcome_at: str | None
     audit_index: int
+    first_loan: bool | None = Field(None, description="From the decision: a first loan (true) or a renewal (false).")
+    secured: bool | None = Field(None, description="From the decision: secured (true) or a credit loan (false).")
 
 
 class UseListOut(BaseModel):
@@ -48,6 +52,12 @@ class DecisionIn(RequestModel):
     amount_cny: Decimal | None = Field(None, gt=0, description="Loan amount in CNY (granted only).")
     annual_rate: Decimal | None = Field(None, ge=0, lt=1, description="Annual rate as a fraction (granted only).")
     term_months: int | None = Field(None, ge=1, le=360, description="Term in months (granted only).")
+    first_loan: bool | None = Field(
+        None, description="The enterprise's first loan from any bank (首贷, true) or a renewal or repeat loan "
+                          "(续贷, false); optional, for the financing statistics.")
+    secured: bool | None = Field(
+        None, description="Granted only: secured by collateral, pledge or guarantee (true) or a credit loan "
+                          "(信用, false); optional, for the financing statistics.")
 
 
 class RepaymentIn(RequestModel):

@@ -18,7 +18,7 @@ from platform_node.api.cli import main
 from platform_node.api.openapi_doc import DEFAULT_OUTPUT, current_markdown
 from platform_node.api.settings import ApiSettingsError, load_settings, settings_from_mapping
 from platform_node.uses.deadlines import OverdueAction
-from tests.platform_node.world import SCORECARD, enterprises, feature_sources
+from tests.platform_node.world import enterprises, write_scorecard_model
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -58,8 +58,16 @@ def test_settings_parse_nested_tables_and_refuse_typos(tmp_path: Path) -> None:
     assert settings.overdue.action is OverdueAction.BLOCK and settings.default_limits.burst == 7
     assert settings.database_url == f"sqlite:///{tmp_path / 'api.db'}"
     assert settings.secrets_file == tmp_path / "secrets" / "master.key"
+    hardened = settings_from_mapping({"webhook_ports": [8443], "trusted_proxies": ["10.0.0.0/8"],
+                                      "failed_auth": {"address_burst": 5}, "lookup_watch": {"min_unknown": 9}})
+    assert hardened.webhook_policy().ports == (8443,) and hardened.trusted_proxies == ("10.0.0.0/8",)
+    assert (hardened.failed_auth.address_burst, hardened.lookup_watch.min_unknown) == (5, 9)
+    assert not hardened.allow_insecure_webhooks_for_tests and hardened.max_body_bytes == 65536
     for bad in ({"databse_url": "x"}, {"max_batch": 20_000}, {"overdue": {"acton": "BLOCK"}},
-                {"partial_failure_policy": "GUESS"}):
+                {"partial_failure_policy": "GUESS"}, {"allow_http_webhooks": True}, {"webhook_ports": [0]},
+                {"webhook_ports": []}, {"max_body_bytes": 100}, {"max_body_bytes": 2_000_000},
+                {"failed_auth": {"burst": 3}}, {"failed_auth": {"key_per_minute": 0}},
+                {"lookup_watch": {"unknown_share": 2}}, {"trusted_proxies": ["proxy.internal"]}):
         with pytest.raises(ApiSettingsError):
             settings_from_mapping(bad)
 
@@ -71,28 +79,7 @@ def test_docs_api_md_is_generated_from_the_current_spec() -> None:
 
 
 def _model_file(tmp_path: Path) -> Path:
-    codes = enterprises(5)
-    tables = {}
-    for name, source in feature_sources(codes).items():
-        rows = source.fetch(codes)
-        features = sorted(next(iter(rows.values())))
-        csv_path = tmp_path / f"{name.split('/')[1]}.csv"
-        lines = ["credit_code," + ",".join(features)]
-        lines += [code + "," + ",".join(str(rows[code][f]) for f in features) for code in codes]
-        csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tables[name] = csv_path.name
-    spec = {
-        "model_id": "scorecard-cli", "model_version": "1", "base_points": SCORECARD.base_points,
-        "scale": {"base_score": 600, "base_odds": 50.0, "pdo": 40.0},
-        "characteristics": [
-            {"feature": c.feature, "source": c.source, "category": c.category, "missing_points": c.missing_points,
-             "bins": [[b.upper, b.points] for b in c.bins]} for c in SCORECARD.characteristics
-        ],
-        "tables": tables,
-    }
-    path = tmp_path / "model.json"
-    path.write_text(json.dumps(spec), encoding="utf-8")
-    return path
+    return write_scorecard_model(tmp_path, enterprises(5))
 
 
 def _free_port() -> int:

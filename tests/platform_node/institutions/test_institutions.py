@@ -27,6 +27,7 @@ from platform_node.institutions.model import InstitutionKind, Role
 from platform_node.institutions.registry import InstitutionRegistry
 from platform_node.institutions.schema import api_keys
 from platform_node.institutions.webhook_secrets import SealedSecretError, SecretBox
+from platform_node.institutions.webhook_targets import WebhookTargetRefused
 from tests.platform_node.world import T0
 
 PEPPER = bytes(range(32))
@@ -97,14 +98,15 @@ def test_duplicates_and_bad_ids_are_refused(registry: InstitutionRegistry) -> No
 
 def test_webhook_secret_is_sealed_to_its_institution(registry: InstitutionRegistry) -> None:
     registry.add(kind="bank", slug="a", name="A", role="bank", now=T0)
-    secret = registry.set_webhook("bank/a", "https://bank-a.example/hook")
+    public = lambda host, port: ["93.184.216.34"]  # noqa: E731 - a public address; nothing connects to it
+    secret = registry.set_webhook("bank/a", "https://bank-a.example/hook", resolver=public)
     target = registry.webhook_target("bank/a")
     assert target is not None and target.secret == secret and target.url == "https://bank-a.example/hook"
     sealed = SecretBox(bytes(32)).seal(secret, "bank/a")
     with pytest.raises(SealedSecretError):
         SecretBox(bytes(32)).open(sealed, "bank/b")
-    with pytest.raises(InvalidInstitution):
-        registry.set_webhook("bank/a", "http://bank-a.example/hook")  # http refused outside tests
+    with pytest.raises(WebhookTargetRefused):
+        registry.set_webhook("bank/a", "http://bank-a.example/hook", resolver=public)  # http refused outside tests
 
 
 def test_agreement_scope_and_term_are_enforced(registry: InstitutionRegistry) -> None:

@@ -1,0 +1,120 @@
+"""Rendering console pages: Jinja2 templates shipped with the package, autoescaped, with strict headers.
+
+Every page gets the translator `t`, the language, the session (if any) with its CSRF token, and the
+navigation of the session's role. Responses forbid framing, sniffing, caching and any script or style not
+served by the console itself (Content-Security-Policy), so no page can load anything from outside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from platform_node.console.i18n import LANG_COOKIE, MESSAGES, choose_language, translator
+from platform_node.console.sessions import ConsoleSession
+from platform_node.statistics.financing import CHINA_STANDARD_TIME
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+SESSION_STATE = "xyd_console_session"
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    href: str
+    label: str  # a catalogue key
+    extension_point: bool = False
+
+
+# Each role's pages; the enterprise and source-unit entries are extension points other branches fill.
+NAVIGATION: dict[str, tuple[NavEntry, ...]] = {
+    "bank": (NavEntry("/console/bank/score", "bank.nav.score"), NavEntry("/console/bank/batch", "bank.nav.batch"),
+             NavEntry("/console/bank/uses", "bank.nav.uses"), NavEntry("/console/bank/alerts", "bank.nav.alerts"),
+             NavEntry("/console/bank/consents", "bank.nav.consents", extension_point=True),
+             NavEntry("/console/bank/subscriptions", "bank.nav.subscriptions"),
+             NavEntry("/console/statistics", "stats.nav")),
+    "compliance": (NavEntry("/console/compliance/uses", "comp.nav.uses"),
+                   NavEntry("/console/compliance/authorisations", "comp.nav.authorisations"),
+                   NavEntry("/console/compliance/timeline", "comp.nav.timeline"),
+                   NavEntry("/console/compliance/verify", "comp.nav.verify"),
+                   NavEntry("/console/compliance/overdue", "comp.nav.overdue"),
+                   NavEntry("/console/statistics", "stats.nav")),
+    "admin": (NavEntry("/console/operator/nodes", "op.nav.nodes"), NavEntry("/console/operator/jobs", "op.nav.jobs"),
+              NavEntry("/console/operator/models", "op.nav.models"), NavEntry("/console/statistics", "stats.nav")),
+    "statistics": (NavEntry("/console/statistics", "stats.nav"),),
+    "enterprise": (NavEntry("/console/enterprise", "role.enterprise", extension_point=True),),
+    "source_admin": (NavEntry("/console/source-unit", "role.source_admin", extension_point=True),),
+}
+HOME = {role: entries[0].href for role, entries in NAVIGATION.items()}
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("platform_node.console", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    env.filters["when"] = when
+    env.filters["pct"] = lambda value: "" if value is None else f"{float(value) * 100:.1f}%"
+    env.filters["rate"] = lambda value: "" if value is None else f"{float(value) * 100:.2f}%"
+    env.filters["cny"] = lambda value: "" if value is None else f"{float(value):,.2f}"
+    env.filters["pairs"] = lambda values: [(v, v) for v in values]
+    env.filters["labelled"] = lambda values, t, prefix: [(v, t(prefix + v)) for v in values]
+    env.filters["num"] = lambda value: "" if value is None else f"{value:,}"
+    return env
+
+
+def when(moment: datetime | float | None) -> str:
+    """A time as people here read it: China time, to the minute (the API speaks UTC; pages say CST)."""
+    if moment is None:
+        return ""
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+def language_of(request: Request) -> str:
+    return choose_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
+                           request.headers.get("accept-language"))
+
+
+def session_of(request: Request) -> ConsoleSession | None:
+    """The session the request gate found for this request (None on public pages)."""
+    return request.scope.get("state", {}).get(SESSION_STATE)
+
+
+def page(request: Request, template: str, *, status: int = 200, headers: Mapping[str, str] | None = None,
+         **context: Any) -> HTMLResponse:
+    """Render `template` with the common context."""
+    lang = language_of(request)
+    session = session_of(request)
+    role = session.institution.role.value if session is not None else None
+    html = environment().get_template(template).render(
+        t=translator(lang), has=MESSAGES.__contains__, lang=lang, session=session, csrf=session.csrf if session else "",
+        nav=NAVIGATION.get(role or "", ()), path=request.url.path, request=request, **context)
+    response = HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
+    if request.query_params.get("lang") in ("zh", "en"):
+        response.set_cookie(LANG_COOKIE, request.query_params["lang"], max_age=365 * 86_400, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https", path="/console")
+    return response
+
+
+def secured(response: Response) -> Response:
+    """A non-page response (CSV, JSON, redirect) with the same protective headers."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
