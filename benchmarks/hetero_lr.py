@@ -124,5 +124,9 @@ def main(argv: list[str]) -> dict[str, Any]:
         "peak_rss_mb": round(sum(r["peak_rss_mb"] for r in reports.values()), 1),
         "cpu_seconds": round(sum(r["cpu_seconds"] for r in reports.values()), 1),
         "bytes_on_wire": int(sum(r["bytes_sent"] for r in reports.values())),
+        # What each party carries (issue 21 item 6): a source unit's cost is visible on its own.
+        "cpu_seconds_by_party": {name: r["cpu_seconds"] for name, r in reports.items()},
+        "peak_rss_mb_by_party": {name: r["peak_rss_mb"] for name, r in reports.items()},
+        "bytes_sent_by_party": {name: int(r["bytes_sent"]) for name, r in reports.items()},
         "parties": {name: {k: v for k, v in r.items() if k != "losses"} for name, r in reports.items()},
     }

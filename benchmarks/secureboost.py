@@ -1,5 +1,5 @@
 """SecureBoost benchmark: `python -m benchmarks secureboost --guest G.csv --host H.csv [--host H2.csv ...]
---id-col id --label-col y --trees 30 --depth 3 --bins 32 --lr 0.3 --key-bits 2048 [--scheme paillier|ou|plain]
+--id-col id --label-col y --trees 30 --depth 3 --bins 32 --lr 0.3 [--key-bits 3072] [--scheme paillier|ou|plain]
 [--transport grpc|inprocess]`.
 
 With the default transport every party is its own OS process with its own NodeServer, talking mutual-TLS
@@ -13,6 +13,7 @@ the same run. This file is also the party program: `python -m benchmarks.secureb
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -38,6 +39,8 @@ from models.he import ObfuscatorPool, OUKeypair, OUParams, PaillierKeypair, Pail
 from models.metrics import auc
 from models.secureboost import ActiveModel, FeatureTable, SecureBoostParams, run_active, run_passive
 from models.secureboost.local import train_in_process
+from models.secureboost.metrics import rmse
+from models.secureboost.params import Objective
 from models.secureboost.runner import predict_active, serve_predict
 
 ACTIVE = "platform/main"
@@ -78,11 +81,11 @@ def load_table(path: str, id_col: str, label_col: str | None) -> tuple[list[str]
     return ids, FeatureTable(tuple(columns), frame[columns].to_numpy(np.float64)), labels
 
 
-def _keypair(scheme: str, key_bits: int, short_exponent_bits: int = 0) -> PaillierKeypair | OUKeypair:
+def _keypair(scheme: str, key_bits: int, exponent_bits: int = 0) -> PaillierKeypair | OUKeypair:
     small = key_bits < 2048
-    # 0 = the default: the key owner's obfuscator exponents are uniform per CRT half (no short-exponent
-    # assumption). A positive value is the explicit opt-in to DJN exponents of that length.
-    short = {"exponent_bits": short_exponent_bits, "allow_short_exponents": True} if short_exponent_bits else {}
+    # 0 = the default: exponents of twice the key's security strength (docs/protocols/he.md 0); key_bits // 2
+    # or more makes the key owner draw exponents uniform per CRT half.
+    short = {"exponent_bits": exponent_bits} if exponent_bits else {}
     if scheme == "ou":
         # n = p^2 q with |p| = |q| = key_bits // 3: round up to a multiple of 3 so n has at least key_bits bits
         # (models.he rebuilds a received OU key's size as 3 * |p| and refuses anything under 2048).
@@ -91,11 +94,12 @@ def _keypair(scheme: str, key_bits: int, short_exponent_bits: int = 0) -> Pailli
     return PaillierKeypair.generate(PaillierParams(key_bits=key_bits, allow_insecure_for_tests=small, **short))
 
 
-def exponent_setting(short_exponent_bits: int) -> str:
+def exponent_setting(keys: PaillierKeypair | OUKeypair) -> str:
     """How the key owner's obfuscators were made, for the result line."""
-    if short_exponent_bits:
-        return f"short DJN exponents of {short_exponent_bits} bits (opt-in)"
-    return "uniform per CRT half (default)"
+    params = keys.public.params
+    if params.short_exponents:
+        return f"DJN exponents of {params.exponent_bits} bits (2 x {params.security_bits}-bit security)"
+    return "uniform per CRT half"
 
 
 def _pool_capacity(rows: int) -> int:
@@ -116,10 +120,10 @@ def party_main(argv: list[str]) -> int:
     parser.add_argument("--label-col")
     parser.add_argument("--params", required=True)
     parser.add_argument("--scheme", default="paillier")
-    parser.add_argument("--key-bits", type=int, default=2048)
+    parser.add_argument("--key-bits", type=int, default=PaillierParams().key_bits)
     parser.add_argument("--pool-workers", type=int, default=2)
     parser.add_argument("--pool-niceness", type=int, default=0)
-    parser.add_argument("--short-exponent-bits", type=int, default=0)
+    parser.add_argument("--exponent-bits", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--job", default="bench-secureboost")
     args = parser.parse_args(argv)
@@ -160,7 +164,7 @@ def party_main(argv: list[str]) -> int:
 def _run_active_party(channel: CountingChannel, passives: list[str], ids: list[str], table: FeatureTable,
                       labels: np.ndarray, params: SecureBoostParams, args: argparse.Namespace, started: float
                       ) -> dict[str, Any]:
-    keys = _keypair(args.scheme, args.key_bits, args.short_exponent_bits) if params.encryption else None
+    keys = _keypair(args.scheme, args.key_bits, args.exponent_bits) if params.encryption else None
     # PSI may drop rows, never add any: rows x trees bounds the demand.
     pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(ids)),
                           workers=args.pool_workers, limit=params.encryptions_needed(len(ids)),
@@ -198,12 +202,14 @@ def _run_active_party(channel: CountingChannel, passives: list[str], ids: list[s
     train_seconds = time.perf_counter() - started
     model = ActiveModel.from_bytes(Path(args.out, "active.model").read_bytes())
     scored = time.perf_counter()
-    probabilities = predict_active(channel.scoped("score"), passives, model, table.rows(take), rows, batch="train")
+    outputs = predict_active(channel.scoped("score"), passives, model, table.rows(take), rows, batch="train")
+    metric_name, metric = objective_metric(params, labels[take], outputs)
     return {"role": "active", "rows": len(rows), "psi_seconds": round(psi_seconds, 3),
+            "metric_name": metric_name, "metric_federated": round(metric, 6),
+            "obfuscator_exponents": None if keys is None else exponent_setting(keys),
             "train_seconds": round(train_seconds, 3), "trees": len(model.trees),
             "seconds_per_tree": round(per_tree, 3),
-            "predict_seconds": round(time.perf_counter() - scored, 3),
-            "auc_train": round(auc(labels[take], probabilities), 6)}
+            "predict_seconds": round(time.perf_counter() - scored, 3)}
 
 
 def _run_passive_party(channel: CountingChannel, ids: list[str], table: FeatureTable, params: SecureBoostParams,
@@ -222,11 +228,43 @@ def _run_passive_party(channel: CountingChannel, ids: list[str], table: FeatureT
     return {"role": "passive", "rows": len(rows), "seconds": round(seconds, 3), "rules": len(model.rules)}
 
 
+def objective_metric(params: SecureBoostParams, labels: np.ndarray, outputs: np.ndarray) -> tuple[str, float]:
+    """The headline training metric of an objective: AUC (binary), macro one-vs-rest AUC (softmax), RMSE."""
+    if params.objective is Objective.MULTI_SOFTPROB:
+        return "auc_ovr_macro", float(np.mean([auc(labels == k, outputs[:, k]) for k in range(params.num_class)]))
+    if params.objective is Objective.SQUARED_ERROR:
+        return "rmse", rmse(labels, outputs)
+    return "auc", auc(labels, outputs)
+
+
 # ---- the parent: spawn parties, collect, compare with XGBoost ------------------------------------------
 
+def objective_table(guest: str, label_col: str, objective: str, out_dir: str) -> tuple[str, SecureBoostParams]:
+    """The guest file for an objective, and its parameters. `multiclass`: graded outcomes from the guest's
+    own data (0 repaid; defaulted with the first bill amount at or below the defaulters' median: 1, above:
+    2); `regression`: the guest's last column (an amount) as the target, dropped from its features."""
+    if objective == "binary":
+        return guest, SecureBoostParams()
+    frame = pd.read_csv(guest)
+    if objective == "multiclass":
+        bill = frame.iloc[:, 3]  # x1: the first bill amount in FATE's default_credit guest table
+        cut = float(bill[frame[label_col] == 1].median())
+        frame[label_col] = np.where(frame[label_col] == 0, 0, np.where(bill <= cut, 1, 2))
+        params = SecureBoostParams(objective=Objective.MULTI_SOFTPROB, num_class=3)
+    else:
+        amount = frame.columns[-1]
+        frame[label_col] = frame[amount]
+        frame = frame.drop(columns=[amount])
+        params = SecureBoostParams(objective=Objective.SQUARED_ERROR)
+    path = str(Path(out_dir) / f"guest-{objective}.csv")
+    frame.to_csv(path, index=False)
+    return path, params
+
+
 def xgboost_baseline(guest: str, hosts: Sequence[str], id_col: str, label_col: str, params: SecureBoostParams
-                     ) -> tuple[float, float]:
-    """Train AUC and seconds of plaintext XGBoost `hist` with the same parameters on the joined data."""
+                     ) -> tuple[str, float, float]:
+    """Training metric and seconds of plaintext XGBoost `hist` with the same parameters on the joined data
+    (softmax: multi-output trees, XGBoost's counterpart of ours; margins start where ours do)."""
     import xgboost as xgb
 
     joined = pd.read_csv(guest)
@@ -235,13 +273,20 @@ def xgboost_baseline(guest: str, hosts: Sequence[str], id_col: str, label_col: s
         joined = joined.merge(frame.rename(columns={c: f"h{i}_{c}" for c in frame.columns if c != id_col}), on=id_col)
     y = joined[label_col].to_numpy(np.float64)
     X = joined.drop(columns=[id_col, label_col]).to_numpy(np.float64)
+    data = xgb.DMatrix(X, label=y)
+    extra: dict[str, Any] = {"objective": params.objective.value}
+    if params.objective is Objective.MULTI_SOFTPROB:
+        extra |= {"num_class": params.num_class, "multi_strategy": "multi_output_tree"}
+        data.set_base_margin(np.zeros((y.size, params.num_class)))
+    else:
+        extra["base_score"] = float(np.mean(y))
     started = time.perf_counter()
     booster = xgb.train({"tree_method": "hist", "max_depth": params.max_depth, "eta": params.learning_rate,
                          "max_bin": params.bins, "lambda": params.reg_lambda, "gamma": params.gamma,
-                         "min_child_weight": params.min_child_weight, "objective": "binary:logistic",
-                         "base_score": float(np.mean(y))}, xgb.DMatrix(X, label=y), num_boost_round=params.n_trees)
+                         "min_child_weight": params.min_child_weight, **extra}, data, num_boost_round=params.n_trees)
     seconds = time.perf_counter() - started
-    return auc(y, booster.predict(xgb.DMatrix(X))), seconds
+    name, metric = objective_metric(params, y, booster.predict(data))
+    return name, metric, seconds
 
 
 def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[str, Any]:
@@ -259,7 +304,7 @@ def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[s
                         "--params", params.to_json(), "--scheme", args.scheme, "--key-bits", str(args.key_bits),
                         "--pool-workers", str(args.pool_workers), "--pool-niceness", str(args.pool_niceness),
                         "--out", tmp,
-                        "--short-exponent-bits", str(args.short_exponent_bits)]
+                        "--exponent-bits", str(args.exponent_bits)]
                 if name == ACTIVE:
                     argv += ["--label-col", args.label_col]
                 parties.append(PartyProcess(name, "benchmarks.secureboost", ["party", "--name", name, *argv]))
@@ -272,11 +317,12 @@ def run_processes(args: argparse.Namespace, params: SecureBoostParams) -> dict[s
                 p.finish()
     active = results[ACTIVE]
     return {**{k: active[k] for k in ("rows", "psi_seconds", "train_seconds", "trees", "seconds_per_tree",
-                                      "predict_seconds", "auc_train")},
+                                      "predict_seconds", "metric_name", "metric_federated", "obfuscator_exponents")},
             "peak_rss_mb": round(sum(r["peak_rss_mb"] for r in results.values()), 1),
             "peak_rss_mb_by_party": {n: r["peak_rss_mb"] for n, r in results.items()},
             "cpu_seconds_by_party": {n: {"main": r["cpu_seconds"], "obfuscator_workers": r["cpu_seconds_workers"]}
                                      for n, r in results.items()},
+            "bytes_sent_by_party": {n: r["bytes_sent"] for n, r in results.items()},
             "bytes_on_wire": sum(r["bytes_sent"] for r in results.values())}
 
 
@@ -289,7 +335,7 @@ def run_in_process(args: argparse.Namespace, params: SecureBoostParams) -> dict[
     rows = sorted(shared)
     gindex = {e: i for i, e in enumerate(gids)}
     started = time.perf_counter()
-    keys = _keypair(args.scheme, args.key_bits, args.short_exponent_bits) if params.encryption else None
+    keys = _keypair(args.scheme, args.key_bits, args.exponent_bits) if params.encryption else None
     pool = ObfuscatorPool(keys.secret.obfuscator_source(), capacity=_pool_capacity(len(rows)),
                           workers=args.pool_workers, limit=params.encryptions_needed(len(rows)),
                           niceness=args.pool_niceness) if keys is not None else None
@@ -309,10 +355,11 @@ def run_in_process(args: argparse.Namespace, params: SecureBoostParams) -> dict[
             pool.close()
     train_seconds = time.perf_counter() - started
     masks = {p: m.leaf_masks(passives[p]) for p, m in result.passives.items()}
-    probabilities = result.active.predict(gtable.rows(take), masks)
+    metric_name, metric = objective_metric(params, labels[take], result.active.predict(gtable.rows(take), masks))
     return {"rows": len(rows), "train_seconds": round(train_seconds, 3), "trees": len(result.active.trees),
             "seconds_per_tree": round(train_seconds / len(result.active.trees), 3),
-            "auc_train": round(auc(labels[take], probabilities), 6), "peak_rss_mb": memory.stop_mb(),
+            "metric_name": metric_name, "metric_federated": round(metric, 6), "peak_rss_mb": memory.stop_mb(),
+            "obfuscator_exponents": None if keys is None else exponent_setting(keys),
             "bytes_on_wire": result.bytes_on_wire()}
 
 
@@ -326,29 +373,40 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--bins", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.3)
-    parser.add_argument("--key-bits", type=int, default=2048)
+    parser.add_argument("--key-bits", type=int, default=PaillierParams().key_bits,
+                        help="modulus size (default: the library's 128-bit default, 3072)")
     parser.add_argument("--scheme", choices=["paillier", "ou", "plain"], default="paillier")
     parser.add_argument("--transport", choices=["grpc", "inprocess"], default="grpc")
     parser.add_argument("--pool-workers", type=int, default=2, help="obfuscator worker processes (active party)")
     parser.add_argument("--pool-niceness", type=int, default=POOL_NICENESS,
                         help="scheduling niceness of the obfuscator workers (0: same priority as the parties)")
-    parser.add_argument("--short-exponent-bits", type=int, default=0,
-                        help="opt in to short DJN obfuscator exponents of this length (default 0: off)")
+    parser.add_argument("--exponent-bits", type=int, default=0,
+                        help="obfuscator exponent length (default 0: twice the key's security strength)")
+    parser.add_argument("--objective", choices=["binary", "multiclass", "regression"], default="binary",
+                        help="multiclass: 3 graded outcomes; regression: the guest's last column (objective_table)")
     parser.add_argument("--timeout", type=float, default=3600.0)
     args = parser.parse_args(argv)
-    params = SecureBoostParams(n_trees=args.trees, max_depth=args.depth, bins=args.bins, learning_rate=args.lr,
-                               encryption=args.scheme != "plain")
-    _log(f"secureboost benchmark: {args.transport}, {args.scheme} {args.key_bits} bits, {args.trees} trees")
-    load_start = os.getloadavg()[0]
-    measured = run_processes(args, params) if args.transport == "grpc" else run_in_process(args, params)
-    auc_xgb, xgb_seconds = xgboost_baseline(args.guest, args.host, args.id_col, args.label_col, params)
-    return {"benchmark": "secureboost", "transport": args.transport, "scheme": args.scheme,
-            "key_bits": args.key_bits if params.encryption else 0, "n_trees": args.trees, "depth": args.depth,
-            "bins": args.bins, "learning_rate": args.lr, "parties": 1 + len(args.host),
-            "obfuscator_exponents": exponent_setting(args.short_exponent_bits) if params.encryption else None,
-            "load_average_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)], **measured,
-            "auc_xgboost_train": round(auc_xgb, 6), "auc_gap": round(abs(measured["auc_train"] - auc_xgb), 6),
-            "xgboost_seconds": round(xgb_seconds, 3)}
+    with tempfile.TemporaryDirectory(prefix="xyd-bench-sb-data-") as data_dir:
+        args.guest, base = objective_table(args.guest, args.label_col, args.objective, data_dir)
+        params = dataclasses.replace(base, n_trees=args.trees, max_depth=args.depth, bins=args.bins,
+                                     learning_rate=args.lr, encryption=args.scheme != "plain")
+        _log(f"secureboost benchmark: {args.transport}, {args.scheme} {args.key_bits} bits, {args.trees} trees, "
+             f"{params.objective.value}")
+        load_start = os.getloadavg()[0]
+        measured = run_processes(args, params) if args.transport == "grpc" else run_in_process(args, params)
+        _, metric_xgb, xgb_seconds = xgboost_baseline(args.guest, args.host, args.id_col, args.label_col, params)
+    result = {"benchmark": "secureboost", "transport": args.transport, "scheme": args.scheme,
+              "objective": params.objective.value, "key_bits": args.key_bits if params.encryption else 0,
+              "n_trees": args.trees, "depth": args.depth, "bins": args.bins, "learning_rate": args.lr,
+              "parties": 1 + len(args.host),
+              "load_average_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)], **measured,
+              "metric_xgboost": round(metric_xgb, 6),
+              "metric_gap": round(abs(measured["metric_federated"] - metric_xgb), 6),
+              "xgboost_seconds": round(xgb_seconds, 3)}
+    if params.objective is Objective.BINARY_LOGISTIC:  # the names earlier runs and docs use
+        result |= {"auc_train": result["metric_federated"], "auc_xgboost_train": result["metric_xgboost"],
+                   "auc_gap": result["metric_gap"]}
+    return result
 
 
 if __name__ == "__main__":

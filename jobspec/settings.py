@@ -72,12 +72,13 @@ class PsiSettings:
 
 @dataclass(frozen=True)
 class KeyChoice:
-    """The HE scheme and key size of a job's fresh key. `short_exponent_bits` (absent by default) is the job
-    owner's explicit opt-in to short obfuscator exponents (docs/protocols/he.md)."""
+    """The HE scheme and key size of a job's fresh key: 3072 bits and obfuscator exponents of twice the
+    security strength by default, 128-bit security (docs/protocols/he.md 0). `exponent_bits` (absent by
+    default) asks for longer exponents; shorter than twice the key's security strength is refused."""
 
     scheme: str = "paillier"
-    key_bits: int = 2048
-    short_exponent_bits: int | None = None
+    key_bits: int = 3072
+    exponent_bits: int | None = None
 
     def __post_init__(self) -> None:
         if self.scheme not in ("paillier", "ou"):
@@ -137,7 +138,7 @@ class TrainSettings:
             raise SettingsError(f"[train] algorithm must be one of {[a.value for a in Algorithm]}, "
                                 f"got {name!r}") from None
         common = {"algorithm", "model_name", "holdout", "timeout_seconds", "he_workers", "scheme", "key_bits",
-                  "short_exponent_bits"}
+                  "exponent_bits"}
         if algorithm is Algorithm.SECUREBOOST:
             known = common | {f.name for f in dataclasses.fields(SecureBoostParams)}
         else:
@@ -147,9 +148,9 @@ class TrainSettings:
             else:
                 known |= {"woe"}
         _refuse_unknown("train", raw, known)
-        short = raw.get("short_exponent_bits")
-        key = _build(KeyChoice, "train", scheme=str(raw.get("scheme", "paillier")), key_bits=int(raw.get("key_bits", 2048)),
-                     short_exponent_bits=None if short is None else int(short))
+        exponent = raw.get("exponent_bits")
+        key = _build(KeyChoice, "train", scheme=str(raw.get("scheme", "paillier")), key_bits=int(raw.get("key_bits", 3072)),
+                     exponent_bits=None if exponent is None else int(exponent))
         job = {"algorithm": algorithm, "model_name": None if raw.get("model_name") is None else str(raw["model_name"]),
                "holdout": float(raw.get("holdout", 0.2)), "timeout_seconds": float(raw.get("timeout_seconds", 600.0)),
                "he_workers": int(raw.get("he_workers", 2)), "key": key}

@@ -13,6 +13,7 @@ from federation.tasks import Handler, TaskContext
 from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
 from source_node import verification
+from source_node.compute import ComputeSettings
 from source_node.governance import SourceGovernance, governed, open_governance
 from source_node.governance.admin_http import start_admin_endpoint
 from source_node.governance.coordinator_link import catalogue_message
@@ -25,8 +26,10 @@ from tables.configured import describe_table, load_configured_table
 log = logging.getLogger("xyd.source")
 
 
-def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handler]:
+def stage_handlers(table: LoadedTable, policy: NodePolicy,
+                   compute: ComputeSettings | None = None) -> dict[Stage, Handler]:
     """The source node's handler of each stage; training stages run the handler of the job's algorithm."""
+    compute = compute or ComputeSettings()
     lr = {Algorithm.HETERO_LR, Algorithm.SCORECARD}
 
     def by_algorithm(sb: Handler | None, vlr: Handler) -> Handler:
@@ -38,7 +41,7 @@ def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handle
     return {
         Stage.PSI: psi,
         Stage.BINNING: by_algorithm(None, vertical_lr.make_binning_handler(table, policy)),
-        Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, policy),
+        Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, policy, compute),
                                   vertical_lr.make_train_handler(table, policy)),
         Stage.EVALUATE: by_algorithm(secureboost.make_evaluate_handler(table, policy),
                                      vertical_lr.make_evaluate_handler()),
@@ -46,10 +49,11 @@ def stage_handlers(table: LoadedTable, policy: NodePolicy) -> dict[Stage, Handle
     }
 
 
-def governed_handlers(governance: SourceGovernance, policy: NodePolicy) -> dict[Stage, Handler]:
+def governed_handlers(governance: SourceGovernance, policy: NodePolicy,
+                      compute: ComputeSettings | None = None) -> dict[Stage, Handler]:
     """The stage handlers admitted by the node's approvals, each built per task over its approved columns."""
-    return {stage: governed(governance, stage, lambda view, s=stage: stage_handlers(view, policy)[s])
-            for stage in stage_handlers(governance.table, policy)}
+    return {stage: governed(governance, stage, lambda view, s=stage: stage_handlers(view, policy, compute)[s])
+            for stage in stage_handlers(governance.table, policy, compute)}
 
 
 def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
@@ -70,7 +74,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         description.approval_key = governance.approval_key_bytes
         return description
 
-    handlers = governed_handlers(governance, config.policy)
+    handlers = governed_handlers(governance, config.policy, ComputeSettings.from_section(config.section("compute")))
     scoring = PartyScoringServicer(table, config.state_dir / "models", governance)
     attached = [start_admin_endpoint(governance, tls=tls, coordinator=config.coordinator,
                                      state_dir=config.state_dir, describe=describe)]

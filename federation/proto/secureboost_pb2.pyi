@@ -39,16 +39,18 @@ class TrainSetup(_message.Message):
     def __init__(self, format_version: _Optional[int] = ..., scheme: _Optional[str] = ..., public_key: _Optional[bytes] = ..., capacity_bits: _Optional[int] = ..., n_rows: _Optional[int] = ..., n_valid_rows: _Optional[int] = ..., n_trees: _Optional[int] = ..., max_depth: _Optional[int] = ..., bins: _Optional[int] = ..., colsample_bytree: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class PackingLayout(_message.Message):
-    __slots__ = ("fraction_bits", "hess_bits", "slot_bits", "slots")
+    __slots__ = ("fraction_bits", "hess_bits", "slot_bits", "slots", "classes")
     FRACTION_BITS_FIELD_NUMBER: _ClassVar[int]
     HESS_BITS_FIELD_NUMBER: _ClassVar[int]
     SLOT_BITS_FIELD_NUMBER: _ClassVar[int]
     SLOTS_FIELD_NUMBER: _ClassVar[int]
+    CLASSES_FIELD_NUMBER: _ClassVar[int]
     fraction_bits: int
     hess_bits: int
     slot_bits: int
     slots: int
-    def __init__(self, fraction_bits: _Optional[int] = ..., hess_bits: _Optional[int] = ..., slot_bits: _Optional[int] = ..., slots: _Optional[int] = ...) -> None: ...
+    classes: int
+    def __init__(self, fraction_bits: _Optional[int] = ..., hess_bits: _Optional[int] = ..., slot_bits: _Optional[int] = ..., slots: _Optional[int] = ..., classes: _Optional[int] = ...) -> None: ...
 
 class TreeStart(_message.Message):
     __slots__ = ("tree", "rows", "n_values", "layout", "n_chunks", "value_bytes")
@@ -209,12 +211,14 @@ class SplitNode(_message.Message):
     def __init__(self, node: _Optional[int] = ..., owner: _Optional[str] = ..., split_id: _Optional[int] = ..., gain: _Optional[float] = ...) -> None: ...
 
 class LeafNode(_message.Message):
-    __slots__ = ("node", "weight")
+    __slots__ = ("node", "weight", "weights")
     NODE_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     node: int
     weight: float
-    def __init__(self, node: _Optional[int] = ..., weight: _Optional[float] = ...) -> None: ...
+    weights: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, node: _Optional[int] = ..., weight: _Optional[float] = ..., weights: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class TreeModel(_message.Message):
     __slots__ = ("splits", "leaves")

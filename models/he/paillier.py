@@ -15,14 +15,10 @@ from gmpy2 import mpz
 
 from models.he.counters import PAILLIER_DECRYPTIONS, PAILLIER_ENCRYPTIONS
 from models.he.errors import InsecureParametersError, PlaintextRangeError
+from models.he.fixed_base import widest_window
 from models.he.obfuscators import ObfuscatorBatch, ObfuscatorSource, RandomBits
 from models.he.parallel import powmod_list
 from models.he.params import PaillierParams
-
-# Window of the key owner's CRT tables for opt-in short exponents: 224-bit exponents in 15 rows, 2 x 15
-# half-width products (measured side by side: 10% faster than 13 bits, 25% faster than 11), at ~290 MB and
-# ~3 s of table building per worker process.
-SHORT_EXPONENT_WINDOW_BITS = 15
 
 
 def _random_unit(modulus: mpz, rng: RandomBits) -> mpz:
@@ -156,7 +152,8 @@ class PaillierSecretKey:
                           ) -> ObfuscatorSource:
         """DJN base h_s = (-x^2)^n mod n^2; obfuscators computed modulo p^2 and q^2 (CRT) with exponents
         uniform modulo p - 1 and q - 1 (h_s is an n-th power, so its order in each half divides them), or
-        with one short exponent when the params opted in (`allow_short_exponents`; window 15, ~290 MB)."""
+        or, by default (exponents shorter than key_bits // 2), with one short exponent for both halves and the
+        widest window whose tables fit the budget (15 bits at 2048, ~250 MB; 14 at 3072, ~240 MB)."""
         rng = rng or secrets.SystemRandom()
         n, nsq = self.public.n, self.public.nsquare
         x = _random_unit(n, rng)
@@ -165,13 +162,15 @@ class PaillierSecretKey:
         hq = gmpy2.powmod(h, n % (self.q * (self.q - 1)), self.q2)
         h_s = hq + self.q2 * ((hp - hq) * gmpy2.invert(self.q2, self.p2) % self.p2)
         params = self.public.params
+        exponent_bits = params.exponent_bits or params.key_bits // 2
         return ObfuscatorSource(
             modulus=int(nsq),
             base=int(h_s),
-            exponent_bits=params.exponent_bits or params.key_bits // 2,
-            window_bits=window_bits or (SHORT_EXPONENT_WINDOW_BITS if params.short_exponents else 11),
+            exponent_bits=exponent_bits,
+            window_bits=window_bits or (widest_window([int(self.p2).bit_length(), int(self.q2).bit_length()],
+                                                      exponent_bits) if params.short_exponents else 11),
             crt=(int(self.p2), int(self.q2)),
-            # Opt-in short exponents: one short a for both halves; otherwise uniform per half.
+            # Short exponents (the default): one short a for both halves; otherwise uniform per half.
             crt_orders=None if params.short_exponents else (int(self.p) - 1, int(self.q) - 1),
             reduce_modulus=int(n),
         )

@@ -33,47 +33,47 @@ def _check_key_bits(key_bits: int, allow_insecure_for_tests: bool) -> None:
         )
 
 
-def _check_exponent_bits(key_bits: int, exponent_bits: int, allow_short_exponents: bool) -> None:
-    # 2 x security strength; test-size moduli (no table row) get the 1024-bit row's 80.
-    floor = 2 * max(factoring_security_bits(key_bits), 80) if allow_short_exponents else key_bits // 2
+def default_exponent_bits(key_bits: int) -> int:
+    """Obfuscator exponent length: twice the modulus' security strength (docs/protocols/he.md 2.1), the rule
+    NIST SP 800-56A and RFC 7919 apply to Diffie-Hellman private exponents; test-size moduli get 160 bits."""
+    return 2 * max(factoring_security_bits(key_bits), 80)
+
+
+def _check_exponent_bits(key_bits: int, exponent_bits: int) -> None:
+    floor = default_exponent_bits(key_bits)
     if not floor <= exponent_bits <= key_bits:
         raise InsecureParametersError(
-            f"exponent_bits={exponent_bits} must lie in [{floor}, {key_bits}]"
-            + ("" if allow_short_exponents else " (shorter ones need allow_short_exponents=True)")
+            f"exponent_bits={exponent_bits} must lie in [{floor}, {key_bits}] (twice the key's security strength)"
         )
 
 
 @dataclass(frozen=True)
 class PaillierParams:
-    """Paillier modulus size and the length of the DJN short random exponent of each obfuscator.
+    """Paillier modulus size and the length of the DJN random exponent of each obfuscator.
 
-    `exponent_bits` defaults to key_bits // 2, the length Damgard-Jurik-Nielsen give (docs/protocols/he.md);
-    shorter exponents are refused, longer ones allowed up to key_bits. At that default the key owner does
-    not use `exponent_bits` at all: it draws exponents uniform per CRT half (no short-exponent assumption).
-
-    `allow_short_exponents=True` is an explicit, off-by-default security decision: it admits exponents down
-    to 2 x the modulus' security strength (224 bits at 2048), about 4x cheaper obfuscators, resting on a
-    short-exponent discrete-log assumption beyond DCR; the key owner then computes h_s^a with one short a
-    for both CRT halves.
+    Defaults give 128-bit security (docs/protocols/he.md 0): a 3072-bit modulus (NIST SP 800-57) and
+    exponents of twice the modulus' security strength (256 bits; 224 for an explicitly chosen 2048-bit key).
+    Longer exponents are allowed up to key_bits; from key_bits // 2 up the key owner instead draws exponents
+    uniform per CRT half (exactly uniform obfuscators, about 5x the cost).
     """
 
-    key_bits: int = 2048
+    key_bits: int = 3072
     exponent_bits: int | None = None
     allow_insecure_for_tests: bool = False
-    allow_short_exponents: bool = False
 
     def __post_init__(self) -> None:
         if self.key_bits % 2:
             raise InsecureParametersError(f"key_bits={self.key_bits} must be even (two primes of equal size)")
         _check_key_bits(self.key_bits, self.allow_insecure_for_tests)
         if self.exponent_bits is None:
-            object.__setattr__(self, "exponent_bits", self.key_bits // 2)
+            object.__setattr__(self, "exponent_bits", default_exponent_bits(self.key_bits))
         assert self.exponent_bits is not None
-        _check_exponent_bits(self.key_bits, self.exponent_bits, self.allow_short_exponents)
+        _check_exponent_bits(self.key_bits, self.exponent_bits)
 
     @property
     def short_exponents(self) -> bool:
-        """True when obfuscator exponents are below key_bits // 2 (only with allow_short_exponents)."""
+        """True when obfuscator exponents are below key_bits // 2 (the default): the key owner then uses one
+        short exponent for both CRT halves instead of one uniform exponent per half."""
         assert self.exponent_bits is not None
         return self.exponent_bits < self.key_bits // 2
 
@@ -87,25 +87,25 @@ class PaillierParams:
 class OUParams:
     """Okamoto-Uchiyama modulus n = p^2 q: |p| = |q| = key_bits // 3, so plaintexts hold about key_bits/3 bits.
 
-    `exponent_bits` is the length of the short random exponent of H^r, key_bits // 2 by default as for Paillier;
-    `allow_short_exponents` as for `PaillierParams` (off by default, a security decision).
+    `exponent_bits` is the length of the random exponent of H^r, as for `PaillierParams` (256 bits at the
+    default 3072-bit modulus, docs/protocols/he.md 0).
     """
 
-    key_bits: int = 2048
+    key_bits: int = 3072
     exponent_bits: int | None = None
     allow_insecure_for_tests: bool = False
-    allow_short_exponents: bool = False
 
     def __post_init__(self) -> None:
         _check_key_bits(self.key_bits, self.allow_insecure_for_tests)
         if self.exponent_bits is None:
-            object.__setattr__(self, "exponent_bits", self.key_bits // 2)
+            object.__setattr__(self, "exponent_bits", default_exponent_bits(self.key_bits))
         assert self.exponent_bits is not None
-        _check_exponent_bits(self.key_bits, self.exponent_bits, self.allow_short_exponents)
+        _check_exponent_bits(self.key_bits, self.exponent_bits)
 
     @property
     def short_exponents(self) -> bool:
-        """True when obfuscator exponents are below key_bits // 2 (only with allow_short_exponents)."""
+        """True when obfuscator exponents are below key_bits // 2 (the default): the key owner then uses one
+        short exponent for both CRT halves instead of one uniform exponent per half."""
         assert self.exponent_bits is not None
         return self.exponent_bits < self.key_bits // 2
 

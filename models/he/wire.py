@@ -22,9 +22,9 @@ def _int_bytes(value: int) -> bytes:
 
 
 def _announced_exponent_bits(params: PaillierParams | OUParams) -> int:
-    # An opt-in to short exponents is the key owner's own decision: it is not announced, so a receiver
-    # re-randomises with its default full-length exponents whatever the owner chose.
-    return 0 if params.short_exponents else params.exponent_bits or 0
+    # The key owner's exponent length travels with its key; a receiver re-randomises with it, and its own
+    # parameter check refuses anything below twice the key's security strength.
+    return params.exponent_bits or 0
 
 
 def public_key_to_message(key: PublicKey) -> he_pb2.PublicKey:

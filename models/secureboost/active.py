@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,8 +17,13 @@ from federation.proto import secureboost_pb2 as pb
 from models.secureboost import gain as scoring
 from models.secureboost.binning import FeatureTable
 from models.secureboost.cipher import GradientEncryptor
-from models.secureboost.errors import InvalidDataError, InvalidParameterError, ProtocolError
-from models.secureboost.fixed_point import PackingLayout, encode, fraction_bits_for
+from models.secureboost.errors import (
+    InvalidDataError,
+    InvalidParameterError,
+    PackingOverflowError,
+    ProtocolError,
+)
+from models.secureboost.fixed_point import PackingLayout, decode, encode, fraction_bits_for
 from models.secureboost.metrics import evaluate
 from models.secureboost.model import ActiveModel, TreeNodes
 from models.secureboost.objective import base_margin, check_labels, gradients, row_weights, transform
@@ -30,6 +36,8 @@ from models.secureboost.state import ActiveState
 from models.secureboost.tree import combine_masks, depth_of, leaves_of, left, right
 
 DEFAULT_CHUNK_VALUES = 4096
+# Softmax layouts lower the fraction bits to fit every class's slot, never below this resolution (2^-16).
+MIN_FRACTION_BITS = 16
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class ActiveTrainer:
         self.params = params
         self.party = party
         self.passives = tuple(passives)
-        self._y = check_labels(params.objective, labels)
+        self._y = check_labels(params.objective, labels, params.num_class)
         if features.n_rows != self._y.size:
             raise InvalidDataError(f"{features.n_rows} feature rows for {self._y.size} labels")
         if params.early_stopping_rounds and validation is None:
@@ -74,11 +82,11 @@ class ActiveTrainer:
         self._chunk_values = chunk_values
         self._rng = rng if rng is not None else np.random.default_rng(params.seed)
         self._base = base_margin(params.objective, self._y, self._w)
-        self._margin = np.full(self._y.size, self._base)
+        self._margin = self._margins(self._y.size)
         self._validation = validation
         if validation is not None:
-            self._valid_y = check_labels(params.objective, validation.labels)
-            self._valid_margin = np.full(self._valid_y.size, self._base)
+            self._valid_y = check_labels(params.objective, validation.labels, params.num_class)
+            self._valid_margin = self._margins(self._valid_y.size)
         self._setup = pb.TrainSetup(
             format_version=FORMAT_VERSION, scheme=encryptor.scheme, public_key=encryptor.public_bytes(),
             capacity_bits=encryptor.capacity_bits, n_rows=self._y.size,
@@ -115,10 +123,8 @@ class ActiveTrainer:
         g, h = gradients(self.params.objective, self._margin, self._y, self._w)
         sample = sample_rows(self.params, g, h, self._rng)
         rows = sample.in_vector
-        bits = fraction_bits_for(sample.g[rows], sample.h[rows])
-        G, H = encode(sample.g, bits), encode(sample.h, bits)
-        G[~rows], H[~rows] = 0, 0
-        layout = PackingLayout.for_tree(G[rows], H[rows], bits, self._encryptor.capacity_bits)
+        G, H, layout = self._encode(sample.g, sample.h, rows)
+        self._encryptor.use_layout(layout)
         n_values = int(rows.sum())
         start = pb.TreeStart(tree=t, rows=np.packbits(rows).tobytes(), n_values=n_values, layout=layout.to_proto(),
                              n_chunks=-(-n_values // self._chunk_values), value_bytes=self._encryptor.value_bytes)
@@ -131,6 +137,24 @@ class ActiveTrainer:
         self._report: list[int] = []
         pairs = layout.pairs(G[rows], H[rows])
         return start, self._chunks(pairs)
+
+    def _encode(self, g: np.ndarray, h: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, PackingLayout]:
+        """Fixed point and the tree's layout. Softmax rows need one slot per class in a plaintext: with many
+        classes, rows or a small key the fraction bits drop until they fit (a coarser, still exact grid)."""
+        bits = fraction_bits_for(g[rows], h[rows])
+        while True:
+            G, H = encode(g, bits), encode(h, bits)
+            G[~rows], H[~rows] = 0, 0
+            try:
+                return G, H, PackingLayout.for_tree(G[rows], H[rows], bits, self._encryptor.capacity_bits)
+            except PackingOverflowError:
+                if G.ndim == 1 or bits <= MIN_FRACTION_BITS:
+                    raise
+                bits -= 1
+
+    def _margins(self, n: int) -> np.ndarray:
+        outputs = self.params.outputs
+        return np.full(n if outputs == 1 else (n, outputs), self._base)
 
     def _chunks(self, pairs: list[int]) -> Iterator[pb.VectorChunk]:
         step = self._chunk_values
@@ -224,9 +248,12 @@ class ActiveTrainer:
         leaves = {}
         for leaf in leaves_of(splits):
             G, H = self._sums(leaf)
-            weight = scoring.leaf_weight(G, H, lam, mcw) * lr
+            if self.params.outputs == 1:
+                weight: Any = scoring.leaf_weight(G, H, lam, mcw) * lr
+            else:
+                weight = tuple((scoring.leaf_weights(G, H, lam, mcw) * lr).tolist())
             leaves[leaf] = weight
-            self._margin[self._rows[leaf]] += weight
+            self._margin[self._rows[leaf]] += np.asarray(weight)
         tree = TreeNodes(splits, leaves)
         self._trees.append(tree)
         end = pb.TreeEnd(tree=len(self._trees) - 1, internal=sorted(splits))
@@ -310,16 +337,25 @@ class ActiveTrainer:
     def _count(self, node: int) -> int:
         return int(self._in_vector[self._rows[node]].sum())
 
-    def _sums(self, node: int) -> tuple[float, float]:
-        rows = self._rows[node]
+    def _sums(self, node: int) -> tuple[Any, Any]:
+        """The node's (G, H) as floats, or as arrays of one per class for softmax."""
+        G, H = self._int_sums(node)
         bits = self._layout.fraction_bits
-        return (float(np.sum(self._G[rows], dtype=np.int64)) / 2**bits,
-                float(np.sum(self._H[rows], dtype=np.int64)) / 2**bits)
+        if self.params.outputs == 1:
+            return float(G) / 2**bits, float(H) / 2**bits
+        return decode(G, bits), decode(H, bits)
+
+    def _int_sums(self, node: int) -> tuple[Any, Any]:
+        rows = self._rows[node]
+        G = np.sum(self._G[rows], axis=0, dtype=np.int64)
+        H = np.sum(self._H[rows], axis=0, dtype=np.int64)
+        return (int(G), int(H)) if self.params.outputs == 1 else (G, H)
 
     def _splittable(self, node: int) -> bool:
         if depth_of(node) >= self.params.max_depth or self._count(node) < 2:
             return False
         _, H = self._sums(node)
+        H = float(np.sum(H))  # softmax: all classes' hessian together
         return H > 0.0 and H >= 2.0 * self.params.min_child_weight
 
     def _score(self, party: str, reply: pb.HistogramReply) -> dict[int, scoring.SplitChoice | None]:
@@ -336,11 +372,9 @@ class ActiveTrainer:
                 raise ProtocolError(f"split ids of node {node.node}", node.count, ids.size)
             packed = decryptor.decrypt(node.sums, layout.n_packed(node.count))
             GL, HL = layout.unpack_pairs(packed, node.count)
-            rows = self._rows[node.node]
-            G = int(np.sum(self._G[rows], dtype=np.int64))
-            H = int(np.sum(self._H[rows], dtype=np.int64))
-            gains = scoring.candidate_gains(GL, HL, G, H, layout.fraction_bits, self.params.reg_lambda,
-                                            self.params.min_child_weight)
+            G, H = self._int_sums(node.node)
+            gains = (scoring.candidate_gains if self.params.outputs == 1 else scoring.multi_candidate_gains)(
+                GL, HL, G, H, layout.fraction_bits, self.params.reg_lambda, self.params.min_child_weight)
             out[node.node] = scoring.best_of(party, ids, gains)
         return out
 

@@ -55,10 +55,16 @@ def _array(values: np.ndarray | None) -> str | None:
     return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
 
 
-def _from_array(text: str | None) -> np.ndarray | None:
+def _from_array(text: str | None, shape: list[int] | None = None) -> np.ndarray | None:
     if text is None:
         return None
-    return np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
+    values = np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
+    return values if shape is None else values.reshape(shape)
+
+
+def _weight(value: Any) -> float | tuple[float, ...]:
+    """A leaf's weight: one number, or one per class (softmax)."""
+    return tuple(float(v) for v in value) if isinstance(value, list) else float(value)
 
 
 def _passive_doc(state: PassiveState) -> dict[str, Any]:
@@ -78,6 +84,8 @@ def _active_doc(state: ActiveState) -> dict[str, Any]:
         "trees": [{"splits": [[node, owner, sid, gain] for node, (owner, sid, gain) in sorted(t.splits.items())],
                    "leaves": [[node, weight] for node, weight in sorted(t.leaves.items())]} for t in state.trees],
         "margin": _array(state.margin), "valid_margin": _array(state.valid_margin),
+        "margin_shape": list(state.margin.shape),  # (rows,) or (rows, classes) for softmax
+        "valid_margin_shape": None if state.valid_margin is None else list(state.valid_margin.shape),
         "best": None if state.best is None else list(state.best),
         "history": [{"tree": r.tree, "splits": dict(r.splits), "valid_score": r.valid_score} for r in state.history],
         "stopped": state.stopped, "rng": dict(state.rng), "own": _passive_doc(state.own),
@@ -86,13 +94,14 @@ def _active_doc(state: ActiveState) -> dict[str, Any]:
 
 def _active_from(doc: Mapping[str, Any]) -> ActiveState:
     trees = tuple(TreeNodes({int(n): (str(o), int(s), float(g)) for n, o, s, g in t["splits"]},
-                            {int(n): float(w) for n, w in t["leaves"]}) for t in doc["trees"])
+                            {int(n): _weight(w) for n, w in t["leaves"]}) for t in doc["trees"])
     best = None if doc["best"] is None else (float(doc["best"][0]), int(doc["best"][1]))
     history = tuple(TreeRecord(int(r["tree"]), {str(k): int(v) for k, v in r["splits"].items()},
                                None if r["valid_score"] is None else float(r["valid_score"])) for r in doc["history"])
-    margin = _from_array(doc["margin"])
+    margin = _from_array(doc["margin"], doc.get("margin_shape"))
     assert margin is not None
-    return ActiveState(trees, margin, _from_array(doc["valid_margin"]), best, history, bool(doc["stopped"]),
+    valid_margin = _from_array(doc["valid_margin"], doc.get("valid_margin_shape"))
+    return ActiveState(trees, margin, valid_margin, best, history, bool(doc["stopped"]),
                        doc["rng"], _passive_from(doc["own"]))
 
 

@@ -39,6 +39,9 @@ class GradientEncryptor(ABC):
     def decrypt(self, data: bytes, count: int) -> list[int]:
         """Decrypt `count` packed values (fixed width) into signed integers."""
 
+    def use_layout(self, layout: PackingLayout) -> None:  # noqa: B027 (a hook: most backends need nothing)
+        """Adapt to a tree's layout before encrypting its rows (ciphertexts have a fixed width: nothing)."""
+
 
 class HistogramEvaluator(ABC):
     """Passive side: homomorphic arithmetic on pair vectors, with public material only."""

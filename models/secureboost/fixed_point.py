@@ -6,6 +6,11 @@ form as long as the hessian sum fits in hess_bits, so an encrypted sum decodes t
 Several sums v_0..v_{s-1} are then packed as  P = sum_k v_k * 2^(k * slot_bits)  and decoded slot by slot
 with centred residues, so no offset (and no row count) is needed. Everything is integer arithmetic:
 encrypted and plain training see the very same integers.
+
+With K classes (softmax) a row's K pairs already share one plaintext, one slot each: an entry is K slots
+wide, every sum of entries decodes class by class, and a ciphertext carries slots // K candidate sums. The
+encryption, bucket sums and decryptions per row and node are those of the binary case: the cost grows only
+with the entries per ciphertext (about K times more packed replies), not with K whole passes.
 """
 
 from __future__ import annotations
@@ -58,33 +63,47 @@ class PackingLayout:
     hess_bits: int
     slot_bits: int
     slots: int
+    classes: int = 1
 
     def __post_init__(self) -> None:
         if not (1 <= self.fraction_bits <= DEFAULT_FRACTION_BITS):
             raise PackingOverflowError(f"fraction_bits {self.fraction_bits} out of [1, {DEFAULT_FRACTION_BITS}]")
-        if not (1 <= self.hess_bits < self.slot_bits - 1) or self.slots < 1:
+        if not (1 <= self.hess_bits < self.slot_bits - 1) or not 1 <= self.classes <= self.slots:
             raise PackingOverflowError(f"inconsistent layout {self}")
 
     @classmethod
     def for_tree(cls, G: np.ndarray, H: np.ndarray, fraction_bits: int, capacity_bits: int) -> PackingLayout:
-        """The tightest layout for these encoded pairs: bounds are the totals of |G| and of H."""
+        """The tightest layout for these encoded pairs (1-d, or (rows, classes) for softmax): bounds are the
+        totals of |G| and of H, the largest over classes."""
         if H.size and int(np.min(H)) < 0:
             raise PackingOverflowError("hessians must be non-negative")
-        hess_bits = max(1, int(np.sum(H, dtype=np.int64)).bit_length())
-        grad_bound = int(np.sum(np.abs(G), dtype=np.int64))
+        classes = 1 if H.ndim == 1 else H.shape[1]
+        hess_bits = max(1, int(np.max(np.sum(H, axis=0, dtype=np.int64), initial=0)).bit_length())
+        grad_bound = int(np.max(np.sum(np.abs(G), axis=0, dtype=np.int64), initial=0))
         slot_bits = (grad_bound + 1).bit_length() + hess_bits + 1
         slots = (capacity_bits - 1) // slot_bits
-        if slots < 1:
-            raise PackingOverflowError(f"a {slot_bits}-bit slot does not fit {capacity_bits} plaintext bits")
-        return cls(fraction_bits, hess_bits, slot_bits, slots)
+        if slots < classes:
+            raise PackingOverflowError(f"{classes} slots of {slot_bits} bits do not fit {capacity_bits} plaintext bits")
+        return cls(fraction_bits, hess_bits, slot_bits, slots, classes)
 
     @classmethod
     def from_proto(cls, msg: pb.PackingLayout) -> PackingLayout:
-        return cls(msg.fraction_bits, msg.hess_bits, msg.slot_bits, msg.slots)
+        return cls(msg.fraction_bits, msg.hess_bits, msg.slot_bits, msg.slots, msg.classes or 1)
 
     def to_proto(self) -> pb.PackingLayout:
         return pb.PackingLayout(fraction_bits=self.fraction_bits, hess_bits=self.hess_bits,
-                                slot_bits=self.slot_bits, slots=self.slots)
+                                slot_bits=self.slot_bits, slots=self.slots,
+                                classes=0 if self.classes == 1 else self.classes)
+
+    @property
+    def entries(self) -> int:
+        """Entries (one row's, or one candidate's, pairs of every class) per packed value."""
+        return self.slots // self.classes
+
+    @property
+    def entry_bits(self) -> int:
+        """Width of one entry: the shift between two entries packed into one value."""
+        return self.classes * self.slot_bits
 
     def pair(self, g: int, h: int) -> int:
         """One row's (G, H) as the signed integer G * 2^hess_bits + H."""
@@ -93,11 +112,16 @@ class PackingLayout:
         return (g << self.hess_bits) + h
 
     def pairs(self, G: np.ndarray, H: np.ndarray) -> list[int]:
-        """Every row's pair integer, in row order."""
+        """Every row's entry integer, in row order: its pair, or its classes' pairs packed slot by slot."""
         if H.size and (int(np.min(H)) < 0 or int(np.max(H)) >= (1 << self.hess_bits)):
             raise PackingOverflowError(f"a hessian is outside [0, 2^{self.hess_bits})")
         shift = self.hess_bits
-        return [(g << shift) + h for g, h in zip(G.tolist(), H.tolist(), strict=True)]
+        if H.ndim == 1:
+            return [(g << shift) + h for g, h in zip(G.tolist(), H.tolist(), strict=True)]
+        if H.shape[1] != self.classes:
+            raise PackingOverflowError(f"{H.shape[1]} classes in a {self.classes}-class layout")
+        return [self.pack([(g << shift) + h for g, h in zip(gs, hs, strict=True)])
+                for gs, hs in zip(G.tolist(), H.tolist(), strict=True)]
 
     def unpair(self, value: int) -> tuple[int, int]:
         """Split a (sum of) pair integer(s) into its gradient and hessian sums."""
@@ -131,19 +155,21 @@ class PackingLayout:
         return out
 
     def unpack_pairs(self, packed: Sequence[int], count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Decode packed sums into int64 gradient and hessian sums (count of them)."""
-        G = np.empty(count, dtype=np.int64)
-        H = np.empty(count, dtype=np.int64)
+        """Decode packed sums into int64 gradient and hessian sums: `count` of them, each (classes,) wide
+        when the layout has several classes."""
+        k = self.classes
+        G = np.empty(count * k, dtype=np.int64)
+        H = np.empty(count * k, dtype=np.int64)
         i = 0
         for p in packed:
-            n = min(self.slots, count - i)
+            n = min(self.entries, count - i // k) * k
             for v in self.unpack(p, n):
                 G[i], H[i] = self.unpair(v)
                 i += 1
-        if i != count:
-            raise PackingOverflowError(f"{len(packed)} packed values hold {i} sums, expected {count}")
-        return G, H
+        if i != count * k:
+            raise PackingOverflowError(f"{len(packed)} packed values hold {i // k} sums, expected {count}")
+        return (G, H) if k == 1 else (G.reshape(count, k), H.reshape(count, k))
 
     def n_packed(self, count: int) -> int:
         """Number of packed values needed for `count` sums."""
-        return -(-count // self.slots)
+        return -(-count // self.entries)

@@ -35,6 +35,29 @@ def leaf_weight(G: float, H: float, reg_lambda: float, min_child_weight: float) 
     return -G / (H + reg_lambda)
 
 
+def leaf_weights(G: np.ndarray, H: np.ndarray, reg_lambda: float, min_child_weight: float) -> np.ndarray:
+    """A multi-output leaf: each class's weight on its own, as XGBoost's multi-target CalcWeight."""
+    return np.array([leaf_weight(float(g), float(h), reg_lambda, min_child_weight) for g, h in zip(G, H, strict=True)])
+
+
+def multi_candidate_gains(GL: np.ndarray, HL: np.ndarray, G: np.ndarray, H: np.ndarray, fraction_bits: int,
+                          reg_lambda: float, min_child_weight: float) -> np.ndarray:
+    """Loss change of multi-output candidates ((count, classes) sums): the sum over classes of each side's
+    G^2 / (H + lambda), a class contributing 0 on a side where its hessian is under min_child_weight
+    (XGBoost's HistMultiEvaluator: weights and gains per target, no other validity test); -inf for an
+    empty side."""
+    gl, hl, gr, hr = (decode(v, fraction_bits) for v in (GL, HL, G[None, :] - GL, H[None, :] - HL))
+    g, h = decode(G, fraction_bits), decode(H, fraction_bits)
+
+    def score(gs: np.ndarray, hs: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where((hs >= min_child_weight) & (hs > 0), gs * gs / (hs + reg_lambda), 0.0).sum(axis=-1)
+
+    gains = score(gl, hl) + score(gr, hr) - score(g[None, :], h[None, :])
+    valid = (hl.sum(axis=1) > 0) & (hr.sum(axis=1) > 0)
+    return np.where(valid, gains, -np.inf)
+
+
 def candidate_gains(GL: np.ndarray, HL: np.ndarray, G: int, H: int, fraction_bits: int, reg_lambda: float,
                     min_child_weight: float) -> np.ndarray:
     """Loss change of every candidate (integer sums in, floats out); -inf where a child is too light."""

@@ -160,14 +160,14 @@ class HeEvaluator(HistogramEvaluator):
         return out
 
     def pack(self, vector: list[mpz], layout: PackingLayout) -> bytes:
-        m, k = self._m, layout.slots
+        m, k = self._m, layout.entries
         if not vector:
             return b""
         groups = -(-len(vector) // k)
         padded = list(vector) + [mpz(1)] * (groups * k - len(vector))
-        # Horner over all groups at once: acc = acc^(2^slot_bits) * c_j from the top slot down.
+        # Horner over all groups at once: acc = acc^(2^entry_bits) * c_j from the top entry down.
         acc = padded[k - 1::k]
-        shift = mpz(1) << layout.slot_bits
+        shift = mpz(1) << layout.entry_bits
         for j in range(k - 2, -1, -1):
             # Groups still at 1 (the padding above a last, partial group) stay 1: GMP would square 1 in full.
             live = [i for i, a in enumerate(acc) if a != 1]

@@ -9,6 +9,7 @@ so the active party can score it without knowing its feature, its bin order or i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -55,6 +56,18 @@ class NodeHistogram:
 
     sums: Vector
     counts: np.ndarray
+
+
+class ColumnHistograms(Protocol):
+    """Node histograms computed elsewhere, by feature columns (a party's own Ray cluster: column_workers.py);
+    the result must equal `build`."""
+
+    def setup(self, public_key: bytes, binned: np.ndarray, *, allow_insecure_for_tests: bool = False) -> None: ...
+
+    def start_tree(self, vector: Vector, value_bytes: int) -> None: ...
+
+    def build(self, evaluator: HistogramEvaluator, positions: np.ndarray, rows: np.ndarray, binned_rows: np.ndarray,
+              layout: BinLayout) -> NodeHistogram: ...
 
 
 def _bin_columns(layout: BinLayout, binned_rows: np.ndarray) -> tuple[np.ndarray, list[int]]:

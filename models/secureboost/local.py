@@ -13,6 +13,7 @@ from models.he.obfuscators import ObfuscatorSupply
 from models.he.scheme import SecretKey
 from models.secureboost.active import TreeRecord, Validation
 from models.secureboost.binning import FeatureTable
+from models.secureboost.histogram import ColumnHistograms
 from models.secureboost.model import ActiveModel, PassiveModel
 from models.secureboost.params import SecureBoostParams
 from models.secureboost.runner import run_active, run_passive
@@ -37,8 +38,10 @@ def train_in_process(params: SecureBoostParams, labels: np.ndarray, active_featu
                      validation: Validation | None = None,
                      passive_validation: Mapping[str, FeatureTable] | None = None,
                      split_keys: Mapping[str, bytes] | None = None, sample_weight: np.ndarray | None = None,
-                     allow_insecure_for_tests: bool = False, timeout: float = 120.0) -> InProcessResult:
-    """Train with the active party in this thread and each passive party in its own thread."""
+                     allow_insecure_for_tests: bool = False, timeout: float = 120.0,
+                     passive_columns: Mapping[str, ColumnHistograms] | None = None) -> InProcessResult:
+    """Train with the active party in this thread and each passive party in its own thread;
+    `passive_columns` gives a passive party column workers for its histograms (column_workers.py)."""
     names = list(passive_features)
     hub = InMemoryHub((active, *names))
     keys = dict(split_keys or {})
@@ -50,7 +53,8 @@ def train_in_process(params: SecureBoostParams, labels: np.ndarray, active_featu
             results[name] = run_passive(
                 hub.channel(name), active, features=passive_features[name],
                 validation=(passive_validation or {}).get(name), allow_plaintext=not params.encryption,
-                split_key=keys.get(name), allow_insecure_for_tests=allow_insecure_for_tests, timeout=timeout)
+                split_key=keys.get(name), allow_insecure_for_tests=allow_insecure_for_tests, timeout=timeout,
+                columns=(passive_columns or {}).get(name))
         except BaseException as exc:  # re-raised in the caller's thread below
             errors.append(exc)
 

@@ -148,24 +148,34 @@ class MaskCombiner:
         self._own = LeafMaskPlan(model.own)
         self._layout = self._own.layout
         trees, width = self._layout.leaf_bits.shape
-        # weight_of[t, k, b]: total weight of tree t's leaves whose bits are set in byte value b at byte k.
-        weight_of = np.zeros((trees, width, 256))
+        outputs = model.params.outputs
+        # weight_of[t, k, b, c]: total class-c weight of tree t's leaves whose bits are set in byte value b at
+        # byte k; risk_of the same for the leaf's risk weight (what reason codes rank parties by).
+        weight_of = np.zeros((trees, width, 256, outputs))
+        risk_of = np.zeros((trees, width, 256))
         values = np.arange(256, dtype=np.uint8)
         for t, tree in enumerate(model.trees):
-            w = tree.leaf_weights()
-            if w.size != self._layout.n_leaves[t]:
-                raise ProtocolError("tree topology", self._layout.n_leaves[t], w.size)
-            for j, weight in enumerate(w):
-                weight_of[t, j // 8, (values & _BIT_OF_SLOT[j % 8]) != 0] += weight
+            w = tree.leaf_weights().reshape(-1, outputs)
+            if w.shape[0] != self._layout.n_leaves[t]:
+                raise ProtocolError("tree topology", self._layout.n_leaves[t], w.shape[0])
+            # Softmax: how far a leaf moves the adverse classes' margins against class 0 (no adverse outcome).
+            risk = w[:, 0] if outputs == 1 else w[:, 1:].mean(axis=1) - w[:, 0]
+            for j in range(w.shape[0]):
+                selected = (values & _BIT_OF_SLOT[j % 8]) != 0
+                weight_of[t, j // 8, selected] += w[j]
+                risk_of[t, j // 8, selected] += risk[j]
         self._weight_of = weight_of
+        self._risk_of = risk_of
 
-    def _count_and_weight(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(trees, rows) number of allowed leaves and their total weight."""
+    def _count_and_weight(self, packed: np.ndarray, table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(trees, rows) number of allowed leaves and their total weight ((trees, rows, classes) for the
+        class weights, (trees, rows) for `table` = the risk weights)."""
+        table = self._weight_of if table is None else table
         count = _SET_BITS[packed].sum(axis=2)
         trees = np.arange(packed.shape[0])[:, None]
-        weight = self._weight_of[trees, 0, packed[:, :, 0]]
+        weight = table[trees, 0, packed[:, :, 0]]
         for k in range(1, packed.shape[2]):
-            weight = weight + self._weight_of[trees, k, packed[:, :, k]]
+            weight = weight + table[trees, k, packed[:, :, k]]
         return count, weight
 
     def combine(self, own_table: FeatureTable, masks: Mapping[str, pb.LeafMasks]) -> CombinedPrediction:
@@ -180,19 +190,24 @@ class MaskCombiner:
             if masks[party].n_rows != n:
                 raise ProtocolError(f"leaf masks of {party}", n, masks[party].n_rows)
             allowed[party] = self._layout.read(masks[party].trees, n, party)
-        count, leaf_weight = self._count_and_weight(np.bitwise_and.reduce(list(allowed.values())))
+        combined = np.bitwise_and.reduce(list(allowed.values()))
+        count, leaf_weight = self._count_and_weight(combined)
         bad = np.argwhere(count != 1)
         if bad.size:
             tree, row = (int(v) for v in bad[0])
             raise InconsistentMasksError(tree, row, int(count[tree, row]))
         # With one leaf left its weight is the sum (plus zeros, exact); the trees are added one after the
         # other, in predict_margin's order, so both give the same floats.
-        margin = np.cumsum(np.vstack([np.full(n, self._model.base_margin), leaf_weight]), axis=0)[-1]
+        outputs = leaf_weight.shape[2]
+        margin = np.cumsum(np.concatenate([np.full((1, n, outputs), self._model.base_margin), leaf_weight]),
+                           axis=0)[-1]
+        margin = margin[:, 0] if outputs == 1 else margin
+        _, risk_weight = self._count_and_weight(combined, self._risk_of)
         contributions = {}
         for party in allowed:
             others = [a for q, a in allowed.items() if q != party]
             rest = (np.bitwise_and.reduce(others) if others
                     else np.broadcast_to(self._layout.leaf_bits[:, None, :], allowed[party].shape))
-            rest_count, rest_weight = self._count_and_weight(rest)
-            contributions[party] = (leaf_weight - rest_weight / np.maximum(rest_count, 1)).sum(axis=0)
+            rest_count, rest_weight = self._count_and_weight(rest, self._risk_of)
+            contributions[party] = (risk_weight - rest_weight / np.maximum(rest_count, 1)).sum(axis=0)
         return CombinedPrediction(margin, contributions)

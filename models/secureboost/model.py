@@ -114,10 +114,10 @@ class TreeNodes:
     """One tree as the active party knows it: who owns each split (by opaque id) and the leaf weights."""
 
     splits: Mapping[int, tuple[str, int, float]]  # node -> (owner, split id, gain)
-    leaves: Mapping[int, float]                    # node -> weight (learning rate applied)
+    leaves: Mapping[int, float | tuple[float, ...]]  # node -> weight, or one per class (learning rate applied)
 
     def leaf_weights(self) -> np.ndarray:
-        """Weights in sorted-leaf order, the order leaf masks use."""
+        """Weights in sorted-leaf order, the order leaf masks use: (leaves,) or (leaves, classes)."""
         return np.array([self.leaves[n] for n in leaves_of(self.splits)], dtype=np.float64)
 
 
@@ -143,14 +143,15 @@ class ActiveModel:
             if masks[party].n_rows != n or len(masks[party].trees) != len(self.trees):
                 raise ProtocolError(f"leaf masks of {party}", (n, len(self.trees)),
                                     (masks[party].n_rows, len(masks[party].trees)))
-        margin = np.full(n, self.base_margin, dtype=np.float64)
+        outputs = self.params.outputs
+        margin = np.full(n if outputs == 1 else (n, outputs), self.base_margin, dtype=np.float64)
         for t, tree in enumerate(self.trees):
             parts = [own.trees[t]] + [masks[p].trees[t] for p in self.parties]
             margin += tree.leaf_weights()[combine_masks(t, parts, n)]
         return margin
 
     def predict(self, own_table: FeatureTable, masks: Mapping[str, pb.LeafMasks]) -> np.ndarray:
-        """Probabilities (logistic) or values (regression)."""
+        """Probabilities (logistic), class probabilities (rows, classes) for softmax, or values (regression)."""
         return transform(self.objective, self.predict_margin(own_table, masks))
 
     def importance_by_party(self) -> dict[str, Importance]:
@@ -180,7 +181,11 @@ class ActiveModel:
                 owner, sid, gain = tree.splits[node]
                 t.splits.add(node=node, owner=owner, split_id=sid, gain=gain)
             for node in sorted(tree.leaves):
-                t.leaves.add(node=node, weight=tree.leaves[node])
+                weight = tree.leaves[node]
+                if isinstance(weight, tuple):
+                    t.leaves.add(node=node, weights=weight)
+                else:
+                    t.leaves.add(node=node, weight=weight)
         msg.own.CopyFrom(self.own.to_proto())
         return msg
 
@@ -188,7 +193,8 @@ class ActiveModel:
     def from_proto(cls, msg: pb.ActivePart) -> ActiveModel:
         _check_version(msg.format_version)
         trees = tuple(TreeNodes({s.node: (s.owner, s.split_id, s.gain) for s in t.splits},
-                                {leaf.node: leaf.weight for leaf in t.leaves}) for t in msg.trees)
+                                {leaf.node: tuple(leaf.weights) if leaf.weights else leaf.weight
+                                 for leaf in t.leaves}) for t in msg.trees)
         return cls(msg.party, Objective(msg.objective), msg.base_margin, tuple(msg.parties), trees,
                    PassiveModel.from_proto(msg.own), SecureBoostParams.from_json(msg.params_json))
 

@@ -13,12 +13,16 @@ from models.secureboost.errors import InvalidParameterError
 MAX_DEPTH_LIMIT = 12
 # Bin indices are stored as uint16 with one extra index reserved for missing values.
 MAX_BINS = 4096
+# Classes share one ciphertext per row (fixed_point.PackingLayout): 16 x ~100-bit slots fit a 2048-bit key.
+MAX_CLASSES = 16
 
 
 class Objective(StrEnum):
-    """Loss functions: logistic for default prediction, squared error for amounts."""
+    """Loss functions: logistic for default prediction, softmax for graded outcomes (classes 0..K-1, 0 = no
+    adverse outcome), squared error for amounts."""
 
     BINARY_LOGISTIC = "binary:logistic"
+    MULTI_SOFTPROB = "multi:softprob"
     SQUARED_ERROR = "reg:squarederror"
 
 
@@ -27,6 +31,7 @@ class Metric(StrEnum):
 
     AUC = "auc"
     LOGLOSS = "logloss"
+    MLOGLOSS = "mlogloss"
     RMSE = "rmse"
 
     @property
@@ -57,6 +62,7 @@ class SecureBoostParams:
     early_stopping_rounds: int = 0
     eval_metric: Metric | None = None
     objective: Objective = Objective.BINARY_LOGISTIC
+    num_class: int = 0
     scale_pos_weight: float = 1.0
     encryption: bool = True
     seed: int = 0
@@ -83,6 +89,14 @@ class SecureBoostParams:
             total = self.goss_top_rate + self.goss_other_rate
             _check(total <= 1.0, "goss_top_rate + goss_other_rate", "<= 1", total)
             _check(self.subsample == 1.0, "subsample", "1.0 when GOSS is on", self.subsample)
+        if self.objective is Objective.MULTI_SOFTPROB:
+            _check(3 <= self.num_class <= MAX_CLASSES, "num_class", f"in [3, {MAX_CLASSES}] for multi:softprob",
+                   self.num_class)
+            _check(self.scale_pos_weight == 1.0, "scale_pos_weight", "1.0 for multi:softprob", self.scale_pos_weight)
+            _check(self.metric is Metric.MLOGLOSS, "eval_metric", "mlogloss for multi:softprob", self.metric)
+        else:
+            _check(self.num_class == 0, "num_class", "0 unless the objective is multi:softprob", self.num_class)
+            _check(self.metric is not Metric.MLOGLOSS, "eval_metric", "auc, logloss or rmse", self.metric)
         if self.objective is Objective.SQUARED_ERROR:
             _check(self.scale_pos_weight == 1.0, "scale_pos_weight", "1.0 for regression", self.scale_pos_weight)
             _check(self.metric is Metric.RMSE, "eval_metric", "rmse for regression", self.metric)
@@ -96,11 +110,18 @@ class SecureBoostParams:
         return self.n_trees * n_rows
 
     @property
+    def outputs(self) -> int:
+        """Margins per row: one, or one per class (multi-output trees: each leaf holds a vector)."""
+        return self.num_class if self.objective is Objective.MULTI_SOFTPROB else 1
+
+    @property
     def metric(self) -> Metric:
-        """The early-stopping metric: the one asked for, else AUC for logistic and RMSE for regression."""
+        """The early-stopping metric: the one asked for, else AUC for logistic, multiclass log loss for
+        softmax and RMSE for regression."""
         if self.eval_metric is not None:
             return self.eval_metric
-        return Metric.AUC if self.objective is Objective.BINARY_LOGISTIC else Metric.RMSE
+        return {Objective.BINARY_LOGISTIC: Metric.AUC, Objective.MULTI_SOFTPROB: Metric.MLOGLOSS,
+                Objective.SQUARED_ERROR: Metric.RMSE}[self.objective]
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no spaces): stored with the model and hashed into lineage."""

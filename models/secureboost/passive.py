@@ -19,6 +19,7 @@ from models.secureboost.cell_plan import CellGroup
 from models.secureboost.cipher import HistogramEvaluator, Vector
 from models.secureboost.errors import InvalidDataError, ProtocolError
 from models.secureboost.fixed_point import PackingLayout
+from models.secureboost.histogram import ColumnHistograms
 from models.secureboost.model import PassiveModel, SplitRule
 from models.secureboost.split_ids import KEY_BYTES, ids_to_bytes
 from models.secureboost.state import PassiveState
@@ -57,7 +58,8 @@ class PassiveTrainer:
 
     def __init__(self, party: str, features: FeatureTable, setup: pb.TrainSetup, evaluator: HistogramEvaluator, *,
                  split_key: bytes | None = None, validation: FeatureTable | None = None,
-                 rng: np.random.Generator | None = None) -> None:
+                 rng: np.random.Generator | None = None, columns: ColumnHistograms | None = None,
+                 allow_insecure_for_tests: bool = False) -> None:
         if setup.format_version != FORMAT_VERSION:
             raise ProtocolError("setup format version", FORMAT_VERSION, setup.format_version)
         if features.n_rows != setup.n_rows:
@@ -81,6 +83,10 @@ class PassiveTrainer:
         self._trees: list[tuple[int, ...]] = []
         self._tree = -1
         self._root_plan: tuple[bytes, list[CellGroup]] | None = None
+        # Histogram accumulation on the party's own cluster (column_workers.py); encrypted vectors only.
+        self._columns = columns if evaluator.joint_cells else None
+        if self._columns is not None:
+            self._columns.setup(setup.public_key, self._binned, allow_insecure_for_tests=allow_insecure_for_tests)
 
     # ---- per tree --------------------------------------------------------------------------------
 
@@ -94,6 +100,8 @@ class PassiveTrainer:
         self._tree = start.tree
         self._layout = PackingLayout.from_proto(start.layout)
         self._vector = vector
+        if self._columns is not None:
+            self._columns.start_tree(vector, self._evaluator.value_bytes)
         self._position = np.full(self._setup.n_rows, -1, dtype=np.int64)
         self._position[sampled] = np.arange(start.n_values, dtype=np.int64)
         features = feature_sample(self._features.n_features, self._setup.colsample_bytree, self._rng)
@@ -115,6 +123,10 @@ class PassiveTrainer:
             positions = self._position[rows]
             keep = positions >= 0
             binned = self._binned[rows[keep]]
+            if self._columns is not None:
+                current[node] = self._columns.build(self._evaluator, positions[keep], rows[keep], binned,
+                                                    self._bin_layout)
+                continue
             cells = self._root_cells(keep, binned) if node == 0 and self._evaluator.joint_cells else None
             current[node] = hist.build(self._evaluator, self._vector, positions[keep], binned, self._bin_layout,
                                        cells)

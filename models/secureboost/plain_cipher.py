@@ -1,7 +1,7 @@
 """Encryption off: the same protocol on plain integers (for tests, and for data the policy lets travel).
 
-Entries are the exact (G, H) integer sums kept as two int64 arrays (sums fit by construction of the
-layout); packing uses the very same `PackingLayout.pack` as the encrypted path, so both give identical
+Entries are the exact (G, H) integer sums kept as two int64 arrays, (entries, classes) for softmax (sums fit
+by construction of the layout); packing uses the very same `PackingLayout.pack` as the encrypted path, so both give identical
 decoded sums and hence identical trees.
 """
 
@@ -21,6 +21,11 @@ PLAIN_SCHEME = "plain"
 PLAIN_CAPACITY_BITS = 2046
 # One serialised row pair: signed, up to 62 gradient bits above 62 hessian bits.
 _PAIR_BYTES = 16
+
+
+def _entry_bytes(layout: PackingLayout) -> int:
+    # A softmax row holds one slot per class; a binary row keeps the fixed 16 bytes.
+    return _PAIR_BYTES if layout.classes == 1 else (layout.entry_bits + 8) // 8
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,12 @@ class PlainEncryptor(GradientEncryptor):
         return b""
 
     def encrypt(self, pairs: Sequence[int]) -> bytes:
-        return b"".join(int(v).to_bytes(_PAIR_BYTES, "big", signed=True) for v in pairs)
+        width = self.value_bytes
+        return b"".join(int(v).to_bytes(width, "big", signed=True) for v in pairs)
+
+    def use_layout(self, layout: PackingLayout) -> None:
+        """Size serialised entries for this tree's layout (softmax rows are wider than a pair)."""
+        self.value_bytes = _entry_bytes(layout)
 
     def decrypt(self, data: bytes, count: int) -> list[int]:
         width = self.packed_bytes
@@ -73,13 +83,17 @@ class PlainEvaluator(HistogramEvaluator):
         return PlainVector(np.asarray(G, dtype=np.int64), np.asarray(H, dtype=np.int64))
 
     def load(self, data: bytes, count: int, layout: PackingLayout) -> PlainVector:
-        if len(data) != count * _PAIR_BYTES:
-            raise ProtocolError("plain vector bytes", count * _PAIR_BYTES, len(data))
-        G = np.empty(count, dtype=np.int64)
-        H = np.empty(count, dtype=np.int64)
-        for i in range(count):
-            G[i], H[i] = layout.unpair(int.from_bytes(data[i * _PAIR_BYTES:(i + 1) * _PAIR_BYTES], "big", signed=True))
-        return PlainVector(G, H)
+        width = _entry_bytes(layout)
+        if len(data) != count * width:
+            raise ProtocolError("plain vector bytes", count * width, len(data))
+        values = [int.from_bytes(data[i * width:(i + 1) * width], "big", signed=True) for i in range(count)]
+        if layout.classes == 1:
+            G = np.empty(count, dtype=np.int64)
+            H = np.empty(count, dtype=np.int64)
+            for i, v in enumerate(values):
+                G[i], H[i] = layout.unpair(v)
+            return PlainVector(G, H)
+        return PlainVector(*_unpack_rows(layout, values))
 
     def concat(self, parts: Sequence[PlainVector]) -> PlainVector:
         if not parts:
@@ -87,12 +101,12 @@ class PlainEvaluator(HistogramEvaluator):
         return PlainVector(np.concatenate([p.G for p in parts]), np.concatenate([p.H for p in parts]))
 
     def size(self, vector: PlainVector) -> int:
-        return int(vector.G.size)
+        return int(vector.G.shape[0])
 
     def bucket_sum(self, vector: PlainVector, positions: np.ndarray, buckets: np.ndarray,
                    n_buckets: int) -> PlainVector:
-        G = np.zeros(n_buckets, dtype=np.int64)
-        H = np.zeros(n_buckets, dtype=np.int64)
+        G = np.zeros((n_buckets, *vector.G.shape[1:]), dtype=np.int64)
+        H = np.zeros((n_buckets, *vector.H.shape[1:]), dtype=np.int64)
         np.add.at(G, buckets, vector.G[positions])
         np.add.at(H, buckets, vector.H[positions])
         return PlainVector(G, H)
@@ -107,19 +121,32 @@ class PlainEvaluator(HistogramEvaluator):
         return PlainVector(a.G - b.G, a.H - b.H)
 
     def segment_cumsum(self, vector: PlainVector, starts: np.ndarray) -> PlainVector:
-        lengths = segment_lengths(starts, vector.G.size)
+        lengths = segment_lengths(starts, vector.G.shape[0])
         return PlainVector(_segment_cumsum(vector.G, starts, lengths), _segment_cumsum(vector.H, starts, lengths))
 
     def pack(self, vector: PlainVector, layout: PackingLayout) -> bytes:
-        pairs = layout.pairs(vector.G, vector.H)
-        width = self.packed_bytes
+        # One slot per pair, a softmax entry's classes side by side: the layout of the encrypted path.
+        pairs = layout.pairs(vector.G.reshape(-1), vector.H.reshape(-1))
+        width, step = self.packed_bytes, layout.entries * layout.classes
         out = bytearray()
-        for i in range(0, len(pairs), layout.slots):
-            out += layout.pack(pairs[i:i + layout.slots]).to_bytes(width, "big", signed=True)
+        for i in range(0, len(pairs), step):
+            out += layout.pack(pairs[i:i + step]).to_bytes(width, "big", signed=True)
         return bytes(out)
 
 
+def _unpack_rows(layout: PackingLayout, values: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax rows, one entry each, into (rows, classes) gradient and hessian arrays."""
+    k = layout.classes
+    G = np.empty((len(values), k), dtype=np.int64)
+    H = np.empty((len(values), k), dtype=np.int64)
+    for i, v in enumerate(values):
+        for c, slot in enumerate(layout.unpack(v, k)):
+            G[i, c], H[i, c] = layout.unpair(slot)
+    return G, H
+
+
 def _segment_cumsum(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    total = np.cumsum(x, dtype=np.int64)
-    before = np.where(starts > 0, total[np.maximum(starts - 1, 0)], 0)
-    return total - np.repeat(before, lengths)
+    total = np.cumsum(x, axis=0, dtype=np.int64)
+    shape = (-1,) + (1,) * (x.ndim - 1)
+    before = np.where((starts > 0).reshape(shape), total[np.maximum(starts - 1, 0)], 0)
+    return total - np.repeat(before, lengths, axis=0)

@@ -22,6 +22,7 @@ from models.secureboost.checkpoint import Checkpoint, decode, encode, fingerprin
 from models.secureboost.cipher import GradientEncryptor
 from models.secureboost.errors import ProtocolError
 from models.secureboost.fixed_point import PackingLayout
+from models.secureboost.histogram import ColumnHistograms
 from models.secureboost.model import ActiveModel, PassiveModel
 from models.secureboost.params import SecureBoostParams
 from models.secureboost.passive import PassiveTrainer
@@ -138,15 +139,18 @@ def run_active(channel: Channel, passives: Sequence[str], *, params: SecureBoost
 def run_passive(channel: Channel, active: str, *, features: FeatureTable, validation: FeatureTable | None = None,
                 allow_plaintext: bool = False, split_key: bytes | None = None,
                 allow_insecure_for_tests: bool = False, timeout: float = DEFAULT_TIMEOUT,
-                resume: bytes | None = None, on_checkpoint: OnCheckpoint | None = None) -> PassiveModel:
+                columns: ColumnHistograms | None = None, resume: bytes | None = None,
+                on_checkpoint: OnCheckpoint | None = None) -> PassiveModel:
     """Train as a passive party: answer the active party until its last verdict; returns this party's part.
 
     `allow_plaintext` is this party's own policy: without it a request for plain gradients is refused.
+    `columns` runs the histogram accumulation on the party's own cluster (column_workers.py), same result.
     `on_checkpoint` and `resume` work as in `run_active`.
     """
     setup = channel.recv(active, Tags.SETUP, pb.TrainSetup, timeout)
     evaluator = evaluator_for(setup, allow_plaintext=allow_plaintext, allow_insecure_for_tests=allow_insecure_for_tests)
-    trainer = PassiveTrainer(channel.me, features, setup, evaluator, split_key=split_key, validation=validation)
+    trainer = PassiveTrainer(channel.me, features, setup, evaluator, split_key=split_key, validation=validation,
+                             columns=columns, allow_insecure_for_tests=allow_insecure_for_tests)
     mark = setup_fingerprint(setup)
     first = 0
     if resume is not None:

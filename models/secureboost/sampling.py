@@ -25,12 +25,14 @@ class RowSample:
 
 
 def sample_rows(params: SecureBoostParams, g: np.ndarray, h: np.ndarray, rng: np.random.Generator) -> RowSample:
-    """Apply subsample or GOSS to one tree's gradients."""
-    n = g.size
+    """Apply subsample or GOSS to one tree's gradients ((rows, classes) for softmax: GOSS ranks rows by the
+    L1 norm of their gradient vector)."""
+    n = g.shape[0]
     if params.goss:
         top = int(np.ceil(params.goss_top_rate * n))
         other = int(np.ceil(params.goss_other_rate * n))
-        order = np.argsort(-np.abs(g), kind="stable")
+        size = np.abs(g) if g.ndim == 1 else np.abs(g).sum(axis=1)
+        order = np.argsort(-size, kind="stable")
         keep = np.zeros(n, dtype=bool)
         keep[order[:top]] = True
         rest = order[top:]
@@ -38,10 +40,12 @@ def sample_rows(params: SecureBoostParams, g: np.ndarray, h: np.ndarray, rng: np
         scale = np.zeros(n)
         scale[order[:top]] = 1.0
         scale[chosen] = (1.0 - params.goss_top_rate) / params.goss_other_rate
+        scale = scale if g.ndim == 1 else scale[:, None]
         return RowSample(np.ones(n, dtype=bool), g * scale, h * scale)
     if params.subsample < 1.0:
         in_vector = rng.random(n) < params.subsample
         if not in_vector.any():
             in_vector[rng.integers(n)] = True
-        return RowSample(in_vector, np.where(in_vector, g, 0.0), np.where(in_vector, h, 0.0))
+        mask = in_vector if g.ndim == 1 else in_vector[:, None]
+        return RowSample(in_vector, np.where(mask, g, 0.0), np.where(mask, h, 0.0))
     return RowSample(np.ones(n, dtype=bool), g, h)

@@ -2,7 +2,9 @@
 
 Each source node returns, for every tree and enterprise, the leaves its own splits allow (never a value or
 a threshold); the platform ANDs them with its own, reads the single leaf left, and turns the margin into a
-probability of default, a score (PDO scaling), a grade and reason codes (data categories).
+probability of default, a score (PDO scaling), a grade and reason codes (data categories). A softmax model
+reports 1 - P(class 0) (class 0 = no adverse outcome) and a regression model its value clipped to [0, 1]
+(models.secureboost.objective.adverse_probability); the score is the scale's points for those odds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from federation.proto import scoring_pb2
 from models.scorecard.params import ScorecardParams
 from models.secureboost import ActiveModel, FeatureTable
 from models.secureboost.mask_plan import MaskCombiner
+from models.secureboost.objective import adverse_probability, transform
+from models.secureboost.params import Objective
 from platform_node.scoring.fanout import FanOutScorer
 from platform_node.scoring.scorer import (
     FailureCode,
@@ -30,6 +34,9 @@ from platform_node.scoring.scorer import (
 from platform_node.scoring.source_fanout import FanOut, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
 from tables.features import FeatureIndex
+
+# Odds of a probability of exactly 0 or 1 are infinite: the score uses the odds of a clipped probability.
+_PD_FLOOR = 1e-9
 
 
 class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
@@ -83,14 +90,21 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
         own_table = FeatureTable(own.names, own.values)
         combined = self._combiner.combine(own_table, {p: r.masks for p, r in replies.items()})
         margin, contributions = combined.margin, combined.contributions
+        binary = self.model.objective is Objective.BINARY_LOGISTIC
+        adverse = None if binary else adverse_probability(self.model.objective, transform(self.model.objective, margin))
         results: list[ScoreResult] = []
         for i, cid in enumerate(ids):
             if not known[i]:
                 results.append(ScoreFailure(cid, FailureCode.UNKNOWN_ENTERPRISE,
                                             "no party of the federation holds data on this enterprise"))
                 continue
-            pd = 1.0 / (1.0 + math.exp(-margin[i]))
-            score = int(round(self._scale.score(-float(margin[i]))))
+            if adverse is None:
+                pd = 1.0 / (1.0 + math.exp(-margin[i]))
+                score = int(round(self._scale.score(-float(margin[i]))))
+            else:
+                pd = float(adverse[i])
+                odds = min(max(pd, _PD_FLOOR), 1.0 - _PD_FLOOR)
+                score = int(round(self._scale.score(math.log((1.0 - odds) / odds))))
             ranked = sorted(((contributions[p][i], p) for p in contributions), reverse=True)
             reasons = []
             for value, party in ranked:

@@ -41,6 +41,9 @@ from models.secureboost import (
     Validation,
     run_active,
 )
+from models.secureboost.metrics import mlogloss, rmse
+from models.secureboost.objective import adverse_probability
+from models.secureboost.params import Objective
 from models.splits import holdout_split
 from platform_node.federation_view import EVALUATION_FILE
 from tables import LoadedTable
@@ -52,15 +55,13 @@ log = logging.getLogger("xyd.platform.secureboost")
 _POOL_NICENESS = 10
 
 def _secret_key(key: KeyChoice, policy: NodePolicy):
-    """The job's fresh key. `short_exponent_bits` (absent by default) is the job owner's explicit opt-in to
-    short obfuscator exponents: about 5x cheaper encryption, resting on a short-exponent assumption beyond
-    the scheme's own (docs/protocols/he.md); the [train] table, and so the model's lineage, records it.
+    """The job's fresh key: the scheme's secure defaults (docs/protocols/he.md 0) unless [train] asks for a
+    larger key or longer obfuscator exponents; the [train] table, and so the model's lineage, records it.
     Keys below production sizes are admitted only when this node's own config allows them."""
     choice: dict[str, Any] = {"key_bits": key.key_bits,
                               "allow_insecure_for_tests": policy.allow_insecure_keys_for_tests}
-    if key.short_exponent_bits is not None:
-        choice |= {"exponent_bits": key.short_exponent_bits, "allow_short_exponents": True}
-        log.warning("short obfuscator exponents opted in", extra={"bits": key.short_exponent_bits})
+    if key.exponent_bits is not None:
+        choice["exponent_bits"] = key.exponent_bits
     try:
         if key.scheme == "paillier":
             return PaillierKeypair.generate(PaillierParams(**choice)).secret
@@ -134,12 +135,14 @@ def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy
         seconds = time.monotonic() - started
         masks_train = {p: channel.recv(p, tag.MASKS_TRAIN, pb.LeafMasks, timeout) for p in passives}
         masks_holdout = {p: channel.recv(p, tag.MASKS_HOLDOUT, pb.LeafMasks, timeout) for p in passives}
-        p_train = model.predict(own_train, masks_train)
-        metrics: dict[str, Any] = {"auc_train": round(auc(y_train, p_train), 5)}
-        if len(holdout_ids) and len(np.unique(y_holdout)) == 2:
+        metrics: dict[str, Any] = _scores(params, y_train, model.predict(own_train, masks_train), "train")
+        if len(holdout_ids) and len(np.unique(y_holdout)) >= 2:
             p_holdout = model.predict(own_holdout, masks_holdout)
-            metrics.update(auc_holdout=round(auc(y_holdout, p_holdout), 5), ks_holdout=round(ks(y_holdout, p_holdout), 5))
-            write_evaluation(ctx.work_dir, y_holdout, p_holdout, metrics)
+            metrics.update(_scores(params, y_holdout, p_holdout, "holdout"))
+            adverse = (y_holdout > 0).astype(np.float64)
+            if params.objective is not Objective.SQUARED_ERROR and len(np.unique(adverse)) == 2:
+                # the console's curves rank the adverse outcome's probability, what online scoring reports
+                write_evaluation(ctx.work_dir, adverse, adverse_probability(params.objective, p_holdout), metrics)
         (ctx.work_dir / SECUREBOOST_ACTIVE_PART).write_bytes(model.to_bytes())
         (ctx.work_dir / "secureboost-metrics.json").write_text(json.dumps(metrics))
         importance = {p: {"splits": imp.splits, "gain": round(imp.gain, 4)}
@@ -172,6 +175,8 @@ def make_evaluate_handler(table: LoadedTable, label_column: str, policy: NodePol
         passives, settings, base = _settings(ctx)
         channel = ctx.channel.scoped(tag.scope(Stage.EVALUATE))
         rounds = passives if job.evaluate.contributions else []
+        if rounds and base.objective is Objective.SQUARED_ERROR:
+            rounds = []  # contributions compare holdout AUC: a regression model reports none
         for peer in passives:
             channel.send(peer, tag.CONTRIBUTION_PLAN, alignment_pb2.ContributionPlan(excluded=rounds))
         if not rounds:
@@ -216,6 +221,22 @@ def _pool_factory(settings: TrainSettings, policy: NodePolicy):
     return open_pool
 
 
+def _scores(params: SecureBoostParams, labels: np.ndarray, outputs: np.ndarray, rows: str) -> dict[str, float]:
+    """Training-report figures: RMSE for regression; AUC (and KS on holdout rows) of the adverse outcome's
+    probability, what online scoring reports, plus the multiclass log loss for softmax."""
+    if params.objective is Objective.SQUARED_ERROR:
+        return {f"rmse_{rows}": round(rmse(labels, outputs), 5)}
+    adverse, pd = labels > 0, adverse_probability(params.objective, outputs)
+    if len(np.unique(adverse)) < 2:
+        return {}
+    out = {f"auc_{rows}": round(auc(adverse, pd), 5)}
+    if rows == "holdout":
+        out["ks_holdout"] = round(ks(adverse, pd), 5)
+    if params.objective is Objective.MULTI_SOFTPROB:
+        out[f"mlogloss_{rows}"] = round(mlogloss(labels, outputs), 5)
+    return out
+
+
 def _round_auc(pool_of, channel, name: str, passives: Sequence[str], params: SecureBoostParams,
                y_train, y_holdout, own_train: FeatureTable, own_holdout: FeatureTable, timeout: float) -> float:
     scoped = channel.scoped(name)
@@ -227,7 +248,7 @@ def _round_auc(pool_of, channel, name: str, passives: Sequence[str], params: Sec
     else:
         model = run_active(scoped, passives, params=params, labels=y_train, features=own_train, timeout=timeout)
     masks = {p: scoped.recv(p, tag.MASKS_HOLDOUT, pb.LeafMasks, timeout) for p in passives}
-    return auc(y_holdout, model.predict(own_holdout, masks))
+    return auc(y_holdout > 0, adverse_probability(params.objective, model.predict(own_holdout, masks)))
 
 
 def make_publish_handler(part_file: str = SECUREBOOST_ACTIVE_PART):

@@ -23,14 +23,16 @@ from tables.features import feature_matrix
 class Baseline:
     name: str
     features: int
+    trees: int
     auc_holdout: float
     ks_holdout: float
 
 
 def plaintext_baselines(platform: tuple[Path, Path], units: Mapping[str, tuple[Path, Path]], *, label: str,
                         n_trees: int, max_depth: int, learning_rate: float, bins: int, holdout: float = 0.2,
-                        seed: int = 0) -> list[Baseline]:
-    """XGBoost (hist) on the platform's rows: each unit alone, the platform alone, and everything joined."""
+                        seed: int = 0, early_stopping_rounds: int = 0) -> list[Baseline]:
+    """XGBoost (hist) on the platform's rows: each unit alone, the platform alone, and everything joined;
+    with `early_stopping_rounds` each stops on the holdout AUC, as the federated job does."""
     platform_table = load_table(*platform)
     ids = sorted(str(i) for i in platform_table.ids)
     train_ids, holdout_ids = holdout_split(ids, holdout, seed)
@@ -44,12 +46,15 @@ def plaintext_baselines(platform: tuple[Path, Path], units: Mapping[str, tuple[P
     rows_holdout = np.array([position[c] for c in holdout_ids])
 
     def fit(name: str, values: np.ndarray) -> Baseline:
+        stop = {"early_stopping_rounds": early_stopping_rounds, "eval_metric": "auc"} if early_stopping_rounds else {}
         model = xgb.XGBClassifier(n_estimators=n_trees, max_depth=max_depth, learning_rate=learning_rate,
                                   max_bin=bins, tree_method="hist", reg_lambda=1.0, min_child_weight=1.0,
-                                  n_jobs=1, random_state=seed)
-        model.fit(values[rows_train], y_train)
-        scores = model.predict_proba(values[rows_holdout])[:, 1]
-        return Baseline(name, values.shape[1], round(auc(y_holdout, scores), 4), round(ks(y_holdout, scores), 4))
+                                  n_jobs=1, random_state=seed, **stop)
+        model.fit(values[rows_train], y_train,
+                  **({"eval_set": [(values[rows_holdout], y_holdout)], "verbose": False} if stop else {}))
+        trees = model.best_iteration + 1 if stop else n_trees
+        scores = model.predict_proba(values[rows_holdout], iteration_range=(0, trees))[:, 1]
+        return Baseline(name, values.shape[1], trees, round(auc(y_holdout, scores), 4), round(ks(y_holdout, scores), 4))
 
     results = [fit(f"{name} only", block.values) for name, block in blocks.items()]
     results.append(fit("all joined (centralised)", np.column_stack([b.values for b in blocks.values()])))

@@ -15,9 +15,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def register_demo(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="run the end-to-end federation on loopback")
-    demo.add_argument("--enterprises", type=int, default=3000)
+    demo.add_argument("--enterprises", type=int, default=20_000)
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--trees", type=int, default=8, help="SecureBoost trees")
+    demo.add_argument("--trees", type=int, default=60, help="most SecureBoost trees (early stopping ends sooner)")
     demo.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus size (2048 or more)")
     demo.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="comma-separated source units")
     demo.add_argument("--state-dir", default=None, help="keep state (PKI, data, logs) in this folder")

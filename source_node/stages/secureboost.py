@@ -16,12 +16,15 @@ from federation.tasks import TaskContext, TaskFailed
 from jobspec import Stage, StageParams
 from jobspec import tags as tag
 from models.secureboost import FeatureTable, PassiveModel, run_passive
+from source_node.compute import ComputeSettings, column_histograms
 from tables import LoadedTable
 from tables.features import feature_matrix
 
 
-def make_train_handler(table: LoadedTable, policy: NodePolicy):
-    """The `train` stage as a passive party."""
+def make_train_handler(table: LoadedTable, policy: NodePolicy, compute: ComputeSettings | None = None):
+    """The `train` stage as a passive party; histograms on the node's Ray cluster with `[compute] backend =
+    "ray"` (source_node/compute.py)."""
+    compute = compute or ComputeSettings()
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
         job = StageParams.parse(ctx.params)
@@ -37,11 +40,13 @@ def make_train_handler(table: LoadedTable, policy: NodePolicy):
         boost = settings.secureboost
         early = boost is not None and boost.early_stopping_rounds > 0 and holdout.n_rows > 0
         ctx.progress(f"passive party: {len(own.names)} features over {len(inter)} shared rows", 0.0)
-        model = run_passive(channel, active, features=train, validation=holdout if early else None,
-                            allow_plaintext=policy.allow_plaintext_training,
-                            allow_insecure_for_tests=policy.allow_insecure_keys_for_tests, timeout=timeout,
-                            resume=ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None,
-                            on_checkpoint=ctx.checkpoints.save)
+        with column_histograms(compute) as columns:
+            model = run_passive(channel, active, features=train, validation=holdout if early else None,
+                                allow_plaintext=policy.allow_plaintext_training,
+                                allow_insecure_for_tests=policy.allow_insecure_keys_for_tests, timeout=timeout,
+                                columns=columns,
+                                resume=ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None,
+                                on_checkpoint=ctx.checkpoints.save)
         channel.send(active, tag.MASKS_TRAIN, model.leaf_masks(train))
         channel.send(active, tag.MASKS_HOLDOUT, model.leaf_masks(holdout))
         (ctx.work_dir / "secureboost-passive.bin").write_bytes(model.to_bytes())

@@ -54,11 +54,9 @@ def test_ou_large_batches_with_repeats_decrypt_and_never_repeat_a_ciphertext(ou_
 def test_short_exponent_obfuscators_from_the_os_rng_encrypt_zero(scheme_name: str) -> None:
     # The production path draws a whole batch of exponents with one read of the OS CSPRNG.
     if scheme_name == "paillier":
-        keys = PaillierKeypair.generate(PaillierParams(key_bits=1024, exponent_bits=160, allow_insecure_for_tests=True,
-                                                       allow_short_exponents=True))
+        keys = PaillierKeypair.generate(PaillierParams(key_bits=1024, exponent_bits=160, allow_insecure_for_tests=True))
     else:
-        keys = OUKeypair.generate(OUParams(key_bits=1026, exponent_bits=160, allow_insecure_for_tests=True,
-                                           allow_short_exponents=True), random.Random(8))
+        keys = OUKeypair.generate(OUParams(key_bits=1026, exponent_bits=160, allow_insecure_for_tests=True), random.Random(8))
     batch = keys.secret.obfuscator_source(window_bits=6).generator().generate(64, secrets.SystemRandom())
     assert len(set(batch.values)) == 64
     assert keys.secret.decrypt_raw(batch.values) == [0] * 64

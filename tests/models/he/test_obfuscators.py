@@ -94,10 +94,18 @@ def test_source_round_trips_through_bytes(paillier_keys) -> None:
 def test_secret_and_public_sources_use_the_configured_exponent_length(paillier_keys) -> None:
     secret_source = paillier_keys.secret.obfuscator_source()
     public_source = paillier_keys.public.obfuscator_source()
-    assert public_source.exponent_bits == 512
-    assert secret_source.crt is not None and public_source.crt is None
-    assert secret_source.crt_orders == (int(paillier_keys.secret.p) - 1, int(paillier_keys.secret.q) - 1)
+    assert public_source.exponent_bits == secret_source.exponent_bits == 160  # 2 x 80 for a test-size key
+    assert secret_source.crt is not None and public_source.crt is None and secret_source.crt_orders is None
     assert secret_source.modulus == public_source.modulus == int(paillier_keys.public.nsquare)
+
+
+def test_half_length_exponents_make_the_key_owner_draw_uniform_exponents_per_crt_half() -> None:
+    keys = PaillierKeypair.generate(PaillierParams(key_bits=1024, exponent_bits=512, allow_insecure_for_tests=True))
+    source = keys.secret.obfuscator_source(window_bits=6)
+    assert source.crt_orders == (int(keys.secret.p) - 1, int(keys.secret.q) - 1)
+    layout = PackingLayout.scalar(FixedPointCodec(0, 1.0), keys.public.plaintext_bits)
+    batch = source.generator().generate(3, random.Random(3))
+    assert Decryptor(keys.secret).decrypt_integers(CipherVector(keys.public, batch.values, layout, bound=0)) == [0] * 3
 
 
 @pytest.mark.parametrize("holder", ["secret", "public"])
@@ -123,15 +131,14 @@ def test_public_and_secret_key_holders_produce_compatible_ciphertexts(paillier_k
 
 
 @pytest.mark.parametrize("scheme_name", ["paillier", "ou"])
-def test_opt_in_short_exponents_give_base_to_one_short_exponent_and_decrypt(scheme_name: str) -> None:
-    # The key holder with short exponents computes base^a mod N with one a: by CRT for Paillier (two
+def test_default_short_exponents_give_base_to_one_short_exponent_and_decrypt(scheme_name: str) -> None:
+    # The key holder with short exponents (the default) computes base^a mod N with one a: by CRT for Paillier (two
     # 2048-bit halves), directly modulo n for OU (its halves are small, one product is cheaper than two).
     if scheme_name == "paillier":
-        params = PaillierParams(key_bits=1024, exponent_bits=160, allow_insecure_for_tests=True,
-                                allow_short_exponents=True)
+        params = PaillierParams(key_bits=1024, exponent_bits=160, allow_insecure_for_tests=True)
         keys = PaillierKeypair.generate(params)
     else:
-        params = OUParams(key_bits=1026, exponent_bits=160, allow_insecure_for_tests=True, allow_short_exponents=True)
+        params = OUParams(key_bits=1026, exponent_bits=160, allow_insecure_for_tests=True)
         keys = OUKeypair.generate(params, random.Random(4))
     source = keys.secret.obfuscator_source(window_bits=6)
     assert (source.crt is not None) == (scheme_name == "paillier")

@@ -16,12 +16,22 @@ def test_paillier_params_refuse_small_keys_without_the_test_flag() -> None:
         PaillierParams(key_bits=256, allow_insecure_for_tests=True)
 
 
-def test_paillier_exponent_defaults_to_half_the_modulus_and_refuses_shorter() -> None:
-    assert PaillierParams().exponent_bits == 1024
-    assert PaillierParams(key_bits=3072).exponent_bits == 1536
-    with pytest.raises(InsecureParametersError):
-        PaillierParams(key_bits=2048, exponent_bits=256)
+def test_exponents_default_to_twice_the_security_strength_and_refuse_shorter() -> None:
+    for params_type in (PaillierParams, OUParams):
+        assert params_type().exponent_bits == 256 and params_type().short_exponents
+        assert params_type(key_bits=2048).exponent_bits == 224
+        with pytest.raises(InsecureParametersError, match="exponent_bits"):
+            params_type(key_bits=2048, exponent_bits=223)
+        with pytest.raises(InsecureParametersError, match="exponent_bits"):
+            params_type(exponent_bits=255)
+        # Half-length exponents (and longer) switch the key owner to exactly uniform CRT exponents.
+        assert not params_type(key_bits=2048, exponent_bits=1024).short_exponents
     assert PaillierParams(key_bits=2048, exponent_bits=2048).exponent_bits == 2048
+
+
+def test_defaults_give_128_bit_security() -> None:
+    for params_type in (PaillierParams, OUParams):
+        assert params_type().key_bits == 3072 and params_type().security_bits == 128
 
 
 def test_params_are_frozen() -> None:
@@ -31,7 +41,8 @@ def test_params_are_frozen() -> None:
 
 
 def test_ou_params_split_the_modulus_in_thirds() -> None:
-    assert OUParams().prime_bits == 683  # rounded up: n = p^2 q never falls below 2048 bits
+    assert OUParams().prime_bits == 1024
+    assert OUParams(key_bits=2048).prime_bits == 683  # rounded up: n = p^2 q never falls below 2048 bits
     with pytest.raises(InsecureParametersError):
         OUParams(key_bits=1536)
 
@@ -40,7 +51,7 @@ def test_security_strength_follows_the_nist_table() -> None:
     assert factoring_security_bits(2048) == 112
     assert factoring_security_bits(3072) == 128
     assert factoring_security_bits(4096) == 128
-    assert PaillierParams().security_bits == 112
+    assert PaillierParams(key_bits=2048).security_bits == 112
 
 
 def test_ckks_default_parameters_are_accepted() -> None:
@@ -71,14 +82,3 @@ def test_ckks_parameters_beyond_the_security_table_are_refused(
 def test_ckks_inconsistent_scale_is_refused(coeff_bits: tuple[int, ...], scale_bits: int) -> None:
     with pytest.raises(ValueError):
         CkksParams(poly_degree=8192, coeff_bits=coeff_bits, scale_bits=scale_bits)
-
-
-def test_short_exponents_need_the_explicit_opt_in_and_stop_at_twice_the_security_strength() -> None:
-    for params_type in (PaillierParams, OUParams):
-        assert not params_type().allow_short_exponents and not params_type().short_exponents
-        with pytest.raises(InsecureParametersError, match="allow_short_exponents"):
-            params_type(key_bits=2048, exponent_bits=224)
-        short = params_type(key_bits=2048, exponent_bits=224, allow_short_exponents=True)
-        assert short.short_exponents
-        with pytest.raises(InsecureParametersError):
-            params_type(key_bits=2048, exponent_bits=223, allow_short_exponents=True)

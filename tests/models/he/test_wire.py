@@ -56,9 +56,12 @@ def test_vectors_for_another_key_or_of_the_wrong_width_are_refused(scheme, paill
         cipher_vector_from_message(message, keys.public)
 
 
-def test_a_key_owners_short_exponent_opt_in_does_not_travel_to_receivers() -> None:
-    params = PaillierParams(key_bits=1024, exponent_bits=160, allow_insecure_for_tests=True, allow_short_exponents=True)
+def test_the_key_owners_exponent_length_travels_with_the_key_and_is_checked() -> None:
+    params = PaillierParams(key_bits=1024, exponent_bits=200, allow_insecure_for_tests=True)
     keys = PaillierKeypair.generate(params)
-    received = public_key_from_message(public_key_to_message(keys.public), allow_insecure_for_tests=True)
-    assert received == keys.public
-    assert received.params.exponent_bits == 512 and not received.params.short_exponents
+    message = public_key_to_message(keys.public)
+    received = public_key_from_message(message, allow_insecure_for_tests=True)
+    assert received == keys.public and received.params.exponent_bits == 200
+    message.paillier.exponent_bits = 100  # below 2 x 80: a receiver refuses to re-randomise that weakly
+    with pytest.raises(InsecureParametersError):
+        public_key_from_message(message, allow_insecure_for_tests=True)

@@ -57,7 +57,8 @@ def predict_by_traversal(active: ActiveModel, passives: dict[str, PassiveModel],
     """Reference prediction with every part in one place: walk each tree row by row (tests only)."""
     rules = {active.party: active.own.rules, **{p: m.rules for p, m in passives.items()}}
     n = next(iter(tables.values())).n_rows
-    margin = np.full(n, active.base_margin)
+    outputs = active.params.outputs
+    margin = np.full(n if outputs == 1 else (n, outputs), active.base_margin)
     for tree in active.trees:
         for i in range(n):
             node = 0
@@ -67,7 +68,7 @@ def predict_by_traversal(active: ActiveModel, passives: dict[str, PassiveModel],
                 x = tables[owner].column(rule.feature)[i]
                 go_left = rule.missing_left if np.isnan(x) else x < rule.threshold
                 node = left(node) if go_left else right(node)
-            margin[i] += tree.leaves[node]
+            margin[i] += np.asarray(tree.leaves[node])
     return margin
 
 

@@ -97,6 +97,22 @@ def test_resuming_after_any_tree_gives_the_uninterrupted_model(options: dict) ->
         _same_parts(parts, reference_parts)
 
 
+@pytest.mark.parametrize("objective", [{"objective": "multi:softprob", "num_class": 3},
+                                       {"objective": "reg:squarederror"}])
+def test_resuming_softmax_and_regression_gives_the_uninterrupted_model(objective: dict) -> None:
+    """Vector leaves and one margin per class survive the checkpoint bit for bit."""
+    y, own, passives = synthetic(500, seed=4)
+    if objective.get("num_class"):
+        y = y + (own.values[:, 1] > 0.5)  # three classes: 0, 1, 2
+    params = SecureBoostParams(n_trees=3, max_depth=2, bins=8, encryption=False, seed=5, **objective)
+    reference, reference_parts, _ = _train(params, y, own, passives)
+    assert reference is not None
+    _, _, partial = _train(params, y, own, passives, stop_after=2)
+    resumed, parts, _ = _train(params, y, own, passives, resume={p: s[2] for p, s in partial.items()})
+    assert resumed is not None and resumed.to_bytes() == reference.to_bytes()
+    _same_parts(parts, reference_parts)
+
+
 def test_resuming_with_early_stopping_keeps_the_validation_state() -> None:
     y, own, passives = synthetic(800, seed=5)
     yv, own_v, passives_v = synthetic(300, seed=6)

@@ -1,5 +1,6 @@
-"""The SecureBoost job's key: full-length obfuscator exponents unless [train] opts in to short ones; test-size
-keys only when the platform's own config allows them, never because the job file asks."""
+"""The SecureBoost job's key: 128-bit defaults (3072 bits, exponents of twice the security strength), longer
+exponents on request; test-size keys only when the platform's own config allows them, never because the job
+file asks."""
 
 from __future__ import annotations
 
@@ -13,23 +14,26 @@ from platform_node.stages.secureboost import _secret_key
 TESTS = NodePolicy(allow_insecure_keys_for_tests=True)
 
 
-def test_the_default_key_uses_full_length_exponents() -> None:
+def test_the_default_key_has_128_bit_security() -> None:
+    assert KeyChoice() == TrainSettings.parse({"algorithm": "secureboost"}).key
+    assert KeyChoice().key_bits == 3072 and KeyChoice().exponent_bits is None
     secret = _secret_key(KeyChoice(scheme="paillier", key_bits=1024), TESTS)
-    assert not secret.public.params.short_exponents
+    assert secret.public.params.exponent_bits == 160  # twice the 80 bits of a test-size key
 
 
 @pytest.mark.parametrize("scheme", ["paillier", "ou"])
-def test_short_exponents_are_an_explicit_job_setting(scheme: str, caplog: pytest.LogCaptureFixture) -> None:
-    train = TrainSettings.parse({"algorithm": "secureboost", "scheme": scheme, "key_bits": 1024,
-                                 "short_exponent_bits": 160})
+def test_longer_exponents_are_a_job_setting(scheme: str) -> None:
+    train = TrainSettings.parse({"algorithm": "secureboost", "scheme": scheme, "key_bits": 1026,
+                                 "exponent_bits": 513})
     secret = _secret_key(train.key, TESTS)
-    assert secret.public.params.short_exponents and secret.public.params.exponent_bits == 160
-    assert "short obfuscator exponents opted in" in caplog.text
+    assert not secret.public.params.short_exponents and secret.public.params.exponent_bits == 513
 
 
 def test_exponents_below_twice_the_security_level_are_refused() -> None:
     with pytest.raises(TaskFailed, match="exponent_bits"):
-        _secret_key(KeyChoice(scheme="paillier", key_bits=1024, short_exponent_bits=64), TESTS)
+        _secret_key(KeyChoice(scheme="paillier", key_bits=1024, exponent_bits=159), TESTS)
+    with pytest.raises(SettingsError, match="short_exponent_bits"):
+        TrainSettings.parse({"algorithm": "secureboost", "short_exponent_bits": 224})
 
 
 def test_test_size_keys_need_the_nodes_own_policy() -> None:
