@@ -9,7 +9,17 @@ from fastapi import FastAPI
 
 from platform_node.api.errors import install_error_handlers
 from platform_node.api.request_gate import RequestGate
-from platform_node.api.routers import admin, alerts, compliance, models, reports, scores, uses
+from platform_node.api.routers import (
+    admin,
+    alerts,
+    compliance,
+    enterprise,
+    enterprise_accounts,
+    models,
+    reports,
+    scores,
+    uses,
+)
 from platform_node.api.services import PlatformServices
 
 API_VERSION = "1.0.0"
@@ -30,6 +40,22 @@ of another institution given as the `after` cursor is ignored like one that does
 The key is checked before the request's body is read: without a valid key every `/v1/` route (except
 `/v1/health`, and unknown routes included) answers `401` whatever the body, so a malformed body without a
 key is `401`, never `422`.
+
+## Enterprises
+Enterprises hold no API key. One signs up (`POST /v1/enterprise-accounts`) with an identity proof: a
+statement naming this platform, its credit code, its signatory and the Ed25519 key it wants bound, signed by
+its identity credential (with the local provider, an enterprise certificate of the configured CA; a city plugs
+in its own provider) and by that key. The platform stores the public key only. From then on every request
+under `/v1/enterprise/` is signed with that key:
+`Authorization: XYD-Enterprise credit_code=<code>,key_id=<16 hex>,timestamp=<unix s>,nonce=<32 hex>,signature=<base64>`
+and `XYD-Content-SHA256: <hex SHA-256 of the body>`. The Ed25519 signature covers
+`"xyd/enterprise/http-request/v1" || 0x00 ||` the RFC 8785 JSON of `{method, path, query, content_sha256,
+credit_code, key_id, timestamp, nonce}`. It is checked before the body is read (same failed-authentication
+limits, per address and per credit code and key); a timestamp more than 60 s off is `401 STALE_REQUEST`, a
+nonce seen before is `401 REPLAYED_REQUEST`, a body that is not the signed one `401 BODY_DIGEST_MISMATCH`.
+The `xyd enterprise` CLI creates the key on the enterprise's side and signs for it. A lost key is replaced
+through `POST /v1/enterprise-accounts/recovery` (a fresh identity proof; earlier keys are revoked from a stated
+time); a key is rotated with `POST /v1/enterprise/keys/rotation`, signed by the current key.
 
 ## Limits
 Heads, body sizes and failed authentications are enforced before the server reads a request's body. The
@@ -139,6 +165,8 @@ TAGS = [
     {"name": "uses", "description": "Own data-use records, feedback, receipts, on-demand re-scoring."},
     {"name": "alerts", "description": "Risk alerts and webhooks."},
     {"name": "public information", "description": "Public-information reports and subscriptions."},
+    {"name": "enterprise accounts", "description": "Enterprises sign up and recover through an identity provider."},
+    {"name": "enterprise", "description": "The enterprise's own side: account, keys (requests signed by its key)."},
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
     {"name": "admin", "description": "Onboarding, agreements, limits, periodic jobs (admin role)."},
     {"name": "health", "description": "Liveness."},
@@ -162,7 +190,7 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestGate)
-    for module in (scores, models, uses, alerts, reports, compliance, admin):
+    for module in (scores, models, uses, alerts, reports, enterprise_accounts, enterprise, compliance, admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness")

@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consent.audit import NoteError
+from consent.authorisation import WireFormatError
+from consent.enterprise import IdentityNotProven
 from errors import (
     AlreadyExists,
     Conflict,
@@ -29,6 +31,13 @@ from errors import (
     Refused,
     Unavailable,
     XydError,
+)
+from platform_node.enterprises import (
+    EnterpriseAlreadySignedUp,
+    EnterpriseSuspended,
+    EnterpriseUnauthenticated,
+    KeyChangeRefused,
+    UnknownEnterpriseAccount,
 )
 from platform_node.institutions.errors import (
     DuplicateInstitution,
@@ -112,6 +121,14 @@ _CATALOGUE: list[tuple[type[Exception], int, str, str | None]] = [
     (InvalidInstitution, 422, "INVALID_INSTITUTION", None),
     (WebhookTargetRefused, 422, "INVALID_WEBHOOK", None),
     (NoteError, 422, "INVALID_AUDIT_QUERY", None),
+    (IdentityNotProven, 401, "IDENTITY_NOT_PROVEN", "the identity proof was not accepted"),
+    (EnterpriseSuspended, 403, "ENTERPRISE_SUSPENDED", "this enterprise account is suspended"),
+    (EnterpriseAlreadySignedUp, 409, "ALREADY_SIGNED_UP",
+     "this enterprise has an account already; recover its key instead"),
+    (UnknownEnterpriseAccount, 404, "NO_ACCOUNT", "this enterprise has no account; sign up first"),
+    (KeyChangeRefused, 422, "KEY_CHANGE_REFUSED",
+     "the key change was refused (a key bound before, or a revocation dated in the future)"),
+    (WireFormatError, 422, "MALFORMED", "a signed or encoded field is malformed"),
 ]
 
 
@@ -175,6 +192,10 @@ async def _unauthenticated(request: Request, exc: InvalidCredentials) -> JSONRes
     return _json(401, "UNAUTHENTICATED", "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
+async def _enterprise_unauthenticated(request: Request, exc: EnterpriseUnauthenticated) -> JSONResponse:
+    return _json(401, exc.code, exc.public_message)
+
+
 async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
     return _json(429, exc.reason, str(exc), headers={"Retry-After": str(exc.retry_after_s)},
                  retry_after_s=exc.retry_after_s)
@@ -186,7 +207,8 @@ async def _scorer_broken(request: Request, exc: ScorerContractError) -> JSONResp
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
+    code = getattr(exc, "code", None) or {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
+        exc.status_code, "HTTP_ERROR")
     return _json(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
@@ -214,6 +236,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidCredentials, _unauthenticated)
+    app.add_exception_handler(EnterpriseUnauthenticated, _enterprise_unauthenticated)
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(ScorerContractError, _scorer_broken)
     app.add_exception_handler(StarletteHTTPException, _http)

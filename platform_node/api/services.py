@@ -31,6 +31,7 @@ from consent.audit import (
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings
+from platform_node.enterprises import EnterpriseAccounts, load_identity_provider
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
 from platform_node.institutions.failed_auth import FailedAuthLimiter
@@ -93,6 +94,7 @@ class PlatformServices:
     publisher: CheckpointPublisher
     log_verifier: Ed25519Verifier
     failed_auth: FailedAuthLimiter
+    enterprises: EnterpriseAccounts
     # How webhook hosts are resolved (at registration and before each delivery); tests inject one.
     webhook_resolver: Resolver = system_resolver
     ticker: Ticker | None = None
@@ -171,6 +173,7 @@ def build_services(
     secrets: PlatformSecrets,
     engine: Engine | None = None,
     authorisations: AuthorisationStore | None = None,
+    enterprise_keys: EnterpriseKeyRegistry | None = None,
     monitor_authorisations: MonitorAuthorisations | None = None,
     clock: Clock = system_clock,
     rng: random.Random | None = None,
@@ -185,11 +188,20 @@ def build_services(
     signer = log_signer or load_log_signer(settings)
     audit = AuditLog(engine)
     audit.create_schema()
+    if enterprise_keys is None:
+        enterprise_keys = EnterpriseKeyRegistry(engine)
+        enterprise_keys.create_schema()
     if authorisations is None:
-        keys = EnterpriseKeyRegistry(engine)
-        keys.create_schema()
-        authorisations = AuthorisationStore(engine, keys=keys, audit=audit, subject_ref_key=secrets.subject_ref_key)
+        authorisations = AuthorisationStore(engine, keys=enterprise_keys, audit=audit,
+                                            subject_ref_key=secrets.subject_ref_key)
         authorisations.create_schema()
+    ent = settings.enterprise
+    enterprises = EnterpriseAccounts(
+        engine, keys=enterprise_keys, audit=audit, subject_ref_key=secrets.subject_ref_key,
+        provider=load_identity_provider(ent.identity_provider, ent.provider_options, base=ent.base_dir),
+        audience=ent.audience, proof_window=timedelta(seconds=ent.proof_window_s),
+        request_window=timedelta(seconds=ent.request_window_s))
+    enterprises.create_schema()
     institutions = InstitutionRegistry(engine, KeyHasher(secrets.api_key_pepper, randbytes=randbytes),
                                        SecretBox(secrets.webhook_seal_key, randbytes=randbytes), randbytes=randbytes)
     institutions.create_schema()
@@ -236,5 +248,6 @@ def build_services(
         publisher=CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
         log_verifier=signer.verifier(),
         failed_auth=FailedAuthLimiter(settings.failed_auth),
+        enterprises=enterprises,
         webhook_resolver=webhook_resolver,
     )

@@ -1,0 +1,187 @@
+"""`xyd enterprise ...`: an enterprise's own tool. The signing key is created and kept here, in a key file on
+the enterprise's side; the platform only ever receives public keys, proofs and signatures.
+
+    init      create the key file (0600) and the profile (platform URL, credit code)
+    signup    prove who the enterprise is (identity provider credential) and bind the key
+    account   show the account and its keys
+    rotate    replace the key (signed with the current one); the old key closes now
+    recover   after losing the key: a fresh identity proof, earlier keys revoked from a stated time
+
+`xyd enterprise-ca init|issue` runs the local enterprise-certificate CA (the identity provider the demo and
+the tests use; a city plugs in its own, see OPERATIONS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from consent.authorisation.terms import SignatoryRole
+from errors import InvalidInput
+
+PROFILE_ENV = "XYD_ENTERPRISE_PROFILE"
+PASSPHRASE_ENV = "XYD_ENTERPRISE_PASSPHRASE"
+
+
+def _passphrase(args: argparse.Namespace) -> bytes | None:
+    if getattr(args, "passphrase_file", None):
+        return Path(args.passphrase_file).read_bytes().splitlines()[0]
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode() if value else None
+
+
+def _profile_path(args: argparse.Namespace) -> Path:
+    path = args.profile or os.environ.get(PROFILE_ENV)
+    if not path:
+        raise InvalidInput(f"name the enterprise profile with --profile or {PROFILE_ENV}")
+    return Path(path)
+
+
+def open_client(args: argparse.Namespace):
+    """The enterprise's signing client for the profile named on the command line."""
+    from cli.enterprise_client import EnterpriseClient, Profile, load_key
+
+    profile = Profile.load(_profile_path(args))
+    return EnterpriseClient(profile, key=load_key(profile.key_file, _passphrase(args)))
+
+
+def _print(value: object) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput("times are ISO 8601, e.g. 2026-03-01T08:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from cli.enterprise_client import init_profile
+
+    profile = init_profile(_profile_path(args), api=args.api, credit_code=args.credit_code,
+                           key_file=Path(args.key_file) if args.key_file else None, audience=args.audience,
+                           passphrase=_passphrase(args))
+    print(f"key created in {profile.key_file} (keep it on this side: the platform never sees it)")
+    print(f"profile written to {profile.path}")
+    return 0
+
+
+def _signup(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.sign_up(certificate_pem=Path(args.certificate).read_bytes(),
+                              certificate_key_pem=Path(args.certificate_key).read_bytes(),
+                              signatory=args.signatory, role=SignatoryRole(args.role)))
+    return 0
+
+
+def _account(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.account())
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    from cli.enterprise_client import replace_key
+
+    new_key = Ed25519PrivateKey.generate()
+    with open_client(args) as client:
+        account = client.account()
+        _print(client.rotate(new_key, signatory=account["signatory"], role=SignatoryRole(account["signatory_role"])))
+        replace_key(client.profile.key_file, new_key, _passphrase(args))
+    print(f"the new key replaced the old one in {client.profile.key_file}", file=sys.stderr)
+    return 0
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from cli.enterprise_client import EnterpriseClient, Profile, replace_key
+
+    profile = Profile.load(_profile_path(args))
+    new_key = Ed25519PrivateKey.generate()
+    # The old key is lost (or must no longer be trusted): the client signs nothing with it.
+    with EnterpriseClient(profile, key=new_key) as client:
+        _print(client.recover(new_key, certificate_pem=Path(args.certificate).read_bytes(),
+                              certificate_key_pem=Path(args.certificate_key).read_bytes(),
+                              signatory=args.signatory, role=SignatoryRole(args.role),
+                              revoked_from=_time(args.revoked_from)))
+    if profile.key_file.exists():
+        replace_key(profile.key_file, new_key, _passphrase(args))
+    else:
+        from cli.enterprise_client import key_pem, write_private
+
+        write_private(profile.key_file, key_pem(new_key, _passphrase(args)))
+    print(f"the new key is in {profile.key_file}", file=sys.stderr)
+    return 0
+
+
+def _ca_init(args: argparse.Namespace) -> int:
+    from consent.enterprise import LocalEnterpriseCA
+
+    ca = LocalEnterpriseCA.create(Path(args.dir))
+    print(f"local enterprise CA in {ca.folder} (ca.pem is what the platform's provider_options.certificate_ca "
+          f"names)")
+    return 0
+
+
+def _ca_issue(args: argparse.Namespace) -> int:
+    from consent.enterprise import LocalEnterpriseCA
+
+    LocalEnterpriseCA.load(Path(args.dir)).issue(args.credit_code, args.name, days=args.days)
+    folder = Path(args.dir) / "enterprises" / args.credit_code
+    print(f"certificate and key for {args.credit_code} in {folder} (hand them to the enterprise only)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `xyd enterprise ...` and `xyd enterprise-ca ...`."""
+    parser = subparsers.add_parser("enterprise", help="an enterprise's own tool: keys, sign-up, consent")
+    sub = parser.add_subparsers(dest="enterprise_command", metavar="ACTION")
+    sub.required = True
+
+    def command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        command_parser = sub.add_parser(name, help=help_text)
+        command_parser.add_argument("--profile", help=f"the enterprise's profile (TOML; or {PROFILE_ENV})")
+        command_parser.add_argument("--passphrase-file", help=f"the key file's passphrase (first line; or "
+                                                              f"{PASSPHRASE_ENV})")
+        command_parser.set_defaults(func=func)
+        return command_parser
+
+    def identity(command_parser: argparse.ArgumentParser) -> None:
+        command_parser.add_argument("--certificate", required=True, help="the enterprise certificate (PEM)")
+        command_parser.add_argument("--certificate-key", required=True, help="its private key (PEM)")
+        command_parser.add_argument("--signatory", required=True, help="the natural person signing")
+        command_parser.add_argument("--role", default=SignatoryRole.LEGAL_REPRESENTATIVE.value,
+                                    choices=[r.value for r in SignatoryRole])
+
+    init = command("init", _init, "create the signing key and the profile")
+    init.add_argument("--api", required=True, help="the platform API's URL")
+    init.add_argument("--credit-code", required=True, help="the enterprise's unified social credit code")
+    init.add_argument("--key-file", help="where to create the key (default: the profile's name with .key)")
+    init.add_argument("--audience", default="platform/main", help="the platform's identity (proofs name it)")
+    identity(command("signup", _signup, "prove the enterprise's identity and bind its key"))
+    command("account", _account, "show the account and its keys")
+    command("rotate", _rotate, "replace the signing key (the current key signs the change)")
+    recover = command("recover", _recover, "re-bind after a lost key (fresh identity proof)")
+    identity(recover)
+    recover.add_argument("--revoked-from", required=True,
+                         help="revoke earlier keys from this time (ISO 8601; when the key may have been lost)")
+
+    ca = subparsers.add_parser("enterprise-ca", help="the local enterprise-certificate CA (demo, tests)")
+    ca_sub = ca.add_subparsers(dest="ca_command", metavar="ACTION")
+    ca_sub.required = True
+    ca_init = ca_sub.add_parser("init", help="create the CA")
+    ca_init.add_argument("--dir", required=True)
+    ca_init.set_defaults(func=_ca_init)
+    ca_issue = ca_sub.add_parser("issue", help="issue an enterprise certificate")
+    ca_issue.add_argument("--dir", required=True)
+    ca_issue.add_argument("--credit-code", required=True)
+    ca_issue.add_argument("--name", required=True, help="the enterprise's registered name")
+    ca_issue.add_argument("--days", type=int, default=365)
+    ca_issue.set_defaults(func=_ca_issue)
