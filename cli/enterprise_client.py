@@ -18,7 +18,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -27,11 +27,15 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from consent.authorisation import Terms, sign_terms
 from consent.authorisation.codec import b64encode
 from consent.authorisation.terms import SignatoryRole
 from consent.credit_code import InvalidCreditCode, validate_credit_code
 from consent.enterprise import KeyStatement, ProofPurpose, certificate_proof, prove_possession, sign_request
+from consent.enterprise.instructions import Action, sign_instruction
 from errors import ConfigurationError, InvalidInput, XydError
+
+SIGNING_SLACK = timedelta(seconds=2)
 
 
 class EnterpriseApiError(XydError):
@@ -199,6 +203,48 @@ class EnterpriseClient:
 
     def account(self) -> Any:
         return self.call("GET", "/v1/enterprise/account")
+
+    # -- consent -----------------------------------------------------------------------------------------
+
+    def requests(self, status: str | None = None) -> Any:
+        return self.call("GET", "/v1/enterprise/consent-requests", params={"status": status})["items"]
+
+    def request(self, request_id: str) -> Any:
+        return self.call("GET", f"/v1/enterprise/consent-requests/{request_id}")
+
+    def approve(self, request_id: str, *, terms: Mapping[str, Any] | None = None) -> Any:
+        """Sign the request's terms with the enterprise's key and submit them. `terms` (as shown earlier) are
+        what the enterprise agreed to; if the platform now shows other terms, nothing is signed."""
+        shown = self.request(request_id)
+        if shown["terms"] is None:
+            raise EnterpriseApiError(409, "REQUEST_NOT_PENDING", "the consent request is no longer pending")
+        if terms is not None and dict(terms) != shown["terms"]:
+            raise EnterpriseApiError(409, "TERMS_CHANGED", "the terms differ from those agreed to; nothing signed")
+        parsed = Terms.from_json(shown["terms"])  # recomputes the id from the terms themselves
+        # The registry refuses artefacts signed in the future of their arrival: a few seconds of slack absorb
+        # the clock difference between the enterprise's machine and the platform.
+        artefact = sign_terms(parsed, self.key, signed_at=self._clock() - SIGNING_SLACK)
+        return self.call("POST", f"/v1/enterprise/consent-requests/{request_id}/approval",
+                         body={"artefact": artefact.to_json()})
+
+    def instruction(self, action: Action, target: str) -> dict[str, str]:
+        return sign_instruction(action, target, credit_code=self.profile.credit_code, key=self.key,
+                                now=self._clock()).to_json()
+
+    def decline(self, request_id: str) -> Any:
+        return self.call("POST", f"/v1/enterprise/consent-requests/{request_id}/decline",
+                         body={"instruction": self.instruction(Action.DECLINE, request_id)})
+
+    def consents(self) -> Any:
+        return self.call("GET", "/v1/enterprise/consents")["items"]
+
+    def change(self, authorisation_id: str, action: Action) -> Any:
+        """Pause, resume or revoke a consent."""
+        return self.call("POST", f"/v1/enterprise/consents/{authorisation_id}/{action.value.lower()}",
+                         body={"instruction": self.instruction(action, authorisation_id)})
+
+    def uses(self, authorisation_id: str) -> Any:
+        return self.call("GET", f"/v1/enterprise/consents/{authorisation_id}/uses")
 
 
 def answer(response: httpx.Response) -> Any:

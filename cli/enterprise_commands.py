@@ -6,6 +6,13 @@ the enterprise's side; the platform only ever receives public keys, proofs and s
     account   show the account and its keys
     rotate    replace the key (signed with the current one); the old key closes now
     recover   after losing the key: a fresh identity proof, earlier keys revoked from a stated time
+    requests  consent requests banks made (pending ones with the exact terms to sign)
+    show      one consent request
+    approve   sign the request's terms with the enterprise's key (shows them; --yes to skip the question)
+    decline   decline a request (a signed instruction)
+    consents  the enterprise's consents and their status
+    pause, resume, revoke    change a consent (signed instructions)
+    uses      every use made under a consent, with its audit receipt
 
 `xyd enterprise-ca init|issue` runs the local enterprise-certificate CA (the identity provider the demo and
 the tests use; a city plugs in its own, see OPERATIONS.md).
@@ -121,6 +128,60 @@ def _recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _requests(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.requests(args.status))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.request(args.request_id))
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        shown = client.request(args.request_id)
+        if shown.get("terms") is None:
+            raise InvalidInput(f"request {args.request_id} is {shown['status']}: nothing to approve")
+        if not args.yes:
+            _print(shown["terms"])
+            if not sys.stdin.isatty():
+                raise InvalidInput("review the terms above, then approve with --yes")
+            if input("sign these terms with the enterprise's key? [y/N] ").strip().lower() != "y":
+                print("not approved")
+                return 1
+        _print(client.approve(args.request_id, terms=shown["terms"]))
+    return 0
+
+
+def _decline(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.decline(args.request_id))
+    return 0
+
+
+def _consents(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.consents())
+    return 0
+
+
+def _change(args: argparse.Namespace) -> int:
+    from consent.enterprise.instructions import Action
+
+    with open_client(args) as client:
+        _print(client.change(args.authorisation_id, Action(args.enterprise_command.upper())))
+    return 0
+
+
+def _uses(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.uses(args.authorisation_id))
+    return 0
+
+
 def _ca_init(args: argparse.Namespace) -> int:
     from consent.enterprise import LocalEnterpriseCA
 
@@ -172,6 +233,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     identity(recover)
     recover.add_argument("--revoked-from", required=True,
                          help="revoke earlier keys from this time (ISO 8601; when the key may have been lost)")
+
+    requests = command("requests", _requests, "consent requests banks made of this enterprise")
+    requests.add_argument("--status", choices=["PENDING", "APPROVED", "DECLINED", "EXPIRED"])
+    command("show", _show, "one consent request").add_argument("request_id")
+    approve = command("approve", _approve, "sign a request's terms with the enterprise's key")
+    approve.add_argument("request_id")
+    approve.add_argument("--yes", action="store_true", help="sign without showing the terms and asking")
+    command("decline", _decline, "decline a consent request").add_argument("request_id")
+    command("consents", _consents, "this enterprise's consents")
+    for action in ("pause", "resume", "revoke"):
+        command(action, _change, f"{action} a consent").add_argument("authorisation_id")
+    command("uses", _uses, "every use made under a consent, with receipts").add_argument("authorisation_id")
 
     ca = subparsers.add_parser("enterprise-ca", help="the local enterprise-certificate CA (demo, tests)")
     ca_sub = ca.add_subparsers(dest="ca_command", metavar="ACTION")

@@ -6,13 +6,13 @@ import logging
 import threading
 
 from federation.config import ConfigError, NodeConfig, NodePolicy
-from federation.node_process import load_tls, run_node, write_atomically
+from federation.node_process import load_tls, run_node
 from federation.pki import NodeTls
 from federation.tasks import Handler
 from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
 from platform_node import consent_registry
-from platform_node.consent_registry import ConsentRegistry
+from platform_node.consent_registry import ConsentRegistry, ConsentRegistryNode
 from platform_node.stages import secureboost, vertical_lr
 from platform_node.stages.psi import make_psi_handler
 from tables import LoadedTable
@@ -30,25 +30,22 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
     handlers = stage_handlers(table, label, config.policy)
     tls = load_tls(config)
-    # One registry object for the gRPC service and the HTTP API: monitoring sees the MONITOR authorisations
-    # that enterprises signed through the registry.
-    registry = open_consent_registry(config, tls)
-    attached = []
+    # One registry over the platform's one database, shared by the gRPC service and the HTTP API: one engine,
+    # one audit log, one series of witnessed checkpoints (platform_node/api/embedded.py).
+    consent = consent_registry.prepare(config=config, tls=tls, registry=open_consent_registry(config, tls))
     api = None
     try:
-        api = start_api(config, table, label, registry=registry) if "api" in config.raw else None
+        api = start_api(config, table, label, consent=consent) if "api" in config.raw else None
 
         def attach(server) -> None:
-            attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry))
+            consent_registry.attach(server, config=config, tls=tls, prepared=consent)
 
         return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
                         allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
     finally:
-        for handle in attached:
-            handle.close()
         if api is not None:
             api()
-        registry.engine.dispose()
+        consent.close()
 
 
 def stage_handlers(table: LoadedTable, label: str, policy: NodePolicy) -> dict[Stage, Handler]:
@@ -70,55 +67,24 @@ def stage_handlers(table: LoadedTable, label: str, policy: NodePolicy) -> dict[S
 
 
 def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:
-    """The platform's consent registry from `[consent] db` (default `<state_dir>/consent/registry.db`)."""
+    """The platform's consent registry on the platform's one database (`platform_database_url`)."""
+    from platform_node.api.embedded import platform_database_url
+
     folder = config.state_dir / "consent"
     folder.mkdir(parents=True, exist_ok=True)
-    url = str(config.section("consent").get("db") or f"sqlite:///{folder / 'registry.db'}")
-    return ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
+    return ConsentRegistry.open(platform_database_url(config), folder / "keys", identity=tls.identity)
 
 
-def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None):
-    """Serve the bank/compliance HTTP API in this process with the federated scorer; returns a stopper.
-
-    With `registry`, the API reads authorisations (compliance listing, monitoring eligibility) from the
-    consent registry's store instead of a store of its own."""
-    from dataclasses import replace
-
-    from models.horizontal.published import PUBLISHED_MODELS_SUBDIR
-    from platform_node.api.app import create_app
-    from platform_node.api.cli import platform_secrets
-    from platform_node.api.server import ApiServer
-    from platform_node.api.services import build_services
-    from platform_node.api.settings import settings_from_mapping
-    from platform_node.monitoring import StoreMonitorAuthorisations
-    from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
+def start_api(config: NodeConfig, table: LoadedTable, label: str, *, consent: ConsentRegistryNode):
+    """Serve the bank/compliance HTTP API in this process with the federated scorer, over the consent
+    registry's engine and log; returns a stopper."""
+    from platform_node.api.embedded import start_embedded_api
     from platform_node.scoring.published import PublishedModelScorer
 
     if not config.coordinator:
         raise ConfigError(f"{config.source}: the API needs [coordinator] address to locate the source nodes")
-    settings = settings_from_mapping(config.section("api"), base=config.source.parent if config.source else None)
-    if settings.horizontal_models_dir is None:  # the banks' published models, beside the joint ones
-        settings = replace(settings, horizontal_models_dir=config.state_dir / PUBLISHED_MODELS_SUBDIR)
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
                                   tls=load_tls(config), coordinator=config.coordinator)
-    records = load_public_records(settings.public_records_file) if settings.public_records_file \
-        else InMemoryPublicRecords()
-    store = None if registry is None else registry.store
-    services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings),
-                              authorisations=store,
-                              monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store))
-    server = ApiServer(create_app(services), host=settings.host, port=settings.port,
-                       max_head_bytes=settings.max_request_head_bytes, head_timeout_s=settings.request_head_timeout_s)
-    url = server.start()
-    if settings.run_ticker:
-        services.start_ticker()
-    config.state_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(config.state_dir / "api_url", url)
-    log.info("API serving", extra={"url": url})
-
-    def stop() -> None:
-        server.stop()
-        services.close()
-        scorer.close()
-
+    stop = start_embedded_api(config, scorer=scorer, consent=consent)
+    log.info("API serving", extra={"url": (config.state_dir / "api_url").read_text()})
     return stop

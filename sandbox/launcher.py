@@ -132,6 +132,17 @@ class LocalFederation:
         return self.state_dir / "nodes" / f"{role}-{name}" / "state"
 
     @property
+    def platform_db(self) -> Path:
+        """The platform's one SQLite database (the API's, which the consent registry shares), when not
+        PostgreSQL."""
+        if self.api_database_url and not self.api_database_url.startswith("sqlite:///"):
+            raise ValueError("the platform's database is not a SQLite file")
+        if self.api_database_url:
+            return Path(self.api_database_url.removeprefix("sqlite:///"))
+        return self.node_state(PLATFORM.role, PLATFORM.name) / ("platform-api.db" if self.with_api else
+                                                                 "consent/registry.db")
+
+    @property
     def platform_config(self) -> Path:
         return self.state_dir / "nodes" / f"{PLATFORM.role}-{PLATFORM.name}" / "node.toml"
 

@@ -45,9 +45,16 @@ class EventKind(StrEnum):
     ALERT_PUSHED = "alert_pushed"
     AUDIT_EXPORT = "audit_export"
     ENTERPRISE_KEY_CHANGED = "enterprise_key_changed"
+    CONSENT_REQUESTED = "consent_requested"
+    CONSENT_REQUEST_CHANGED = "consent_request_changed"
+    CATALOGUE_PUBLISHED = "catalogue_published"
+    DECLARATION_RECORDED = "declaration_recorded"
+    DECLARATION_READ = "declaration_read"
+    REPORT_READ = "report_read"
+    LOG_MERGED = "log_merged"
 
 
-ID_FIELDS = ("authorisation_id", "use_id", "institution", "source_unit", "job_id", "model_id", "actor")
+ID_FIELDS = ("authorisation_id", "use_id", "institution", "source_unit", "job_id", "model_id", "actor", "request_id")
 CODE_FIELDS = ("status_from", "status_to", "reason_code", "purpose", "mode")
 
 # The ids a compliance officer needs to attribute each kind of event; more may be given.
@@ -66,6 +73,17 @@ REQUIRED_FIELDS: Mapping[EventKind, tuple[str, ...]] = {
     EventKind.AUDIT_EXPORT: ("actor",),
     # status_to says what happened to the binding (e.g. BOUND, ROTATED, REVOKED); the key is a digest.
     EventKind.ENTERPRISE_KEY_CHANGED: ("subject_ref", "status_to", "actor"),
+    # A bank asks an enterprise for consent (request_id: the consent request), and what became of the request.
+    EventKind.CONSENT_REQUESTED: ("request_id", "institution", "purpose", "subject_ref"),
+    EventKind.CONSENT_REQUEST_CHANGED: ("request_id", "status_from", "status_to", "actor", "reason_code"),
+    # A source node's catalogue of data items (its digest), as it announced it: a governance event.
+    EventKind.CATALOGUE_PUBLISHED: ("source_unit",),
+    # Self-declared information: a version submitted, corrected or withdrawn (status_to), and a bank's read.
+    EventKind.DECLARATION_RECORDED: ("subject_ref", "status_to", "actor"),
+    EventKind.DECLARATION_READ: ("use_id", "institution", "subject_ref"),
+    EventKind.REPORT_READ: ("use_id", "institution", "purpose"),
+    # Another log's final head folded into this one (digests of the merged log's checkpoint and leaves).
+    EventKind.LOG_MERGED: ("actor", "reason_code"),
 }
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
@@ -132,6 +150,7 @@ class AuditEvent:
     job_id: str | None = None
     model_id: str | None = None
     actor: str | None = None
+    request_id: str | None = None
     status_from: str | None = None
     status_to: str | None = None
     reason_code: str | None = None

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from consent.audit.storage import READ_ONLY
 from consent.authorisation.codec import format_time
 from consent.authorisation.errors import ConsentError, EnterpriseKeyNotValid, UnknownEnterpriseKey
 from consent.authorisation.schema import enterprise_keys, from_epoch, registry_metadata, to_epoch
@@ -68,7 +69,7 @@ class EnterpriseKeyLookup(Protocol):
         if conn is not None:
             yield conn
             return
-        with self._engine.connect() as own:
+        with self._engine.connect().execution_options(**READ_ONLY) as own:
             yield own
 
     def key_for(self, credit_code: str, key_id: str, *, at: datetime) -> Ed25519PublicKey: ...
@@ -179,13 +180,13 @@ class EnterpriseKeyRegistry:
         if conn is not None:
             yield conn
             return
-        with self._engine.connect() as own:
+        with self._engine.connect().execution_options(**READ_ONLY) as own:
             yield own
 
     def key_for(self, credit_code: str, key_id: str, *, at: datetime) -> Ed25519PublicKey:
         """The key `key_id` of `credit_code` if it was valid at `at`; raises `UnknownEnterpriseKey` or
         `EnterpriseKeyNotValid`."""
-        with self._engine.connect() as conn:
+        with self._engine.connect().execution_options(**READ_ONLY) as conn:
             row = conn.execute(
                 select(enterprise_keys).where(
                     and_(enterprise_keys.c.credit_code == credit_code, enterprise_keys.c.key_id == key_id)

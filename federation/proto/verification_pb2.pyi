@@ -172,12 +172,28 @@ class EnterpriseKeyQuery(_message.Message):
     def __init__(self, credit_code: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class Announcement(_message.Message):
-    __slots__ = ("address", "keys")
+    __slots__ = ("address", "keys", "catalogue")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    CATALOGUE_FIELD_NUMBER: _ClassVar[int]
     address: str
     keys: KeyBinding
-    def __init__(self, address: _Optional[str] = ..., keys: _Optional[_Union[KeyBinding, _Mapping]] = ...) -> None: ...
+    catalogue: _containers.RepeatedCompositeFieldContainer[CatalogueField]
+    def __init__(self, address: _Optional[str] = ..., keys: _Optional[_Union[KeyBinding, _Mapping]] = ..., catalogue: _Optional[_Iterable[_Union[CatalogueField, _Mapping]]] = ...) -> None: ...
+
+class CatalogueField(_message.Message):
+    __slots__ = ("name", "category", "sensitivity", "value_type", "period")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    category: str
+    sensitivity: str
+    value_type: str
+    period: str
+    def __init__(self, name: _Optional[str] = ..., category: _Optional[str] = ..., sensitivity: _Optional[str] = ..., value_type: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
 
 class AnnounceReply(_message.Message):
     __slots__ = ("party",)

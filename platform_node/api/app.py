@@ -13,6 +13,7 @@ from platform_node.api.routers import (
     admin,
     alerts,
     compliance,
+    consent_requests,
     enterprise,
     enterprise_accounts,
     models,
@@ -56,6 +57,17 @@ nonce seen before is `401 REPLAYED_REQUEST`, a body that is not the signed one `
 The `xyd enterprise` CLI creates the key on the enterprise's side and signs for it. A lost key is replaced
 through `POST /v1/enterprise-accounts/recovery` (a fresh identity proof; earlier keys are revoked from a stated
 time); a key is rotated with `POST /v1/enterprise/keys/rotation`, signed by the current key.
+
+## Consent
+Without the enterprise's authorisation no institution receives its non-public detail. A bank asks
+(`POST /v1/consent-requests`: enterprise, data items from `GET /v1/catalogue`, purpose, mode, validity, number
+of uses, loan application reference); the enterprise sees the exact terms (`GET /v1/enterprise/consent-requests`),
+approves by signing them with its own key on its side (the platform verifies the signature, it never makes
+one), declines, and later pauses, resumes or revokes with signed instructions; it lists every use made under
+each consent with its audit receipt. The bank follows each change by polling `GET /v1/consent-requests/{id}`
+or through its webhook (event `consent.changed`). Refusals name their reason: `TAMPERED_TERMS`,
+`NOT_THE_SUBJECT`, `KEY_NOT_VALID`, `STALE_SIGNATURE`, `BAD_SIGNATURE`, `WRONG_INSTRUCTION`,
+`REPLAYED_INSTRUCTION`, `REQUEST_NOT_PENDING`, `ILLEGAL_TRANSITION`.
 
 ## Limits
 Heads, body sizes and failed authentications are enforced before the server reads a request's body. The
@@ -165,6 +177,7 @@ TAGS = [
     {"name": "uses", "description": "Own data-use records, feedback, receipts, on-demand re-scoring."},
     {"name": "alerts", "description": "Risk alerts and webhooks."},
     {"name": "public information", "description": "Public-information reports and subscriptions."},
+    {"name": "consent", "description": "The catalogue of data items; banks' consent requests to enterprises."},
     {"name": "enterprise accounts", "description": "Enterprises sign up and recover through an identity provider."},
     {"name": "enterprise", "description": "The enterprise's own side: account, keys (requests signed by its key)."},
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
@@ -190,7 +203,8 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestGate)
-    for module in (scores, models, uses, alerts, reports, enterprise_accounts, enterprise, compliance, admin):
+    for module in (scores, models, uses, alerts, reports, consent_requests, enterprise_accounts, enterprise, compliance,
+                   admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness")

@@ -32,6 +32,14 @@ from errors import (
     Unavailable,
     XydError,
 )
+from platform_node.consent_requests import (
+    InvalidConsentRequest,
+    NotTheSubject,
+    RequestNotPending,
+    SignatureRefused,
+    TermsMismatch,
+    UnknownConsentRequest,
+)
 from platform_node.enterprises import (
     EnterpriseAlreadySignedUp,
     EnterpriseSuspended,
@@ -129,7 +137,21 @@ _CATALOGUE: list[tuple[type[Exception], int, str, str | None]] = [
     (KeyChangeRefused, 422, "KEY_CHANGE_REFUSED",
      "the key change was refused (a key bound before, or a revocation dated in the future)"),
     (WireFormatError, 422, "MALFORMED", "a signed or encoded field is malformed"),
+    (UnknownConsentRequest, 404, "NOT_FOUND", "no such consent request or consent"),
+    (InvalidConsentRequest, 422, "INVALID_CONSENT_REQUEST", None),
+    (NotTheSubject, 403, "NOT_THE_SUBJECT", "this enterprise is not the subject of that consent"),
+    (RequestNotPending, 409, "REQUEST_NOT_PENDING", "the consent request is no longer pending"),
+    (TermsMismatch, 422, "TAMPERED_TERMS", "the signed terms are not the terms of this request"),
 ]
+
+# The public text of each way an enterprise's signature does not count (SignatureRefused.code).
+_SIGNATURE_REFUSALS = {
+    "BAD_SIGNATURE": "the enterprise's signature does not verify",
+    "KEY_NOT_VALID": "the signing key is not bound to this enterprise, or was rotated out or revoked when it signed",
+    "STALE_SIGNATURE": "the signature is too old or dated in the future; sign again",
+    "REPLAYED_INSTRUCTION": "this signed instruction was used before; sign a new one",
+    "WRONG_INSTRUCTION": "the instruction is for another action or target",
+}
 
 
 def _catalogue_handler(status: int, code: str, message: str | None) -> Callable[[Request, Exception], Any]:
@@ -192,6 +214,10 @@ async def _unauthenticated(request: Request, exc: InvalidCredentials) -> JSONRes
     return _json(401, "UNAUTHENTICATED", "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
+async def _signature_refused(request: Request, exc: SignatureRefused) -> JSONResponse:
+    return _json(403, exc.code, _SIGNATURE_REFUSALS.get(exc.code, exc.public_message))
+
+
 async def _enterprise_unauthenticated(request: Request, exc: EnterpriseUnauthenticated) -> JSONResponse:
     return _json(401, exc.code, exc.public_message)
 
@@ -237,6 +263,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidCredentials, _unauthenticated)
     app.add_exception_handler(EnterpriseUnauthenticated, _enterprise_unauthenticated)
+    app.add_exception_handler(SignatureRefused, _signature_refused)
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(ScorerContractError, _scorer_broken)
     app.add_exception_handler(StarletteHTTPException, _http)

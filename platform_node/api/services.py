@@ -12,9 +12,10 @@ import logging
 import os
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -25,12 +26,16 @@ from consent.audit import (
     CheckpointPublisher,
     Ed25519Signer,
     Ed25519Verifier,
+    Publication,
     WitnessClient,
     open_engine,
 )
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings
+from platform_node.consent_registry.registry import read_catalogue
+from platform_node.consent_registry.schema import relay_metadata
+from platform_node.consent_requests import ConsentDesk
 from platform_node.enterprises import EnterpriseAccounts, load_identity_provider
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
@@ -58,9 +63,19 @@ from platform_node.uses.lookup_watch import UnknownLookupWatch
 from platform_node.uses.loop_batching import LoopBatchedRecorder
 from platform_node.uses.records import UseBook
 
+if TYPE_CHECKING:
+    from platform_node.consent_registry import ConsentRegistryNode
+
 log = logging.getLogger("xyd.platform.api")
 
 Clock = Callable[[], datetime]
+
+
+class Publishes(Protocol):
+    """Whatever signs and publishes the log's checkpoints: the API's own `CheckpointPublisher` (a standalone
+    `xyd api serve`), or the consent registry's witnessed publishing (the platform node: one log, one series)."""
+
+    def publish(self, *, now: datetime) -> Publication: ...
 
 
 def system_clock() -> datetime:
@@ -91,13 +106,17 @@ class PlatformServices:
     pusher: SubscriptionPusher
     authorisations: AuthorisationStore
     scorer: Scorer
-    publisher: CheckpointPublisher
+    publisher: Publishes
     log_verifier: Ed25519Verifier
     failed_auth: FailedAuthLimiter
     enterprises: EnterpriseAccounts
+    consent_desk: ConsentDesk
     # How webhook hosts are resolved (at registration and before each delivery); tests inject one.
     webhook_resolver: Resolver = system_resolver
     ticker: Ticker | None = None
+    # The consent registry this API shares its engine and log with (the platform node), or None (`xyd api
+    # serve`): it then publishes the checkpoints itself, with its witnesses, on its own schedule.
+    consent: ConsentRegistryNode | None = None
     # `scorer` behind request coalescing; it reads `scorer` per call, so replacing `scorer` takes effect.
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
     scoring: CoalescingScorer = field(init=False, repr=False)
@@ -135,8 +154,9 @@ class PlatformServices:
             PeriodicJob("monitoring", s.monitoring_sweep_every_s, lambda now: self.monitoring.run(now=now)),
             PeriodicJob("webhooks", s.delivery_interval_s, lambda now: self.dispatcher.deliver_due(now=now)),
             PeriodicJob("subscriptions", s.push_interval_s, lambda now: self.pusher.run(now=now)),
-            PeriodicJob("checkpoint", s.checkpoint_interval_s, lambda now: self.publisher.publish(now=now)),
-        ]
+            PeriodicJob("consent-expiry", s.consent_expiry_every_s, lambda now: self.consent_desk.expire_due(now=now)),
+        ] + ([] if self.consent is not None else [
+            PeriodicJob("checkpoint", s.checkpoint_interval_s, lambda now: self.publisher.publish(now=now))])
 
     def start_ticker(self) -> None:
         if self.ticker is None:
@@ -172,6 +192,7 @@ def build_services(
     public_records: PublicRecordSource,
     secrets: PlatformSecrets,
     engine: Engine | None = None,
+    audit: AuditLog | None = None,
     authorisations: AuthorisationStore | None = None,
     enterprise_keys: EnterpriseKeyRegistry | None = None,
     monitor_authorisations: MonitorAuthorisations | None = None,
@@ -182,11 +203,22 @@ def build_services(
     witnesses: Sequence[WitnessClient] = (),
     witness_quorum: int = 0,
     webhook_resolver: Resolver = system_resolver,
+    consent: ConsentRegistryNode | None = None,
 ) -> PlatformServices:
-    """Build (and create the schema of) every store over one engine; nothing starts running."""
+    """Build (and create the schema of) every store over one engine; nothing starts running.
+
+    With `consent` (the platform node), everything runs over the registry's engine and log: its store, its key
+    registry, its checkpoint key and witnessed publishing, its subject-reference key. So consent events,
+    verifications, scores, feedback and alerts are leaves of one log with one series of checkpoints."""
+    if consent is not None:
+        registry = consent.registry
+        engine, audit = registry.engine, registry.log
+        authorisations, enterprise_keys = registry.store, registry.enterprise_keys
+        log_signer = registry.keyring.log_signer
+        secrets = replace(secrets, subject_ref_key=registry.keyring.subject_ref_key)
     engine = engine or open_engine(settings.database_url)
     signer = log_signer or load_log_signer(settings)
-    audit = AuditLog(engine)
+    audit = audit or AuditLog(engine)
     audit.create_schema()
     if enterprise_keys is None:
         enterprise_keys = EnterpriseKeyRegistry(engine)
@@ -210,6 +242,12 @@ def build_services(
     uses.create_schema()
     monitoring_metadata.create_all(engine)
     outbox = WebhookOutbox(engine, randbytes=randbytes)
+    relay_metadata.create_all(engine)  # the registry's catalogue of published data items (empty without one)
+    consent_desk = ConsentDesk(engine, store=authorisations, keys=enterprise_keys, audit=audit, outbox=outbox,
+                               subject_ref_key=secrets.subject_ref_key, catalogue=lambda: read_catalogue(engine),
+                               respond_within=timedelta(days=settings.consent_respond_within_days),
+                               randbytes=randbytes)
+    consent_desk.create_schema()
     alerts = AlertBook(engine, audit, outbox, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes)
     agreements = AgreementBook(engine, randbytes=randbytes)
     subscriptions = SubscriptionBook(engine, public_records, randbytes=randbytes)
@@ -245,9 +283,12 @@ def build_services(
                                   batch_size=settings.push_batch_size),
         authorisations=authorisations,
         scorer=scorer,
-        publisher=CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
+        publisher=consent.publishing if consent is not None else
+        CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
         log_verifier=signer.verifier(),
         failed_auth=FailedAuthLimiter(settings.failed_auth),
         enterprises=enterprises,
+        consent_desk=consent_desk,
         webhook_resolver=webhook_resolver,
+        consent=consent,
     )

@@ -77,6 +77,8 @@ class ApiSettings:
     push_interval_s: float = 60.0
     push_batch_size: int = 500
     checkpoint_interval_s: float = 60.0
+    consent_expiry_every_s: float = 60.0  # consent requests not answered in time and ended consents expire
+    consent_respond_within_days: int = 14  # a pending consent request expires after this
     scorer_model_file: Path | None = None
     public_records_file: Path | None = None
     # Published horizontal (banks') models, `<model_id>.json`; the platform node defaults it to

@@ -29,12 +29,18 @@ def utc_now() -> datetime:
 
 
 class ConsentRegistryNode:
-    """What `attach` set up; `close()` stops checkpoint publishing and closes the channels to source nodes."""
+    """The registry with its channels to source nodes and its checkpoint publishing (started by `attach`);
+    `close()` stops publishing and closes the channels."""
 
-    def __init__(self, registry: ConsentRegistry, channels: SourceChannels, publishing: CheckpointPublishing) -> None:
+    def __init__(self, registry: ConsentRegistry, channels: SourceChannels, publishing: CheckpointPublishing,
+                 *, tls: NodeTls, clock: Callable[[], datetime], relay_timeout: float) -> None:
         self.registry = registry
         self.channels = channels
         self.publishing = publishing
+        self.tls = tls
+        self.clock = clock
+        self.relay_timeout = relay_timeout
+        self.bindings = BindingVerifier(tls.ca_pem, tls.crl_path)
 
     def close(self) -> None:
         self.publishing.stop()
@@ -42,18 +48,16 @@ class ConsentRegistryNode:
         self.registry.engine.dispose()
 
 
-def attach(
-    server: NodeServer,
+def prepare(
     *,
     config: NodeConfig,
     tls: NodeTls,
     registry: ConsentRegistry | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> ConsentRegistryNode:
-    """Open the registry (or use `registry`, e.g. one over the HTTP API's database and keys, so the platform
-    keeps a single log) and add the `ConsentRegistry` service to `server`; start checkpoint publishing.
-
-    The server must admit the roles `source`, `bank` and `admin` (each method checks its own callers)."""
+    """Open the registry (or take `registry`, e.g. one over the HTTP API's database, so the platform keeps one
+    engine and one log), its channels to source nodes and its checkpoint publishing, without starting anything:
+    the HTTP API is built on the same objects before the gRPC server starts."""
     settings = config.section("consent")
     folder = config.state_dir / "consent"
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,11 +75,29 @@ def attach(
         registry, channels, clock=clock, quorum=None if quorum is None else int(quorum),
         interval=float(settings.get("checkpoint_interval_s", 10)),
     )
+    return ConsentRegistryNode(registry, channels, publishing, tls=tls, clock=clock,
+                               relay_timeout=float(settings.get("relay_timeout_s", 5)))
+
+
+def attach(
+    server: NodeServer,
+    *,
+    config: NodeConfig,
+    tls: NodeTls,
+    registry: ConsentRegistry | None = None,
+    prepared: ConsentRegistryNode | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> ConsentRegistryNode:
+    """Add the `ConsentRegistry` service to `server` (before it starts) and start checkpoint publishing, over
+    `prepared` (see `prepare`) or a registry opened here.
+
+    The server must admit the roles `source`, `bank` and `admin` (each method checks its own callers)."""
+    node = prepared or prepare(config=config, tls=tls, registry=registry, clock=clock)
     servicer = ConsentRegistryServicer(
-        registry, channels=channels, publishing=publishing, bindings=BindingVerifier(tls.ca_pem, tls.crl_path),
-        registry_keys=registry.keyring.binding(tls, now=clock()), clock=clock,
-        relay_timeout=float(settings.get("relay_timeout_s", 5)),
+        node.registry, channels=node.channels, publishing=node.publishing, bindings=node.bindings,
+        registry_keys=node.registry.keyring.binding(tls, now=node.clock()), clock=node.clock,
+        relay_timeout=node.relay_timeout,
     )
     server.add_servicer(verification_pb2_grpc.add_ConsentRegistryServicer_to_server, servicer)
-    publishing.start()
-    return ConsentRegistryNode(registry, channels, publishing)
+    node.publishing.start()
+    return node

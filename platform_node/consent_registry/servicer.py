@@ -18,6 +18,8 @@ from consent.audit import AuditEvent, QuorumError, issue_receipt
 from consent.authorisation import (
     ConsentError,
     DuplicateAuthorisation,
+    FieldCatalogue,
+    FieldSpec,
     IllegalTransition,
     SignedTerms,
     Status,
@@ -89,7 +91,12 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
     def Announce(self, request, context):  # noqa: N802
         caller = self._caller(context, SOURCE)
         self._verify_own_binding(request.keys, caller, context)
-        self._registry.announce(caller.party, request.address, request.keys, now=self._clock())
+        try:
+            catalogue = FieldCatalogue(FieldSpec(f.name, f.category, f.sensitivity, f.value_type, f.period or None)
+                                       for f in request.catalogue) if request.catalogue else None
+        except ValueError as exc:
+            raise InvalidInput(f"catalogue refused: {exc}") from exc
+        self._registry.announce(caller.party, request.address, request.keys, now=self._clock(), catalogue=catalogue)
         log.info("source node announced", extra={"node": caller.party, "address": request.address})
         return verification_pb2.AnnounceReply(party=caller.party)
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from consent.audit import AuditEvent, EventKind, LeafReceipt
+from consent.audit.storage import READ_ONLY
 from consent.authorisation import (
     EnterpriseKeyNotValid,
     EnterpriseKeyRegistry,
@@ -125,7 +126,7 @@ class EnterpriseAccounts:
         if conn is not None:
             row = conn.execute(query).first()
         else:
-            with self._engine.connect() as own:
+            with self._engine.connect().execution_options(**READ_ONLY) as own:
                 row = own.execute(query).first()
         if row is None:
             raise UnknownEnterpriseAccount(credit_code)

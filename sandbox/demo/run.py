@@ -138,7 +138,7 @@ def run_demo(args: argparse.Namespace) -> int:
             _print(f"[7/8] verification (核验) at source/{source} with the enterprise's authorisation; audit")
             consent_ok = run_consent_demo(
                 pki_dir=federation.pki_dir, platform_address=federation.platform_address,
-                registry_db=federation.node_state("platform", "main") / "consent" / "registry.db",
+                registry_db=federation.platform_db,
                 source=f"source/{source}",
                 source_db=federation.node_state("source", source) / "verification" / "node.db",
                 source_schema=node_data[source].schema, source_table=node_data[source].table,
