@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import grpc
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from cli.bank_keys import BankKeys, VerificationResult
 from consent.audit import CosignatureVerifier, Ed25519Verifier, InclusionReceipt, LogTrust
 from consent.authorisation import (
-    Answer,
     Purpose,
     Question,
     SealedAnswer,
@@ -38,58 +34,12 @@ from federation.key_binding import (
     BindingVerifier,
     KeyPurpose,
     bind_keys,
-    load_or_create_ed25519,
     log_origin,
-    raw_public,
 )
-from federation.pki import Identity, NodeTls, write_file
+from federation.pki import Identity, NodeTls
 from federation.proto import verification_pb2, verification_pb2_grpc
 
 PLATFORM = Identity("platform", "main")
-
-
-@dataclass(frozen=True)
-class BankKeys:
-    """The bank's request-signing (Ed25519) and answer-sealing (X25519) keys."""
-
-    signing: Ed25519PrivateKey
-    sealing: X25519PrivateKey
-
-    @classmethod
-    def generate(cls) -> BankKeys:
-        return cls(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
-
-    @classmethod
-    def load_or_create(cls, folder: Path) -> BankKeys:
-        """Keys kept in `folder` (0600 files), created on first use."""
-        sealing_path = folder / "answer-sealing.key"
-        if sealing_path.exists():
-            sealing = X25519PrivateKey.from_private_bytes(sealing_path.read_bytes())
-        else:
-            sealing = X25519PrivateKey.generate()
-            write_file(sealing_path, sealing.private_bytes_raw(), private=True)
-        return cls(load_or_create_ed25519(folder / "request-signing.pem"), sealing)
-
-    def public_keys(self) -> dict[str, bytes]:
-        sealing = self.sealing.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {KeyPurpose.REQUEST_SIGNING: raw_public(self.signing), KeyPurpose.ANSWER_SEALING: sealing}
-
-
-@dataclass(frozen=True)
-class VerificationResult:
-    """One verification: the opened answer or the refusal code, and the registry-log receipts."""
-
-    request_id: str
-    answer: Answer | None
-    refusal: str | None
-    receipts: tuple[verification_pb2.LeafReceipt, ...]
-
-    @property
-    def holds(self) -> bool | None:
-        """The one-bit result of a predicate or match check (None: no record, or refused)."""
-        if self.answer is None or not isinstance(self.answer.result, bool | None):
-            return None
-        return self.answer.result
 
 
 class BankClient:

@@ -47,7 +47,11 @@ class ConsentWorld:
     checks_per_field: int = 8
     period: str = "2025"
     ready_timeout: float = 40.0
+    # The platform's bank/enterprise HTTP API (over the registry's database and log), with a local enterprise
+    # CA as its identity provider; webhooks to loopback allowed (tests), delivered every half second.
+    with_api: bool = False
     platform_address: str = field(init=False, default="")
+    api_url: str = field(init=False, default="")
     _processes: dict[str, subprocess.Popen] = field(init=False, default_factory=dict)
 
     @property
@@ -63,7 +67,18 @@ class ConsentWorld:
 
     @property
     def registry_db(self) -> Path:
+        """The platform's one database (the API's when it serves one; the registry's own otherwise)."""
+        if self.with_api:
+            return self.state_of(PLATFORM) / "platform.db"
         return self.state_of(PLATFORM) / "consent" / "registry.db"
+
+    @property
+    def enterprise_ca_dir(self) -> Path:
+        return self.root / "enterprise-ca"
+
+    @property
+    def platform_config(self) -> Path:
+        return self.root / "nodes" / f"{PLATFORM.role}-{PLATFORM.name}" / "node.toml"
 
     def source_db(self, name: str) -> Path:
         return self.state_of(Identity("source", name)) / "verification" / "node.db"
@@ -115,8 +130,19 @@ class ConsentWorld:
         for identity in (PLATFORM, OPERATOR, *(Identity("source", s) for s in self.sources)):
             ca.issue(identity)
         generate(self.enterprises, self.seed, self.data_dir)
-        self._start(PLATFORM.party, "platform", self._config(PLATFORM, [
-            "[consent]", f"checkpoint_interval_s = {self.checkpoint_interval_s}", ""]))
+        platform_extra = ["[consent]", f"checkpoint_interval_s = {self.checkpoint_interval_s}", ""]
+        if self.with_api:
+            from consent.enterprise import LocalEnterpriseCA
+
+            LocalEnterpriseCA.create(self.enterprise_ca_dir)
+            state = self.state_of(PLATFORM)
+            platform_extra += [
+                "[api]", f'database_url = "sqlite:///{state / "platform.db"}"',
+                f'secrets_file = "{state / "master.key"}"', "port = 0", "allow_insecure_webhooks_for_tests = true",
+                "delivery_interval_s = 0.5", "",
+                "[api.enterprise]", 'identity_provider = "local-certificate"', "",
+                "[api.enterprise.provider_options]", f'certificate_ca = "{self.enterprise_ca_dir / "ca.pem"}"', ""]
+        self._start(PLATFORM.party, "platform", self._config(PLATFORM, platform_extra))
         address_file = self.state_of(PLATFORM) / "address"
         deadline = time.monotonic() + self.ready_timeout
         while not address_file.exists():
@@ -125,6 +151,14 @@ class ConsentWorld:
                 raise WorldFailed(f"platform not ready:\n{self.log_tail(PLATFORM.party)}")
             time.sleep(0.05)
         self.platform_address = address_file.read_text().strip()
+        if self.with_api:
+            api_file = self.state_of(PLATFORM) / "api_url"
+            while not api_file.exists():
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise WorldFailed(f"platform API not ready:\n{self.log_tail(PLATFORM.party)}")
+                time.sleep(0.05)
+            self.api_url = api_file.read_text().strip()
         for name in self.sources:
             identity = Identity("source", name)
             self._start(identity.party, "source", self._config(identity, [

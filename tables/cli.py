@@ -7,9 +7,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tables.errors import IntakeError
-from tables.table import LoadedTable, load_table
+if TYPE_CHECKING:  # loading tables needs pandas: imported when a table is validated, not when `xyd` starts
+    from tables.table import LoadedTable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +40,9 @@ def summary(table: LoadedTable) -> dict[str, object]:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Print the summary and return 0, or print the error to stderr and return 1."""
+    from tables.errors import IntakeError
+    from tables.table import load_table
+
     try:
         table = load_table(args.schema, args.table, table=args.sqlite_table, delimiter=args.delimiter)
     except IntakeError as exc:

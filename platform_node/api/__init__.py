@@ -4,11 +4,28 @@ Wiring the federated scorer: pass any `platform_node.scoring.scorer.Scorer` as `
 (or to `platform_node.api.cli.serve`).
 """
 
-from platform_node.api.app import create_app
-from platform_node.api.server import ApiServer
-from platform_node.api.server_secrets import PlatformSecrets, load_or_create_master
-from platform_node.api.services import PlatformServices, build_services
-from platform_node.api.settings import ApiSettings, load_settings
+from importlib import import_module
+from typing import Any
+
+# Imported on first use, so that `xyd` (which registers `xyd institution` and `xyd api` from
+# `platform_node.api.cli`) does not load FastAPI and the whole app to build its parser.
+_EXPORTS = {
+    "ApiServer": "platform_node.api.server",
+    "ApiSettings": "platform_node.api.settings",
+    "PlatformSecrets": "platform_node.api.server_secrets",
+    "PlatformServices": "platform_node.api.services",
+    "build_services": "platform_node.api.services",
+    "create_app": "platform_node.api.app",
+    "load_or_create_master": "platform_node.api.server_secrets",
+    "load_settings": "platform_node.api.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)
+
 
 __all__ = [
     "ApiServer",

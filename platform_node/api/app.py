@@ -20,6 +20,7 @@ from platform_node.api.routers import (
     reports,
     scores,
     uses,
+    verifications,
 )
 from platform_node.api.services import PlatformServices
 
@@ -68,6 +69,15 @@ each consent with its audit receipt. The bank follows each change by polling `GE
 or through its webhook (event `consent.changed`). Refusals name their reason: `TAMPERED_TERMS`,
 `NOT_THE_SUBJECT`, `KEY_NOT_VALID`, `STALE_SIGNATURE`, `BAD_SIGNATURE`, `WRONG_INSTRUCTION`,
 `REPLAYED_INSTRUCTION`, `REQUEST_NOT_PENDING`, `ILLEGAL_TRANSITION`.
+
+## Verification (核验)
+Under an ACTIVE consent, a bank registers its keys once (`PUT /v1/verification-keys`: a binding signed with its
+certificate from the federation CA) and sends checks it signed itself (`POST /v1/verifications`). The platform
+attaches the enterprise-signed artefact and relays each to the source node it names; the answer comes back
+signed by the node and sealed to the bank's own key (the platform relays ciphertext it cannot read), with the
+audit receipts of the node's leaves. Refusals carry the node's public code (`PAUSED`, `REVOKED`, `EXPIRED`,
+`WRONG_PURPOSE`, `SCOPE_EXCEEDED`, `BUDGET_EXHAUSTED`, `REPLAYED_NONCE`, `NOT_AUTHORISED`, ...).
+`cli/bank_http.py` and `xyd bank verify` open and check the answers.
 
 ## Limits
 Heads, body sizes and failed authentications are enforced before the server reads a request's body. The
@@ -178,6 +188,7 @@ TAGS = [
     {"name": "alerts", "description": "Risk alerts and webhooks."},
     {"name": "public information", "description": "Public-information reports and subscriptions."},
     {"name": "consent", "description": "The catalogue of data items; banks' consent requests to enterprises."},
+    {"name": "verification", "description": "Verification (核验) under a consent: answers sealed to the bank."},
     {"name": "enterprise accounts", "description": "Enterprises sign up and recover through an identity provider."},
     {"name": "enterprise", "description": "The enterprise's own side: account, keys (requests signed by its key)."},
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
@@ -203,8 +214,8 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestGate)
-    for module in (scores, models, uses, alerts, reports, consent_requests, enterprise_accounts, enterprise, compliance,
-                   admin):
+    for module in (scores, models, uses, alerts, reports, consent_requests, verifications, enterprise_accounts,
+                   enterprise, compliance, admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness")

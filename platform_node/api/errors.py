@@ -102,6 +102,23 @@ class NotYetCheckpointed(ApiError):
                          "no published checkpoint covers this leaf yet; retry after the next checkpoint")
 
 
+class VerificationUnavailable(Unavailable):
+    code = "VERIFICATION_UNAVAILABLE"
+    default_public = "verification needs the platform node's consent registry; this API runs without one"
+
+
+class InvalidKeyBinding(InvalidInput):
+    code = "INVALID_KEY_BINDING"
+    default_public = "the key binding does not verify against the federation CA for this institution"
+    detail_is_public = False
+
+
+class NotOwnLeaf(Refused):
+    code = "NOT_FOUND"
+    default_public = "no such leaf of this institution"
+    detail_is_public = False
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
 
@@ -142,6 +159,11 @@ _CATALOGUE: list[tuple[type[Exception], int, str, str | None]] = [
     (NotTheSubject, 403, "NOT_THE_SUBJECT", "this enterprise is not the subject of that consent"),
     (RequestNotPending, 409, "REQUEST_NOT_PENDING", "the consent request is no longer pending"),
     (TermsMismatch, 422, "TAMPERED_TERMS", "the signed terms are not the terms of this request"),
+    (VerificationUnavailable, 503, "VERIFICATION_UNAVAILABLE",
+     "verification needs the platform node's consent registry; this API runs without one"),
+    (InvalidKeyBinding, 422, "INVALID_KEY_BINDING",
+     "the key binding does not verify against the federation CA for this institution"),
+    (NotOwnLeaf, 404, "NOT_FOUND", "no such leaf of this institution"),
 ]
 
 # The public text of each way an enterprise's signature does not count (SignatureRefused.code).
