@@ -23,8 +23,7 @@ import pandas as pd
 import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sandbox.consent_world import ConsentWorld, utc_now
-from sandbox.demo.consent import demo_terms, enterprise_signs
+from sandbox.consent_world import ConsentWorld, demo_terms, enterprise_signs, utc_now
 
 FIELDS = ("revenue_12m_cny", "vat_paid_12m_cny", "invoices_issued_12m", "late_filings_12m")
 

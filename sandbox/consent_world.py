@@ -13,14 +13,29 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cli.bank_client import BankClient, BankKeys
 from cli.compliance.officer import WitnessEndpoint
 from cli.compliance.witness_client import ask_witnesses
 from cli.registry_admin import RegistryAdmin
 from consent.audit import LogTrust, WitnessAnswer
+from consent.authorisation import (
+    AuthorisedBy,
+    DataCategory,
+    IdentityCheck,
+    Mode,
+    Purpose,
+    Sensitivity,
+    SignatoryRole,
+    SignedTerms,
+    Subject,
+    Terms,
+    sign_terms,
+)
 from errors import XydError
 from federation.pki import CertificateAuthority, Identity, NodeTls, node_directory
 from sandbox.synthdata import generate
@@ -241,3 +256,28 @@ class ConsentWorld:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def demo_terms(credit_code: str, *, grantee: str, providers: tuple[str, ...], categories: tuple[str, ...],
+               now: datetime, mode: Mode = Mode.VERIFY, max_uses: int = 20, period: str = "2025",
+               purpose: Purpose = Purpose.PRE_LOAN_REVIEW, loan_ref: str = "LA-2026-0001") -> Terms:
+    """Terms an enterprise might sign for a pre-loan review: valid from an hour ago for 30 days."""
+    return Terms(
+        subject=Subject(credit_code, "Demo Enterprise Co., Ltd."),
+        authorised_by=AuthorisedBy("Legal Representative", SignatoryRole.LEGAL_REPRESENTATIVE,
+                                   IdentityCheck.CA_CERTIFICATE),
+        grantee=grantee, providers=providers,
+        categories=tuple(DataCategory(c, Sensitivity.TRADE_SECRET) for c in categories),
+        mode=mode, purpose=purpose, loan_application_ref=loan_ref,
+        created_at=now - timedelta(minutes=5), not_before=now - timedelta(hours=1), not_after=now + timedelta(days=30),
+        max_uses=max_uses, data_range=(period,), data_life_days=90, feedback_deadline_days=30,
+    )
+
+
+def enterprise_signs(admin: RegistryAdmin, terms: Terms, key: Ed25519PrivateKey, *, now: datetime) -> SignedTerms:
+    """The enterprise signs the terms with its bound key; the portal submits them and, identity checked,
+    activates them."""
+    artefact = sign_terms(terms, key, signed_at=now - timedelta(seconds=5))
+    admin.submit(artefact, actor="admin/portal", activate=True)
+    return artefact
+

@@ -40,14 +40,16 @@ class BankParty:
     profile: Path
 
 
-def bank_party(folder: Path, *, api_url: str, platform_config: Path, pki_dir: Path, name: str) -> BankParty:
-    """A bank: onboarded with an API key, its certificate from the federation CA, a profile for `xyd bank`."""
+def bank_party(folder: Path, *, api_url: str, platform_config: Path, pki_dir: Path, name: str,
+               api_key: str | None = None) -> BankParty:
+    """A bank: onboarded with an API key (or the one it has), its certificate from the federation CA, a
+    profile for `xyd bank`."""
     identity = Identity("bank", name)
     if not (node_directory(pki_dir, identity) / "cert.pem").exists():
         CertificateAuthority.load(pki_dir).issue(identity)
     tls = node_directory(pki_dir, identity)
     folder.mkdir(parents=True, exist_ok=True)
-    key = onboard(platform_config, identity.party, "bank")
+    key = api_key or onboard(platform_config, identity.party, "bank")
     (folder / "bank.apikey").write_text(key + "\n", encoding="utf-8")
     (folder / "bank.apikey").chmod(0o600)
     profile = folder / "bank.toml"

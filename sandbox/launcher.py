@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.operator_client import CoordinatorClient, OperatorConfig
+from consent.enterprise import LocalEnterpriseCA
 from federation.pki import CertificateAuthority, Identity
 from sandbox.processes import ProcessFailed, ProcessGroup
 
@@ -52,6 +53,11 @@ class LocalFederation:
     def pki_dir(self) -> Path:
         return self.state_dir / "pki"
 
+    @property
+    def enterprise_ca_dir(self) -> Path:
+        """The local enterprise-certificate CA the platform's identity provider trusts (demo and tests)."""
+        return self.state_dir / "enterprise-ca"
+
     def _credentials(self, identity: Identity) -> tuple[Path, Path]:
         folder = self.pki_dir / "nodes" / f"{identity.role}-{identity.name}"
         return folder / "cert.pem", folder / "key.pem"
@@ -77,9 +83,14 @@ class LocalFederation:
                 log_key.write_bytes(os.urandom(32))
                 log_key.chmod(0o600)
             database_url = self.api_database_url or f"sqlite:///{state / 'platform-api.db'}"
+            if not (self.enterprise_ca_dir / "ca.pem").exists():  # the enterprises' identity provider (local CA)
+                LocalEnterpriseCA.create(self.enterprise_ca_dir)
             lines += ["[api]", f'database_url = "{database_url}"',
                       f'secrets_file = "{state / "master.key"}"', f'log_key_file = "{state / "log.key"}"',
-                      "port = 0", "allow_insecure_webhooks_for_tests = true", "",
+                      "port = 0", "allow_insecure_webhooks_for_tests = true", "delivery_interval_s = 1", "",
+                      "[api.enterprise]", 'identity_provider = "local-certificate"', "",
+                      "[api.enterprise.provider_options]",
+                      f'certificate_ca = "{self.enterprise_ca_dir / "ca.pem"}"', "",
                       # A demo-sized threshold (the default is 40 points): the demo's monitored loan moves by
                       # tens of points between its two models.
                       "[api.deterioration]", "score_drop = 10", ""]

@@ -124,14 +124,19 @@ def test_a_dead_source_fails_the_job_with_its_name(own_federation: LocalFederati
     assert "source/utilities" in status.error
 
 
+@pytest.mark.timeout(420)
 def test_demo_command_runs_end_to_end_and_leaves_no_process(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo", "--enterprises", "400", "--trees", "2", "--skip-banks", "--sources", "tax,utilities,customs",
          "--state-dir", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "intersection" in proc.stdout and "source/customs" in proc.stdout
+    # Step 7 through HTTP and the enterprise's own CLI: approve, verify, pause (refused), resume, revoke (refused).
+    assert "consent ACTIVE" in proc.stdout and "refused PAUSED" in proc.stdout and "refused REVOKED" in proc.stdout
+    assert "rewritten in the database -> detected" in proc.stdout and "head rewritten -> detected" in proc.stdout
+    assert "UNEXPECTED" not in proc.stdout
     leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
                  if any(str(tmp_path) in part for part in (p.info["cmdline"] or []))]
     assert not leftovers, f"processes left behind: {leftovers}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import grpc
 import pandas as pd
@@ -51,8 +50,7 @@ from federation.key_binding import KeyBindingInvalid, bind_keys, load_or_create_
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
 from platform_node.consent_registry import GrpcWitnessClient
-from sandbox.consent_world import PLATFORM, ConsentWorld, utc_now
-from sandbox.demo.consent import demo_terms, enterprise_signs, run_consent_demo
+from sandbox.consent_world import PLATFORM, ConsentWorld, demo_terms, enterprise_signs, utc_now
 
 TAX, SOCIAL = "source/tax", "source/social_insurance"
 pytestmark = pytest.mark.timeout(120)
@@ -232,20 +230,6 @@ def test_relay_refuses_a_bank_relaying_for_another(world: ConsentWorld, bank: Ba
     with world.admin() as admin, pytest.raises(grpc.RpcError) as denied:
         admin.stub.Relay(verification_pb2.RelayRequest(signed_request=stolen.to_bytes()), timeout=5)
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
-
-
-def test_consent_demo_runs_green(world: ConsentWorld, capsys: pytest.CaptureFixture[str]) -> None:
-    ok = run_consent_demo(
-        pki_dir=world.pki_dir, platform_address=world.platform_address, registry_db=world.registry_db,
-        source=TAX, source_db=world.source_db("tax"), source_schema=world.data_dir / "tax.toml",
-        source_table=world.table("tax"), witness_addresses=world.witness_addresses(),
-    )
-    printed = capsys.readouterr().out
-    assert ok, printed
-    assert "refused NOT_AUTHORISED" in printed and "refused REVOKED" in printed and "-> detected" in printed
-    assert "head rewritten -> detected: the log was truncated" in printed
-    assert "UNEXPECTED" not in printed
-    assert Path(world.registry_db).exists()
 
 
 def test_witness_refuses_a_split_view_and_a_rollback_over_the_network(world: ConsentWorld) -> None:
