@@ -5,6 +5,8 @@
     request-consent  ask an enterprise for consent
     consent          follow one consent request (status, the enterprise-signed artefact once approved)
     verify           sign checks under an approved consent, relay them, open and check the sealed answers
+    report           an enterprise's public-information report (self-declared information apart, flagged)
+    declaration      an enterprise's self-declared information under a consent naming it
 
 The bank's profile (TOML) names the API, its API key file, the folder of its application keys (created on
 first use, 0600) and its certificate from the federation CA:
@@ -126,6 +128,18 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if all("refused" not in line for line in out) else 1
 
 
+def _report(args: argparse.Namespace) -> int:
+    with open_bank(args) as bank:
+        _print(bank.report(args.credit_code, purpose=args.purpose))
+    return 0
+
+
+def _declaration(args: argparse.Namespace) -> int:
+    with open_bank(args) as bank:
+        _print(bank.declaration(args.credit_code, args.request_id))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `xyd bank ...`."""
     parser = subparsers.add_parser("bank", help="a bank's consent requests and verifications over HTTP")
@@ -155,5 +169,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--check", action="append", required=True,
                         help="provider:question, e.g. 'source/tax:revenue_12m_cny >= 1000000', "
                              "'source/tax:revenue_12m_cny ~= 1200000 +- 50000', 'source/tax:raw taxpayer_grade'")
+    report = command("report", _report, "an enterprise's public-information report")
+    report.add_argument("credit_code")
+    report.add_argument("--purpose", default="PRE_LOAN_REVIEW")
+    declaration = command("declaration", _declaration, "self-declared information under a consent")
+    declaration.add_argument("credit_code")
+    declaration.add_argument("--request", dest="request_id", required=True, help="the approved consent request")
     verify.add_argument("--receipts", action="store_true",
                         help="also check each leaf's inclusion proof under a cosigned checkpoint")

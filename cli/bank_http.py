@@ -149,6 +149,16 @@ class BankHttpClient:
     def consent_request(self, request_id: str) -> dict[str, Any]:
         return self.call("GET", f"/v1/consent-requests/{request_id}")
 
+    def report(self, credit_code: str, *, purpose: Purpose | str = Purpose.PRE_LOAN_REVIEW) -> dict[str, Any]:
+        """The enterprise's public-information report (`self_declared` apart, flagged)."""
+        return self.call("GET", f"/v1/reports/{credit_code}", params={"purpose": str(Purpose(purpose))})
+
+    def declaration(self, credit_code: str, request_id: str) -> dict[str, Any]:
+        """Self-declared information under the consent the request `request_id` became."""
+        request = self.consent_request(request_id)
+        return self.call("GET", f"/v1/declarations/{credit_code}",
+                         params={"consent_id": request["authorisation_id"], "purpose": request["purpose"]})
+
     # -- verification ------------------------------------------------------------------------------------
 
     def register_keys(self) -> dict[str, Any]:

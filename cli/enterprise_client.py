@@ -18,7 +18,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -32,10 +32,9 @@ from consent.authorisation.codec import b64encode
 from consent.authorisation.terms import SignatoryRole
 from consent.credit_code import InvalidCreditCode, validate_credit_code
 from consent.enterprise import KeyStatement, ProofPurpose, certificate_proof, prove_possession, sign_request
+from consent.enterprise.declarations import Declaration, Visibility, sign_declaration
 from consent.enterprise.instructions import Action, sign_instruction
 from errors import ConfigurationError, InvalidInput, XydError
-
-SIGNING_SLACK = timedelta(seconds=2)
 
 
 class EnterpriseApiError(XydError):
@@ -221,9 +220,7 @@ class EnterpriseClient:
         if terms is not None and dict(terms) != shown["terms"]:
             raise EnterpriseApiError(409, "TERMS_CHANGED", "the terms differ from those agreed to; nothing signed")
         parsed = Terms.from_json(shown["terms"])  # recomputes the id from the terms themselves
-        # The registry refuses artefacts signed in the future of their arrival: a few seconds of slack absorb
-        # the clock difference between the enterprise's machine and the platform.
-        artefact = sign_terms(parsed, self.key, signed_at=self._clock() - SIGNING_SLACK)
+        artefact = sign_terms(parsed, self.key, signed_at=self._clock())
         return self.call("POST", f"/v1/enterprise/consent-requests/{request_id}/approval",
                          body={"artefact": artefact.to_json()})
 
@@ -245,6 +242,33 @@ class EnterpriseClient:
 
     def uses(self, authorisation_id: str) -> Any:
         return self.call("GET", f"/v1/enterprise/consents/{authorisation_id}/uses")
+
+    # -- self-declared information -------------------------------------------------------------------------
+
+    def commitment(self) -> Any:
+        return self.call("GET", "/v1/enterprise/declarations/commitment")
+
+    def declarations(self) -> Any:
+        return self.call("GET", "/v1/enterprise/declarations")["items"]
+
+    def declare(self, declaration: Declaration, *, visibility: Visibility, signatory: str,
+                role: SignatoryRole = SignatoryRole.LEGAL_REPRESENTATIVE,
+                commitment: Mapping[str, Any] | None = None) -> Any:
+        """Sign the declaration with the platform's credit commitment (as shown: `commitment`, else fetched) as
+        the next version, superseding the current one, and submit it."""
+        shown = commitment or self.commitment()
+        history = self.declarations()
+        latest = history[-1] if history else None
+        signed = sign_declaration(
+            declaration, credit_code=self.profile.credit_code, key=self.key, signatory=signatory,
+            signatory_role=role, version=1 if latest is None else latest["version"] + 1,
+            supersedes=latest["declaration_id"] if latest and latest["status"] == "CURRENT" else None,
+            visibility=visibility, now=self._clock(), commitment=(shown["version"], shown["text"]))
+        return self.call("POST", "/v1/enterprise/declarations", body={"declaration": signed.to_json()})
+
+    def withdraw_declaration(self, declaration_id: str) -> Any:
+        return self.call("POST", f"/v1/enterprise/declarations/{declaration_id}/withdraw",
+                         body={"instruction": self.instruction(Action.WITHDRAW, declaration_id)})
 
 
 def answer(response: httpx.Response) -> Any:

@@ -13,6 +13,9 @@ the enterprise's side; the platform only ever receives public keys, proofs and s
     consents  the enterprise's consents and their status
     pause, resume, revoke    change a consent (signed instructions)
     uses      every use made under a consent, with its audit receipt
+    declare   self-declared information under the credit commitment (a new version each time)
+    declarations           every version of the enterprise's declarations
+    withdraw-declaration   withdraw the current one (a signed instruction; a new, empty version)
 
 `xyd enterprise-ca init|issue` runs the local enterprise-certificate CA (the identity provider the demo and
 the tests use; a city plugs in its own, see OPERATIONS.md).
@@ -182,6 +185,45 @@ def _uses(args: argparse.Namespace) -> int:
     return 0
 
 
+def _declare(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from consent.enterprise.declarations import Certification, Declaration, Visibility
+
+    certifications = []
+    for text in args.certification or []:
+        parts = text.split("|")
+        if len(parts) < 2:
+            raise InvalidInput("a certification is name|issuer[|number[|valid_until]]")
+        certifications.append(Certification(*[p or None for p in parts[:4]]))
+    declaration = Declaration(
+        financing_need_cny=None if args.financing_need_cny is None else Decimal(args.financing_need_cny),
+        financing_purpose=args.financing_purpose, revenue_band=args.revenue_band, employees=args.employees,
+        main_products=tuple(args.main_product or ()), certifications=tuple(certifications))
+    with open_client(args) as client:
+        commitment = client.commitment()
+        if not args.commit:
+            print(commitment["text"])
+            raise InvalidInput("the declaration is signed with the credit commitment above: add --commit to sign it")
+        account = client.account()
+        _print(client.declare(declaration, visibility=Visibility.PUBLIC if args.public else Visibility.CONSENT,
+                              signatory=account["signatory"], role=SignatoryRole(account["signatory_role"]),
+                              commitment=commitment))
+    return 0
+
+
+def _declarations(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.declarations())
+    return 0
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        _print(client.withdraw_declaration(args.declaration_id))
+    return 0
+
+
 def _ca_init(args: argparse.Namespace) -> int:
     from consent.enterprise import LocalEnterpriseCA
 
@@ -245,6 +287,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for action in ("pause", "resume", "revoke"):
         command(action, _change, f"{action} a consent").add_argument("authorisation_id")
     command("uses", _uses, "every use made under a consent, with receipts").add_argument("authorisation_id")
+
+    declare = command("declare", _declare, "self-declared information under the credit commitment")
+    declare.add_argument("--financing-need-cny", help="the financing need, CNY")
+    declare.add_argument("--financing-purpose", help="WORKING_CAPITAL, EQUIPMENT, EXPANSION, TRADE_FINANCE, ...")
+    declare.add_argument("--revenue-band", help="BELOW_1M, 1M_10M, 10M_50M, 50M_200M or ABOVE_200M")
+    declare.add_argument("--employees", type=int)
+    declare.add_argument("--main-product", action="append", help="a main product (repeat, at most 5)")
+    declare.add_argument("--certification", action="append", help="name|issuer[|number[|valid_until]] (repeat)")
+    declare.add_argument("--public", action="store_true", help="in every reader's report (default: under consent)")
+    declare.add_argument("--commit", action="store_true", help="sign the credit commitment (shown without it)")
+    command("declarations", _declarations, "every version of the enterprise's declarations")
+    command("withdraw-declaration", _withdraw, "withdraw the current declaration").add_argument("declaration_id")
 
     ca = subparsers.add_parser("enterprise-ca", help="the local enterprise-certificate CA (demo, tests)")
     ca_sub = ca.add_subparsers(dest="ca_command", metavar="ACTION")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -92,15 +92,15 @@ class AuthorisationStore:
         registry_metadata.create_all(self._engine, tables=[authorisations, transitions])
 
     def register(self, artefact: SignedTerms, *, actor: str, now: datetime, conn: Connection | None = None,
-                 digests: Mapping[str, str] | None = None) -> Terms:
+                 digests: Mapping[str, str] | None = None, clock_skew: timedelta = timedelta(0)) -> Terms:
         """Store a newly signed artefact as PENDING after checking its signature with the key valid at signing.
 
-        The signing time may not lie in the future: a registry that records arrival bounds how far a holder
-        of a later-compromised key could back-date.
+        The signing time may not lie in the future (beyond `clock_skew` between the signer's clock and this
+        one): a registry that records arrival bounds how far a holder of a later-compromised key could back-date.
         """
         terms = artefact.check_shape()
         signed_at = artefact.signed_at
-        if signed_at > now:
+        if signed_at > now + clock_skew:
             raise InvalidTerms(f"artefact signed in the future ({format_time(signed_at)})")
         key = self._keys.key_for(terms.subject.credit_code, artefact.key_id, at=signed_at)
         artefact.verify_with(key)

@@ -14,6 +14,7 @@ from platform_node.api.routers import (
     alerts,
     compliance,
     consent_requests,
+    declarations,
     enterprise,
     enterprise_accounts,
     models,
@@ -214,8 +215,8 @@ def create_app(services: PlatformServices | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestGate)
-    for module in (scores, models, uses, alerts, reports, consent_requests, verifications, enterprise_accounts,
-                   enterprise, compliance, admin):
+    for module in (scores, models, uses, alerts, reports, consent_requests, verifications, declarations,
+                   enterprise_accounts, enterprise, compliance, admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", tags=["health"], summary="Liveness")

@@ -40,6 +40,12 @@ from platform_node.consent_requests import (
     TermsMismatch,
     UnknownConsentRequest,
 )
+from platform_node.declarations import (
+    DeclarationNotCurrent,
+    DeclarationRefused,
+    ReadRefused,
+    UnknownDeclaration,
+)
 from platform_node.enterprises import (
     EnterpriseAlreadySignedUp,
     EnterpriseSuspended,
@@ -164,7 +170,25 @@ _CATALOGUE: list[tuple[type[Exception], int, str, str | None]] = [
     (InvalidKeyBinding, 422, "INVALID_KEY_BINDING",
      "the key binding does not verify against the federation CA for this institution"),
     (NotOwnLeaf, 404, "NOT_FOUND", "no such leaf of this institution"),
+    (UnknownDeclaration, 404, "NOT_FOUND", "no such declaration"),
+    (DeclarationNotCurrent, 409, "DECLARATION_NOT_CURRENT", "only the current declaration can be withdrawn"),
 ]
+
+_DECLARATION_REFUSALS = {
+    "COMMITMENT_MISMATCH": "the statement does not carry the platform's current credit commitment",
+    "VERSION_CONFLICT": "the declaration is not the next version superseding the current one",
+    "NOT_THE_SUBJECT": "the declaration is signed for another enterprise",
+    "WRONG_INSTRUCTION": "the instruction is for another action or target",
+    "MALFORMED": "the signed declaration is malformed",
+}
+_READ_REFUSALS = {
+    "NOT_AUTHORISED": "no consent of this institution allows this read",
+    "PAUSED": "the consent is paused", "REVOKED": "the consent is revoked", "EXPIRED": "the consent has expired",
+    "NOT_ACTIVE": "the consent is not active", "NOT_YET_VALID": "the consent's window has not begun",
+    "SCOPE_EXCEEDED": "the consent does not name the self-declared data item",
+    "WRONG_PURPOSE": "the consent is for another purpose", "WRONG_MODE": "the consent's mode gives no answers",
+    "BUDGET_EXHAUSTED": "the consent's uses are spent",
+}
 
 # The public text of each way an enterprise's signature does not count (SignatureRefused.code).
 _SIGNATURE_REFUSALS = {
@@ -240,6 +264,15 @@ async def _signature_refused(request: Request, exc: SignatureRefused) -> JSONRes
     return _json(403, exc.code, _SIGNATURE_REFUSALS.get(exc.code, exc.public_message))
 
 
+async def _declaration_refused(request: Request, exc: DeclarationRefused) -> JSONResponse:
+    message = _DECLARATION_REFUSALS.get(exc.code) or _SIGNATURE_REFUSALS.get(exc.code, exc.public_message)
+    return _json(422, exc.code, message)
+
+
+async def _read_refused(request: Request, exc: ReadRefused) -> JSONResponse:
+    return _json(403, exc.code, _READ_REFUSALS.get(exc.code, exc.public_message))
+
+
 async def _enterprise_unauthenticated(request: Request, exc: EnterpriseUnauthenticated) -> JSONResponse:
     return _json(401, exc.code, exc.public_message)
 
@@ -286,6 +319,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidCredentials, _unauthenticated)
     app.add_exception_handler(EnterpriseUnauthenticated, _enterprise_unauthenticated)
     app.add_exception_handler(SignatureRefused, _signature_refused)
+    app.add_exception_handler(DeclarationRefused, _declaration_refused)
+    app.add_exception_handler(ReadRefused, _read_refused)
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(ScorerContractError, _scorer_broken)
     app.add_exception_handler(StarletteHTTPException, _http)

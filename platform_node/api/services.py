@@ -36,6 +36,7 @@ from platform_node.api.settings import ApiSettings
 from platform_node.consent_registry.registry import read_catalogue
 from platform_node.consent_registry.schema import relay_metadata
 from platform_node.consent_requests import ConsentDesk
+from platform_node.declarations import DeclarationBook
 from platform_node.enterprises import EnterpriseAccounts, load_identity_provider
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
@@ -111,6 +112,7 @@ class PlatformServices:
     failed_auth: FailedAuthLimiter
     enterprises: EnterpriseAccounts
     consent_desk: ConsentDesk
+    declarations: DeclarationBook
     # How webhook hosts are resolved (at registration and before each delivery); tests inject one.
     webhook_resolver: Resolver = system_resolver
     ticker: Ticker | None = None
@@ -243,8 +245,13 @@ def build_services(
     monitoring_metadata.create_all(engine)
     outbox = WebhookOutbox(engine, randbytes=randbytes)
     relay_metadata.create_all(engine)  # the registry's catalogue of published data items (empty without one)
+    declarations = DeclarationBook(engine, keys=enterprise_keys, store=authorisations, audit=audit,
+                                   subject_ref_key=secrets.subject_ref_key, provider=settings.enterprise.audience,
+                                   randbytes=randbytes)
+    declarations.create_schema()
     consent_desk = ConsentDesk(engine, store=authorisations, keys=enterprise_keys, audit=audit, outbox=outbox,
-                               subject_ref_key=secrets.subject_ref_key, catalogue=lambda: read_catalogue(engine),
+                               subject_ref_key=secrets.subject_ref_key,
+                               catalogue=lambda: [*read_catalogue(engine), declarations.catalogue_entry()],
                                respond_within=timedelta(days=settings.consent_respond_within_days),
                                randbytes=randbytes)
     consent_desk.create_schema()
@@ -277,7 +284,7 @@ def build_services(
             retry_after=timedelta(seconds=settings.monitoring_retry_s), deadline_s=settings.scoring_deadline_s,
         ),
         public_records=public_records,
-        report_requests=ReportRequestLog(engine, randbytes=randbytes),
+        report_requests=ReportRequestLog(engine, audit, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes),
         subscriptions=subscriptions,
         pusher=SubscriptionPusher(engine, subscriptions, public_records, outbox, agreements,
                                   batch_size=settings.push_batch_size),
@@ -289,6 +296,7 @@ def build_services(
         failed_auth=FailedAuthLimiter(settings.failed_auth),
         enterprises=enterprises,
         consent_desk=consent_desk,
+        declarations=declarations,
         webhook_resolver=webhook_resolver,
         consent=consent,
     )

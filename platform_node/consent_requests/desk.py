@@ -99,6 +99,10 @@ class ConsentDesk:
 
     # -- the bank's side ---------------------------------------------------------------------------------
 
+    def catalogue(self) -> list[CatalogueEntry]:
+        """The data items a request may name: what source nodes published, and the platform's own."""
+        return list(self._catalogue())
+
     def ask(self, institution_id: str, *, credit_code: str, data_items: Sequence[str], purpose: Purpose,
             mode: Mode, loan_application_ref: str, valid_for: timedelta, max_uses: int,
             data_range: Sequence[str] | None, data_life_days: int, feedback_deadline_days: int,
@@ -217,7 +221,7 @@ class ConsentDesk:
                 raise TermsMismatch(f"signed {terms.id}, the request's terms are another artefact")
             self._check_signer(enterprise.credit_code, artefact.key_id, artefact.signed_at, now,
                                lambda key: artefact.verify_with(key))
-            self.store.register(artefact, actor=enterprise.actor, now=now, conn=conn,
+            self.store.register(artefact, actor=enterprise.actor, now=now, conn=conn, clock_skew=CLOCK_SKEW,
                                 digests={"artefact": hashlib.sha256(artefact.payload).hexdigest()})
             self._set_status(conn, request, RequestStatus.APPROVED, now, authorisation_id=terms.id)
             self._request_leaf(conn, request, RequestStatus.APPROVED, "ENTERPRISE_APPROVED", enterprise.actor, now,

@@ -5,7 +5,8 @@ HTTP API, the enterprise signing with a key it created on its side. Shown agains
 source node: the enterprise signs up with its certificate; the bank asks for consent to two data items; the
 enterprise sees the exact terms and approves them by signing; the bank's checks are answered (true, then false),
 sealed to the bank; the enterprise pauses (refused), resumes (answered), revokes (refused) and lists every use
-with its receipt. Then compliance: a cosigned checkpoint, the bank's receipts, the whole log against each witness,
+with its receipt; it declares extra information under a credit commitment, which the bank's report shows
+flagged as self-declared, apart from authoritative data. Then compliance: a cosigned checkpoint, the bank's receipts, the whole log against each witness,
 the source node's own log; a rewritten row and a truncated log, both detected. Returns True only if every step
 turned out as expected.
 """
@@ -149,6 +150,20 @@ def run_consent_demo(
     expect(len(uses) == 5, f"the enterprise lists {len(uses)} uses of its consent: "
                            + ", ".join(u["reason_code"] or u["kind"] for u in uses))
 
+    declared = run("enterprise", "declare", *as_enterprise, "--financing-need-cny", "5000000", "--revenue-band",
+                   "10M_50M", "--employees", "85", "--main-product", "cotton fabric", "--public", "--commit")
+    today = utc_now().date()
+    xyd("institution", "agreement", "--config", str(platform_config), bank.identity, "--scope", "PUBLIC_REPORTS",
+        "--reference", "DSA-DEMO-REPORTS", "--not-before", f"{today.year - 1}-01-01T00:00:00Z",
+        "--not-after", f"{today.year + 1}-12-31T00:00:00Z")
+    report = run("bank", "report", subject.credit_code, *as_bank)
+    flagged = report["self_declared"] or {}
+    expect(flagged.get("self_declared") is True and flagged.get("version") == declared["version"]
+           and all(item.get("source_unit") for section in report["sections"] for item in section["items"]),
+           f"the enterprise declares its financing need, revenue band, headcount and products under a signed credit "
+           f"commitment (xyd enterprise declare); the bank's report (xyd bank report) shows them apart from the "
+           f"source units' data, flagged self-declared, signed by {flagged.get('commitment', {}).get('signatory')}")
+
     with RegistryAdmin(credentials(pki_dir, OPERATOR), platform_address) as admin, \
             BankHttpClient(api_url, bank.api_key, keys=BankKeys.load_or_create(bank.profile.parent / "keys"),
                            tls=credentials(pki_dir, Identity("bank", "demo-bank"))) as bank_http:
@@ -156,7 +171,7 @@ def run_consent_demo(
         trust = bank_http.log_trust()
         expect(publication.size > 0 and not publication.refusals,
                f"checkpoint of the one log ({publication.size} leaves: scores, alerts, consents, verifications, key "
-               f"changes) cosigned by {len(trust.witnesses)} witness(es)")
+               f"changes, declarations, report reads) cosigned by {len(trust.witnesses)} witness(es)")
         good = sum(bank_http.check_receipt(index, trust).use_id is not None for index in leaves)
         expect(good == len(leaves) == 2, f"bank's inclusion receipts: {good} of {len(leaves)} verify")
 

@@ -20,7 +20,6 @@ from platform_node.api.schemas.consents import (
     ConsentRequestOut,
 )
 from platform_node.api.services import PlatformServices
-from platform_node.consent_registry.registry import read_catalogue
 from platform_node.consent_requests import ConsentRequest, RequestStatus
 
 router = APIRouter(tags=["consent"])
@@ -50,12 +49,13 @@ def request_out(services: PlatformServices, request: ConsentRequest, cls=Consent
             responses=error_responses(401, 403, 429))
 def get_catalogue(institution: BankInstitution, services: Services) -> CatalogueOut:
     """What a consent request may name: each source node's fields (name, category, sensitivity, type, period;
-    never a value), as the nodes announced them to the consent registry."""
+    never a value), as the nodes announced them to the consent registry, and the platform's own item
+    `platform/main:self_declared` (an enterprise's self-declared information that is not public)."""
     return CatalogueOut(items=[
         CatalogueItemOut(item=e.item, provider=e.provider, field=e.field.name, category=e.field.category,
                          sensitivity=e.field.sensitivity.value, value_type=e.field.value_type.value,
                          period=e.field.period)
-        for e in read_catalogue(services.engine)])
+        for e in services.consent_desk.catalogue()])
 
 
 @router.post("/v1/consent-requests", response_model=ConsentRequestOut, status_code=201,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query
 from consent.audit import AuditEvent, Checkpoint, issue_receipt, parse_note
 from consent.authorisation import AuthorisationRecord, SignedTerms
 from consent.authorisation.codec import b64decode, b64encode, format_time
+from consent.enterprise.declarations import COMMITMENT_TEXT, COMMITMENT_VERSION, SignedDeclaration
 from consent.enterprise.instructions import Action, SignedInstruction
 from platform_node.api.deps import CurrentEnterprise, Services
 from platform_node.api.routers.consent_requests import request_out
@@ -26,6 +27,12 @@ from platform_node.api.schemas.consents import (
     EnterpriseRequestOut,
     InstructionIn,
 )
+from platform_node.api.schemas.declarations import (
+    CommitmentOut,
+    DeclarationHistoryOut,
+    DeclarationIn,
+    DeclarationVersionOut,
+)
 from platform_node.api.schemas.enterprises import (
     EnterpriseAccountOut,
     EnterpriseKeyOut,
@@ -35,6 +42,7 @@ from platform_node.api.schemas.enterprises import (
 from platform_node.api.schemas.uses import InclusionReceiptOut
 from platform_node.api.services import PlatformServices
 from platform_node.consent_requests import ConsentRequest, RequestStatus
+from platform_node.declarations import DeclarationRecord, declaration_json
 from platform_node.enterprises import EnterpriseAccount
 
 router = APIRouter(prefix="/v1/enterprise", tags=["enterprise"])
@@ -179,3 +187,48 @@ def list_uses(authorisation_id: str, enterprise: CurrentEnterprise, services: Se
                                    use_id=event.use_id, reason_code=event.reason_code, leaf_hash=leaf.leaf_hash.hex(),
                                    leaf=b64encode(leaf.leaf), receipt=receipt))
     return ConsentUseListOut(authorisation_id=authorisation_id, items=items)
+
+
+# -- self-declared information ---------------------------------------------------------------------------------
+
+
+def version_out(record: DeclarationRecord) -> DeclarationVersionOut:
+    return DeclarationVersionOut(
+        declaration_id=record.id, version=record.version, status=record.status.value,
+        visibility=None if record.visibility is None else record.visibility.value,
+        recorded_at=format_time(record.recorded_at), digest=record.digest,
+        declaration=None if record.statement is None else declaration_json(record))
+
+
+@router.get("/declarations/commitment", response_model=CommitmentOut, summary="The credit commitment to sign",
+            responses=_ERRORS)
+def get_commitment(enterprise: CurrentEnterprise) -> CommitmentOut:
+    return CommitmentOut(version=COMMITMENT_VERSION, text=COMMITMENT_TEXT)
+
+
+@router.post("/declarations", response_model=DeclarationVersionOut, status_code=201,
+             summary="Declare (or correct) self-declared information under a credit commitment", responses=_ERRORS)
+def declare(body: DeclarationIn, enterprise: CurrentEnterprise, services: Services) -> DeclarationVersionOut:
+    """The statement must carry the platform's commitment text (`422 COMMITMENT_MISMATCH`), be the next version
+    superseding the current one (`422 VERSION_CONFLICT`), and be signed now by a key valid then. PUBLIC
+    declarations appear in every reader's report, flagged self-declared; CONSENT ones only to a bank under a
+    consent naming `platform/main:self_declared`."""
+    signed = SignedDeclaration(b64decode(body.declaration.payload), b64decode(body.declaration.signature))
+    return version_out(services.declarations.submit(enterprise.account, signed, now=services.now()))
+
+
+@router.get("/declarations", response_model=DeclarationHistoryOut, summary="Every version of own declarations",
+            responses=_ERRORS)
+def list_declarations(enterprise: CurrentEnterprise, services: Services) -> DeclarationHistoryOut:
+    return DeclarationHistoryOut(items=[version_out(r) for r in
+                                        services.declarations.history(enterprise.account.credit_code)])
+
+
+@router.post("/declarations/{declaration_id}/withdraw", response_model=DeclarationVersionOut,
+             summary="Withdraw the current declaration (signed instruction)", responses=_ERRORS)
+def withdraw(declaration_id: str, body: InstructionIn, enterprise: CurrentEnterprise, services: Services
+             ) -> DeclarationVersionOut:
+    """A new, empty version: reports and reads show no declaration from now on; the history keeps every one."""
+    signed = SignedInstruction(b64decode(body.instruction.payload), b64decode(body.instruction.signature))
+    return version_out(services.declarations.withdraw(enterprise.account, declaration_id, signed,
+                                                      now=services.now()))

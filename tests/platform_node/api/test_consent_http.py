@@ -206,3 +206,78 @@ def test_each_wrong_approval_or_instruction_is_refused_with_its_code(world: Worl
         "loan_application_ref": "LA-1"})
     assert unknown.status_code == 422 and unknown.json()["code"] == "INVALID_CONSENT_REQUEST"
     assert "salary_of_ceo" not in unknown.text
+
+
+def test_self_declared_information_is_apart_flagged_versioned_and_read_only_under_consent(world: World) -> None:
+    from consent.enterprise.declarations import Declaration, Visibility, sign_declaration
+
+    enterprise = world.enterprise()
+    world.sign_up(enterprise)
+    bank = world.platform.headers(BANK_A)
+
+    def report() -> dict:
+        answer = world.http.get(f"/v1/reports/{CODE}", params={"purpose": "PRE_LOAN_REVIEW"}, headers=bank)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    before = report()
+    assert before["self_declared"] is None and before["audit"]["leaf_index"] >= 0  # every read is a leaf
+    declared = Declaration(financing_need_cny=__import__("decimal").Decimal("5000000"), revenue_band="10M_50M",
+                           employees=85, main_products=("cotton fabric",))
+    first = enterprise.declare(declared, visibility=Visibility.PUBLIC, signatory="Li Lei")
+    assert (first["version"], first["status"]) == (1, "CURRENT")
+    shown = report()
+    assert shown["sections"] == before["sections"]  # never mixed with the source units' data
+    flagged = shown["self_declared"]
+    assert flagged["self_declared"] is True and flagged["declared"]["financing_need_cny"] == "5000000"
+    assert flagged["commitment"]["signatory"] == "Li Lei" and "信用" in flagged["commitment"]["text"]
+
+    # A correction is a new version; made visible under consent only, it leaves the public report.
+    corrected = enterprise.declare(Declaration(employees=90), visibility=Visibility.CONSENT, signatory="Li Lei")
+    assert corrected["version"] == 2 and report()["self_declared"] is None
+    # Refused: a statement with another commitment text; a version that is not the next one.
+    now = world.platform.clock()
+    for signed, code in (
+        (sign_declaration(declared, credit_code=CODE, key=enterprise.key, signatory="Li Lei",
+                          signatory_role="LEGAL_REPRESENTATIVE", version=3, supersedes=corrected["declaration_id"],
+                          visibility=Visibility.PUBLIC, now=now, commitment=(1, "nothing promised")),
+         "COMMITMENT_MISMATCH"),
+        (sign_declaration(declared, credit_code=CODE, key=enterprise.key, signatory="Li Lei",
+                          signatory_role="LEGAL_REPRESENTATIVE", version=2, supersedes=first["declaration_id"],
+                          visibility=Visibility.PUBLIC, now=now), "VERSION_CONFLICT"),
+    ):
+        with pytest.raises(EnterpriseApiError) as refused:
+            enterprise.call("POST", "/v1/enterprise/declarations", body={"declaration": signed.to_json()})
+        assert refused.value.code == code
+
+    # A bank reads what is not public only under a consent naming the item, and each read is a use.
+    item = "platform/main:self_declared"
+    assert item in {i["item"] for i in world.http.get("/v1/catalogue", headers=bank).json()["items"]}
+    without = world.ask(data_items=ITEMS[:1])
+    with_item = world.ask(data_items=[ITEMS[0], item], max_uses=2, loan_application_ref="LA-2026-0099")
+    no_item = enterprise.approve(without["request_id"])["authorisation_id"]
+    consent = enterprise.approve(with_item["request_id"])["authorisation_id"]
+
+    def read(consent_id: str, headers=bank, purpose: str = "PRE_LOAN_REVIEW") -> httpx.Response:
+        return world.http.get(f"/v1/declarations/{CODE}", params={"consent_id": consent_id, "purpose": purpose},
+                              headers=headers)
+
+    assert read(no_item).json()["code"] == "SCOPE_EXCEEDED"
+    assert read(consent, headers=world.platform.headers(BANK_B)).json()["code"] == "NOT_AUTHORISED"
+    assert read(consent, purpose="LOAN_APPROVAL").json()["code"] == "WRONG_PURPOSE"
+    got = read(consent).json()
+    assert got["declaration"]["version"] == 2 and got["declaration"]["self_declared"] is True
+    enterprise.change(consent, Action.PAUSE)
+    assert read(consent).json()["code"] == "PAUSED"
+    enterprise.change(consent, Action.RESUME)
+    assert read(consent).status_code == 200
+    assert read(consent).json()["code"] == "BUDGET_EXHAUSTED"
+    uses = enterprise.uses(consent)["items"]
+    assert [u["kind"] for u in uses].count("declaration_read") == 2  # the enterprise sees each read
+
+    withdrawn = enterprise.withdraw_declaration(corrected["declaration_id"])
+    assert (withdrawn["version"], withdrawn["status"], withdrawn["declaration"]) == (3, "WITHDRAWN", None)
+    assert [d["status"] for d in enterprise.declarations()] == ["SUPERSEDED", "SUPERSEDED", "WITHDRAWN"]
+    audit = world.platform.services.audit
+    recorded = [AuditEvent.from_leaf(leaf.leaf) for leaf in audit.find(kinds=[EventKind.DECLARATION_RECORDED])]
+    assert [e.status_to for e in recorded] == ["SUBMITTED", "CORRECTED", "WITHDRAWN"]
