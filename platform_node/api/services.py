@@ -17,20 +17,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine
 
 from consent.audit import (
     AuditLog,
     CheckpointPublisher,
+    CosignatureVerifier,
     Ed25519Signer,
     Ed25519Verifier,
+    LogTrust,
     Publication,
     WitnessClient,
     open_engine,
 )
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
+from federation.key_binding import KeyPurpose
+from federation.pki import PkiError
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings
 from platform_node.consent_registry.registry import read_catalogue
@@ -144,6 +148,21 @@ class PlatformServices:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def log_trust(self) -> LogTrust:
+        """The log's key, and (in the platform node) the witnesses' keys, each checked against its certificate,
+        with the quorum checkpoints are published with."""
+        if self.consent is None:
+            return LogTrust(self.log_verifier)
+        witnesses = []
+        for source in self.consent.registry.sources():
+            try:
+                bound = self.consent.bindings.verify(source.binding, now=self.now())
+            except PkiError:
+                continue  # a witness whose certificate no longer holds does not count
+            witnesses.append(CosignatureVerifier(bound.identity.party, Ed25519PublicKey.from_public_bytes(
+                bound.key(KeyPurpose.WITNESS))))
+        return LogTrust(self.log_verifier, tuple(witnesses), self.consent.publishing.quorum(len(witnesses)))
 
     def publisher_verifier_key(self) -> str:
         """The checkpoint key's C2SP verifier key, for anyone checking receipts."""

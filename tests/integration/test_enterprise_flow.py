@@ -33,7 +33,7 @@ from consent.merkle import leaf_hash
 from federation.pki import Identity
 from sandbox.audit_attacks import restore, snapshot
 from sandbox.consent_world import ConsentWorld, utc_now
-from sandbox.http_parties import BankParty, EnterpriseParty, bank_party, enterprise_party, xyd
+from sandbox.http_parties import BankParty, EnterpriseParty, bank_party, enterprise_party, onboard, xyd
 from tests.platform_node.receiver import WebhookReceiver
 
 TAX = "source/tax"
@@ -227,6 +227,11 @@ def test_the_one_log_verifies_then_catches_a_rewritten_deleted_or_reordered_row(
             EventKind.AUTHORISATION_STATUS_CHANGED, EventKind.VERIFICATION_ANSWERED, EventKind.REQUEST_REFUSED} <= kinds
     report = verify_chain(log, trust=trust, witness_answers=world.ask_witnesses(trust))
     assert report.rows_checked == log.tree_size() and report.held
+    officer = {"Authorization": f"Bearer {onboard(world.platform_config, 'regulator/pboc', 'compliance')}"}
+    with httpx.Client(base_url=world.api_url, timeout=30) as http:
+        checked = http.get("/v1/compliance/audit/verification", headers=officer).json()
+        assert checked["ok"] and checked["rows_checked"] >= report.rows_checked, checked
+        assert checked["newest_cosigned_by"] == ["source/tax"]
 
     table = log.tables.leaf
     rows = {leaf.index: leaf for leaf in log.leaves(1, 3)}
@@ -250,6 +255,9 @@ def test_the_one_log_verifies_then_catches_a_rewritten_deleted_or_reordered_row(
                 change(conn)
             with pytest.raises(LogTamperedError):
                 verify_chain(log, trust=trust, witness_answers=world.ask_witnesses(trust))
+            with httpx.Client(base_url=world.api_url, timeout=30) as http:
+                caught = http.get("/v1/compliance/audit/verification", headers=officer).json()
+            assert not caught["ok"] and caught["failure"].startswith("LogTamperedError")
         finally:
             restore(world.registry_db, kept)
             kept.close()
