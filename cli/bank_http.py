@@ -173,14 +173,27 @@ class BankHttpClient:
         consent's own)."""
         if request.get("authorisation_id") is None:
             raise InvalidInput(f"consent request {request['request_id']} is {request['status']}, not approved")
-        verification = VerificationRequest.new(
-            authorisation_id=request["authorisation_id"], requester=self.identity, provider=provider,
-            purpose=purpose or Purpose(request["purpose"]),
-            loan_application_ref=loan_application_ref or request["loan_application_ref"], question=question,
-            now=self._clock(), rng=rng)
         artefact = SignedTerms(b64decode(request["artefact"]["payload"]), b64decode(request["artefact"]["signature"]))
+        return self.sign_under(artefact, provider, question, purpose=purpose,
+                               loan_application_ref=loan_application_ref, rng=rng)
+
+    def sign_under(self, artefact: SignedTerms, provider: str, question: Question | str, *,
+                   purpose: Purpose | None = None, loan_application_ref: str | None = None,
+                   rng: Callable[[int], bytes] = os.urandom) -> SignedCheck:
+        """A signed request under an enterprise-signed artefact the bank holds (purpose and loan reference
+        default to the terms')."""
+        terms = artefact.terms
+        verification = VerificationRequest.new(
+            authorisation_id=terms.id, requester=self.identity, provider=provider, purpose=purpose or terms.purpose,
+            loan_application_ref=loan_application_ref or terms.loan_application_ref,
+            question=parse_predicate(question) if isinstance(question, str) else question, now=self._clock(), rng=rng)
         signed = sign_request(verification, self.keys.signing, artefact=artefact)
         return SignedCheck(signed.request_id, provider, signed.payload, signed.signature)
+
+    def verify_under(self, artefact: SignedTerms, provider: str, question: Question | str) -> VerificationResult:
+        """Sign, relay and open one check under an artefact the bank holds."""
+        [result] = self.send(artefact.terms.id, [self.sign_under(artefact, provider, question)])
+        return result
 
     def send(self, consent_id: str, checks: Sequence[SignedCheck]) -> list[VerificationResult]:
         """Relay signed checks and open every answer; raises `AnswerRejected` for an answer that was tampered

@@ -1,5 +1,5 @@
-"""A bank's application keys (request signing, answer sealing) and the outcome of one verification: shared by
-the HTTP client (`cli/bank_http.py`, what banks use) and the gRPC client (`cli/bank_client.py`)."""
+"""A bank's application keys (request signing, answer sealing) and the outcome of one verification, as the
+bank's HTTP client (`cli/bank_http.py`) holds them."""
 
 from __future__ import annotations
 

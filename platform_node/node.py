@@ -41,7 +41,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
             consent_registry.attach(server, config=config, tls=tls, prepared=consent)
 
         return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
-                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"})
+                        allowed_roles={"coordinator", "platform", "source", "admin"})
     finally:
         if api is not None:
             api()

@@ -61,7 +61,7 @@ def serve_platform(config_path: Path) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "bank", "admin"})
+    server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "admin"})
     consent = prepare(config=config, tls=tls, registry=open_consent_registry(config, tls))
     api = start_embedded_api(config, scorer=NoModelScorer(), consent=consent) if "api" in config.raw else None
     attach(server, config=config, tls=tls, prepared=consent)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cli.bank_client import BankClient, BankKeys
+from cli.bank_http import BankHttpClient
+from cli.bank_keys import BankKeys
 from cli.compliance.officer import WitnessEndpoint
 from cli.compliance.witness_client import ask_witnesses
 from cli.registry_admin import RegistryAdmin
@@ -64,10 +65,11 @@ class ConsentWorld:
     ready_timeout: float = 40.0
     # The platform's bank/enterprise HTTP API (over the registry's database and log), with a local enterprise
     # CA as its identity provider; webhooks to loopback allowed (tests), delivered every half second.
-    with_api: bool = False
+    with_api: bool = True
     platform_address: str = field(init=False, default="")
     api_url: str = field(init=False, default="")
     _processes: dict[str, subprocess.Popen] = field(init=False, default_factory=dict)
+    _api_keys: dict[str, str] = field(init=False, default_factory=dict)
 
     @property
     def pki_dir(self) -> Path:
@@ -220,8 +222,20 @@ class ConsentWorld:
     def admin(self) -> RegistryAdmin:
         return RegistryAdmin(self.tls(OPERATOR), self.platform_address)
 
-    def bank(self, name: str = "icbc-sz", *, keys: BankKeys | None = None) -> BankClient:
-        return BankClient(self.tls(Identity("bank", name)), self.platform_address, keys=keys or BankKeys.generate())
+    def bank(self, name: str = "icbc-sz", *, keys: BankKeys | None = None,
+             rate_per_s: float | None = None) -> BankHttpClient:
+        """A bank's HTTP client (onboarded on the API on first use, with `rate_per_s` if given; its certificate
+        issued by the CA)."""
+        from sandbox.http_parties import onboard
+
+        if not self.with_api:
+            raise WorldFailed("banks use the HTTP API: start the world with_api")
+        identity = Identity("bank", name)
+        if identity.party not in self._api_keys:
+            self._api_keys[identity.party] = onboard(self.platform_config, identity.party, "bank",
+                                                     rate_per_s=rate_per_s)
+        return BankHttpClient(self.api_url, self._api_keys[identity.party], keys=keys or BankKeys.generate(),
+                              tls=self.tls(identity))
 
     # -- the compliance officer ----------------------------------------------------------------------------
 

@@ -18,16 +18,18 @@ from federation.pki import CertificateAuthority, Identity, node_directory
 REPO = Path(__file__).resolve().parent.parent
 
 
-def onboard(platform_config: Path, identity: str, role: str, *, name: str | None = None) -> str:
+def onboard(platform_config: Path, identity: str, role: str, *, name: str | None = None,
+            rate_per_s: float | None = None) -> str:
     """Add an institution through `xyd institution add` (in this process, on the platform's database) and
-    return its API key."""
+    return its API key; `rate_per_s` overrides the default request rate (burst twice that)."""
     from platform_node.api.cli import main
 
     kind, slug = identity.split("/")
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         code = main(["institution", "add", "--config", str(platform_config), "--kind", kind, "--slug", slug,
-                     "--name", name or identity, "--role", role])
+                     "--name", name or identity, "--role", role,
+                     *([] if rate_per_s is None else ["--rate", str(rate_per_s), "--burst", str(int(2 * rate_per_s))])])
     if code != 0:
         raise RuntimeError(f"could not onboard {identity}")
     return json.loads(out.getvalue().strip().splitlines()[-1])["api_key"]

@@ -91,12 +91,12 @@ def attach(
     """Add the `ConsentRegistry` service to `server` (before it starts) and start checkpoint publishing, over
     `prepared` (see `prepare`) or a registry opened here.
 
-    The server must admit the roles `source`, `bank` and `admin` (each method checks its own callers)."""
+    The server must admit the roles `source` and `admin` (each method checks its own callers); banks use the
+    HTTP API."""
     node = prepared or prepare(config=config, tls=tls, registry=registry, clock=clock)
     servicer = ConsentRegistryServicer(
-        node.registry, channels=node.channels, publishing=node.publishing, bindings=node.bindings,
+        node.registry, publishing=node.publishing, bindings=node.bindings,
         registry_keys=node.registry.keyring.binding(tls, now=node.clock()), clock=node.clock,
-        relay_timeout=node.relay_timeout,
     )
     server.add_servicer(verification_pb2_grpc.add_ConsentRegistryServicer_to_server, servicer)
     node.publishing.start()

@@ -1,7 +1,7 @@
 """The registry's network-facing tables, next to consent's own in the platform's database.
 
 `consent_source_nodes`: where each source node answers and its certificate-bound keys (from `Announce`).
-`consent_bank_keys`: each bank's certificate-bound request and sealing keys (from `RegisterKeys`).
+`consent_bank_keys`: each bank's certificate-bound request and sealing keys (from `PUT /v1/verification-keys`).
 `consent_source_catalogues`: each source node's published data items (from `Announce`; names, categories,
 sensitivities, types, periods, never values), with the digest its `catalogue_published` leaf carries.
 Bindings are stored as the signed bytes; whoever reads them re-checks them against the CA.

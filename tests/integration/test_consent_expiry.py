@@ -90,7 +90,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "[api.enterprise]", 'identity_provider = "local-certificate"', "",
         "[api.enterprise.provider_options]", f'certificate_ca = "{root / "enterprise-ca" / "ca.pem"}"', ""]))
     tls = load_tls(platform_config)
-    server = NodeServer(tls, bind="127.0.0.1:0", allowed_roles={"platform", "source", "bank", "admin"})
+    server = NodeServer(tls, bind="127.0.0.1:0", allowed_roles={"platform", "source", "admin"})
     consent = prepare(config=platform_config, tls=tls, registry=open_consent_registry(platform_config, tls),
                       clock=clock)
     stop_api = start_embedded_api(platform_config, scorer=NoModelScorer(), consent=consent)
