@@ -100,7 +100,7 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--proofs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--verify-requests", type=int, default=300,
-                        help="timed verification round trips over mTLS (benchmarks/verify.py); 0 skips them")
+                        help="timed verification round trips, HTTP to the platform and mTLS to the node (benchmarks/verify.py); 0 skips them")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     result: dict = {
@@ -196,13 +196,14 @@ def main(argv: list[str]) -> dict:
     if args.verify_requests > 0:
         from benchmarks.verify import measure
 
-        _log(f"{args.verify_requests} verification round trips bank -> platform -> source node (mTLS, processes)")
+        _log(f"{args.verify_requests} verification round trips bank -(HTTP)-> platform -(mTLS)-> source node (processes)")
         result.update(measure(args.verify_requests, seed=args.seed))
     else:
         result["verify_request_p50_ms"] = result["verify_request_p99_ms"] = None
     result["note"] = (
         "append_per_s: one transaction per append incl. a state row. verify_request_*: signed verification "
         "round trip at the bank (sign, relay through the platform, source-node gate with online status, seal, "
-        "open), platform and source node as separate processes over mTLS on loopback."
+        "open), platform (with its HTTP API) and source node as separate processes on loopback: HTTP to the platform, "
+        "mTLS gRPC to the node."
     )
     return result

@@ -11,14 +11,31 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from cli.bank_client import PLATFORM, fetch_log_trust
-from consent.audit import LogTrust
+from consent.audit import CosignatureVerifier, Ed25519Verifier, LogTrust
 from consent.authorisation import SignedTerms, Status, TransitionReason
 from consent.authorisation.codec import canonical_json
 from federation.grpc_channel import open_secure_channel
-from federation.key_binding import BindingVerifier
+from federation.key_binding import BindingVerifier, KeyPurpose, log_origin
 from federation.pki import Identity, NodeTls
 from federation.proto import verification_pb2, verification_pb2_grpc
+
+PLATFORM = Identity("platform", "main")
+
+
+def fetch_log_trust(stub: verification_pb2_grpc.ConsentRegistryStub, bindings: BindingVerifier, *,
+                    platform: Identity, now: datetime, timeout: float = 10.0) -> LogTrust:
+    """Ask the registry for its keys and its witnesses' keys; keep only what certificates vouch for."""
+    reply = stub.RegistryKeys(verification_pb2.RegistryKeysRequest(), timeout=timeout)
+    registry = bindings.verify(reply.registry_keys, expected=platform, now=now)
+    log = Ed25519Verifier(log_origin(platform),
+                          Ed25519PublicKey.from_public_bytes(registry.key(KeyPurpose.AUDIT_LOG)))
+    witnesses = []
+    for binding in reply.witnesses:
+        bound = bindings.verify(binding, now=now)
+        witnesses.append(CosignatureVerifier(
+            bound.identity.party, Ed25519PublicKey.from_public_bytes(bound.key(KeyPurpose.WITNESS))))
+    # The client's own floor: a strict majority of the witnesses it was shown, whatever the registry says.
+    return LogTrust(log, tuple(witnesses), max(reply.quorum, len(witnesses) // 2 + 1 if witnesses else 0))
 
 
 class RegistryAdmin:

@@ -16,6 +16,20 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(config)
 
 
+def _merge_logs(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from federation.config import load_node_config
+    from platform_node.log_merge import merge_logs
+
+    report = merge_logs(load_node_config(Path(args.config)), now=datetime.now(UTC))
+    print(f"merged: the registry's log ({report.registry_leaves} leaves) is the platform's log; the API's "
+          f"{report.api_leaves} leaves are archived as {report.merged.archive_prefix} and appended from leaf "
+          f"{report.merged.first_index}, committed to by the log_merged leaf {report.merged.merge_leaf}")
+    print(f"the registry's database is kept as {report.archived_registry_db}; start the platform again")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `xyd platform ...`."""
     platform = subparsers.add_parser("platform", help="the platform node")
@@ -24,6 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the platform node (mTLS gRPC) until SIGTERM")
     serve.add_argument("--config", required=True, help="node TOML file")
     serve.set_defaults(func=_serve)
+    merge = sub.add_parser("merge-logs", help="one database and one audit log for a platform that had two "
+                                              "(stop the platform first)")
+    merge.add_argument("--config", required=True, help="the platform node's TOML file")
+    merge.set_defaults(func=_merge_logs)
     from platform_node.api.command_line import register as register_api
 
     register_api(subparsers)

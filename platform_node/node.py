@@ -9,13 +9,13 @@ from prometheus_client import REGISTRY
 
 from federation.config import ConfigError, NodeConfig, NodePolicy
 from federation.metrics import Readiness
-from federation.node_process import load_tls, run_node, write_atomically
+from federation.node_process import load_tls, run_node
 from federation.pki import NodeTls
 from federation.tasks import Handler
 from jobspec import Algorithm, Stage
 from jobspec.dispatch import per_algorithm
 from platform_node import consent_registry
-from platform_node.consent_registry import ConsentRegistry
+from platform_node.consent_registry import ConsentRegistry, ConsentRegistryNode
 from platform_node.metrics import AuditLogCollector
 from platform_node.stages import secureboost, vertical_lr
 from platform_node.stages.psi import make_psi_handler
@@ -39,42 +39,39 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     activity = TaskActivity()
     handlers = observed(stage_handlers(table, label, config.policy), activity)
     tls = load_tls(config)
-    # One registry object for the gRPC service and the HTTP API: monitoring sees the MONITOR authorisations
-    # that enterprises signed through the registry.
-    registry = open_consent_registry(config, tls)
+    # One registry over the platform's one database, shared by the gRPC service and the HTTP API: one engine,
+    # one audit log, one series of witnessed checkpoints (platform_node/api/embedded.py).
+    # What the platform uses of each source unit (scores, verifications) goes to the coordinator's governance log.
+    usage = AnswerCounter()
+    consent = consent_registry.prepare(config=config, tls=tls, registry=open_consent_registry(config, tls),
+                                       usage=usage)
     readiness = Readiness()
     readiness.add("table", lambda: len(table) > 0)
-    readiness.add("consent_registry", lambda: registry.log.tree_size() >= 0)
+    readiness.add("consent_registry", lambda: consent.registry.log.tree_size() >= 0)
     audit_logs = AuditLogCollector()
-    audit_logs.add("registry", registry.log)
+    audit_logs.add("platform", consent.registry.log)
     REGISTRY.register(audit_logs)
-    # What the platform uses of each source unit goes to the coordinator's governance log.
-    usage = AnswerCounter()
     reporter = UsageReporter(usage, config.coordinator, tls, interval_s=float(
         config.section("governance").get("usage_report_interval_s", 10))).start() if config.coordinator else None
-    attached = []
     api = None
     try:
         if "api" in config.raw:
             api_up = readiness.flag("api")
-            api = start_api(config, table, label, registry=registry, activity=activity, audit_logs=audit_logs,
-                            usage=usage)
+            api = start_api(config, table, label, consent=consent, activity=activity, usage=usage)
             api_up.set()
 
         def attach(server) -> None:
-            attached.append(consent_registry.attach(server, config=config, tls=tls, registry=registry, usage=usage))
+            consent_registry.attach(server, config=config, tls=tls, prepared=consent)
 
         return run_node(config, describe=lambda: description, handlers=handlers, stop=stop, attach=attach,
-                        allowed_roles={"coordinator", "platform", "source", "bank", "admin"}, readiness=readiness)
+                        allowed_roles={"coordinator", "platform", "source", "admin"}, readiness=readiness)
     finally:
-        for handle in attached:
-            handle.close()
         if api is not None:
             api()
         REGISTRY.unregister(audit_logs)
         if reporter is not None:
             reporter.close()
-        registry.engine.dispose()
+        consent.close()
 
 
 def stage_handlers(table: LoadedTable, label: str, policy: NodePolicy) -> dict[Stage, Handler]:
@@ -96,71 +93,41 @@ def stage_handlers(table: LoadedTable, label: str, policy: NodePolicy) -> dict[S
 
 
 def open_consent_registry(config: NodeConfig, tls: NodeTls) -> ConsentRegistry:
-    """The platform's consent registry from `[consent] db` (default `<state_dir>/consent/registry.db`)."""
+    """The platform's consent registry on the platform's one database (`platform_database_url`)."""
+    from platform_node.api.embedded import platform_database_url
+
     folder = config.state_dir / "consent"
     folder.mkdir(parents=True, exist_ok=True)
-    url = str(config.section("consent").get("db") or f"sqlite:///{folder / 'registry.db'}")
-    return ConsentRegistry.open(url, folder / "keys", identity=tls.identity)
+    return ConsentRegistry.open(platform_database_url(config), folder / "keys", identity=tls.identity)
 
 
-def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: ConsentRegistry | None = None,
-              activity: TaskActivity | None = None, audit_logs: AuditLogCollector | None = None,
-              usage: AnswerCounter | None = None):
-    """Serve the bank/compliance HTTP API and the web console in this process with the federated scorer;
-    returns a stopper.
+def start_api(config: NodeConfig, table: LoadedTable, label: str, *, consent: ConsentRegistryNode,
+              activity: TaskActivity | None = None, usage: AnswerCounter | None = None):
+    """Serve the bank/compliance HTTP API and the web console in this process with the federated scorer, over
+    the consent registry's engine and log; returns a stopper.
 
-    With `registry`, the API reads authorisations (compliance listing, monitoring eligibility) from the
-    consent registry's store instead of a store of its own; `audit_logs` then reports the API's log size. The
-    console's operator pages see the federation through the coordinator (`CoordinatorView`) and this node's
-    stages through `activity`; the financing statistics place enterprises by the district and industry columns
-    of this node's table."""
-    from dataclasses import replace
-
-    from models.horizontal.published import PUBLISHED_MODELS_SUBDIR
-    from platform_node.api.app import create_app
-    from platform_node.api.cli import platform_secrets
-    from platform_node.api.server import ApiServer
-    from platform_node.api.services import build_services
-    from platform_node.api.settings import settings_from_mapping
+    The console's operator pages see the federation through the coordinator (`CoordinatorView`) and this
+    node's stages through `activity`; the financing statistics place enterprises by the district and industry
+    columns of this node's table; `GET /v1/catalogue` reads the city-wide list at the coordinator."""
+    from platform_node.api.embedded import start_embedded_api
     from platform_node.federation_view import CoordinatorView
     from platform_node.governance_link import CoordinatorCatalogue
-    from platform_node.monitoring import StoreMonitorAuthorisations
-    from platform_node.reports.public_records import InMemoryPublicRecords, load_public_records
     from platform_node.scoring.published import PublishedModelScorer
 
     if not config.coordinator:
         raise ConfigError(f"{config.source}: the API needs [coordinator] address to locate the source nodes")
-    settings = settings_from_mapping(config.section("api"), base=config.source.parent if config.source else None)
-    if settings.horizontal_models_dir is None:  # the banks' published models, beside the joint ones
-        settings = replace(settings, horizontal_models_dir=config.state_dir / PUBLISHED_MODELS_SUBDIR)
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
                                   tls=load_tls(config), coordinator=config.coordinator, usage=usage)
-    records = load_public_records(settings.public_records_file) if settings.public_records_file \
-        else InMemoryPublicRecords()
-    store = None if registry is None else registry.store
     federation = CoordinatorView(config.coordinator, load_tls(config), config.state_dir / "models",
                                  activity or TaskActivity())
     catalogue = CoordinatorCatalogue(config.coordinator, load_tls(config))
-    services = build_services(settings, scorer=scorer, public_records=records, secrets=platform_secrets(settings),
-                              authorisations=store,
-                              monitor_authorisations=None if store is None else StoreMonitorAuthorisations(store),
-                              directory=TableDirectory.from_frame(table.frame), federation=federation,
-                              catalogue=catalogue)
-    if audit_logs is not None:
-        audit_logs.add("api", services.audit)
-    server = ApiServer(create_app(services), host=settings.host, port=settings.port,
-                       max_head_bytes=settings.max_request_head_bytes, head_timeout_s=settings.request_head_timeout_s)
-    url = server.start()
-    if settings.run_ticker:
-        services.start_ticker()
-    config.state_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(config.state_dir / "api_url", url)
-    log.info("API serving", extra={"url": url})
+    stop_api = start_embedded_api(config, scorer=scorer, consent=consent,
+                                  directory=TableDirectory.from_frame(table.frame), federation=federation,
+                                  catalogue=catalogue)
+    log.info("API serving", extra={"url": (config.state_dir / "api_url").read_text()})
 
     def stop() -> None:
-        server.stop()
-        services.close()
-        scorer.close()
+        stop_api()
         catalogue.close()
 
     return stop

@@ -2,8 +2,9 @@
 
 `source`: the lead's `run_node` with `source_node.verification.attach` as its attach hook (as
 source_node/node.py will call it). `platform`: a NodeServer admitting banks and operators as well, with
-`platform_node.consent_registry.attach`. Used by the benchmark and the integration tests; no table loading
-on the platform side (the registry needs none).
+`platform_node.consent_registry.attach`, and the bank/enterprise HTTP API when the config has an `[api]`
+table (over the registry's engine and log, as in the platform node; no joint model is published here). Used
+by the benchmark and the integration tests; no table loading on the platform side (the registry needs none).
 """
 
 from __future__ import annotations
@@ -44,8 +45,20 @@ def serve_source(config_path: Path) -> int:
     return code
 
 
+class NoModelScorer:
+    """The verification world publishes no joint model: every score request is MODEL_UNAVAILABLE."""
+
+    def score(self, credit_codes, *, purpose: str, deadline_s: float):
+        from platform_node.scoring.scorer import FailureCode, ScoreBatch, ScoreFailure
+
+        return ScoreBatch(tuple(ScoreFailure(code, FailureCode.MODEL_UNAVAILABLE, "no joint model is published")
+                                for code in credit_codes))
+
+
 def serve_platform(config_path: Path) -> int:
-    from platform_node.consent_registry import attach
+    from platform_node.api.embedded import start_embedded_api
+    from platform_node.consent_registry import attach, prepare
+    from platform_node.node import open_consent_registry
 
     config = load_node_config(config_path)
     tls = load_tls(config)
@@ -54,14 +67,18 @@ def serve_platform(config_path: Path) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "bank", "admin"})
-    handle = attach(server, config=config, tls=tls)
+    server = NodeServer(tls, bind=config.listen, allowed_roles={"platform", "source", "admin"})
+    consent = prepare(config=config, tls=tls, registry=open_consent_registry(config, tls))
+    api = start_embedded_api(config, scorer=NoModelScorer(), consent=consent) if "api" in config.raw else None
+    attach(server, config=config, tls=tls, prepared=consent)
     server.start()
     write_atomically(config.state_dir / "address", server.address)
     try:
         stop.wait()
     finally:
-        handle.close()
+        if api is not None:
+            api()
+        consent.close()
         server.stop(grace=1.0)
     return 0
 

@@ -13,15 +13,31 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cli.bank_client import BankClient, BankKeys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cli.bank_http import BankHttpClient
+from cli.bank_keys import BankKeys
 from cli.compliance.officer import WitnessEndpoint
 from cli.compliance.witness_client import ask_witnesses
 from cli.registry_admin import RegistryAdmin
 from cli.source_admin_client import AdminClient
 from consent.audit import LogTrust, WitnessAnswer
+from consent.authorisation import (
+    AuthorisedBy,
+    DataCategory,
+    IdentityCheck,
+    Mode,
+    Purpose,
+    Sensitivity,
+    SignatoryRole,
+    SignedTerms,
+    Subject,
+    Terms,
+    sign_terms,
+)
 from consent.governance import create_approval_key, load_approval_private_key
 from errors import XydError
 from federation.pki import CertificateAuthority, Identity, NodeTls, node_directory
@@ -50,8 +66,13 @@ class ConsentWorld:
     checks_per_field: int = 8
     period: str = "2025"
     ready_timeout: float = 40.0
+    # The platform's bank/enterprise HTTP API (over the registry's database and log), with a local enterprise
+    # CA as its identity provider; webhooks to loopback allowed (tests), delivered every half second.
+    with_api: bool = True
     platform_address: str = field(init=False, default="")
+    api_url: str = field(init=False, default="")
     _processes: dict[str, subprocess.Popen] = field(init=False, default_factory=dict)
+    _api_keys: dict[str, str] = field(init=False, default_factory=dict)
 
     @property
     def pki_dir(self) -> Path:
@@ -66,7 +87,18 @@ class ConsentWorld:
 
     @property
     def registry_db(self) -> Path:
+        """The platform's one database (the API's when it serves one; the registry's own otherwise)."""
+        if self.with_api:
+            return self.state_of(PLATFORM) / "platform.db"
         return self.state_of(PLATFORM) / "consent" / "registry.db"
+
+    @property
+    def enterprise_ca_dir(self) -> Path:
+        return self.root / "enterprise-ca"
+
+    @property
+    def platform_config(self) -> Path:
+        return self.root / "nodes" / f"{PLATFORM.role}-{PLATFORM.name}" / "node.toml"
 
     def source_db(self, name: str) -> Path:
         return self.state_of(Identity("source", name)) / "verification" / "node.db"
@@ -118,8 +150,19 @@ class ConsentWorld:
         for identity in (PLATFORM, OPERATOR, *(Identity("source", s) for s in self.sources)):
             ca.issue(identity)
         generate(self.enterprises, self.seed, self.data_dir)
-        self._start(PLATFORM.party, "platform", self._config(PLATFORM, [
-            "[consent]", f"checkpoint_interval_s = {self.checkpoint_interval_s}", ""]))
+        platform_extra = ["[consent]", f"checkpoint_interval_s = {self.checkpoint_interval_s}", ""]
+        if self.with_api:
+            from consent.enterprise import LocalEnterpriseCA
+
+            LocalEnterpriseCA.create(self.enterprise_ca_dir)
+            state = self.state_of(PLATFORM)
+            platform_extra += [
+                "[api]", f'database_url = "sqlite:///{state / "platform.db"}"',
+                f'secrets_file = "{state / "master.key"}"', "port = 0", "allow_insecure_webhooks_for_tests = true",
+                "delivery_interval_s = 0.5", "",
+                "[api.enterprise]", 'identity_provider = "local-certificate"', "",
+                "[api.enterprise.provider_options]", f'certificate_ca = "{self.enterprise_ca_dir / "ca.pem"}"', ""]
+        self._start(PLATFORM.party, "platform", self._config(PLATFORM, platform_extra))
         address_file = self.state_of(PLATFORM) / "address"
         deadline = time.monotonic() + self.ready_timeout
         while not address_file.exists():
@@ -128,6 +171,14 @@ class ConsentWorld:
                 raise WorldFailed(f"platform not ready:\n{self.log_tail(PLATFORM.party)}")
             time.sleep(0.05)
         self.platform_address = address_file.read_text().strip()
+        if self.with_api:
+            api_file = self.state_of(PLATFORM) / "api_url"
+            while not api_file.exists():
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise WorldFailed(f"platform API not ready:\n{self.log_tail(PLATFORM.party)}")
+                time.sleep(0.05)
+            self.api_url = api_file.read_text().strip()
         for name in self.sources:
             identity = Identity("source", name)
             key = self.approval_key(name)
@@ -202,8 +253,20 @@ class ConsentWorld:
     def admin(self) -> RegistryAdmin:
         return RegistryAdmin(self.tls(OPERATOR), self.platform_address)
 
-    def bank(self, name: str = "icbc-sz", *, keys: BankKeys | None = None) -> BankClient:
-        return BankClient(self.tls(Identity("bank", name)), self.platform_address, keys=keys or BankKeys.generate())
+    def bank(self, name: str = "icbc-sz", *, keys: BankKeys | None = None,
+             rate_per_s: float | None = None) -> BankHttpClient:
+        """A bank's HTTP client (onboarded on the API on first use, with `rate_per_s` if given; its certificate
+        issued by the CA)."""
+        from sandbox.http_parties import onboard
+
+        if not self.with_api:
+            raise WorldFailed("banks use the HTTP API: start the world with_api")
+        identity = Identity("bank", name)
+        if identity.party not in self._api_keys:
+            self._api_keys[identity.party] = onboard(self.platform_config, identity.party, "bank",
+                                                     rate_per_s=rate_per_s)
+        return BankHttpClient(self.api_url, self._api_keys[identity.party], keys=keys or BankKeys.generate(),
+                              tls=self.tls(identity))
 
     # -- the compliance officer ----------------------------------------------------------------------------
 
@@ -238,3 +301,28 @@ class ConsentWorld:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def demo_terms(credit_code: str, *, grantee: str, providers: tuple[str, ...], categories: tuple[str, ...],
+               now: datetime, mode: Mode = Mode.VERIFY, max_uses: int = 20, period: str = "2025",
+               purpose: Purpose = Purpose.PRE_LOAN_REVIEW, loan_ref: str = "LA-2026-0001") -> Terms:
+    """Terms an enterprise might sign for a pre-loan review: valid from an hour ago for 30 days."""
+    return Terms(
+        subject=Subject(credit_code, "Demo Enterprise Co., Ltd."),
+        authorised_by=AuthorisedBy("Legal Representative", SignatoryRole.LEGAL_REPRESENTATIVE,
+                                   IdentityCheck.CA_CERTIFICATE),
+        grantee=grantee, providers=providers,
+        categories=tuple(DataCategory(c, Sensitivity.TRADE_SECRET) for c in categories),
+        mode=mode, purpose=purpose, loan_application_ref=loan_ref,
+        created_at=now - timedelta(minutes=5), not_before=now - timedelta(hours=1), not_after=now + timedelta(days=30),
+        max_uses=max_uses, data_range=(period,), data_life_days=90, feedback_deadline_days=30,
+    )
+
+
+def enterprise_signs(admin: RegistryAdmin, terms: Terms, key: Ed25519PrivateKey, *, now: datetime) -> SignedTerms:
+    """The enterprise signs the terms with its bound key; the portal submits them and, identity checked,
+    activates them."""
+    artefact = sign_terms(terms, key, signed_at=now - timedelta(seconds=5))
+    admin.submit(artefact, actor="admin/portal", activate=True)
+    return artefact
+

@@ -19,6 +19,7 @@ from typing import Protocol
 from cli.operator_client import CoordinatorClient, OperatorConfig
 from cli.source_admin_client import AdminClient
 from consent.canonical_json import canonical_json
+from consent.enterprise import LocalEnterpriseCA
 from consent.governance import ApprovalTerms, create_approval_key, load_approval_private_key
 from federation.pki import CertificateAuthority, Identity
 from sandbox.governance import ApprovalPlan, catalogue_items, catalogue_toml, request_terms
@@ -130,6 +131,10 @@ class LocalFederation:
 
     def catalogue(self, name: str) -> list[dict[str, str]]:
         return catalogue_items(self.sources[name].schema, self.catalogue_conditions.get(name))
+    @property
+    def enterprise_ca_dir(self) -> Path:
+        """The local enterprise-certificate CA the platform's identity provider trusts (demo and tests)."""
+        return self.state_dir / "enterprise-ca"
 
     def _credentials(self, identity: Identity) -> tuple[Path, Path]:
         folder = self.pki_dir / "nodes" / f"{identity.role}-{identity.name}"
@@ -161,9 +166,15 @@ class LocalFederation:
                 log_key.chmod(0o600)
             database_url = self.api_database_url or f"sqlite:///{state / 'platform-api.db'}"
             api_host, api_port = self.placement.api_bind(identity.party)
+            if not (self.enterprise_ca_dir / "ca.pem").exists():  # the enterprises' identity provider (local CA)
+                LocalEnterpriseCA.create(self.enterprise_ca_dir)
             lines += ["[api]", f'database_url = "{database_url}"',
                       f'secrets_file = "{state / "master.key"}"', f'log_key_file = "{state / "log.key"}"',
-                      f'host = "{api_host}"', f"port = {api_port}", "allow_insecure_webhooks_for_tests = true", "",
+                      f'host = "{api_host}"', f"port = {api_port}", "allow_insecure_webhooks_for_tests = true",
+                      "delivery_interval_s = 1", "",
+                      "[api.enterprise]", 'identity_provider = "local-certificate"', "",
+                      "[api.enterprise.provider_options]",
+                      f'certificate_ca = "{self.enterprise_ca_dir / "ca.pem"}"', "",
                       # A demo-sized threshold (the default is 40 points): the demo's monitored loan moves by
                       # tens of points between its two models.
                       "[api.deterioration]", "score_drop = 10", ""]
@@ -312,6 +323,17 @@ class LocalFederation:
     def metrics_url(self, role: str, name: str) -> str:
         """`http://host:port` of one node's metrics listener (written once the node serves)."""
         return "http://" + (self.node_state(role, name) / "metrics_address").read_text(encoding="utf-8").strip()
+
+    @property
+    def platform_db(self) -> Path:
+        """The platform's one SQLite database (the API's, which the consent registry shares), when not
+        PostgreSQL."""
+        if self.api_database_url and not self.api_database_url.startswith("sqlite:///"):
+            raise ValueError("the platform's database is not a SQLite file")
+        if self.api_database_url:
+            return Path(self.api_database_url.removeprefix("sqlite:///"))
+        return self.node_state(PLATFORM.role, PLATFORM.name) / ("platform-api.db" if self.with_api else
+                                                                 "consent/registry.db")
 
     @property
     def platform_config(self) -> Path:

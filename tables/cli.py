@@ -44,6 +44,7 @@ def run_validate(args: argparse.Namespace) -> int:
     from tables.table import load_table  # pandas: only when a table is validated
 
     """Print the summary and return 0, or print the error to stderr and return 1."""
+
     try:
         table = load_table(args.schema, args.table, table=args.sqlite_table, delimiter=args.delimiter)
     except IntakeError as exc:

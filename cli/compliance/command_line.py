@@ -77,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each witness")
     p.add_argument("--now", help="the time witness answers are judged at (ISO; default: now)")
     p.add_argument("--no-rows", action="store_true", help="skip recomputing the stored rows")
+    p.add_argument("--merged-vkey", action="append", default=[],
+                   help="the key of a log merged into this one (the platform API's former log key), to check the "
+                        "archive's own checkpoint signatures too (repeatable)")
     p = command("receipt", "issue the inclusion receipt of one leaf", "_receipt")
     p.add_argument("--index", type=int, required=True)
     p.add_argument("--out", help="write the receipt JSON here")

@@ -69,6 +69,8 @@ from consent.audit import (
     open_engine,
     verify_receipt,
 )
+from consent.audit.checkpoint import verify_checkpoint
+from consent.audit.merge import archive_origin, verify_merges
 from consent.authorisation import Status
 from consent.merkle import ProofError
 from errors import ConfigurationError
@@ -220,12 +222,40 @@ def _verify_chain(args: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return USAGE
     print_history(report, last_verified=last is not None, now=now)
+    try:
+        merged = check_merges(log, args.merged_vkey)
+    except (AuditError, ProofError) as exc:
+        print(failure_line(exc))
+        return FAILED
+    except NoteError as exc:
+        raise UsageError(f"bad merged log key: {exc}") from None
+    for merge in merged:
+        print(f"merged log {merge.origin} ({merge.size} leaves, archived as {merge.archive_prefix}): its rows recompute "
+              f"to the head the log_merged leaf {merge.merge_leaf} commits to; its leaves are leaves "
+              f"{merge.first_index}..{merge.first_index + merge.size - 1} of this log")
     newest = report.newest
     if newest is not None:
         state.remember(newest.note)
         print(f"kept checkpoint size {newest.checkpoint.size} as the last verified one in {state.path}")
     print("chain OK" + ("" if report.witnesses_asked else " (offline: witnesses not asked)"))
     return OK
+
+
+def check_merges(log: AuditLog, vkeys: Sequence[str]) -> list:
+    """Every log merged into `log` (consent/audit/merge.py): archive rows, the merge leaf, the copies; with the
+    merged log's key, the archive's own checkpoints' signatures too."""
+    verifiers = {v.name: v for v in (Ed25519Verifier.from_vkey(k) for k in vkeys)}
+
+    def checkpoints_of(archive: AuditLog):
+        notes = archive.checkpoints()
+        if not notes or not verifiers:
+            return []
+        origin = archive_origin(archive)
+        if origin not in verifiers:
+            return []
+        return [verify_checkpoint(note, verifiers[origin]).checkpoint for note in notes]
+
+    return verify_merges(log, checkpoints_of=checkpoints_of)
 
 
 def print_history(report: HistoryReport, *, last_verified: bool, now: datetime) -> None:

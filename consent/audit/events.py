@@ -53,10 +53,19 @@ class EventKind(StrEnum):
     EXPANSION_DECIDED = "catalogue_expansion_decided"
     TASK_RUN = "governed_task_run"
     USAGE_REPORTED = "usage_reported"
+    # Enterprises' consent (docs/protocols/consent.md): banks' requests, the fields a source node answers
+    # verifications about, self-declared information, report reads, and a merge of two logs into one.
+    CONSENT_REQUESTED = "consent_requested"
+    CONSENT_REQUEST_CHANGED = "consent_request_changed"
+    VERIFICATION_FIELDS_PUBLISHED = "verification_fields_published"
+    DECLARATION_RECORDED = "declaration_recorded"
+    DECLARATION_READ = "declaration_read"
+    REPORT_READ = "report_read"
+    LOG_MERGED = "log_merged"
 
 
 ID_FIELDS = ("authorisation_id", "use_id", "institution", "source_unit", "job_id", "model_id", "actor",
-             "approval_id")
+             "approval_id", "request_id")
 CODE_FIELDS = ("status_from", "status_to", "reason_code", "purpose", "mode")
 
 # The ids a compliance officer needs to attribute each kind of event; more may be given.
@@ -84,6 +93,17 @@ REQUIRED_FIELDS: Mapping[EventKind, tuple[str, ...]] = {
     # A usage line (what ran or was answered, under which approval) is named by the digest of its canonical JSON.
     EventKind.TASK_RUN: ("job_id", "source_unit", "approval_id"),
     EventKind.USAGE_REPORTED: ("source_unit", "actor"),
+    # A bank asks an enterprise for consent (request_id: the consent request), and what became of the request.
+    EventKind.CONSENT_REQUESTED: ("request_id", "institution", "purpose", "subject_ref"),
+    EventKind.CONSENT_REQUEST_CHANGED: ("request_id", "status_from", "status_to", "actor", "reason_code"),
+    # The fields a source node answers verifications about (their digest), as it announced them.
+    EventKind.VERIFICATION_FIELDS_PUBLISHED: ("source_unit",),
+    # Self-declared information: a version submitted, corrected or withdrawn (status_to), and a bank's read.
+    EventKind.DECLARATION_RECORDED: ("subject_ref", "status_to", "actor"),
+    EventKind.DECLARATION_READ: ("use_id", "institution", "subject_ref"),
+    EventKind.REPORT_READ: ("use_id", "institution", "purpose"),
+    # Another log's final head folded into this one (digests of the merged log's checkpoint and leaves).
+    EventKind.LOG_MERGED: ("actor", "reason_code"),
 }
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
@@ -151,6 +171,7 @@ class AuditEvent:
     model_id: str | None = None
     actor: str | None = None
     approval_id: str | None = None
+    request_id: str | None = None
     status_from: str | None = None
     status_to: str | None = None
     reason_code: str | None = None

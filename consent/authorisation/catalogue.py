@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from consent.authorisation.errors import InvalidTerms
-from consent.authorisation.terms import Sensitivity
+from consent.authorisation.terms import DATA_ITEM, Sensitivity, data_item, parse_data_item  # noqa: F401 (re-exported)
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
 class ValueType(StrEnum):
     """The type of a field's values, which decides the questions it admits."""
 
@@ -60,3 +58,8 @@ class FieldCatalogue:
 
     def __iter__(self):
         return iter(self._specs.values())
+
+    def to_json(self) -> list[dict[str, str | None]]:
+        """The published form: name, category, sensitivity, value type and period of every field, by name."""
+        return [{"name": f.name, "category": f.category, "sensitivity": f.sensitivity.value,
+                 "value_type": f.value_type.value, "period": f.period} for f in sorted(self, key=lambda f: f.name)]

@@ -16,7 +16,8 @@ Checks, in order (each refusal names its `RefusalReason`; see docs/protocols/con
 11 this node is a provider ................... NOT_A_PROVIDER
 12 purpose and loan reference ................ WRONG_PURPOSE
 13 mode admits the question kind ............. WRONG_MODE
-14 field in an authorised category, period ... SCOPE_EXCEEDED / DATA_RANGE_EXCEEDED / MALFORMED_REQUEST
+14 field in an authorised category, a granted
+   data item (if the terms list items), period  SCOPE_EXCEEDED / DATA_RANGE_EXCEEDED / MALFORMED_REQUEST
 15 budgets, then the audit leaf, one txn ..... BUDGET_EXHAUSTED / FIELD_BUDGET_EXHAUSTED
 A refusal spends no budget and writes no use leaf. Once the bank's signature has verified (step 4) the
 nonce is burned, so a signed request is answered or refused once and cannot be held back and replayed after
@@ -60,7 +61,7 @@ from consent.authorisation.request import SignedRequest, VerificationRequest
 from consent.authorisation.schema import node_metadata
 from consent.authorisation.signatures import Domain, verify
 from consent.authorisation.status_source import StatusSource
-from consent.authorisation.terms import Mode, Sensitivity, Terms
+from consent.authorisation.terms import Mode, Sensitivity, Terms, data_item
 
 MODE_ALLOWS: dict[Mode, frozenset[QuestionKind]] = {
     Mode.QUERY: frozenset({QuestionKind.RAW, QuestionKind.PREDICATE, QuestionKind.MATCH}),
@@ -264,6 +265,8 @@ class AuthorisationGate:
         # sensitivity: consent given for "PUBLIC" data must not reach a trade secret filed under the same name.
         if field.sensitivity is not Sensitivity.PUBLIC and field.sensitivity is not category.sensitivity:
             raise AuthorisationRefused(RefusalReason.SCOPE_EXCEEDED, f"{field.name} is {field.sensitivity}")
+        if not terms.grants(data_item(self.node_id, field.name)):
+            raise AuthorisationRefused(RefusalReason.SCOPE_EXCEEDED, f"data item {field.name} not granted")
         if field.period is not None and field.period not in terms.data_range:
             raise AuthorisationRefused(RefusalReason.DATA_RANGE_EXCEEDED, f"period {field.period}")
         if question.value_type is not None and question.value_type is not field.value_type:

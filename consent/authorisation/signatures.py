@@ -36,6 +36,11 @@ class Domain(StrEnum):
     REQUEST = "xyd/consent/request/v1"
     STATUS = "xyd/consent/status/v1"
     ANSWER = "xyd/consent/answer/v1"
+    INSTRUCTION = "xyd/consent/instruction/v1"  # an enterprise's decline, pause, resume or revocation
+    DECLARATION = "xyd/enterprise/declaration/v1"  # self-declared information with its credit commitment
+    IDENTITY_PROOF = "xyd/enterprise/identity-proof/v1"  # signed by an identity credential (certificate)
+    KEY_POSSESSION = "xyd/enterprise/key-possession/v1"  # signed by the enterprise key being bound
+    HTTP_REQUEST = "xyd/enterprise/http-request/v1"  # each HTTP request an enterprise sends
 
 
 def public_bytes(key: Ed25519PublicKey) -> bytes:

@@ -22,6 +22,26 @@ TERMS_VERSION = 1
 ID_PREFIX = "auth-"
 _IDENTITY = re.compile(r"^[a-z][a-z0-9]*/[a-z0-9][a-z0-9._-]*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# A data item names one field at one provider: `source/tax:revenue_12m_cny`.
+DATA_ITEM = re.compile(r"^([a-z][a-z0-9]*/[a-z0-9][a-z0-9._-]*):([a-z][a-z0-9_]{0,63})$")
+
+
+def data_item(provider: str, field: str) -> str:
+    """The data item naming `field` at `provider` (the form consent requests and artefacts use)."""
+    item = f"{provider}:{field}"
+    if not DATA_ITEM.match(item):
+        raise InvalidTerms(f"bad data item {item!r}")
+    return item
+
+
+def parse_data_item(item: str) -> tuple[str, str]:
+    """(provider, field) of a data item; raises `InvalidTerms`."""
+    match = DATA_ITEM.match(item) if isinstance(item, str) else None
+    if match is None:
+        raise InvalidTerms(f"bad data item {item!r}: expected provider:field, e.g. source/tax:revenue_12m_cny")
+    return match.group(1), match.group(2)
+
+
 
 
 class Sensitivity(StrEnum):
@@ -140,6 +160,9 @@ class Terms:
     data_life_days: int
     feedback_deadline_days: int
     version: int = field(default=TERMS_VERSION)
+    # Data items granted (`provider:field`); empty grants every field of the categories (artefacts made before
+    # data items existed). A non-empty list is part of the body, so it is signed and hashed into the id.
+    data_items: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -168,6 +191,14 @@ class Terms:
         if any(not _TOKEN.match(p) for p in data_range):
             raise InvalidTerms("bad period in data range")
         set_(self, "data_range", data_range)
+        items = tuple(sorted(self.data_items))
+        if len(set(items)) != len(items):
+            raise InvalidTerms("data items must be distinct")
+        for item in items:
+            provider, _ = parse_data_item(item)
+            if provider not in providers:
+                raise InvalidTerms(f"data item {item} names a provider the terms do not")
+        set_(self, "data_items", items)
         if not _TOKEN.match(self.loan_application_ref):
             raise InvalidTerms("bad loan application reference")
         if not self.not_before < self.not_after:
@@ -183,7 +214,7 @@ class Terms:
 
     def body(self) -> dict[str, Any]:
         """The JSON object that is hashed into the id (everything except the id itself)."""
-        return {
+        body = {
             "version": self.version,
             "subject": {"credit_code": self.subject.credit_code, "name": self.subject.name},
             "authorised_by": {
@@ -205,6 +236,13 @@ class Terms:
             "data_life_days": self.data_life_days,
             "feedback_deadline_days": self.feedback_deadline_days,
         }
+        if self.data_items:
+            body["data_items"] = list(self.data_items)
+        return body
+
+    def grants(self, item: str) -> bool:
+        """Whether a data item is granted: listed, or (no list) any item of the authorised categories."""
+        return not self.data_items or item in self.data_items
 
     @cached_property
     def id(self) -> str:
@@ -249,6 +287,7 @@ class Terms:
                 data_range=tuple(_strings(require(obj, "data_range", list), "data_range")),
                 data_life_days=require(obj, "data_life_days", int),
                 feedback_deadline_days=require(obj, "feedback_deadline_days", int),
+                data_items=tuple(_strings(obj["data_items"], "data_items")) if "data_items" in obj else (),
             )
         except (WireFormatError, ValueError) as exc:
             if isinstance(exc, InvalidTerms):

@@ -172,12 +172,28 @@ class EnterpriseKeyQuery(_message.Message):
     def __init__(self, credit_code: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class Announcement(_message.Message):
-    __slots__ = ("address", "keys")
+    __slots__ = ("address", "keys", "catalogue")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    CATALOGUE_FIELD_NUMBER: _ClassVar[int]
     address: str
     keys: KeyBinding
-    def __init__(self, address: _Optional[str] = ..., keys: _Optional[_Union[KeyBinding, _Mapping]] = ...) -> None: ...
+    catalogue: _containers.RepeatedCompositeFieldContainer[CatalogueField]
+    def __init__(self, address: _Optional[str] = ..., keys: _Optional[_Union[KeyBinding, _Mapping]] = ..., catalogue: _Optional[_Iterable[_Union[CatalogueField, _Mapping]]] = ...) -> None: ...
+
+class CatalogueField(_message.Message):
+    __slots__ = ("name", "category", "sensitivity", "value_type", "period")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    category: str
+    sensitivity: str
+    value_type: str
+    period: str
+    def __init__(self, name: _Optional[str] = ..., category: _Optional[str] = ..., sensitivity: _Optional[str] = ..., value_type: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
 
 class AnnounceReply(_message.Message):
     __slots__ = ("party",)
@@ -214,54 +230,6 @@ class CheckpointReply(_message.Message):
     size: int
     refusals: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, note: _Optional[str] = ..., size: _Optional[int] = ..., refusals: _Optional[_Iterable[str]] = ...) -> None: ...
-
-class RegisterKeysReply(_message.Message):
-    __slots__ = ("party",)
-    PARTY_FIELD_NUMBER: _ClassVar[int]
-    party: str
-    def __init__(self, party: _Optional[str] = ...) -> None: ...
-
-class RelayRequest(_message.Message):
-    __slots__ = ("signed_request",)
-    SIGNED_REQUEST_FIELD_NUMBER: _ClassVar[int]
-    signed_request: bytes
-    def __init__(self, signed_request: _Optional[bytes] = ...) -> None: ...
-
-class LeafReceipt(_message.Message):
-    __slots__ = ("index", "tree_size", "root", "leaf")
-    INDEX_FIELD_NUMBER: _ClassVar[int]
-    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
-    ROOT_FIELD_NUMBER: _ClassVar[int]
-    LEAF_FIELD_NUMBER: _ClassVar[int]
-    index: int
-    tree_size: int
-    root: bytes
-    leaf: bytes
-    def __init__(self, index: _Optional[int] = ..., tree_size: _Optional[int] = ..., root: _Optional[bytes] = ..., leaf: _Optional[bytes] = ...) -> None: ...
-
-class RelayReply(_message.Message):
-    __slots__ = ("sealed_answer", "refusal", "provider_keys", "receipts")
-    SEALED_ANSWER_FIELD_NUMBER: _ClassVar[int]
-    REFUSAL_FIELD_NUMBER: _ClassVar[int]
-    PROVIDER_KEYS_FIELD_NUMBER: _ClassVar[int]
-    RECEIPTS_FIELD_NUMBER: _ClassVar[int]
-    sealed_answer: bytes
-    refusal: Refusal
-    provider_keys: KeyBinding
-    receipts: _containers.RepeatedCompositeFieldContainer[LeafReceipt]
-    def __init__(self, sealed_answer: _Optional[bytes] = ..., refusal: _Optional[_Union[Refusal, _Mapping]] = ..., provider_keys: _Optional[_Union[KeyBinding, _Mapping]] = ..., receipts: _Optional[_Iterable[_Union[LeafReceipt, _Mapping]]] = ...) -> None: ...
-
-class ReceiptRequest(_message.Message):
-    __slots__ = ("index",)
-    INDEX_FIELD_NUMBER: _ClassVar[int]
-    index: int
-    def __init__(self, index: _Optional[int] = ...) -> None: ...
-
-class ReceiptReply(_message.Message):
-    __slots__ = ("receipt",)
-    RECEIPT_FIELD_NUMBER: _ClassVar[int]
-    receipt: bytes
-    def __init__(self, receipt: _Optional[bytes] = ...) -> None: ...
 
 class BindEnterpriseKeyRequest(_message.Message):
     __slots__ = ("credit_code", "public_key", "valid_from")

@@ -351,21 +351,6 @@ class ConsentRegistryStub(object):
                 request_serializer=federation_dot_proto_dot_verification__pb2.CheckpointRequest.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_verification__pb2.CheckpointReply.FromString,
                 _registered_method=True)
-        self.RegisterKeys = channel.unary_unary(
-                '/xyd.verification.ConsentRegistry/RegisterKeys',
-                request_serializer=federation_dot_proto_dot_verification__pb2.KeyBinding.SerializeToString,
-                response_deserializer=federation_dot_proto_dot_verification__pb2.RegisterKeysReply.FromString,
-                _registered_method=True)
-        self.Relay = channel.unary_unary(
-                '/xyd.verification.ConsentRegistry/Relay',
-                request_serializer=federation_dot_proto_dot_verification__pb2.RelayRequest.SerializeToString,
-                response_deserializer=federation_dot_proto_dot_verification__pb2.RelayReply.FromString,
-                _registered_method=True)
-        self.Receipt = channel.unary_unary(
-                '/xyd.verification.ConsentRegistry/Receipt',
-                request_serializer=federation_dot_proto_dot_verification__pb2.ReceiptRequest.SerializeToString,
-                response_deserializer=federation_dot_proto_dot_verification__pb2.ReceiptReply.FromString,
-                _registered_method=True)
         self.BindEnterpriseKey = channel.unary_unary(
                 '/xyd.verification.ConsentRegistry/BindEnterpriseKey',
                 request_serializer=federation_dot_proto_dot_verification__pb2.BindEnterpriseKeyRequest.SerializeToString,
@@ -426,27 +411,9 @@ class ConsentRegistryServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def RegisterKeys(self, request, context):
-        """Banks: register their keys once, relay requests, fetch inclusion receipts.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def Relay(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def Receipt(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def BindEnterpriseKey(self, request, context):
-        """Operators (admin role; the enterprise portal and compliance desk act through it).
+        """Banks reach the platform over HTTP (register keys, verify, receipts); this service is node-to-node.
+        Operators (admin role; the enterprise portal and compliance desk act through it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -497,21 +464,6 @@ def add_ConsentRegistryServicer_to_server(servicer, server):
                     servicer.LatestCheckpoint,
                     request_deserializer=federation_dot_proto_dot_verification__pb2.CheckpointRequest.FromString,
                     response_serializer=federation_dot_proto_dot_verification__pb2.CheckpointReply.SerializeToString,
-            ),
-            'RegisterKeys': grpc.unary_unary_rpc_method_handler(
-                    servicer.RegisterKeys,
-                    request_deserializer=federation_dot_proto_dot_verification__pb2.KeyBinding.FromString,
-                    response_serializer=federation_dot_proto_dot_verification__pb2.RegisterKeysReply.SerializeToString,
-            ),
-            'Relay': grpc.unary_unary_rpc_method_handler(
-                    servicer.Relay,
-                    request_deserializer=federation_dot_proto_dot_verification__pb2.RelayRequest.FromString,
-                    response_serializer=federation_dot_proto_dot_verification__pb2.RelayReply.SerializeToString,
-            ),
-            'Receipt': grpc.unary_unary_rpc_method_handler(
-                    servicer.Receipt,
-                    request_deserializer=federation_dot_proto_dot_verification__pb2.ReceiptRequest.FromString,
-                    response_serializer=federation_dot_proto_dot_verification__pb2.ReceiptReply.SerializeToString,
             ),
             'BindEnterpriseKey': grpc.unary_unary_rpc_method_handler(
                     servicer.BindEnterpriseKey,
@@ -671,87 +623,6 @@ class ConsentRegistry(object):
             '/xyd.verification.ConsentRegistry/LatestCheckpoint',
             federation_dot_proto_dot_verification__pb2.CheckpointRequest.SerializeToString,
             federation_dot_proto_dot_verification__pb2.CheckpointReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RegisterKeys(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/xyd.verification.ConsentRegistry/RegisterKeys',
-            federation_dot_proto_dot_verification__pb2.KeyBinding.SerializeToString,
-            federation_dot_proto_dot_verification__pb2.RegisterKeysReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Relay(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/xyd.verification.ConsentRegistry/Relay',
-            federation_dot_proto_dot_verification__pb2.RelayRequest.SerializeToString,
-            federation_dot_proto_dot_verification__pb2.RelayReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Receipt(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/xyd.verification.ConsentRegistry/Receipt',
-            federation_dot_proto_dot_verification__pb2.ReceiptRequest.SerializeToString,
-            federation_dot_proto_dot_verification__pb2.ReceiptReply.FromString,
             options,
             channel_credentials,
             insecure,

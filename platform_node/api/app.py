@@ -15,11 +15,16 @@ from platform_node.api.routers import (
     alerts,
     catalogue,
     compliance,
+    consent_requests,
+    declarations,
+    enterprise,
+    enterprise_accounts,
     models,
     reports,
     scores,
     statistics,
     uses,
+    verifications,
 )
 from platform_node.api.schemas.common import ErrorOut
 from platform_node.api.services import PlatformServices
@@ -43,6 +48,42 @@ of another institution given as the `after` cursor is ignored like one that does
 The key is checked before the request's body is read: without a valid key every `/v1/` route (except
 `/v1/health`, and unknown routes included) answers `401` whatever the body, so a malformed body without a
 key is `401`, never `422`.
+
+## Enterprises
+Enterprises hold no API key. One signs up (`POST /v1/enterprise-accounts`) with an identity proof: a
+statement naming this platform, its credit code, its signatory and the Ed25519 key it wants bound, signed by
+its identity credential (with the local provider, an enterprise certificate of the configured CA; a city plugs
+in its own provider) and by that key. The platform stores the public key only. From then on every request
+under `/v1/enterprise/` is signed with that key:
+`Authorization: XYD-Enterprise credit_code=<code>,key_id=<16 hex>,timestamp=<unix s>,nonce=<32 hex>,signature=<base64>`
+and `XYD-Content-SHA256: <hex SHA-256 of the body>`. The Ed25519 signature covers
+`"xyd/enterprise/http-request/v1" || 0x00 ||` the RFC 8785 JSON of `{method, path, query, content_sha256,
+credit_code, key_id, timestamp, nonce}`. It is checked before the body is read (same failed-authentication
+limits, per address and per credit code and key); a timestamp more than 60 s off is `401 STALE_REQUEST`, a
+nonce seen before is `401 REPLAYED_REQUEST`, a body that is not the signed one `401 BODY_DIGEST_MISMATCH`.
+The `xyd enterprise` CLI creates the key on the enterprise's side and signs for it. A lost key is replaced
+through `POST /v1/enterprise-accounts/recovery` (a fresh identity proof; earlier keys are revoked from a stated
+time); a key is rotated with `POST /v1/enterprise/keys/rotation`, signed by the current key.
+
+## Consent
+Without the enterprise's authorisation no institution receives its non-public detail. A bank asks
+(`POST /v1/consent-requests`: enterprise, data items from `GET /v1/consent-catalogue`, purpose, mode, validity, number
+of uses, loan application reference); the enterprise sees the exact terms (`GET /v1/enterprise/consent-requests`),
+approves by signing them with its own key on its side (the platform verifies the signature, it never makes
+one), declines, and later pauses, resumes or revokes with signed instructions; it lists every use made under
+each consent with its audit receipt. The bank follows each change by polling `GET /v1/consent-requests/{id}`
+or through its webhook (event `consent.changed`). Refusals name their reason: `TAMPERED_TERMS`,
+`NOT_THE_SUBJECT`, `KEY_NOT_VALID`, `STALE_SIGNATURE`, `BAD_SIGNATURE`, `WRONG_INSTRUCTION`,
+`REPLAYED_INSTRUCTION`, `REQUEST_NOT_PENDING`, `ILLEGAL_TRANSITION`.
+
+## Verification (核验)
+Under an ACTIVE consent, a bank registers its keys once (`PUT /v1/verification-keys`: a binding signed with its
+certificate from the federation CA) and sends checks it signed itself (`POST /v1/verifications`). The platform
+attaches the enterprise-signed artefact and relays each to the source node it names; the answer comes back
+signed by the node and sealed to the bank's own key (the platform relays ciphertext it cannot read), with the
+audit receipts of the node's leaves. Refusals carry the node's public code (`PAUSED`, `REVOKED`, `EXPIRED`,
+`WRONG_PURPOSE`, `SCOPE_EXCEEDED`, `BUDGET_EXHAUSTED`, `REPLAYED_NONCE`, `NOT_AUTHORISED`, ...).
+`cli/bank_http.py` and `xyd bank verify` open and check the answers.
 
 ## Limits
 Heads, body sizes and failed authentications are enforced before the server reads a request's body. The
@@ -176,6 +217,10 @@ TAGS = [
     {"name": "uses", "description": "Own data-use records, feedback, receipts, on-demand re-scoring."},
     {"name": "alerts", "description": "Risk alerts and webhooks."},
     {"name": "public information", "description": "Public-information reports and subscriptions."},
+    {"name": "consent", "description": "The catalogue of data items; banks' consent requests to enterprises."},
+    {"name": "verification", "description": "Verification (核验) under a consent: answers sealed to the bank."},
+    {"name": "enterprise accounts", "description": "Enterprises sign up and recover through an identity provider."},
+    {"name": "enterprise", "description": "The enterprise's own side: account, keys (requests signed by its key)."},
     {"name": "compliance", "description": "Authorisations, uses, overdue feedback, audit log (compliance role)."},
     {"name": "statistics", "description": "Financing statistics of the first-loan and renewal centre."},
     {"name": "catalogue", "description": "The city-wide list of data items and requests to expand it."},
@@ -203,7 +248,8 @@ def create_app(services: PlatformServices | None = None, *, console: bool = True
     install_error_handlers(app)
     app.add_middleware(RequestGate)
     app.add_middleware(RequestObservation)  # added last, so outermost: every answer has its id and timing
-    for module in (scores, models, uses, alerts, reports, catalogue, compliance, statistics, admin):
+    for module in (scores, models, uses, alerts, reports, catalogue, consent_requests, verifications, declarations,
+                   enterprise_accounts, enterprise, compliance, statistics, admin):
         app.include_router(module.router)
     if console:
         from platform_node.console import install_console

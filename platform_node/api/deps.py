@@ -21,9 +21,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from platform_node.api.errors import ForbiddenRole
-from platform_node.api.request_gate import STATE_KEY
+from platform_node.api.request_gate import CLIENT_STATE_KEY, ENTERPRISE_STATE_KEY, STATE_KEY
 from platform_node.api.services import PlatformServices
 from platform_node.api.settings import ApiSettings
+from platform_node.enterprises import AuthenticatedEnterprise, EnterpriseUnauthenticated
 from platform_node.institutions.errors import InvalidCredentials
 from platform_node.institutions.model import Institution, Role
 
@@ -141,3 +142,24 @@ def apply_overdue_policy(services: PlatformServices, institution: Institution, o
 
 
 ScoringInstitution = Annotated[Institution, Depends(scoring_institution)]
+
+
+async def current_enterprise(request: Request) -> AuthenticatedEnterprise:
+    """The enterprise whose key signed this request (checked by the request gate), charged against its own
+    rate limit (the platform's default limits)."""
+    enterprise: AuthenticatedEnterprise | None = request.scope.get("state", {}).get(ENTERPRISE_STATE_KEY)
+    if enterprise is None:  # only an app without the gate gets here
+        raise EnterpriseUnauthenticated("no enterprise request signature")
+    services = services_of(request)
+    limits = services.settings.default_limits
+    services.limiter.acquire(f"enterprise:{enterprise.account.credit_code}", rate_per_s=limits.rate_per_s,
+                             burst=limits.burst, now=services.now().timestamp())
+    return enterprise
+
+
+CurrentEnterprise = Annotated[AuthenticatedEnterprise, Depends(current_enterprise)]
+
+
+def client_address_of(request: Request) -> str | None:
+    """The client address the request gate worked out (for counting failed identity proofs)."""
+    return request.scope.get("state", {}).get(CLIENT_STATE_KEY)

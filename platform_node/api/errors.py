@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consent.audit import NoteError
+from consent.authorisation import WireFormatError
+from consent.enterprise import IdentityNotProven
 from errors import (
     AlreadyExists,
     Conflict,
@@ -31,6 +33,27 @@ from errors import (
     XydError,
 )
 from platform_node.api.observability import count_refusal
+from platform_node.consent_requests import (
+    InvalidConsentRequest,
+    NotTheSubject,
+    RequestNotPending,
+    SignatureRefused,
+    TermsMismatch,
+    UnknownConsentRequest,
+)
+from platform_node.declarations import (
+    DeclarationNotCurrent,
+    DeclarationRefused,
+    ReadRefused,
+    UnknownDeclaration,
+)
+from platform_node.enterprises import (
+    EnterpriseAlreadySignedUp,
+    EnterpriseSuspended,
+    EnterpriseUnauthenticated,
+    KeyChangeRefused,
+    UnknownEnterpriseAccount,
+)
 from platform_node.institutions.errors import (
     DuplicateInstitution,
     InstitutionSuspended,
@@ -86,6 +109,23 @@ class NotYetCheckpointed(ApiError):
                          "no published checkpoint covers this leaf yet; retry after the next checkpoint")
 
 
+class VerificationUnavailable(Unavailable):
+    code = "VERIFICATION_UNAVAILABLE"
+    default_public = "verification needs the platform node's consent registry; this API runs without one"
+
+
+class InvalidKeyBinding(InvalidInput):
+    code = "INVALID_KEY_BINDING"
+    default_public = "the key binding does not verify against the federation CA for this institution"
+    detail_is_public = False
+
+
+class NotOwnLeaf(Refused):
+    code = "NOT_FOUND"
+    default_public = "no such leaf of this institution"
+    detail_is_public = False
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
 
@@ -114,7 +154,52 @@ _CATALOGUE: list[tuple[type[Exception], int, str, str | None]] = [
     (InvalidInstitution, 422, "INVALID_INSTITUTION", None),
     (WebhookTargetRefused, 422, "INVALID_WEBHOOK", None),
     (NoteError, 422, "INVALID_AUDIT_QUERY", None),
+    (IdentityNotProven, 401, "IDENTITY_NOT_PROVEN", "the identity proof was not accepted"),
+    (EnterpriseSuspended, 403, "ENTERPRISE_SUSPENDED", "this enterprise account is suspended"),
+    (EnterpriseAlreadySignedUp, 409, "ALREADY_SIGNED_UP",
+     "this enterprise has an account already; recover its key instead"),
+    (UnknownEnterpriseAccount, 404, "NO_ACCOUNT", "this enterprise has no account; sign up first"),
+    (KeyChangeRefused, 422, "KEY_CHANGE_REFUSED",
+     "the key change was refused (a key bound before, or a revocation dated in the future)"),
+    (WireFormatError, 422, "MALFORMED", "a signed or encoded field is malformed"),
+    (UnknownConsentRequest, 404, "NOT_FOUND", "no such consent request or consent"),
+    (InvalidConsentRequest, 422, "INVALID_CONSENT_REQUEST", None),
+    (NotTheSubject, 403, "NOT_THE_SUBJECT", "this enterprise is not the subject of that consent"),
+    (RequestNotPending, 409, "REQUEST_NOT_PENDING", "the consent request is no longer pending"),
+    (TermsMismatch, 422, "TAMPERED_TERMS", "the signed terms are not the terms of this request"),
+    (VerificationUnavailable, 503, "VERIFICATION_UNAVAILABLE",
+     "verification needs the platform node's consent registry; this API runs without one"),
+    (InvalidKeyBinding, 422, "INVALID_KEY_BINDING",
+     "the key binding does not verify against the federation CA for this institution"),
+    (NotOwnLeaf, 404, "NOT_FOUND", "no such leaf of this institution"),
+    (UnknownDeclaration, 404, "NOT_FOUND", "no such declaration"),
+    (DeclarationNotCurrent, 409, "DECLARATION_NOT_CURRENT", "only the current declaration can be withdrawn"),
 ]
+
+_DECLARATION_REFUSALS = {
+    "COMMITMENT_MISMATCH": "the statement does not carry the platform's current credit commitment",
+    "VERSION_CONFLICT": "the declaration is not the next version superseding the current one",
+    "NOT_THE_SUBJECT": "the declaration is signed for another enterprise",
+    "WRONG_INSTRUCTION": "the instruction is for another action or target",
+    "MALFORMED": "the signed declaration is malformed",
+}
+_READ_REFUSALS = {
+    "NOT_AUTHORISED": "no consent of this institution allows this read",
+    "PAUSED": "the consent is paused", "REVOKED": "the consent is revoked", "EXPIRED": "the consent has expired",
+    "NOT_ACTIVE": "the consent is not active", "NOT_YET_VALID": "the consent's window has not begun",
+    "SCOPE_EXCEEDED": "the consent does not name the self-declared data item",
+    "WRONG_PURPOSE": "the consent is for another purpose", "WRONG_MODE": "the consent's mode gives no answers",
+    "BUDGET_EXHAUSTED": "the consent's uses are spent",
+}
+
+# The public text of each way an enterprise's signature does not count (SignatureRefused.code).
+_SIGNATURE_REFUSALS = {
+    "BAD_SIGNATURE": "the enterprise's signature does not verify",
+    "KEY_NOT_VALID": "the signing key is not bound to this enterprise, or was rotated out or revoked when it signed",
+    "STALE_SIGNATURE": "the signature is too old or dated in the future; sign again",
+    "REPLAYED_INSTRUCTION": "this signed instruction was used before; sign a new one",
+    "WRONG_INSTRUCTION": "the instruction is for another action or target",
+}
 
 
 def _catalogue_handler(status: int, code: str, message: str | None) -> Callable[[Request, Exception], Any]:
@@ -177,6 +262,23 @@ async def _unauthenticated(request: Request, exc: InvalidCredentials) -> JSONRes
     return _json(401, "UNAUTHENTICATED", "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
+async def _signature_refused(request: Request, exc: SignatureRefused) -> JSONResponse:
+    return _json(403, exc.code, _SIGNATURE_REFUSALS.get(exc.code, exc.public_message))
+
+
+async def _declaration_refused(request: Request, exc: DeclarationRefused) -> JSONResponse:
+    message = _DECLARATION_REFUSALS.get(exc.code) or _SIGNATURE_REFUSALS.get(exc.code, exc.public_message)
+    return _json(422, exc.code, message)
+
+
+async def _read_refused(request: Request, exc: ReadRefused) -> JSONResponse:
+    return _json(403, exc.code, _READ_REFUSALS.get(exc.code, exc.public_message))
+
+
+async def _enterprise_unauthenticated(request: Request, exc: EnterpriseUnauthenticated) -> JSONResponse:
+    return _json(401, exc.code, exc.public_message)
+
+
 async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
     return _json(429, exc.reason, str(exc), headers={"Retry-After": str(exc.retry_after_s)},
                  retry_after_s=exc.retry_after_s)
@@ -188,7 +290,8 @@ async def _scorer_broken(request: Request, exc: ScorerContractError) -> JSONResp
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
+    code = getattr(exc, "code", None) or {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
+        exc.status_code, "HTTP_ERROR")
     return _json(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
@@ -216,6 +319,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(InvalidCredentials, _unauthenticated)
+    app.add_exception_handler(EnterpriseUnauthenticated, _enterprise_unauthenticated)
+    app.add_exception_handler(SignatureRefused, _signature_refused)
+    app.add_exception_handler(DeclarationRefused, _declaration_refused)
+    app.add_exception_handler(ReadRefused, _read_refused)
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(ScorerContractError, _scorer_broken)
     app.add_exception_handler(StarletteHTTPException, _http)

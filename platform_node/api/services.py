@@ -12,28 +12,38 @@ import logging
 import os
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy import Engine
 
 from consent.audit import (
     AuditLog,
     CheckpointPublisher,
+    CosignatureVerifier,
     Ed25519Signer,
     Ed25519Verifier,
+    LogTrust,
+    Publication,
     WitnessClient,
     open_engine,
 )
 from consent.authorisation import AuthorisationStore, EnterpriseKeyRegistry
+from federation.key_binding import KeyPurpose
+from federation.pki import PkiError
 from platform_node.api.server_secrets import PlatformSecrets
 from platform_node.api.settings import ApiSettings, ApiSettingsError
+from platform_node.consent_registry.registry import read_catalogue
+from platform_node.consent_registry.schema import relay_metadata
+from platform_node.consent_requests import ConsentDesk
 from platform_node.console.batch_runs import BatchRuns
 from platform_node.console.sessions import ConsoleSessions
+from platform_node.declarations import DeclarationBook
+from platform_node.enterprises import EnterpriseAccounts, load_identity_provider
 from platform_node.governance_link import CatalogueService
 from platform_node.institutions.agreements import AgreementBook
 from platform_node.institutions.credentials import KeyHasher
@@ -62,12 +72,20 @@ from platform_node.uses.lookup_watch import UnknownLookupWatch
 from platform_node.uses.loop_batching import LoopBatchedRecorder
 from platform_node.uses.records import UseBook
 
-if TYPE_CHECKING:  # the view loads gRPC; an API run without a federation never needs it
+if TYPE_CHECKING:  # the view and the registry load gRPC; an API run without a federation never needs them
+    from platform_node.consent_registry import ConsentRegistryNode
     from platform_node.federation_view import FederationView
 
 log = logging.getLogger("xyd.platform.api")
 
 Clock = Callable[[], datetime]
+
+
+class Publishes(Protocol):
+    """Whatever signs and publishes the log's checkpoints: the API's own `CheckpointPublisher` (a standalone
+    `xyd api serve`), or the consent registry's witnessed publishing (the platform node: one log, one series)."""
+
+    def publish(self, *, now: datetime) -> Publication: ...
 
 
 def system_clock() -> datetime:
@@ -98,10 +116,13 @@ class PlatformServices:
     pusher: SubscriptionPusher
     authorisations: AuthorisationStore
     scorer: Scorer
-    publisher: CheckpointPublisher
+    publisher: Publishes
     log_verifier: Ed25519Verifier
     failed_auth: FailedAuthLimiter
     console_sessions: ConsoleSessions
+    enterprises: EnterpriseAccounts
+    consent_desk: ConsentDesk
+    declarations: DeclarationBook
     # Where enterprises are and what they do (financing statistics by district and industry).
     directory: EnterpriseDirectory = field(default_factory=CodeDirectory)
     # The federation as the platform node sees it (nodes, models, its stages' progress); None for an API run
@@ -111,6 +132,9 @@ class PlatformServices:
     webhook_resolver: Resolver = system_resolver
     ticker: Ticker | None = None
     catalogue: CatalogueService | None = None  # the city-wide list at the coordinator (GET /v1/catalogue)
+    # The consent registry this API shares its engine and log with (the platform node), or None (`xyd api
+    # serve`): it then publishes the checkpoints itself, with its witnesses, on its own schedule.
+    consent: ConsentRegistryNode | None = None
     # `scorer` behind request coalescing; it reads `scorer` per call, so replacing `scorer` takes effect.
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
     scoring: CoalescingScorer = field(init=False, repr=False)
@@ -140,6 +164,21 @@ class PlatformServices:
     def now(self) -> datetime:
         return self.clock()
 
+    def log_trust(self) -> LogTrust:
+        """The log's key, and (in the platform node) the witnesses' keys, each checked against its certificate,
+        with the quorum checkpoints are published with."""
+        if self.consent is None:
+            return LogTrust(self.log_verifier)
+        witnesses = []
+        for source in self.consent.registry.sources():
+            try:
+                bound = self.consent.bindings.verify(source.binding, now=self.now())
+            except PkiError:
+                continue  # a witness whose certificate no longer holds does not count
+            witnesses.append(CosignatureVerifier(bound.identity.party, Ed25519PublicKey.from_public_bytes(
+                bound.key(KeyPurpose.WITNESS))))
+        return LogTrust(self.log_verifier, tuple(witnesses), self.consent.publishing.quorum(len(witnesses)))
+
     def publisher_verifier_key(self) -> str:
         """The checkpoint key's C2SP verifier key, for anyone checking receipts."""
         return self.log_verifier.vkey()
@@ -151,8 +190,9 @@ class PlatformServices:
             PeriodicJob("monitoring", s.monitoring_sweep_every_s, lambda now: self.monitoring.run(now=now)),
             PeriodicJob("webhooks", s.delivery_interval_s, lambda now: self.dispatcher.deliver_due(now=now)),
             PeriodicJob("subscriptions", s.push_interval_s, lambda now: self.pusher.run(now=now)),
-            PeriodicJob("checkpoint", s.checkpoint_interval_s, lambda now: self.publisher.publish(now=now)),
-        ]
+            PeriodicJob("consent-expiry", s.consent_expiry_every_s, lambda now: self.consent_desk.expire_due(now=now)),
+        ] + ([] if self.consent is not None else [
+            PeriodicJob("checkpoint", s.checkpoint_interval_s, lambda now: self.publisher.publish(now=now))])
 
     def start_ticker(self) -> None:
         if self.ticker is None:
@@ -216,7 +256,9 @@ def build_services(
     public_records: PublicRecordSource,
     secrets: PlatformSecrets,
     engine: Engine | None = None,
+    audit: AuditLog | None = None,
     authorisations: AuthorisationStore | None = None,
+    enterprise_keys: EnterpriseKeyRegistry | None = None,
     monitor_authorisations: MonitorAuthorisations | None = None,
     clock: Clock = system_clock,
     rng: random.Random | None = None,
@@ -228,17 +270,37 @@ def build_services(
     directory: EnterpriseDirectory | None = None,
     federation: FederationView | None = None,
     catalogue: CatalogueService | None = None,
+    consent: ConsentRegistryNode | None = None,
 ) -> PlatformServices:
-    """Build (and create the schema of) every store over one engine; nothing starts running."""
+    """Build (and create the schema of) every store over one engine; nothing starts running.
+
+    With `consent` (the platform node), everything runs over the registry's engine and log: its store, its key
+    registry, its checkpoint key and witnessed publishing, its subject-reference key. So consent events,
+    verifications, scores, feedback and alerts are leaves of one log with one series of checkpoints."""
+    if consent is not None:
+        registry = consent.registry
+        engine, audit = registry.engine, registry.log
+        authorisations, enterprise_keys = registry.store, registry.enterprise_keys
+        log_signer = registry.keyring.log_signer
+        secrets = replace(secrets, subject_ref_key=registry.keyring.subject_ref_key)
     engine = engine or open_engine(settings.database_url)
-    audit = AuditLog(engine)
+    audit = audit or AuditLog(engine)
     audit.create_schema()
     signer = log_signer or load_log_signer(settings, audit)
+    if enterprise_keys is None:
+        enterprise_keys = EnterpriseKeyRegistry(engine)
+        enterprise_keys.create_schema()
     if authorisations is None:
-        keys = EnterpriseKeyRegistry(engine)
-        keys.create_schema()
-        authorisations = AuthorisationStore(engine, keys=keys, audit=audit, subject_ref_key=secrets.subject_ref_key)
+        authorisations = AuthorisationStore(engine, keys=enterprise_keys, audit=audit,
+                                            subject_ref_key=secrets.subject_ref_key)
         authorisations.create_schema()
+    ent = settings.enterprise
+    enterprises = EnterpriseAccounts(
+        engine, keys=enterprise_keys, audit=audit, subject_ref_key=secrets.subject_ref_key,
+        provider=load_identity_provider(ent.identity_provider, ent.provider_options, base=ent.base_dir),
+        audience=ent.audience, proof_window=timedelta(seconds=ent.proof_window_s),
+        request_window=timedelta(seconds=ent.request_window_s))
+    enterprises.create_schema()
     institutions = InstitutionRegistry(engine, KeyHasher(secrets.api_key_pepper, randbytes=randbytes),
                                        SecretBox(secrets.webhook_seal_key, randbytes=randbytes), randbytes=randbytes)
     institutions.create_schema()
@@ -247,6 +309,17 @@ def build_services(
     uses.create_schema()
     monitoring_metadata.create_all(engine)
     outbox = WebhookOutbox(engine, randbytes=randbytes)
+    relay_metadata.create_all(engine)  # the registry's catalogue of published data items (empty without one)
+    declarations = DeclarationBook(engine, keys=enterprise_keys, store=authorisations, audit=audit,
+                                   subject_ref_key=secrets.subject_ref_key, provider=settings.enterprise.audience,
+                                   randbytes=randbytes)
+    declarations.create_schema()
+    consent_desk = ConsentDesk(engine, store=authorisations, keys=enterprise_keys, audit=audit, outbox=outbox,
+                               subject_ref_key=secrets.subject_ref_key,
+                               catalogue=lambda: [*read_catalogue(engine), declarations.catalogue_entry()],
+                               respond_within=timedelta(days=settings.consent_respond_within_days),
+                               randbytes=randbytes)
+    consent_desk.create_schema()
     alerts = AlertBook(engine, audit, outbox, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes)
     agreements = AgreementBook(engine, randbytes=randbytes)
     subscriptions = SubscriptionBook(engine, public_records, randbytes=randbytes)
@@ -279,18 +352,23 @@ def build_services(
             retry_after=timedelta(seconds=settings.monitoring_retry_s), deadline_s=settings.scoring_deadline_s,
         ),
         public_records=public_records,
-        report_requests=ReportRequestLog(engine, randbytes=randbytes),
+        report_requests=ReportRequestLog(engine, audit, subject_ref_key=secrets.subject_ref_key, randbytes=randbytes),
         subscriptions=subscriptions,
         pusher=SubscriptionPusher(engine, subscriptions, public_records, outbox, agreements,
                                   batch_size=settings.push_batch_size),
         authorisations=authorisations,
         scorer=scorer,
-        publisher=CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
+        publisher=consent.publishing if consent is not None else
+        CheckpointPublisher(audit, signer, witnesses, quorum=witness_quorum),
         log_verifier=signer.verifier(),
         failed_auth=FailedAuthLimiter(settings.failed_auth),
         console_sessions=console_sessions,
+        enterprises=enterprises,
+        consent_desk=consent_desk,
+        declarations=declarations,
         directory=directory or CodeDirectory(),
         federation=federation,
         webhook_resolver=webhook_resolver,
         catalogue=catalogue,
+        consent=consent,
     )

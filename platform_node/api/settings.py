@@ -16,6 +16,7 @@ from typing import Any
 
 from errors import ConfigurationError
 from platform_node.api.http_protocol import HEAD_TIMEOUT_S, MAX_HEAD_BYTES
+from platform_node.enterprises.settings import EnterpriseSettings
 from platform_node.institutions.failed_auth import FailedAuthLimits
 from platform_node.institutions.model import InstitutionLimits
 from platform_node.institutions.webhook_targets import DEFAULT_WEBHOOK_PORTS, WebhookPolicy
@@ -70,11 +71,14 @@ class ApiSettings:
     # the client address is the TCP peer's.
     trusted_proxies: tuple[str, ...] = ()
     lookup_watch: LookupWatchRule = field(default_factory=LookupWatchRule)
+    enterprise: EnterpriseSettings = field(default_factory=EnterpriseSettings)
     run_ticker: bool = True
     delivery_interval_s: float = 5.0
     push_interval_s: float = 60.0
     push_batch_size: int = 500
     checkpoint_interval_s: float = 60.0
+    consent_expiry_every_s: float = 60.0  # consent requests not answered in time and ended consents expire
+    consent_respond_within_days: int = 14  # a pending consent request expires after this
     scorer_model_file: Path | None = None
     public_records_file: Path | None = None
     # Published horizontal (banks') models, `<model_id>.json`; the platform node defaults it to
@@ -121,19 +125,22 @@ _NESTED = {
     "webhook_retry": RetrySchedule,
     "failed_auth": FailedAuthLimits,
     "lookup_watch": LookupWatchRule,
+    "enterprise": EnterpriseSettings,
 }
 _PATHS = ("secrets_file", "log_key_file", "scorer_model_file", "public_records_file", "horizontal_models_dir")
 
 
-def _nested(name: str, value: Any) -> Any:
+def _nested(name: str, value: Any, base: Path | None = None) -> Any:
     kind = _NESTED[name]
     if not isinstance(value, Mapping):
         raise ApiSettingsError(f"[api.{name}] must be a table")
-    known = {f.name for f in fields(kind)}
+    known = {f.name for f in fields(kind)} - {"base_dir"}
     unknown = set(value) - known
     if unknown:
         raise ApiSettingsError(f"unknown keys in [api.{name}]: {sorted(unknown)}")
     values = dict(value)
+    if kind is EnterpriseSettings:
+        values["base_dir"] = base
     if kind is OverduePolicy and "action" in values:
         values["action"] = OverdueAction(values["action"])
     if kind is DeteriorationRule and "grade_order" in values:
@@ -151,7 +158,7 @@ def settings_from_mapping(table: Mapping[str, Any], *, base: Path | None = None)
     try:
         for key, value in table.items():
             if key in _NESTED:
-                values[key] = _nested(key, value)
+                values[key] = _nested(key, value, base)
             elif key in _PATHS:
                 path = Path(value)
                 values[key] = path if path.is_absolute() or base is None else base / path

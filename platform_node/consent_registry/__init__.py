@@ -6,7 +6,7 @@ call `relay_verification(...)` with an open `ConsentRegistry` and `SourceChannel
 """
 
 from platform_node.consent_registry.keys import RegistryKeyring
-from platform_node.consent_registry.node import ConsentRegistryNode, attach
+from platform_node.consent_registry.node import ConsentRegistryNode, attach, prepare
 from platform_node.consent_registry.registry import ConsentRegistry, SourceEntry
 from platform_node.consent_registry.relay import RelayOutcome, SourceChannels, relay_verification
 from platform_node.consent_registry.servicer import ConsentRegistryServicer
@@ -24,5 +24,6 @@ __all__ = [
     "SourceEntry",
     "attach",
     "default_quorum",
+    "prepare",
     "relay_verification",
 ]

@@ -30,12 +30,20 @@ def utc_now() -> datetime:
 
 
 class ConsentRegistryNode:
-    """What `attach` set up; `close()` stops checkpoint publishing and closes the channels to source nodes."""
+    """The registry with its channels to source nodes and its checkpoint publishing (started by `attach`);
+    `close()` stops publishing and closes the channels."""
 
-    def __init__(self, registry: ConsentRegistry, channels: SourceChannels, publishing: CheckpointPublishing) -> None:
+    def __init__(self, registry: ConsentRegistry, channels: SourceChannels, publishing: CheckpointPublishing,
+                 *, tls: NodeTls, clock: Callable[[], datetime], relay_timeout: float,
+                 usage: AnswerCounter | None = None) -> None:
         self.registry = registry
         self.channels = channels
         self.publishing = publishing
+        self.tls = tls
+        self.clock = clock
+        self.relay_timeout = relay_timeout
+        self.usage = usage  # the answers each source gave, counted for the governance usage reports
+        self.bindings = BindingVerifier(tls.ca_pem, tls.crl_path)
 
     def close(self) -> None:
         self.publishing.stop()
@@ -43,8 +51,7 @@ class ConsentRegistryNode:
         self.registry.engine.dispose()
 
 
-def attach(
-    server: NodeServer,
+def prepare(
     *,
     config: NodeConfig,
     tls: NodeTls,
@@ -52,10 +59,9 @@ def attach(
     clock: Callable[[], datetime] = utc_now,
     usage: AnswerCounter | None = None,
 ) -> ConsentRegistryNode:
-    """Open the registry (or use `registry`, e.g. one over the HTTP API's database and keys, so the platform
-    keeps a single log) and add the `ConsentRegistry` service to `server`; start checkpoint publishing.
-
-    The server must admit the roles `source`, `bank` and `admin` (each method checks its own callers)."""
+    """Open the registry (or take `registry`, e.g. one over the HTTP API's database, so the platform keeps one
+    engine and one log), its channels to source nodes and its checkpoint publishing, without starting anything:
+    the HTTP API is built on the same objects before the gRPC server starts."""
     settings = config.section("consent")
     folder = config.state_dir / "consent"
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,13 +79,30 @@ def attach(
         registry, channels, clock=clock, quorum=None if quorum is None else int(quorum),
         interval=float(settings.get("checkpoint_interval_s", 10)),
     )
+    return ConsentRegistryNode(registry, channels, publishing, tls=tls, clock=clock,
+                               relay_timeout=float(settings.get("relay_timeout_s", 5)), usage=usage)
+
+
+def attach(
+    server: NodeServer,
+    *,
+    config: NodeConfig,
+    tls: NodeTls,
+    registry: ConsentRegistry | None = None,
+    prepared: ConsentRegistryNode | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> ConsentRegistryNode:
+    """Add the `ConsentRegistry` service to `server` (before it starts) and start checkpoint publishing, over
+    `prepared` (see `prepare`) or a registry opened here.
+
+    The server must admit the roles `source` and `admin` (each method checks its own callers); banks use the
+    HTTP API."""
+    node = prepared or prepare(config=config, tls=tls, registry=registry, clock=clock)
     servicer = ConsentRegistryServicer(
-        registry, channels=channels, publishing=publishing, bindings=BindingVerifier(tls.ca_pem, tls.crl_path),
-        registry_keys=registry.keyring.binding(tls, now=clock()), clock=clock,
-        relay_timeout=float(settings.get("relay_timeout_s", 5)), usage=usage,
+        node.registry, publishing=node.publishing, bindings=node.bindings,
+        registry_keys=node.registry.keyring.binding(tls, now=node.clock()), clock=node.clock,
     )
-    # The one service of the platform that banks and operators reach (each method checks its own callers).
     server.add_servicer(verification_pb2_grpc.add_ConsentRegistryServicer_to_server, servicer,
-                        roles={"source", "bank", "admin"})
-    publishing.start()
-    return ConsentRegistryNode(registry, channels, publishing)
+                        roles={"source", "admin"})
+    node.publishing.start()
+    return node

@@ -7,33 +7,52 @@ Statements it hands out are signed with the registry's status key and short-live
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from consent.audit import AuditEvent, AuditLog, EventKind, EventRejected, LeafReceipt, open_engine
+from consent.audit.storage import READ_ONLY
 from consent.authorisation import (
     AuthorisationStore,
     EnterpriseKeyRegistry,
+    FieldCatalogue,
+    FieldSpec,
     SignedStatus,
     UnknownEnterpriseKey,
     issue_status,
 )
+from consent.authorisation.catalogue import data_item
+from consent.authorisation.codec import canonical_json
 from consent.authorisation.schema import to_epoch
 from federation.key_binding import ENTERPRISE_KEY_DOMAIN, sign_statement
 from federation.pki import Identity
 from federation.proto import verification_pb2
 from platform_node.consent_registry.keys import RegistryKeyring
-from platform_node.consent_registry.schema import bank_keys, relay_metadata, source_nodes
+from platform_node.consent_registry.schema import bank_keys, relay_metadata, source_catalogues, source_nodes
 
 log = logging.getLogger("xyd.platform.consent")
 
 PLATFORM = Identity("platform", "main")
 RELAYED_KINDS = frozenset({EventKind.VERIFICATION_ANSWERED, EventKind.RAW_DETAIL_SERVED, EventKind.REQUEST_REFUSED})
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One data item as a source node published it: the provider and the field's declaration."""
+
+    provider: str
+    field: FieldSpec
+
+    @property
+    def item(self) -> str:
+        return data_item(self.provider, self.field.name)
 
 
 @dataclass(frozen=True)
@@ -116,21 +135,33 @@ class ConsentRegistry:
 
     # -- directory of source nodes and bank keys ------------------------------------------------------
 
-    def announce(self, party: str, address: str, binding: verification_pb2.KeyBinding, *, now: datetime) -> None:
-        """Record where `party` answers; the caller checked the binding is `party`'s own."""
+    def announce(self, party: str, address: str, binding: verification_pb2.KeyBinding, *, now: datetime,
+                 catalogue: FieldCatalogue | None = None) -> None:
+        """Record where `party` answers (the caller checked the binding is `party`'s own) and, if given, the data
+        items it answers about; a catalogue that changed is a `verification_fields_published` leaf with its digest."""
         row = {"address": address, "binding": binding.SerializeToString(), "announced_at": to_epoch(now)}
         with self.engine.begin() as conn:
             # Update first: it takes the write lock, so two announcements of one party cannot both insert.
             if conn.execute(update(source_nodes).where(source_nodes.c.party == party).values(**row)).rowcount == 0:
                 conn.execute(insert(source_nodes).values(party=party, **row))
+            if catalogue is not None:
+                self._publish_catalogue(conn, party, catalogue, now=now)
+
+    def _publish_catalogue(self, conn: Connection, party: str, catalogue: FieldCatalogue, *, now: datetime) -> None:
+        if publish_catalogue(conn, self.log, party, catalogue, now=now):
+            log.info("catalogue published", extra={"node": party, "fields": len(list(catalogue))})
+
+    def catalogue(self, provider: str | None = None) -> list[CatalogueEntry]:
+        """The data items source nodes published (of one provider, or all), by provider and name."""
+        return read_catalogue(self.engine, provider)
 
     def source(self, party: str) -> SourceEntry | None:
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**READ_ONLY) as conn:
             row = conn.execute(select(source_nodes).where(source_nodes.c.party == party)).first()
         return None if row is None else SourceEntry(row.party, row.address, _binding(row.binding))
 
     def sources(self) -> list[SourceEntry]:
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**READ_ONLY) as conn:
             rows = conn.execute(select(source_nodes).order_by(source_nodes.c.party)).all()
         return [SourceEntry(row.party, row.address, _binding(row.binding)) for row in rows]
 
@@ -151,7 +182,7 @@ class ConsentRegistry:
             return True
 
     def bank_binding(self, party: str) -> verification_pb2.KeyBinding | None:
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**READ_ONLY) as conn:
             data = conn.execute(select(bank_keys.c.binding).where(bank_keys.c.party == party)).scalar_one_or_none()
         return None if data is None else _binding(data)
 
@@ -182,3 +213,34 @@ class ConsentRegistry:
             return []
         with self.engine.begin() as conn:
             return [self.log.append(conn, event) for event in accepted]
+
+
+def publish_catalogue(conn: Connection, audit: AuditLog, party: str, catalogue: FieldCatalogue, *,
+                      now: datetime) -> bool:
+    """Store `party`'s catalogue in the caller's transaction if it changed, with a `verification_fields_published` leaf
+    carrying its digest; True if it changed."""
+    document = canonical_json(catalogue.to_json())
+    digest = hashlib.sha256(document).hexdigest()
+    stored = conn.execute(select(source_catalogues.c.digest).where(source_catalogues.c.party == party)).scalar()
+    if stored == digest:
+        return False
+    values = {"catalogue": document, "digest": digest, "published_at": to_epoch(now)}
+    if stored is None:
+        conn.execute(insert(source_catalogues).values(party=party, **values))
+    else:
+        conn.execute(update(source_catalogues).where(source_catalogues.c.party == party).values(**values))
+    audit.append(conn, AuditEvent(kind=EventKind.VERIFICATION_FIELDS_PUBLISHED, occurred_at=now, source_unit=party,
+                                  digests={"catalogue": digest}))
+    return True
+
+
+def read_catalogue(engine: Engine, provider: str | None = None) -> list[CatalogueEntry]:
+    """The published data items in `engine`'s registry tables (of one provider, or all)."""
+    query = select(source_catalogues.c.party, source_catalogues.c.catalogue).order_by(source_catalogues.c.party)
+    if provider is not None:
+        query = query.where(source_catalogues.c.party == provider)
+    with engine.connect().execution_options(**READ_ONLY) as conn:
+        rows = conn.execute(query).all()
+    return [CatalogueEntry(row.party, FieldSpec(f["name"], f["category"], f["sensitivity"], f["value_type"],
+                                                f["period"]))
+            for row in rows for f in json.loads(bytes(row.catalogue))]

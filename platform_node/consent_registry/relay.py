@@ -1,4 +1,5 @@
-"""The platform's relay: a bank's signed request to the source node it names, the sealed answer back.
+"""The platform's relay: a bank's signed request (from the HTTP API) to the source node it names over mutual-TLS
+gRPC, the sealed answer back.
 
 The platform cannot read the answer (sealed to the bank's X25519 key, which reaches the node in a binding
 signed by the bank's certificate) nor change the request (bank signature) without detection. What it adds:
@@ -43,18 +44,6 @@ class RelayOutcome:
     refusal: str | None
     provider_keys: verification_pb2.KeyBinding | None
     receipts: tuple[LeafReceipt, ...] = ()
-
-    def to_message(self) -> verification_pb2.RelayReply:
-        reply = verification_pb2.RelayReply()
-        if self.sealed_answer is not None:
-            reply.sealed_answer = self.sealed_answer
-        else:
-            reply.refusal.code = self.refusal or PROVIDER_UNAVAILABLE
-        if self.provider_keys is not None:
-            reply.provider_keys.CopyFrom(self.provider_keys)
-        for receipt in self.receipts:
-            reply.receipts.add(index=receipt.index, tree_size=receipt.tree_size, root=receipt.root, leaf=receipt.leaf)
-        return reply
 
 
 def _refused(code: str, request_id: str | None = None, provider: SourceEntry | None = None) -> RelayOutcome:

@@ -1,8 +1,10 @@
 """The platform's gRPC `ConsentRegistry` service: who may call what is decided by the caller's certificate.
 
-source nodes: Status, EnterpriseKey, Announce          banks: RegisterKeys, Relay, Receipt
-admin (operators, the enterprise portal, compliance): BindEnterpriseKey, SubmitAuthorisation, ChangeStatus,
-PublishCheckpoint                                       anyone admitted: RegistryKeys, LatestCheckpoint
+source nodes: Status, EnterpriseKey, Announce
+admin (operators, compliance): BindEnterpriseKey, SubmitAuthorisation, ChangeStatus, PublishCheckpoint
+anyone admitted: RegistryKeys, LatestCheckpoint
+Banks are not admitted: they register keys, verify and fetch receipts over the HTTP API, which relays their
+requests to the source nodes through `relay_verification` (node to node).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from datetime import UTC, datetime
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from consent.audit import AuditEvent, QuorumError, issue_receipt
+from consent.audit import QuorumError
 from consent.authorisation import (
     ConsentError,
     DuplicateAuthorisation,
+    FieldCatalogue,
+    FieldSpec,
     IllegalTransition,
     SignedTerms,
     Status,
@@ -26,44 +30,36 @@ from consent.authorisation import (
     UnknownEnterpriseKey,
 )
 from consent.authorisation.codec import parse_canonical
-from errors import AlreadyExists, Conflict, InvalidInput, NotFound, Refused, Unavailable
+from errors import AlreadyExists, InvalidInput, NotFound, Refused, Unavailable
 from federation.key_binding import BindingVerifier, KeyBindingInvalid
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
 from federation.server import peer_identity
 from platform_node.consent_registry.registry import ConsentRegistry
-from platform_node.consent_registry.relay import SourceChannels, relay_verification
 from platform_node.consent_registry.witnesses import CheckpointPublishing, checkpoint_size
-from platform_node.usage_reporting import AnswerCounter
 
 log = logging.getLogger("xyd.platform.consent")
 
-SOURCE, BANK, ADMIN = frozenset({"source"}), frozenset({"bank"}), frozenset({"admin"})
+SOURCE, ADMIN = frozenset({"source"}), frozenset({"admin"})
 
 
 class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
-    """gRPC face of a `ConsentRegistry`, its relay and its checkpoint publishing."""
+    """gRPC face of a `ConsentRegistry` and its checkpoint publishing (the relay is reached through the HTTP API)."""
 
     def __init__(
         self,
         registry: ConsentRegistry,
         *,
-        channels: SourceChannels,
         publishing: CheckpointPublishing,
         bindings: BindingVerifier,
         registry_keys: verification_pb2.KeyBinding,
         clock: Callable[[], datetime],
-        relay_timeout: float = 5.0,
-        usage: AnswerCounter | None = None,
     ) -> None:
-        self._usage = usage
         self._registry = registry
-        self._channels = channels
         self._publishing = publishing
         self._bindings = bindings
         self._registry_keys = registry_keys
         self._clock = clock
-        self._relay_timeout = relay_timeout
 
     @staticmethod
     def _caller(context: grpc.ServicerContext, roles: frozenset[str]) -> Identity:
@@ -92,7 +88,12 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
     def Announce(self, request, context):  # noqa: N802
         caller = self._caller(context, SOURCE)
         self._verify_own_binding(request.keys, caller, context)
-        self._registry.announce(caller.party, request.address, request.keys, now=self._clock())
+        try:
+            catalogue = FieldCatalogue(FieldSpec(f.name, f.category, f.sensitivity, f.value_type, f.period or None)
+                                       for f in request.catalogue) if request.catalogue else None
+        except ValueError as exc:
+            raise InvalidInput(f"catalogue refused: {exc}") from exc
+        self._registry.announce(caller.party, request.address, request.keys, now=self._clock(), catalogue=catalogue)
         log.info("source node announced", extra={"node": caller.party, "address": request.address})
         return verification_pb2.AnnounceReply(party=caller.party)
 
@@ -110,33 +111,6 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         if note is None:
             return verification_pb2.CheckpointReply()
         return verification_pb2.CheckpointReply(note=note, size=checkpoint_size(note))
-
-    # -- banks -------------------------------------------------------------------------------------------
-
-    def RegisterKeys(self, request, context):  # noqa: N802
-        caller = self._caller(context, BANK)
-        bound = self._verify_own_binding(request, caller, context)
-        self._registry.register_bank_keys(caller.party, request, issued_at=bound.issued_at, now=self._clock())
-        return verification_pb2.RegisterKeysReply(party=caller.party)
-
-    def Relay(self, request, context):  # noqa: N802
-        caller = self._caller(context, BANK)
-        outcome = relay_verification(
-            request.signed_request, caller=caller.party, registry=self._registry, channels=self._channels,
-            now=self._clock(), timeout=self._relay_timeout, usage=self._usage,
-        )
-        return outcome.to_message()
-
-    def Receipt(self, request, context):  # noqa: N802
-        caller = self._caller(context, BANK)
-        log_ = self._registry.log
-        note = log_.latest_checkpoint()
-        if note is None or request.index >= checkpoint_size(note):
-            raise Conflict("no checkpoint covers this leaf yet")
-        event = AuditEvent.from_leaf(log_.leaf(request.index).leaf)
-        if event.institution != caller.party:
-            raise Refused("receipts are given for one's own leaves only")
-        return verification_pb2.ReceiptReply(receipt=issue_receipt(log_, request.index, note).to_json())
 
     # -- operators ---------------------------------------------------------------------------------------
 

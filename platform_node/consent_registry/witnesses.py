@@ -118,8 +118,9 @@ class CheckpointPublishing:
     def witnesses(self) -> list[GrpcWitnessClient]:
         return [GrpcWitnessClient(s.party, self._channels.witness(s)) for s in self._registry.sources()]
 
-    def publish(self) -> Publication:
-        """Sign the current head and gather cosignatures now; raises `QuorumError` (nothing recorded)."""
+    def publish(self, *, now: datetime | None = None) -> Publication:
+        """Sign the current head and gather cosignatures now; raises `QuorumError` (nothing recorded).
+        `now` defaults to the publisher's clock (the HTTP API passes its own, the same clock)."""
         with self._lock:
             witnesses = self.witnesses()
             quorum = self.quorum(len(witnesses))
@@ -127,7 +128,7 @@ class CheckpointPublishing:
                 raise QuorumError(quorum, len(witnesses))
             publisher = CheckpointPublisher(self._registry.log, self._registry.keyring.log_signer, witnesses,
                                             quorum=quorum)
-            publication = publisher.publish(now=self._clock())
+            publication = publisher.publish(now=now or self._clock())
         for name, refusal in publication.refusals:
             level = logging.ERROR if isinstance(refusal, (SplitViewError, RollbackError)) else logging.WARNING
             log.log(level, "witness %s refused checkpoint %d: %s", name, publication.checkpoint.size, refusal)

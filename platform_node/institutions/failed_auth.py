@@ -107,9 +107,10 @@ class FailedAuthLimiter:
         self._known: dict[tuple[str, str], float] = {}  # (client, key id) -> last success
         self._lock = threading.Lock()
 
-    def blocked_for(self, address: str | None, token: str | None, *, now: float) -> float:
-        """Seconds this client must wait before its credentials are checked again (0: check them now)."""
-        key_id, client = key_id_of(token), client_key(address)
+    def blocked_for(self, address: str | None, token: str | None, *, now: float, key_id: str | None = None) -> float:
+        """Seconds this client must wait before its credentials are checked again (0: check them now).
+        `key_id` names the presented key when the credential is not an API key (an enterprise's signature)."""
+        key_id, client = key_id or key_id_of(token), client_key(address)
         with self._lock:
             wait = self._addresses.wait(client, now)
             if key_id is not None:
@@ -118,9 +119,9 @@ class FailedAuthLimiter:
                     wait = max(wait, self._keys.wait(key_id, now))
         return wait
 
-    def succeeded(self, address: str | None, token: str | None, *, now: float) -> None:
+    def succeeded(self, address: str | None, token: str | None, *, now: float, key_id: str | None = None) -> None:
         """Remember that the key authenticated from this client (see the module docstring)."""
-        key_id = key_id_of(token)
+        key_id = key_id or key_id_of(token)
         if key_id is None:
             return
         with self._lock:
@@ -131,9 +132,9 @@ class FailedAuthLimiter:
                     self._known.clear()
             self._known[(client_key(address), key_id)] = now
 
-    def failed(self, address: str | None, token: str | None, *, now: float) -> None:
+    def failed(self, address: str | None, token: str | None, *, now: float, key_id: str | None = None) -> None:
         """Count one failed authentication against the client's address and the presented key id."""
-        key_id = key_id_of(token)
+        key_id = key_id or key_id_of(token)
         with self._lock:
             self._addresses.take(client_key(address), now)
             if key_id is not None:

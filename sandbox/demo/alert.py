@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cli.registry_admin import RegistryAdmin
 from consent.authorisation import Mode, Purpose
 from errors import XydError
+from sandbox.consent_world import demo_terms, enterprise_signs
 from sandbox.demo.bank import APPLICATION_PREFIX, checked_json, onboard
-from sandbox.demo.consent import OPERATOR, credentials, demo_terms, enterprise_signs
+from sandbox.demo.consent import OPERATOR, credentials
 from sandbox.launcher import LocalFederation
 from sandbox.processes import ProcessFailed
 

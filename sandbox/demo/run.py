@@ -161,11 +161,13 @@ def run_demo(args: argparse.Namespace) -> int:
                 _print("error: the monitoring scenario did not behave as expected (see the lines marked above)")
                 return 1
             source = "tax" if "tax" in sources else sources[0]
-            _print(f"[7/8] verification (核验) at source/{source} with the enterprise's authorisation; audit")
+            _print(f"[7/8] enterprises in control: consent over HTTP (xyd bank, xyd enterprise), verification (核验) "
+                   f"at source/{source}; audit of the one log")
             consent_ok = run_consent_demo(
-                pki_dir=federation.pki_dir, platform_address=federation.platform_address,
-                registry_db=federation.node_state("platform", "main") / "consent" / "registry.db",
-                source=f"source/{source}",
+                pki_dir=federation.pki_dir, api_url=federation.api_url, platform_config=federation.platform_config,
+                platform_address=federation.platform_address, platform_db=federation.platform_db,
+                enterprise_ca=federation.enterprise_ca_dir, work_dir=state_dir / "parties",
+                bank_api_key=credentials["demo_bank_api_key"], source=f"source/{source}",
                 source_db=federation.node_state("source", source) / "verification" / "node.db",
                 source_schema=node_data[source].schema, source_table=node_data[source].table,
                 witness_addresses={f"source/{s}": (federation.node_state("source", s) / "address").read_text().strip()

@@ -142,7 +142,7 @@ def attach(
             try:
                 if not answering.is_ready:
                     connect()
-                link.announce(address, own_binding)
+                link.announce(address, own_binding, catalogue)
             except RegistryUnreachable as exc:
                 log.info("consent registry not reachable yet: %s", exc)
                 node.stop.wait(delay)

@@ -20,6 +20,7 @@ from consent.audit import Ed25519Verifier
 from consent.authorisation import (
     AuthorisationRefused,
     EnterpriseKey,
+    FieldCatalogue,
     RefusalReason,
     SignedStatus,
     Status,
@@ -96,8 +97,14 @@ class RegistryLink:
         log_key = Ed25519PublicKey.from_public_bytes(bound.key(KeyPurpose.AUDIT_LOG))
         return RegistryKeys(status_key, Ed25519Verifier(log_origin(self.platform), log_key))
 
-    def announce(self, address: str, keys: verification_pb2.KeyBinding) -> str:
-        reply = self._call(self._stub.Announce, verification_pb2.Announcement(address=address, keys=keys))
+    def announce(self, address: str, keys: verification_pb2.KeyBinding, catalogue: FieldCatalogue | None = None) -> str:
+        """Tell the registry where this node answers, with its keys and the data items it answers about."""
+        fields = [] if catalogue is None else [
+            verification_pb2.CatalogueField(name=f.name, category=f.category, sensitivity=f.sensitivity.value,
+                                            value_type=f.value_type.value, period=f.period or "")
+            for f in sorted(catalogue, key=lambda f: f.name)]
+        reply = self._call(self._stub.Announce,
+                           verification_pb2.Announcement(address=address, keys=keys, catalogue=fields))
         return reply.party
 
     def signed_status(self, authorisation_id: str) -> SignedStatus:

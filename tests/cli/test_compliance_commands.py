@@ -41,7 +41,7 @@ from consent.authorisation import (
 from consent.merkle import leaf_hash
 from platform_node.uses.schema import use_metadata, uses
 from sandbox import audit_attacks as attack
-from sandbox.demo.consent import demo_terms
+from sandbox.consent_world import demo_terms
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CODE_A, CODE_B = "91330105MARQ283F4K", "91330102MABT5PRM01"

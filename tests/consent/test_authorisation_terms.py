@@ -41,6 +41,7 @@ CHANGES = {
     "data_range": ("2025",),
     "data_life_days": 91,
     "feedback_deadline_days": 29,
+    "data_items": ("source/tax:tax_paid_2025",),
 }
 
 

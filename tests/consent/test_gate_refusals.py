@@ -131,6 +131,17 @@ def test_scope_exceeded_sensitivity_mislabelled(world: World) -> None:
     refuse(world, world.request(artefact, QUESTION), RefusalReason.SCOPE_EXCEEDED)
 
 
+def test_scope_exceeded_data_item_not_granted(world: World) -> None:
+    """The terms list data items: a field of an authorised category that is not among them is refused, one
+    that is among them is answered."""
+    from consent.authorisation.catalogue import data_item
+
+    artefact = world.active(data_items=(data_item("source/tax", "tax_paid_2025"),))
+    refuse(world, world.request(artefact, parse_predicate("tax_paid_2024 > 5")), RefusalReason.SCOPE_EXCEEDED,
+           field="tax_paid_2024")
+    assert world.gate.check(world.request(artefact, QUESTION), now=T0).field.name == "tax_paid_2025"
+
+
 def test_data_range_exceeded(world: World) -> None:
     artefact = world.active()
     question = parse_predicate("tax_paid_2021 > 5")

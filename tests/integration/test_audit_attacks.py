@@ -44,8 +44,7 @@ from federation.key_binding import load_or_create_ed25519
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
 from sandbox import audit_attacks as attack
-from sandbox.consent_world import OFFICER, PLATFORM, ConsentWorld, utc_now
-from sandbox.demo.consent import demo_terms, enterprise_signs
+from sandbox.consent_world import OFFICER, PLATFORM, ConsentWorld, demo_terms, enterprise_signs, utc_now
 
 REPO = Path(__file__).resolve().parents[2]
 TAX, SOCIAL = "source/tax", "source/social_insurance"

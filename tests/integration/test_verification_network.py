@@ -1,16 +1,18 @@
-"""Verification over real processes: bank -> platform relay -> source node over mTLS, and a dishonest relay.
+"""Verification over real processes: bank -(HTTP)-> platform relay -(mTLS gRPC)-> source node, and a dishonest
+relay.
 
-One world (platform + source/tax + source/social_insurance as separate OS processes) serves the module. The
-honest flow runs against source/tax; the tampering relay (the test holding the platform's certificate and
-calling the node directly) targets source/social_insurance, so its unlogged uses stay out of tax's cross-check.
+One world (platform with its API + source/tax + source/social_insurance as separate OS processes) serves the
+module. The honest flow runs against source/tax; the tampering relay (the test holding the platform's
+certificate and calling the node directly) targets source/social_insurance, so its unlogged uses stay out of
+tax's cross-check. Banks reach the platform over HTTP only: its gRPC server does not admit them.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import grpc
 import pandas as pd
@@ -18,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from cli.bank_client import BankClient
+from cli.bank_http import BankHttpClient
 from cli.compliance.checks import cross_check_source, verify_chain
 from consent.audit import (
     AuditEvent,
@@ -45,14 +47,14 @@ from consent.authorisation import (
     seal_answer,
     sign_terms,
 )
+from consent.authorisation.codec import b64encode
 from consent.authorisation.questions import parse_predicate
 from federation.grpc_channel import open_secure_channel
 from federation.key_binding import KeyBindingInvalid, bind_keys, load_or_create_ed25519
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
 from platform_node.consent_registry import GrpcWitnessClient
-from sandbox.consent_world import PLATFORM, ConsentWorld, utc_now
-from sandbox.demo.consent import demo_terms, enterprise_signs, run_consent_demo
+from sandbox.consent_world import PLATFORM, ConsentWorld, demo_terms, enterprise_signs, utc_now
 
 TAX, SOCIAL = "source/tax", "source/social_insurance"
 pytestmark = pytest.mark.timeout(120)
@@ -72,13 +74,13 @@ def enterprise_with(world: ConsentWorld, unit: str, field: str) -> tuple[str, fl
 
 
 @pytest.fixture(scope="module")
-def bank(world: ConsentWorld) -> Iterator[BankClient]:
+def bank(world: ConsentWorld) -> Iterator[BankHttpClient]:
     with world.bank("icbc-sz") as client:
-        client.register_keys(now=utc_now())
+        client.register_keys()
         yield client
 
 
-def test_refused_then_answered_then_revoked(world: ConsentWorld, bank: BankClient) -> None:
+def test_refused_then_answered_then_revoked(world: ConsentWorld, bank: BankHttpClient) -> None:
     code, value = enterprise_with(world, "tax", "revenue_12m_cny")
     key = Ed25519PrivateKey.generate()
     now = utc_now()
@@ -86,18 +88,18 @@ def test_refused_then_answered_then_revoked(world: ConsentWorld, bank: BankClien
     with world.admin() as admin:
         admin.bind_enterprise_key(code, key.public_key(), valid_from=now - timedelta(days=1))
         unregistered = dataclasses.replace(terms, loan_application_ref="LA-UNSIGNED")
-        refused = bank.verify(sign_terms(unregistered, key, signed_at=now), provider=TAX,
-                              question=f"revenue_12m_cny >= {int(value // 2)}", now=utc_now())
+        refused = bank.verify_under(sign_terms(unregistered, key, signed_at=now), TAX,
+                                    f"revenue_12m_cny >= {int(value // 2)}")
         assert refused.refusal == "NOT_AUTHORISED" and refused.answer is None
 
         artefact = enterprise_signs(admin, terms, key, now=now)
-        yes = bank.verify(artefact, provider=TAX, question=f"revenue_12m_cny >= {int(value // 2)}", now=utc_now())
-        no = bank.verify(artefact, provider=TAX, question=f"revenue_12m_cny >= {int(value * 2) + 1}", now=utc_now())
+        yes = bank.verify_under(artefact, TAX, f"revenue_12m_cny >= {int(value // 2)}")
+        no = bank.verify_under(artefact, TAX, f"revenue_12m_cny >= {int(value * 2) + 1}")
         assert (yes.holds, no.holds) == (True, False)
         assert yes.answer is not None and yes.answer.provider == TAX and yes.answer.use_number == 1
         admin.change_status(artefact.terms.id, Status.REVOKED, actor=f"enterprise/{code}",
                             reason=TransitionReason.ENTERPRISE_REVOKED)
-        revoked = bank.verify(artefact, provider=TAX, question="revenue_12m_cny >= 1", now=utc_now())
+        revoked = bank.verify_under(artefact, TAX, "revenue_12m_cny >= 1")
         assert revoked.refusal == "REVOKED"
 
         # Each answer's leaf sits in the registry's log, byte for byte what the node recorded.
@@ -105,13 +107,15 @@ def test_refused_then_answered_then_revoked(world: ConsentWorld, bank: BankClien
         local = {leaf.leaf for leaf in LocalUseLog(open_engine(f"sqlite:///{world.source_db('tax')}")).entries()}
         for result, kind in ((yes, EventKind.VERIFICATION_ANSWERED), (revoked, EventKind.REQUEST_REFUSED)):
             (receipt,) = result.receipts
-            assert registry.leaf(receipt.index).leaf == receipt.leaf and receipt.leaf in local
-            assert AuditEvent.from_leaf(receipt.leaf).kind is kind
+            leaf = base64.b64decode(receipt["leaf"])
+            assert registry.leaf(receipt["index"]).leaf == leaf and leaf in local
+            assert AuditEvent.from_leaf(leaf).kind is kind
         publication = admin.publish_checkpoint()
         trust = admin.log_trust(now=utc_now())
     assert {w.name for w in trust.witnesses} == {TAX, SOCIAL} and trust.quorum == 2
-    event, verified = verify_receipt(bank.receipt(yes.receipts[0].index), trust.log, witnesses=trust.witnesses,
+    event, verified = verify_receipt(bank.receipt(yes.receipts[0]["index"]), trust.log, witnesses=trust.witnesses,
                                      quorum=trust.quorum)
+    assert bank.log_trust().log.vkey() == trust.log.vkey()  # the bank's own view, checked against certificates
     assert event.use_id == yes.request_id and verified.checkpoint.size == publication.size
     history = verify_chain(registry, trust=trust, witness_answers=world.ask_witnesses(trust))
     assert history.rows_checked == publication.size and {h.name for h in history.held} == {TAX, SOCIAL}
@@ -134,8 +138,14 @@ class DishonestRelay:
                                 timeout=10)
 
 
+def signed_request(bank: BankHttpClient, artefact, question: str) -> SignedRequest:
+    """The bank's signed request as the relay forwards it (with the artefact attached)."""
+    check = bank.sign_under(artefact, SOCIAL, question)
+    return SignedRequest(check.payload, check.signature, artefact)
+
+
 @pytest.fixture(scope="module")
-def social_artefact(world: ConsentWorld, bank: BankClient):
+def social_artefact(world: ConsentWorld, bank: BankHttpClient):
     code, value = enterprise_with(world, "social_insurance", "insured_employees")
     key = Ed25519PrivateKey.generate()
     now = utc_now()
@@ -145,12 +155,12 @@ def social_artefact(world: ConsentWorld, bank: BankClient):
         return enterprise_signs(admin, terms, key, now=now), value
 
 
-def test_relay_cannot_change_a_request_or_forge_the_banks_keys(world: ConsentWorld, bank: BankClient,
+def test_relay_cannot_change_a_request_or_forge_the_banks_keys(world: ConsentWorld, bank: BankHttpClient,
                                                                social_artefact) -> None:
     artefact, value = social_artefact
     relay = DishonestRelay(world, SOCIAL)
     bank_keys = bind_keys(bank.tls, bank.keys.public_keys(), now=utc_now())
-    signed = bank.sign(artefact, provider=SOCIAL, question=f"insured_employees >= {int(value)}", now=utc_now())
+    signed = signed_request(bank, artefact, f"insured_employees >= {int(value)}")
     lowered = signed.payload.replace(f'"constant":"{int(value)}"'.encode(), b'"constant":"1"')
     assert lowered != signed.payload
     changed = relay.answer(SignedRequest(lowered, signed.signature, signed.artefact), bank_keys)
@@ -166,18 +176,19 @@ def test_relay_cannot_change_a_request_or_forge_the_banks_keys(world: ConsentWor
     forged.statement = forged_statement.SerializeToString()
     with pytest.raises(KeyBindingInvalid):
         bank._bindings.verify(forged, expected=bank.identity)
-    genuine = bank.sign(artefact, provider=SOCIAL, question=f"insured_employees >= {int(value)}", now=utc_now())
+    genuine = signed_request(bank, artefact, f"insured_employees >= {int(value)}")
     assert relay.answer(genuine, forged).HasField("sealed_answer")  # the node ignored the forgery ...
     replayed = relay.answer(genuine, bank_keys)
     assert replayed.refusal.code == "REPLAYED_NONCE"  # ... and a request is answered once only
 
 
-def test_relay_cannot_read_or_alter_an_answer_and_dropped_uses_are_found(world: ConsentWorld, bank: BankClient,
+def test_relay_cannot_read_or_alter_an_answer_and_dropped_uses_are_found(world: ConsentWorld, bank: BankHttpClient,
                                                                         social_artefact) -> None:
     artefact, value = social_artefact
     relay = DishonestRelay(world, SOCIAL)
     bank_keys = bind_keys(bank.tls, bank.keys.public_keys(), now=utc_now())
-    signed = bank.sign(artefact, provider=SOCIAL, question=f"insured_employees >= {int(value)}", now=utc_now())
+    check = bank.sign_under(artefact, SOCIAL, f"insured_employees >= {int(value)}")
+    signed = SignedRequest(check.payload, check.signature, artefact)
     reply = relay.answer(signed, bank_keys)
     assert reply.HasField("sealed_answer") and len(reply.audit_leaves) == 1
     sealed = SealedAnswer.from_bytes(reply.sealed_answer)
@@ -186,14 +197,16 @@ def test_relay_cannot_read_or_alter_an_answer_and_dropped_uses_are_found(world: 
         source_keys = next(b for b in admin.stub.RegistryKeys(verification_pb2.RegistryKeysRequest()).witnesses
                            if SOCIAL.encode() in b.statement)
 
-    def as_relayed(sealed_answer: SealedAnswer, provider_keys=source_keys) -> verification_pb2.RelayReply:
-        return verification_pb2.RelayReply(sealed_answer=sealed_answer.to_bytes(), provider_keys=provider_keys)
+    def as_relayed(sealed_answer: SealedAnswer, provider_keys=source_keys) -> dict:
+        """What the platform's HTTP relay would hand the bank."""
+        return {"status": "ANSWERED", "sealed_answer": b64encode(sealed_answer.to_bytes()),
+                "provider_keys": b64encode(provider_keys.SerializeToString()), "receipts": []}
 
-    genuine = bank.open(signed, as_relayed(sealed), now=utc_now())
+    genuine = bank.open(check, as_relayed(sealed))
     assert genuine.holds is True
     flipped = dataclasses.replace(sealed, ciphertext=bytes([sealed.ciphertext[0] ^ 1]) + sealed.ciphertext[1:])
     with pytest.raises(AnswerRejected) as tampered:
-        bank.open(signed, as_relayed(flipped), now=utc_now())
+        bank.open(check, as_relayed(flipped))
     assert tampered.value.fault is AnswerFault.TAMPERED
     # An answer the relay makes up itself, sealed to the bank, flipping the result to false.
     fake = Answer(request_id=signed.request_id, authorisation_id=artefact.terms.id, provider=SOCIAL,
@@ -201,12 +214,12 @@ def test_relay_cannot_read_or_alter_an_answer_and_dropped_uses_are_found(world: 
                   result=False, use_number=1, answered_at=utc_now())
     made_up = seal_answer(fake, signing_key=Ed25519PrivateKey.generate(), recipient=bank.keys.sealing.public_key())
     with pytest.raises(AnswerRejected) as forged:
-        bank.open(signed, as_relayed(made_up), now=utc_now())
+        bank.open(check, as_relayed(made_up))
     assert forged.value.fault is AnswerFault.BAD_SIGNATURE
     own_keys = bind_keys(relay.tls, {"answer_signing": Ed25519PrivateKey.generate().public_key().public_bytes_raw()},
                          now=utc_now())
     with pytest.raises(KeyBindingInvalid):
-        bank.open(signed, as_relayed(made_up, own_keys), now=utc_now())
+        bank.open(check, as_relayed(made_up, own_keys))
 
     # The relay never appended these uses to the registry: the node's own log gives them away.
     with world.admin() as admin:
@@ -219,33 +232,22 @@ def test_relay_cannot_read_or_alter_an_answer_and_dropped_uses_are_found(world: 
     assert signed.request_id in {e.use_id for e in report.missing}
 
 
-def test_relay_refuses_a_bank_relaying_for_another(world: ConsentWorld, bank: BankClient, social_artefact) -> None:
+def test_relay_refuses_a_bank_relaying_for_another(world: ConsentWorld, bank: BankHttpClient, social_artefact) -> None:
     artefact, value = social_artefact
     with world.bank("cmb-sz") as other:
-        other.register_keys(now=utc_now())
-        stolen = bank.sign(artefact, provider=SOCIAL, question="insured_employees >= 1", now=utc_now())
-        assert other.relay(stolen).refusal.code == "REQUESTER_MISMATCH"
-        own = other.sign(artefact, provider=SOCIAL, question="insured_employees >= 1", now=utc_now())
-        assert other.verify(artefact, provider=SOCIAL, question="insured_employees >= 1", now=utc_now()).refusal \
-            == "NOT_AUTHORISED"  # not the grantee: the public code hides whether the artefact exists
+        other.register_keys()
+        stolen = bank.sign_under(artefact, SOCIAL, "insured_employees >= 1")
+        [relayed] = other.send(artefact.terms.id, [stolen])
+        assert relayed.refusal == "REQUESTER_MISMATCH"
+        own = other.verify_under(artefact, SOCIAL, "insured_employees >= 1")
+        assert own.refusal == "NOT_AUTHORISED"  # not the grantee: the public code hides whether the artefact exists
         assert own.request_id != stolen.request_id
-    with world.admin() as admin, pytest.raises(grpc.RpcError) as denied:
-        admin.stub.Relay(verification_pb2.RelayRequest(signed_request=stolen.to_bytes()), timeout=5)
+    # Banks have no gRPC way in: the platform's server does not admit a bank certificate.
+    with open_secure_channel(world.platform_address, world.tls(Identity("bank", "icbc-sz")), PLATFORM) as channel, \
+            pytest.raises(grpc.RpcError) as denied:
+        verification_pb2_grpc.ConsentRegistryStub(channel).RegistryKeys(verification_pb2.RegistryKeysRequest(),
+                                                                         timeout=5)
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
-
-
-def test_consent_demo_runs_green(world: ConsentWorld, capsys: pytest.CaptureFixture[str]) -> None:
-    ok = run_consent_demo(
-        pki_dir=world.pki_dir, platform_address=world.platform_address, registry_db=world.registry_db,
-        source=TAX, source_db=world.source_db("tax"), source_schema=world.data_dir / "tax.toml",
-        source_table=world.table("tax"), witness_addresses=world.witness_addresses(),
-    )
-    printed = capsys.readouterr().out
-    assert ok, printed
-    assert "refused NOT_AUTHORISED" in printed and "refused REVOKED" in printed and "-> detected" in printed
-    assert "head rewritten -> detected: the log was truncated" in printed
-    assert "UNEXPECTED" not in printed
-    assert Path(world.registry_db).exists()
 
 
 def test_witness_refuses_a_split_view_and_a_rollback_over_the_network(world: ConsentWorld) -> None:

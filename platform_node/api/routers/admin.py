@@ -18,6 +18,7 @@ from platform_node.api.schemas.admin import (
     AgreementIn,
     AgreementOut,
     DeliveryReportOut,
+    ExpiryOut,
     InstitutionIn,
     InstitutionOut,
     IssuedKeyOut,
@@ -146,6 +147,15 @@ def push_subscriptions(admin: AdminInstitution, services: Services) -> PushRepor
     report = services.pusher.run(now=services.now())
     return PushReportOut(batches=report.batches, items=report.items,
                          skipped_without_agreement=report.skipped_without_agreement)
+
+
+@router.post("/consents/expire", response_model=ExpiryOut, summary="Expire due consent requests and consents now",
+             responses=_ERRORS)
+def expire_consents(admin: AdminInstitution, services: Services) -> ExpiryOut:
+    """What the `consent-expiry` job does every `consent_expiry_every_s`: pending requests past their deadline
+    and consents past their window become EXPIRED (each a leaf, and a `consent.changed` webhook to the bank)."""
+    requests, consents = services.consent_desk.expire_due(now=services.now())
+    return ExpiryOut(requests=requests, consents=consents)
 
 
 @router.post("/audit/checkpoints", response_model=CheckpointOut, status_code=201,

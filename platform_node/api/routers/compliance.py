@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from consent.audit import AuditEvent, Checkpoint, EventKind, parse_note
+from consent.audit import AuditError, AuditEvent, Checkpoint, EventKind, parse_note, verify_history
+from consent.audit.merge import verify_merges
 from consent.authorisation import AuthorisationRecord, Status
 from consent.authorisation.codec import format_time
+from consent.merkle import ProofError
 from platform_node.api.deps import ComplianceInstitution, Services
 from platform_node.api.errors import ApiError
 from platform_node.api.routers.uses import use_out
@@ -31,8 +33,10 @@ from platform_node.api.schemas.compliance import (
     InclusionProofOut,
     LeafListOut,
     LeafOut,
+    LogVerificationOut,
     LookupAlertListOut,
     LookupAlertOut,
+    MergedLogOut,
     OverdueInstitutionOut,
     OverdueListOut,
 )
@@ -129,6 +133,29 @@ def list_checkpoints(officer: ComplianceInstitution, services: Services) -> Chec
         checkpoint = Checkpoint.from_body(parse_note(note).text)
         items.append(CheckpointOut(tree_size=checkpoint.size, root=checkpoint.root.hex(), note=note))
     return CheckpointListOut(items=items, log_public_key=services.publisher_verifier_key())
+
+
+@router.get("/audit/verification", response_model=LogVerificationOut, summary="Verify the whole log now",
+            responses=_ERRORS)
+def verify_log(officer: ComplianceInstitution, services: Services) -> LogVerificationOut:
+    """The platform recomputes its one log: every stored row and node against every checkpoint it published
+    (signed with its log key; the newest must carry the witness quorum, each witness key checked against its
+    certificate), every checkpoint proven a prefix of the stored head, and every log merged into it
+    (consent/audit/merge.py). This is the platform checking itself, for convenience: an officer proves the log
+    independently with `xyd audit verify-chain`, which also asks each witness and keeps its own copy."""
+    trust = services.log_trust()
+    try:
+        report = verify_history(services.audit, trust, witness_answers=None)
+        merged = verify_merges(services.audit)
+    except (AuditError, ProofError) as exc:
+        return LogVerificationOut(ok=False, failure=f"{type(exc).__name__}: {exc}")
+    newest = report.newest
+    return LogVerificationOut(
+        ok=True, tree_size=report.head.size, root=report.head.root.hex(), rows_checked=report.rows_checked,
+        checkpoints=len(report.stored), quorum=trust.quorum,
+        newest_cosigned_by=[] if newest is None else sorted(name for name, _ in newest.cosigners),
+        merged=[MergedLogOut(archive=m.archive_prefix, origin=m.origin, size=m.size, first_index=m.first_index,
+                             merge_leaf=m.merge_leaf) for m in merged])
 
 
 @router.get("/audit/proofs/inclusion", response_model=InclusionProofOut, summary="Inclusion proof of a leaf",

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from consent.authorisation import Purpose
 from consent.authorisation.codec import format_time
 from platform_node.api.deps import BankInstitution, Services
-from platform_node.api.schemas.common import CreditCode, error_responses
+from platform_node.api.schemas.common import CreditCode, LeafReceiptOut, error_responses
 from platform_node.api.schemas.reports import (
     PublicItemOut,
     ReportOut,
@@ -19,6 +19,7 @@ from platform_node.api.schemas.reports import (
     SubscriptionListOut,
     SubscriptionOut,
 )
+from platform_node.declarations import declaration_json
 from platform_node.institutions.agreements import AgreementScope
 from platform_node.reports.report import UnknownEnterprise, build_report, empty_report
 from platform_node.reports.subscriptions import Subscription, record_payload
@@ -35,7 +36,9 @@ def get_report(
     services: Services,
 ) -> ReportOut:
     """Registration, licences, penalties, court enforcement and the other PUBLIC categories as the source
-    units publish them; a category a source marks non-public never appears. Each read is recorded. An
+    units publish them; a category a source marks non-public never appears. What the enterprise declared itself
+    and made public is apart, in `self_declared` (flagged, with its credit commitment), never mixed into the
+    sections. Each read is recorded, with a `report_read` leaf (`audit`). An
     enterprise the platform does not know gets the same answer as one with nothing published (every category
     empty), and its read is recorded too: a report is not a test of membership."""
     now = services.now()
@@ -44,13 +47,16 @@ def get_report(
         report = build_report(services.public_records, credit_code, now=now)
     except UnknownEnterprise:
         report = empty_report(credit_code, now=now)
+    declared = services.declarations.public(credit_code)
     items = sum(len(s.items) for s in report.sections)
-    request_id = services.report_requests.record(institution.id, credit_code, purpose=purpose.value, items=items,
-                                                 now=now)
+    request_id, receipt = services.report_requests.record(institution.id, credit_code, purpose=purpose.value,
+                                                          items=items, now=now)
     return ReportOut(
         request_id=request_id, credit_code=credit_code, generated_at=format_time(now),
         sections=[ReportSectionOut(category=s.category, items=[PublicItemOut(**record_payload(r)) for r in s.items])
                   for s in report.sections],
+        self_declared=None if declared is None else declaration_json(declared),
+        audit=LeafReceiptOut.of(receipt),
     )
 
 

@@ -83,3 +83,8 @@ class LabelExportOut(BaseModel):
     exported: int
     positives: int
     negatives: int
+
+
+class ExpiryOut(BaseModel):
+    requests: list[str] = Field(description="Consent requests expired now (not answered in time).")
+    consents: list[str] = Field(description="Consents (authorisations) expired now (window ended).")

@@ -96,3 +96,23 @@ class LookupAlertOut(BaseModel):
 class LookupAlertListOut(BaseModel):
     items: list[LookupAlertOut]
     export_leaf_index: int
+
+
+class MergedLogOut(BaseModel):
+    archive: str
+    origin: str
+    size: int
+    first_index: int
+    merge_leaf: int
+
+
+class LogVerificationOut(BaseModel):
+    ok: bool
+    failure: str | None = Field(None, description="What failed, when it did (TAMPERED, TRUNCATED, FORKED, ...).")
+    tree_size: int | None = None
+    root: str | None = None
+    rows_checked: int = 0
+    checkpoints: int = Field(0, description="The log's own checkpoints, each signed and proven a prefix of the log.")
+    newest_cosigned_by: list[str] = Field(default_factory=list)
+    quorum: int = 0
+    merged: list[MergedLogOut] = Field(default_factory=list, description="Logs merged into this one, checked too.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
-from platform_node.api.schemas.common import RequestModel
+from platform_node.api.schemas.common import LeafReceiptOut, RequestModel
 
 
 class PublicItemOut(BaseModel):
@@ -28,7 +30,12 @@ class ReportOut(BaseModel):
     request_id: str
     credit_code: str
     generated_at: str
-    sections: list[ReportSectionOut] = Field(description="Every public category, empty ones included.")
+    sections: list[ReportSectionOut] = Field(description="Every public category, empty ones included: the source "
+                                                         "units' authoritative data.")
+    self_declared: dict[str, Any] | None = Field(None, description="What the enterprise declared itself and made "
+                                                 "public, flagged `self_declared: true`, with its signed credit "
+                                                 "commitment (text, signatory, time); never part of `sections`.")
+    audit: LeafReceiptOut | None = Field(None, description="The read's `report_read` leaf.")
 
 
 class SubscriptionIn(RequestModel):
