@@ -134,7 +134,8 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, registry: C
     if settings.horizontal_models_dir is None:  # the banks' published models, beside the joint ones
         settings = replace(settings, horizontal_models_dir=config.state_dir / PUBLISHED_MODELS_SUBDIR)
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
-                                  tls=load_tls(config), coordinator=config.coordinator, usage=usage)
+                                  tls=load_tls(config), coordinator=config.coordinator, usage=usage,
+                                  availability=settings.availability_policy())
     records = load_public_records(settings.public_records_file) if settings.public_records_file \
         else InMemoryPublicRecords()
     store = None if registry is None else registry.store

@@ -134,7 +134,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         masks = served.part.leaf_masks(FeatureTable(matrix.names, matrix.values))
         known = np.packbits(np.array([cid in self._index for cid in ids], dtype=bool), bitorder="little")
         log.info("scoring share served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
-        return scoring_pb2.MaskReply(masks=masks, known=known.tobytes())
+        return scoring_pb2.MaskReply(masks=masks, known=known.tobytes(), defaults=served.part.default_masks())
 
     def _card(self, model_id: str) -> Served[PartyScorecard] | None:
         with self._lock:

@@ -23,12 +23,14 @@ class MaskRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ..., institution: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class MaskReply(_message.Message):
-    __slots__ = ("masks", "known")
+    __slots__ = ("masks", "known", "defaults")
     MASKS_FIELD_NUMBER: _ClassVar[int]
     KNOWN_FIELD_NUMBER: _ClassVar[int]
+    DEFAULTS_FIELD_NUMBER: _ClassVar[int]
     masks: _secureboost_pb2.LeafMasks
     known: bytes
-    def __init__(self, masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., known: _Optional[bytes] = ...) -> None: ...
+    defaults: _secureboost_pb2.LeafMasks
+    def __init__(self, masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., known: _Optional[bytes] = ..., defaults: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ...) -> None: ...
 
 class PointsRequest(_message.Message):
     __slots__ = ("model_id", "ids", "use_id", "institution", "purpose")

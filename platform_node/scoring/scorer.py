@@ -11,9 +11,12 @@ Partial-failure policy (what a scorer does when a source node is slow or dead):
   parts had not arrived; the others are scored normally.
 * `PartialFailurePolicy.SCORE_DEGRADED`: the scorer may score without the missing parties, replacing each
   missing party's contribution by the model's documented neutral value (for a scorecard: the points of the
-  characteristic's "missing" bin; for SecureBoost: the weighted mean of the leaves below each split the missing
-  party owns). The outcome then carries `degraded=True` and `missing_sources`; the API shows both to the bank,
-  stores them with the use record, and never takes a degraded score as a monitoring baseline.
+  characteristic's "missing" bin; for SecureBoost: each split the missing party owns sends every row down its
+  learned default (missing-value) direction, as if the party held no value). The outcome then carries
+  `degraded=True`, `missing_sources` and `missing_importance` (the missing parties' share of the model's
+  split gain); the API shows them to the bank, stores the first two with the use record, and never takes a
+  degraded score as a monitoring baseline. Federated SecureBoost scorers decide per purpose
+  (`availability.AvailabilityPolicy`: refuse, degrade, degrade below an importance share).
 
 An enterprise that no reachable source knows gets `UNKNOWN_ENTERPRISE` only when every source answered; if a
 source failed, the answer is `SOURCE_UNAVAILABLE` (the missing source might have known it).
@@ -86,8 +89,12 @@ class ScoreOutcome:
     model_version: str
     degraded: bool = False
     missing_sources: tuple[str, ...] = ()
+    missing_importance: float = 0.0  # the missing sources' share of the model's split gain, in [0, 1]
 
     def __post_init__(self) -> None:
+        share = self.missing_importance
+        if not isinstance(share, float) or not 0.0 <= share <= 1.0 or (share > 0 and not self.degraded):
+            raise ScorerContractError("missing_importance is a share in [0, 1], and 0 unless degraded")
         pd = self.probability_of_default
         if not isinstance(pd, float) or not math.isfinite(pd) or not 0.0 <= pd <= 1.0:
             raise ScorerContractError(f"probability of default {pd!r} is not a float in [0, 1]")

@@ -136,6 +136,7 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
         use_id=recorded.use_id, credit_code=result.credit_code, probability_of_default=result.probability_of_default,
         score=result.score, grade=result.grade, reason_codes=list(result.reason_codes), model_id=result.model_id,
         model_version=result.model_version, degraded=result.degraded, missing_sources=list(result.missing_sources),
+        missing_importance=result.missing_importance,
         feedback_due_at=format_time(now + services.uses.feedback_deadline),
         audit=LeafReceiptOut.of(recorded.receipt),
     )
@@ -177,7 +178,7 @@ def score_batch(
                 credit_code=result.credit_code, status="SCORED", use_id=use.use_id,
                 probability_of_default=result.probability_of_default, score=result.score, grade=result.grade,
                 reason_codes=list(result.reason_codes), degraded=result.degraded,
-                missing_sources=list(result.missing_sources),
+                missing_sources=list(result.missing_sources), missing_importance=result.missing_importance,
                 audit=BatchItemAudit(leaf_index=use.receipt.index),
             ))
         else:

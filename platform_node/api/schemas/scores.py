@@ -49,8 +49,12 @@ class ScoreOut(BaseModel):
     reason_codes: list[str] = Field(description="Data categories that lowered the score most (never values).")
     model_id: str
     model_version: str
-    degraded: bool = Field(description="True if scored without some sources (SCORE_DEGRADED policy only).")
+    degraded: bool = Field(description="True if scored without some sources (the purpose's availability policy "
+                                       "allows degraded scores): their splits followed their learned default "
+                                       "(missing-value) direction.")
     missing_sources: list[str]
+    missing_importance: float = Field(ge=0, le=1, description="The missing sources' share of the model's "
+                                      "importance (split gain); 0 unless degraded.")
     feedback_due_at: str = Field(description="RFC 3339 UTC deadline for the outcome feedback.")
     audit: LeafReceiptOut
 
@@ -75,6 +79,7 @@ class BatchItemOut(BaseModel):
     reason_codes: list[str] | None = None
     degraded: bool | None = None
     missing_sources: list[str] | None = None
+    missing_importance: float | None = None
     audit: BatchItemAudit | None = None
     failure: BatchFailureOut | None = None
 
