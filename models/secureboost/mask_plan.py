@@ -154,10 +154,12 @@ def broadcast(defaults: pb.LeafMasks, n_rows: int) -> pb.LeafMasks:
 
 @dataclass(frozen=True)
 class CombinedPrediction:
-    """Margins of a batch, and per party how much its splits moved each row's margin (reason codes)."""
+    """Margins of a batch, per party how much its splits moved each row's margin (reason codes), and each
+    row's leaf per tree (trees, rows), as an index into the tree's sorted leaves."""
 
     margin: np.ndarray
     contributions: dict[str, np.ndarray]
+    leaves: np.ndarray
 
 
 class MaskCombiner:
@@ -214,7 +216,8 @@ class MaskCombiner:
             if masks[party].n_rows != n:
                 raise ProtocolError(f"leaf masks of {party}", n, masks[party].n_rows)
             allowed[party] = self._layout.read(masks[party].trees, n, party)
-        count, leaf_weight = self._count_and_weight(np.bitwise_and.reduce(list(allowed.values())))
+        together = np.bitwise_and.reduce(list(allowed.values()))
+        count, leaf_weight = self._count_and_weight(together)
         bad = np.argwhere(count != 1)
         if bad.size:
             tree, row = (int(v) for v in bad[0])
@@ -229,4 +232,6 @@ class MaskCombiner:
                     else np.broadcast_to(self._layout.leaf_bits[:, None, :], allowed[party].shape))
             rest_count, rest_weight = self._count_and_weight(rest)
             contributions[party] = (leaf_weight - rest_weight / np.maximum(rest_count, 1)).sum(axis=0)
-        return CombinedPrediction(margin, contributions)
+        # Leaf j is bit j of the row's bytes in np.unpackbits' (big-endian) order: one bit is left per row.
+        leaves = np.argmax(np.unpackbits(together, axis=2), axis=2)
+        return CombinedPrediction(margin, contributions, leaves)

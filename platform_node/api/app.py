@@ -90,7 +90,10 @@ declare (shown as `*`), not a webhook URL.
 
 ## Scoring and the partial-failure policy
 `POST /v1/scores` and `POST /v1/scores/batch` return the probability of default, score, grade, reason
-codes (data categories, never values), model id and version, a use id and the use's audit leaf receipt.
+codes (data categories, never values), `reasons` (SecureBoost: the data items behind the score, each with its
+public catalogue description where the source unit's approval lets its items be named, and the direction it
+moved the risk, raising first; a missing source flagged), model id and version, a use id and the use's audit
+leaf receipt.
 Purpose and loan application reference are required and recorded. If a source node is dead or misses
 its deadline, the default policy `FAIL_ENTERPRISE` fails the affected enterprises (single: `503
 SOURCE_UNAVAILABLE` / `504 DEADLINE_EXCEEDED`; batch: those items are `FAILED`, the others are served);

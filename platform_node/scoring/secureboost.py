@@ -24,15 +24,19 @@ from federation.grpc_channel import PeerChannels
 from federation.proto import scoring_pb2, secureboost_pb2
 from models.scorecard.params import ScorecardParams
 from models.secureboost import ActiveModel, FeatureTable
+from models.secureboost.attribution import SplitAttribution
 from models.secureboost.errors import ProtocolError
 from models.secureboost.mask_plan import MaskCombiner
 from platform_node.scoring.availability import AvailabilityPolicy
 from platform_node.scoring.fanout import FanOutScorer
 from platform_node.scoring.scorer import (
+    Direction,
     FailureCode,
     ScoreBatch,
     ScoreFailure,
     ScoreOutcome,
+    ScorerContractError,
+    ScoreReason,
     ScoreResult,
     grade_of,
 )
@@ -74,6 +78,12 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
         total = sum(i.gain for i in importance.values())
         self._gain_share = {p: (i.gain / total if total > 0 else 0.0) for p, i in importance.items()}
         self._defaults_dir = defaults_dir
+        # Reasons: each split's contribution, labelled by the catalogue item its owner names (if allowed).
+        self._attribution = SplitAttribution(model)
+        self._own_splits = {sid: rule.feature for sid, rule in model.own.rules.items()}
+        self._own_descriptions = {c.name: c.description for c in own_table.schema.columns}
+        self._items: dict[str, dict[int, tuple[str, str]]] = {}
+        self._labels: tuple[np.ndarray, list[dict[Direction, ScoreReason]]] | None = None
         self._defaults: dict[str, secureboost_pb2.LeafMasks] = {}
         for party in model.parties:
             stored = self._defaults_path(party)
@@ -99,6 +109,65 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
             tmp.write_bytes(defaults.SerializeToString(deterministic=True))
             tmp.replace(path)
 
+    def _keep_items(self, party: str, reply: scoring_pb2.MaskReply) -> None:
+        """The items a source names for its splits now (none if its approval stopped allowing it)."""
+        named = {si.split_id: (si.item, si.description) for si in reply.split_items}
+        if self._items.get(party) != named:
+            self._items[party] = named
+            self._labels = None
+
+    def _category(self, party: str) -> str:
+        return "platform" if party == self.model.party else self._fanout.sources[party].category
+
+    def _reason_labels(self) -> tuple[np.ndarray, list[dict[Direction, ScoreReason]]]:
+        """(keys, labels) 0/1 matrix summing split contributions into reasons, and each reason per direction.
+        A split whose owner names no item (or an unusable one) counts toward its owner's category."""
+        if self._labels is not None:
+            return self._labels
+        labels: dict[tuple[str, str, str], int] = {}
+        reasons: list[dict[Direction, ScoreReason]] = []
+        of_key = []
+        for owner, sid in self._attribution.keys:
+            if owner == self.model.party:
+                item = self._own_splits.get(sid, "")
+                described = (item, self._own_descriptions.get(item) or item.replace("_", " ")) if item else ("", "")
+            else:
+                described = self._items.get(owner, {}).get(sid, ("", ""))
+            try:
+                made = {d: ScoreReason(owner, self._category(owner), *described, d)
+                        for d in (Direction.RAISES_RISK, Direction.LOWERS_RISK)}
+            except ScorerContractError:
+                log.warning("unusable item named for a split", extra={"source": owner})
+                described = ("", "")
+                made = {d: ScoreReason(owner, self._category(owner), "", "", d)
+                        for d in (Direction.RAISES_RISK, Direction.LOWERS_RISK)}
+            label = (owner, *described)
+            if label not in labels:
+                labels[label] = len(reasons)
+                reasons.append(made)
+            of_key.append(labels[label])
+        matrix = np.zeros((len(of_key), len(reasons)))
+        matrix[np.arange(len(of_key)), of_key] = 1.0
+        self._labels = (matrix, reasons)
+        return self._labels
+
+    def _reasons(self, leaves: np.ndarray, missing: Sequence[str]) -> list[tuple[ScoreReason, ...]]:
+        """Each row's reasons, ordered by contribution (raising the risk most first), then missing sources."""
+        matrix, labels = self._reason_labels()
+        by_split = self._attribution.contributions(leaves)
+        for k, (owner, _) in enumerate(self._attribution.keys):
+            if owner in missing:  # its splits followed their defaults: not its data's doing
+                by_split[:, k] = 0.0
+        by_reason = by_split @ matrix
+        # Largest contribution first; reasons that moved nothing sort after every one that did.
+        key = np.where(np.abs(by_reason) > 1e-9, -by_reason, np.inf)
+        top = np.argsort(key, axis=1, kind="stable")[:, : self._scale.max_reasons]
+        moved = np.take_along_axis(key, top, axis=1)
+        flagged = tuple(ScoreReason(p, self._category(p), "", "", Direction.SOURCE_MISSING) for p in missing)
+        up, down = Direction.RAISES_RISK, Direction.LOWERS_RISK
+        return [(*(labels[r][up if k < 0 else down] for r, k in zip(rows, keys, strict=True) if k != np.inf),
+                 *flagged) for rows, keys in zip(top.tolist(), moved.tolist(), strict=True)]
+
     def missing_importance(self, parties: Sequence[str]) -> float:
         """The share of the model's total split gain that `parties`' splits carry."""
         return float(min(1.0, sum(self._gain_share.get(p, 0.0) for p in parties)))
@@ -122,6 +191,7 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
         for party, reply in replies.items():
             if reply.HasField("defaults"):
                 self._keep_defaults(party, reply.defaults)
+            self._keep_items(party, reply)
         missing = fanout.failed
         share = self.missing_importance(missing)
         if missing and (fanout.refused or not self._availability.rule(purpose).degrades(share)
@@ -136,6 +206,7 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
         combined = self._combiner.combine(own_table, {p: r.masks for p, r in replies.items()},
                                           {p: self._defaults[p] for p in missing})
         margin, contributions = combined.margin, combined.contributions
+        reasons_of = self._reasons(combined.leaves, missing)
         results: list[ScoreResult] = []
         for i, cid in enumerate(ids):
             if not known[i]:
@@ -159,7 +230,8 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
                     reasons.append(category)
             results.append(ScoreOutcome(cid, float(min(max(pd, 0.0), 1.0)), score, grade_of(score), tuple(reasons),
                                         self.model_id, self.model_version, degraded=bool(missing),
-                                        missing_sources=missing, missing_importance=share if missing else 0.0))
+                                        missing_sources=missing, missing_importance=share if missing else 0.0,
+                                        reasons=reasons_of[i]))
         return ScoreBatch(tuple(results))
 
 

@@ -277,6 +277,34 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
     assert [o.probability_of_default for o in outcomes] == pytest.approx(list(expected), abs=1e-12)
     assert all(set(o.reason_codes) <= {"platform", "tax", "social_insurance", "utilities"} for o in outcomes)
     assert not [r for r in batch if isinstance(r, ScoreFailure)]
+    _reasons_name_catalogue_items(federation, outcomes, [PassiveModel.from_bytes(part(p, "secureboost-passive.bin"))
+                                                         for p in active.parties])
+
+
+def _reasons_name_catalogue_items(federation: LocalFederation, outcomes, passives) -> None:
+    """Reasons name the catalogue item and its public description for units whose approval grants
+    `name_items` (the sandbox's tax and social_insurance), the category only for utilities (not granted);
+    raising the risk before lowering it; never a threshold."""
+    from platform_node.scoring.scorer import Direction
+
+    described = {f"source/{unit}": {i["name"]: i["description"] for i in federation.catalogue(unit)}
+                 for unit in SOURCES}
+    thresholds = {f"{r.threshold:g}" for model in passives for r in model.rules.values()} | \
+        {repr(r.threshold) for model in passives for r in model.rules.values()}
+    named = set()
+    for outcome in outcomes:
+        assert outcome.reasons and outcome.model_id and outcome.model_version
+        directions = [r.direction for r in outcome.reasons]
+        assert directions == sorted(directions, key=[Direction.RAISES_RISK, Direction.LOWERS_RISK].index)
+        for reason in outcome.reasons:
+            if reason.source == "source/utilities":
+                assert (reason.item, reason.description) == ("", ""), reason
+            elif reason.source.startswith("source/"):
+                assert reason.description == described[reason.source][reason.item]
+                named.add(reason.source)
+            text = f"{reason.item} {reason.description}"
+            assert not any(t in text.split() for t in thresholds), reason
+    assert named == {"source/tax", "source/social_insurance"}
 
 
 def test_operator_registers_an_outside_model_and_lists_the_registry(federation: LocalFederation,
@@ -410,6 +438,15 @@ def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federat
         assert len({s["use_id"] for s in single}) == len(codes)
         assert len({s["audit"]["leaf_index"] for s in single}) == len(codes)
         by_code = {item["credit_code"]: item for item in batch.json()["items"]}
+        described = {i["description"] for unit in SOURCES for i in federation.catalogue(unit)}
+        for s in single:  # the API's reasons: catalogue descriptions, with a direction, and the model's version
+            assert s["reasons"] and s["model_version"]
+            for reason in s["reasons"]:
+                assert reason["direction"] in ("raises_risk", "lowers_risk")
+                if reason["source"] in ("source/tax", "source/social_insurance"):
+                    assert reason["description"] in described
+            assert by_code[s["credit_code"]]["reasons"] == \
+                [{k: v for k, v in r.items() if v is not None} for r in s["reasons"]]  # the batch omits nulls
         for s in single:
             item = by_code[s["credit_code"]]
             assert (s["probability_of_default"], s["score"], s["grade"]) == \
@@ -483,6 +520,8 @@ def _batch_across_a_source_outage(federation: LocalFederation, data_dir: Path, m
         assert 0 < share < 1
         for r in results[40:]:  # never a silent full score
             assert r.degraded and r.missing_sources == ("source/utilities",) and r.missing_importance == share
+            flagged = [x for x in r.reasons if x.source == "source/utilities"]
+            assert [x.direction.value for x in flagged] == ["source_missing"]
         assert [r.code.value for r in strict] == ["SOURCE_UNAVAILABLE"] * 5
         # The degraded answers are the prediction with every utilities feature missing, computed in one process.
         own = feature_matrix(platform, exclude=["default"], rows=ids)
