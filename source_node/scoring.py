@@ -64,6 +64,8 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         self._cards: dict[str, Served[PartyScorecard]] = {}
         self._lock = threading.Lock()
         self._index = {str(cid) for cid in table.ids}
+        # Per loaded part (they live as long as the servicer): the split items named under the catalogue then.
+        self._named: dict[int, tuple[object, list[scoring_pb2.SplitItem]]] = {}
 
     def _served(self, folder: Path, part: Part, items: tuple[str, ...],
                 splits: tuple[tuple[int, str], ...] = ()) -> Served[Part]:
@@ -147,11 +149,15 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         if approval is None or self._governance is None or not approval.terms.serving.name_items:
             return []
         catalogue = self._governance.catalogue()
+        cached = self._named.get(id(served))
+        if cached is not None and cached[0] is catalogue:  # the same catalogue object: nothing was re-described
+            return cached[1]
         out = []
         for split_id, name in served.splits:
             item = catalogue.item(name)
             if item is not None:  # an item no longer catalogued is not named
                 out.append(scoring_pb2.SplitItem(split_id=split_id, item=name, description=item.description))
+        self._named[id(served)] = (catalogue, out)
         return out
 
     def _card(self, model_id: str) -> Served[PartyScorecard] | None:
