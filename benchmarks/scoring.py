@@ -5,6 +5,8 @@ SecureBoost model trained by the federation (Paillier-2048), a bank onboarded wi
 then 100 single scores not measured (the model's first load; `--warmup`), single scores at the given
 concurrency, and one batch of up to 10,000 enterprises, all over real HTTP.
 Targets (issue 7): single-score p99 <= 50 ms, a 10,000 batch <= 2 s, zero errors.
+`degraded_auc` (issue 22): the holdout AUC on default_credit with each source missing in turn, beside the full
+model's (`benchmarks/degraded_auc.py`); `--degraded-only` measures that alone (seconds, no federation).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import httpx
 import pandas as pd
 import psutil
 
+from benchmarks.degraded_auc import measure as degraded_auc
 from sandbox.demo.bank import onboard
 from sandbox.http_load import run_closed_loop
 from sandbox.launcher import LocalFederation, NodeData
@@ -89,7 +92,11 @@ def main(argv: list[str]) -> dict:
                         "postgresql+psycopg://user@/db?host=/run/postgresql (default: SQLite in the state folder)")
     parser.add_argument("--workdir", help="keep the data, state and node logs here (default: a temporary folder, "
                         "removed at the end)")
+    parser.add_argument("--degraded-only", action="store_true",
+                        help="only the accuracy cost of degraded scoring (degraded_auc), no federation")
     args = parser.parse_args(argv)
+    if args.degraded_only:
+        return {"degraded_auc": degraded_auc()}
     with trained_federation(args.enterprises, args.trees, workdir=args.workdir,
                             database_url=args.database_url) as (federation, key, codes):
         headers = {"Authorization": f"Bearer {key}"}
@@ -131,4 +138,5 @@ def main(argv: list[str]) -> dict:
         "sources_cpu_ms_per_request": round(sum(v for k, v in cpu_ms.items() if k.startswith("source/")), 2),
         "client_cpu_ms_per_request": round(client_cpu_ms, 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "degraded_auc": degraded_auc(),
     }

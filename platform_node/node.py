@@ -109,7 +109,7 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, consent: Co
     The console's operator pages see the federation through the coordinator (`CoordinatorView`) and this
     node's stages through `activity`; the financing statistics place enterprises by the district and industry
     columns of this node's table; `GET /v1/catalogue` reads the city-wide list at the coordinator."""
-    from platform_node.api.embedded import start_embedded_api
+    from platform_node.api.embedded import api_settings, start_embedded_api
     from platform_node.federation_view import CoordinatorView
     from platform_node.governance_link import CoordinatorCatalogue
     from platform_node.scoring.published import PublishedModelScorer
@@ -117,7 +117,8 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, consent: Co
     if not config.coordinator:
         raise ConfigError(f"{config.source}: the API needs [coordinator] address to locate the source nodes")
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
-                                  tls=load_tls(config), coordinator=config.coordinator, usage=usage)
+                                  tls=load_tls(config), coordinator=config.coordinator, usage=usage,
+                                  availability=api_settings(config).availability_policy())
     federation = CoordinatorView(config.coordinator, load_tls(config), config.state_dir / "models",
                                  activity or TaskActivity())
     catalogue = CoordinatorCatalogue(config.coordinator, load_tls(config))

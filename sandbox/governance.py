@@ -76,6 +76,9 @@ class ApprovalPlan:
     days: int = 365  # valid until this many days from now (negative: already over)
     starts: int = -1  # valid from this many days from now
     counterparties: tuple[str, ...] | None = None  # None: every other party of the federation
+    # Units whose approval lets score reasons name their catalogue items; the sandbox's utilities unit keeps
+    # the default (its reasons name the category only), so both kinds of reason show.
+    name_items: tuple[str, ...] = ("tax", "social_insurance")
 
 
 def request_terms(source: str, plan: ApprovalPlan, *, catalogue: Sequence[Mapping[str, str]],
@@ -92,7 +95,8 @@ def request_terms(source: str, plan: ApprovalPlan, *, catalogue: Sequence[Mappin
                                      - {source}),
             "items": sorted(items), "algorithms": dict(plan.algorithms),
             "serving": {"online": plan.online, "institutions": list(plan.institutions),
-                        "institution_kinds": list(plan.institution_kinds)},
+                        "institution_kinds": list(plan.institution_kinds),
+                        **({"name_items": True} if source.split("/", 1)[1] in plan.name_items else {})},
             "quotas": {"rows": plan.rows, "queries": plan.queries},
             "not_before": (now + timedelta(days=plan.starts)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "not_after": (now + timedelta(days=plan.days)).strftime("%Y-%m-%dT%H:%M:%SZ"),

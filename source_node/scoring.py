@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 import grpc
 import numpy as np
 
-from consent.governance import ApprovalRefused, RefusalCode, Task, TaskKind
+from consent.governance import Approval, ApprovalRefused, RefusalCode, Task, TaskKind
 from consent.governance.usage_lines import UsageKind
 from errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from federation.job_ids import InvalidJobId, check_model_id, inside
@@ -50,6 +50,7 @@ class Served(Generic[Part]):
     items: tuple[str, ...]
     features: FeatureIndex
     approval: dict | None
+    splits: tuple[tuple[int, str], ...] = ()  # SecureBoost: (split id, the item it reads) of each own split
 
 
 class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
@@ -63,10 +64,13 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         self._cards: dict[str, Served[PartyScorecard]] = {}
         self._lock = threading.Lock()
         self._index = {str(cid) for cid in table.ids}
+        # Per loaded part (they live as long as the servicer): the split items named under the catalogue then.
+        self._named: dict[int, tuple[object, list[scoring_pb2.SplitItem]]] = {}
 
-    def _served(self, folder: Path, part: Part, items: tuple[str, ...]) -> Served[Part]:
+    def _served(self, folder: Path, part: Part, items: tuple[str, ...],
+                splits: tuple[tuple[int, str], ...] = ()) -> Served[Part]:
         # Only the part's own columns are encoded for it: no other column is read to answer.
-        return Served(part, items, FeatureIndex(self._table.restricted(items)), read_model_approval(folder))
+        return Served(part, items, FeatureIndex(self._table.restricted(items)), read_model_approval(folder), splits)
 
     def _model(self, model_id: str) -> Served[LeafMaskPlan] | None:
         with self._lock:
@@ -75,7 +79,8 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
                 if path is None or not path.exists():
                     return None
                 model = PassiveModel.from_bytes(path.read_bytes())
-                self._models[model_id] = self._served(path.parent, LeafMaskPlan(model), tuple(model.features))
+                splits = tuple(sorted((sid, rule.feature) for sid, rule in model.rules.items()))
+                self._models[model_id] = self._served(path.parent, LeafMaskPlan(model), tuple(model.features), splits)
             return self._models[model_id]
 
     def _part_path(self, model_id: str, name: str) -> Path | None:
@@ -87,8 +92,9 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
 
     def _admit(self, request: scoring_pb2.MaskRequest | scoring_pb2.PointsRequest, context: grpc.ServicerContext,
                load: Callable[[str], Served[Part] | None], corrupt: tuple[type[Exception], ...],
-               what: str) -> Served[Part]:
-        """The published part a request names, after checking the caller, the batch size and the approval."""
+               what: str) -> tuple[Served[Part], Approval | None]:
+        """The published part a request names, after checking the caller, the batch size and the approval
+        (returned with it; None without governance)."""
         caller = peer_identity(context)
         if caller.role != "platform":
             raise Refused(f"{caller.party} may not request scoring shares")
@@ -103,11 +109,10 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             # The public text names no model id: an error never echoes what the caller sent.
             raise NotFound(f"no published {what} {request.model_id} on this node",
                            public=f"no published {what} of that model on this node")
-        if self._governance is not None:
-            self._approve(served, request, caller.party)
-        return served
+        approval = None if self._governance is None else self._approve(served, request, caller.party)
+        return served, approval
 
-    def _approve(self, served: Served, request, caller: str) -> None:
+    def _approve(self, served: Served, request, caller: str) -> Approval:
         """Admit one answer under the approval the part was built under; count it for the usage reports."""
         record = served.approval
         try:
@@ -122,19 +127,38 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             governance.usage.count(UsageKind.SCORE, day=governance.clock().date().isoformat(),
                                    model_id=request.model_id, institution=institution, purpose=request.purpose,
                                    approval_id=approval.approval_id, n=len(request.ids))
+            return approval
         except ApprovalRefused as exc:
             log.warning("scoring refused", extra={"model": request.model_id, "code": exc.code.value,
                                                   "institution": request.institution, "detail": exc.detail})
             raise
 
     def LeafMasks(self, request: scoring_pb2.MaskRequest, context: grpc.ServicerContext) -> scoring_pb2.MaskReply:
-        served = self._admit(request, context, self._model, (ModelIntegrityError,), "model part")
+        served, approval = self._admit(request, context, self._model, (ModelIntegrityError,), "model part")
         ids = list(request.ids)
         matrix = served.features.rows(ids)
         masks = served.part.leaf_masks(FeatureTable(matrix.names, matrix.values))
         known = np.packbits(np.array([cid in self._index for cid in ids], dtype=bool), bitorder="little")
         log.info("scoring share served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
-        return scoring_pb2.MaskReply(masks=masks, known=known.tobytes())
+        return scoring_pb2.MaskReply(masks=masks, known=known.tobytes(), defaults=served.part.default_masks(),
+                                     split_items=self._split_items(served, approval))
+
+    def _split_items(self, served: Served[LeafMaskPlan], approval: Approval | None) -> list[scoring_pb2.SplitItem]:
+        """The item (and its public catalogue description) each own split reads, if the approval lets reasons
+        name items; nothing otherwise (nor without governance: no approval, no naming)."""
+        if approval is None or self._governance is None or not approval.terms.serving.name_items:
+            return []
+        catalogue = self._governance.catalogue()
+        cached = self._named.get(id(served))
+        if cached is not None and cached[0] is catalogue:  # the same catalogue object: nothing was re-described
+            return cached[1]
+        out = []
+        for split_id, name in served.splits:
+            item = catalogue.item(name)
+            if item is not None:  # an item no longer catalogued is not named
+                out.append(scoring_pb2.SplitItem(split_id=split_id, item=name, description=item.description))
+        self._named[id(served)] = (catalogue, out)
+        return out
 
     def _card(self, model_id: str) -> Served[PartyScorecard] | None:
         with self._lock:
@@ -147,7 +171,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             return self._cards[model_id]
 
     def Points(self, request: scoring_pb2.PointsRequest, context: grpc.ServicerContext) -> woe_pb2.PartyPoints:
-        served = self._admit(request, context, self._card, (StoredPartError,), "scorecard")
+        served, _ = self._admit(request, context, self._card, (StoredPartError,), "scorecard")
         card = served.part
         ids = list(request.ids)
         found = np.array([cid in self._index for cid in ids], dtype=bool)

@@ -55,15 +55,20 @@ def _count(value: Any, what: str) -> int:
 @dataclass(frozen=True)
 class Serving:
     """Whether a model built under the approval may score online, and for which institutions (by identity
-    such as `bank/icbc-sz`, or by kind such as `bank`)."""
+    such as `bank/icbc-sz`, or by kind such as `bank`); and whether a score's reasons may name the unit's
+    catalogue items (their public descriptions) its splits read. `name_items` defaults to false: reasons then
+    name the unit's data category only, and the platform never learns which item a split reads."""
 
     online: bool = False
     institutions: tuple[str, ...] = ()
     institution_kinds: tuple[str, ...] = ()
+    name_items: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.online, bool):
             raise InvalidApproval("serving.online must be true or false")
+        if not isinstance(self.name_items, bool):
+            raise InvalidApproval("serving.name_items must be true or false")
         object.__setattr__(self, "institutions", _tokens(list(self.institutions), INSTITUTION, "serving.institutions"))
         object.__setattr__(self, "institution_kinds",
                            _tokens(list(self.institution_kinds), KIND, "serving.institution_kinds"))
@@ -72,8 +77,11 @@ class Serving:
         return self.online and (institution in self.institutions or kind in self.institution_kinds)
 
     def to_json(self) -> dict[str, Any]:
-        return {"online": self.online, "institutions": list(self.institutions),
-                "institution_kinds": list(self.institution_kinds)}
+        out: dict[str, Any] = {"online": self.online, "institutions": list(self.institutions),
+                               "institution_kinds": list(self.institution_kinds)}
+        if self.name_items:  # written only when granted, so approvals signed before the flag keep their ids
+            out["name_items"] = True
+        return out
 
 
 @dataclass(frozen=True)
@@ -181,8 +189,9 @@ class ApprovalTerms:
         if obj.get("v", TERMS_VERSION) != TERMS_VERSION:
             raise InvalidApproval(f"approval terms version must be {TERMS_VERSION}")
         serving, quotas = obj["serving"], obj["quotas"]
-        if not isinstance(serving, Mapping) or set(serving) - {"online", "institutions", "institution_kinds"}:
-            raise InvalidApproval("serving must be {online, institutions, institution_kinds}")
+        if not isinstance(serving, Mapping) or \
+                set(serving) - {"online", "institutions", "institution_kinds", "name_items"}:
+            raise InvalidApproval("serving must be {online, institutions, institution_kinds[, name_items]}")
         if not isinstance(quotas, Mapping) or set(quotas) != {"rows", "queries"}:
             raise InvalidApproval("quotas must be {rows, queries}")
         try:
@@ -196,7 +205,8 @@ class ApprovalTerms:
                    serving=Serving(online=serving.get("online", False),
                                    institutions=tuple(_list(serving.get("institutions", []), "institutions")),
                                    institution_kinds=tuple(_list(serving.get("institution_kinds", []),
-                                                                 "institution_kinds"))),
+                                                                 "institution_kinds")),
+                                   name_items=serving.get("name_items", False)),
                    quotas=Quotas(quotas["rows"], quotas["queries"]),
                    not_before=window[0], not_after=window[1], requested_by=obj["requested_by"])
 

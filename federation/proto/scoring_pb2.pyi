@@ -23,12 +23,26 @@ class MaskRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ..., institution: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class MaskReply(_message.Message):
-    __slots__ = ("masks", "known")
+    __slots__ = ("masks", "known", "defaults", "split_items")
     MASKS_FIELD_NUMBER: _ClassVar[int]
     KNOWN_FIELD_NUMBER: _ClassVar[int]
+    DEFAULTS_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_ITEMS_FIELD_NUMBER: _ClassVar[int]
     masks: _secureboost_pb2.LeafMasks
     known: bytes
-    def __init__(self, masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., known: _Optional[bytes] = ...) -> None: ...
+    defaults: _secureboost_pb2.LeafMasks
+    split_items: _containers.RepeatedCompositeFieldContainer[SplitItem]
+    def __init__(self, masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., known: _Optional[bytes] = ..., defaults: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., split_items: _Optional[_Iterable[_Union[SplitItem, _Mapping]]] = ...) -> None: ...
+
+class SplitItem(_message.Message):
+    __slots__ = ("split_id", "item", "description")
+    SPLIT_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    split_id: int
+    item: str
+    description: str
+    def __init__(self, split_id: _Optional[int] = ..., item: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class PointsRequest(_message.Message):
     __slots__ = ("model_id", "ids", "use_id", "institution", "purpose")

@@ -100,6 +100,7 @@ class LeafMaskPlan:
         trees = [r.tree for r in rules]
         self._ruled_trees = np.array(sorted(set(trees)), dtype=np.intp)
         self._first_rule = np.array([trees.index(t) for t in self._ruled_trees], dtype=np.intp)
+        self._defaults: pb.LeafMasks | None = None
 
     @property
     def layout(self) -> _Layout:
@@ -123,6 +124,14 @@ class LeafMaskPlan:
             barred[self._ruled_trees] = np.bitwise_or.reduceat(per_rule, self._first_rule, axis=0)
         return ~barred & self._layout.leaf_bits[:, None, :]
 
+    def default_masks(self) -> pb.LeafMasks:
+        """The masks of one row with every feature missing: each split's learned default direction (what
+        the active party needs to score without this party, see `broadcast`)."""
+        if self._defaults is None:
+            names = self._required
+            self._defaults = self.leaf_masks(FeatureTable(names, np.full((1, len(names)), np.nan)))
+        return self._defaults
+
     def leaf_masks(self, table: FeatureTable) -> pb.LeafMasks:
         """The same message `PassiveModel.leaf_masks` builds."""
         out = pb.LeafMasks(party=self.party, n_rows=table.n_rows)
@@ -132,12 +141,25 @@ class LeafMaskPlan:
         return out
 
 
+def broadcast(defaults: pb.LeafMasks, n_rows: int) -> pb.LeafMasks:
+    """A party's one-row default masks repeated for `n_rows` rows: every one of its splits sends every row
+    down its learned default (missing-value) direction, as if the party held none of the rows' values."""
+    if defaults.n_rows != 1:
+        raise ProtocolError(f"default masks of {defaults.party}", 1, defaults.n_rows)
+    out = pb.LeafMasks(party=defaults.party, n_rows=n_rows)
+    for mask in defaults.trees:
+        out.trees.add(tree=mask.tree, n_leaves=mask.n_leaves, bits=mask.bits * n_rows)
+    return out
+
+
 @dataclass(frozen=True)
 class CombinedPrediction:
-    """Margins of a batch, and per party how much its splits moved each row's margin (reason codes)."""
+    """Margins of a batch, per party how much its splits moved each row's margin (reason codes), and each
+    row's leaf per tree (trees, rows), as an index into the tree's sorted leaves."""
 
     margin: np.ndarray
     contributions: dict[str, np.ndarray]
+    leaves: np.ndarray
 
 
 class MaskCombiner:
@@ -167,6 +189,12 @@ class MaskCombiner:
         self._weight_of = weight_of
         self._risk_of = risk_of
 
+    def check_defaults(self, party: str, defaults: pb.LeafMasks) -> None:
+        """Raise `ProtocolError` unless `defaults` are one row of masks shaped like this model's trees."""
+        if defaults.n_rows != 1:
+            raise ProtocolError(f"default masks of {party}", 1, defaults.n_rows)
+        self._layout.read(defaults.trees, 1, party)
+
     def _count_and_weight(self, packed: np.ndarray, table: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(trees, rows) number of allowed leaves and their total weight ((trees, rows, classes) for the
         class weights, (trees, rows) for `table` = the risk weights)."""
@@ -178,20 +206,28 @@ class MaskCombiner:
             weight = weight + table[trees, k, packed[:, :, k]]
         return count, weight
 
-    def combine(self, own_table: FeatureTable, masks: Mapping[str, pb.LeafMasks]) -> CombinedPrediction:
+    def combine(self, own_table: FeatureTable, masks: Mapping[str, pb.LeafMasks],
+                defaults: Mapping[str, pb.LeafMasks] | None = None) -> CombinedPrediction:
         """Margins equal to `ActiveModel.predict_margin`, and `contributions[p]`: per row, the margin with
         every party's splits minus the mean margin over the leaves p's splits exclude, summed over trees
-        (positive: p's data raised the risk)."""
+        (positive: p's data raised the risk).
+
+        Degraded: a party with no masks but one-row `defaults` (its `LeafMaskPlan.default_masks`) is scored
+        as if it held no value of any row; its splits follow their default directions."""
         n = own_table.n_rows
         allowed = {self._model.party: self._own.allowed(own_table)}
+        masks = dict(masks)
+        for party, one_row in (defaults or {}).items():
+            if party not in masks:
+                masks[party] = broadcast(one_row, n)
         for party in self._model.parties:
             if party not in masks:
                 raise ProtocolError("leaf masks", f"one from {party}", sorted(masks))
             if masks[party].n_rows != n:
                 raise ProtocolError(f"leaf masks of {party}", n, masks[party].n_rows)
             allowed[party] = self._layout.read(masks[party].trees, n, party)
-        combined = np.bitwise_and.reduce(list(allowed.values()))
-        count, leaf_weight = self._count_and_weight(combined)
+        together = np.bitwise_and.reduce(list(allowed.values()))
+        count, leaf_weight = self._count_and_weight(together)
         bad = np.argwhere(count != 1)
         if bad.size:
             tree, row = (int(v) for v in bad[0])
@@ -202,7 +238,7 @@ class MaskCombiner:
         margin = np.cumsum(np.concatenate([np.full((1, n, outputs), self._model.base_margin), leaf_weight]),
                            axis=0)[-1]
         margin = margin[:, 0] if outputs == 1 else margin
-        _, risk_weight = self._count_and_weight(combined, self._risk_of)
+        _, risk_weight = self._count_and_weight(together, self._risk_of)
         contributions = {}
         for party in allowed:
             others = [a for q, a in allowed.items() if q != party]
@@ -210,4 +246,6 @@ class MaskCombiner:
                     else np.broadcast_to(self._layout.leaf_bits[:, None, :], allowed[party].shape))
             rest_count, rest_weight = self._count_and_weight(rest, self._risk_of)
             contributions[party] = (risk_weight - rest_weight / np.maximum(rest_count, 1)).sum(axis=0)
-        return CombinedPrediction(margin, contributions)
+        # Leaf j is bit j of the row's bytes in np.unpackbits' (big-endian) order: one bit is left per row.
+        leaves = np.argmax(np.unpackbits(together, axis=2), axis=2)
+        return CombinedPrediction(margin, contributions, leaves)

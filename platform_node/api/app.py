@@ -131,12 +131,18 @@ declare (shown as `*`), not a webhook URL.
 
 ## Scoring and the partial-failure policy
 `POST /v1/scores` and `POST /v1/scores/batch` return the probability of default, score, grade, reason
-codes (data categories, never values), model id and version, a use id and the use's audit leaf receipt.
+codes (data categories, never values), `reasons` (SecureBoost: the data items behind the score, each with its
+public catalogue description where the source unit's approval lets its items be named, and the direction it
+moved the risk, raising first; a missing source flagged), model id and version, a use id and the use's audit
+leaf receipt.
 Purpose and loan application reference are required and recorded. If a source node is dead or misses
 its deadline, the default policy `FAIL_ENTERPRISE` fails the affected enterprises (single: `503
 SOURCE_UNAVAILABLE` / `504 DEADLINE_EXCEEDED`; batch: those items are `FAILED`, the others are served);
-the platform may instead be configured `SCORE_DEGRADED`, in which case such scores carry
-`degraded: true` and `missing_sources`. No wrong score is ever served silently.
+the platform may instead be configured, per purpose (`[api.availability]`: `refuse`, `degrade`, or
+`degrade_below` an importance share), to score without the missing sources (a SecureBoost model sends their
+splits down their learned default direction), in which case such scores carry `degraded: true`,
+`missing_sources` and `missing_importance` (their share of the model's split gain). No degraded score is
+ever served silently.
 
 ## What a bank learns from an answer
 A score request that gets a score learns the score; one that does not learns why: `404 UNKNOWN_ENTERPRISE`

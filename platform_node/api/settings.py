@@ -22,6 +22,7 @@ from platform_node.institutions.model import InstitutionLimits
 from platform_node.institutions.webhook_targets import DEFAULT_WEBHOOK_PORTS, WebhookPolicy
 from platform_node.monitoring.delivery import RetrySchedule
 from platform_node.monitoring.deterioration import DeteriorationRule
+from platform_node.scoring.availability import AvailabilityPolicy, AvailabilityRule, Mode
 from platform_node.scoring.scorer import PartialFailurePolicy
 from platform_node.uses.deadlines import OverdueAction, OverduePolicy
 from platform_node.uses.lookup_watch import LookupWatchRule
@@ -51,6 +52,10 @@ class ApiSettings:
     max_batch: int = MAX_BATCH
     scoring_deadline_s: float = 2.0
     partial_failure_policy: PartialFailurePolicy = PartialFailurePolicy.FAIL_ENTERPRISE
+    # Per purpose: refuse, degrade, or degrade below an importance share when a source does not answer a
+    # federated score in time (`[api.availability]`); None: refuse, or degrade for every purpose if
+    # partial_failure_policy is SCORE_DEGRADED.
+    availability: AvailabilityPolicy | None = None
     default_limits: InstitutionLimits = field(default_factory=InstitutionLimits)
     overdue: OverduePolicy = field(default_factory=OverduePolicy)
     monitoring_interval_s: float = 86_400.0
@@ -113,6 +118,13 @@ class ApiSettings:
         if self.max_request_head_bytes < 4096 or not self.request_head_timeout_s > 0:
             raise ApiSettingsError("need max_request_head_bytes >= 4096 and a positive request_head_timeout_s")
 
+    def availability_policy(self) -> AvailabilityPolicy:
+        """The per-purpose availability policy of federated scores (see platform_node.scoring.availability)."""
+        if self.availability is not None:
+            return self.availability
+        degrade = self.partial_failure_policy is PartialFailurePolicy.SCORE_DEGRADED
+        return AvailabilityPolicy(AvailabilityRule(Mode.DEGRADE if degrade else Mode.REFUSE))
+
     def webhook_policy(self) -> WebhookPolicy:
         """The rules webhook targets are checked against, at registration and before each delivery."""
         return WebhookPolicy(self.webhook_ports, self.allow_insecure_webhooks_for_tests)
@@ -164,6 +176,8 @@ def settings_from_mapping(table: Mapping[str, Any], *, base: Path | None = None)
                 values[key] = path if path.is_absolute() or base is None else base / path
             elif key == "partial_failure_policy":
                 values[key] = PartialFailurePolicy(value)
+            elif key == "availability":
+                values[key] = AvailabilityPolicy.from_mapping(value)
             else:
                 values[key] = value
         if "database_url" in values and base is not None and values["database_url"].startswith("sqlite:///"):

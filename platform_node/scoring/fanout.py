@@ -41,7 +41,7 @@ class FanOutScorer(ABC, Generic[Reply]):
                                   self._reader(len(ids)),
                                   deadline_s, what=self.WHAT)
         self._count(fanout, len(ids), requester, purpose)
-        return self._combine(ids, fanout)
+        return self._combine(ids, fanout, purpose)
 
     async def score_async(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, use_id: str = "",
                           requester: str = "") -> ScoreBatch:
@@ -53,7 +53,7 @@ class FanOutScorer(ABC, Generic[Reply]):
                                               self._request(ids, use_id, requester, purpose),
                                               self._reader(len(ids)), deadline_s, what=self.WHAT)
         self._count(fanout, len(ids), requester, purpose)
-        return self._combine(ids, fanout)
+        return self._combine(ids, fanout, purpose)
 
     @abstractmethod
     def _asked(self) -> Sequence[str]:
@@ -69,4 +69,5 @@ class FanOutScorer(ABC, Generic[Reply]):
         """Reads one source's reply for `rows` enterprises; raises `ReplyRefused` if it is unusable."""
 
     @abstractmethod
-    def _combine(self, ids: list[str], fanout: FanOut[Reply]) -> ScoreBatch: ...
+    def _combine(self, ids: list[str], fanout: FanOut[Reply], purpose: str) -> ScoreBatch:
+        """The batch's results from the parts that arrived (and the availability policy of `purpose`)."""

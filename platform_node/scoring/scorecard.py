@@ -78,7 +78,7 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
         return scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id, institution=requester,
                                          purpose=purpose)
 
-    def _combine(self, ids: list[str], fanout: FanOut[PartyScores]) -> ScoreBatch:
+    def _combine(self, ids: list[str], fanout: FanOut[PartyScores], purpose: str) -> ScoreBatch:
         if fanout.failed:
             return fanout.unavailable(ids)
         replies: dict[str, PartyScores] = fanout.replies

@@ -11,15 +11,21 @@ Partial-failure policy (what a scorer does when a source node is slow or dead):
   parts had not arrived; the others are scored normally.
 * `PartialFailurePolicy.SCORE_DEGRADED`: the scorer may score without the missing parties, replacing each
   missing party's contribution by the model's documented neutral value (for a scorecard: the points of the
-  characteristic's "missing" bin; for SecureBoost: the weighted mean of the leaves below each split the missing
-  party owns). The outcome then carries `degraded=True` and `missing_sources`; the API shows both to the bank,
-  stores them with the use record, and never takes a degraded score as a monitoring baseline.
+  characteristic's "missing" bin; for SecureBoost: each split the missing party owns sends every row down its
+  learned default (missing-value) direction, as if the party held no value). The outcome then carries
+  `degraded=True`, `missing_sources` and `missing_importance` (the missing parties' share of the model's
+  split gain); the API shows them to the bank, stores the first two with the use record, and never takes a
+  degraded score as a monitoring baseline. Federated SecureBoost scorers decide per purpose
+  (`availability.AvailabilityPolicy`: refuse, degrade, degrade below an importance share).
 
 An enterprise that no reachable source knows gets `UNKNOWN_ENTERPRISE` only when every source answered; if a
 source failed, the answer is `SOURCE_UNAVAILABLE` (the missing source might have known it).
 
 Reason codes are data-category names (`tax`, `court_records`, ...), never values: `ScoreOutcome` refuses
-anything that is not a lowercase category token.
+anything that is not a lowercase category token. `reasons` (SecureBoost) go further, as a loan officer needs:
+each names the data item from the source unit's published catalogue (its public description, never a value
+or threshold) with the direction it moved the risk, ordered by contribution; a unit whose approval does not
+let its items be named appears by category only, and a missing source is flagged.
 """
 
 from __future__ import annotations
@@ -38,7 +44,39 @@ _CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _GRADE = re.compile(r"[A-Z][A-Z0-9+-]{0,7}")
 _MODEL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SOURCE = re.compile(r"[a-z][a-z0-9]*/[a-z0-9][a-z0-9._-]*")
+_ITEM = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 MAX_REASON_CODES = 8
+MAX_DESCRIPTION = 500
+
+
+class Direction(StrEnum):
+    """How a reason moved the risk: its data raised or lowered it, or its source did not answer."""
+
+    RAISES_RISK = "raises_risk"
+    LOWERS_RISK = "lowers_risk"
+    SOURCE_MISSING = "source_missing"
+
+
+@dataclass(frozen=True)
+class ScoreReason:
+    """One reason for a score: whose data (`source`, its `category`), which catalogue item and its public
+    description (both empty when the unit's approval does not let its items be named), and the direction."""
+
+    source: str
+    category: str
+    item: str
+    description: str
+    direction: Direction
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "direction", Direction(self.direction))
+        if not (_SOURCE.fullmatch(self.source) and _CATEGORY.fullmatch(self.category)):
+            raise ScorerContractError("a reason names a kind/name source and a category token")
+        if self.item and not _ITEM.fullmatch(self.item):
+            raise ScorerContractError("a reason's item is a catalogue item name")
+        if not isinstance(self.description, str) or len(self.description) > MAX_DESCRIPTION \
+                or not self.description.isprintable() or bool(self.description) != bool(self.item):
+            raise ScorerContractError("a named item has a printable public description, an unnamed one none")
 
 
 def grade_of(score: int) -> str:
@@ -86,8 +124,13 @@ class ScoreOutcome:
     model_version: str
     degraded: bool = False
     missing_sources: tuple[str, ...] = ()
+    missing_importance: float = 0.0  # the missing sources' share of the model's split gain, in [0, 1]
+    reasons: tuple[ScoreReason, ...] = ()
 
     def __post_init__(self) -> None:
+        share = self.missing_importance
+        if not isinstance(share, float) or not 0.0 <= share <= 1.0 or (share > 0 and not self.degraded):
+            raise ScorerContractError("missing_importance is a share in [0, 1], and 0 unless degraded")
         pd = self.probability_of_default
         if not isinstance(pd, float) or not math.isfinite(pd) or not 0.0 <= pd <= 1.0:
             raise ScorerContractError(f"probability of default {pd!r} is not a float in [0, 1]")
@@ -104,6 +147,9 @@ class ScoreOutcome:
         for name in ("model_id", "model_version"):
             if not _MODEL_TOKEN.fullmatch(getattr(self, name)):
                 raise ScorerContractError(f"{name} {getattr(self, name)!r} is not a token")
+        object.__setattr__(self, "reasons", tuple(self.reasons))
+        if len(self.reasons) > 2 * MAX_REASON_CODES or not all(isinstance(r, ScoreReason) for r in self.reasons):
+            raise ScorerContractError(f"at most {2 * MAX_REASON_CODES} ScoreReason")
         object.__setattr__(self, "missing_sources", tuple(sorted(self.missing_sources)))
         _check_sources(self.missing_sources, "missing_sources")
         if self.degraded != bool(self.missing_sources):

@@ -48,10 +48,12 @@ class SourceEndpoint:
 
 @dataclass(frozen=True)
 class FanOut(Generic[Reply]):
-    """Each source's read reply, and the sources that failed (sorted)."""
+    """Each source's read reply, the sources that failed (sorted), and those of them that refused under
+    their approval (PERMISSION_DENIED): a score never degrades around a refusal."""
 
     replies: dict[str, Reply]
     failed: tuple[str, ...]
+    refused: tuple[str, ...] = ()
 
     def unavailable(self, credit_codes: Sequence[str]) -> ScoreBatch:
         """SOURCE_UNAVAILABLE for every enterprise, naming the failed sources."""
@@ -162,6 +164,7 @@ class _Verdict(Generic[Reply]):
         self._read, self._what = read, what
         self.replies: dict[str, Reply] = {}
         self.failed: list[str] = []
+        self.refused: list[str] = []
 
     def reply(self, party: str, reply: object) -> None:
         try:
@@ -173,6 +176,8 @@ class _Verdict(Generic[Reply]):
     def rpc_error(self, party: str, exc: grpc.RpcError) -> None:
         log.warning(f"{self._what} failed", extra={"source": party, "code": exc.code().name})
         self.failed.append(party)
+        if exc.code() == grpc.StatusCode.PERMISSION_DENIED:
+            self.refused.append(party)
 
     def result(self) -> FanOut[Reply]:
-        return FanOut(self.replies, tuple(sorted(self.failed)))
+        return FanOut(self.replies, tuple(sorted(self.failed)), tuple(sorted(self.refused)))

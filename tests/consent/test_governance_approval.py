@@ -106,3 +106,19 @@ def test_a_non_canonical_payload_is_refused() -> None:
         SignedApproval.from_json({"payload": "not base64!", "signature": ""})
     with pytest.raises(InvalidApproval):
         SignedApproval.from_json({"payload": base64.b64encode(b"{}").decode()})
+
+
+def test_naming_items_is_off_by_default_and_leaves_older_approvals_ids_alone() -> None:
+    """`serving.name_items` is written only when granted: terms without it serialise (and so hash) as before."""
+    plain = terms()
+    assert plain.serving.name_items is False and "name_items" not in plain.to_json()["serving"]
+    named = terms(serving=Serving(online=True, institution_kinds=("bank",), name_items=True))
+    assert named.to_json()["serving"]["name_items"] is True
+    assert ApprovalTerms.from_json(json.loads(json.dumps(named.to_json()))) == named
+    assert named.approval_id != terms(serving=Serving(online=True, institution_kinds=("bank",))).approval_id
+    with pytest.raises(InvalidApproval, match="name_items"):
+        Serving(online=True, name_items="yes")
+    body = plain.to_json()
+    body["serving"] = {**body["serving"], "name_items": 1}
+    with pytest.raises(InvalidApproval, match="name_items"):
+        ApprovalTerms.from_json(body)

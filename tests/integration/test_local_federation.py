@@ -282,6 +282,34 @@ def test_distributed_prediction_over_mtls_equals_in_process_prediction(federatio
     assert [o.probability_of_default for o in outcomes] == pytest.approx(list(expected), abs=1e-12)
     assert all(set(o.reason_codes) <= {"platform", "tax", "social_insurance", "utilities"} for o in outcomes)
     assert not [r for r in batch if isinstance(r, ScoreFailure)]
+    _reasons_name_catalogue_items(federation, outcomes, [PassiveModel.from_bytes(part(p, "secureboost-passive.bin"))
+                                                         for p in active.parties])
+
+
+def _reasons_name_catalogue_items(federation: LocalFederation, outcomes, passives) -> None:
+    """Reasons name the catalogue item and its public description for units whose approval grants
+    `name_items` (the sandbox's tax and social_insurance), the category only for utilities (not granted);
+    raising the risk before lowering it; never a threshold."""
+    from platform_node.scoring.scorer import Direction
+
+    described = {f"source/{unit}": {i["name"]: i["description"] for i in federation.catalogue(unit)}
+                 for unit in SOURCES}
+    thresholds = {f"{r.threshold:g}" for model in passives for r in model.rules.values()} | \
+        {repr(r.threshold) for model in passives for r in model.rules.values()}
+    named = set()
+    for outcome in outcomes:
+        assert outcome.reasons and outcome.model_id and outcome.model_version
+        directions = [r.direction for r in outcome.reasons]
+        assert directions == sorted(directions, key=[Direction.RAISES_RISK, Direction.LOWERS_RISK].index)
+        for reason in outcome.reasons:
+            if reason.source == "source/utilities":
+                assert (reason.item, reason.description) == ("", ""), reason
+            elif reason.source.startswith("source/"):
+                assert reason.description == described[reason.source][reason.item]
+                named.add(reason.source)
+            text = f"{reason.item} {reason.description}"
+            assert not any(t in text.split() for t in thresholds), reason
+    assert named == {"source/tax", "source/social_insurance"}
 
 
 def test_operator_registers_an_outside_model_and_lists_the_registry(federation: LocalFederation,
@@ -380,10 +408,12 @@ def test_every_node_serves_metrics_and_readiness_and_one_request_id_crosses_proc
 
 
 def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federation: LocalFederation,
-                                                                         data_dir: Path, secureboost_run) -> None:
+                                                                         data_dir: Path, secureboost_run,
+                                                                         tmp_path: Path) -> None:
     """The platform's real API over the published model: concurrent single scores (fanned out from the API's
-    event loop) agree with the batch endpoint (fanned out from a thread); then a source is killed and a
-    single score is 503 naming it. Kills a source, so it runs last among the shared federation's tests."""
+    event loop) agree with the batch endpoint (fanned out from a thread); then a source is killed mid-batch
+    (a degrade-policy scorer flags every later answer degraded) and the API (refuse) answers 503 naming it.
+    Kills a source, so it runs last among the shared federation's tests."""
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime, timedelta
 
@@ -413,18 +443,106 @@ def test_bank_api_single_scores_share_fan_outs_then_name_a_killed_source(federat
         assert len({s["use_id"] for s in single}) == len(codes)
         assert len({s["audit"]["leaf_index"] for s in single}) == len(codes)
         by_code = {item["credit_code"]: item for item in batch.json()["items"]}
+        described = {i["description"] for unit in SOURCES for i in federation.catalogue(unit)}
+        for s in single:  # the API's reasons: catalogue descriptions, with a direction, and the model's version
+            assert s["reasons"] and s["model_version"]
+            for reason in s["reasons"]:
+                assert reason["direction"] in ("raises_risk", "lowers_risk")
+                if reason["source"] in ("source/tax", "source/social_insurance"):
+                    assert reason["description"] in described
+            assert by_code[s["credit_code"]]["reasons"] == \
+                [{k: v for k, v in r.items() if v is not None} for r in s["reasons"]]  # the batch omits nulls
         for s in single:
             item = by_code[s["credit_code"]]
             assert (s["probability_of_default"], s["score"], s["grade"]) == \
                 (item["probability_of_default"], item["score"], item["grade"])
 
         [utilities] = [m for m in federation.group.members if m.name == "source/utilities"]
-        utilities.process.kill()
-        utilities.process.wait(timeout=30)
+        batches = _batch_across_a_source_outage(federation, data_dir, model_id, tmp_path,
+                                                stop=lambda: (utilities.process.kill(), utilities.process.wait(30)))
         refused = http.post("/v1/scores", json={"credit_code": codes[0], **body})
+        refused_batch = http.post("/v1/scores/batch", json={"credit_codes": codes[:3], **body})
+    # The platform's API keeps the default policy (refuse): no score without every source.
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == "SOURCE_UNAVAILABLE"
     assert refused.json()["failed_sources"] == ["source/utilities"]
+    assert [i["failure"]["code"] for i in refused_batch.json()["items"]] == ["SOURCE_UNAVAILABLE"] * 3
+    batches()
+
+
+def _batch_across_a_source_outage(federation: LocalFederation, data_dir: Path, model_id: str, tmp_path: Path,
+                                  stop):
+    """A batch scored in chunks by the platform's SecureBoost scorer under a degrade policy while a source
+    is stopped between chunks: before, full scores; after, every answer flagged degraded and equal to the
+    prediction with that source's features all missing; a degrade_below purpose under the missing share
+    refuses; a fresh scorer (platform restart) degrades from the default masks kept beside the model.
+    Returns the checks to run once the caller's own requests are done."""
+    from federation.grpc_channel import PeerChannels
+    from federation.pki import Identity, NodeTls
+    from models.secureboost import ActiveModel, FeatureTable, PassiveModel
+    from platform_node.scoring.availability import AvailabilityPolicy
+    from platform_node.scoring.scorer import ScoreFailure, ScoreOutcome
+    from platform_node.scoring.secureboost import FederatedSecureBoostScorer, SourceEndpoint
+    from tables import load_table
+    from tables.features import feature_matrix
+
+    def part(party: str, name: str) -> bytes:
+        folder = federation.state_dir / "nodes" / party.replace("/", "-") / "state" / "models" / model_id
+        return (folder / name).read_bytes()
+
+    active = ActiveModel.from_bytes(part("platform/main", "secureboost-active.bin"))
+    platform = load_table(data_dir / "platform.toml", data_dir / "platform.csv")
+    ids = sorted(str(i) for i in platform.ids)[:120]
+    with federation.client() as client:
+        nodes = {n.party: n for n in client.nodes()}
+    tls = NodeTls.load_issued(federation.pki_dir, Identity("platform", "main"))
+    channels = PeerChannels(tls)
+    policy = AvailabilityPolicy.from_mapping({
+        "default": "degrade", "LOAN_APPROVAL": {"mode": "degrade_below", "max_missing_importance": 0.001}})
+
+    def scorer() -> FederatedSecureBoostScorer:
+        return FederatedSecureBoostScorer(
+            model_id=model_id, model_version="1", model=active, own_table=platform, label_column="default",
+            sources=[SourceEndpoint(p, nodes[p].address, nodes[p].description.tables[0].name) for p in active.parties],
+            channels=channels, availability=policy, defaults_dir=tmp_path)
+
+    first = scorer()
+    try:
+        chunks = [ids[k:k + 40] for k in range(0, len(ids), 40)]
+        results = list(first.score(chunks[0], purpose="PRE_LOAN_REVIEW", deadline_s=30, requester="bank/it-bank"))
+        stop()
+        for chunk in chunks[1:]:
+            results += first.score(chunk, purpose="PRE_LOAN_REVIEW", deadline_s=5, requester="bank/it-bank")
+        strict = first.score(ids[:5], purpose="LOAN_APPROVAL", deadline_s=5, requester="bank/it-bank")
+        restarted = scorer().score(ids[:40], purpose="POST_LOAN_MONITORING", deadline_s=5, requester="bank/it-bank")
+    finally:
+        channels.close()
+
+    def checks() -> None:
+        assert all(isinstance(r, ScoreOutcome) for r in results), [r for r in results if isinstance(r, ScoreFailure)]
+        assert not any(r.degraded for r in results[:40])
+        share = first.missing_importance(["source/utilities"])
+        assert 0 < share < 1
+        for r in results[40:]:  # never a silent full score
+            assert r.degraded and r.missing_sources == ("source/utilities",) and r.missing_importance == share
+            flagged = [x for x in r.reasons if x.source == "source/utilities"]
+            assert [x.direction.value for x in flagged] == ["source_missing"]
+        assert [r.code.value for r in strict] == ["SOURCE_UNAVAILABLE"] * 5
+        # The degraded answers are the prediction with every utilities feature missing, computed in one process.
+        own = feature_matrix(platform, exclude=["default"], rows=ids)
+        masks = {}
+        for party in active.parties:
+            unit = party.split("/")[1]
+            passive = PassiveModel.from_bytes(part(party, "secureboost-passive.bin"))
+            table = feature_matrix(load_table(data_dir / f"{unit}.toml", data_dir / f"{unit}.csv"), rows=ids)
+            values = np.full_like(table.values, np.nan) if party == "source/utilities" else table.values
+            masks[party] = passive.leaf_masks(FeatureTable(table.names, values))
+        expected = active.predict(FeatureTable(own.names, own.values), masks)
+        assert [r.probability_of_default for r in results[40:]] == pytest.approx(list(expected[40:]), abs=1e-12)
+        assert [r.probability_of_default for r in restarted] == pytest.approx(list(expected[:40]), abs=1e-12)
+        assert all(r.degraded for r in restarted)
+
+    return checks
 
 
 @pytest.mark.browser

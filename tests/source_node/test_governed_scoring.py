@@ -72,6 +72,18 @@ def ask(stub, ids, *, model: str = "sb-job-1", institution: str = "bank/icbc-sz"
         return error.details().split(":")[0]
 
 
+def test_items_stay_unnamed_unless_the_approval_says_so(served) -> None:
+    """The approval here does not grant `serving.name_items`: the reply names no item, and still carries the
+    default masks the platform needs to score degraded."""
+    stub, source, approval_id, ids = served
+    reply = stub.LeafMasks(scoring_pb2.MaskRequest(model_id="sb-job-1", ids=ids[:3], institution="bank/icbc-sz",
+                                                   purpose="PRE_LOAN_REVIEW"), timeout=10)
+    assert not reply.split_items
+    assert reply.defaults.n_rows == 1 and len(reply.defaults.trees) == len(reply.masks.trees)
+    source.governance.answers.close()
+    assert source.store.used(approval_id)["queries"] == 3
+
+
 def test_scoring_is_admitted_per_answer_and_refused_with_a_code(served) -> None:
     stub, source, approval_id, ids = served
     assert ask(stub, ids[:5]) == "OK"
@@ -82,8 +94,9 @@ def test_scoring_is_admitted_per_answer_and_refused_with_a_code(served) -> None:
     assert ask(stub, ids[:5]) == "APPROVAL_REVOKED"
     source.store.transition(approval_id, ApprovalStatus.APPROVED, actor="admin/tax", reason="", now=T0)
     assert ask(stub, ids[:5]) == "OK"
-    # 15 answers given of a quota of 25: ten more fit, the eleventh does not.
-    assert ask(stub, ids[:10]) == "OK"
+    # 18 answers given (3 above) of a quota of 25: seven more fit, the eighth does not.
+    assert ask(stub, ids[:7]) == "OK"
     assert ask(stub, ids[:1]) == "QUOTA_EXCEEDED"
     source.governance.answers.close()
     assert source.store.used(approval_id)["queries"] == 25
+

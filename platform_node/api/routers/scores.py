@@ -30,6 +30,7 @@ from platform_node.api.schemas.scores import (
     BatchItemOut,
     BatchScoreOut,
     BatchScoreRequest,
+    ReasonOut,
     ScoreOut,
     ScoreRequest,
 )
@@ -134,8 +135,10 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
                                     "leaf": recorded.receipt.index})
     reply = ScoreOut(
         use_id=recorded.use_id, credit_code=result.credit_code, probability_of_default=result.probability_of_default,
-        score=result.score, grade=result.grade, reason_codes=list(result.reason_codes), model_id=result.model_id,
+        score=result.score, grade=result.grade, reason_codes=list(result.reason_codes),
+        reasons=[ReasonOut.of(r) for r in result.reasons], model_id=result.model_id,
         model_version=result.model_version, degraded=result.degraded, missing_sources=list(result.missing_sources),
+        missing_importance=result.missing_importance,
         feedback_due_at=format_time(now + services.uses.feedback_deadline),
         audit=LeafReceiptOut.of(recorded.receipt),
     )
@@ -176,8 +179,9 @@ def score_batch(
             items.append(BatchItemOut(
                 credit_code=result.credit_code, status="SCORED", use_id=use.use_id,
                 probability_of_default=result.probability_of_default, score=result.score, grade=result.grade,
-                reason_codes=list(result.reason_codes), degraded=result.degraded,
-                missing_sources=list(result.missing_sources),
+                reason_codes=list(result.reason_codes), reasons=[ReasonOut.of(r) for r in result.reasons],
+                degraded=result.degraded,
+                missing_sources=list(result.missing_sources), missing_importance=result.missing_importance,
                 audit=BatchItemAudit(leaf_index=use.receipt.index),
             ))
         else:

@@ -40,6 +40,22 @@ class BatchScoreRequest(RequestModel):
         return codes
 
 
+class ReasonOut(BaseModel):
+    source: str = Field(description="The party whose data the reason is (kind/name).")
+    category: str = Field(description="Its data category.")
+    item: str | None = Field(None, description="The catalogue item, when the source unit's approval lets its "
+                             "items be named (`serving.name_items`).")
+    description: str | None = Field(None, description="The item's public description from the unit's catalogue; "
+                                    "never a value or a threshold.")
+    direction: Literal["raises_risk", "lowers_risk", "source_missing"] = Field(
+        description="How the item moved the risk; `source_missing`: the source did not answer (degraded score).")
+
+    @classmethod
+    def of(cls, reason) -> ReasonOut:
+        return cls(source=reason.source, category=reason.category, item=reason.item or None,
+                   description=reason.description or None, direction=reason.direction.value)
+
+
 class ScoreOut(BaseModel):
     use_id: str = Field(description="Id of the data-use record; feedback is posted against it.")
     credit_code: str
@@ -47,10 +63,16 @@ class ScoreOut(BaseModel):
     score: int = Field(description="Scorecard points.")
     grade: str = Field(description="Rating band, best first: AAA, AA, A, BBB, BB, B, C.")
     reason_codes: list[str] = Field(description="Data categories that lowered the score most (never values).")
+    reasons: list[ReasonOut] = Field(default_factory=list, description="SecureBoost: the data items behind the "
+                                     "score, raising the risk most first, then any missing source.")
     model_id: str
     model_version: str
-    degraded: bool = Field(description="True if scored without some sources (SCORE_DEGRADED policy only).")
+    degraded: bool = Field(description="True if scored without some sources (the purpose's availability policy "
+                                       "allows degraded scores): their splits followed their learned default "
+                                       "(missing-value) direction.")
     missing_sources: list[str]
+    missing_importance: float = Field(ge=0, le=1, description="The missing sources' share of the model's "
+                                      "importance (split gain); 0 unless degraded.")
     feedback_due_at: str = Field(description="RFC 3339 UTC deadline for the outcome feedback.")
     audit: LeafReceiptOut
 
@@ -73,8 +95,10 @@ class BatchItemOut(BaseModel):
     score: int | None = None
     grade: str | None = None
     reason_codes: list[str] | None = None
+    reasons: list[ReasonOut] | None = None
     degraded: bool | None = None
     missing_sources: list[str] | None = None
+    missing_importance: float | None = None
     audit: BatchItemAudit | None = None
     failure: BatchFailureOut | None = None
 

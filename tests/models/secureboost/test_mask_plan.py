@@ -8,7 +8,7 @@ import pytest
 from models.secureboost import FeatureTable, InconsistentMasksError, InvalidDataError, SecureBoostParams
 from models.secureboost.errors import ProtocolError
 from models.secureboost.local import train_in_process
-from models.secureboost.mask_plan import LeafMaskPlan, MaskCombiner
+from models.secureboost.mask_plan import LeafMaskPlan, MaskCombiner, broadcast
 from tests.models.secureboost.support import TAX_NAMES, synthetic
 
 
@@ -112,3 +112,43 @@ def test_masks_that_disagree_or_have_the_wrong_shape_are_refused(trained) -> Non
     del masks["source/power"]
     with pytest.raises(ProtocolError):
         combiner.combine(active, masks)
+
+
+def _all_missing(table: FeatureTable) -> FeatureTable:
+    return FeatureTable(table.names, np.full_like(table.values, np.nan))
+
+
+@pytest.mark.parametrize("missing", ["source/tax", "source/power"])
+def test_a_missing_partys_splits_follow_their_default_direction(trained, missing: str) -> None:
+    """Degraded: scoring with a party's one-row default masks equals scoring with all its features missing,
+    and each of its splits on a row's path sends the row the way its learned `missing_left` says."""
+    result, active, passives = trained
+    masks = {p: m.leaf_masks(passives[p]) for p, m in result.passives.items() if p != missing}
+    defaults = {missing: LeafMaskPlan(result.passives[missing]).default_masks()}
+    degraded = MaskCombiner(result.active).combine(active, masks, defaults)
+    holes = {**masks, missing: result.passives[missing].leaf_masks(_all_missing(passives[missing]))}
+    assert np.array_equal(degraded.margin, result.active.predict_margin(active, holes))
+    full = result.active.predict_margin(active, {p: m.leaf_masks(passives[p]) for p, m in result.passives.items()})
+    assert not np.array_equal(degraded.margin, full)  # the missing party's data did matter
+    # The default masks allow, in every tree, exactly the leaves reached by following missing_left.
+    rules = {r.split_id: r for r in result.passives[missing].rules.values()}
+    for t, tree in enumerate(result.active.trees):
+        allowed = _allowed_sets(broadcast(defaults[missing], 1), 1)[t][0]
+        leaves = sorted(tree.leaves)
+        for j, leaf in enumerate(leaves):
+            node, ok = leaf, True
+            while node > 0:
+                parent = (node - 1) // 2
+                owner, sid, _ = tree.splits[parent]
+                if owner == missing and rules[sid].missing_left != (node == 2 * parent + 1):
+                    ok = False
+                node = parent
+            assert allowed[j] == ok
+
+
+def test_default_masks_must_be_one_row(trained) -> None:
+    result, _, passives = trained
+    two_rows = result.passives["source/tax"].leaf_masks(FeatureTable(passives["source/tax"].names,
+                                                                     passives["source/tax"].values[:2]))
+    with pytest.raises(ProtocolError):
+        broadcast(two_rows, 5)
