@@ -2,8 +2,8 @@
 
 `ContainerFederation` plays a copy of the manifest whose names all carry a run id (`xyd-` becomes
 `xyd-<run>-`: pods, volumes, DNS names, certificate host names), on a network of its own, after filling the
-data volumes; `down()` removes every pod, volume and the network it made, also after a failure. Every podman
-call has a timeout. Podman reads the project's `docker/containers.conf` (runc, cgroupfs, lower rlimits).
+volumes the data holders fill (each node's data; each source unit's governance: approval.pub, catalogue.toml);
+`down()` removes every pod, volume and the network it made, also after a failure. Every podman call has a timeout. Podman reads the project's `docker/containers.conf` (runc, cgroupfs, lower rlimits).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ MANIFEST = ROOT / "docker" / "kube" / "federation.yaml"
 CONTAINERS_CONF = ROOT / "docker" / "containers.conf"
 IMAGES = ("localhost/xyd:latest", "localhost/xyd-postgres:15")
 NODE_PODS = ("coordinator", "platform", "tax", "social-insurance", "utilities")
+ADMIN_PORT = 7443  # a source node's administrator endpoint (`[governance] admin_listen` in the manifest)
 _NAME = re.compile(r"(?<![\w/.-])xyd-")
 
 
@@ -68,7 +69,7 @@ def unavailable_reason() -> str | None:
 class ContainerFederation:
     """One run of the manifest; `up()` plays it, `down()` removes everything it made."""
 
-    data: Mapping[str, Mapping[str, Path]]  # pod (`tax`) -> {file name in its data volume: file on this host}
+    volumes: Mapping[str, Mapping[str, Path]]  # volume (`tax-data`) -> {file name in it: file on this host}
     manifest: Path = MANIFEST
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     played: Path | None = field(init=False, default=None)
@@ -98,9 +99,9 @@ class ContainerFederation:
         podman("volume", "import", volume, "-", stdin=buffer.getvalue())
 
     def up(self, workdir: Path, timeout: float = 900.0) -> None:
-        """Fill the data volumes, create the network and play the manifest (init steps included)."""
-        for pod, files in self.data.items():
-            self.fill_volume(self.name(f"{pod}-data"), files)
+        """Fill the given volumes, create the network and play the manifest (init steps included)."""
+        for volume, files in self.volumes.items():
+            self.fill_volume(self.name(volume), files)
         podman("network", "create", self.network)
         self.played = workdir / f"federation-{self.run_id}.yaml"
         self.played.write_text(self.render(), encoding="utf-8")
@@ -115,6 +116,10 @@ class ContainerFederation:
         networks = json.loads(podman("inspect", found.stdout.strip(), "--format",
                                      "{{json .NetworkSettings.Networks}}").stdout)
         return networks[self.network]["IPAddress"]
+
+    def admin_url(self, pod: str) -> str:
+        """A source node's administrator endpoint, on its pod's address (reached from this host)."""
+        return f"http://{self.address(pod)}:{ADMIN_PORT}"
 
     def exec(self, pod: str, args: Sequence[str], timeout: float = 120.0, container: str = "node"
              ) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,10 @@ Config (all in the node's TOML file):
     sensitivity = "TRADE_SECRET"
     condition = "conditional"                 # unconditional | conditional | not_shared
 
+or, instead of inline items, `[catalogue] file = "/etc/xyd/governance/catalogue.toml"`: a TOML file holding the
+same `[[catalogue.items]]` tables (the administrator keeps it beside the approval key; the container manifest
+mounts both from one volume). A relative path is resolved from the config's folder.
+
 State: `<state_dir>/governance/governance.db` (approvals, their history, quota counters).
 """
 
@@ -24,9 +28,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 
@@ -129,6 +135,27 @@ class SourceGovernance:
         self.usage.flush()
 
 
+def catalogue_section(config: NodeConfig) -> Mapping[str, Any]:
+    """The node's `[catalogue]`: inline `[[catalogue.items]]`, or those of the TOML file `[catalogue] file` names
+    (never both, nothing else). Raises `ConfigError`."""
+    section = config.section("catalogue")
+    if "file" not in section:
+        return section
+    if set(section) != {"file"}:
+        raise ConfigError(f"{config.source}: [catalogue] takes either `file` or `items`, not both")
+    path = config.path(str(section["file"]))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{config.source}: [catalogue] file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config.source}: [catalogue] file {path} is not valid TOML: {exc}") from None
+    inner = raw.get("catalogue", {})
+    if set(raw) != {"catalogue"} or not isinstance(inner, Mapping) or set(inner) != {"items"}:
+        raise ConfigError(f"{config.source}: [catalogue] file {path} must hold `[[catalogue.items]]` tables only")
+    return inner
+
+
 def open_governance(config: NodeConfig, table: LoadedTable, party: str, *,
                     clock: Callable[[], datetime] = utc_now) -> SourceGovernance:
     """Read `[governance]` and `[catalogue]`, open the node's approval store. Raises `ConfigError`."""
@@ -138,7 +165,7 @@ def open_governance(config: NodeConfig, table: LoadedTable, party: str, *,
                           "administrator (create it with `xyd approval keygen`)")
     try:
         key = load_approval_public_key(config.path(settings["approval_key"]))
-        catalogue = catalogue_from_config(party, config.section("catalogue"), columns=table.schema.column_names)
+        catalogue = catalogue_from_config(party, catalogue_section(config), columns=table.schema.column_names)
     except GovernanceError as exc:
         raise ConfigError(f"{config.source}: {exc}") from None
     state = config.state_dir / "governance"

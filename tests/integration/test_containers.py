@@ -1,6 +1,9 @@
 """The whole federation in containers (docker/kube/federation.yaml through `podman kube play`): each node its
 own pod with its own address on a network of its own, keys and data in volumes, PKI from the init step, the
-platform's stores on PostgreSQL. PSI, SecureBoost and bank scoring run across them; then it is all removed.
+platform's stores on PostgreSQL. Each source unit's administrator keeps its approval key on this host and gives
+its node only the public half and the catalogue (the unit's governance volume); the operator files the job's
+project with `xyd approval request` and each administrator approves it with `xyd approval approve` on its node's
+admin endpoint. PSI, SecureBoost and bank scoring then run across them; then it is all removed.
 
 Slow (minutes): run by `make test-containers`, which builds the images first (`make images`); skipped unless
 XYD_CONTAINER_TESTS=1.
@@ -10,9 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +27,9 @@ import pandas as pd
 import pytest
 
 from cli.operator_client import CoordinatorClient, OperatorConfig, stage_results
+from consent.governance import create_approval_key
 from sandbox.containers import NODE_PODS, ContainerFederation, unavailable_reason, wait_until
+from sandbox.governance import ApprovalPlan, catalogue_items, catalogue_toml, request_terms
 from sandbox.synthdata import generate
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
@@ -33,21 +41,41 @@ if REASON is not None:
 
 SOURCES = {"tax": "tax", "social-insurance": "social_insurance", "utilities": "utilities"}  # pod -> unit
 CONFIG = "/etc/xyd/config/node.toml"
+PROJECT = "containers"  # the job's `[job] project`, which every unit's administrator approves
 
 
 def _say(text: str) -> None:
     print(f"[containers] {text}", file=sys.stderr, flush=True)
 
 
+@dataclass
+class Deployment:
+    fed: ContainerFederation
+    operator: Path  # the operator's file on this host
+    work: Path
+    admin_keys: dict[str, Path]  # pod -> its unit administrator's private approval key, on this host only
+    catalogues: dict[str, list[dict[str, str]]]  # pod -> its unit's catalogue items
+    timings: dict[str, float]
+
+
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ContainerFederation, Path, dict]]:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     work = tmp_path_factory.mktemp("containers")
     data = work / "data"
     generate(1000, 7, data)
-    files = {"platform": {"schema.toml": data / "platform.toml", "table.csv": data / "platform.csv"}}
+    volumes = {"platform-data": {"schema.toml": data / "platform.toml", "table.csv": data / "platform.csv"}}
+    admin_keys, catalogues = {}, {}
     for pod, unit in SOURCES.items():
-        files[pod] = {"schema.toml": data / f"{unit}.toml", "table.csv": data / f"{unit}.csv"}
-    fed = ContainerFederation(files)
+        volumes[f"{pod}-data"] = {"schema.toml": data / f"{unit}.toml", "table.csv": data / f"{unit}.csv"}
+        # The unit's administrator: its key stays here; the node gets the public half and the catalogue.
+        admin = work / "admins" / pod
+        admin.mkdir(parents=True)
+        create_approval_key(admin / "approval.key", admin / "approval.pub")
+        catalogues[pod] = catalogue_items(data / f"{unit}.toml")
+        (admin / "catalogue.toml").write_text("\n".join(catalogue_toml(catalogues[pod])), encoding="utf-8")
+        admin_keys[pod] = admin / "approval.key"
+        volumes[f"{pod}-governance"] = {name: admin / name for name in ("approval.pub", "catalogue.toml")}
+    fed = ContainerFederation(volumes)
     timings: dict[str, float] = {}
     try:
         started = time.monotonic()
@@ -60,7 +88,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Conta
         timings["federation_ready_s"] = time.monotonic() - started
         _say(f"federation up: kube play {timings['kube_play_s']:.0f} s, all registered after "
              f"{timings['federation_ready_s']:.0f} s")
-        yield fed, operator, timings
+        yield Deployment(fed, operator, work, admin_keys, catalogues, timings)
     except BaseException:
         for pod in ("pki", "postgres", *NODE_PODS):
             for container in (("provision", "show") if pod == "pki" else ("db",) if pod == "postgres" else ("node",)):
@@ -94,8 +122,8 @@ def _operator_config(fed: ContainerFederation, work: Path) -> Path:
     return path
 
 
-def test_every_node_is_its_own_host_and_advertises_its_name(deployment) -> None:
-    fed, operator, _ = deployment
+def test_every_node_is_its_own_host_and_advertises_its_name(deployment: Deployment) -> None:
+    fed, operator = deployment.fed, deployment.operator
     with CoordinatorClient(OperatorConfig.load(operator)) as client:
         registered = {n.party: n.address for n in client.nodes()}
     assert registered == {"platform/main": f"{fed.name('platform')}:7000",
@@ -104,16 +132,16 @@ def test_every_node_is_its_own_host_and_advertises_its_name(deployment) -> None:
     assert len(set(addresses.values())) == len(NODE_PODS), addresses
 
 
-def test_health_checks_pass_and_processes_run_unprivileged(deployment) -> None:
-    fed, _, _ = deployment
+def test_health_checks_pass_and_processes_run_unprivileged(deployment: Deployment) -> None:
+    fed = deployment.fed
     for pod in NODE_PODS:
         wait_until(lambda pod=pod: fed.healthy(pod), 120, f"{pod} healthy", 3.0)
         assert fed.exec(pod, ["id", "-u"]).stdout.strip() == "10001"
     assert fed.healthy("postgres", "db")
 
 
-def test_each_node_holds_only_its_own_key(deployment) -> None:
-    fed, _, _ = deployment
+def test_each_node_holds_only_its_own_key(deployment: Deployment) -> None:
+    fed = deployment.fed
     for pod in NODE_PODS:
         listing = fed.exec(pod, ["ls", "/etc/xyd/pki"]).stdout.split()
         assert {"ca.pem", "cert.pem", "key.pem", "crl.pem"} <= set(listing), (pod, listing)
@@ -122,18 +150,65 @@ def test_each_node_holds_only_its_own_key(deployment) -> None:
                                  "open('/etc/xyd/pki/cert.pem','rb').read()).extensions.get_extension_for_class("
                                  "x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName))"]).stdout
         assert fed.name(pod) in subject, (pod, subject)
+    for pod in SOURCES:  # the approval key's public half only: its private half never leaves the administrator
+        assert fed.exec(pod, ["ls", "/etc/xyd/governance"]).stdout.split() == ["approval.pub", "catalogue.toml"]
+
+
+def _xyd(*args: str) -> str:
+    """`xyd ARGS` on this host (the operator's or an administrator's machine); its output, or the test fails."""
+    done = subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def approved(deployment: Deployment) -> dict[str, str]:
+    """The operator files the project for each unit; each unit's administrator approves it on its own node."""
+    fed, operator, work = deployment.fed, str(deployment.operator), deployment.work
+    parties = [*(f"source/{u}" for u in SOURCES.values()), "coordinator/main"]
+    plan = ApprovalPlan(project=PROJECT, description="credit-risk model of the container test")
+    approvals = {}
+    for pod, unit in SOURCES.items():
+        terms = request_terms(f"source/{unit}", plan, catalogue=deployment.catalogues[pod], counterparties=parties,
+                              requested_by="admin/operator")
+        request = work / f"request-{pod}.json"
+        request.write_text(json.dumps(terms), encoding="utf-8")
+        output = _xyd("approval", "request", str(request), "--operator", operator)
+        filed = re.search(r"filed (apv-[0-9a-f]{32}) ", output)
+        assert filed is not None, output
+        approvals[pod] = filed[1]
+    for pod, approval_id in approvals.items():
+        admin = ["--admin", fed.admin_url(pod), "--key", str(deployment.admin_keys[pod])]
+        listed = _xyd("approval", "list", *admin)  # pulls the new request from the coordinator
+        assert re.search(rf"{approval_id}\s+REQUESTED\s+{PROJECT}", listed), listed
+        assert _xyd("approval", "approve", approval_id, *admin).strip().endswith(f"{approval_id}: APPROVED")
+    with CoordinatorClient(OperatorConfig.load(deployment.operator)) as client:
+        wait_until(lambda: {a.approval_id: a.status for a in client.approvals(project=PROJECT)}
+                   == dict.fromkeys(approvals.values(), "APPROVED"), 60, "the approvals reported to the coordinator")
+    return approvals
+
+
+def test_an_administrator_endpoint_refuses_another_units_key(deployment: Deployment, approved: dict[str, str]) -> None:
+    from cli.source_admin_client import AdminClient, AdminError
+    from consent.governance import load_approval_private_key
+
+    with AdminClient(deployment.fed.admin_url("tax"), load_approval_private_key(deployment.admin_keys["utilities"])
+                     ) as stranger, pytest.raises(AdminError) as refused:
+        stranger.show(approved["tax"])
+    assert refused.value.status == 401
 
 
 def _job() -> str:
     passive = ", ".join(f'"source/{u}"' for u in SOURCES.values())
-    return (f'[job]\nname = "containers"\nproject = "sandbox"\nstages = ["psi", "train", "evaluate", "publish"]\n[parties]\n'
+    return (f'[job]\nname = "containers"\nproject = "{PROJECT}"\nstages = ["psi", "train", "evaluate", "publish"]\n[parties]\n'
             f'active = "platform/main"\npassive = [{passive}]\n[psi]\nreveal = "both"\n[train]\n'
             f'algorithm = "secureboost"\nn_trees = 3\nmax_depth = 3\nbins = 16\nkey_bits = 2048\n')
 
 
 @pytest.fixture(scope="module")
-def trained(deployment) -> dict:
-    fed, operator, timings = deployment
+def trained(deployment: Deployment, approved: dict[str, str]) -> dict:
+    fed, operator, timings = deployment.fed, deployment.operator, deployment.timings
     started = time.monotonic()
     with CoordinatorClient(OperatorConfig.load(operator)) as client:
         job = client.submit(_job())
@@ -155,8 +230,8 @@ def test_psi_and_secureboost_across_the_containers(trained: dict) -> None:
     assert "auc" in metrics.lower(), metrics
 
 
-def test_a_bank_scores_over_http_and_the_use_lands_in_postgresql(deployment, trained: dict, tmp_path: Path) -> None:
-    fed, _, timings = deployment
+def test_a_bank_scores_over_http_and_the_use_lands_in_postgresql(deployment: Deployment, trained: dict) -> None:
+    fed, timings = deployment.fed, deployment.timings
     added = fed.exec("platform", ["xyd", "institution", "add", "--config", CONFIG, "--kind", "bank", "--slug",
                                   "container-bank", "--name", "Container Bank", "--role", "bank"])
     key = json.loads(added.stdout.strip().splitlines()[-1])["api_key"]
