@@ -54,24 +54,6 @@ class EnterpriseKey:
 class EnterpriseKeyLookup(Protocol):
     """What the gate needs from the registry: the key an enterprise used, checked valid at signing time."""
 
-    def current(self, credit_code: str, *, at: datetime, conn: Connection | None = None) -> EnterpriseKey | None:
-        """The key that may sign for `credit_code` at `at` (open and not revoked), if any."""
-        for key in reversed(self.keys(credit_code, conn=conn)):
-            try:
-                key.check_valid_at(at)
-            except EnterpriseKeyNotValid:
-                continue
-            return key
-        return None
-
-    @contextmanager
-    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
-        if conn is not None:
-            yield conn
-            return
-        with self._engine.connect().execution_options(**READ_ONLY) as own:
-            yield own
-
     def key_for(self, credit_code: str, key_id: str, *, at: datetime) -> Ed25519PublicKey: ...
 
 
