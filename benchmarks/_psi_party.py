@@ -8,7 +8,9 @@ Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -58,20 +60,28 @@ def main(argv: list[str]) -> int:
             last = [-1.0]
 
             def progress(message: str, fraction: float) -> None:
-                if fraction >= last[0] + 0.1 or fraction >= 1.0:
+                if fraction >= last[0] + 0.05 or fraction >= 1.0:
                     last[0] = fraction
-                    print(f"[{args.role}] {fraction:4.0%} {message}", file=sys.stderr, flush=True)
+                    print(f"[{args.role}] {time.perf_counter() - started:6.2f}s {fraction:4.0%} {message}", file=sys.stderr,
+                          flush=True)
 
             started = time.perf_counter()
             cpu_before = cpu_seconds()
             memory = PeakMemory()
             ids = party_ids(args.role, args.rows, args.shared)
+            profile_dir = os.environ.get("XYD_BENCH_PROFILE")  # a folder: each party writes its cProfile stats
+            profiler = cProfile.Profile() if profile_dir else None
+            if profiler is not None:
+                profiler.enable()
             if args.role == "leader":
                 result = run_psi_leader(channel, peer, ids, reveal_to_peer=True, batch_size=args.batch,
                                         workers=args.workers, progress=progress)
             else:
                 result = run_psi_follower(channel, peer, ids, reveal_to_me=True, batch_size=args.batch,
                                           workers=args.workers, progress=progress)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(os.path.join(profile_dir, f"psi-{args.role}.prof"))
             seconds = time.perf_counter() - started
         finally:
             channel.close()

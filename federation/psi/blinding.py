@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from random import Random
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -61,15 +61,18 @@ class BlindingKey:
 
 
 def _blind_in_worker(scalar: bytes, points: bytes) -> bytes:
-    """Worker-process entry: only bytes cross the pipe to and from the pool."""
+    """Worker entry (thread or process): only bytes cross the pipe to and from a process pool."""
     return BlindingKey(scalar).blind(points)
 
 
 class BlindingPool:
-    """Blind a stream of batches in order, on `workers` processes (1: in this process, no pool).
+    """Blind a stream of batches in order, on `workers` threads (C kernel) or processes (`cryptography`).
 
-    At most `2 * workers` batches are in flight, so memory stays bounded whatever the stream length.
-    Workers are spawned (not forked): forking a process that runs gRPC threads is unsafe.
+    The C kernel releases the GIL, so threads run it in parallel, and even one worker thread blinds the
+    next batch while the caller sends the last. `cryptography` holds the GIL: with it, `workers` = 1
+    blinds in the caller's thread and more spawn processes (not forked: forking a process that runs gRPC
+    threads is unsafe). At most `2 * workers` batches are in flight, so memory stays bounded whatever
+    the stream length.
     """
 
     def __init__(self, key: BlindingKey, workers: int = 1) -> None:
@@ -77,8 +80,11 @@ class BlindingPool:
             raise ValueError("workers must be at least 1")
         self._key = key
         self._depth = 2 * workers
-        self._executor = None if workers == 1 else ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self._executor: Executor | None = None
+        if native_x25519() is not None:
+            self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="psi-blind")
+        elif workers > 1:
+            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
     def map(self, batches: Iterable[bytes]) -> Iterator[bytes]:
         """The blinded batches, in input order; `batches` is consumed lazily."""

@@ -142,7 +142,7 @@ def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, lead
     hits = membership(own_points, peer_points)
     size = int(hits.sum())
     side.cross_check(size)
-    intersection = sorted(own.id_at(int(k)) for k in np.flatnonzero(hits)) if i_learn else None
+    intersection = own.sorted_ids_at(np.flatnonzero(hits)) if i_learn else None
     side.report(f"intersection of {size} ids" + (" (ids kept locally)" if i_learn else " (size only)"), 1.0)
     return PsiResult(size=size, intersection=intersection, own_size=len(own), peer_size=peer_size,
                      duplicates_dropped=own.duplicates)

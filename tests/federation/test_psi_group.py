@@ -166,3 +166,21 @@ def test_membership_is_exact_on_near_identical_points(own: list[bytes], other: l
     assert membership(own_points, other_points).tolist() == [value in set(other) for value in own]
     ordered = sorted_packed(other_points)
     assert [ordered[i:i + 32] for i in range(0, len(ordered), 32)] == sorted(other)
+
+
+def test_membership_on_random_points_matches_a_set_whatever_the_last_bytes() -> None:
+    rng = random.Random(12)
+    other = [rng.randbytes(32) for _ in range(3000)]
+    # Shared points, and points equal to one of `other` in all but the last byte (same leading 8 bytes).
+    own = other[:1000] + [p[:31] + bytes([p[31] ^ 1]) for p in other[1000:1500]] + [rng.randbytes(32) for _ in range(500)]
+    rng.shuffle(own)
+    assert membership(as_points(b"".join(own)), as_points(b"".join(other))).tolist() == [p in set(other) for p in own]
+
+
+@pytest.mark.parametrize("ids", [[f"91{n:016d}" for n in range(300)],  # one width, ASCII: the numpy path
+                                 [f"{n}" for n in range(300)] + ["企业", "a\x00b", "a"]])
+def test_sorted_ids_at_gives_the_sorted_ids_of_those_positions(ids: list[str]) -> None:
+    own = IdSet.build(ids + ids[:50], rng=random.Random(3))
+    positions = np.arange(0, len(own), 3)
+    assert own.sorted_ids_at(positions) == sorted(own.id_at(int(k)) for k in positions)
+    assert own.sorted_ids_at(np.empty(0, dtype=np.int64)) == []
