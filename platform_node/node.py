@@ -7,6 +7,7 @@ import threading
 
 from prometheus_client import REGISTRY
 
+from federation.compute import ComputeSettings
 from federation.config import ConfigError, NodeConfig, NodePolicy
 from federation.metrics import Readiness
 from federation.node_process import load_tls, run_node
@@ -37,7 +38,8 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         raise ConfigError(f"{config.source}: [data] label {label!r} is not a column of {table.schema.name}")
     # What the platform's stages report is also kept for the operator's console (it is every job's active party).
     activity = TaskActivity()
-    handlers = observed(stage_handlers(table, label, config.policy), activity)
+    handlers = observed(stage_handlers(table, label, config.policy,
+                                       ComputeSettings.from_section(config.section("compute"))), activity)
     tls = load_tls(config)
     # One registry over the platform's one database, shared by the gRPC service and the HTTP API: one engine,
     # one audit log, one series of witnessed checkpoints (platform_node/api/embedded.py).
@@ -74,17 +76,20 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         consent.close()
 
 
-def stage_handlers(table: LoadedTable, label: str, policy: NodePolicy) -> dict[Stage, Handler]:
-    """The platform's handler of each stage; training stages run the handler of the job's algorithm."""
+def stage_handlers(table: LoadedTable, label: str, policy: NodePolicy,
+                   compute: ComputeSettings | None = None) -> dict[Stage, Handler]:
+    """The platform's handler of each stage; training stages run the handler of the job's algorithm. `[compute]`
+    places PSI hashing and blinding, and SecureBoost's encryption and decryption (federation/compute.py)."""
+    compute = compute or ComputeSettings()
     lr = {Algorithm.HETERO_LR, Algorithm.SCORECARD}
 
     def by_algorithm(sb: Handler | None, vlr: Handler) -> Handler:
         return per_algorithm({**({Algorithm.SECUREBOOST: sb} if sb else {}), **dict.fromkeys(lr, vlr)})
 
     return {
-        Stage.PSI: make_psi_handler([str(i) for i in table.ids]),
+        Stage.PSI: make_psi_handler([str(i) for i in table.ids], compute),
         Stage.BINNING: by_algorithm(None, vertical_lr.make_binning_handler(table, label, policy)),
-        Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, label, policy),
+        Stage.TRAIN: by_algorithm(secureboost.make_train_handler(table, label, policy, compute),
                                   vertical_lr.make_train_handler(table, label)),
         Stage.EVALUATE: by_algorithm(secureboost.make_evaluate_handler(table, label, policy),
                                      vertical_lr.make_evaluate_handler(table, label)),

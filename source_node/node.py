@@ -36,7 +36,7 @@ def stage_handlers(table: LoadedTable, policy: NodePolicy,
         return per_algorithm({**({Algorithm.SECUREBOOST: sb} if sb else {}), **dict.fromkeys(lr, vlr)})
 
     def psi(ctx: TaskContext) -> dict:  # the id column as strings, made only when a PSI stage runs
-        return make_psi_handler([str(i) for i in table.ids])(ctx)
+        return make_psi_handler([str(i) for i in table.ids], compute)(ctx)
 
     return {
         Stage.PSI: psi,

@@ -1,5 +1,6 @@
 """Private set intersection: ECDH over X25519, streamed in batches over a `Channel`."""
 
+from federation.psi.compute import LocalPsiCompute, PsiCompute, psi_compute
 from federation.psi.errors import (
     InvalidPointError,
     PsiConfigMismatch,
@@ -19,12 +20,15 @@ from federation.psi.protocol import (
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "InvalidPointError",
+    "LocalPsiCompute",
+    "PsiCompute",
     "PsiConfigMismatch",
     "PsiError",
     "PsiProtocolError",
     "PsiResult",
     "PsiSizeMismatch",
     "Role",
+    "psi_compute",
     "run_psi",
     "run_psi_follower",
     "run_psi_leader",

@@ -30,6 +30,11 @@ class BlindingKey:
         self._scalar = bytes(scalar)
         self._key = X25519PrivateKey.from_private_bytes(scalar)
 
+    @property
+    def scalar(self) -> bytes:
+        """The secret itself: only for this run's own workers (its processes, or the party's Ray cluster)."""
+        return self._scalar
+
     @classmethod
     def generate(cls, rng: Random) -> BlindingKey:
         """A fresh scalar from `rng` (clamped by X25519 itself: a multiple of 8 with bit 254 set)."""
@@ -94,7 +99,7 @@ class BlindingPool:
             return
         pending: deque[Future[bytes]] = deque()
         for batch in batches:
-            pending.append(self._executor.submit(_blind_in_worker, self._key._scalar, batch))
+            pending.append(self._executor.submit(_blind_in_worker, self._key.scalar, batch))
             if len(pending) >= self._depth:
                 yield pending.popleft().result()
         while pending:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from random import Random
 
@@ -27,6 +27,16 @@ def hash_to_u(text: str) -> bytes:
     return bytes(digest)
 
 
+# (ids' UTF-8 text back to back, offsets of their boundaries) -> their points packed (bit 255 not yet cleared)
+Hasher = Callable[[bytes, np.ndarray], bytes]
+
+
+def hash_packed(text: bytes, offsets: np.ndarray) -> bytes:
+    """SHA-256 under the domain tag of each id `text[offsets[i]:offsets[i + 1]]`, digests back to back."""
+    sha256, cuts = hashlib.sha256, offsets.tolist()
+    return b"".join([sha256(HASH_DOMAIN + text[a:b]).digest() for a, b in zip(cuts, cuts[1:], strict=False)])
+
+
 @dataclass(frozen=True)
 class IdSet:
     """A party's distinct ids and their hashed points, in a secret uniformly random order.
@@ -42,8 +52,9 @@ class IdSet:
     _rows: np.ndarray  # (n,) int64: input row of points[k]
 
     @classmethod
-    def build(cls, ids: Iterable[str], *, rng: Random) -> IdSet:
-        """Hash and deduplicate `ids` (any iterable of str, consumed once)."""
+    def build(cls, ids: Iterable[str], *, rng: Random, hasher: Hasher | None = None) -> IdSet:
+        """Hash and deduplicate `ids` (any iterable of str, consumed once); `hasher` hashes elsewhere (the
+        party's Ray cluster), by default each id is hashed as it is read."""
         text = bytearray()
         offsets = array("q", [0])
         digests = bytearray()
@@ -54,7 +65,12 @@ class IdSet:
             raw = item.encode("utf-8")
             text += raw
             offsets.append(len(text))
-            digests += sha256(HASH_DOMAIN + raw).digest()
+            if hasher is None:
+                digests += sha256(HASH_DOMAIN + raw).digest()
+        if hasher is not None:
+            digests = bytearray(hasher(bytes(text), np.frombuffer(offsets, dtype=np.int64)))
+            if len(digests) != POINT_BYTES * (len(offsets) - 1):
+                raise ValueError(f"the hasher returned {len(digests)} bytes for {len(offsets) - 1} ids")
         hashed = np.frombuffer(digests, dtype=np.uint8).reshape(-1, POINT_BYTES)  # a view: no copy
         hashed[:, 31] &= 0x7F
         # Two distinct ids share a point only on a SHA-256 collision (or a 2^-255 top-bit one): treated as impossible.

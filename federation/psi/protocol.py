@@ -22,7 +22,8 @@ import numpy as np
 
 from federation.channel import Channel
 from federation.proto.psi_pb2 import PointBatch, PsiHello, PsiSummary
-from federation.psi.blinding import BlindingKey, BlindingPool
+from federation.psi.blinding import BlindingKey
+from federation.psi.compute import BatchBlinder, LocalPsiCompute, PsiCompute
 from federation.psi.errors import PsiConfigMismatch, PsiProtocolError, PsiSizeMismatch
 from federation.psi.hashing import POINT_BYTES, IdSet
 from federation.psi.matching import as_points, membership, sorted_packed
@@ -88,32 +89,33 @@ class PsiTags:
 def run_psi_leader(channel: Channel, peer: str, ids: Iterable[str], *, reveal_to_peer: bool,
                    reveal_to_me: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, session: str | None = None,
                    progress: Progress | None = None, rng: Random | None = None, workers: int = 1,
-                   timeout: float = 600.0) -> PsiResult:
+                   timeout: float = 600.0, compute: PsiCompute | None = None) -> PsiResult:
     """Lead a PSI with `peer`; the flags say who learns the intersection (both always learn its size)."""
     return run_psi(channel, peer, ids, role=Role.LEADER, leader_learns=reveal_to_me,
                    follower_learns=reveal_to_peer, batch_size=batch_size, session=session,
-                   progress=progress, rng=rng, workers=workers, timeout=timeout)
+                   progress=progress, rng=rng, workers=workers, timeout=timeout, compute=compute)
 
 
 def run_psi_follower(channel: Channel, leader: str, ids: Iterable[str], *, reveal_to_me: bool,
                      reveal_to_peer: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, session: str | None = None,
                      progress: Progress | None = None, rng: Random | None = None, workers: int = 1,
-                     timeout: float = 600.0) -> PsiResult:
+                     timeout: float = 600.0, compute: PsiCompute | None = None) -> PsiResult:
     """Follow `leader` in a PSI; the flags must match the leader's or both sides stop."""
     return run_psi(channel, leader, ids, role=Role.FOLLOWER, leader_learns=reveal_to_peer,
                    follower_learns=reveal_to_me, batch_size=batch_size, session=session,
-                   progress=progress, rng=rng, workers=workers, timeout=timeout)
+                   progress=progress, rng=rng, workers=workers, timeout=timeout, compute=compute)
 
 
 def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, leader_learns: bool,
             follower_learns: bool, batch_size: int = DEFAULT_BATCH_SIZE, session: str | None = None,
             progress: Progress | None = None, rng: Random | None = None, workers: int = 1,
-            timeout: float = 600.0) -> PsiResult:
+            timeout: float = 600.0, compute: PsiCompute | None = None) -> PsiResult:
     """One side of a PSI run (both roles).
 
     `rng` defaults to the OS CSPRNG and must be one in production; `workers` > 1 blinds on that many
-    spawned processes (worth it when this machine has cores the peer is not using); `timeout` bounds
-    each wait for a peer message.
+    threads (C kernel) or spawned processes (worth it when this machine has cores the peer is not using);
+    `compute` runs hashing and blinding elsewhere instead (the party's Ray cluster: federation/psi/compute.py);
+    `timeout` bounds each wait for a peer message.
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be in 1..{MAX_BATCH_SIZE}, got {batch_size}")
@@ -124,14 +126,15 @@ def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, lead
     i_learn = leader_learns if role is Role.LEADER else follower_learns
     peer_learns = follower_learns if role is Role.LEADER else leader_learns
 
-    own = IdSet.build(ids, rng=rng)
+    compute = compute if compute is not None else LocalPsiCompute(workers)
+    own = IdSet.build(ids, rng=rng, hasher=compute.hasher)
     key = BlindingKey.generate(rng)
     side.report(f"hashed {len(own)} distinct ids ({own.duplicates} duplicates dropped)", 0.0)
     peer_size, peer_batch = side.handshake(PsiHello(
         version=PROTOCOL_VERSION, suite=SUITE, role=role.value, set_size=len(own), batch_size=batch_size,
         leader_learns=leader_learns, follower_learns=follower_learns))
 
-    with BlindingPool(key, workers) as pool:
+    with compute.blinding(key) as pool:
         side.send_blinded(pool, own, batch_size, total=len(own) + peer_size)
         peer_points = side.reblind_peer(pool, peer_size, peer_batch, send_back=peer_learns,
                                         done=len(own), total=len(own) + peer_size)
@@ -166,7 +169,7 @@ class _Side:
         _check_hello(hello, theirs, expected_role=self.role.other)
         return int(theirs.set_size), int(theirs.batch_size)
 
-    def send_blinded(self, pool: BlindingPool, own: IdSet, batch_size: int, *, total: int) -> None:
+    def send_blinded(self, pool: BatchBlinder, own: IdSet, batch_size: int, *, total: int) -> None:
         """Step 2a: all my batches go out first, so the peer always has work queued and neither side
         idles in lockstep; the peer's batches wait in my mailbox meanwhile (32 bytes a point)."""
         batches = (own.batch(start, min(start + batch_size, len(own))) for start in range(0, len(own), batch_size))
@@ -178,7 +181,7 @@ class _Side:
             done += count
             self.report(f"blinded {done} of my {len(own)} points", done / max(1, total))
 
-    def reblind_peer(self, pool: BlindingPool, peer_size: int, peer_batch: int, *, send_back: bool, done: int,
+    def reblind_peer(self, pool: BatchBlinder, peer_size: int, peer_batch: int, *, send_back: bool, done: int,
                      total: int) -> np.ndarray:
         """Step 2b: blind each peer batch again; keep the result, and return it in order if the peer learns."""
         them = self.role.other

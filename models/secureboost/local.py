@@ -13,6 +13,7 @@ from models.he.obfuscators import ObfuscatorSupply
 from models.he.scheme import SecretKey
 from models.secureboost.active import TreeRecord, Validation
 from models.secureboost.binning import FeatureTable
+from models.secureboost.cipher import GradientEncryptor
 from models.secureboost.histogram import ColumnHistograms
 from models.secureboost.model import ActiveModel, PassiveModel
 from models.secureboost.params import SecureBoostParams
@@ -39,9 +40,11 @@ def train_in_process(params: SecureBoostParams, labels: np.ndarray, active_featu
                      passive_validation: Mapping[str, FeatureTable] | None = None,
                      split_keys: Mapping[str, bytes] | None = None, sample_weight: np.ndarray | None = None,
                      allow_insecure_for_tests: bool = False, timeout: float = 120.0,
-                     passive_columns: Mapping[str, ColumnHistograms] | None = None) -> InProcessResult:
+                     passive_columns: Mapping[str, ColumnHistograms] | None = None,
+                     encryptor: GradientEncryptor | None = None) -> InProcessResult:
     """Train with the active party in this thread and each passive party in its own thread;
-    `passive_columns` gives a passive party column workers for its histograms (column_workers.py)."""
+    `passive_columns` gives a passive party column workers for its histograms (column_workers.py), and
+    `encryptor` the active party a ready cipher (its Ray workers: row_workers.py) instead of `secret`."""
     names = list(passive_features)
     hub = InMemoryHub((active, *names))
     keys = dict(split_keys or {})
@@ -64,7 +67,7 @@ def train_in_process(params: SecureBoostParams, labels: np.ndarray, active_featu
     history: list[TreeRecord] = []
     try:
         model = run_active(hub.channel(active), names, params=params, labels=labels, features=active_features,
-                           secret=secret, obfuscators=obfuscators, sample_weight=sample_weight,
+                           secret=secret, obfuscators=obfuscators, encryptor=encryptor, sample_weight=sample_weight,
                            validation=validation, split_key=keys.get(active), on_tree=history.append,
                            timeout=timeout)
     finally:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from federation.alignment import row_alignment
+from federation.compute import ComputeSettings
 from federation.config import NodePolicy
 from federation.job_files import model_dir, read_intersection, store_part
 from federation.proto import alignment_pb2
@@ -82,8 +83,12 @@ def _table(matrix) -> FeatureTable:
     return FeatureTable(matrix.names, matrix.values)
 
 
-def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy):
-    """The `train` stage: align, train with every passive party, score train and holdout rows."""
+def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy,
+                       compute: ComputeSettings | None = None):
+    """The `train` stage: align, train with every passive party, score train and holdout rows; with
+    `[compute] backend = "ray"` the gradients are encrypted and the histograms decrypted on the platform's
+    own Ray cluster."""
+    compute = compute or ComputeSettings()
 
     def handle(ctx: TaskContext) -> dict[str, Any]:
         passives, settings, params = _settings(ctx)
@@ -120,7 +125,15 @@ def make_train_handler(table: LoadedTable, label_column: str, policy: NodePolicy
         resume = ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None
         if resume is not None:
             ctx.progress(f"resuming after tree {ctx.resume_from}", ctx.resume_from / params.n_trees)
-        if params.encryption:
+        if params.encryption and compute.on_ray:
+            # Encryption and decryption on the platform's own Ray cluster (models/secureboost/row_workers.py).
+            from models.secureboost.row_workers import RayGradientEncryptor
+
+            with RayGradientEncryptor(_secret_key(settings.key, policy), compute.workers, compute.address) as cipher:
+                model = run_active(channel, passives, params=params, labels=y_train, features=own_train,
+                                   encryptor=cipher, validation=validation, on_tree=on_tree, timeout=timeout,
+                                   resume=resume, on_checkpoint=ctx.checkpoints.save)
+        elif params.encryption:
             secret = _secret_key(settings.key, policy)
             with ObfuscatorPool(secret.obfuscator_source(), capacity=max(1024, 2 * len(train_ids)),
                                 workers=settings.he_workers, niceness=_POOL_NICENESS,
