@@ -6,9 +6,14 @@
    the scalar, so the conditional swaps are one broadcast mask; the loop runs 255 steps whatever the scalar
    and touches no memory that depends on it (constant time in the secret, like the reference ladder).
    Built and loaded by federation/psi/kernel.py; machines without AVX-512 IFMA use `cryptography`. */
-#include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Only the code below this pragma may use AVX-512: xyd_x25519_supported (compiled without it, at the end)
+   must run on any x86-64 CPU to say whether the rest can. */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512ifma")
+#include <immintrin.h>
 
 typedef __m512i v8;
 typedef struct { v8 l[5]; } fe8;  /* five 51-bit limbs, eight field elements (one per 64-bit lane) */
@@ -234,6 +239,8 @@ long xyd_x25519_many(const unsigned char *scalar, const unsigned char *in, unsig
     }
     return first_zero;
 }
+
+#pragma GCC pop_options
 
 int xyd_x25519_supported(void) {
     __builtin_cpu_init();
