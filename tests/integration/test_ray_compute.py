@@ -21,7 +21,7 @@ from tests.models.secureboost.support import same_trees, synthetic
 
 ray = pytest.importorskip("ray")
 KEYS = {"platform/main": b"k" * 32, "source/tax": b"t" * 32, "source/power": b"p" * 32}
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
