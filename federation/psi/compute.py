@@ -13,6 +13,7 @@ from typing import Protocol
 from federation.compute import ComputeSettings
 from federation.psi.blinding import BlindingKey, BlindingPool
 from federation.psi.hashing import Hasher
+from federation.psi.kernel import native_x25519
 
 
 class BatchBlinder(Protocol):
@@ -43,9 +44,10 @@ class LocalPsiCompute:
 
 @contextmanager
 def psi_compute(settings: ComputeSettings) -> Iterator[PsiCompute]:
-    """The node's PSI backend for one stage: local, or actors on its Ray cluster (released at the end)."""
+    """The node's PSI backend for one stage: `workers` local blinding threads (one thread without the C kernel,
+    as before: no worker processes per run), or as many actors on its Ray cluster (released at the end)."""
     if not settings.on_ray:
-        yield LocalPsiCompute()
+        yield LocalPsiCompute(settings.workers if native_x25519() is not None else 1)
         return
     from federation.psi.ray_compute import RayPsiCompute
 
