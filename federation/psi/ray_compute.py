@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from errors import ConfigurationError
 from federation.psi.blinding import BlindingKey
 from federation.psi.errors import PsiError
 from federation.psi.hashing import hash_packed
@@ -42,6 +43,10 @@ class RayPsiCompute:
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
                      configure_logging=False)
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if cpus < workers:
+            # Actors that cannot be placed would wait for ever: say so now.
+            raise ConfigurationError(f"[compute] workers = {workers} but the Ray cluster has {cpus:g} CPUs")
         actor = ray.remote(num_cpus=1)(PsiWorker)
         self._actors: list[Any] = [actor.remote() for _ in range(workers)]
 

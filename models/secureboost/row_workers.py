@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from errors import ConfigurationError
 from models.he import InlineObfuscators
 from models.he.scheme import SecretKey
 from models.secureboost.cipher import GradientEncryptor
@@ -53,6 +54,10 @@ class RayGradientEncryptor(GradientEncryptor):
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
                      configure_logging=False)
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if cpus < workers:
+            # Actors that cannot be placed would wait for ever: say so now.
+            raise ConfigurationError(f"[compute] workers = {workers} but the Ray cluster has {cpus:g} CPUs")
         self._local = HeEncryptor(secret, InlineObfuscators(secret.obfuscator_source()))
         self.scheme = self._local.scheme
         self.capacity_bits = self._local.capacity_bits

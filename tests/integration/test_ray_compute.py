@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from errors import ConfigurationError
 from federation.channel import InMemoryHub
 from federation.psi import InvalidPointError, run_psi_follower, run_psi_leader
 from federation.psi.blinding import BlindingKey
@@ -93,6 +94,8 @@ def test_psi_hashing_and_blinding_on_two_nodes_give_the_identical_intersection(c
     leader_ids = [f"91{n:016d}" for n in range(2000)] + ["企业-1", "企业-1"]
     follower_ids = [f"91{n:016d}" for n in range(1200, 3500)] + ["企业-1"]
     local = _psi_pair(leader_ids, follower_ids)
+    with pytest.raises(ConfigurationError, match="3 but the Ray cluster has 2 CPUs"):
+        RayPsiCompute(3, cluster)  # actors that could never be placed: refused at once, not a hang
     # Both parties share this one cluster's two CPUs here (two actors); in a deployment each has its own.
     with RayPsiCompute(2, cluster) as on_ray:
         on_leader = on_follower = on_ray
