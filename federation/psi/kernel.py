@@ -1,4 +1,4 @@
-"""The batch X25519 kernel: `x25519_ifma.c` (eight points per AVX-512 IFMA ladder), built once per machine.
+"""The batch X25519 kernel: `x25519_ifma.c` (sixteen points per AVX-512 IFMA ladder), built once per machine.
 
 X25519 through `cryptography` costs about 30 us a point here, one OpenSSL call each; the C kernel computes the
 same function (tests compare them byte for byte) for a whole batch in one call, about 7 us a point on this
