@@ -3,7 +3,7 @@
 X25519 is the ladder x([clamp(k)] P) for any 32-byte u, on the curve or on its twist. A batch goes to the
 C kernel in one call when this machine has it (kernel.py: sixteen points per AVX-512 IFMA ladder, about
 7 us a point here); otherwise to `X25519PrivateKey.exchange`, once per point (about 30 us, holding the
-GIL). `BlindingPool` spreads batches over worker processes.
+GIL). `BlindingPool` spreads batches over worker threads (C kernel) or processes (`cryptography`).
 """
 
 from __future__ import annotations

@@ -26,8 +26,9 @@ def membership(own: np.ndarray, other: np.ndarray) -> np.ndarray:
     sorted_keys = other_keys[other_order]
     if np.any(sorted_keys[1:] == sorted_keys[:-1]):
         return _membership_full_width(own, other)
-    own_order = np.argsort(_leading_words(own))  # queries in key order: the search walks memory in order
-    slots = np.searchsorted(sorted_keys, _leading_words(own)[own_order])
+    own_keys = _leading_words(own)
+    own_order = np.argsort(own_keys)  # queries in key order: the search walks memory in order
+    slots = np.searchsorted(sorted_keys, own_keys[own_order])
     np.minimum(slots, len(sorted_keys) - 1, out=slots)
     hits = np.empty(len(own), dtype=bool)
     hits[own_order] = other[other_order[slots]] == own[own_order]
