@@ -84,16 +84,17 @@ def score_and_record(services: PlatformServices, institution: Institution, codes
                      loan_application_ref: str, *, now: datetime, batch_id: str | None = None,
                      model_id: str = "") -> list[RecordedUse]:
     """Check the quota, score, and record every enterprise as a use with its leaf (one group-commit
-    transaction); the answers in `codes` order; then the purpose's challenger, if any, scores them in the
-    shadow. The batch endpoint's steps, which the console runs too."""
+    transaction); the answers in `codes` order; then, when the purpose's own model answered (no `model_id`),
+    its challenger, if any, scores them in the shadow. The batch endpoint's steps, which the console runs too."""
     check_quota(services, institution, len(codes), now)
     batch = _score(services, codes, purpose, services.settings.scoring_deadline_s, institution.id, model_id)
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=purpose,
                                             loan_application_ref=loan_application_ref,
                                             outcomes=list(batch.results), now=now, batch_id=batch_id)
     recorded = record_uses(services, institution, prepared, now)
-    services.shadow.after(purpose=purpose, institution_id=institution.id,
-                          answers=[(r.use_id, r.outcome) for r in recorded])
+    if not model_id:  # the purpose's champion answered: its challenger, if any, shadows it
+        services.shadow.after(purpose=purpose, institution_id=institution.id,
+                              answers=[(r.use_id, r.outcome) for r in recorded])
     return recorded
 
 
@@ -134,8 +135,9 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
                                             now=now)
     [recorded] = await services.loop_recorder.record(
         PendingUses(institution.id, institution.limits.daily_quota, prepared, now))
-    services.shadow.after(purpose=body.purpose.value, institution_id=institution.id,
-                          answers=[(recorded.use_id, result)])
+    if not body.model_id:
+        services.shadow.after(purpose=body.purpose.value, institution_id=institution.id,
+                              answers=[(recorded.use_id, result)])
     if isinstance(result, ScoreFailure):
         log.info("score refused", extra={"institution": institution.id, "code": result.code.value,
                                          "use_id": recorded.use_id})
