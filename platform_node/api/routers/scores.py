@@ -106,7 +106,7 @@ def score_and_record(services: PlatformServices, institution: Institution, codes
 )
 async def score_one(body: ScoreRequest, institution: ScoringInstitution, request: Request) -> Response:
     """Probability of default, score, grade and reason categories for one enterprise, with the use id and the
-    audit receipt. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
+    audit receipt, from the model named in `model_id` or the platform's default for the purpose. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
     under the FAIL_ENTERPRISE policy. A request that gets no score is still a use (its id is in the error
     body as `use_id`, with an audit leaf) and counts against the daily quota."""
     # Runs on the event loop. The source nodes' fan-out runs on the loop too when the scorer can
@@ -167,7 +167,8 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
 def score_batch(
     body: BatchScoreRequest, institution: ScoringInstitution, services: Services, settings: Settings
 ) -> BatchScoreOut:
-    """Needs a data-security agreement with scope BULK_SCORING. Each enterprise is answered on its own:
+    """Needs a data-security agreement with scope BULK_SCORING. One model scores the whole batch: `model_id`, or
+    the platform's default for the purpose. Each enterprise is answered on its own:
     `SCORED` with its use id and leaf, or `FAILED` with the reason (partial-failure policy: an enterprise
     whose source node did not answer fails; the others are served). Every enterprise of the batch, scored or
     failed, is a use with an audit leaf and counts against the daily quota."""
