@@ -167,6 +167,27 @@ class PublishedModelScorer:
             self._current = (folder.name, scorer)
             return scorer
 
+    def published(self) -> list[tuple[str, str, str]]:
+        """(model id, version, algorithm) of every model with a platform part here, newest first; algorithm is
+        secureboost, scorecard, hetero_lr or hetero_lr_woe."""
+        out = []
+        try:
+            parts = [p for name in PARTS for p in self._models_dir.glob(f"*/{name}")]
+        except OSError:
+            return []
+        for path in sorted(parts, key=lambda p: p.stat().st_mtime, reverse=True):
+            try:
+                data = path.read_bytes()
+                if path.name == LR_PART:
+                    algorithm = "hetero_lr_woe" if read_part(path, "hetero_lr").on_woe else "hetero_lr"
+                else:
+                    algorithm = "scorecard" if path.name == SCORECARD_PART else "secureboost"
+            except Exception as exc:  # a corrupt part is not listed (and not served)
+                log.warning("published part unreadable", extra={"model": path.parent.name, "error": str(exc)})
+                continue
+            out.append((path.parent.name, "v" + hashlib.sha256(data).hexdigest()[:12], algorithm))
+        return out
+
     def serving(self) -> tuple[str, str] | None:
         """The id and version of the joint model scores come from now; None if none is usable."""
         try:

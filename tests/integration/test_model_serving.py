@@ -187,6 +187,10 @@ def test_every_model_is_served_chosen_shadowed_and_degrades_when_a_source_stops(
     compliance = httpx.Client(base_url=federation.api_url,
                               headers={"Authorization": f"Bearer {keys['compliance']}"}, timeout=60)
     with bank, compliance:
+        listed = {m["model_id"]: m for m in bank.get("/v1/models").json()["items"]}
+        assert {k: listed[m]["algorithm"] for k, m in models.items()} == {
+            "lr_raw": "hetero_lr", "lr_woe": "hetero_lr_woe", "scorecard": "scorecard", "secureboost": "secureboost"}
+        assert listed[models["secureboost"]]["default"] and listed[models["lr_woe"]]["purposes"] == ["PRE_LOAN_REVIEW"]
         chosen = bank.post("/v1/scores", json={"credit_code": codes[0], **body}).json()
         assert chosen["model_id"] == models["lr_woe"]
         other = bank.post("/v1/scores", json={"credit_code": codes[0], "purpose": "POST_LOAN_MONITORING",

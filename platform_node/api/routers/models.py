@@ -73,6 +73,11 @@ class ServedModelOut(BaseModel):
     model_id: str
     model_version: str
     kind: Literal["joint", "horizontal_logistic", "horizontal_xgboost"]
+    algorithm: str | None = Field(None, description="Joint models: secureboost, scorecard, hetero_lr (vertical "
+                                                    "logistic regression on raw features) or hetero_lr_woe.")
+    default: bool | None = Field(None, description="Joint models: whether it answers `POST /v1/scores` for "
+                                                   "purposes without a model of their own.")
+    purposes: list[str] | None = Field(None, description="Joint models: the purposes it answers by default.")
     variables: list[str] | None = Field(None, description="Horizontal models: the variables a request sends.")
     created_at: str | None = Field(None, description="Horizontal models: when the banks' run finished.")
     training: dict[str, Any] | None = Field(
@@ -104,12 +109,26 @@ def _joint(scorer: Scorer) -> ServedModelOut | None:
     return None if serving is None else ServedModelOut(model_id=serving[0], model_version=serving[1], kind="joint")
 
 
+def _joints(scorer: Scorer) -> list[ServedModelOut]:
+    """Every published joint model a request may name (`model_id`), the defaults marked; a scorer of one model:
+    that one."""
+    if not hasattr(scorer, "published"):
+        return [joint] if (joint := _joint(scorer)) is not None else []
+    serving = scorer.serving() if hasattr(scorer, "serving") else None
+    choice = scorer.choice
+    default = choice.default or (serving[0] if serving else "")
+    return [ServedModelOut(model_id=model_id, model_version=version, kind="joint", algorithm=algorithm,
+                           default=model_id == default,
+                           purposes=sorted(p for p, m in choice.purposes.items() if m == model_id))
+            for model_id, version, algorithm in scorer.published()]
+
+
 @router.get("", response_model=ModelListOut, response_model_exclude_none=True, summary="Models served",
             responses=error_responses(401, 403, 429))
 def list_models(institution: CurrentInstitution, services: Services, horizontal: Horizontal) -> ModelListOut:
-    """The joint model `POST /v1/scores` uses now, and every horizontal model `POST /v1/models/{model_id}/scores`
-    accepts, with the variables it reads."""
-    items = [joint] if (joint := _joint(services.scorer)) is not None else []
+    """Every joint model `POST /v1/scores` may be asked for by `model_id` (the default and each purpose's marked),
+    and every horizontal model `POST /v1/models/{model_id}/scores` accepts, with the variables it reads."""
+    items = _joints(services.scorer)
     for model in horizontal.models():
         published = model.published
         items.append(ServedModelOut(
