@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ class PartyStatsStore:
 
     def __init__(self, parties: Sequence[str], folder: Path | None) -> None:
         self._folder = folder
+        self._lock = threading.Lock()  # replies are read on the event loop and on the coalescer's threads
         self._stats: dict[str, PartStats] = {}
         for party in parties:
             path = self._path(party)
@@ -58,12 +60,13 @@ class PartyStatsStore:
             return
         if self._stats.get(party) == stats:
             return
-        self._stats[party] = stats
-        path = self._path(party)
-        if path is not None:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"mean": stats.mean, "spread": stats.spread}))
-            tmp.replace(path)
+        with self._lock:
+            self._stats[party] = stats
+            path = self._path(party)
+            if path is not None:
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"mean": stats.mean, "spread": stats.spread}))
+                tmp.replace(path)
 
     def get(self, party: str) -> PartStats | None:
         return self._stats.get(party)
