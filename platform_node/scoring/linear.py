@@ -69,7 +69,6 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
         means = np.asarray(part.training_means, dtype=np.float64)
         self._own_means = means if means.size == self._weights.size else np.zeros(self._weights.size)
         self._own_spread = float(part.training_spread)
-        self._own = own_table
         self._features = FeatureIndex(own_table, exclude=[label_column])
         self._own_ids = {str(c) for c in own_table.ids}
         self._fanout = SourceFanOut(sources, channels, aio_channels)
@@ -80,16 +79,17 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
         self._availability = availability or AvailabilityPolicy()
         self._stats = PartyStatsStore(self.hosts, stats_dir)
         self._scale = scale or ScorecardParams()
+        # The platform's own variables are named by its table's column descriptions.
         descriptions = {c.name: c.description for c in own_table.schema.columns}
+        me = part.party or "platform/main"
         self._own_reasons = []
         for name in part.lr.variables:
             described = (name, descriptions.get(name) or name.replace("_", " "))
             try:
-                made = {d: ScoreReason(own_table_party(part), "platform", *described, d)
+                made = {d: ScoreReason(me, "platform", *described, d)
                         for d in (Direction.RAISES_RISK, Direction.LOWERS_RISK)}
             except ScorerContractError:
-                made = {d: ScoreReason(own_table_party(part), "platform", "", "", d)
-                        for d in (Direction.RAISES_RISK, Direction.LOWERS_RISK)}
+                made = {d: ScoreReason(me, "platform", "", "", d) for d in (Direction.RAISES_RISK, Direction.LOWERS_RISK)}
             self._own_reasons.append(made)
 
     @property
@@ -205,7 +205,3 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
                 codes.append(category)
         return reasons, tuple(codes)
 
-
-def own_table_party(part: part_pb.StoredPart) -> str:
-    """The party that published the platform's part (its reasons' source)."""
-    return part.party or "platform/main"
