@@ -62,6 +62,7 @@ from platform_node.reports.public_records import PublicRecordSource
 from platform_node.reports.requests import ReportRequestLog
 from platform_node.reports.subscriptions import SubscriptionBook, SubscriptionPusher
 from platform_node.scoring.async_coalescer import AsyncCoalescingScorer
+from platform_node.scoring.challenger import ChallengerShadow
 from platform_node.scoring.coalescing import CoalescingScorer
 from platform_node.scoring.scorer import Scorer
 from platform_node.statistics.directory import CodeDirectory, EnterpriseDirectory
@@ -139,6 +140,8 @@ class PlatformServices:
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
     scoring: CoalescingScorer = field(init=False, repr=False)
     async_scoring: AsyncCoalescingScorer = field(init=False, repr=False)
+    # Each purpose's challenger model, scored in the shadow of the answers and recorded (never returned).
+    shadow: ChallengerShadow = field(init=False, repr=False)
     # `recorder` for the API's event loop: the uses submitted in one loop iteration commit together.
     loop_recorder: LoopBatchedRecorder = field(init=False, repr=False)
     # The console's batch-scoring runs in progress (in memory; their results are the batch's uses).
@@ -148,6 +151,8 @@ class PlatformServices:
         self.batch_runs = BatchRuns()
         self.scoring = CoalescingScorer(lambda: self.scorer)
         self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)
+        self.shadow = ChallengerShadow(self.engine, lambda: self.scorer, self.settings.models,
+                                       deadline_s=self.settings.scoring_deadline_s)
         self.loop_recorder = LoopBatchedRecorder(self.recorder)
 
     def scores_on_loop(self) -> bool:
@@ -206,6 +211,7 @@ class PlatformServices:
         self.dispatcher.close()
         self.batch_runs.close()
         self.scoring.close()
+        self.shadow.close()
         self.recorder.close()
         self.engine.dispose()
 
