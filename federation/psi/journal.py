@@ -26,6 +26,7 @@ from federation.checkpoints import write_atomically
 from federation.psi.errors import PsiProtocolError
 from federation.psi.hashing import IdSet
 
+JOURNALS = "psi-journal"  # the folder of a job's PSI journals, one sub-folder per pair
 _SECRETS = "secrets.bin"
 _MAGIC = b"xyd-psi-journal-1\n"
 
@@ -81,3 +82,13 @@ class PsiJournal:
 
 def _points_digest(own: IdSet) -> bytes:
     return hashlib.sha256(np.ascontiguousarray(own.points).tobytes()).digest()
+
+
+def journal_for(work_dir: Path, name: str) -> PsiJournal:
+    """The journal of one pair (`name`: the peer, or "leader" at a source node) in a job folder."""
+    return PsiJournal(work_dir / JOURNALS / name.replace("/", "-"))
+
+
+def remove_journals(work_dir: Path) -> None:
+    """Remove every PSI journal of a job (the secret scalars with them), once the stage succeeded."""
+    shutil.rmtree(work_dir / JOURNALS, ignore_errors=True)

@@ -90,21 +90,25 @@ class PsiTags:
 def run_psi_leader(channel: Channel, peer: str, ids: Iterable[str], *, reveal_to_peer: bool,
                    reveal_to_me: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, session: str | None = None,
                    progress: Progress | None = None, rng: Random | None = None, workers: int = 1,
-                   timeout: float = 600.0) -> PsiResult:
+                   timeout: float = 600.0, journal: PsiJournal | None = None, resume_from: int = 0,
+                   on_round: Callable[[int], None] | None = None) -> PsiResult:
     """Lead a PSI with `peer`; the flags say who learns the intersection (both always learn its size)."""
     return run_psi(channel, peer, ids, role=Role.LEADER, leader_learns=reveal_to_me,
                    follower_learns=reveal_to_peer, batch_size=batch_size, session=session,
-                   progress=progress, rng=rng, workers=workers, timeout=timeout)
+                   progress=progress, rng=rng, workers=workers, timeout=timeout, journal=journal,
+                   resume_from=resume_from, on_round=on_round)
 
 
 def run_psi_follower(channel: Channel, leader: str, ids: Iterable[str], *, reveal_to_me: bool,
                      reveal_to_peer: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, session: str | None = None,
                      progress: Progress | None = None, rng: Random | None = None, workers: int = 1,
-                     timeout: float = 600.0) -> PsiResult:
+                     timeout: float = 600.0, journal: PsiJournal | None = None, resume_from: int = 0,
+                     on_round: Callable[[int], None] | None = None) -> PsiResult:
     """Follow `leader` in a PSI; the flags must match the leader's or both sides stop."""
     return run_psi(channel, leader, ids, role=Role.FOLLOWER, leader_learns=reveal_to_peer,
                    follower_learns=reveal_to_me, batch_size=batch_size, session=session,
-                   progress=progress, rng=rng, workers=workers, timeout=timeout)
+                   progress=progress, rng=rng, workers=workers, timeout=timeout, journal=journal,
+                   resume_from=resume_from, on_round=on_round)
 
 
 def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, leader_learns: bool,
@@ -134,7 +138,10 @@ def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, lead
     if resume_from:
         assert journal is not None
         scalar, order, digest = journal.secrets()
-        own = IdSet.build(ids, rng=rng, order=order)
+        try:
+            own = IdSet.build(ids, rng=rng, order=order)
+        except ValueError as exc:
+            raise PsiProtocolError(f"cannot resume this PSI: {exc}") from exc
         journal.check(own, digest)
         key = BlindingKey(scalar)
     else:

@@ -17,7 +17,7 @@ from typing import Any
 from federation.checkpoints import CheckpointStore
 from federation.job_files import write_intersection
 from federation.psi import run_psi_leader
-from federation.psi.journal import PsiJournal
+from federation.psi.journal import journal_for, remove_journals
 from federation.tasks import TaskContext
 from jobspec import Stage, StageParams
 from jobspec import tags as tag
@@ -34,7 +34,7 @@ def make_psi_handler(ids: Sequence[str]):
         passive = list(job.roster.passive)
         channel = ctx.channel.scoped(tag.scope(Stage.PSI))
         store = CheckpointStore(ctx.work_dir, ctx.stage, keep=KEEP_ALL)
-        journals = {peer: PsiJournal(ctx.work_dir / "psi-journal" / peer.replace("/", "-")) for peer in passive}
+        journals = {peer: journal_for(ctx.work_dir, peer) for peer in passive}
         rounds = dict.fromkeys(passive, ctx.resume_from)
         saved = [ctx.resume_from]
         lock = threading.Lock()
@@ -67,8 +67,7 @@ def make_psi_handler(ids: Sequence[str]):
                      + (f", resuming after round {ctx.resume_from}" if ctx.resume_from else ""), 0.0)
         with ThreadPoolExecutor(max_workers=max(1, min(len(passive), 4))) as pool:
             per_peer = dict(pool.map(one, passive))
-        for journal in journals.values():
-            journal.clear()  # the secret scalars go with them
+        remove_journals(ctx.work_dir)  # the secret scalars go with them
         store.clear()
         return {"local_rows": len(ids), "per_peer": per_peer, "resumed_from_round": ctx.resume_from}
 

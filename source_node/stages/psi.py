@@ -13,7 +13,7 @@ from typing import Any
 from federation.checkpoints import CheckpointStore
 from federation.job_files import write_intersection
 from federation.psi import run_psi_follower
-from federation.psi.journal import PsiJournal
+from federation.psi.journal import journal_for, remove_journals
 from federation.tasks import TaskContext
 from jobspec import Stage, StageParams
 from jobspec import tags as tag
@@ -30,7 +30,7 @@ def make_psi_handler(ids: Sequence[str]):
         job = StageParams.parse(ctx.params)
         leader = job.roster.active
         store = CheckpointStore(ctx.work_dir, ctx.stage, keep=KEEP_ALL)
-        journal = PsiJournal(ctx.work_dir / "psi-journal" / "leader")
+        journal = journal_for(ctx.work_dir, "leader")
         ctx.progress(f"PSI with {leader}: {len(ids)} local ids"
                      + (f", resuming after round {ctx.resume_from}" if ctx.resume_from else ""), 0.0)
         result = run_psi_follower(
@@ -42,7 +42,7 @@ def make_psi_handler(ids: Sequence[str]):
         )
         if result.intersection is not None:
             write_intersection(ctx.work_dir, result.intersection)
-        journal.clear()  # the secret scalar goes with it
+        remove_journals(ctx.work_dir)  # the secret scalar goes with it
         store.clear()
         return {"local_rows": len(ids), "intersection": result.size,
                 "learned_intersection": result.intersection is not None, "resumed_from_round": ctx.resume_from}
