@@ -8,6 +8,7 @@ same per-stage session the parties derive (`federation.job_ids.stage_session`).
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,6 +73,16 @@ class ArbiterHost:
         if self._state_dir is None:
             return None
         return CheckpointStore(job_dir(self._state_dir, job_id), stage)
+
+    def remove_job(self, job_id: str) -> tuple[int, int]:
+        """Remove the arbiter's folder of a job (its epoch checkpoints); (files, bytes) removed."""
+        if self._state_dir is None:
+            return 0, 0
+        folder = job_dir(self._state_dir, job_id)
+        files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+        size = sum(p.stat().st_size for p in files)
+        shutil.rmtree(folder, ignore_errors=True)
+        return len(files), size
 
     def units(self, job_id: str, stage: Stage) -> list[int]:
         """The epochs the arbiter holds a checkpoint of, ascending."""
