@@ -17,8 +17,6 @@ from models.scorecard.stored import lr_model, read_part
 from sandbox.launcher import LocalFederation, NodeData
 from sandbox.synthdata import generate
 
-pytestmark = pytest.mark.slow
-
 SOURCES = ("tax", "utilities")
 PASSIVE = [f"source/{s}" for s in SOURCES]
 EPOCHS = 40
