@@ -74,3 +74,15 @@ def test_a_checkpoint_of_another_plan_is_refused() -> None:
     other = HeteroLrParams(**{**PARAMS.__dict__, "learning_rate": 0.2})
     with pytest.raises(ProtocolError, match="another training plan"):
         _train(split, other, seed=5, resume={p: units[2] for p, units in saved.items()})
+
+
+def test_an_encrypted_run_resumes_under_a_fresh_key_to_a_model_of_the_same_run() -> None:
+    """CKKS mode: the arbiter writes no key, the resumed run binds to a new one; the result differs from
+    the uninterrupted run only by the encryption and flooding noise every run carries."""
+    split = make_split()
+    params = HeteroLrParams(**{**PARAMS.__dict__, "encrypted": True, "max_epochs": 3})
+    whole, saved = _train(split, params, seed=5)
+    assert len(saved[ARBITER][1]) < 200  # an epoch count and a fingerprint: no CKKS key (megabytes)
+    resumed, _ = _train(split, params, seed=5, resume={p: units[1] for p, units in saved.items()})
+    assert resumed[ARBITER] == params.max_epochs
+    assert np.max(np.abs(_scores(split, resumed) - _scores(split, whole))) < 1e-3
