@@ -58,7 +58,8 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
                         allowed_roles={"platform", "source", "admin"},
                         limited_roles={"coordinator": {HEALTH_CHECK_METHOD}}, limits=load_limits(config))
     # The coordinator is the hetero-LR arbiter: its mailboxes on this server carry the arbiter's messages.
-    arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(allow_plaintext=config.policy.allow_plaintext_training))
+    arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(allow_plaintext=config.policy.allow_plaintext_training),
+                          state_dir=config.state_dir)
     models = ModelRegistry(store.engine)
     governance = GovernanceDesk.at(config.state_dir, registry, tls)
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),

@@ -150,8 +150,12 @@ def make_train_handler(table: LoadedTable, label: str) -> Handler:
                      f"({'CKKS' if params.encrypted else 'PLAIN'})", 0.0)
         started = time.monotonic()
         try:
+            # The row order of every epoch comes from the job's seed (the hosts see it anyway), so a job and its
+            # resumption, or two runs of one job file, shuffle alike; the generator's state is checkpointed.
             result = run_guest(channel, passives, ARBITER, labels=rows.y_train, features=x_train, variables=names,
-                               params=params, timeout=timeout)
+                               params=params, timeout=timeout, rng=np.random.default_rng(settings.seed),
+                               resume=ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None,
+                               on_checkpoint=ctx.checkpoints.save, progress=ctx.progress)
         except PLAN_ERRORS as exc:
             raise TaskFailed("TRAINING_REFUSED", str(exc)) from exc
         seconds = time.monotonic() - started

@@ -119,7 +119,9 @@ def make_train_handler(table: LoadedTable, policy: NodePolicy) -> Handler:
         ctx.progress(f"vertical LR as host: {len(names)} variables", 0.0)
         try:
             model = run_host(channel, active, ARBITER, features=x_train, variables=names,
-                             policy=HostPolicy(allow_plaintext=policy.allow_plaintext_training), timeout=timeout)
+                             policy=HostPolicy(allow_plaintext=policy.allow_plaintext_training), timeout=timeout,
+                             resume=ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None,
+                             on_checkpoint=ctx.checkpoints.save)
         except PLAN_ERRORS as exc:
             raise TaskFailed("TRAINING_REFUSED", str(exc)) from exc
         serve_predict(channel, active, model=model, features=x_train, batch="train", timeout=timeout)
