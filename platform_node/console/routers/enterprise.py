@@ -215,7 +215,7 @@ async def requests(request: Request, session: EnterpriseSession) -> Response:
                                     status=None if status is None else RequestStatus(status),
                                     limit=min(number * PAGE_SIZE + 1, MAX_LISTED))
     shown, more = _slice(found, number)
-    return page(request, "enterprise/requests.html", requests=shown, more=more, number=number, status=status or "",
+    return page(request, "enterprise/requests.html", requests=shown, more=more, number=number, chosen=status or "",
                 states=REQUEST_STATES, now=services.now())
 
 
@@ -283,7 +283,7 @@ async def consents(request: Request, session: EnterpriseSession) -> Response:
                                     status=None if status is None else Status(status))
     found = list(reversed(found))  # newest first
     shown, more = _slice(found, number)
-    return page(request, "enterprise/consents.html", consents=shown, more=more, number=number, status=status or "",
+    return page(request, "enterprise/consents.html", consents=shown, more=more, number=number, chosen=status or "",
                 states=CONSENT_STATES)
 
 
