@@ -132,12 +132,14 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _login_page(request: Request, *, status: int = 200, error: str | None = None,
-                error_values: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response:
+                error_values: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                credit_code: str = "") -> Response:
     challenge = secrets.token_urlsafe(32)
     services = services_of(request)
     response = page(request, "enterprise/login.html", status=status, challenge=challenge, error=error,
                     error_values=error_values or {}, next=_safe_next(request.query_params.get("next")) or "",
-                    login_path=ENTERPRISE_LOGIN_PATH, server_time=int(services.now().timestamp()), headers=headers)
+                    login_path=ENTERPRISE_LOGIN_PATH, server_time=int(services.now().timestamp()), headers=headers,
+                    credit_code=credit_code)
     response.set_cookie(LOGIN_CHALLENGE_COOKIE, challenge, max_age=600, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path=ENTERPRISE_LOGIN_PATH)
     return response
@@ -187,7 +189,7 @@ async def login(request: Request) -> Response:
     except EnterpriseUnauthenticated as exc:
         services.failed_auth.failed(address, None, now=moment, key_id=bucket)
         key = "ent.login.stale" if exc.code == "STALE_REQUEST" else "ent.login.failed"
-        return _login_page(request, status=401, error=key)
+        return _login_page(request, status=401, error=key, credit_code=credentials.credit_code)
     except EnterpriseSuspended:
         return _login_page(request, status=403, error="ent.login.suspended")
     services.failed_auth.succeeded(address, None, now=moment, key_id=bucket)
@@ -298,7 +300,7 @@ def _uses(services: PlatformServices, session: EnterpriseConsoleSession, authori
     rows = []
     for leaf in shown:
         event = AuditEvent.from_leaf(leaf.leaf)
-        row = {"index": leaf.index, "kind": event.kind.value, "at": event.to_json_object()["at"],
+        row = {"index": leaf.index, "kind": event.kind.value, "at": datetime.fromisoformat(event.to_json_object()["at"].replace("Z", "+00:00")),
                "institution": event.institution, "source_unit": event.source_unit, "use_id": event.use_id,
                "reason_code": event.reason_code, "leaf_hash": leaf.leaf_hash.hex(), "receipt": None}
         if leaf.index < size:

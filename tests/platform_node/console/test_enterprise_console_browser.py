@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import base64
 import re
-from urllib.parse import urlsplit
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from cli.bank_http import BankHttpClient, parse_check
+from cli.bank_http import BankHttpClient
 from cli.bank_keys import BankKeys
 from cli.enterprise_client import EnterpriseClient, Profile, load_key
 from federation.pki import Identity
