@@ -59,7 +59,8 @@ NAVIGATION: dict[str, tuple[NavEntry, ...]] = {
     "enterprise": (NavEntry("/console/enterprise/requests", "ent.nav.requests"),
                    NavEntry("/console/enterprise/consents", "ent.nav.consents"),
                    NavEntry("/console/enterprise/declaration", "ent.nav.declaration"),
-                   NavEntry("/console/enterprise/report", "ent.nav.report")),
+                   NavEntry("/console/enterprise/report", "ent.nav.report"),
+                   NavEntry("/console/enterprise/key", "ent.nav.key")),
     "source_admin": (NavEntry("/console/source-unit", "role.source_admin", extension_point=True),),
 }
 HOME = {role: entries[0].href for role, entries in NAVIGATION.items()}

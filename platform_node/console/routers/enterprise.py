@@ -12,6 +12,11 @@ request's terms with the key id and the time; an instruction; a declaration stat
 they are about what the page shows, signs `domain || 0x00 || bytes` and posts the bytes with the signature,
 and the platform verifies them with the same service calls as `/v1/enterprise/*` (`consent_desk.approve`,
 `.decline`, `.change`, `declarations.submit`, `.withdraw`). Every form carries the session's CSRF token.
+
+The key page rotates to a key made in the browser (WebCrypto `generateKey`, not exportable): the new key signs
+the ROTATE statement, the current key signs the rotation request exactly as the API's
+`POST /v1/enterprise/keys/rotation` is signed, and `EnterpriseAccounts.rotate` binds it. That key then exists
+only in this browser; the log-in page offers it.
 """
 
 from __future__ import annotations
@@ -48,8 +53,9 @@ from consent.enterprise.declarations import (
     SignedDeclaration,
     Visibility,
 )
+from consent.enterprise.identity import KeyStatement, ProofPurpose
 from consent.enterprise.instructions import Action, Instruction, SignedInstruction
-from consent.enterprise.request_auth import SCHEME, parse_authorization
+from consent.enterprise.request_auth import SCHEME, RequestCredentials, parse_authorization
 from platform_node.api.deps import services_of
 from platform_node.api.services import PlatformServices
 from platform_node.consent_requests import RequestStatus
@@ -71,6 +77,7 @@ REQUEST_STATES = tuple(s.value for s in RequestStatus)
 CONSENT_STATES = tuple(s.value for s in Status)
 CHANGES = {"pause": Action.PAUSE, "resume": Action.RESUME, "revoke": Action.REVOKE}
 MAX_CERTIFICATIONS_SHOWN = 3  # blank certification rows on the form (the statement allows ten)
+KEY_ROTATION_PATH = "/console/enterprise/key/rotation"
 
 
 async def enterprise_session(session: Session) -> EnterpriseConsoleSession:
@@ -122,6 +129,15 @@ def _instruction(session: EnterpriseConsoleSession, action: Action, target: str,
 
 # ---- log-in ------------------------------------------------------------------------------------------------
 
+def _credentials(form: FormData, credit_code: str) -> RequestCredentials:
+    """The request signature a form carries (the fields of the API's Authorization header); raises
+    `WireFormatError` for any other shape."""
+    return parse_authorization(
+        f"{SCHEME} credit_code={credit_code},key_id={_text(form, 'key_id', 16)},"
+        f"timestamp={_text(form, 'timestamp', 12)},nonce={_text(form, 'nonce', 32)},"
+        f"signature={_text(form, 'request_signature' if 'request_signature' in form else 'signature', 100)}")
+
+
 def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
@@ -133,13 +149,13 @@ def _safe_next(target: str | None) -> str | None:
 
 def _login_page(request: Request, *, status: int = 200, error: str | None = None,
                 error_values: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-                credit_code: str = "") -> Response:
+                credit_code: str = "", notice: bool = False) -> Response:
     challenge = secrets.token_urlsafe(32)
     services = services_of(request)
     response = page(request, "enterprise/login.html", status=status, challenge=challenge, error=error,
                     error_values=error_values or {}, next=_safe_next(request.query_params.get("next")) or "",
                     login_path=ENTERPRISE_LOGIN_PATH, server_time=int(services.now().timestamp()), headers=headers,
-                    credit_code=credit_code)
+                    credit_code=credit_code, rotated=notice)
     response.set_cookie(LOGIN_CHALLENGE_COOKIE, challenge, max_age=600, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path=ENTERPRISE_LOGIN_PATH)
     return response
@@ -152,7 +168,7 @@ async def enterprise_home(request: Request, session: EnterpriseSession) -> Respo
 
 @router.get("/login")
 async def login_form(request: Request) -> Response:
-    return _login_page(request)
+    return _login_page(request, notice=request.query_params.get("done") == "rotated")
 
 
 @router.post("/login")
@@ -168,11 +184,8 @@ async def login(request: Request) -> Response:
     address = request.scope.get("state", {}).get(ADDRESS_STATE)
     now = services.now()
     moment = now.timestamp()
-    header = (f"{SCHEME} credit_code={_text(form, 'credit_code', 18).upper()},key_id={_text(form, 'key_id', 16)},"
-              f"timestamp={_text(form, 'timestamp', 12)},nonce={_text(form, 'nonce', 32)},"
-              f"signature={_text(form, 'signature', 100)}")
     try:
-        credentials = parse_authorization(header)
+        credentials = _credentials(form, _text(form, "credit_code", 18).upper())
     except WireFormatError:
         services.failed_auth.failed(address, None, now=moment)
         return _login_page(request, status=401, error="ent.login.failed")
@@ -463,6 +476,70 @@ async def withdraw(declaration_id: str, request: Request, session: EnterpriseSes
     await run_in_threadpool(services.declarations.withdraw, session.account, declaration_id,
                             SignedInstruction(payload, signature), now=services.now())
     return _redirect("/console/enterprise/declaration?done=withdrawn")
+
+
+# ---- the signing key: rotate to a key made in this browser ----------------------------------------------------
+
+@router.get("/key")
+async def key_page(request: Request, session: EnterpriseSession) -> Response:
+    services = services_of(request)
+    keys = await run_in_threadpool(services.enterprises.keys.keys, session.account.credit_code)
+    return page(request, "enterprise/key.html", keys=list(reversed(keys)), account=session.account,
+                roles=[r.value for r in SignatoryRole])
+
+
+@router.post("/key/rotation/prepare")
+async def prepare_rotation(request: Request, session: EnterpriseSession) -> Response:
+    """The ROTATE statement naming the public key the browser just made (its private half stays there): the new
+    key signs it (possession), the current key signs the rotation request (the API's request signature)."""
+    form = await checked_form(request, session)
+    services = services_of(request)
+    try:
+        public = b64decode(_text(form, "public_key", 100))
+        role = _text(form, "signatory_role", 40)
+        statement = KeyStatement(
+            ProofPurpose.ROTATE, services.enterprises.audience, session.account.credit_code,
+            _text(form, "signatory", 100) or session.account.signatory,
+            SignatoryRole(role if role in [r.value for r in SignatoryRole] else session.account.signatory_role.value),
+            public, services.now(), os.urandom(16).hex())
+    except WireFormatError as exc:
+        raise ConsoleError(422, "ent.decl.invalid", code="INVALID_KEY", reason=str(exc)) from None
+    data = statement.to_bytes()
+    return secured(JSONResponse({"statement": b64encode(data), "possession_domain": Domain.KEY_POSSESSION.value,
+                                 "request_domain": Domain.HTTP_REQUEST.value, "path": KEY_ROTATION_PATH,
+                                 "content_sha256": hashlib.sha256(data).hexdigest(),
+                                 "server_time": int(services.now().timestamp())}))
+
+
+@router.post("/key/rotation")
+async def rotate(request: Request, session: EnterpriseSession) -> Response:
+    """As `POST /v1/enterprise/keys/rotation`: the current key signs this request (checked like any API request,
+    over the statement's digest) and the new key signs the statement. The current key closes now, so this
+    session ends; the enterprise logs in again with the new key."""
+    form = await checked_form(request, session)
+    services = services_of(request)
+    try:
+        statement = b64decode(_text(form, "statement", 4000))
+        key_signature = b64decode(_text(form, "key_signature", 200))
+        credentials = _credentials(form, session.account.credit_code)
+    except WireFormatError:
+        raise ConsoleError(422, "ent.sign.missing", code="NOT_SIGNED") from None
+    now = services.now()
+
+    def run() -> None:
+        try:
+            enterprise = services.enterprises.authenticate(
+                credentials, method="POST", path=KEY_ROTATION_PATH, query="",
+                content_sha256=hashlib.sha256(statement).hexdigest(), now=now)
+        except EnterpriseUnauthenticated:
+            raise ConsoleError(403, "ent.login.failed", code="UNAUTHENTICATED") from None
+        services.enterprises.rotate(enterprise, statement, key_signature, now=now)
+
+    await run_in_threadpool(run)
+    await run_in_threadpool(services.enterprise_console_sessions.end, request.cookies.get(SESSION_COOKIE))
+    response = _redirect(f"{ENTERPRISE_LOGIN_PATH}?done=rotated")
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
 
 
 # ---- the public report -------------------------------------------------------------------------------------

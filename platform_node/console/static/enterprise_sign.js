@@ -32,9 +32,13 @@
       tx.onerror = () => { db.close(); reject(tx.error); };
     });
   }
-  const stored = () => slot("readonly", s => s.get(SLOT));
-  const keep = entry => slot("readwrite", s => s.put(entry, SLOT));
+  // Two kinds of kept keys: SLOT, a copy of the key file loaded at log-in (forgotten at log-out), and
+  // "browser:<key id>", keys made here by rotation (generateKey, not exportable): this browser is their only
+  // holder, so they stay until the enterprise rotates away from them.
+  const stored = (name = SLOT) => slot("readonly", s => s.get(name));
+  const keep = (entry, name = SLOT) => slot("readwrite", s => s.put(entry, name));
   const forget = () => slot("readwrite", s => s.delete(SLOT));
+  const browserKeys = () => slot("readonly", s => s.getAll(IDBKeyRange.bound("browser:", "browser:\uffff")));
 
   // A PEM key file -> {key: non-extractable CryptoKey, keyId}. The key id is the platform's: the first 8
   // bytes of SHA-256 over the raw public key, in hex.
@@ -60,47 +64,70 @@
   function say(box, text) { if (box) { box.textContent = text; box.hidden = !text; } }
 
   // ---- log-in: sign the log-in request (the API's request signature) over the page's one-time challenge ----
+  // The request signature's canonical JSON: these keys in sorted order, ASCII values, no spaces.
+  function requestPayload(digest, code, keyId, path, nonce, timestamp) {
+    return enc.encode(JSON.stringify({ content_sha256: digest, credit_code: code, key_id: keyId, method: "POST",
+                                       nonce: nonce, path: path, query: "", timestamp: timestamp }));
+  }
   const login = document.getElementById("ent-login");
   if (login) {
     const loaded = performance.now();
     const serverTime = Number(login.dataset.serverTime);
     const problem = document.getElementById("ent-login-error");
+    const fileInput = document.getElementById("key_file");
+    async function signIn(key, keyId, fromFile) {
+      const code = login.elements.credit_code.value.trim().toUpperCase();
+      if (!code) { login.elements.credit_code.focus(); return; }
+      const challenge = login.elements.csrf.value;
+      const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+      const timestamp = Math.floor(serverTime + (performance.now() - loaded) / 1000);
+      const digest = hex(await crypto.subtle.digest("SHA-256", enc.encode(challenge)));
+      const signature = await sign(key, LOGIN_DOMAIN, requestPayload(digest, code, keyId, login.dataset.path, nonce, timestamp));
+      if (fromFile) { await keep({ key: key, keyId: keyId, creditCode: code }); }
+      login.elements.key_id.value = keyId;
+      login.elements.timestamp.value = String(timestamp);
+      login.elements.nonce.value = nonce;
+      login.elements.signature.value = b64(signature);
+      fileInput.value = "";  // the file input has no name and is never posted; cleared all the same
+      HTMLFormElement.prototype.submit.call(login);
+    }
     login.addEventListener("submit", async event => {
       event.preventDefault();
-      const fileInput = document.getElementById("key_file");
       try {
         if (!fileInput.files.length) { throw new Error("nofile"); }
         const { key, keyId } = await importKeyFile(fileInput.files[0]);
-        const code = login.elements.credit_code.value.trim().toUpperCase();
-        const challenge = login.elements.csrf.value;
-        const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
-        const timestamp = Math.floor(serverTime + (performance.now() - loaded) / 1000);
-        const digest = hex(await crypto.subtle.digest("SHA-256", enc.encode(challenge)));
-        // Canonical JSON: these keys in sorted order, ASCII values, no spaces (what the platform rebuilds).
-        const payload = JSON.stringify({ content_sha256: digest, credit_code: code, key_id: keyId, method: "POST",
-                                         nonce: nonce, path: login.dataset.path, query: "", timestamp: timestamp });
-        const signature = await sign(key, LOGIN_DOMAIN, enc.encode(payload));
-        await keep({ key: key, keyId: keyId, creditCode: code });
-        login.elements.key_id.value = keyId;
-        login.elements.timestamp.value = String(timestamp);
-        login.elements.nonce.value = nonce;
-        login.elements.signature.value = b64(signature);
-        fileInput.value = "";  // the file input has no name and is never posted; cleared all the same
-        HTMLFormElement.prototype.submit.call(login);
+        await signIn(key, keyId, true);
       } catch (e) {
         say(problem, login.dataset["msg" + ({ encrypted: "Encrypted", format: "Format", nofile: "Nofile" }[e.message] || "Failed")]);
       }
     });
+    // Keys made in this browser: one button each.
+    browserKeys().then(entries => {
+      const box = document.getElementById("ent-browser-keys");
+      (entries || []).forEach(entry => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "secondary-button";
+        button.textContent = login.dataset.msgBrowserKey.replace("{key_id}", entry.keyId);
+        button.addEventListener("click", async () => {
+          if (!login.elements.credit_code.value.trim()) { login.elements.credit_code.value = entry.creditCode; }
+          try { await signIn(entry.key, entry.keyId, false); } catch (e) { say(problem, login.dataset.msgFailed); }
+        });
+        box.appendChild(button);
+        box.hidden = false;
+      });
+    }).catch(() => {});
   }
 
   // ---- the key on signing pages: the one from log-in, else a key file loaded here ----
   const keyBox = document.getElementById("ent-key");
   async function currentKey() {
-    const entry = await stored();
-    if (!entry || !keyBox || entry.keyId !== keyBox.dataset.keyId || entry.creditCode !== keyBox.dataset.creditCode) {
-      return null;
+    if (!keyBox) { return null; }
+    for (const name of [SLOT, "browser:" + keyBox.dataset.keyId]) {
+      const entry = await stored(name);
+      if (entry && entry.keyId === keyBox.dataset.keyId && entry.creditCode === keyBox.dataset.creditCode) { return entry; }
     }
-    return entry;
+    return null;
   }
   async function showKey() {
     if (!keyBox) { return; }
@@ -177,7 +204,51 @@
     });
   });
 
-  // Log-out forgets the key this browser kept.
+  // ---- rotation to a key made here: the new key signs the ROTATE statement (possession), the current key
+  // signs the rotation request (the API's request signature over the statement's digest) ----
+  const rotate = document.getElementById("ent-rotate");
+  if (rotate) {
+    const problem = rotate.querySelector(".sign-error");
+    rotate.addEventListener("submit", async event => {
+      event.preventDefault();
+      say(problem, "");
+      try {
+        const current = await currentKey();
+        if (!current) { say(problem, keyBox.dataset.msgMissing); return; }
+        const made = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+        const raw = new Uint8Array(await crypto.subtle.exportKey("raw", made.publicKey));
+        const keyId = hex((await crypto.subtle.digest("SHA-256", raw)).slice(0, 8));
+        rotate.elements.public_key.value = b64(raw);
+        const reply = await fetch(rotate.dataset.prepare, { method: "POST", credentials: "same-origin",
+          body: new URLSearchParams(new FormData(rotate)), headers: { "Accept": "application/json" } });
+        if (!reply.ok) { say(problem, keyBox.dataset.msgFailed + " (" + reply.status + ")"); return; }
+        const prepared = await reply.json();
+        const statement = unb64(prepared.statement);
+        const content = JSON.parse(new TextDecoder().decode(statement));
+        if (content.purpose !== "ROTATE" || content.enterprise_key !== b64(raw) ||
+            content.credit_code !== keyBox.dataset.creditCode) { say(problem, keyBox.dataset.msgMismatch); return; }
+        const digest = hex(await crypto.subtle.digest("SHA-256", statement));
+        if (digest !== prepared.content_sha256) { say(problem, keyBox.dataset.msgMismatch); return; }
+        const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+        const possession = await sign(made.privateKey, prepared.possession_domain, statement);
+        const request = await sign(current.key, prepared.request_domain,
+          requestPayload(digest, keyBox.dataset.creditCode, current.keyId, prepared.path, nonce, prepared.server_time));
+        await keep({ key: made.privateKey, keyId: keyId, creditCode: keyBox.dataset.creditCode }, "browser:" + keyId);
+        rotate.elements.statement.value = prepared.statement;
+        rotate.elements.key_signature.value = b64(possession);
+        rotate.elements.key_id.value = current.keyId;
+        rotate.elements.timestamp.value = String(prepared.server_time);
+        rotate.elements.nonce.value = nonce;
+        rotate.elements.request_signature.value = b64(request);
+        await forget();  // the file key closes with this rotation
+        HTMLFormElement.prototype.submit.call(rotate);
+      } catch (e) {
+        say(problem, keyBox.dataset.msgFailed);
+      }
+    });
+  }
+
+  // Log-out forgets the key file's copy (keys made here stay: they exist nowhere else).
   document.querySelectorAll("form[action='/console/logout']").forEach(form => {
     form.addEventListener("submit", async event => {
       event.preventDefault();

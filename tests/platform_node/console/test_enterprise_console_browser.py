@@ -6,8 +6,9 @@ The enterprise logs in by signing in the browser with its key file, approves a b
 terms there, and the bank's verification then succeeds; pausing makes it fail, resuming lets it through, a
 revocation makes it fail for good; the uses appear under the consent with receipts the log's key verifies. It
 declares information under the credit commitment and sees it in its public report. Every request the browser
-sent, the platform's database and its logs are searched for the private key: it is in none of them. Every view
-is saved under build/screenshots/ (`ent-*.png`).
+sent, the platform's database and its logs are searched for the private key: it is in none of them. It rotates
+to a key WebCrypto makes in the browser, signs in and signs with it, and the key file's key is refused. Every
+view is saved under build/screenshots/ (`ent-*.png`).
 """
 
 from __future__ import annotations
@@ -256,3 +257,40 @@ def test_a_key_not_bound_and_another_role_are_refused(visit: Visit, world: World
     answer = visit.context.request.post(world.consent.api_url + "/console/enterprise/declaration",
                                         form={"payload": "e30=", "signature": "AA=="})
     assert answer.status == 403
+
+
+def test_rotating_to_a_key_made_in_the_browser(visit: Visit, world: World) -> None:
+    """WebCrypto's generateKey: the new key exists only in this browser (not exportable); the key file's key
+    closes, and the enterprise signs in and signs changes with the browser's key."""
+    page = visit.page
+    _log_in(visit, world)
+    visit.go("/console/enterprise/key")
+    assert page.get_by_test_id("key-row").count() == 1
+    visit.shoot("ent-11-signing-key")
+    page.get_by_role("button", name="生成新密钥并轮换").click()
+    page.wait_for_url(re.compile(r"/console/enterprise/login\?done=rotated"))
+    assert "密钥已轮换" in page.locator("p.ok[role=status]").inner_text()
+    visit.shoot("ent-12-login-after-rotation")
+
+    page.get_by_label("统一社会信用代码").fill(world.enterprise.credit_code)
+    page.get_by_role("button", name=re.compile("用本浏览器保存的密钥")).click()
+    page.wait_for_url(re.compile(r"/console/enterprise/requests"))
+    visit.go("/console/enterprise/key")
+    assert page.get_by_test_id("key-row").count() == 2 and "本次登录所用" in page.get_by_test_id("key-row").first.inner_text()
+    assert "已载入密钥" in page.locator("#ent-key-state").inner_text()
+
+    # A change signed with the browser's key: withdrawing the declaration.
+    visit.go("/console/enterprise/declaration")
+    page.get_by_role("button", name="撤回").click()
+    page.wait_for_url(re.compile(r"done=withdrawn"))
+    assert page.get_by_test_id("declaration-status").first.inner_text() == "已撤回"
+    visit.shoot("ent-13-declaration-withdrawn")
+
+    # The key file's key is closed: signing in with it is refused.
+    page.get_by_role("button", name="退出登录").click()
+    visit.go("/console/enterprise/login")
+    page.get_by_label("统一社会信用代码").fill(world.enterprise.credit_code)
+    page.get_by_label("密钥文件").set_input_files(str(world.key_file))
+    page.get_by_role("button", name="签名并登录").click()
+    page.wait_for_selector("p.error[role=alert]")
+    assert page.url.endswith("/console/enterprise/login")
