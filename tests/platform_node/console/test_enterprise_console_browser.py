@@ -55,13 +55,12 @@ class World:
                               tls=self.consent.tls(Identity("bank", name)))
 
     def secrets(self) -> list[bytes]:
-        """Every spelling of the enterprise's private key a leak could take."""
+        """Every spelling of the enterprise's private key a leak could take (its raw seed, hex, base64, PKCS#8)."""
         key = load_key(self.key_file)
         raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-        spellings = [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"="),
-                     base64.b64encode(der), b"PRIVATE KEY"]
-        return spellings
+        return [raw, raw.hex().encode(), base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"="),
+                base64.b64encode(der)]
 
 
 def _enterprise(world: ConsentWorld) -> tuple[str, float]:
@@ -227,9 +226,12 @@ def test_an_enterprise_approves_in_the_browser_and_the_bank_verifies_until_it_re
 
     # The private key reached the platform in no request, no table and no log line.
     assert any(b"signature=" in body for body in world.bodies)  # the bodies were recorded
-    leaks = [s for s in world.secrets() for body in world.bodies if s in body]
-    assert not leaks
-    stores = [world.consent.registry_db, *sorted((world.folder / "logs").glob("*.log"))]
+    leaks = [s for s in [*world.secrets(), b"PRIVATE KEY"] for body in world.bodies if s in body]
+    assert not leaks  # no PEM of any kind either
+    # The platform's state (its database and journal, its own PEM keys) and every node's log.
+    stores = [p for p in world.consent.registry_db.parent.rglob("*") if p.is_file()]
+    stores += sorted((world.folder / "logs").glob("*.log"))
+    assert world.consent.registry_db in stores
     assert all(not any(s in path.read_bytes() for s in world.secrets()) for path in stores)
 
 
@@ -251,6 +253,7 @@ def test_a_key_not_bound_and_another_role_are_refused(visit: Visit, world: World
     visit.log_in(world.bank.api_key)
     assert visit.go("/console/enterprise/consents").status == 403
     page.get_by_role("button", name="退出登录").click()
+    page.wait_for_url(re.compile(r"/console/login"))
     _log_in(visit, world)
     assert visit.go("/console/bank/score").status == 403
     # A change posted without the session's CSRF token, or unsigned, changes nothing.
@@ -288,6 +291,7 @@ def test_rotating_to_a_key_made_in_the_browser(visit: Visit, world: World) -> No
 
     # The key file's key is closed: signing in with it is refused.
     page.get_by_role("button", name="退出登录").click()
+    page.wait_for_url(re.compile(r"/console/login"))
     visit.go("/console/enterprise/login")
     page.get_by_label("统一社会信用代码").fill(world.enterprise.credit_code)
     page.get_by_label("密钥文件").set_input_files(str(world.key_file))
