@@ -41,6 +41,7 @@ from platform_node.consent_registry.registry import read_catalogue
 from platform_node.consent_registry.schema import relay_metadata
 from platform_node.consent_requests import ConsentDesk
 from platform_node.console.batch_runs import BatchRuns
+from platform_node.console.enterprise_sessions import EnterpriseSessions
 from platform_node.console.sessions import ConsoleSessions
 from platform_node.declarations import DeclarationBook
 from platform_node.enterprises import EnterpriseAccounts, load_identity_provider
@@ -146,9 +147,15 @@ class PlatformServices:
     loop_recorder: LoopBatchedRecorder = field(init=False, repr=False)
     # The console's batch-scoring runs in progress (in memory; their results are the batch's uses).
     batch_runs: BatchRuns = field(init=False, repr=False)
+    # Enterprises' console sessions (opened by a log-in signed in the browser with the enterprise's key).
+    enterprise_console_sessions: EnterpriseSessions = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.batch_runs = BatchRuns()
+        self.enterprise_console_sessions = EnterpriseSessions(self.engine, self.enterprises,
+                                                              ttl=self.console_sessions.ttl,
+                                                              limits=self.settings.default_limits)
+        self.enterprise_console_sessions.create_schema()
         self.scoring = CoalescingScorer(lambda: self.scorer)
         self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)
         self.shadow = ChallengerShadow(self.engine, lambda: self.scorer, self.settings.models,

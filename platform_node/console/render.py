@@ -40,7 +40,7 @@ class NavEntry:
     extension_point: bool = False
 
 
-# Each role's pages; the enterprise and source-unit entries are extension points other branches fill.
+# Each role's pages (an enterprise's too: `routers/enterprise.py`); the source-unit entry is an extension point.
 NAVIGATION: dict[str, tuple[NavEntry, ...]] = {
     "bank": (NavEntry("/console/bank/score", "bank.nav.score"), NavEntry("/console/bank/batch", "bank.nav.batch"),
              NavEntry("/console/bank/uses", "bank.nav.uses"), NavEntry("/console/bank/alerts", "bank.nav.alerts"),
@@ -56,7 +56,11 @@ NAVIGATION: dict[str, tuple[NavEntry, ...]] = {
     "admin": (NavEntry("/console/operator/nodes", "op.nav.nodes"), NavEntry("/console/operator/jobs", "op.nav.jobs"),
               NavEntry("/console/operator/models", "op.nav.models"), NavEntry("/console/statistics", "stats.nav")),
     "statistics": (NavEntry("/console/statistics", "stats.nav"),),
-    "enterprise": (NavEntry("/console/enterprise", "role.enterprise", extension_point=True),),
+    "enterprise": (NavEntry("/console/enterprise/requests", "ent.nav.requests"),
+                   NavEntry("/console/enterprise/consents", "ent.nav.consents"),
+                   NavEntry("/console/enterprise/declaration", "ent.nav.declaration"),
+                   NavEntry("/console/enterprise/report", "ent.nav.report"),
+                   NavEntry("/console/enterprise/key", "ent.nav.key")),
     "source_admin": (NavEntry("/console/source-unit", "role.source_admin", extension_point=True),),
 }
 HOME = {role: entries[0].href for role, entries in NAVIGATION.items()}

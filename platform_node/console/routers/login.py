@@ -29,7 +29,8 @@ from platform_node.institutions.errors import InstitutionSuspended, InvalidCrede
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "xyd_login_csrf"
 MAX_KEY_CHARS = 200
-_STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+_STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8",
+           "enterprise_sign.js": "text/javascript; charset=utf-8"}
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -109,7 +110,9 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     services = services_of(request)
-    await run_in_threadpool(services.console_sessions.end, session_cookie(request.scope["headers"]))
+    cookie = session_cookie(request.scope["headers"])
+    await run_in_threadpool(services.console_sessions.end, cookie)
+    await run_in_threadpool(services.enterprise_console_sessions.end, cookie)
     response = RedirectResponse(LOGIN_PATH, status_code=303, headers=SECURITY_HEADERS)
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
