@@ -410,7 +410,7 @@ def test_the_one_log_holds_every_event_and_catches_a_rewritten_deleted_or_reorde
     # The officer verifies the whole log, with the log key the platform's certificate vouches for.
     from cli.registry_admin import fetch_log_trust
     from federation.key_binding import BindingVerifier
-    from federation.proto import verification_pb2_grpc
+    from federation.proto import verification_pb2, verification_pb2_grpc
 
     tls = NodeTls.load_issued(federation.pki_dir, Identity("coordinator", "main"))
     channel = open_secure_channel(federation.platform_address, tls, Identity("platform", "main"))
@@ -418,9 +418,24 @@ def test_the_one_log_holds_every_event_and_catches_a_rewritten_deleted_or_reorde
         trust = fetch_log_trust(verification_pb2_grpc.ConsentRegistryStub(channel),
                                 BindingVerifier(tls.ca_pem), platform=Identity("platform", "main"),
                                 now=datetime.now(UTC))
+        # The coordinator gets proofs of its own leaves only, never of a consent-side one.
+        proofs = verification_pb2_grpc.ConsentRegistryStub(channel).GovernanceProofs(
+            verification_pb2.GovernanceProofQuery(indexes=[report_leaf, events[-1].leaf_index]), timeout=30)
+        assert [p.index for p in proofs.proofs] == [events[-1].leaf_index] and proofs.note
     finally:
         channel.close()
     assert trust.log.name == log_origin(Identity("platform", "main")) and len(trust.witnesses) == 2
+    # Nobody but the coordinator appends governance events.
+    source = NodeTls.load_issued(federation.pki_dir, Identity("source", "tax"))
+    channel = open_secure_channel(federation.platform_address, source, Identity("platform", "main"))
+    try:
+        with pytest.raises(grpc.RpcError) as refused:
+            verification_pb2_grpc.ConsentRegistryStub(channel).AppendGovernance(verification_pb2.GovernanceEvents(
+                events=[verification_pb2.GovernanceEvent(seq=len(events) + 1, leaf=bytes(events[0].leaf))]),
+                timeout=30)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        channel.close()
 
     def verify_chain(db: Path) -> tuple[int, str]:
         capsys.readouterr()
