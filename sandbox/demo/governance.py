@@ -114,7 +114,7 @@ def revoke_and_score(federation: LocalFederation, approval_id: str, api_key: str
 
 def show_usage_report(federation: LocalFederation, out: Callable[[str], None], *, wait_s: float = 10.0) -> bool:
     """The reviewing unit's usage report for today: every line checked against its leaf and a signed checkpoint
-    of the coordinator's governance log, then compared with the node's own record."""
+    of the platform's one audit log, then compared with the node's own record."""
     import time
     from datetime import UTC, datetime
 
