@@ -192,6 +192,8 @@ def test_the_city_list_is_versioned_and_expands_when_a_unit_accepts(federation: 
     with httpx.Client(base_url=federation.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         served = http.get("/v1/catalogue")
         assert served.status_code == 200 and served.json()["version"] == before.version
+        uses = {i["name"]: i["uses"] for s in served.json()["sources"] if s["source"] == "source/tax" for i in s["items"]}
+        assert uses[NOT_SHARED] == [] and all("computation" in u for n, u in uses.items() if n != NOT_SHARED)
         filed = http.post("/v1/catalogue/expansion-requests", json={
             "source": "source/tax", "item": OMITTED, "category": "TAX", "description": "General VAT taxpayer",
             "reason": "small-scale taxpayers default more often", "intended_use": "pre-loan review model"})
