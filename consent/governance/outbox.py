@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
     insert,
     select,
     update,
@@ -135,8 +136,6 @@ class GovernanceOutbox:
 
     def counts(self) -> tuple[int, int]:
         """(events recorded, events still to forward)."""
-        from sqlalchemy import func
-
         with self._engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(outbox_events)).scalar_one()
             waiting = conn.execute(select(func.count()).select_from(outbox_events)

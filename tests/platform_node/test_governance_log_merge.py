@@ -1,4 +1,5 @@
-"""Governance events in the platform's one log: the coordinator's outbox forwarded in order (a gap, a reused
+"""Governance events in the platform's one log: the coordinator's outbox forwarded in order, waiting while the
+platform is away (a gap, a reused
 number or a non-governance leaf is refused; a resend gets the same receipt), and an existing deployment's
 coordinator governance log merged into the one log (`xyd platform merge-governance-log`) with every earlier proof
 still checkable, the coordinator refusing to start before the merge and continuing after it."""
@@ -182,3 +183,34 @@ def test_the_command_merges_a_stopped_deployment(tmp_path: Path, capsys: pytest.
     assert kinds == ["authorisation_created", "approval_filed", "governed_task_run", "usage_reported", "log_merged"]
     with engine.connect() as conn:
         assert conn.execute(select(AuditLog(engine).tables.head.c.tree_size)).scalar_one() == 5
+
+
+def test_events_wait_while_the_platform_is_away_and_arrive_in_order(tmp_path: Path) -> None:
+    from coordinator.governance_forwarding import GovernanceForwarder
+    from errors import Unavailable
+
+    log = one_log(tmp_path / "platform.db")
+    intake = GovernanceIntake(log)
+    intake.create_schema()
+    outbox = GovernanceOutbox(open_engine(f"sqlite:///{tmp_path / 'coordinator.db'}"))
+    outbox.create_schema()
+    reachable = False
+
+    def append(events):
+        if not reachable:
+            raise Unavailable("AppendGovernance: UNAVAILABLE")
+        return intake.append(COORDINATOR, [IntakeItem(seq, leaf) for seq, leaf in events])
+
+    forwarder = GovernanceForwarder(outbox, append, batch=2)
+    for n in range(1, 6):
+        with outbox.engine.begin() as conn:
+            outbox.append(conn, approval_event(n))
+    with pytest.raises(Unavailable):
+        forwarder.flush()
+    assert outbox.counts() == (5, 5) and log.tree_size() == 1
+    reachable = True
+    assert forwarder.flush() == 5 and outbox.counts() == (5, 0)
+    for n in range(1, 6):
+        entry = outbox.get(n)
+        assert log.leaf(entry.leaf_index).leaf == approval_event(n).to_leaf() == entry.leaf
+        assert entry.root == log.root(entry.tree_size) and entry.tree_size == entry.leaf_index + 1
