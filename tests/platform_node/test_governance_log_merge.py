@@ -1,7 +1,8 @@
 """Governance events in the platform's one log: the coordinator's outbox forwarded in order, waiting while the
 platform is away (a gap, a reused number or a non-governance leaf is refused; a resend gets the same receipt), and
-an existing deployment's coordinator governance log merged into the one log (`xyd platform merge-governance-log`) with every earlier proof
-still checkable, the coordinator refusing to start before the merge and continuing after it."""
+an existing deployment's coordinator governance log merged into the one log (`xyd platform
+merge-governance-log`) with every earlier proof still checkable, the coordinator refusing to start before the
+merge and continuing after it."""
 
 from __future__ import annotations
 
