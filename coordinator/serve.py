@@ -87,6 +87,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     write_atomically(config.state_dir / "address", server.address)
     log.info("coordinator serving", extra={"address": server.address, "advertised": server.advertised_address})
     warn_if_unreachable(server)
+    governance.start()
     control.watch_interrupted(stop, every=float(jobs.get("resume_poll_seconds", 2)))
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -96,6 +97,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     finally:
         serving.clear()
         server.stop(grace=2.0)
+        governance.close()
         channels.close()
         arbiter.close()
         if metrics is not None:

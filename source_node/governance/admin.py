@@ -125,12 +125,12 @@ class AdminDesk:
                 "not_after": terms.not_after.isoformat(), "updated_at": record.updated_at.isoformat()}
 
     def usage(self, first_day: str, last_day: str) -> dict[str, Any]:
-        """How this unit's data was used in the days, verified against the governance log and reconciled with
-        the node's own record."""
+        """How this unit's data was used in the days, verified against the platform's one audit log and reconciled
+        with the node's own record."""
         from source_node.governance.usage_report import usage_report
 
         if self.link is None or self.bindings is None:
-            raise GovernanceError("this node has no coordinator to read the governance log from")
+            raise GovernanceError("this node has no coordinator to read its usage lines from")
         report = usage_report(self.governance, self.link, self.bindings, first_day, last_day).to_json()
         report["models"] = self._models(report["tasks"])
         return report
