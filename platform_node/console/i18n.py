@@ -1,17 +1,18 @@
-"""The console's message catalogue in Chinese and English, and how a request's language is chosen.
+"""The platform console's message catalogue in Chinese and English.
 
 Every label of every page is a key here with both texts (a test checks that every key a template or router
-uses exists). The language is the `lang` cookie (set by the language switch), else the first of zh/en in
-Accept-Language, else Chinese.
+uses exists). How a request's language is chosen, and the lookup, are the consoles' shared part
+(`webconsole/i18n.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-LANGUAGES = ("zh", "en")
-DEFAULT_LANGUAGE = "zh"
-LANG_COOKIE = "xyd_lang"
+from webconsole.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, Labels, choose_language
+from webconsole.i18n import translator as _translator
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANG_COOKIE", "MESSAGES", "choose_language", "translator"]
 
 # key: (中文, English). Placeholders are `{name}` and filled by `t(key, name=...)`.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -315,26 +316,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def choose_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
-    """The language for a request: an explicit choice, the cookie, then Accept-Language, then Chinese."""
-    for explicit in (query, cookie):
-        if explicit in LANGUAGES:
-            return explicit
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh"
-        if tag.startswith("en"):
-            return "en"
-    return DEFAULT_LANGUAGE
-
-
-def translator(lang: str, messages: Mapping[str, tuple[str, str]] = MESSAGES) -> Callable[..., str]:
-    """`t(key, **values)` in `lang`; a missing key raises (a test keeps every used key in the catalogue)."""
-    index = LANGUAGES.index(lang)
-
-    def t(key: str, /, **values: object) -> str:
-        text = messages[key][index]
-        return text.format(**values) if values else text
-
-    return t
+def translator(lang: str, messages: Labels | None = None) -> Callable[..., str]:
+    """`t(key, **values)` in `lang` over this catalogue (or `messages`); a missing key raises."""
+    return _translator(lang, MESSAGES if messages is None else messages)
