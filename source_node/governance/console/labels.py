@@ -118,7 +118,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "use.to": ("截止日期", "To"),
     "use.date_help": ("日期，如 2026-03-01（UTC）", "A date, e.g. 2026-03-01 (UTC)"),
     "use.show": ("生成报告", "Show the report"),
-    "use.verified": ("全部 {count} 行已核验：与日志（大小 {size}）和本节点记录一致。", "All {count} lines verified: they match the log (size {size}) and this node's own record."),
+    "use.verified": ("全部 {count} 行均已核验：每行与日志（大小 {size}）和本节点记录一致。", "Every line verified ({count}): each matches the log (size {size}) and this node's own record."),
     "use.not_verified": ("有 {count} 处不一致，见下表。", "{count} differences; see below."),
     "use.tasks": ("任务", "Tasks"),
     "use.answers": ("在线评分与核验答复", "Online answers"),

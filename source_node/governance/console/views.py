@@ -36,6 +36,8 @@ def pager(offset: int, size: int, total: int) -> dict[str, Any]:
 def approvals_page(desk: AdminDesk, status: str | None, offset: int) -> dict[str, Any]:
     status = status if status in STATUSES else None
     rows, total = desk.page(status, offset=offset, limit=APPROVALS_PAGE)
+    for row in rows:
+        row["updated"] = datetime.fromisoformat(row["updated_at"])
     return {"approvals": rows, "status": status or "", "statuses": STATUSES,
             "pages": pager(offset, APPROVALS_PAGE, total)}
 
@@ -51,6 +53,8 @@ def actions_for(status: str) -> list[str]:
 
 def approval_page(desk: AdminDesk, approval_id: str, done: str | None) -> dict[str, Any]:
     shown = desk.show(approval_id)
+    for change in shown["history"]:
+        change["when"] = datetime.fromisoformat(change["at"])
     actions = actions_for(shown["status"])
     return {"approval": shown, "terms": shown["terms"], "actions": actions,
             "terms_json": json.dumps(shown["terms"], ensure_ascii=False, sort_keys=True),
