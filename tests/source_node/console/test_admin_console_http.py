@@ -155,8 +155,8 @@ def test_every_label_is_written_in_both_languages_and_every_used_key_exists() ->
     from source_node.governance.console.views import CONDITIONS, LINE_STATUSES, STATUSES
 
     built = [f"status.{s}" for s in STATUSES] + [f"cond.{c}" for c in CONDITIONS] + \
-        [f"check.{s}" for s in LINE_STATUSES] + ["apv.approve", "apv.decline", "apv.suspend", "apv.resume",
-                                                 "apv.revoke"]
+        [f"check.{s}" for s in LINE_STATUSES] + [f"{p}.{a}" for p in ("apv", "done")
+                                                 for a in ("approve", "decline", "suspend", "resume", "revoke")]
     assert set(built) <= set(LABELS)
     for key, texts in LABELS.items():
         assert len(texts) == len(LANGUAGES) and all(t.strip() for t in texts), key

@@ -31,10 +31,11 @@ class Unit:
     url: str
     key_path: Path
     catalogue: list[dict[str, str]]
+    passphrase: bytes | None = None
 
     @property
     def key(self):
-        return load_approval_private_key(self.key_path)
+        return load_approval_private_key(self.key_path, passphrase=self.passphrase)
 
     def file(self, project: str) -> str:
         """A request filed on the node (as `xyd approval` does without a coordinator); its approval id."""
@@ -44,9 +45,10 @@ class Unit:
 
 
 @contextmanager
-def unit_with_console(folder: Path) -> Iterator[Unit]:
+def unit_with_console(folder: Path, *, passphrase: bytes | None = None) -> Iterator[Unit]:
+    """The unit; with `passphrase`, its approval key file is encrypted under it (PBES2, as keygen writes it)."""
     generate(60, 3, folder / "data")
-    create_approval_key(folder / "approval.key", folder / "approval.pub")
+    create_approval_key(folder / "approval.key", folder / "approval.pub", passphrase=passphrase)
     items = catalogue_items(folder / "data" / "tax.toml")
     config = folder / "node.toml"
     config.write_text(f'[node]\nstate_dir = "{folder / "state"}"\n[tls]\nca = "ca.pem"\ncert = "c.pem"\n'
@@ -65,7 +67,7 @@ def unit_with_console(folder: Path) -> Iterator[Unit]:
     server = AdminServer(desk, verifier, "127.0.0.1:0", clock=clock, console=console)
     url = server.start()
     try:
-        yield Unit(governance, desk, url, folder / "approval.key", items)
+        yield Unit(governance, desk, url, folder / "approval.key", items, passphrase)
     finally:
         server.stop()
         governance.close()

@@ -72,21 +72,72 @@
   const keepKey = (record) => keyStore("readwrite", (s) => s.put(record, "approval"));
   const forgetKey = () => keyStore("readwrite", (s) => s.delete("approval"));
 
-  async function importKeyFile(file) {
+  // ---- an encrypted key file: PKCS#8 EncryptedPrivateKeyInfo, PBES2 with PBKDF2 and AES-CBC, as
+  // `xyd approval keygen --passphrase-file` writes it (the Python `cryptography` package's best encryption) ----
+  function der(bytes, at) {  // one DER element at `at`: its tag, where its content starts and ends
+    const tag = bytes[at];
+    let length = bytes[at + 1], start = at + 2;
+    if (length & 0x80) {
+      const count = length & 0x7f;
+      length = 0;
+      for (let i = 0; i < count; i++) { length = length * 256 + bytes[start + i]; }
+      start += count;
+    }
+    if (start + length > bytes.length) { throw new Error("truncated"); }
+    return { tag: tag, start: start, end: start + length, content: bytes.subarray(start, start + length) };
+  }
+  function children(bytes, element) {
+    const found = [];
+    for (let at = element.start; at < element.end;) { const child = der(bytes, at); found.push(child); at = child.end; }
+    return found;
+  }
+  const OIDS = { "2a864886f70d01050d": "PBES2", "2a864886f70d01050c": "PBKDF2", "2a864886f70d0207": "SHA-1",
+                 "2a864886f70d0209": "SHA-256", "2a864886f70d020b": "SHA-512", "608648016503040102": 128,
+                 "608648016503040116": 192, "60864801650304012a": 256 };
+  async function decryptPkcs8(bytes, passphrase) {
+    const [algorithm, encrypted] = children(bytes, der(bytes, 0));
+    const [scheme, params] = children(bytes, algorithm);
+    if (OIDS[hex(scheme.content)] !== "PBES2") { throw new Error("not PBES2"); }
+    const [kdf, cipher] = children(bytes, params);
+    const [kdfOid, kdfParams] = children(bytes, kdf);
+    if (OIDS[hex(kdfOid.content)] !== "PBKDF2") { throw new Error("not PBKDF2"); }
+    const fields = children(bytes, kdfParams);
+    const salt = fields[0].content;
+    const iterations = fields[1].content.reduce((n, b) => n * 256 + b, 0);
+    const prf = fields.find((f) => f.tag === 0x30);
+    const hash = prf ? OIDS[hex(children(bytes, prf)[0].content)] : "SHA-1";
+    const [cipherOid, iv] = children(bytes, cipher);
+    const bits = OIDS[hex(cipherOid.content)];
+    if (typeof bits !== "number" || typeof hash !== "string") { throw new Error("unsupported encryption"); }
+    const base = await crypto.subtle.importKey("raw", encoder.encode(passphrase), "PBKDF2", false, ["deriveKey"]);
+    const aes = await crypto.subtle.deriveKey({ name: "PBKDF2", salt: salt, iterations: iterations, hash: hash }, base,
+                                              { name: "AES-CBC", length: bits }, false, ["decrypt"]);
+    return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-CBC", iv: iv.content }, aes, encrypted.content));
+  }
+
+  async function importKeyFile(file, passphrase) {
     if (!window.crypto || !crypto.subtle) { throw new Error(texts.noWebcrypto); }
-    const pem = /-----BEGIN PRIVATE KEY-----([\s\S]+?)-----END PRIVATE KEY-----/.exec(await file.text());
+    const text = await file.text();
+    const pem = /-----BEGIN (ENCRYPTED )?PRIVATE KEY-----([\s\S]+?)-----END (ENCRYPTED )?PRIVATE KEY-----/.exec(text);
     if (!pem) { throw new Error(texts.unreadable); }
-    let der, key, publicKey;
+    let pkcs8, key, publicKey;
     try {
-      der = Uint8Array.from(atob(pem[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+      const raw = Uint8Array.from(atob(pem[2].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+      if (pem[1]) {
+        if (!passphrase) { throw new Error(texts.passphrase); }
+        try { pkcs8 = await decryptPkcs8(raw, passphrase); } catch (e) { throw new Error(texts.passphrase); }
+      } else {
+        pkcs8 = raw;
+      }
       // Once extractable, only to read the public half (its id); the kept key is imported non-extractable.
-      const readable = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
+      const readable = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
       publicKey = base64urlDecode((await crypto.subtle.exportKey("jwk", readable)).x);
-      key = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
+      key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
     } catch (e) {
+      if (e && e.message === texts.passphrase) { throw e; }
       throw new Error(e && e.name === "NotSupportedError" ? texts.noWebcrypto : texts.unreadable);
     } finally {
-      if (der) { der.fill(0); }
+      if (pkcs8) { pkcs8.fill(0); }
     }
     const keyId = hex((await sha256(publicKey)).slice(0, 8));
     if (unitKeyId && keyId !== unitKeyId) { throw new Error(texts.wrong); }
@@ -128,7 +179,8 @@
     if (form.dataset.signed === "login") {
       const picked = document.getElementById("key_file").files[0];
       if (!picked) { throw new Error(texts.missing); }
-      record = await importKeyFile(picked);
+      record = await importKeyFile(picked, document.getElementById("passphrase").value);
+      document.getElementById("passphrase").value = "";
     } else {
       record = await storedKey();
       if (!record) { openKeyBox(true); throw new Error(texts.missing); }
@@ -167,7 +219,9 @@
   if (reload) {
     reload.addEventListener("change", () => {
       if (!reload.files[0]) { return; }
-      importKeyFile(reload.files[0]).then((record) => {
+      const phrase = document.getElementById("passphrase_reload");
+      importKeyFile(reload.files[0], phrase.value).then((record) => {
+        phrase.value = "";
         say((texts.loaded || "").replace("{key_id}", record.keyId), false);
         document.getElementById("key-box").hidden = true;
       }, (e) => say(e.message, true));
