@@ -88,7 +88,7 @@ class AdminConsole:
     def __init__(self, desk: AdminDesk, verifier: AdminVerifier, *, clock: Callable[[], int], unit: str,
                  key_id: str, sessions: AdminSessions | None = None) -> None:
         self._desk, self._verifier, self._clock = desk, verifier, clock
-        self._unit, self._key_id = unit, key_id
+        self.unit, self.key_id = unit, key_id  # shown on every page; the key id is public
         self._sessions = sessions or AdminSessions()
 
     # ---- one request -----------------------------------------------------------------------------
@@ -177,7 +177,7 @@ class AdminConsole:
             log.warning("console log-in refused: %s", exc)
             return page.login(status=401, error="login.failed")
         session_id, _ = self._sessions.open(now=now)
-        log.info("console log-in", extra={"unit": self._unit, "key_id": self._key_id})
+        log.info("console log-in", extra={"unit": self.unit, "key_id": self.key_id})
         reply = _redirect(HOME)
         reply.headers += [("Set-Cookie", _cookie(SESSION_COOKIE, session_id, max_age=self._sessions.ttl_s)),
                           ("Set-Cookie", _cookie(LOGIN_CSRF_COOKIE, "", max_age=0, path=LOGIN_PATH))]
@@ -220,7 +220,7 @@ class _Page:
 
     def show(self, template: str, *, http_status: int = 200, **context: Any) -> ConsoleReply:
         console = self._console
-        body = render(template, lang=self._lang, path=self._path, unit=console._unit, key_id=console._key_id,
+        body = render(template, lang=self._lang, path=self._path, unit=console.unit, key_id=console.key_id,
                       csrf=self._csrf, signed_in=self._signed_in, **context)
         return ConsoleReply(http_status, body)
 
