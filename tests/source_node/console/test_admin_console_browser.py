@@ -19,6 +19,7 @@ import pytest
 
 from consent.canonical_json import canonical_json
 from federation.proto import control_pb2
+from sandbox.demo.run import source_admin_consoles
 from sandbox.governance import ApprovalPlan
 from sandbox.launcher import LocalFederation, NodeData
 from sandbox.synthdata import generate
@@ -65,7 +66,10 @@ def browser(federation: LocalFederation) -> Iterator[object]:
 
 
 def admin_url(federation: LocalFederation, unit: str) -> str:
-    return (federation.node_state("source", unit) / "admin_url").read_text(encoding="utf-8").strip()
+    """The address `xyd demo --keep-running` prints for the unit's administrator (its console, less `/console/`)."""
+    shown = source_admin_consoles(federation)[f"source/{unit}"]
+    assert shown["approval_key"] == str(federation.approval_key(unit))
+    return shown["console_url"].removesuffix("/console/")
 
 
 @pytest.fixture
