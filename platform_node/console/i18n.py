@@ -1,17 +1,18 @@
-"""The console's message catalogue in Chinese and English, and how a request's language is chosen.
+"""The platform console's message catalogue in Chinese and English.
 
 Every label of every page is a key here with both texts (a test checks that every key a template or router
-uses exists). The language is the `lang` cookie (set by the language switch), else the first of zh/en in
-Accept-Language, else Chinese.
+uses exists). How a request's language is chosen, and the lookup, are the consoles' shared part
+(`webconsole/i18n.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-LANGUAGES = ("zh", "en")
-DEFAULT_LANGUAGE = "zh"
-LANG_COOKIE = "xyd_lang"
+from webconsole.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, Labels, choose_language
+from webconsole.i18n import translator as _translator
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANG_COOKIE", "MESSAGES", "choose_language", "translator"]
 
 # key: (中文, English). Placeholders are `{name}` and filled by `t(key, name=...)`.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -479,30 +480,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ent.report.cat.tax_credit_rating": ("纳税信用等级", "Tax credit rating"),
     "ent.report.cat.honours": ("荣誉表彰", "Honours"),
     "ext.source.title": ("数源单位管理", "Source-unit administration"),
-    "ext.source.body": ("数源单位管理员的界面（数据目录、用数审批、用数报告及核验状态）将由各数源节点在其管理地址上提供，使用同样的会话、CSRF 与中英文界面。治理 API 正在另一分支开发；本页是预留的扩展点。", "The source-unit administrator's view (catalogue, data-use approvals, the usage report with each line's verification status) will be served by each source node on its admin address, with the same sessions, CSRF protection and labels. The governance API is being built on another branch; this page is its extension point."),
+    "ext.source.where": ("请在本单位数据源节点的管理地址上打开控制台：http://<管理地址>/console/", "Open the console on your source node's admin address: http://<admin address>/console/"),
+    "ext.source.body": ("数源单位管理员的界面（数据目录、用数审批、用数报告及各行核验状态）由各数源节点在其管理地址（配置 [governance] admin_listen，地址写在节点状态目录的 admin_url 文件中；默认只监听本机，可经 SSH 隧道访问）上提供。用本单位的审批私钥文件登录：浏览器用 WebCrypto 签名，私钥不会发送到节点或平台。平台不保存数源单位的密钥和审批。", "The source-unit administrator's view (catalogue, data-use approvals, the usage report with each line's verification status) is served by each source node on its admin address ([governance] admin_listen; the address is in the admin_url file of the node's state folder; loopback by default, reach it through an SSH tunnel). Log in with the unit's approval key file: the browser signs with WebCrypto, and the private key never reaches the node or the platform. The platform holds neither the unit's key nor its approvals."),
 }
 
 
-def choose_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
-    """The language for a request: an explicit choice, the cookie, then Accept-Language, then Chinese."""
-    for explicit in (query, cookie):
-        if explicit in LANGUAGES:
-            return explicit
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh"
-        if tag.startswith("en"):
-            return "en"
-    return DEFAULT_LANGUAGE
-
-
-def translator(lang: str, messages: Mapping[str, tuple[str, str]] = MESSAGES) -> Callable[..., str]:
-    """`t(key, **values)` in `lang`; a missing key raises (a test keeps every used key in the catalogue)."""
-    index = LANGUAGES.index(lang)
-
-    def t(key: str, /, **values: object) -> str:
-        text = messages[key][index]
-        return text.format(**values) if values else text
-
-    return t
+def translator(lang: str, messages: Labels | None = None) -> Callable[..., str]:
+    """`t(key, **values)` in `lang` over this catalogue (or `messages`); a missing key raises."""
+    return _translator(lang, MESSAGES if messages is None else messages)

@@ -70,6 +70,14 @@ class AdminDesk:
         records = self.governance.store.list(status=ApprovalStatus(status) if status else None)
         return [self._summary(r) for r in records]
 
+    def page(self, status: str | None, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of the approvals (after a sync with the coordinator) and how many there are in all."""
+        self.sync()
+        wanted = ApprovalStatus(status) if status else None
+        store = self.governance.store
+        records = store.list(status=wanted, limit=limit, offset=offset)
+        return [self._summary(r) for r in records], store.count(status=wanted)
+
     def show(self, approval_id: str) -> dict[str, Any]:
         store = self.governance.store
         record = store.get(approval_id)
