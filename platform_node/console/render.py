@@ -38,7 +38,7 @@ class NavEntry:
 NAVIGATION: dict[str, tuple[NavEntry, ...]] = {
     "bank": (NavEntry("/console/bank/score", "bank.nav.score"), NavEntry("/console/bank/batch", "bank.nav.batch"),
              NavEntry("/console/bank/uses", "bank.nav.uses"), NavEntry("/console/bank/alerts", "bank.nav.alerts"),
-             NavEntry("/console/bank/consents", "bank.nav.consents", extension_point=True),
+             NavEntry("/console/bank/consents", "bank.nav.consents"),
              NavEntry("/console/bank/subscriptions", "bank.nav.subscriptions"),
              NavEntry("/console/statistics", "stats.nav")),
     "compliance": (NavEntry("/console/compliance/uses", "comp.nav.uses"),

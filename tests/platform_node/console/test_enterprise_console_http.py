@@ -29,7 +29,7 @@ from platform_node.api.server import ApiServer
 from platform_node.api.settings import ApiSettings
 from platform_node.consent_registry.registry import publish_catalogue
 from platform_node.enterprises.settings import EnterpriseSettings
-from tests.platform_node.world import BANK_A, T0, Platform, build_platform, enterprises
+from tests.platform_node.world import BANK_A, BANK_B, T0, Platform, build_platform, enterprises
 
 CODE = enterprises(5)[3]
 LOGIN = "/console/enterprise/login"
@@ -146,3 +146,18 @@ def test_an_institution_session_opens_no_enterprise_page(world: World) -> None:
                                           "api_key": world.platform.keys[BANK_A]})
         assert http.get("/console/enterprise/requests").status_code == 403
         assert http.get("/console/enterprise/report").status_code == 403
+
+
+def test_a_bank_sees_its_own_consent_requests_and_never_another_banks(world: World) -> None:
+    request_id = world.ask("LOAN-CONSOLE-7")
+    seen = {}
+    for bank in (BANK_A, BANK_B):
+        with httpx.Client(base_url=world.url) as http:
+            form = http.get("/console/login")
+            http.post("/console/login", data={"csrf": _value(form.text, "csrf"), "api_key": world.platform.keys[bank]})
+            seen[bank] = http.get("/console/bank/consents")
+            filtered = http.get("/console/bank/consents", params={"status": "DECLINED"})
+        assert seen[bank].status_code == 200 and filtered.status_code == 200
+        assert CODE not in filtered.text
+    assert CODE in seen[BANK_A].text and "PENDING" in seen[BANK_A].text and "source/tax:revenue_12m_cny" in seen[BANK_A].text
+    assert CODE not in seen[BANK_B].text and request_id not in seen[BANK_B].text
