@@ -29,14 +29,13 @@ from platform_node.scoring.fanout import FanOutScorer
 from platform_node.scoring.party_stats import PartStats, PartyStatsStore
 from platform_node.scoring.scorer import (
     Direction,
-    FailureCode,
     ScoreBatch,
-    ScoreFailure,
     ScoreOutcome,
     ScorerContractError,
     ScoreReason,
     ScoreResult,
     grade_of,
+    held_by_nobody,
 )
 from platform_node.scoring.source_fanout import FanOut, ReplyRefused, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
@@ -166,12 +165,7 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
         results: list[ScoreResult] = []
         for i, cid in enumerate(ids):
             if not known[i]:
-                results.append(ScoreFailure(cid, FailureCode.UNKNOWN_ENTERPRISE,
-                                            "no party of the federation holds data on this enterprise")
-                               if not missing else
-                               ScoreFailure(cid, FailureCode.SOURCE_UNAVAILABLE,
-                                            "no answering party holds data on this enterprise",
-                                            failed_sources=missing))
+                results.append(held_by_nobody(cid, missing))
                 continue
             m = float(margin[i])
             pd = 1.0 / (1.0 + math.exp(-m)) if m > -700 else 0.0

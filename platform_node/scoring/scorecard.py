@@ -28,13 +28,12 @@ from platform_node.scoring.fanout import FanOutScorer
 from platform_node.scoring.party_stats import PartStats, PartyStatsStore
 from platform_node.scoring.scorer import (
     Direction,
-    FailureCode,
     ScoreBatch,
-    ScoreFailure,
     ScoreOutcome,
     ScoreReason,
     ScoreResult,
     grade_of,
+    held_by_nobody,
 )
 from platform_node.scoring.source_fanout import FanOut, ReplyRefused, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
@@ -123,12 +122,7 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
         results: list[ScoreResult] = []
         for i, (cid, s) in enumerate(zip(ids, scores, strict=True)):
             if cid not in self._own_ids and not any(r.found[i] for r in answered.values()):
-                results.append(ScoreFailure(cid, FailureCode.UNKNOWN_ENTERPRISE,
-                                            "no party of the federation holds data on this enterprise")
-                               if not missing else
-                               ScoreFailure(cid, FailureCode.SOURCE_UNAVAILABLE,
-                                            "no answering party holds data on this enterprise",
-                                            failed_sources=missing))
+                results.append(held_by_nobody(cid, missing))
                 continue
             # Another party's reason is its data category only ("source/tax:tax" -> "tax").
             reasons = tuple(dict.fromkeys(r.code if r.own else r.code.split(":", 1)[1] for r in s.reasons))

@@ -173,6 +173,16 @@ class ScoreFailure:
             raise ScorerContractError("SOURCE_UNAVAILABLE must name the failed sources")
 
 
+def held_by_nobody(credit_code: str, missing: Sequence[str]) -> ScoreFailure:
+    """The failure for an enterprise no answering party holds: unknown to the federation, or unavailable when
+    a party that might hold it did not answer."""
+    if not missing:
+        return ScoreFailure(credit_code, FailureCode.UNKNOWN_ENTERPRISE,
+                            "no party of the federation holds data on this enterprise")
+    return ScoreFailure(credit_code, FailureCode.SOURCE_UNAVAILABLE, "no answering party holds data on this enterprise",
+                        failed_sources=tuple(missing))
+
+
 ScoreResult = ScoreOutcome | ScoreFailure
 
 
