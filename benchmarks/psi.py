@@ -27,8 +27,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--rows", type=int, default=200_000, help="distinct ids per party")
     parser.add_argument("--overlap", type=float, default=0.5, help="fraction of each party's ids that are shared")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE, help="points per message")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="blinding threads per party (processes without the C kernel)")
+    parser.add_argument("--workers", type=int, default=1, help="blinding processes per party")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before giving up")
     args = parser.parse_args(argv)
     if args.rows < 0 or not 0.0 <= args.overlap <= 1.0:

@@ -27,6 +27,7 @@ import pandas as pd
 import psutil
 
 from benchmarks.degraded_auc import measure as degraded_auc
+from benchmarks.degraded_auc import measure_lr as degraded_auc_lr
 from sandbox.demo.bank import onboard
 from sandbox.http_load import run_closed_loop
 from sandbox.launcher import LocalFederation, NodeData
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> dict:
                         help="only the accuracy cost of degraded scoring (degraded_auc), no federation")
     args = parser.parse_args(argv)
     if args.degraded_only:
-        return {"degraded_auc": degraded_auc()}
+        return {"degraded_auc": degraded_auc(), "degraded_auc_lr": degraded_auc_lr()}
     with trained_federation(args.enterprises, args.trees, workdir=args.workdir,
                             database_url=args.database_url) as (federation, key, codes):
         headers = {"Authorization": f"Bearer {key}"}
@@ -139,4 +140,5 @@ def main(argv: list[str]) -> dict:
         "client_cpu_ms_per_request": round(client_cpu_ms, 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "degraded_auc": degraded_auc(),
+        "degraded_auc_lr": degraded_auc_lr(),
     }

@@ -1,4 +1,5 @@
-"""The source node's share of online scoring: leaf masks of a published model for a batch of enterprises.
+"""The source node's share of online scoring for a batch of enterprises: leaf masks of a published SecureBoost
+model, points of a scorecard, or the partial linear score of a vertical LR (raw or WOE).
 
 Under governance every answer is admitted first: the model part's approval (recorded beside it at publish)
 must still be APPROVED and valid, allow online serving to the institution that asked, cover the model's
@@ -24,11 +25,11 @@ from consent.governance import Approval, ApprovalRefused, RefusalCode, Task, Tas
 from consent.governance.usage_lines import UsageKind
 from errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from federation.job_ids import InvalidJobId, check_model_id, inside
-from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
+from federation.proto import scorecard_part_pb2, scoring_pb2, scoring_pb2_grpc, woe_pb2
 from federation.server import peer_identity
 from models.scorecard import PartyScorecard
 from models.scorecard.scoring import to_message
-from models.scorecard.stored import StoredPartError, party_scorecard, placeable, read_part
+from models.scorecard.stored import StoredPartError, lr_features, party_scorecard, placeable, read_part
 from models.secureboost import FeatureTable, ModelIntegrityError, PassiveModel
 from models.secureboost.mask_plan import LeafMaskPlan
 from source_node.governance import SourceGovernance
@@ -39,7 +40,8 @@ from tables.features import FeatureIndex
 log = logging.getLogger("xyd.source.scoring")
 MAX_BATCH = 10_000
 SCORECARD_PART = "scorecard-part.bin"
-Part = TypeVar("Part", LeafMaskPlan, PartyScorecard)
+LR_PART = "hetero-lr-part.bin"
+Part = TypeVar("Part", LeafMaskPlan, PartyScorecard, scorecard_part_pb2.StoredPart)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Served(Generic[Part]):
     features: FeatureIndex
     approval: dict | None
     splits: tuple[tuple[int, str], ...] = ()  # SecureBoost: (split id, the item it reads) of each own split
+    stored: scorecard_part_pb2.StoredPart | None = None  # scorecard: the part (its training aggregates)
 
 
 class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
@@ -62,15 +65,18 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         self._governance = governance
         self._models: dict[str, Served[LeafMaskPlan]] = {}
         self._cards: dict[str, Served[PartyScorecard]] = {}
+        self._linear: dict[str, Served[scorecard_part_pb2.StoredPart]] = {}
         self._lock = threading.Lock()
         self._index = {str(cid) for cid in table.ids}
         # Per loaded part (they live as long as the servicer): the split items named under the catalogue then.
         self._named: dict[int, tuple[object, list[scoring_pb2.SplitItem]]] = {}
 
     def _served(self, folder: Path, part: Part, items: tuple[str, ...],
-                splits: tuple[tuple[int, str], ...] = ()) -> Served[Part]:
+                splits: tuple[tuple[int, str], ...] = (), stored: scorecard_part_pb2.StoredPart | None = None
+                ) -> Served[Part]:
         # Only the part's own columns are encoded for it: no other column is read to answer.
-        return Served(part, items, FeatureIndex(self._table.restricted(items)), read_model_approval(folder), splits)
+        return Served(part, items, FeatureIndex(self._table.restricted(items)), read_model_approval(folder), splits,
+                      stored)
 
     def _model(self, model_id: str) -> Served[LeafMaskPlan] | None:
         with self._lock:
@@ -166,8 +172,10 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
                 path = self._part_path(model_id, SCORECARD_PART)
                 if path is None or not path.exists():
                     return None
-                card = party_scorecard(read_part(path, "scorecard"))
-                self._cards[model_id] = self._served(path.parent, card, tuple(v.name for v in card.variables))
+                stored = read_part(path, "scorecard")
+                card = party_scorecard(stored)
+                self._cards[model_id] = self._served(path.parent, card, tuple(v.name for v in card.variables),
+                                                     stored=stored)
             return self._cards[model_id]
 
     def Points(self, request: scoring_pb2.PointsRequest, context: grpc.ServicerContext) -> woe_pb2.PartyPoints:
@@ -181,6 +189,66 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         reply = to_message(card.score(placeable(card, columns)))
         del reply.found[:]
         reply.found.extend(found.tolist())
+        stored = served.stored
+        if stored is not None and len(stored.training_means) == len(card.variables):
+            reply.mean_points, reply.spread_points = sum(stored.training_means), stored.training_spread
         log.info("scorecard points served", extra={"model": request.model_id, "rows": len(ids),
                                                    "use": request.use_id})
         return reply
+
+    def _lr(self, model_id: str) -> Served[scorecard_part_pb2.StoredPart] | None:
+        with self._lock:
+            if model_id not in self._linear:
+                path = self._part_path(model_id, LR_PART)
+                if path is None or not path.exists():
+                    return None
+                part = read_part(path, "hetero_lr")
+                if len(part.lr.variables) != len(part.lr.weights) \
+                        or not set(part.lr.variables) <= {v.name for v in part.variables}:
+                    raise StoredPartError("the LR part's weights do not match its variables")
+                self._linear[model_id] = self._served(path.parent, part, tuple(part.lr.variables))
+            return self._linear[model_id]
+
+    def LinearScores(self, request: scoring_pb2.PointsRequest, context: grpc.ServicerContext
+                     ) -> scoring_pb2.LinearReply:
+        """This node's partial linear score w . x of each enterprise (its features transformed as at training:
+        WOE or standardised; a row it does not hold as a row with every feature missing), its training mean
+        and spread, and, if the approval lets reasons name items, the item that moved each row's part most."""
+        served, approval = self._admit(request, context, self._lr, (StoredPartError,), "vertical LR part")
+        part = served.part
+        ids = list(request.ids)
+        matrix = served.features.rows(ids)
+        columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
+        weights = np.asarray(part.lr.weights, dtype=np.float64)
+        contributions = lr_features(part, columns) * weights
+        scores = contributions.sum(axis=1)
+        known = np.packbits(np.array([cid in self._index for cid in ids], dtype=bool), bitorder="little")
+        reply = scoring_pb2.LinearReply(scores=scores.tolist(), known=known.tobytes())
+        means = np.asarray(part.training_means, dtype=np.float64)
+        if means.size == weights.size:
+            reply.training_mean, reply.training_spread = float(means.sum()), part.training_spread
+            items = self._lr_items(served, approval)
+            if items and weights.size:
+                reply.items.extend(items)
+                # The item whose contribution moved the part most from its training mean, in the direction
+                # the whole part moved (a row at its mean names none).
+                moved = contributions - means
+                direction = np.sign(scores - means.sum())[:, None]
+                top = np.argmax(moved * direction, axis=1)
+                best = np.take_along_axis(moved * direction, top[:, None], axis=1)[:, 0]
+                reply.top_item.extend(np.where(best > 1e-12, top + 1, 0).tolist())
+        log.info("linear scores served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
+        return reply
+
+    def _lr_items(self, served: Served, approval: Approval | None) -> list[scoring_pb2.SplitItem]:
+        """The part's catalogue items with their public descriptions, in weight order (split_id = position), if
+        the approval lets reasons name items; nothing otherwise."""
+        if approval is None or self._governance is None or not approval.terms.serving.name_items:
+            return []
+        catalogue = self._governance.catalogue()
+        out = []
+        for position, name in enumerate(served.part.lr.variables):
+            item = catalogue.item(name)
+            out.append(scoring_pb2.SplitItem(split_id=position, item=name if item is not None else "",
+                                             description=item.description if item is not None else ""))
+        return out

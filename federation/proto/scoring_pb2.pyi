@@ -57,3 +57,19 @@ class PointsRequest(_message.Message):
     institution: str
     purpose: str
     def __init__(self, model_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., use_id: _Optional[str] = ..., institution: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class LinearReply(_message.Message):
+    __slots__ = ("scores", "known", "training_mean", "training_spread", "items", "top_item")
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_MEAN_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SPREAD_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TOP_ITEM_FIELD_NUMBER: _ClassVar[int]
+    scores: _containers.RepeatedScalarFieldContainer[float]
+    known: bytes
+    training_mean: float
+    training_spread: float
+    items: _containers.RepeatedCompositeFieldContainer[SplitItem]
+    top_item: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, scores: _Optional[_Iterable[float]] = ..., known: _Optional[bytes] = ..., training_mean: _Optional[float] = ..., training_spread: _Optional[float] = ..., items: _Optional[_Iterable[_Union[SplitItem, _Mapping]]] = ..., top_item: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -1,9 +1,9 @@
 """A party's secret blinding scalar and batch scalar multiplication of packed X25519 u-coordinates.
 
-X25519 is the ladder x([clamp(k)] P) for any 32-byte u, on the curve or on its twist. A batch goes to the
-C kernel in one call when this machine has it (kernel.py: sixteen points per AVX-512 IFMA ladder, about
-7 us a point here); otherwise to `X25519PrivateKey.exchange`, once per point (about 30 us, holding the
-GIL). `BlindingPool` spreads batches over worker threads (C kernel) or processes (`cryptography`).
+`X25519PrivateKey.exchange` is the ladder: x([clamp(k)] P) for any 32-byte u, on the curve or on its
+twist. The loop below is the fastest pure-`cryptography` form measured here (about 42 us a point on
+one core, of which ~5 us is building the public-key object); the call holds the GIL, so only
+processes, not threads, run it in parallel: `BlindingPool` spreads batches over worker processes.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from random import Random
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from federation.psi.errors import InvalidPointError, PsiProtocolError
 from federation.psi.hashing import POINT_BYTES
-from federation.psi.kernel import native_x25519
 
 
 class BlindingKey:
@@ -32,7 +31,8 @@ class BlindingKey:
 
     @property
     def scalar(self) -> bytes:
-        """The secret itself: only for this run's own workers (its processes, or the party's Ray cluster)."""
+        """The secret itself, for this party's own PSI journal (federation.psi.journal) and its own workers (its
+        processes, or its Ray cluster: federation.psi.ray_compute), nowhere else."""
         return self._scalar
 
     @classmethod
@@ -44,13 +44,6 @@ class BlindingKey:
         """Multiply each packed point by the scalar; raises InvalidPointError on a low-order input."""
         if len(points) % POINT_BYTES:
             raise PsiProtocolError(f"packed points length {len(points)} is not a multiple of {POINT_BYTES}")
-        kernel = native_x25519()
-        if kernel is not None:
-            blinded, first_zero = kernel(self._scalar, bytes(points))
-            if first_zero >= 0:
-                # An all-zero result means a point of order dividing 8, as `exchange` refuses below.
-                raise InvalidPointError(first_zero)
-            return blinded
         exchange = self._key.exchange
         load = X25519PublicKey.from_public_bytes
         try:
@@ -66,18 +59,15 @@ class BlindingKey:
 
 
 def _blind_in_worker(scalar: bytes, points: bytes) -> bytes:
-    """Worker entry (thread or process): only bytes cross the pipe to and from a process pool."""
+    """Worker-process entry: only bytes cross the pipe to and from the pool."""
     return BlindingKey(scalar).blind(points)
 
 
 class BlindingPool:
-    """Blind a stream of batches in order, on `workers` threads (C kernel) or processes (`cryptography`).
+    """Blind a stream of batches in order, on `workers` processes (1: in this process, no pool).
 
-    The C kernel releases the GIL, so threads run it in parallel, and even one worker thread blinds the
-    next batch while the caller sends the last. `cryptography` holds the GIL: with it, `workers` = 1
-    blinds in the caller's thread and more spawn processes (not forked: forking a process that runs gRPC
-    threads is unsafe). At most `2 * workers` batches are in flight, so memory stays bounded whatever
-    the stream length.
+    At most `2 * workers` batches are in flight, so memory stays bounded whatever the stream length.
+    Workers are spawned (not forked): forking a process that runs gRPC threads is unsafe.
     """
 
     def __init__(self, key: BlindingKey, workers: int = 1) -> None:
@@ -85,11 +75,8 @@ class BlindingPool:
             raise ValueError("workers must be at least 1")
         self._key = key
         self._depth = 2 * workers
-        self._executor: Executor | None = None
-        if native_x25519() is not None:
-            self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="psi-blind")
-        elif workers > 1:
-            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self._executor = None if workers == 1 else ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
     def map(self, batches: Iterable[bytes]) -> Iterator[bytes]:
         """The blinded batches, in input order; `batches` is consumed lazily."""

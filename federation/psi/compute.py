@@ -13,7 +13,6 @@ from typing import Protocol
 from federation.compute import ComputeSettings
 from federation.psi.blinding import BlindingKey, BlindingPool
 from federation.psi.hashing import Hasher
-from federation.psi.kernel import native_x25519
 
 
 class BatchBlinder(Protocol):
@@ -31,7 +30,7 @@ class PsiCompute(Protocol):
 
 
 class LocalPsiCompute:
-    """This machine: hashing in the caller's thread, blinding on `workers` threads or processes."""
+    """This machine: hashing in the caller's thread, blinding in it too (`workers` = 1) or on `workers` processes."""
 
     hasher: Hasher | None = None
 
@@ -44,10 +43,11 @@ class LocalPsiCompute:
 
 @contextmanager
 def psi_compute(settings: ComputeSettings) -> Iterator[PsiCompute]:
-    """The node's PSI backend for one stage: `workers` local blinding threads (one thread without the C kernel,
-    as before: no worker processes per run), or as many actors on its Ray cluster (released at the end)."""
+    """The node's PSI backend for one stage: this machine, blinding in each run's own thread (`[compute]
+    workers` is for Ray: a node spawns no blinding processes per run), or `workers` actors on the party's Ray
+    cluster, shared by the stage's runs and released at its end."""
     if not settings.on_ray:
-        yield LocalPsiCompute(settings.workers if native_x25519() is not None else 1)
+        yield LocalPsiCompute(1)
         return
     from federation.psi.ray_compute import RayPsiCompute
 

@@ -1,7 +1,8 @@
 """PSI hashing and blinding on a Ray cluster the party owns: `workers` actors of one CPU each.
 
 Hashing splits the ids into one contiguous share per actor; blinding sends each batch to the next actor
-round robin, with at most two batches per actor in flight, and yields results in order. The run's secret
+round robin (one rotation shared by every stream and run using this compute, so the platform's parallel
+runs spread over all actors), with at most two batches per actor in flight per stream, results in order. The run's secret
 scalar travels with each batch to the party's own cluster and nowhere else; the ids' text goes to it for
 hashing. Each actor computes exactly what the local code computes (same modules), so the messages to the
 peer are the same bytes. Needs the optional `ray` extra.
@@ -9,6 +10,7 @@ peer are the same bytes. Needs the optional `ray` extra.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -49,6 +51,11 @@ class RayPsiCompute:
             raise ConfigurationError(f"[compute] workers = {workers} but the Ray cluster has {cpus:g} CPUs")
         actor = ray.remote(num_cpus=1)(PsiWorker)
         self._actors: list[Any] = [actor.remote() for _ in range(workers)]
+        self._turn = itertools.count()  # next() is atomic under the GIL: safe from the platform's run threads
+
+    def next_actor(self) -> Any:
+        """The actor whose turn it is (round robin over every batch of every run)."""
+        return self._actors[next(self._turn) % len(self._actors)]
 
     def hasher(self, text: bytes, offsets: np.ndarray) -> bytes:
         """`hash_packed` over one contiguous share of the ids per actor."""
@@ -91,11 +98,11 @@ class _RayBlinder:
         self._scalar = scalar
 
     def map(self, batches: Iterable[bytes]) -> Iterator[bytes]:
-        actors = self._compute._actors
+        depth = 2 * len(self._compute._actors)
         pending: deque[Any] = deque()
-        for index, batch in enumerate(batches):
-            pending.append(actors[index % len(actors)].blind.remote(self._scalar, batch))
-            if len(pending) >= 2 * len(actors):
+        for batch in batches:
+            pending.append(self._compute.next_actor().blind.remote(self._scalar, batch))
+            if len(pending) >= depth:
                 yield self._compute._get(pending.popleft())
         while pending:
             yield self._compute._get(pending.popleft())
