@@ -122,9 +122,10 @@ def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, lead
     `rng` defaults to the OS CSPRNG and must be one in production; `workers` > 1 blinds on that many
     spawned processes (worth it when this machine has cores the peer is not using); `compute` hashes and
     blinds elsewhere instead (the party's Ray cluster: federation/psi/compute.py), computing the same bytes,
-    so journals and resumption are unchanged; `timeout` bounds each wait for a peer message. With a `journal` each finished round is recorded and `on_round(r)` is
-    called with the rounds done; `resume_from` > 0 continues after that many rounds of the journal's run
-    (the peer resumes the same round from its own journal).
+    so journals and resumption are unchanged; `timeout` bounds each wait for a peer message. With a
+    `journal` each finished round is recorded and `on_round(r)` is called with the rounds done;
+    `resume_from` > 0 continues after that many rounds of the journal's run (the peer resumes the same
+    round from its own journal).
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be in 1..{MAX_BATCH_SIZE}, got {batch_size}")

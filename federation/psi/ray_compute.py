@@ -2,10 +2,11 @@
 
 Hashing splits the ids into one contiguous share per actor; blinding sends each batch to the next actor
 round robin (one rotation shared by every stream and run using this compute, so the platform's parallel
-runs spread over all actors), with at most two batches per actor in flight per stream, results in order. The run's secret
-scalar travels with each batch to the party's own cluster and nowhere else; the ids' text goes to it for
-hashing. Each actor computes exactly what the local code computes (same modules), so the messages to the
-peer are the same bytes. Needs the optional `ray` extra.
+runs spread over all actors), with at most two batches per actor in flight per stream, results in order.
+The run's secret scalar travels with each batch to the party's own cluster and nowhere else; the ids' text
+goes to it for hashing. Each actor computes exactly what the local code computes (same modules), so the
+messages to the peer are the same bytes, and a PSI journals and resumes as with the local backend (the
+journal stays on the node). Needs the optional `ray` extra.
 """
 
 from __future__ import annotations
