@@ -118,7 +118,8 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, consent: Co
         raise ConfigError(f"{config.source}: the API needs [coordinator] address to locate the source nodes")
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
                                   tls=load_tls(config), coordinator=config.coordinator, usage=usage,
-                                  availability=api_settings(config).availability_policy())
+                                  availability=api_settings(config).availability_policy(),
+                                  privacy=api_settings(config).privacy)
     federation = CoordinatorView(config.coordinator, load_tls(config), config.state_dir / "models",
                                  activity or TaskActivity())
     catalogue = CoordinatorCatalogue(config.coordinator, load_tls(config))

@@ -2,7 +2,9 @@
 
 `score` fans out from the calling thread (batch scoring, monitoring); `score_async` does the same from the
 bank API's event loop over asyncio channels (single scores). Subclasses say which method to call, how to
-build the request and read a reply, and how to combine the parts.
+build the request and read a reply, and how to combine the parts; and, for private queries
+(docs/protocols/private-scoring.md), whether the parts come from precomputed tables (no call at all) or the
+ids sent are disguised (cover groups, each reply narrowed back to the real enterprises).
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ class FanOutScorer(ABC, Generic[Reply]):
         ids = list(credit_codes)
         if not ids:
             return ScoreBatch(())
-        fanout = self._fanout.ask(self._asked(), self.METHOD, self._request(ids, use_id, requester, purpose),
-                                  self._reader(len(ids)),
-                                  deadline_s, what=self.WHAT)
+        fanout = self._precomputed(ids, requester)
+        if fanout is None:
+            sent, narrow = self._disguised(ids)
+            fanout = self._fanout.ask(self._asked(), self.METHOD, self._request(sent, use_id, requester, purpose),
+                                      self._read(len(sent), narrow), deadline_s, what=self.WHAT)
         self._count(fanout, len(ids), requester, purpose)
         return self._combine(ids, fanout, purpose)
 
@@ -49,11 +53,26 @@ class FanOutScorer(ABC, Generic[Reply]):
         ids = list(credit_codes)
         if not ids:
             return ScoreBatch(())
-        fanout = await self._fanout.ask_async(self._asked(), self.METHOD,
-                                              self._request(ids, use_id, requester, purpose),
-                                              self._reader(len(ids)), deadline_s, what=self.WHAT)
+        fanout = self._precomputed(ids, requester)
+        if fanout is None:
+            sent, narrow = self._disguised(ids)
+            fanout = await self._fanout.ask_async(self._asked(), self.METHOD,
+                                                  self._request(sent, use_id, requester, purpose),
+                                                  self._read(len(sent), narrow), deadline_s, what=self.WHAT)
         self._count(fanout, len(ids), requester, purpose)
         return self._combine(ids, fanout, purpose)
+
+    def _read(self, rows: int, narrow: Callable[[Reply], Reply] | None) -> Callable[[object], Reply]:
+        read = self._reader(rows)
+        return read if narrow is None else (lambda reply: narrow(read(reply)))
+
+    def _precomputed(self, ids: list[str], requester: str) -> FanOut[Reply] | None:
+        """Precomputed mode: every source's part from its current table (no call); None: ask the sources."""
+        return None
+
+    def _disguised(self, ids: list[str]) -> tuple[list[str], Callable[[Reply], Reply] | None]:
+        """The ids to send for `ids`, and how to narrow a reply back to `ids` (None: sent as they are)."""
+        return ids, None
 
     @abstractmethod
     def _asked(self) -> Sequence[str]:

@@ -23,6 +23,7 @@ from federation.proto import control_pb2, control_pb2_grpc
 from models.scorecard.stored import read_part
 from models.secureboost import ActiveModel
 from platform_node.scoring.availability import AvailabilityPolicy
+from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorecard import FederatedScorecardScorer
 from platform_node.scoring.scorer import FailureCode, ScoreBatch, ScoreFailure
 from platform_node.scoring.secureboost import FederatedSecureBoostScorer, SourceEndpoint
@@ -44,7 +45,8 @@ class PublishedModelScorer:
 
     def __init__(self, *, models_dir: Path, own_table: LoadedTable, label_column: str, tls: NodeTls,
                  coordinator: str, usage: AnswerCounter | None = None,
-                 availability: AvailabilityPolicy | None = None) -> None:
+                 availability: AvailabilityPolicy | None = None, privacy: PrivacySettings | None = None) -> None:
+        self._privacy = privacy  # direct, precomputed or cover queries to the sources
         self._availability = availability  # per purpose: refuse or degrade when a source does not answer
         self._usage = usage  # counts each source's answers for the governance log
         self._models_dir = models_dir
@@ -110,7 +112,7 @@ class PublishedModelScorer:
                     model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12], model=model,
                     own_table=self._own, label_column=self._label, sources=self._endpoints(model.parties),
                     channels=self._channels, aio_channels=self._aio_channels, availability=self._availability,
-                    defaults_dir=folder)
+                    defaults_dir=folder, privacy=self._privacy)
             scorer.usage = self._usage
             if self._current is not None:
                 self._current[1].close()

@@ -73,6 +73,8 @@ class ScoreOut(BaseModel):
     missing_sources: list[str]
     missing_importance: float = Field(ge=0, le=1, description="The missing sources' share of the model's "
                                       "importance (split gain); 0 unless degraded.")
+    snapshots: dict[str, str] = Field(default_factory=dict, description="The data snapshot each party's part of "
+                                      "this score came from (party -> snapshot id); one per party, never mixed.")
     feedback_due_at: str = Field(description="RFC 3339 UTC deadline for the outcome feedback.")
     audit: LeafReceiptOut
 
@@ -99,6 +101,7 @@ class BatchItemOut(BaseModel):
     degraded: bool | None = None
     missing_sources: list[str] | None = None
     missing_importance: float | None = None
+    snapshots: dict[str, str] | None = None
     audit: BatchItemAudit | None = None
     failure: BatchFailureOut | None = None
 

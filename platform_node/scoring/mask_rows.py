@@ -1,0 +1,71 @@
+"""A source's SecureBoost answers held row by row at the platform, to pick any enterprises' rows out of.
+
+Precomputed mode keeps one per (source, model) snapshot and builds each score's `MaskReply` from it; cover mode
+narrows a reply for a cover group back to the real enterprises. The bytes are the source's own, re-arranged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from federation.proto import scoring_pb2, secureboost_pb2
+from platform_node.scoring.source_fanout import ReplyRefused
+
+
+@dataclass(frozen=True)
+class MaskRows:
+    """Per tree, a (rows + 1, width) uint8 array of packed leaf masks; the extra last row is the source's
+    defaults (what it answers for an enterprise it does not hold)."""
+
+    party: str
+    n_leaves: tuple[int, ...]
+    trees: tuple[np.ndarray, ...]
+
+    @property
+    def n_rows(self) -> int:
+        return self.trees[0].shape[0] - 1 if self.trees else 0
+
+    @classmethod
+    def of(cls, chunks: Sequence[secureboost_pb2.LeafMasks], defaults: secureboost_pb2.LeafMasks) -> MaskRows:
+        """The rows of `chunks` in order, then the one-row `defaults`; refuses masks of inconsistent shape."""
+        if defaults.n_rows != 1:
+            raise ReplyRefused("default masks must hold one row")
+        n_leaves = tuple(t.n_leaves for t in defaults.trees)
+        trees = []
+        for t, n in enumerate(n_leaves):
+            width = (n + 7) // 8
+            parts = []
+            for masks in (*chunks, defaults):
+                if len(masks.trees) != len(n_leaves) or masks.trees[t].n_leaves != n \
+                        or len(masks.trees[t].bits) != masks.n_rows * width:
+                    raise ReplyRefused("leaf masks of inconsistent shape")
+                parts.append(np.frombuffer(masks.trees[t].bits, dtype=np.uint8).reshape(masks.n_rows, width))
+            trees.append(np.concatenate(parts))
+        return cls(defaults.party, n_leaves, tuple(trees))
+
+    def select(self, rows: np.ndarray) -> secureboost_pb2.LeafMasks:
+        """The masks of `rows` (indices; -1: an enterprise the source does not hold, its defaults)."""
+        picked = np.where(rows < 0, self.n_rows, rows)
+        out = secureboost_pb2.LeafMasks(party=self.party, n_rows=len(rows))
+        for t, (n, array) in enumerate(zip(self.n_leaves, self.trees, strict=True)):
+            out.trees.add(tree=t, n_leaves=n, bits=array[picked].tobytes())
+        return out
+
+
+def narrowed(reply: scoring_pb2.MaskReply, rows: np.ndarray) -> scoring_pb2.MaskReply:
+    """`reply` (for a cover batch) reduced to `rows` of it, in that order: masks and `known` bits."""
+    n = reply.masks.n_rows
+    if len(reply.defaults.trees) != len(reply.masks.trees):
+        raise ReplyRefused("a reply without default masks of the model's trees")
+    table = MaskRows.of([reply.masks], reply.defaults)
+    if table.n_rows != n or (len(rows) and int(rows.max()) >= n):
+        raise ReplyRefused("a reply for another number of enterprises")
+    known = np.unpackbits(np.frombuffer(reply.known, dtype=np.uint8), count=n, bitorder="little").astype(bool)
+    out = scoring_pb2.MaskReply()
+    out.CopyFrom(reply)
+    out.masks.CopyFrom(table.select(rows))
+    out.known = np.packbits(known[rows], bitorder="little").tobytes()
+    return out
