@@ -7,6 +7,10 @@ concurrency, and one batch of up to 10,000 enterprises, all over real HTTP.
 Targets (issue 7): single-score p99 <= 50 ms, a 10,000 batch <= 2 s, zero errors.
 `degraded_auc` (issue 22): the holdout AUC on default_credit with each source missing in turn, beside the full
 model's (`benchmarks/degraded_auc.py`); `--degraded-only` measures that alone (seconds, no federation).
+`--privacy direct|precomputed|cover|all` (issue 22 item 3, docs/protocols/private-scoring.md): the same load in
+each private-query mode on the same federation (the platform restarted with its `[api.privacy]` between modes);
+`modes` gives each mode's p50/p99, throughput, errors and `source_requests_carrying_ids`: the scoring requests
+that named enterprises, as counted by the source nodes themselves (their gRPC metrics).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +39,10 @@ from sandbox.launcher import LocalFederation, NodeData
 from sandbox.synthdata import generate
 
 SOURCES = ("tax", "social_insurance", "utilities")
+MODES = ("direct", "precomputed", "cover")
+# Scoring requests that carry enterprise ids (a precomputed table's `Decisions` carries none).
+_ID_METHODS = re.compile(r'xyd_grpc_server_handling_seconds_count\{method="/xyd\.scoring\.PartyScoring/'
+                         r'(LeafMasks|Points)"\} ([0-9.e+]+)')
 
 
 def _job(trees: int) -> str:
@@ -49,7 +59,8 @@ def _cpu(process: psutil.Process) -> float:
 
 @contextlib.contextmanager
 def trained_federation(enterprises: int, trees: int, *, workdir: str | None = None, database_url: str | None = None,
-                       prefix: str = "xyd-bench-scoring-") -> Iterator[tuple[LocalFederation, str, list[str]]]:
+                       prefix: str = "xyd-bench-scoring-", api_privacy: dict | None = None,
+                       ) -> Iterator[tuple[LocalFederation, str, list[str]]]:
     """A running federation (platform, three sources) over synthetic data with a SecureBoost model trained and
     published, and a bank onboarded: yields (federation, the bank's API key, the platform's credit codes)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
@@ -58,7 +69,9 @@ def trained_federation(enterprises: int, trees: int, *, workdir: str | None = No
         units = {u.name: NodeData(work / "data" / u.schema, work / "data" / u.table) for u in manifest.units}
         federation = LocalFederation(work / "state", NodeData(work / "data" / manifest.platform.schema,
                                                               work / "data" / manifest.platform.table),
-                                     {s: units[s] for s in SOURCES}, api_database_url=database_url)
+                                     {s: units[s] for s in SOURCES}, api_database_url=database_url,
+                                     api_privacy=dict(api_privacy or {}),
+                                     source_scoring={"precomputed": True})
         with federation:
             with federation.client() as client:
                 job = client.submit(_job(trees))
@@ -80,6 +93,58 @@ def trained_federation(enterprises: int, trees: int, *, workdir: str | None = No
             yield federation, key, codes
 
 
+def _requests_carrying_ids(federation: LocalFederation) -> int:
+    """How many scoring requests naming enterprises the source nodes have received (their own metrics)."""
+    total = 0
+    for name in SOURCES:
+        text = httpx.get(federation.metrics_url("source", name) + "/metrics", timeout=10.0).text
+        total += int(sum(float(m.group(2)) for m in _ID_METHODS.finditer(text)))
+    return total
+
+
+def _measure(federation: LocalFederation, key: str, codes: list[str], args: argparse.Namespace) -> dict:
+    """Warm-up, the measured single scores and one batch through the bank API as it is configured now."""
+    headers = {"Authorization": f"Bearer {key}"}
+    carrying_before = _requests_carrying_ids(federation)
+    # Not measured: the first requests load the newly published model and open the channels (in precomputed
+    # mode, fetch the sources' tables), which a serving platform did long before its traffic (counted in
+    # `warmup_errors` if any fails).
+    warmup = run_closed_loop(federation.api_url, "/v1/scores", headers,
+                             lambda i: {"credit_code": codes[-1 - i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
+                                        "loan_application_ref": f"WARM-{i}"},
+                             requests=args.warmup, concurrency=args.concurrency)
+    processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members if m.process.poll() is None}
+    cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
+    client_before = _cpu(psutil.Process())
+    load = run_closed_loop(federation.api_url, "/v1/scores", headers,
+                           lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
+                                      "loan_application_ref": f"BENCH-{i}"},
+                           requests=args.requests, concurrency=args.concurrency)
+    errors = list(load.errors) + [f"warm-up: {e}" for e in warmup.errors]
+    client_cpu_ms = (_cpu(psutil.Process()) - client_before) * 1000 / max(1, len(load.latencies_s))
+    cpu_ms = {name: (_cpu(proc) - cpu_before[name]) * 1000 / max(1, len(load.latencies_s))
+              for name, proc in processes.items()}
+    batch_codes = codes[: args.batch]
+    with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
+        started = time.perf_counter()
+        reply = http.post("/v1/scores/batch", json={"credit_codes": batch_codes, "purpose": "PRE_LOAN_REVIEW",
+                                                    "loan_application_ref": "BENCH-BATCH"})
+        batch_seconds = time.perf_counter() - started
+    if reply.status_code != 200:
+        errors.append(f"batch {reply.status_code}: {reply.text[:200]}")
+    return {
+        **load.summary(),
+        "batch_size": len(batch_codes), "batch_10k_seconds": round(batch_seconds, 3),
+        "errors": len(errors), "error_samples": sorted(set(errors))[:5],
+        "source_requests_carrying_ids": _requests_carrying_ids(federation) - carrying_before,
+        # CPU per single score (user + system), which other load on a shared machine does not inflate.
+        "platform_cpu_ms_per_request": round(cpu_ms.get("platform/main", 0.0), 2),
+        "sources_cpu_ms_per_request": round(sum(v for k, v in cpu_ms.items() if k.startswith("source/")), 2),
+        "client_cpu_ms_per_request": round(client_cpu_ms, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
 def main(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks scoring")
     parser.add_argument("--enterprises", type=int, default=10_000)
@@ -88,6 +153,9 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--trees", type=int, default=10)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=100, help="single scores before the measured ones")
+    parser.add_argument("--privacy", choices=[*MODES, "all"], default="direct",
+                        help="the private-query mode(s) to measure (all: each in turn, side by side)")
+    parser.add_argument("--cover-k", type=int, default=4, help="decoys per real enterprise in cover mode")
     parser.add_argument("--database-url", help="the platform API's database (an empty one), e.g. "
                         "postgresql+psycopg://user@/db?host=/run/postgresql (default: SQLite in the state folder)")
     parser.add_argument("--workdir", help="keep the data, state and node logs here (default: a temporary folder, "
@@ -97,46 +165,26 @@ def main(argv: list[str]) -> dict:
     args = parser.parse_args(argv)
     if args.degraded_only:
         return {"degraded_auc": degraded_auc()}
-    with trained_federation(args.enterprises, args.trees, workdir=args.workdir,
-                            database_url=args.database_url) as (federation, key, codes):
-        headers = {"Authorization": f"Bearer {key}"}
-        # Not measured: the first requests load the newly published model and open the channels, which
-        # a serving platform did long before its traffic (counted in `warmup_errors` if any fails).
-        warmup = run_closed_loop(federation.api_url, "/v1/scores", headers,
-                                 lambda i: {"credit_code": codes[-1 - i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
-                                            "loan_application_ref": f"WARM-{i}"},
-                                 requests=args.warmup, concurrency=args.concurrency)
-        processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members}
-        cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
-        client_before = _cpu(psutil.Process())
-        load = run_closed_loop(federation.api_url, "/v1/scores", headers,
-                               lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
-                                          "loan_application_ref": f"BENCH-{i}"},
-                               requests=args.requests, concurrency=args.concurrency)
-        errors = list(load.errors) + [f"warm-up: {e}" for e in warmup.errors]
-        client_cpu_ms = (_cpu(psutil.Process()) - client_before) * 1000 / max(1, len(load.latencies_s))
-        cpu_ms = {name: (_cpu(proc) - cpu_before[name]) * 1000 / max(1, len(load.latencies_s))
-                  for name, proc in processes.items()}
-        batch_codes = codes[: args.batch]
-        with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
-            started = time.perf_counter()
-            reply = http.post("/v1/scores/batch", json={"credit_codes": batch_codes, "purpose": "PRE_LOAN_REVIEW",
-                                                        "loan_application_ref": "BENCH-BATCH"})
-            batch_seconds = time.perf_counter() - started
-        if reply.status_code != 200:
-            errors.append(f"batch {reply.status_code}: {reply.text[:200]}")
+    modes = list(MODES) if args.privacy == "all" else [args.privacy]
+    measured: dict[str, dict] = {}
+    with trained_federation(args.enterprises, args.trees, workdir=args.workdir, database_url=args.database_url,
+                            api_privacy={"mode": modes[0], "cover_k": args.cover_k}) as (federation, key, codes):
+        for n, mode in enumerate(modes):
+            if n:  # the platform restarted with the next mode; the sources and the model stay as they are
+                federation.api_privacy = {"mode": mode, "cover_k": args.cover_k}
+                federation.kill("platform/main", signal.SIGTERM)
+                federation.restart("platform/main")
+            measured[mode] = _measure(federation, key, codes, args)
+            print(f"[{mode}] p50 {measured[mode]['p50_ms']} ms, p99 {measured[mode]['p99_ms']} ms, "
+                  f"errors {measured[mode]['errors']}", file=sys.stderr)
+    first = measured[modes[0]]
     return {
         "enterprises": args.enterprises, "requests": args.requests, "concurrency": args.concurrency,
-        "warmup_requests": args.warmup,
-        **load.summary(),
-        "batch_size": len(batch_codes), "batch_10k_seconds": round(batch_seconds, 3),
-        "errors": len(errors), "error_samples": sorted(set(errors))[:5],
+        "warmup_requests": args.warmup, "privacy": args.privacy, "cover_k": args.cover_k,
+        **first,
+        "errors": sum(m["errors"] for m in measured.values()),
         "sources": len(SOURCES), "trees": args.trees,
         "database": (args.database_url or "sqlite").split(":", 1)[0],
-        # CPU per single score (user + system), which other load on a shared machine does not inflate.
-        "platform_cpu_ms_per_request": round(cpu_ms.get("platform/main", 0.0), 2),
-        "sources_cpu_ms_per_request": round(sum(v for k, v in cpu_ms.items() if k.startswith("source/")), 2),
-        "client_cpu_ms_per_request": round(client_cpu_ms, 2),
-        "load_average_1m": round(os.getloadavg()[0], 2),
+        "modes": measured,
         "degraded_auc": degraded_auc(),
     }
