@@ -194,7 +194,8 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
 
     def Decisions(self, request: scoring_pb2.DecisionsRequest, context: grpc.ServicerContext
                   ) -> Iterator[scoring_pb2.DecisionChunk]:
-        """The precomputed answers of one SecureBoost part for every enterprise this node holds, in chunks.
+        """The precomputed answers of one published part (SecureBoost masks or scorecard points) for every
+        enterprise this node holds, in chunks.
 
         Admitted under the part's approval at each build (status, validity, items, online serving); the
         approval's serving scope and end travel with the table, for the platform to enforce per score."""
@@ -204,7 +205,11 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         if not self._settings.precomputed:
             raise Refused("this node does not serve precomputed tables ([scoring] precomputed = false)")
         data = self._data
-        served = self._load(request.model_id, data, self._model, (ModelIntegrityError,), "model part")
+        path = self._part_path(request.model_id, "secureboost-passive.bin")
+        if path is not None and path.exists():
+            served: Served = self._load(request.model_id, data, self._model, (ModelIntegrityError,), "model part")
+        else:
+            served = self._load(request.model_id, data, self._card, (StoredPartError,), "scorecard")
         ids = [str(cid) for cid in data.table.ids]
         header = self._table_header(served, caller.party, request.model_id, len(ids))
         if request.have_snapshot == served.snapshot:
@@ -212,16 +217,28 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             return
         log.info("precomputed table served", extra={"model": request.model_id, "rows": len(ids),
                                                     "snapshot": served.snapshot})
-        header["defaults"] = served.part.default_masks()
+        if isinstance(served.part, LeafMaskPlan):
+            header["defaults"] = served.part.default_masks()
+        else:  # what this node answers for an enterprise it does not hold: every variable missing
+            card = served.part
+            absent = to_message(card.score(placeable(card, {v.name: np.full(1, np.nan) for v in card.variables})))
+            del absent.found[:]
+            absent.found.append(False)
+            header["absent"] = absent
         for start in range(0, max(len(ids), 1), CHUNK_ROWS):
             chunk = ids[start: start + CHUNK_ROWS]
             matrix = served.features.rows(chunk)
-            yield scoring_pb2.DecisionChunk(
-                **header, ids=chunk, masks=served.part.leaf_masks(FeatureTable(matrix.names, matrix.values)),
-                last=start + CHUNK_ROWS >= len(ids))
+            if isinstance(served.part, LeafMaskPlan):
+                rows = {"masks": served.part.leaf_masks(FeatureTable(matrix.names, matrix.values))}
+            else:
+                columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
+                rows = {"points": to_message(served.part.score(placeable(served.part, columns)))}
+                del rows["points"].found[:]
+                rows["points"].found.extend([True] * len(chunk))
+            yield scoring_pb2.DecisionChunk(**header, ids=chunk, **rows, last=start + CHUNK_ROWS >= len(ids))
             header = {"snapshot": served.snapshot}
 
-    def _table_header(self, served: Served[LeafMaskPlan], caller: str, model_id: str, rows: int) -> dict:
+    def _table_header(self, served: Served, caller: str, model_id: str, rows: int) -> dict:
         """The fields of a table's first chunk; refuses (PERMISSION_DENIED) unless the approval allows
         online serving now."""
         valid_until = self._clock() + self._settings.max_age_s
@@ -288,6 +305,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         reply = to_message(card.score(placeable(card, columns)))
         del reply.found[:]
         reply.found.extend(found.tolist())
+        reply.snapshot = served.snapshot
         log.info("scorecard points served", extra={"model": request.model_id, "rows": len(ids),
                                                    "use": request.use_id})
         return reply

@@ -69,7 +69,7 @@ class DecisionsRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., have_snapshot: _Optional[str] = ...) -> None: ...
 
 class DecisionChunk(_message.Message):
-    __slots__ = ("snapshot", "rows_total", "ids", "masks", "defaults", "split_items", "approval_id", "valid_until", "institutions", "institution_kinds", "unchanged", "last")
+    __slots__ = ("snapshot", "rows_total", "ids", "masks", "defaults", "split_items", "approval_id", "valid_until", "institutions", "institution_kinds", "unchanged", "last", "points", "absent")
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     ROWS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,8 @@ class DecisionChunk(_message.Message):
     INSTITUTION_KINDS_FIELD_NUMBER: _ClassVar[int]
     UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    ABSENT_FIELD_NUMBER: _ClassVar[int]
     snapshot: str
     rows_total: int
     ids: _containers.RepeatedScalarFieldContainer[str]
@@ -94,4 +96,6 @@ class DecisionChunk(_message.Message):
     institution_kinds: _containers.RepeatedScalarFieldContainer[str]
     unchanged: bool
     last: bool
-    def __init__(self, snapshot: _Optional[str] = ..., rows_total: _Optional[int] = ..., ids: _Optional[_Iterable[str]] = ..., masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., defaults: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., split_items: _Optional[_Iterable[_Union[SplitItem, _Mapping]]] = ..., approval_id: _Optional[str] = ..., valid_until: _Optional[float] = ..., institutions: _Optional[_Iterable[str]] = ..., institution_kinds: _Optional[_Iterable[str]] = ..., unchanged: bool = ..., last: bool = ...) -> None: ...
+    points: _woe_pb2.PartyPoints
+    absent: _woe_pb2.PartyPoints
+    def __init__(self, snapshot: _Optional[str] = ..., rows_total: _Optional[int] = ..., ids: _Optional[_Iterable[str]] = ..., masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., defaults: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., split_items: _Optional[_Iterable[_Union[SplitItem, _Mapping]]] = ..., approval_id: _Optional[str] = ..., valid_until: _Optional[float] = ..., institutions: _Optional[_Iterable[str]] = ..., institution_kinds: _Optional[_Iterable[str]] = ..., unchanged: bool = ..., last: bool = ..., points: _Optional[_Union[_woe_pb2.PartyPoints, _Mapping]] = ..., absent: _Optional[_Union[_woe_pb2.PartyPoints, _Mapping]] = ...) -> None: ...

@@ -98,13 +98,15 @@ class PointsRequest(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PartyPoints(_message.Message):
-    __slots__ = ("points", "categories", "lost", "found")
+    __slots__ = ("points", "categories", "lost", "found", "snapshot")
     POINTS_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     LOST_FIELD_NUMBER: _ClassVar[int]
     FOUND_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     points: _containers.RepeatedScalarFieldContainer[float]
     categories: _containers.RepeatedScalarFieldContainer[str]
     lost: _containers.RepeatedScalarFieldContainer[float]
     found: _containers.RepeatedScalarFieldContainer[bool]
-    def __init__(self, points: _Optional[_Iterable[float]] = ..., categories: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[float]] = ..., found: _Optional[_Iterable[bool]] = ...) -> None: ...
+    snapshot: str
+    def __init__(self, points: _Optional[_Iterable[float]] = ..., categories: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[float]] = ..., found: _Optional[_Iterable[bool]] = ..., snapshot: _Optional[str] = ...) -> None: ...

@@ -18,18 +18,21 @@ from platform_node.scoring.source_fanout import ReplyRefused
 @dataclass(frozen=True)
 class MaskRows:
     """Per tree, a (rows + 1, width) uint8 array of packed leaf masks; the extra last row is the source's
-    defaults (what it answers for an enterprise it does not hold)."""
+    defaults (what it answers for an enterprise it does not hold). With the defaults and split items as sent."""
 
     party: str
     n_leaves: tuple[int, ...]
     trees: tuple[np.ndarray, ...]
+    defaults: secureboost_pb2.LeafMasks
+    split_items: tuple[scoring_pb2.SplitItem, ...] = ()
 
     @property
     def n_rows(self) -> int:
         return self.trees[0].shape[0] - 1 if self.trees else 0
 
     @classmethod
-    def of(cls, chunks: Sequence[secureboost_pb2.LeafMasks], defaults: secureboost_pb2.LeafMasks) -> MaskRows:
+    def of(cls, chunks: Sequence[secureboost_pb2.LeafMasks], defaults: secureboost_pb2.LeafMasks,
+           split_items: Sequence[scoring_pb2.SplitItem] = ()) -> MaskRows:
         """The rows of `chunks` in order, then the one-row `defaults`; refuses masks of inconsistent shape."""
         if defaults.n_rows != 1:
             raise ReplyRefused("default masks must hold one row")
@@ -44,7 +47,7 @@ class MaskRows:
                     raise ReplyRefused("leaf masks of inconsistent shape")
                 parts.append(np.frombuffer(masks.trees[t].bits, dtype=np.uint8).reshape(masks.n_rows, width))
             trees.append(np.concatenate(parts))
-        return cls(defaults.party, n_leaves, tuple(trees))
+        return cls(defaults.party, n_leaves, tuple(trees), defaults, tuple(split_items))
 
     def select(self, rows: np.ndarray) -> secureboost_pb2.LeafMasks:
         """The masks of `rows` (indices; -1: an enterprise the source does not hold, its defaults)."""
@@ -54,6 +57,11 @@ class MaskRows:
             out.trees.add(tree=t, n_leaves=n, bits=array[picked].tobytes())
         return out
 
+    def reply(self, rows: np.ndarray, snapshot: str) -> scoring_pb2.MaskReply:
+        """The answer the source would give for `rows` (-1: not held), stamped with its snapshot."""
+        return scoring_pb2.MaskReply(masks=self.select(rows), known=np.packbits(rows >= 0, bitorder="little").tobytes(),
+                                     defaults=self.defaults, split_items=self.split_items, snapshot=snapshot)
+
 
 def narrowed(reply: scoring_pb2.MaskReply, rows: np.ndarray) -> scoring_pb2.MaskReply:
     """`reply` (for a cover batch) reduced to `rows` of it, in that order: masks and `known` bits."""
@@ -61,7 +69,7 @@ def narrowed(reply: scoring_pb2.MaskReply, rows: np.ndarray) -> scoring_pb2.Mask
     if len(reply.defaults.trees) != len(reply.masks.trees):
         raise ReplyRefused("a reply without default masks of the model's trees")
     table = MaskRows.of([reply.masks], reply.defaults)
-    if table.n_rows != n or (len(rows) and int(rows.max()) >= n):
+    if table.n_rows != n or (len(rows) and int(rows.max()) >= n) or len(reply.known) != (n + 7) // 8:
         raise ReplyRefused("a reply for another number of enterprises")
     known = np.unpackbits(np.frombuffer(reply.known, dtype=np.uint8), count=n, bitorder="little").astype(bool)
     out = scoring_pb2.MaskReply()

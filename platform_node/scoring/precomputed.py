@@ -9,8 +9,8 @@ when its snapshot is current); a refusal (approval suspended, revoked, expired, 
 the source's table at once, and a table is never used past its `valid_until` (the approval's end, or the
 source's maximum age), so a revocation stops its use within one refresh interval at the latest.
 
-Generic over what a source answers per enterprise (`rows`): SecureBoost leaf masks here (`MaskRows`); a
-vertical LR part would hold one partial score per row in the same `Snapshot`.
+Generic over what a source answers per enterprise (`rows`, an `AnswerRows`): SecureBoost leaf masks
+(`MaskRows`), scorecard points (`PointsRows`); a vertical LR part would hold one partial score per row.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 import numpy as np
@@ -28,9 +29,20 @@ from federation.grpc_channel import PeerChannels
 from federation.pki import Identity
 from federation.proto import scoring_pb2, scoring_pb2_grpc
 from platform_node.scoring.mask_rows import MaskRows
+from platform_node.scoring.points_rows import PointsRows
 from platform_node.scoring.source_fanout import ReplyRefused, SourceEndpoint
 
 log = logging.getLogger("xyd.platform.scoring")
+
+
+class AnswerRows(Protocol):
+    """A source's answers for every enterprise it holds, plus a last row for one it does not."""
+
+    @property
+    def n_rows(self) -> int: ...
+
+    def reply(self, rows: np.ndarray, snapshot: str) -> object:
+        """The source's reply for `rows` (-1: an enterprise it does not hold), as the scorer reads replies."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +53,7 @@ class Snapshot:
     model_id: str
     snapshot: str
     index: dict[str, int]  # credit code -> row
-    rows: MaskRows
-    defaults: scoring_pb2.DecisionChunk  # the header chunk: defaults and split items as the source sent them
+    rows: AnswerRows
     approval_id: str
     valid_until: float  # unix seconds
     institutions: frozenset[str]
@@ -56,17 +67,14 @@ class Snapshot:
             return True
         return institution in self.institutions or institution.split("/")[0] in self.institution_kinds
 
-    def reply(self, credit_codes: Sequence[str]) -> scoring_pb2.MaskReply:
+    def reply(self, credit_codes: Sequence[str]) -> object:
         """The answer the source would give for `credit_codes`, from this snapshot alone."""
         rows = np.fromiter((self.index.get(c, -1) for c in credit_codes), dtype=np.intp, count=len(credit_codes))
-        return scoring_pb2.MaskReply(masks=self.rows.select(rows),
-                                     known=np.packbits(rows >= 0, bitorder="little").tobytes(),
-                                     defaults=self.defaults.defaults, split_items=self.defaults.split_items,
-                                     snapshot=self.snapshot)
+        return self.rows.reply(rows, self.snapshot)
 
     def renewed(self, valid_until: float) -> Snapshot:
-        return Snapshot(self.source, self.model_id, self.snapshot, self.index, self.rows, self.defaults,
-                        self.approval_id, valid_until, self.institutions, self.institution_kinds)
+        return Snapshot(self.source, self.model_id, self.snapshot, self.index, self.rows, self.approval_id,
+                        valid_until, self.institutions, self.institution_kinds)
 
 
 def read_table(source: str, model_id: str, chunks, held: Snapshot | None) -> Snapshot:
@@ -74,7 +82,7 @@ def read_table(source: str, model_id: str, chunks, held: Snapshot | None) -> Sna
     refuses a stream that changes snapshot, misses rows or ends early."""
     header: scoring_pb2.DecisionChunk | None = None
     ids: list[str] = []
-    masks = []
+    parts: list = []
     for chunk in chunks:
         if header is None:
             header = chunk
@@ -85,19 +93,23 @@ def read_table(source: str, model_id: str, chunks, held: Snapshot | None) -> Sna
         elif chunk.snapshot != header.snapshot:
             raise ReplyRefused("a table's chunks from two snapshots")
         ids.extend(chunk.ids)
-        masks.append(chunk.masks)
-        if len(chunk.ids) != chunk.masks.n_rows:
-            raise ReplyRefused("a chunk's ids and masks differ in number")
+        part = chunk.points if header.HasField("absent") else chunk.masks
+        parts.append(part)
+        if len(chunk.ids) != (len(part.points) if header.HasField("absent") else part.n_rows):
+            raise ReplyRefused("a chunk's ids and rows differ in number")
         if chunk.last:
             break
     else:
         raise ReplyRefused("the table ended before its last chunk")
     if len(ids) != header.rows_total or len(set(ids)) != len(ids):
         raise ReplyRefused(f"{len(ids)} distinct rows of a table of {header.rows_total}")
-    head = scoring_pb2.DecisionChunk(defaults=header.defaults, split_items=header.split_items)
-    return Snapshot(source, model_id, header.snapshot, {cid: i for i, cid in enumerate(ids)},
-                    MaskRows.of(masks, header.defaults), head, header.approval_id, header.valid_until,
-                    frozenset(header.institutions), frozenset(header.institution_kinds))
+    rows: AnswerRows = (PointsRows.of(parts, header.absent) if header.HasField("absent")
+                        else MaskRows.of(parts, header.defaults, header.split_items))
+    if rows.n_rows != len(ids):
+        raise ReplyRefused("a table whose rows and ids differ in number")
+    return Snapshot(source, model_id, header.snapshot, {cid: i for i, cid in enumerate(ids)}, rows,
+                    header.approval_id, header.valid_until, frozenset(header.institutions),
+                    frozenset(header.institution_kinds))
 
 
 class PrecomputedTables:

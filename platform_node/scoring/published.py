@@ -94,7 +94,7 @@ class PublishedModelScorer:
         return FederatedScorecardScorer(model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12],
                                         part=part, own_table=self._own, label_column=self._label,
                                         sources=self._endpoints(part.hosts), channels=self._channels,
-                                        aio_channels=self._aio_channels)
+                                        aio_channels=self._aio_channels, privacy=self._privacy, state_dir=folder)
 
     def _scorer(self) -> FederatedSecureBoostScorer | FederatedScorecardScorer | None:
         folder = self._latest()

@@ -3,20 +3,27 @@ mTLS, the platform adds its own points and the base points, and reads PD, score,
 
 Reason codes are the (at most four) platform variables, or other parties' data categories, that lost the
 most points against their best bins. Sources return sums only: no feature value, bin or cut point.
+
+Private queries (`privacy`, docs/protocols/private-scoring.md) as for SecureBoost: the sources' points from
+their precomputed tables, or asked for inside cover groups; every outcome states each party's snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
 
 from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels
 from federation.proto import scorecard_part_pb2 as part_pb
 from federation.proto import scoring_pb2
-from models.scorecard import PartyScores, ScorecardError
-from models.scorecard.scoring import combine, from_message
+from models.scorecard.scoring import combine
 from models.scorecard.stored import party_scorecard, placeable, scaling
 from platform_node.scoring.fanout import FanOutScorer
+from platform_node.scoring.points_rows import SourcePoints, read_points
+from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorer import (
     FailureCode,
     ScoreBatch,
@@ -25,12 +32,12 @@ from platform_node.scoring.scorer import (
     ScoreResult,
     grade_of,
 )
-from platform_node.scoring.source_fanout import FanOut, ReplyRefused, SourceEndpoint, SourceFanOut
+from platform_node.scoring.source_fanout import FanOut, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
 from tables.features import FeatureIndex
 
 
-class FederatedScorecardScorer(FanOutScorer[PartyScores]):
+class FederatedScorecardScorer(FanOutScorer[SourcePoints]):
     """A `Scorer` over a published scorecard whose points tables live at the platform and the sources.
 
     Partial-failure policy: FAIL_ENTERPRISE, as for SecureBoost: no score without every party's points.
@@ -40,7 +47,8 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
 
     def __init__(self, *, model_id: str, model_version: str, part: part_pb.StoredPart, own_table: LoadedTable,
                  label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
-                 aio_channels: AioPeerChannels | None = None) -> None:
+                 aio_channels: AioPeerChannels | None = None, privacy: PrivacySettings | None = None,
+                 state_dir: Path | None = None) -> None:
         self.model_id, self.model_version = model_id, model_version
         self.card = party_scorecard(part)
         self.params = scaling(part)
@@ -53,35 +61,38 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
         missing = set(part.hosts) - set(self._fanout.sources)
         if missing:
             raise ValueError(f"the scorecard needs parties that have no endpoint: {sorted(missing)}")
+        self._own_party = part.party
+        self._own_snapshot = own_table.snapshot_sha256[:32]
+        self._serve_privately(privacy, channels, self._own_ids, state_dir)
 
     @property
     def parties(self) -> tuple[str, ...]:
         return tuple(sorted(self._fanout.sources))
 
     def close(self) -> None:
-        """Nothing of its own to release: the channels belong to whoever built the scorer."""
+        """Stop refreshing precomputed tables; the channels belong to whoever built the scorer."""
+        self._stop_privately()
+
+    def _narrow(self, reply: SourcePoints, rows: np.ndarray) -> SourcePoints:
+        return reply.narrowed(rows)
 
     def _asked(self) -> Sequence[str]:
         return self.parties
 
-    def _reader(self, rows: int) -> Callable[[object], PartyScores]:
-        def read(reply) -> PartyScores:
-            try:
-                return from_message(reply, rows)
-            except ScorecardError as exc:
-                raise ReplyRefused(str(exc)) from exc
-
-        return read
+    def _reader(self, rows: int) -> Callable[[object], SourcePoints]:
+        return lambda reply: read_points(reply, rows)  # type: ignore[arg-type]
 
     def _request(self, ids: list[str], use_id: str, requester: str = "", purpose: str = ""
                  ) -> scoring_pb2.PointsRequest:
         return scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id, institution=requester,
                                          purpose=purpose)
 
-    def _combine(self, ids: list[str], fanout: FanOut[PartyScores], purpose: str) -> ScoreBatch:
+    def _combine(self, ids: list[str], fanout: FanOut[SourcePoints], purpose: str) -> ScoreBatch:
         if fanout.failed:
             return fanout.unavailable(ids)
-        replies: dict[str, PartyScores] = fanout.replies
+        replies = {p: r.scores for p, r in fanout.replies.items()}
+        snapshots = ((self._own_party, self._own_snapshot),
+                     *((p, r.snapshot) for p, r in sorted(fanout.replies.items()) if r.snapshot))
         own = self._features.rows(ids)
         columns = {n: own.values[:, k] for k, n in enumerate(own.names)}
         scores = combine(ids, self.params, self.base, self.card, placeable(self.card, columns), replies)
@@ -95,6 +106,7 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
             reasons = tuple(dict.fromkeys(r.code if r.own else r.code.split(":", 1)[1] for r in s.reasons))
             score = int(round(s.score))
             results.append(ScoreOutcome(cid, float(min(max(s.probability_of_default, 0.0), 1.0)), score,
-                                        grade_of(score), reasons, self.model_id, self.model_version))
+                                        grade_of(score), reasons, self.model_id, self.model_version,
+                                        snapshots=snapshots))
         return ScoreBatch(tuple(results))
 

@@ -36,11 +36,9 @@ from models.secureboost.mask_plan import MaskCombiner
 from models.secureboost.objective import adverse_probability, transform
 from models.secureboost.params import Objective
 from platform_node.scoring.availability import AvailabilityPolicy
-from platform_node.scoring.cover import CoverGroups, cover_key
 from platform_node.scoring.fanout import FanOutScorer
 from platform_node.scoring.mask_rows import narrowed
-from platform_node.scoring.precomputed import PrecomputedTables, TableRefresher
-from platform_node.scoring.privacy import PrivacyMode, PrivacySettings
+from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorer import (
     Direction,
     FailureCode,
@@ -105,44 +103,11 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
             if stored is not None and stored.exists():
                 self._keep_defaults(party, secureboost_pb2.LeafMasks.FromString(stored.read_bytes()), save=False)
         self._own_snapshot = own_table.snapshot_sha256[:32]
-        self.privacy = privacy or PrivacySettings()
-        self._cover: CoverGroups | None = None
-        self._tables: PrecomputedTables | None = None
-        self._refresher: TableRefresher | None = None
-        if self.privacy.mode is PrivacyMode.COVER:
-            # The served population: the enterprises of the platform's own table.
-            self._cover = CoverGroups(sorted(self._own_ids), self.privacy.cover_k, cover_key(defaults_dir))
-        elif self.privacy.mode is PrivacyMode.PRECOMPUTED:
-            self._tables = PrecomputedTables(model_id, [self._fanout.sources[p] for p in model.parties], channels,
-                                             self.privacy.fetch_timeout_s)
-            self._tables.refresh_all()
-            self._refresher = TableRefresher(self._tables, self.privacy.refresh_s)
+        # The served population of cover groups: the enterprises of the platform's own table.
+        self._serve_privately(privacy, channels, self._own_ids, defaults_dir)
 
-    @property
-    def tables(self) -> PrecomputedTables | None:
-        return self._tables
-
-    def _precomputed(self, ids: list[str], requester: str) -> FanOut[scoring_pb2.MaskReply] | None:
-        if self._tables is None:
-            return None
-        replies, failed, refused = {}, [], []
-        for party in self.model.parties:
-            # One snapshot per source, taken once: a refresh landing now does not touch this score.
-            snapshot, refuses = self._tables.usable(party, requester)
-            if snapshot is None:
-                failed.append(party)
-                if refuses:
-                    refused.append(party)
-            else:
-                replies[party] = snapshot.reply(ids)
-        return FanOut(replies, tuple(sorted(failed)), tuple(sorted(refused)))
-
-    def _disguised(self, ids: list[str]) -> tuple[list[str], Callable[[scoring_pb2.MaskReply], scoring_pb2.MaskReply]
-                                                  | None]:
-        if self._cover is None:
-            return ids, None
-        sent, positions = self._cover.disguise(ids)
-        return sent, lambda reply: narrowed(reply, positions)
+    def _narrow(self, reply: scoring_pb2.MaskReply, rows: np.ndarray) -> scoring_pb2.MaskReply:
+        return narrowed(reply, rows)
 
     def _defaults_path(self, party: str) -> Path | None:
         return None if self._defaults_dir is None else self._defaults_dir / f"defaults-{party.replace('/', '-')}.bin"
@@ -228,8 +193,7 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
 
     def close(self) -> None:
         """Stop refreshing precomputed tables; the channels belong to whoever built the scorer."""
-        if self._refresher is not None:
-            self._refresher.close()
+        self._stop_privately()
 
     def _asked(self) -> Sequence[str]:
         return self.model.parties
