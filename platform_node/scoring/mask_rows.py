@@ -64,16 +64,19 @@ class MaskRows:
 
 
 def narrowed(reply: scoring_pb2.MaskReply, rows: np.ndarray) -> scoring_pb2.MaskReply:
-    """`reply` (for a cover batch) reduced to `rows` of it, in that order: masks and `known` bits."""
+    """`reply` (for a cover batch) reduced, in place, to `rows` of it in that order: masks and `known` bits."""
     n = reply.masks.n_rows
-    if len(reply.defaults.trees) != len(reply.masks.trees):
-        raise ReplyRefused("a reply without default masks of the model's trees")
-    table = MaskRows.of([reply.masks], reply.defaults)
-    if table.n_rows != n or (len(rows) and int(rows.max()) >= n) or len(reply.known) != (n + 7) // 8:
+    if len(reply.known) != (n + 7) // 8 or (len(rows) and int(rows.max()) >= n):
         raise ReplyRefused("a reply for another number of enterprises")
-    known = np.unpackbits(np.frombuffer(reply.known, dtype=np.uint8), count=n, bitorder="little").astype(bool)
-    out = scoring_pb2.MaskReply()
-    out.CopyFrom(reply)
-    out.masks.CopyFrom(table.select(rows))
-    out.known = np.packbits(known[rows], bitorder="little").tobytes()
-    return out
+    few = len(rows) <= 64  # a handful of rows (single scores): byte slices beat building arrays
+    for tree in reply.masks.trees:
+        width = (tree.n_leaves + 7) // 8
+        bits = tree.bits
+        if len(bits) != n * width:
+            raise ReplyRefused("leaf masks of inconsistent shape")
+        tree.bits = (b"".join(bits[r * width: (r + 1) * width] for r in rows.tolist()) if few
+                     else np.frombuffer(bits, dtype=np.uint8).reshape(n, width)[rows].tobytes())
+    reply.masks.n_rows = len(rows)
+    known = np.unpackbits(np.frombuffer(reply.known, dtype=np.uint8), count=n, bitorder="little")
+    reply.known = np.packbits(known[rows], bitorder="little").tobytes()
+    return reply
