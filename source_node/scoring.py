@@ -46,7 +46,7 @@ from tables.features import FeatureIndex
 
 log = logging.getLogger("xyd.source.scoring")
 MAX_BATCH = 10_000
-CHUNK_ROWS = 20_000  # rows per precomputed-table chunk: ~10 trees x 1 byte + an 18-character id per row
+CHUNK_BYTES = 2 << 20  # a precomputed-table chunk stays well under gRPC's 4 MiB message limit
 SCORECARD_PART = "scorecard-part.bin"
 Part = TypeVar("Part", LeafMaskPlan, PartyScorecard)
 
@@ -225,8 +225,12 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             del absent.found[:]
             absent.found.append(False)
             header["absent"] = absent
-        for start in range(0, max(len(ids), 1), CHUNK_ROWS):
-            chunk = ids[start: start + CHUNK_ROWS]
+        # Bytes per row: the masks (or points and losses) plus the id and protobuf framing.
+        row_bytes = (sum(len(t.bits) for t in header["defaults"].trees) if "defaults" in header
+                     else 8 * (1 + len(header["absent"].categories)) + 1) + 32
+        step = max(1, CHUNK_BYTES // row_bytes)
+        for start in range(0, max(len(ids), 1), step):
+            chunk = ids[start: start + step]
             matrix = served.features.rows(chunk)
             if isinstance(served.part, LeafMaskPlan):
                 rows = {"masks": served.part.leaf_masks(FeatureTable(matrix.names, matrix.values))}
@@ -235,7 +239,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
                 rows = {"points": to_message(served.part.score(placeable(served.part, columns)))}
                 del rows["points"].found[:]
                 rows["points"].found.extend([True] * len(chunk))
-            yield scoring_pb2.DecisionChunk(**header, ids=chunk, **rows, last=start + CHUNK_ROWS >= len(ids))
+            yield scoring_pb2.DecisionChunk(**header, ids=chunk, **rows, last=start + step >= len(ids))
             header = {"snapshot": served.snapshot}
 
     def _table_header(self, served: Served, caller: str, model_id: str, rows: int) -> dict:

@@ -26,13 +26,15 @@ import pytest
 from consent.governance import ApprovalStatus, Quotas, Serving
 from federation.grpc_channel import PeerChannels
 from federation.pki import CertificateAuthority, Identity
-from federation.proto import scoring_pb2, scoring_pb2_grpc
+from federation.proto import scoring_pb2, scoring_pb2_grpc, secureboost_pb2
 from federation.server import NodeServer
 from models.secureboost import ActiveModel
 from platform_node.scoring.cover import CoverGroups
+from platform_node.scoring.precomputed import read_table
 from platform_node.scoring.privacy import PrivacyMode, PrivacySettings
 from platform_node.scoring.scorer import FailureCode, ScoreOutcome
 from platform_node.scoring.secureboost import FederatedSecureBoostScorer, SourceEndpoint
+from platform_node.scoring.source_fanout import ReplyRefused
 from sandbox.synthdata import generate
 from source_node.scoring import PartyScoringServicer
 from source_node.scoring_settings import ScoringSettings
@@ -304,3 +306,43 @@ def test_a_refresh_mid_scoring_never_mixes_two_snapshots(world: World) -> None:
         world.servicer.replace_table(before)
         precomputed.close()
     assert swaps[0] > 1 and len(seen) == 2, (swaps, seen)
+
+
+def _chunk(snapshot: str, ids: list[str], *, first: bool = False, last: bool = False,
+           total: int = 4) -> scoring_pb2.DecisionChunk:
+    def masks(n: int) -> secureboost_pb2.LeafMasks:
+        out = secureboost_pb2.LeafMasks(party=TAX, n_rows=n)
+        out.trees.add(tree=0, n_leaves=4, bits=bytes([0xF0]) * n)
+        return out
+
+    chunk = scoring_pb2.DecisionChunk(snapshot=snapshot, ids=ids, masks=masks(len(ids)), last=last)
+    if first:
+        chunk.rows_total, chunk.valid_until = total, 4e9
+        chunk.defaults.CopyFrom(masks(1))
+    return chunk
+
+
+def test_a_table_is_taken_whole_from_one_snapshot_or_not_at_all() -> None:
+    whole = [_chunk("aa", ["a", "b"], first=True), _chunk("aa", ["c", "d"], last=True)]
+    assert read_table(TAX, MODEL, iter(whole), None).index == {"a": 0, "b": 1, "c": 2, "d": 3}
+    for broken in ([_chunk("aa", ["a", "b"], first=True), _chunk("bb", ["c", "d"], last=True)],  # two snapshots
+                   [_chunk("aa", ["a", "b"], first=True), _chunk("aa", ["c", "d"])],  # no last chunk
+                   [_chunk("aa", ["a", "b"], first=True, total=5), _chunk("aa", ["c", "d"], last=True)],  # short
+                   [_chunk("aa", ["a", "b"], first=True), _chunk("aa", ["b", "d"], last=True)]):  # a repeated id
+        with pytest.raises(ReplyRefused):
+            read_table(TAX, MODEL, iter(broken), None)
+
+
+def test_a_table_streamed_in_many_chunks_scores_the_same(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import source_node.scoring
+
+    monkeypatch.setattr(source_node.scoring, "CHUNK_BYTES", 400)  # a few rows per chunk
+    ids = world.ids[:30]
+    direct = world.scorer(PrivacyMode.DIRECT, "direct-4").score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=10,
+                                                                 requester=BANK)
+    chunked = world.scorer(PrivacyMode.PRECOMPUTED, "chunked")
+    try:
+        assert chunked.tables.current(TAX).rows.n_rows == len(world.source.table)
+        assert chunked.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=10, requester=BANK).results == direct.results
+    finally:
+        chunked.close()
