@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from flwr.app import Message, RecordDict
 from flwr.serverapp import Grid
 
 from bank_federation import records
+from bank_federation.checkpoint import AggregatorCheckpoints, RoundState, settings_fingerprint
 from bank_federation.records import MessageKind, ProtocolError
 from bank_federation.settings import RunSettings
 from models.horizontal import AggregatorCkks, GlobalModel, Publication, PublicationMismatchError
@@ -63,6 +65,9 @@ class BankFederation:
         self.sleep = sleep
         self.traffic = Traffic()
         self.names: dict[int, str] = {}
+        self.checkpoints = AggregatorCheckpoints(Path(settings.checkpoint_dir)) if settings.checkpoint_dir else None
+        self._key_fingerprint = ""
+        self._origin_run = 0
 
     # -- transport ------------------------------------------------------------------------------
     def wait_for_banks(self) -> list[int]:
@@ -131,30 +136,62 @@ class BankFederation:
     def _figures(self, replies: dict[int, RecordDict]) -> dict[str, dict[str, float]]:
         return {self.names[n]: records.figures_of(c) for n, c in replies.items()}
 
+    def resume_point(self, key_fingerprint: str) -> RoundState | None:
+        """The saved state to continue from (None: start at round 1); refuses one made under another key
+        or other settings."""
+        saved = self.checkpoints.latest() if self.checkpoints is not None else None
+        if saved is None:
+            return None
+        if saved.key_fingerprint != key_fingerprint:
+            raise ProtocolError("the round checkpoint was made under another bank key: remove checkpoint-dir "
+                                "to start over")
+        if saved.settings != settings_fingerprint(self.settings):
+            raise ProtocolError("the round checkpoint was made with other training settings: remove "
+                                "checkpoint-dir to start over")
+        return saved
+
+    def _save(self, round_number: int, rounds: list[dict[str, Any]], *, model_sum: bytes | None = None,
+              sealed: bytes | None = None) -> None:
+        if self.checkpoints is None:
+            return
+        self.checkpoints.save(RoundState(
+            round_number, self._key_fingerprint, settings_fingerprint(self.settings), rounds,
+            {"sent": self.traffic.sent, "received": self.traffic.received, "messages": self.traffic.messages},
+            model_sum=model_sum, sealed=sealed, origin_run=self._origin_run))
+
     def run(self) -> FederationResult:
         started = self.clock()
         nodes = self.wait_for_banks()
         fingerprint, ckks, quantiles_sum = self.setup(nodes)
-        rounds: list[dict[str, Any]] = []
+        self._key_fingerprint = fingerprint
+        saved = self.resume_point(fingerprint)
+        rounds: list[dict[str, Any]] = list(saved.rounds) if saved else []
+        if saved is not None:  # the report counts the traffic of every run that built the model
+            self.traffic.sent += saved.traffic.get("sent", 0)
+            self.traffic.received += saved.traffic.get("received", 0)
+            self.traffic.messages += saved.traffic.get("messages", 0)
+        start = saved.round if saved else 0
+        self._origin_run = saved.origin_run if saved else self.grid.run.run_id
         round_started = self.clock()
         if self.settings.model == "logistic":
             assert quantiles_sum is not None
-            publish = self._train_logistic(nodes, ckks, quantiles_sum, rounds)
+            publish = self._train_logistic(nodes, ckks, quantiles_sum, rounds, start=start,
+                                           model_sum=saved.model_sum if saved else None)
         else:
-            publish = self._train_cyclic(nodes, rounds)
+            publish = self._train_cyclic(nodes, rounds, start=start, sealed=saved.sealed if saved else None)
         round_seconds = self.clock() - round_started
         final = self.exchange(MessageKind.PUBLISH, {n: publish for n in nodes}, "publish")
         publications = {self.names[n]: records.publication_from(c) for n, c in final.items()}
         report = self._report(fingerprint, rounds, publications, self.clock() - started, round_seconds)
+        report["resumed_from_round"] = start
         model = self._model(publications, report)
         report["model_sha256"] = None  # filled by whoever writes the model file
         return FederationResult(model, report, self.traffic)
 
     def _train_logistic(self, nodes: list[int], ckks: AggregatorCkks, quantiles_sum: bytes,
-                        rounds: list[dict[str, Any]]) -> RecordDict:
-        """All banks every round; returns the publish request (the last model sum)."""
-        model_sum: bytes | None = None
-        for r in range(1, self.settings.rounds + 1):
+                        rounds: list[dict[str, Any]], *, start: int = 0, model_sum: bytes | None = None) -> RecordDict:
+        """All banks every round after `start` (whose model sum is given); returns the publish request."""
+        for r in range(start + 1, self.settings.rounds + 1):
             # Round 1 starts from the deciles alone; later sums carry deciles and weights together.
             request = records.job(round=r, **({"quantiles-sum": quantiles_sum} if model_sum is None
                                               else {"model-sum": model_sum}))
@@ -162,19 +199,22 @@ class BankFederation:
             # The one operation the aggregator performs on bank data: adding ciphertexts.
             model_sum = ckks.add([records.bytes_field(replies[n], records.REPLY, "payload") for n in nodes])
             rounds.append({"round": r, "banks": self._figures(replies)})
+            self._save(r, rounds, model_sum=model_sum)
         return records.job(**{"model-sum": model_sum})
 
-    def _train_cyclic(self, nodes: list[int], rounds: list[dict[str, Any]]) -> RecordDict:
-        """One bank per round in name order, relaying the sealed booster; returns the publish request."""
+    def _train_cyclic(self, nodes: list[int], rounds: list[dict[str, Any]], *, start: int = 0,
+                      sealed: bytes | None = None) -> RecordDict:
+        """One bank per round in name order, relaying the sealed booster (that of round `start` given);
+        returns the publish request."""
         order = sorted(nodes, key=lambda n: self.names[n])
-        sealed: bytes | None = None
-        for r in range(1, self.settings.rounds + 1):
+        for r in range(start + 1, self.settings.rounds + 1):
             node = order[(r - 1) % len(order)]
-            replies = self.exchange(MessageKind.TRAIN_XGBOOST, {node: records.job(round=r, sealed=sealed)},
-                                    f"round-{r}")
+            request = records.job(round=r, sealed=sealed, **{"origin-run": self._origin_run})
+            replies = self.exchange(MessageKind.TRAIN_XGBOOST, {node: request}, f"round-{r}")
             sealed = records.bytes_field(replies[node], records.REPLY, "payload")
             rounds.append({"round": r, "banks": self._figures(replies)})
-        return records.job(round=self.settings.rounds, sealed=sealed)
+            self._save(r, rounds, sealed=sealed)
+        return records.job(round=self.settings.rounds, sealed=sealed, **{"origin-run": self._origin_run})
 
     # -- results --------------------------------------------------------------------------------
     def _strategy(self) -> str:

@@ -31,6 +31,13 @@ def bank_from_context(context: Context) -> tuple[Bank, RunSettings]:
     return bank, settings
 
 
+def _training_run(msg: Message, context: Context) -> int:
+    """The Flower run whose boosters this training relays: this run, or the one a resumed run continues
+    (the aggregator names it; bank_federation/checkpoint.py)."""
+    origin = msg.content.config_records[JOB].get("origin-run") if JOB in msg.content.config_records else None
+    return int(origin) if origin else context.run_id
+
+
 def _action(kind: MessageKind) -> str:
     return kind.value.split(".", 1)[1]
 
@@ -63,7 +70,7 @@ def train_logistic(msg: Message, context: Context) -> Message:
 def train_xgboost(msg: Message, context: Context) -> Message:
     bank, settings = bank_from_context(context)
     step = bank.boosting_round(
-        sealed=records.optional_bytes(msg.content, JOB, "sealed"), run_id=context.run_id,
+        sealed=records.optional_bytes(msg.content, JOB, "sealed"), run_id=_training_run(msg, context),
         round_number=records.int_field(msg.content, JOB, "round"),
         config=settings.boosting,
     )
@@ -81,6 +88,6 @@ def publish(msg: Message, context: Context) -> Message:
     else:
         pub = bank.boosting_publish(
             sealed=records.bytes_field(msg.content, JOB, "sealed"),
-            run_id=context.run_id, last_round=records.int_field(msg.content, JOB, "round"),
+            run_id=_training_run(msg, context), last_round=records.int_field(msg.content, JOB, "round"),
         )
     return Message(records.reply(bank.name, pub.figures, **records.publication_fields(pub)), reply_to=msg)

@@ -32,6 +32,7 @@ class RunSettings:
     output_dir: str
     wait_timeout: float
     round_timeout: float
+    checkpoint_dir: str = ""  # where the aggregator keeps its round checkpoints ("" : none)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -78,4 +79,5 @@ class RunSettings:
             output_dir=str(get("output-dir", "")),
             wait_timeout=float(get("wait-timeout", 60.0)),
             round_timeout=float(get("round-timeout", 300.0)),
+            checkpoint_dir=str(get("checkpoint-dir", "")),
         )

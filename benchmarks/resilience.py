@@ -7,6 +7,10 @@ platform's HTTP API. A closed loop of single scores runs through every scenario:
 * `platform_crash`, `source_crash`, `coordinator_crash`: the process is SIGKILLed at tree 2 of a training
   and started again with the same config and state; the job must resume and publish the model of the same
   job run uninterrupted (`sandbox.replay`, same inputs and split keys, predictions to 1e-9).
+* `lr_source_crash`, `psi_source_crash`: a source node SIGKILLed as soon as it holds checkpoint 2 of a
+  vertical LR training (plaintext mode, so runs are reproducible) or round 4 of a PSI (small batches), and
+  started again; the stage must resume from a common unit > 0 and end with the predictions (to 1e-9) or
+  intersections of the same job run uninterrupted just before.
 * `link_dropped`: a source node goes away for longer than the coordinator waits (`--resume-wait`): the job
   must fail naming the node and why; once the node is back, `xyd job resume` finishes it (same model).
 * `certificate_revoked`: a source node's certificate is revoked mid-training: the job must fail at once
@@ -15,7 +19,8 @@ platform's HTTP API. A closed loop of single scores runs through every scenario:
   with 503 AUDIT_STORE_UNAVAILABLE, never served without their use and leaf, and served again once there is
   room. Needs the right to mount a tmpfs (root); skipped otherwise, and said so.
 
-The last stdout line is one JSON object: `scenarios`, `scenarios_passed`, `resumed_identical`,
+The last stdout line is one JSON object: `scenarios`, `scenarios_passed`, `resumed_identical` (every
+resumed training's predictions and every resumed PSI's intersections equal the uninterrupted ones),
 `uses_without_leaf`, `leaves_without_use`, `load_requests`, `load_errors` (answers that are neither a
 score nor a documented refusal: 503 SOURCE_UNAVAILABLE / AUDIT_STORE_UNAVAILABLE, or a refused connection
 while the platform itself is down, counted apart as `load_refused` and `load_unreachable`), `load_p99_ms`
@@ -48,6 +53,7 @@ import psutil
 import sqlalchemy as sa
 
 from cli.operator_client import OperatorError
+from federation.job_files import read_intersection
 from federation.pki import CertificateAuthority, Identity
 from platform_node.uses.pairing import unpaired
 from sandbox.demo.bank import onboard
@@ -147,13 +153,14 @@ class Bench:
     def job(self, name: str) -> str:
         return _job(self.trees, self.key_bits, name)
 
-    def run_job(self, name: str, *, at_tree: int | None = None, fault: Callable[[str], str | None] | None = None
-                ) -> tuple[str, float]:
-        """Submit a job, apply `fault(job_id)` when tree `at_tree` is done, follow the job to its end."""
+    def run_job(self, name: str, *, at_tree: int | None = None, fault: Callable[[str], str | None] | None = None,
+                spec: str | None = None) -> tuple[str, float]:
+        """Submit a job (`spec`, or the bench's SecureBoost job), apply `fault(job_id)` when tree `at_tree` is
+        done, follow the job to its end."""
         started = time.monotonic()
         marker = None if at_tree is None else f"tree {at_tree}/{self.trees}"
         with self.fed.client() as client:
-            job_id = client.submit(self.job(name))
+            job_id = client.submit(spec or self.job(name))
             done = False
             with contextlib.suppress(OperatorError):  # the coordinator itself may be the one killed
                 for event in client.watch(job_id, timeout=3600):
@@ -222,6 +229,113 @@ def _crash_scenario(bench: Bench, party: str) -> None:
                  and difference is not None and difference <= 1e-9,
                  job=job_id, state=status.state, error=status.error, attempts=train.attempts,
                  resumed_from=train.resumed_from, seconds=round(seconds, 1), max_prediction_difference=difference)
+
+
+LR_JOB = """
+[job]
+name = "{name}"
+project = "sandbox"
+stages = ["psi", "train"]
+[parties]
+active = "platform/main"
+passive = [{passive}]
+[psi]
+reveal = "both"
+[train]
+algorithm = "hetero_lr"
+model_name = "resilience-lr"
+holdout = 0.25
+encrypted = false
+epochs = 30
+batch_size = 256
+tol = 0.0
+seed = 7
+"""
+PSI_JOB = """
+[job]
+name = "{name}"
+project = "sandbox"
+stages = ["psi"]
+[parties]
+active = "platform/main"
+passive = [{passive}]
+[psi]
+reveal = "both"
+batch_size = {batch}
+"""
+
+
+def _job_folder(fed: LocalFederation, party: str, job_id: str) -> Path:
+    return fed.state_dir / "nodes" / party.replace("/", "-") / "state" / "jobs" / job_id
+
+
+def _crash_at_unit(bench: Bench, spec: str, party: str, stage: str, unit: int) -> tuple[str, float]:
+    """Submit `spec`, SIGKILL `party` once it holds checkpoint `unit` of `stage`, restart it, wait for the end."""
+    fed, started = bench.fed, time.monotonic()
+    with fed.client() as client:
+        job_id = client.submit(spec)
+    folder = _job_folder(fed, party, job_id) / "checkpoints" / stage
+    deadline, checked = time.monotonic() + 1800, time.monotonic()
+    while time.monotonic() < deadline:
+        held = [int(p.stem) for p in folder.glob("*.ckpt")] if folder.is_dir() else []
+        if held and max(held) >= unit:
+            fed.kill(party)
+            _log(f"{party} killed at {stage} checkpoint {max(held)}")
+            fed.restart(party)
+            break
+        if time.monotonic() - checked > 0.5:
+            checked = time.monotonic()
+            if bench.status(job_id).state not in ("PENDING", "RUNNING"):
+                break  # ended before the unit: the scenario fails on its attempts
+        time.sleep(0.005)
+    bench.wait(job_id)
+    return job_id, time.monotonic() - started
+
+
+def _stage(status: Any, name: str) -> Any:
+    return next(s for s in status.stages if s.stage == name)
+
+
+def _lr_predictions(fed: LocalFederation, job_id: str) -> np.ndarray:
+    scores = np.load(_job_folder(fed, "platform/main", job_id) / "lr-scores.npz")
+    return np.concatenate([scores["p_train"], scores["p_holdout"]])
+
+
+def _lr_source_crash(bench: Bench) -> None:
+    passive = ", ".join(f'"source/{s}"' for s in SOURCES)
+    reference, _ = bench.run_job("lr_reference", spec=LR_JOB.format(name="lr-reference", passive=passive))
+    job_id, seconds = _crash_at_unit(bench, LR_JOB.format(name="lr-crash", passive=passive), "source/tax",
+                                     "train", 2)
+    status = bench.status(job_id)
+    train = _stage(status, "train")
+    difference = None
+    if status.state == "SUCCEEDED" and bench.status(reference).state == "SUCCEEDED":
+        difference = float(np.max(np.abs(_lr_predictions(bench.fed, job_id) - _lr_predictions(bench.fed, reference))))
+    bench.record("lr_source_crash", status.state == "SUCCEEDED" and train.attempts >= 2 and train.resumed_from >= 1
+                 and difference is not None and difference <= 1e-9, job=job_id, state=status.state,
+                 error=status.error, attempts=train.attempts, resumed_from_epoch=train.resumed_from,
+                 seconds=round(seconds, 1), max_prediction_difference=difference)
+
+
+def _psi_source_crash(bench: Bench, enterprises: int) -> None:
+    passive = ", ".join(f'"source/{s}"' for s in SOURCES)
+    batch = max(10, enterprises // 40)
+    reference, _ = bench.run_job("psi_reference", spec=PSI_JOB.format(name="psi-reference", passive=passive,
+                                                                      batch=batch))
+    job_id, seconds = _crash_at_unit(bench, PSI_JOB.format(name="psi-crash", passive=passive, batch=batch),
+                                     "source/tax", "psi", 4)
+    status = bench.status(job_id)
+    psi = _stage(status, "psi")
+
+    def found(job: str) -> dict[str, list[str]]:
+        platform = _job_folder(bench.fed, "platform/main", job)
+        return ({p: read_intersection(platform, f"source/{p}") for p in SOURCES}
+                | {f"source/{p}": read_intersection(_job_folder(bench.fed, f"source/{p}", job)) for p in SOURCES})
+
+    identical = status.state == "SUCCEEDED" and found(job_id) == found(reference)
+    bench.record("psi_source_crash", identical and psi.attempts >= 2 and psi.resumed_from >= 1, job=job_id,
+                 state=status.state, error=status.error, attempts=psi.attempts, resumed_from_round=psi.resumed_from,
+                 batch_size=batch, seconds=round(seconds, 1), intersections_identical=identical)
 
 
 def _link_dropped(bench: Bench, resume_wait: float) -> None:
@@ -322,7 +436,9 @@ def main(argv: list[str]) -> dict:
         fed = LocalFederation(
             work / "state", NodeData(work / "data" / manifest.platform.schema, work / "data" / manifest.platform.table),
             {s: units[s] for s in SOURCES}, ready_timeout=180,
-            node_policy={"allow_insecure_keys_for_tests": True} if args.key_bits < 2048 else {},
+            # Plaintext training for the LR scenario only (its job asks for it): runs are then reproducible.
+            node_policy={"allow_plaintext_training": True,
+                         **({"allow_insecure_keys_for_tests": True} if args.key_bits < 2048 else {})},
             api_database_url=None if api_disk is None else f"sqlite:///{api_disk / 'platform-api.db'}",
             coordinator_jobs={"resume_wait_seconds": args.resume_wait, "resume_poll_seconds": 1})
         bench = Bench(fed, args.trees, args.key_bits)
@@ -361,6 +477,8 @@ def _scenarios(bench: Bench, args: argparse.Namespace, work: Path, manifest: Any
         rss_start = platform.memory_info().rss
         _crash_scenario(bench, "source/tax")
         _crash_scenario(bench, "coordinator/main")
+        _lr_source_crash(bench)
+        _psi_source_crash(bench, args.enterprises)
         _link_dropped(bench, args.resume_wait)
         _disk_full(bench, api_disk, why_not, headers, codes)
         _certificate_revoked(bench)  # last: source/tax stays revoked
@@ -375,6 +493,7 @@ def _scenarios(bench: Bench, args: argparse.Namespace, work: Path, manifest: Any
         engine.dispose()
     ran = {k: v for k, v in bench.results.items() if "skipped" not in v}
     resumed = [v.get("max_prediction_difference") for v in ran.values() if "max_prediction_difference" in v]
+    resumed += [0.0 if v["intersections_identical"] else None for v in ran.values() if "intersections_identical" in v]
     latencies = np.array(load.latencies_ms) if load.latencies_ms else np.array([0.0])
     return {
         "scenarios": len(ran), "scenarios_passed": sum(1 for v in ran.values() if v["passed"]),

@@ -33,6 +33,7 @@ import pandas as pd
 import psutil
 
 from benchmarks.degraded_auc import measure as degraded_auc
+from benchmarks.degraded_auc import measure_lr as degraded_auc_lr
 from sandbox.demo.bank import onboard
 from sandbox.http_load import run_closed_loop
 from sandbox.launcher import LocalFederation, NodeData
@@ -164,7 +165,7 @@ def main(argv: list[str]) -> dict:
                         help="only the accuracy cost of degraded scoring (degraded_auc), no federation")
     args = parser.parse_args(argv)
     if args.degraded_only:
-        return {"degraded_auc": degraded_auc()}
+        return {"degraded_auc": degraded_auc(), "degraded_auc_lr": degraded_auc_lr()}
     modes = list(MODES) if args.privacy == "all" else [args.privacy]
     measured: dict[str, dict] = {}
     with trained_federation(args.enterprises, args.trees, workdir=args.workdir, database_url=args.database_url,
@@ -187,4 +188,5 @@ def main(argv: list[str]) -> dict:
         "database": (args.database_url or "sqlite").split(":", 1)[0],
         "modes": measured,
         "degraded_auc": degraded_auc(),
+        "degraded_auc_lr": degraded_auc_lr(),
     }

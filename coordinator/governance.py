@@ -1,5 +1,6 @@
 """The coordinator's governance desk: the approval directory, the versioned city-wide catalogue and expansion
-requests, every step a leaf of the coordinator's governance log; and the gRPC methods that serve them.
+requests, every step an event forwarded to the platform's one audit log (`governance_forwarding`); and the gRPC
+methods that serve them.
 
 The desk decides nothing about data use: each source node decides on its own store and reports. The desk
 records, so that the operator and the platform see statuses, and every unit sees the list and its requests.
@@ -16,8 +17,8 @@ from typing import NoReturn
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Engine, text
 
-from consent.audit import AuditLog
 from consent.audit.storage import open_engine
 from consent.canonical_json import canonical_json
 from consent.governance import (
@@ -32,10 +33,12 @@ from consent.governance import (
 from consent.governance.catalogue_history import CatalogueHistory
 from consent.governance.directory import ApprovalDirectory, DirectoryEntry
 from consent.governance.expansion import ExpansionBook, ExpansionRequest, ExpansionStatus
+from consent.governance.outbox import GovernanceOutbox
 from consent.governance.usage_lines import UsageError
+from coordinator.governance_forwarding import GovernanceForwarder, PlatformLog
 from coordinator.governance_usage import UsageDesk
 from coordinator.registry import NodeRegistry
-from errors import Conflict, InvalidInput, NotFound, Refused, XydError
+from errors import ConfigurationError, Conflict, InvalidInput, NotFound, Refused, XydError
 from federation.pki import NodeTls
 from federation.proto import control_pb2
 from federation.server import peer_identity
@@ -45,6 +48,24 @@ log = logging.getLogger("xyd.coordinator.governance")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+MIGRATION_HINT = ("this coordinator's database holds a governance log of its own; governance events now go to the "
+                  "platform's one log: stop both and run `xyd platform merge-governance-log` first (OPERATIONS.md, "
+                  "'One audit log')")
+
+
+def refuse_unmerged_governance_log(engine: Engine) -> None:
+    """Refuse a database whose former governance log (tables `governance_*`) holds leaves not yet merged into the
+    platform's one log (the migration fills the outbox with them)."""
+    with engine.connect() as conn:
+        if not engine.dialect.has_table(conn, "governance_head"):
+            return
+        size = conn.execute(text("SELECT tree_size FROM governance_head")).scalar() or 0
+        merged = engine.dialect.has_table(conn, "gov_outbox") and conn.execute(
+            text("SELECT COUNT(*) FROM gov_outbox")).scalar_one() >= size
+    if size and not merged:
+        raise ConfigurationError(MIGRATION_HINT)
 
 
 def catalogue_of(party: str, description: control_pb2.NodeDescription) -> Catalogue:
@@ -59,24 +80,43 @@ class GovernanceDesk:
     """The records, on the coordinator's database (SQLite via `open_engine`, or any SQLAlchemy URL)."""
 
     def __init__(self, url: str, registry: NodeRegistry, *, clock: Callable[[], datetime] = utc_now,
-                 tls: NodeTls | None = None, log_key: Path | None = None) -> None:
+                 tls: NodeTls | None = None) -> None:
         self.engine = open_engine(url)
-        self.log = AuditLog(self.engine, prefix="governance")
-        self.log.create_schema()
-        self.directory = ApprovalDirectory(self.engine, audit=self.log.append)
-        self.history = CatalogueHistory(self.engine, audit=self.log.append)
-        self.expansions = ExpansionBook(self.engine, audit=self.log.append)
+        refuse_unmerged_governance_log(self.engine)
+        self.outbox = GovernanceOutbox(self.engine)
+        self.outbox.create_schema()
+        self.directory = ApprovalDirectory(self.engine, audit=self.outbox.append)
+        self.history = CatalogueHistory(self.engine, audit=self.outbox.append)
+        self.expansions = ExpansionBook(self.engine, audit=self.outbox.append)
         for store in (self.directory, self.history, self.expansions):
             store.create_schema()
-        self.usage = UsageDesk(self.engine, self.log, tls=tls, key_path=log_key)
+        # Without a certificate (tests of the desk alone) the events wait in the outbox.
+        self.platform = PlatformLog(tls, registry) if tls is not None else None
+        self.forwarder = GovernanceForwarder(self.outbox, self.platform.append) if self.platform else None
+        self.usage = UsageDesk(self.engine, self.outbox, forwarder=self.forwarder, platform=self.platform)
         self.registry = registry
         self.clock = clock
 
     @classmethod
     def at(cls, state_dir: Path, registry: NodeRegistry, tls: NodeTls | None = None) -> GovernanceDesk:
-        """The desk on the coordinator's database, its log key (Ed25519, created on first use) beside it."""
-        return cls(f"sqlite:///{state_dir / 'coordinator.db'}", registry, tls=tls,
-                   log_key=state_dir / "governance-log.pem")
+        """The desk on the coordinator's database."""
+        return cls(f"sqlite:///{state_dir / 'coordinator.db'}", registry, tls=tls)
+
+    def start(self) -> None:
+        """Start forwarding events to the platform's log (if this desk reaches the platform)."""
+        if self.forwarder is not None:
+            self.forwarder.start()
+
+    def recorded(self) -> None:
+        """Something was recorded: forward it now rather than at the next tick."""
+        if self.forwarder is not None:
+            self.forwarder.wake()
+
+    def close(self) -> None:
+        if self.forwarder is not None:
+            self.forwarder.stop()
+        if self.platform is not None:
+            self.platform.close()
 
     def stage_done(self, job_id: str, stage: str, results: dict) -> None:
         """A stage succeeded: each source's usage line (what it ran under which approval) goes to the log."""
@@ -84,6 +124,7 @@ class GovernanceDesk:
             self.usage.record_stage(job_id, stage, results, now=self.clock())
         except Exception:  # the job's outcome does not depend on the log; the node keeps its own record
             log.exception("usage lines of a stage not recorded", extra={"job": job_id, "stage": stage})
+        self.recorded()
 
     def registered(self, party: str, description: control_pb2.NodeDescription) -> None:
         """A source unit (re-)registered: its catalogue enters the city-wide list (a new version if changed)."""
@@ -94,6 +135,7 @@ class GovernanceDesk:
                                            cause=f"{party} registered", now=self.clock())
         if new:
             log.info("catalogue version published", extra={"version": version.version, "source": party})
+            self.recorded()
 
     def approval_key(self, source: str) -> Ed25519PublicKey | None:
         """The unit's approval key as its node registered it, if any."""
@@ -146,6 +188,7 @@ class GovernanceMethods:
         except (GovernanceError, ValueError) as exc:
             self._refuse(context, exc)
         entry = self.governance.directory.file(terms, filed_by=caller, now=self.governance.clock())
+        self.governance.recorded()
         log.info("approval request filed", extra={"approval": entry.approval_id, "source": entry.source,
                                                   "by": caller})
         return approval_info(entry)
@@ -173,6 +216,7 @@ class GovernanceMethods:
             raise NotFound(f"no approval {request.approval_id} was filed", public="no such approval was filed") from None
         except (GovernanceError, ValueError) as exc:
             self._refuse(context, exc)
+        self.governance.recorded()
         log.info("approval status reported", extra={"approval": entry.approval_id, "source": caller,
                                                     "status": entry.status.value})
         return approval_info(entry)
@@ -204,6 +248,7 @@ class GovernanceMethods:
                 requested_by=requested_by, now=self.governance.clock())
         except GovernanceError as exc:
             self._refuse(context, exc)
+        self.governance.recorded()
         log.info("expansion request filed", extra={"request": filed.request_id, "source": filed.source,
                                                    "by": requested_by})
         return expansion_info(filed)
@@ -225,13 +270,13 @@ class GovernanceMethods:
             count = self.governance.usage.report(caller, list(request.line_json), now=self.governance.clock())
         except UsageError as exc:
             self._refuse(context, exc)
+        self.governance.recorded()
         return control_pb2.UsageAck(lines=count)
 
     def GetUsage(self, request: control_pb2.UsageQuery, context: grpc.ServicerContext) -> control_pb2.UsageEvidence:
         caller = self._caller(context, {"source"})
         try:
-            return self.governance.usage.evidence(caller, request.first_day, request.last_day,
-                                                  now=self.governance.clock())
+            return self.governance.usage.evidence(caller, request.first_day, request.last_day)
         except UsageError as exc:
             raise Conflict(str(exc)) from exc
 
@@ -244,6 +289,7 @@ class GovernanceMethods:
                 condition=request.condition, now=self.governance.clock())
         except (GovernanceError, ValueError) as exc:
             self._refuse(context, exc)
+        self.governance.recorded()
         log.info("expansion request decided", extra={"request": decided.request_id, "source": caller,
                                                      "status": decided.status.value})
         return expansion_info(decided)

@@ -1,7 +1,7 @@
-"""Usage lines in the coordinator's governance log: each source's governed stages (the line the node put in its
+"""Usage lines, leaves of the platform's one audit log: each source's governed stages (the line the node put in its
 stage result, appended as the node wrote it), the platform's reported answers, and the evidence a source node
-asks for: its lines with their leaves, inclusion proofs and a checkpoint signed with the log key (bound to the
-coordinator's certificate, so the node checks it against the CA)."""
+asks for: its lines with their leaves and inclusion proofs under the platform's checkpoint, signed with the log
+key (bound to the platform's certificate, so the node checks it against the CA) and cosigned by witnesses."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from consent.audit import AuditLog, Ed25519Signer
-from consent.audit.checkpoint import Checkpoint, sign_checkpoint
 from consent.authorisation.codec import parse_canonical
-from consent.governance.usage_lines import GOVERNANCE_LOG_NAME as LOG_NAME
+from consent.governance.outbox import GovernanceOutbox
 from consent.governance.usage_lines import UsageError, UsageKind, UsageLines, line_bytes
-from federation.key_binding import KeyPurpose, bind_keys, load_or_create_ed25519, raw_public
-from federation.pki import NodeTls
+from coordinator.governance_forwarding import GovernanceForwarder, PlatformLog
+from errors import Unavailable
 from federation.proto import control_pb2
 
 log = logging.getLogger("xyd.coordinator.usage")
@@ -49,19 +46,16 @@ def checked_line(text: str | bytes, *, kinds: set[str]) -> dict[str, Any]:
 
 
 class UsageDesk:
-    """Appends usage lines and serves a source's own lines with proofs."""
+    """Records usage lines (their events go to the platform's one log) and serves a source's own lines with their
+    leaves and inclusion proofs under the platform's cosigned checkpoint."""
 
-    def __init__(self, engine, log_: AuditLog, *, tls: NodeTls | None, key_path: Path | None) -> None:
-        self.lines = UsageLines(engine, log_)
+    def __init__(self, engine, outbox: GovernanceOutbox, *, forwarder: GovernanceForwarder | None = None,
+                 platform: PlatformLog | None = None) -> None:
+        self.lines = UsageLines(engine, outbox)
         self.lines.create_schema()
-        self._log = log_
-        self._signer = None
-        self._binding = None
-        if key_path is not None:
-            key = load_or_create_ed25519(key_path)
-            self._signer = Ed25519Signer(LOG_NAME, key)
-            if tls is not None:
-                self._binding = bind_keys(tls, {KeyPurpose.AUDIT_LOG: raw_public(key)})
+        self._outbox = outbox
+        self._forwarder = forwarder
+        self._platform = platform
 
     def record_stage(self, job_id: str, stage: str, results: Mapping[str, Mapping[str, Any]], *, now: datetime
                      ) -> int:
@@ -90,21 +84,26 @@ class UsageDesk:
         self.lines.append(lines, actor=caller, now=now)
         return len(lines)
 
-    def evidence(self, source: str, first_day: str, last_day: str, *, now: datetime) -> control_pb2.UsageEvidence:
-        """`source`'s lines for the days, each with its leaf and inclusion proof under a checkpoint signed now."""
-        if self._signer is None:
-            raise UsageError("this coordinator has no governance log key")
-        head = self._log.tree_head()
-        note = sign_checkpoint(Checkpoint(LOG_NAME, head.size, head.root), self._signer)
-        with self._log.engine.begin() as conn:
-            self._log.record_checkpoint(conn, head.size, note, now=now)
+    def evidence(self, source: str, first_day: str, last_day: str) -> control_pb2.UsageEvidence:
+        """`source`'s lines for the days, each with its leaf in the platform's one log and its inclusion proof under
+        the platform's newest cosigned checkpoint; lines not yet covered are counted as pending."""
+        if self._platform is None or self._forwarder is None:
+            raise UsageError("this coordinator does not reach the platform's audit log")
+        try:
+            self._forwarder.flush()
+        except Unavailable as exc:  # what was forwarded before still has its proofs
+            log.warning("usage evidence without the newest events: %s", exc)
+        lines = self.lines.of(source, first_day, last_day)
+        entries = self._outbox.entries([seq for seq, _ in lines])
+        at = {seq: entries[seq].leaf_index for seq, _ in lines if seq in entries and entries[seq].leaf_index is not None}
+        reply = self._platform.proofs(sorted(at.values()))
+        proofs = {int(p.index): p for p in reply.proofs}
         items = []
-        for index, line in self.lines.of(source, first_day, last_day):
-            if index >= head.size:
-                continue  # appended after the checkpoint: in the next report
-            items.append(control_pb2.UsageItem(line=line, leaf=self._log.leaf(index).leaf, index=index,
-                                               proof=self._log.inclusion_proof(index, head.size)))
+        for seq, line in lines:
+            proof = proofs.get(at.get(seq, -1))
+            if proof is not None:
+                items.append(control_pb2.UsageItem(line=line, leaf=proof.leaf, index=proof.index, proof=proof.proof))
         return control_pb2.UsageEvidence(
-            log_key_binding=self._binding.SerializeToString() if self._binding is not None else b"",
-            checkpoint=note, items=items)
-
+            log_key_binding=reply.registry_keys.SerializeToString(), checkpoint=reply.note, items=items,
+            witness_bindings=[w.SerializeToString() for w in reply.witnesses], quorum=reply.quorum,
+            pending=len(lines) - len(items))

@@ -58,7 +58,8 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
                         allowed_roles={"platform", "source", "admin"},
                         limited_roles={"coordinator": {HEALTH_CHECK_METHOD}}, limits=load_limits(config))
     # The coordinator is the hetero-LR arbiter: its mailboxes on this server carry the arbiter's messages.
-    arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(allow_plaintext=config.policy.allow_plaintext_training))
+    arbiter = ArbiterHost(tls, server, policy=ArbiterPolicy(allow_plaintext=config.policy.allow_plaintext_training),
+                          state_dir=config.state_dir)
     models = ModelRegistry(store.engine)
     governance = GovernanceDesk.at(config.state_dir, registry, tls)
     runner = JobRunner(store, registry, lambda address, party: channels.get(address, Identity.parse(party)),
@@ -86,6 +87,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     write_atomically(config.state_dir / "address", server.address)
     log.info("coordinator serving", extra={"address": server.address, "advertised": server.advertised_address})
     warn_if_unreachable(server)
+    governance.start()
     control.watch_interrupted(stop, every=float(jobs.get("resume_poll_seconds", 2)))
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -95,6 +97,7 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
     finally:
         serving.clear()
         server.stop(grace=2.0)
+        governance.close()
         channels.close()
         arbiter.close()
         if metrics is not None:

@@ -105,6 +105,9 @@ class LocalFederation:
     ready_timeout: float = 60.0
     node_policy: dict[str, bool] = field(default_factory=dict)  # every node's [policy] (test-size keys, ...)
     with_api: bool = True
+    # Extra TOML tables of the platform's API (e.g. `[api.models]`, `[api.availability]`), written with its config
+    # (a `restart` of the platform rewrites it, so a test may change them between runs).
+    api_tables: str = ""
     api_database_url: str | None = None  # the platform API's database; SQLite in its state folder if None
     placement: NodePlacement = field(default_factory=Loopback)
     cert_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra DNS names per party
@@ -182,7 +185,7 @@ class LocalFederation:
                       f'certificate_ca = "{self.enterprise_ca_dir / "ca.pem"}"', "",
                       # A demo-sized threshold (the default is 40 points): the demo's monitored loan moves by
                       # tens of points between its two models.
-                      "[api.deterioration]", "score_drop = 10", "",
+                      "[api.deterioration]", "score_drop = 10", "", self.api_tables, "",
                       *(["[api.privacy]", *(f"{k} = {json.dumps(v)}" for k, v in self.api_privacy.items()), ""]
                         if self.api_privacy else [])]
         if identity.role == "source" and self.platform_address:

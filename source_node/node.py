@@ -108,7 +108,9 @@ def _reload_scoring_data(config: NodeConfig, scoring: PartyScoringServicer, ever
     def stamp() -> tuple[int, ...]:
         return tuple(path.stat().st_mtime_ns for path in table_files(config))
 
-    seen = stamp()
+    # Nothing seen yet: the first tick loads the files once more, so a change landing between the served
+    # table's load and this thread's start is not missed (an unchanged snapshot is not swapped).
+    seen: tuple[int, ...] | None = None
     while not stop.wait(every_s):
         try:
             now = stamp()

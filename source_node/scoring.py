@@ -1,4 +1,5 @@
-"""The source node's share of online scoring: leaf masks of a published model for a batch of enterprises.
+"""The source node's share of online scoring for a batch of enterprises: leaf masks of a published SecureBoost
+model, points of a scorecard, or the partial linear score of a vertical LR (raw or WOE).
 
 Under governance every answer is admitted first: the model part's approval (recorded beside it at publish)
 must still be APPROVED and valid, allow online serving to the institution that asked, cover the model's
@@ -31,11 +32,11 @@ from consent.governance import Approval, ApprovalRefused, RefusalCode, Task, Tas
 from consent.governance.usage_lines import UsageKind
 from errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from federation.job_ids import InvalidJobId, check_model_id, inside
-from federation.proto import scoring_pb2, scoring_pb2_grpc, woe_pb2
+from federation.proto import scorecard_part_pb2, scoring_pb2, scoring_pb2_grpc, woe_pb2
 from federation.server import peer_identity
 from models.scorecard import PartyScorecard
 from models.scorecard.scoring import to_message
-from models.scorecard.stored import StoredPartError, party_scorecard, placeable, read_part
+from models.scorecard.stored import StoredPartError, lr_features, party_scorecard, placeable, read_part
 from models.secureboost import FeatureTable, ModelIntegrityError, PassiveModel
 from models.secureboost.mask_plan import LeafMaskPlan
 from source_node.governance import SourceGovernance
@@ -48,7 +49,8 @@ log = logging.getLogger("xyd.source.scoring")
 MAX_BATCH = 10_000
 CHUNK_BYTES = 2 << 20  # a precomputed-table chunk stays well under gRPC's 4 MiB message limit
 SCORECARD_PART = "scorecard-part.bin"
-Part = TypeVar("Part", LeafMaskPlan, PartyScorecard)
+LR_PART = "hetero-lr-part.bin"
+Part = TypeVar("Part", LeafMaskPlan, PartyScorecard, scorecard_part_pb2.StoredPart)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Served(Generic[Part]):
     approval: dict | None
     splits: tuple[tuple[int, str], ...] = ()  # SecureBoost: (split id, the item it reads) of each own split
     snapshot: str = ""  # the data snapshot answers from this part state: hash(table snapshot, part bytes)
+    stored: scorecard_part_pb2.StoredPart | None = None  # scorecard or LR: the part (its training aggregates)
 
 
 @dataclass
@@ -71,6 +74,7 @@ class _Data:
     index: set[str]
     models: dict[str, Served[LeafMaskPlan]] = field(default_factory=dict)
     cards: dict[str, Served[PartyScorecard]] = field(default_factory=dict)
+    linear: dict[str, Served[scorecard_part_pb2.StoredPart]] = field(default_factory=dict)
 
 
 def snapshot_of(table: LoadedTable, part: bytes) -> str:
@@ -108,10 +112,11 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
 
     @staticmethod
     def _served(data: _Data, folder: Path, part: Part, raw: bytes, items: tuple[str, ...],
-                splits: tuple[tuple[int, str], ...] = ()) -> Served[Part]:
+                splits: tuple[tuple[int, str], ...] = (), stored: scorecard_part_pb2.StoredPart | None = None
+                ) -> Served[Part]:
         # Only the part's own columns are encoded for it: no other column is read to answer.
         return Served(part, items, FeatureIndex(data.table.restricted(items)), read_model_approval(folder), splits,
-                      snapshot_of(data.table, raw))
+                      snapshot_of(data.table, raw), stored)
 
     def _model(self, data: _Data, model_id: str) -> Served[LeafMaskPlan] | None:
         with self._lock:
@@ -224,6 +229,7 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             absent = to_message(card.score(placeable(card, {v.name: np.full(1, np.nan) for v in card.variables})))
             del absent.found[:]
             absent.found.append(False)
+            _with_training_points(served, absent)
             header["absent"] = absent
         # Bytes per row: the masks (or points and losses) plus the id and protobuf framing.
         row_bytes = (sum(len(t.bits) for t in header["defaults"].trees) if "defaults" in header
@@ -292,9 +298,11 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
                 path = self._part_path(model_id, SCORECARD_PART)
                 if path is None or not path.exists():
                     return None
-                card = party_scorecard(read_part(path, "scorecard"))
-                data.cards[model_id] = self._served(data, path.parent, card, path.read_bytes(),
-                                                    tuple(v.name for v in card.variables))
+                raw = path.read_bytes()
+                stored = read_part(path, "scorecard")
+                card = party_scorecard(stored)
+                data.cards[model_id] = self._served(data, path.parent, card, raw,
+                                                    tuple(v.name for v in card.variables), stored=stored)
             return data.cards[model_id]
 
     def Points(self, request: scoring_pb2.PointsRequest, context: grpc.ServicerContext) -> woe_pb2.PartyPoints:
@@ -310,6 +318,73 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         del reply.found[:]
         reply.found.extend(found.tolist())
         reply.snapshot = served.snapshot
+        _with_training_points(served, reply)
         log.info("scorecard points served", extra={"model": request.model_id, "rows": len(ids),
                                                    "use": request.use_id})
         return reply
+
+    def _lr(self, data: _Data, model_id: str) -> Served[scorecard_part_pb2.StoredPart] | None:
+        with self._lock:
+            if model_id not in data.linear:
+                path = self._part_path(model_id, LR_PART)
+                if path is None or not path.exists():
+                    return None
+                part = read_part(path, "hetero_lr")
+                if len(part.lr.variables) != len(part.lr.weights) \
+                        or not set(part.lr.variables) <= {v.name for v in part.variables}:
+                    raise StoredPartError("the LR part's weights do not match its variables")
+                data.linear[model_id] = self._served(data, path.parent, part, path.read_bytes(),
+                                                     tuple(part.lr.variables))
+            return data.linear[model_id]
+
+    def LinearScores(self, request: scoring_pb2.PointsRequest, context: grpc.ServicerContext
+                     ) -> scoring_pb2.LinearReply:
+        """This node's partial linear score w . x of each enterprise (its features transformed as at training:
+        WOE or standardised; a row it does not hold as a row with every feature missing), its training mean
+        and spread, and, if the approval lets reasons name items, the item that moved each row's part most."""
+        data = self._data
+        served, approval = self._admit(request, context, data, self._lr, (StoredPartError,), "vertical LR part")
+        part = served.part
+        ids = list(request.ids)
+        matrix = served.features.rows(ids)
+        columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
+        weights = np.asarray(part.lr.weights, dtype=np.float64)
+        contributions = lr_features(part, columns) * weights
+        scores = contributions.sum(axis=1)
+        known = np.packbits(np.array([cid in data.index for cid in ids], dtype=bool), bitorder="little")
+        reply = scoring_pb2.LinearReply(scores=scores.tolist(), known=known.tobytes())
+        means = np.asarray(part.training_means, dtype=np.float64)
+        if means.size == weights.size:
+            reply.training_mean, reply.training_spread = float(means.sum()), part.training_spread
+            items = self._lr_items(served, approval)
+            if items and weights.size:
+                reply.items.extend(items)
+                # The item whose contribution moved the part most from its training mean, in the direction
+                # the whole part moved (a row at its mean names none).
+                moved = contributions - means
+                direction = np.sign(scores - means.sum())[:, None]
+                top = np.argmax(moved * direction, axis=1)
+                best = np.take_along_axis(moved * direction, top[:, None], axis=1)[:, 0]
+                reply.top_item.extend(np.where(best > 1e-12, top + 1, 0).tolist())
+        log.info("linear scores served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
+        return reply
+
+    def _lr_items(self, served: Served, approval: Approval | None) -> list[scoring_pb2.SplitItem]:
+        """The part's catalogue items with their public descriptions, in weight order (split_id = position), if
+        the approval lets reasons name items; nothing otherwise."""
+        if approval is None or self._governance is None or not approval.terms.serving.name_items:
+            return []
+        catalogue = self._governance.catalogue()
+        out = []
+        for position, name in enumerate(served.part.lr.variables):
+            item = catalogue.item(name)
+            out.append(scoring_pb2.SplitItem(split_id=position, item=name if item is not None else "",
+                                             description=item.description if item is not None else ""))
+        return out
+
+
+def _with_training_points(served: Served[PartyScorecard], reply: woe_pb2.PartyPoints) -> None:
+    """Add the part's training aggregates (mean and spread of its points) to an answer, if the part has them."""
+    stored = served.stored
+    if stored is not None and len(stored.training_means) == len(served.part.variables):
+        reply.mean_points, reply.spread_points = sum(stored.training_means), stored.training_spread

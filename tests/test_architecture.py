@@ -1,7 +1,7 @@
 """The shape of the tree, kept by a test: each package may import only the packages below it.
 
 Layers, bottom up (docs/ARCHITECTURE.md, "Packages"):
-    errors (the catalogue)  ->  consent, tables, federation (the wire)  ->  models (algorithms)  ->  jobspec (job vocabulary)
+    errors (the catalogue)  ->  consent, tables, federation (the wire), webconsole (the consoles' shared pages)  ->  models (algorithms)  ->  jobspec (job vocabulary)
     ->  bank_federation, coordinator, source_node, platform_node (roles)  ->  cli (people's tools)
     ->  sandbox (local federation, demo)  ->  benchmarks.
 Roles never import each other; algorithms and consent know nothing of gRPC or HTTP; tests never import
@@ -25,13 +25,15 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "consent": {"errors"},
     "federation": {"errors"},
+    "webconsole": {"errors"},
     "tables": {"errors", "consent", "federation"},
     "models": {"errors", "federation"},
     "jobspec": {"errors", "federation", "models"},
-    **{role: {"errors", "consent", "tables", "federation", "models", "jobspec"} for role in ROLES},
+    **{role: {"errors", "consent", "tables", "federation", "models", "jobspec", "webconsole"} for role in ROLES},
     "cli": {"errors", "consent", "tables", "federation", "models", "jobspec"},
-    "sandbox": {"errors", "consent", "tables", "federation", "models", "jobspec", "cli", *ROLES},
-    "benchmarks": {"errors", "consent", "tables", "federation", "models", "jobspec", "cli", "sandbox", *ROLES},
+    "sandbox": {"errors", "consent", "tables", "federation", "models", "jobspec", "webconsole", "cli", *ROLES},
+    "benchmarks": {"errors", "consent", "tables", "federation", "models", "jobspec", "webconsole", "cli", "sandbox",
+                   *ROLES},
 }
 PROJECT = set(ALLOWED) | {"tests"}
 # What the transport-free packages may take from federation: the channel interface, protobuf messages (not

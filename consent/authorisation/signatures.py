@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -73,14 +73,30 @@ def verify(key: Ed25519PublicKey, domain: Domain, payload: bytes, signature: byt
 
 
 @dataclass(frozen=True)
-class SignedTerms:
-    """An enterprise-signed artefact: canonical payload {terms, key_id, signed_at} and its signature.
-
-    Holds the bytes as signed, so verification never depends on re-serialising.
-    """
+class SignedPayload:
+    """Canonical JSON bytes exactly as signed and the signature over them; each subclass says what the bytes
+    hold and in which domain they are signed. Holding the bytes as signed means verification never depends on
+    re-serialising."""
 
     payload: bytes
     signature: bytes
+
+    @property
+    def digest(self) -> str:
+        """Hex SHA-256 of the signed bytes: the envelope's name in audit leaves and stores."""
+        return hashlib.sha256(self.payload).hexdigest()
+
+    def to_json(self) -> dict[str, str]:
+        return {"payload": b64encode(self.payload), "signature": b64encode(self.signature)}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Self:
+        return cls(b64decode(require(obj, "payload", str)), b64decode(require(obj, "signature", str)))
+
+
+@dataclass(frozen=True)
+class SignedTerms(SignedPayload):
+    """An enterprise-signed artefact: canonical payload {terms, key_id, signed_at} and its signature."""
 
     @property
     def content(self) -> dict[str, Any]:
@@ -112,13 +128,6 @@ class SignedTerms:
         terms = self.check_shape()
         verify(key, Domain.TERMS, self.payload, self.signature)
         return terms
-
-    def to_json(self) -> dict[str, str]:
-        return {"payload": b64encode(self.payload), "signature": b64encode(self.signature)}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> SignedTerms:
-        return cls(b64decode(require(obj, "payload", str)), b64decode(require(obj, "signature", str)))
 
 
 def sign_terms(terms: Terms, key: Ed25519PrivateKey, *, signed_at: datetime) -> SignedTerms:

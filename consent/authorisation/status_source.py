@@ -13,8 +13,6 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from consent.authorisation.codec import (
-    b64decode,
-    b64encode,
     canonical_json,
     format_time,
     parse_canonical,
@@ -29,7 +27,7 @@ from consent.authorisation.errors import (
     WireFormatError,
 )
 from consent.authorisation.lifecycle import Status
-from consent.authorisation.signatures import Domain, sign, verify
+from consent.authorisation.signatures import Domain, SignedPayload, sign, verify
 from consent.authorisation.store import AuthorisationStore
 
 
@@ -94,11 +92,8 @@ class StatusStatement:
 
 
 @dataclass(frozen=True)
-class SignedStatus:
+class SignedStatus(SignedPayload):
     """A status statement as signed bytes plus the registry's signature."""
-
-    payload: bytes
-    signature: bytes
 
     def verify(
         self,
@@ -124,13 +119,6 @@ class SignedStatus:
         if now >= statement.expires_at:
             raise AuthorisationRefused(RefusalReason.BAD_STATUS_STATEMENT, "statement expired")
         return statement
-
-    def to_json(self) -> dict[str, str]:
-        return {"payload": b64encode(self.payload), "signature": b64encode(self.signature)}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> SignedStatus:
-        return cls(b64decode(require(obj, "payload", str)), b64decode(require(obj, "signature", str)))
 
 
 def issue_status(

@@ -21,7 +21,6 @@ The schema (every field optional, at least one set):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -34,8 +33,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from consent.authorisation.codec import (
-    b64decode,
-    b64encode,
     canonical_json,
     format_time,
     parse_canonical,
@@ -45,7 +42,7 @@ from consent.authorisation.codec import (
 )
 from consent.authorisation.errors import InvalidQuestion, WireFormatError
 from consent.authorisation.questions import number_text, parse_number
-from consent.authorisation.signatures import Domain, key_id, sign, verify
+from consent.authorisation.signatures import Domain, SignedPayload, key_id, sign, verify
 from consent.authorisation.terms import SignatoryRole
 from consent.credit_code import is_valid_credit_code
 
@@ -227,29 +224,17 @@ class DeclarationStatement:
 
 
 @dataclass(frozen=True)
-class SignedDeclaration:
-    payload: bytes
-    signature: bytes
+class SignedDeclaration(SignedPayload):
+    """The canonical declaration statement as signed, and the enterprise's signature."""
 
     @property
     def statement(self) -> DeclarationStatement:
         return DeclarationStatement.from_json(parse_canonical(self.payload))
 
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.payload).hexdigest()
-
     def verify_with(self, key: Ed25519PublicKey) -> DeclarationStatement:
         statement = self.statement
         verify(key, Domain.DECLARATION, self.payload, self.signature)
         return statement
-
-    def to_json(self) -> dict[str, str]:
-        return {"payload": b64encode(self.payload), "signature": b64encode(self.signature)}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> SignedDeclaration:
-        return cls(b64decode(require(obj, "payload", str)), b64decode(require(obj, "signature", str)))
 
 
 def sign_declaration(declaration: Declaration, *, credit_code: str, key: Ed25519PrivateKey, signatory: str,

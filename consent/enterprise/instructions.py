@@ -9,20 +9,16 @@ can later check that the enterprise itself asked for it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from consent.authorisation.codec import (
-    b64decode,
-    b64encode,
     canonical_json,
     format_time,
     parse_canonical,
@@ -31,7 +27,7 @@ from consent.authorisation.codec import (
     utc_seconds,
 )
 from consent.authorisation.errors import WireFormatError
-from consent.authorisation.signatures import Domain, key_id, sign, verify
+from consent.authorisation.signatures import Domain, SignedPayload, key_id, sign, verify
 from consent.credit_code import is_valid_credit_code
 
 _TARGET = re.compile(r"(creq-[0-9a-f]{16}|auth-[0-9a-f]{64}|decl-[0-9a-f]{16})")
@@ -75,11 +71,8 @@ class Instruction:
 
 
 @dataclass(frozen=True)
-class SignedInstruction:
+class SignedInstruction(SignedPayload):
     """The canonical instruction bytes as signed, and the enterprise's signature."""
-
-    payload: bytes
-    signature: bytes
 
     @property
     def instruction(self) -> Instruction:
@@ -96,23 +89,11 @@ class SignedInstruction:
                 raise
             raise WireFormatError(f"malformed instruction: {exc}") from None
 
-    @property
-    def digest(self) -> str:
-        """Hex SHA-256 of the signed bytes: the instruction's name in the audit leaf."""
-        return hashlib.sha256(self.payload).hexdigest()
-
     def verify_with(self, key: Ed25519PublicKey) -> Instruction:
         """The instruction if `key` signed it; raises `InvalidSignature`."""
         instruction = self.instruction
         verify(key, Domain.INSTRUCTION, self.payload, self.signature)
         return instruction
-
-    def to_json(self) -> dict[str, str]:
-        return {"payload": b64encode(self.payload), "signature": b64encode(self.signature)}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> SignedInstruction:
-        return cls(b64decode(require(obj, "payload", str)), b64decode(require(obj, "signature", str)))
 
 
 def sign_instruction(action: Action, target: str, *, credit_code: str, key: Ed25519PrivateKey, now: datetime,

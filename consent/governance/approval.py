@@ -19,8 +19,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from consent.authorisation.codec import b64decode, b64encode, format_time, parse_canonical, parse_time
+from consent.authorisation.codec import b64decode, format_time, parse_canonical, parse_time
 from consent.authorisation.errors import WireFormatError
+from consent.authorisation.signatures import SignedPayload
 from consent.canonical_json import canonical_json
 from consent.governance.catalogue import ITEM_NAME, PARTY
 from consent.governance.errors import BadApprovalSignature, InvalidApproval
@@ -227,11 +228,8 @@ def approval_key_id(key: Ed25519PublicKey) -> str:
 
 
 @dataclass(frozen=True)
-class SignedApproval:
+class SignedApproval(SignedPayload):
     """Canonical payload {terms, key_id, signed_at} and the approval key's signature over it (as signed)."""
-
-    payload: bytes
-    signature: bytes
 
     def content(self) -> dict[str, Any]:
         try:
@@ -264,9 +262,6 @@ class SignedApproval:
         except InvalidSignature:
             raise BadApprovalSignature("the approval's signature does not verify") from None
         return self.terms
-
-    def to_json(self) -> dict[str, str]:
-        return {"payload": b64encode(self.payload), "signature": b64encode(self.signature)}
 
     @classmethod
     def from_json(cls, obj: Any) -> SignedApproval:

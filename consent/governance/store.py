@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from consent.authorisation.codec import parse_canonical
@@ -166,15 +166,26 @@ class ApprovalStore:
             raise UnknownApproval(approval_id)
         return _to_record(row)
 
-    def list(self, *, status: ApprovalStatus | None = None, project: str | None = None) -> list[ApprovalRecord]:
-        """Approvals matching the filters, oldest first."""
+    def list(self, *, status: ApprovalStatus | None = None, project: str | None = None, limit: int | None = None,
+             offset: int = 0) -> list[ApprovalRecord]:
+        """Approvals matching the filters, oldest first; with `limit`, one page of them from `offset`."""
         query = select(approvals).order_by(approvals.c.created_at, approvals.c.approval_id)
         if status is not None:
             query = query.where(approvals.c.status == ApprovalStatus(status).value)
         if project is not None:
             query = query.where(approvals.c.project == project)
+        if limit is not None:
+            query = query.limit(limit).offset(max(0, offset))
         with self._engine.connect() as conn:
             return [_to_record(row) for row in conn.execute(query).all()]
+
+    def count(self, *, status: ApprovalStatus | None = None) -> int:
+        """How many approvals have `status` (all of them when None)."""
+        query = select(func.count()).select_from(approvals)
+        if status is not None:
+            query = query.where(approvals.c.status == ApprovalStatus(status).value)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def history(self, approval_id: str) -> list[ApprovalTransition]:
         with self._engine.connect() as conn:

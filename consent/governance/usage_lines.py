@@ -1,8 +1,8 @@
-"""Usage lines: how a source unit's data was used, as the coordinator's governance log records it.
+"""Usage lines: how a source unit's data was used, as the platform's one audit log records it.
 
 A usage line is a small JSON object (canonical, RFC 8785) kept beside the log; its leaf names it by the SHA-256
 of those bytes (digest `line`), so a line changed after the fact no longer matches its leaf, and a leaf removed
-or changed no longer proves its inclusion under a checkpoint the coordinator signed. Kinds:
+or changed no longer proves its inclusion under a checkpoint the platform signed and the witnesses cosigned. Kinds:
 
     task    a stage a source ran under an approval (job, stage, rows read, items loaded, model published)
     score   online scoring answers: count per (day, model, institution, purpose), as the platform received them
@@ -21,9 +21,10 @@ from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, T
 from consent.audit.events import AuditEvent, EventKind, sha256_hex
 from consent.canonical_json import canonical_json
 from consent.governance.errors import GovernanceError
+from consent.governance.outbox import GovernanceOutbox
 from errors import InvalidInput
 
-# The origin of the coordinator's governance log and the name of its checkpoint key.
+# The origin of the coordinator's former governance log (merged into the platform's one log).
 GOVERNANCE_LOG_NAME = "xyd/coordinator/main/governance-log"
 
 
@@ -76,7 +77,16 @@ def line_event(line: Mapping[str, Any], *, actor: str, now: datetime) -> AuditEv
 
 usage_metadata = MetaData()
 usage_lines = Table(
-    "gov_usage_lines", usage_metadata,
+    "gov_usage", usage_metadata,
+    Column("event_seq", Integer, primary_key=True, autoincrement=False),  # the line's event in the outbox
+    Column("source", String(128), nullable=False, index=True),
+    Column("day", String(10), nullable=False),
+    Column("line", LargeBinary, nullable=False),
+)
+
+# Before the one log: lines named by their leaf index in the coordinator's own governance log (migrated).
+legacy_usage_lines = Table(
+    "gov_usage_lines", MetaData(),
     Column("leaf_index", Integer, primary_key=True, autoincrement=False),
     Column("source", String(128), nullable=False, index=True),
     Column("day", String(10), nullable=False),
@@ -85,30 +95,31 @@ usage_lines = Table(
 
 
 class UsageLines:
-    """Usage lines and their leaves, appended in one transaction (the coordinator's)."""
+    """Usage lines and their governance events, recorded in one transaction (the coordinator's); the events
+    become leaves of the platform's one log when forwarded."""
 
-    def __init__(self, engine: Engine, log) -> None:
+    def __init__(self, engine: Engine, outbox: GovernanceOutbox) -> None:
         self._engine = engine
-        self._log = log
+        self._outbox = outbox
 
     def create_schema(self) -> None:
         usage_metadata.create_all(self._engine)
 
     def append(self, lines: Iterable[Mapping[str, Any]], *, actor: str, now: datetime) -> list[int]:
-        """Store each line with its leaf; returns the leaf indexes."""
-        indexes = []
+        """Store each line with its event; returns the events' numbers."""
+        seqs = []
         with self._engine.begin() as conn:
             for line in lines:
-                receipt = self._log.append(conn, line_event(line, actor=actor, now=now))
-                conn.execute(insert(usage_lines).values(leaf_index=receipt.index, source=line["source"],
+                entry = self._outbox.append(conn, line_event(line, actor=actor, now=now))
+                conn.execute(insert(usage_lines).values(event_seq=entry.seq, source=line["source"],
                                                         day=line["day"], line=line_bytes(line)))
-                indexes.append(receipt.index)
-        return indexes
+                seqs.append(entry.seq)
+        return seqs
 
     def of(self, source: str, first_day: str, last_day: str) -> list[tuple[int, bytes]]:
-        """(leaf index, line bytes) of `source` for days in [first_day, last_day], in log order."""
+        """(event number, line bytes) of `source` for days in [first_day, last_day], in order."""
         with self._engine.connect() as conn:
-            rows = conn.execute(select(usage_lines.c.leaf_index, usage_lines.c.line).where(and_(
+            rows = conn.execute(select(usage_lines.c.event_seq, usage_lines.c.line).where(and_(
                 usage_lines.c.source == source, usage_lines.c.day >= first_day, usage_lines.c.day <= last_day))
-                .order_by(usage_lines.c.leaf_index)).all()
-        return [(int(r.leaf_index), bytes(r.line)) for r in rows]
+                .order_by(usage_lines.c.event_seq)).all()
+        return [(int(r.event_seq), bytes(r.line)) for r in rows]

@@ -1,5 +1,5 @@
-"""A source node's reconciliation of its usage lines (from the coordinator's governance log, with leaves and
-inclusion proofs under a signed checkpoint) with its own record."""
+"""A source node's reconciliation of its usage lines (leaves of the platform's one audit log, with inclusion proofs
+under a signed, witnessed checkpoint) with its own record."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ class UsageReport:
     tasks: tuple[dict[str, Any], ...]
     answers: tuple[dict[str, Any], ...]
     differences: tuple[Difference, ...]
+    pending: int = 0  # lines the coordinator recorded that no cosigned checkpoint covers yet
+    witnesses: int = 0  # cosignatures the checkpoint was required to carry (and did)
 
     @property
     def verified(self) -> bool:
@@ -50,7 +52,7 @@ class UsageReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "from": self.first_day, "to": self.last_day, "tree_size": self.tree_size,
-                "verified": self.verified, "tasks": list(self.tasks), "answers": list(self.answers),
+                "pending": self.pending, "witnesses": self.witnesses, "verified": self.verified, "tasks": list(self.tasks), "answers": list(self.answers),
                 "differences": [d.to_json() for d in self.differences]}
 
     def csv_rows(self) -> list[list[str]]:
@@ -82,8 +84,8 @@ def _answer_key(line: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
 
 
 def reconcile(source: str, first_day: str, last_day: str, evidence: Sequence[Evidence], *, tree_size: int,
-              root: bytes, own_tasks: Sequence[Mapping[str, Any]], own_answers: Sequence[Mapping[str, Any]]
-              ) -> UsageReport:
+              root: bytes, own_tasks: Sequence[Mapping[str, Any]], own_answers: Sequence[Mapping[str, Any]],
+              pending: int = 0, witnesses: int = 0) -> UsageReport:
     """Check every line against its leaf and the leaf against the signed root; compare with the own record.
 
     Preconditions: `root` is the root of a checkpoint of size `tree_size` whose signature the caller verified.
@@ -148,7 +150,7 @@ def reconcile(source: str, first_day: str, last_day: str, evidence: Sequence[Evi
                 "day", "kind", "model_id", "institution", "purpose", "log_count", "own_count")}))
         answer_rows.append(row)
     return UsageReport(source, first_day, last_day, tree_size, tuple(task_rows), tuple(answer_rows),
-                       tuple(differences))
+                       tuple(differences), pending, witnesses)
 
 
 def _ids(line: Mapping[str, Any]) -> dict[str, Any]:

@@ -140,7 +140,13 @@ class JobControl:
             return PartyCleanup(party, reply.files_removed, reply.bytes_removed)
 
         with ThreadPoolExecutor(max_workers=min(16, len(parties))) as pool:
-            return list(pool.map(one, parties))
+            summary = list(pool.map(one, parties))
+        arbiter = self.runner.arbiter
+        if arbiter is not None:  # the coordinator's own folder: the hetero-LR arbiter's epoch checkpoints
+            files, size = arbiter.remove_job(job_id)
+            if files:
+                summary.append(PartyCleanup(arbiter.party, files, size))
+        return summary
 
     # ---- after a coordinator restart ------------------------------------------------------------
 

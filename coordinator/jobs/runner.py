@@ -4,8 +4,9 @@ A stage succeeds only when every party's task succeeds. When one fails, the othe
 stage's error names the party that started it (`failures.root_cause`). If that failure is transient (a
 node died or restarted, a link dropped), the runner waits, bounded by `resume_wait`, for every party to
 answer again, asks each which checkpoints of the stage it holds, and runs the stage again from the last
-unit all of them hold (a SecureBoost tree; stages without checkpoints start over). Each run is an attempt
-with fresh mailboxes; the model of a resumed run equals an uninterrupted one.
+unit all of them hold (a SecureBoost tree, a hetero-LR epoch with the arbiter's own checkpoints counted in,
+a PSI batch; stages without checkpoints start over). Each run is an attempt with fresh mailboxes; the model
+of a resumed run equals an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from coordinator.liveness import Liveness
 from coordinator.model_registry import ModelRegistry
 from coordinator.registry import NodeRegistry, UnknownParty
 from errors import IllegalTransition, XydError
-from federation.checkpoints import common_unit
+from federation.checkpoints import CheckpointDamaged, common_unit
 from federation.grpc_channel import describe_failure
 from federation.proto import control_pb2, control_pb2_grpc
 from jobspec import JobSpec, Stage
@@ -251,7 +252,7 @@ class JobRunner:
                 addresses = {p: self.registry.address_of(p) for p in spec.parties}
             except UnknownParty as exc:
                 raise _permanent(str(exc)) from exc
-            unit = self._common_checkpoint(job_id, stage, addresses) if use_checkpoints else 0
+            unit = self._common_checkpoint(job_id, stage, spec, addresses) if use_checkpoints else 0
             attempt = self.store.start_attempt(job_id, position, unit)
             if attempt:
                 where = f"from checkpoint {unit}" if unit else "from its start"
@@ -287,7 +288,7 @@ class JobRunner:
             if control.cancel.wait(self.poll):
                 raise JobCancelled("cancelled by an operator")
 
-    def _common_checkpoint(self, job_id: str, stage: Stage, addresses: dict[str, str]) -> int:
+    def _common_checkpoint(self, job_id: str, stage: Stage, spec: JobSpec, addresses: dict[str, str]) -> int:
         """The last checkpoint unit of the stage every party holds (0: start the stage over)."""
         held = []
         for party, address in addresses.items():
@@ -298,6 +299,8 @@ class JobRunner:
                 log.warning("no checkpoint list", extra={"job": job_id, "party": party, "error": exc.details()})
                 return 0
             held.append(list(reply.units))
+        if self._needs_arbiter(stage, spec) and self.arbiter is not None:
+            held.append(self.arbiter.units(job_id, stage))  # the arbiter is a party of the stage too
         return common_unit(held)
 
     def _needs_arbiter(self, stage: Stage, spec: JobSpec) -> bool:
@@ -314,8 +317,9 @@ class JobRunner:
             peers[self.arbiter.party] = self.arbiter.address
             try:
                 arbiter = self.arbiter.start(job_id, stage, params, peers, max_message_bytes=spec.max_message_bytes,
-                                             attempt=attempt)
-            except ValueError as exc:  # the job's message ceiling is above what this coordinator accepts
+                                             attempt=attempt, resume_from=unit)
+            # The job's message ceiling is above what this coordinator accepts, or its checkpoint is damaged.
+            except (ValueError, CheckpointDamaged) as exc:
                 raise _permanent(f"{self.arbiter.party} (arbiter): {exc}", self.arbiter.party) from exc
         try:
             results = self._call_parties(job_id, stage, spec, addresses, peers, params, attempt, unit, control)

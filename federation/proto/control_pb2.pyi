@@ -230,14 +230,20 @@ class UsageItem(_message.Message):
     def __init__(self, line: _Optional[bytes] = ..., leaf: _Optional[bytes] = ..., index: _Optional[int] = ..., proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class UsageEvidence(_message.Message):
-    __slots__ = ("log_key_binding", "checkpoint", "items")
+    __slots__ = ("log_key_binding", "checkpoint", "items", "witness_bindings", "quorum", "pending")
     LOG_KEY_BINDING_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    WITNESS_BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    QUORUM_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
     log_key_binding: bytes
     checkpoint: str
     items: _containers.RepeatedCompositeFieldContainer[UsageItem]
-    def __init__(self, log_key_binding: _Optional[bytes] = ..., checkpoint: _Optional[str] = ..., items: _Optional[_Iterable[_Union[UsageItem, _Mapping]]] = ...) -> None: ...
+    witness_bindings: _containers.RepeatedScalarFieldContainer[bytes]
+    quorum: int
+    pending: int
+    def __init__(self, log_key_binding: _Optional[bytes] = ..., checkpoint: _Optional[str] = ..., items: _Optional[_Iterable[_Union[UsageItem, _Mapping]]] = ..., witness_bindings: _Optional[_Iterable[bytes]] = ..., quorum: _Optional[int] = ..., pending: _Optional[int] = ...) -> None: ...
 
 class ApprovalFiling(_message.Message):
     __slots__ = ("terms_json",)

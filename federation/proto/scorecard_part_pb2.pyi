@@ -36,7 +36,7 @@ class StoredVariable(_message.Message):
     def __init__(self, name: _Optional[str] = ..., variable_id: _Optional[str] = ..., category: _Optional[str] = ..., cuts: _Optional[_Iterable[float]] = ..., has_missing: bool = ..., woe: _Optional[_Iterable[float]] = ..., iv: _Optional[float] = ..., rank: _Optional[int] = ..., selected: bool = ..., points: _Optional[_Iterable[float]] = ..., mean: _Optional[float] = ..., scale: _Optional[float] = ...) -> None: ...
 
 class StoredPart(_message.Message):
-    __slots__ = ("format_version", "kind", "party", "variables", "lr", "on_woe", "pdo", "base_score", "base_odds", "base_points", "hosts")
+    __slots__ = ("format_version", "kind", "party", "variables", "lr", "on_woe", "pdo", "base_score", "base_odds", "base_points", "hosts", "training_means", "training_spread")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PARTY_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,8 @@ class StoredPart(_message.Message):
     BASE_ODDS_FIELD_NUMBER: _ClassVar[int]
     BASE_POINTS_FIELD_NUMBER: _ClassVar[int]
     HOSTS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_MEANS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SPREAD_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     kind: str
     party: str
@@ -59,4 +61,6 @@ class StoredPart(_message.Message):
     base_odds: float
     base_points: float
     hosts: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, format_version: _Optional[int] = ..., kind: _Optional[str] = ..., party: _Optional[str] = ..., variables: _Optional[_Iterable[_Union[StoredVariable, _Mapping]]] = ..., lr: _Optional[_Union[_hetero_lr_pb2.PartyModel, _Mapping]] = ..., on_woe: bool = ..., pdo: _Optional[float] = ..., base_score: _Optional[float] = ..., base_odds: _Optional[float] = ..., base_points: _Optional[float] = ..., hosts: _Optional[_Iterable[str]] = ...) -> None: ...
+    training_means: _containers.RepeatedScalarFieldContainer[float]
+    training_spread: float
+    def __init__(self, format_version: _Optional[int] = ..., kind: _Optional[str] = ..., party: _Optional[str] = ..., variables: _Optional[_Iterable[_Union[StoredVariable, _Mapping]]] = ..., lr: _Optional[_Union[_hetero_lr_pb2.PartyModel, _Mapping]] = ..., on_woe: bool = ..., pdo: _Optional[float] = ..., base_score: _Optional[float] = ..., base_odds: _Optional[float] = ..., base_points: _Optional[float] = ..., hosts: _Optional[_Iterable[str]] = ..., training_means: _Optional[_Iterable[float]] = ..., training_spread: _Optional[float] = ...) -> None: ...

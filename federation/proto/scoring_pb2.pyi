@@ -99,3 +99,19 @@ class DecisionChunk(_message.Message):
     points: _woe_pb2.PartyPoints
     absent: _woe_pb2.PartyPoints
     def __init__(self, snapshot: _Optional[str] = ..., rows_total: _Optional[int] = ..., ids: _Optional[_Iterable[str]] = ..., masks: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., defaults: _Optional[_Union[_secureboost_pb2.LeafMasks, _Mapping]] = ..., split_items: _Optional[_Iterable[_Union[SplitItem, _Mapping]]] = ..., approval_id: _Optional[str] = ..., valid_until: _Optional[float] = ..., institutions: _Optional[_Iterable[str]] = ..., institution_kinds: _Optional[_Iterable[str]] = ..., unchanged: bool = ..., last: bool = ..., points: _Optional[_Union[_woe_pb2.PartyPoints, _Mapping]] = ..., absent: _Optional[_Union[_woe_pb2.PartyPoints, _Mapping]] = ...) -> None: ...
+
+class LinearReply(_message.Message):
+    __slots__ = ("scores", "known", "training_mean", "training_spread", "items", "top_item")
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_MEAN_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SPREAD_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TOP_ITEM_FIELD_NUMBER: _ClassVar[int]
+    scores: _containers.RepeatedScalarFieldContainer[float]
+    known: bytes
+    training_mean: float
+    training_spread: float
+    items: _containers.RepeatedCompositeFieldContainer[SplitItem]
+    top_item: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, scores: _Optional[_Iterable[float]] = ..., known: _Optional[bytes] = ..., training_mean: _Optional[float] = ..., training_spread: _Optional[float] = ..., items: _Optional[_Iterable[_Union[SplitItem, _Mapping]]] = ..., top_item: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -50,6 +50,11 @@ class PartyScoringStub(object):
                 request_serializer=federation_dot_proto_dot_scoring__pb2.DecisionsRequest.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_scoring__pb2.DecisionChunk.FromString,
                 _registered_method=True)
+        self.LinearScores = channel.unary_unary(
+                '/xyd.scoring.PartyScoring/LinearScores',
+                request_serializer=federation_dot_proto_dot_scoring__pb2.PointsRequest.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_scoring__pb2.LinearReply.FromString,
+                _registered_method=True)
 
 
 class PartyScoringServicer(object):
@@ -81,6 +86,14 @@ class PartyScoringServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LinearScores(self, request, context):
+        """For a published vertical LR (raw or WOE): this node's partial linear score w_k . x_k per enterprise.
+        Only the platform may call it; the answer holds no feature value, weight, bin or cut point.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PartyScoringServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +111,11 @@ def add_PartyScoringServicer_to_server(servicer, server):
                     servicer.Decisions,
                     request_deserializer=federation_dot_proto_dot_scoring__pb2.DecisionsRequest.FromString,
                     response_serializer=federation_dot_proto_dot_scoring__pb2.DecisionChunk.SerializeToString,
+            ),
+            'LinearScores': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinearScores,
+                    request_deserializer=federation_dot_proto_dot_scoring__pb2.PointsRequest.FromString,
+                    response_serializer=federation_dot_proto_dot_scoring__pb2.LinearReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +199,33 @@ class PartyScoring(object):
             '/xyd.scoring.PartyScoring/Decisions',
             federation_dot_proto_dot_scoring__pb2.DecisionsRequest.SerializeToString,
             federation_dot_proto_dot_scoring__pb2.DecisionChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LinearScores(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.scoring.PartyScoring/LinearScores',
+            federation_dot_proto_dot_scoring__pb2.PointsRequest.SerializeToString,
+            federation_dot_proto_dot_scoring__pb2.LinearReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -157,6 +157,68 @@ class AddCheckpointReply(_message.Message):
     refusal: WitnessRefusal
     def __init__(self, cosignature: _Optional[_Union[Cosignature, _Mapping]] = ..., refusal: _Optional[_Union[WitnessRefusal, _Mapping]] = ...) -> None: ...
 
+class GovernanceEvent(_message.Message):
+    __slots__ = ("seq", "leaf")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    LEAF_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    leaf: bytes
+    def __init__(self, seq: _Optional[int] = ..., leaf: _Optional[bytes] = ...) -> None: ...
+
+class GovernanceEvents(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[GovernanceEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[GovernanceEvent, _Mapping]]] = ...) -> None: ...
+
+class GovernanceReceipt(_message.Message):
+    __slots__ = ("seq", "index", "tree_size", "root")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    index: int
+    tree_size: int
+    root: bytes
+    def __init__(self, seq: _Optional[int] = ..., index: _Optional[int] = ..., tree_size: _Optional[int] = ..., root: _Optional[bytes] = ...) -> None: ...
+
+class GovernanceReceipts(_message.Message):
+    __slots__ = ("receipts",)
+    RECEIPTS_FIELD_NUMBER: _ClassVar[int]
+    receipts: _containers.RepeatedCompositeFieldContainer[GovernanceReceipt]
+    def __init__(self, receipts: _Optional[_Iterable[_Union[GovernanceReceipt, _Mapping]]] = ...) -> None: ...
+
+class GovernanceProofQuery(_message.Message):
+    __slots__ = ("indexes",)
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    indexes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, indexes: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GovernanceProof(_message.Message):
+    __slots__ = ("index", "leaf", "proof")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LEAF_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    leaf: bytes
+    proof: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, index: _Optional[int] = ..., leaf: _Optional[bytes] = ..., proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class GovernanceProofReply(_message.Message):
+    __slots__ = ("note", "proofs", "registry_keys", "witnesses", "quorum")
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_KEYS_FIELD_NUMBER: _ClassVar[int]
+    WITNESSES_FIELD_NUMBER: _ClassVar[int]
+    QUORUM_FIELD_NUMBER: _ClassVar[int]
+    note: str
+    proofs: _containers.RepeatedCompositeFieldContainer[GovernanceProof]
+    registry_keys: KeyBinding
+    witnesses: _containers.RepeatedCompositeFieldContainer[KeyBinding]
+    quorum: int
+    def __init__(self, note: _Optional[str] = ..., proofs: _Optional[_Iterable[_Union[GovernanceProof, _Mapping]]] = ..., registry_keys: _Optional[_Union[KeyBinding, _Mapping]] = ..., witnesses: _Optional[_Iterable[_Union[KeyBinding, _Mapping]]] = ..., quorum: _Optional[int] = ...) -> None: ...
+
 class StatusQuery(_message.Message):
     __slots__ = ("authorisation_id",)
     AUTHORISATION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -371,6 +371,16 @@ class ConsentRegistryStub(object):
                 request_serializer=federation_dot_proto_dot_verification__pb2.CheckpointRequest.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_verification__pb2.CheckpointReply.FromString,
                 _registered_method=True)
+        self.AppendGovernance = channel.unary_unary(
+                '/xyd.verification.ConsentRegistry/AppendGovernance',
+                request_serializer=federation_dot_proto_dot_verification__pb2.GovernanceEvents.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_verification__pb2.GovernanceReceipts.FromString,
+                _registered_method=True)
+        self.GovernanceProofs = channel.unary_unary(
+                '/xyd.verification.ConsentRegistry/GovernanceProofs',
+                request_serializer=federation_dot_proto_dot_verification__pb2.GovernanceProofQuery.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_verification__pb2.GovernanceProofReply.FromString,
+                _registered_method=True)
 
 
 class ConsentRegistryServicer(object):
@@ -437,6 +447,21 @@ class ConsentRegistryServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AppendGovernance(self, request, context):
+        """The coordinator: governance events (approvals, catalogue versions, expansion requests, usage lines) become
+        leaves of the platform's one log, in the coordinator's order (numbers 1, 2, ... without a gap), and the
+        inclusion proofs of those leaves under a cosigned checkpoint (only leaves the coordinator appended).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GovernanceProofs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsentRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -484,6 +509,16 @@ def add_ConsentRegistryServicer_to_server(servicer, server):
                     servicer.PublishCheckpoint,
                     request_deserializer=federation_dot_proto_dot_verification__pb2.CheckpointRequest.FromString,
                     response_serializer=federation_dot_proto_dot_verification__pb2.CheckpointReply.SerializeToString,
+            ),
+            'AppendGovernance': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendGovernance,
+                    request_deserializer=federation_dot_proto_dot_verification__pb2.GovernanceEvents.FromString,
+                    response_serializer=federation_dot_proto_dot_verification__pb2.GovernanceReceipts.SerializeToString,
+            ),
+            'GovernanceProofs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GovernanceProofs,
+                    request_deserializer=federation_dot_proto_dot_verification__pb2.GovernanceProofQuery.FromString,
+                    response_serializer=federation_dot_proto_dot_verification__pb2.GovernanceProofReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -731,6 +766,60 @@ class ConsentRegistry(object):
             '/xyd.verification.ConsentRegistry/PublishCheckpoint',
             federation_dot_proto_dot_verification__pb2.CheckpointRequest.SerializeToString,
             federation_dot_proto_dot_verification__pb2.CheckpointReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendGovernance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.verification.ConsentRegistry/AppendGovernance',
+            federation_dot_proto_dot_verification__pb2.GovernanceEvents.SerializeToString,
+            federation_dot_proto_dot_verification__pb2.GovernanceReceipts.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GovernanceProofs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xyd.verification.ConsentRegistry/GovernanceProofs',
+            federation_dot_proto_dot_verification__pb2.GovernanceProofQuery.SerializeToString,
+            federation_dot_proto_dot_verification__pb2.GovernanceProofReply.FromString,
             options,
             channel_credentials,
             insecure,

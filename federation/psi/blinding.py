@@ -29,6 +29,11 @@ class BlindingKey:
         self._scalar = bytes(scalar)
         self._key = X25519PrivateKey.from_private_bytes(scalar)
 
+    @property
+    def scalar(self) -> bytes:
+        """The secret itself, for this party's own PSI journal (federation.psi.journal) and nowhere else."""
+        return self._scalar
+
     @classmethod
     def generate(cls, rng: Random) -> BlindingKey:
         """A fresh scalar from `rng` (clamped by X25519 itself: a multiple of 8 with bit 254 set)."""

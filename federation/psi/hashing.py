@@ -42,8 +42,9 @@ class IdSet:
     _rows: np.ndarray  # (n,) int64: input row of points[k]
 
     @classmethod
-    def build(cls, ids: Iterable[str], *, rng: Random) -> IdSet:
-        """Hash and deduplicate `ids` (any iterable of str, consumed once)."""
+    def build(cls, ids: Iterable[str], *, rng: Random, order: np.ndarray | None = None) -> IdSet:
+        """Hash and deduplicate `ids` (any iterable of str, consumed once); `order` (the `rows` of an earlier
+        build over the same ids, from a PSI journal) replaces the random draw."""
         text = bytearray()
         offsets = array("q", [0])
         digests = bytearray()
@@ -59,11 +60,21 @@ class IdSet:
         hashed[:, 31] &= 0x7F
         # Two distinct ids share a point only on a SHA-256 collision (or a 2^-255 top-bit one): treated as impossible.
         _, first_rows = np.unique(hashed.reshape(-1).view(POINT_DTYPE), return_index=True)
-        keys = np.frombuffer(rng.randbytes(8 * len(first_rows)), dtype=np.uint64)
-        rows = first_rows[np.argsort(keys, kind="stable")].astype(np.int64)
+        if order is None:
+            keys = np.frombuffer(rng.randbytes(8 * len(first_rows)), dtype=np.uint64)
+            rows = first_rows[np.argsort(keys, kind="stable")].astype(np.int64)
+        else:
+            rows = np.asarray(order, dtype=np.int64)
+            if not np.array_equal(np.sort(rows), np.sort(first_rows)):
+                raise ValueError("the saved order is not one of these ids: the input changed")
         points = hashed.reshape(-1).view(POINT_DTYPE)[rows].copy()
         return cls(points=points, duplicates=len(offsets) - 1 - len(rows), _text=bytes(text),
                    _offsets=np.frombuffer(offsets, dtype=np.int64), _rows=rows)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The input row of each point, in the set's order (a PSI journal keeps it to rebuild the order)."""
+        return self._rows
 
     def __len__(self) -> int:
         return len(self.points)

@@ -3,9 +3,10 @@
 Both roles run the same steps; the role only names the tags and is checked in the hello:
 
 1. hello: each side sends its set size, batch size and who-learns flags; any disagreement stops both.
-2. stream: my points, blinded with my scalar, go out batch by batch; then each of the peer's batches
-   is blinded again with my scalar. The doubly blinded peer batch is kept (to compare against) and,
-   when the peer may learn the intersection, sent back in the peer's own order.
+2. rounds: in round r my batch r goes out blinded with my scalar (one round ahead), the peer's batch r is
+   blinded again with my scalar, kept (to compare against) and, when the peer may learn the intersection,
+   sent back in the peer's own order; a side that learns gets its own batch r back. A journal records
+   each round so a crashed run resumes at the next one (`federation.psi.journal`).
 3. when the peer may learn only the size, its doubly blinded points go back once, in byte order.
 4. I compare my doubly blinded points (in my order, or sorted) with the peer's; sizes are cross-checked.
 """
@@ -25,6 +26,7 @@ from federation.proto.psi_pb2 import PointBatch, PsiHello, PsiSummary
 from federation.psi.blinding import BlindingKey, BlindingPool
 from federation.psi.errors import PsiConfigMismatch, PsiProtocolError, PsiSizeMismatch
 from federation.psi.hashing import POINT_BYTES, IdSet
+from federation.psi.journal import PsiJournal
 from federation.psi.matching import as_points, membership, sorted_packed
 
 PROTOCOL_VERSION = 1
@@ -88,35 +90,44 @@ class PsiTags:
 def run_psi_leader(channel: Channel, peer: str, ids: Iterable[str], *, reveal_to_peer: bool,
                    reveal_to_me: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, session: str | None = None,
                    progress: Progress | None = None, rng: Random | None = None, workers: int = 1,
-                   timeout: float = 600.0) -> PsiResult:
+                   timeout: float = 600.0, journal: PsiJournal | None = None, resume_from: int = 0,
+                   on_round: Callable[[int], None] | None = None) -> PsiResult:
     """Lead a PSI with `peer`; the flags say who learns the intersection (both always learn its size)."""
     return run_psi(channel, peer, ids, role=Role.LEADER, leader_learns=reveal_to_me,
                    follower_learns=reveal_to_peer, batch_size=batch_size, session=session,
-                   progress=progress, rng=rng, workers=workers, timeout=timeout)
+                   progress=progress, rng=rng, workers=workers, timeout=timeout, journal=journal,
+                   resume_from=resume_from, on_round=on_round)
 
 
 def run_psi_follower(channel: Channel, leader: str, ids: Iterable[str], *, reveal_to_me: bool,
                      reveal_to_peer: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, session: str | None = None,
                      progress: Progress | None = None, rng: Random | None = None, workers: int = 1,
-                     timeout: float = 600.0) -> PsiResult:
+                     timeout: float = 600.0, journal: PsiJournal | None = None, resume_from: int = 0,
+                     on_round: Callable[[int], None] | None = None) -> PsiResult:
     """Follow `leader` in a PSI; the flags must match the leader's or both sides stop."""
     return run_psi(channel, leader, ids, role=Role.FOLLOWER, leader_learns=reveal_to_peer,
                    follower_learns=reveal_to_me, batch_size=batch_size, session=session,
-                   progress=progress, rng=rng, workers=workers, timeout=timeout)
+                   progress=progress, rng=rng, workers=workers, timeout=timeout, journal=journal,
+                   resume_from=resume_from, on_round=on_round)
 
 
 def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, leader_learns: bool,
             follower_learns: bool, batch_size: int = DEFAULT_BATCH_SIZE, session: str | None = None,
             progress: Progress | None = None, rng: Random | None = None, workers: int = 1,
-            timeout: float = 600.0) -> PsiResult:
+            timeout: float = 600.0, journal: PsiJournal | None = None, resume_from: int = 0,
+            on_round: Callable[[int], None] | None = None) -> PsiResult:
     """One side of a PSI run (both roles).
 
     `rng` defaults to the OS CSPRNG and must be one in production; `workers` > 1 blinds on that many
     spawned processes (worth it when this machine has cores the peer is not using); `timeout` bounds
-    each wait for a peer message.
+    each wait for a peer message. With a `journal` each finished round is recorded and `on_round(r)` is
+    called with the rounds done; `resume_from` > 0 continues after that many rounds of the journal's run
+    (the peer resumes the same round from its own journal).
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be in 1..{MAX_BATCH_SIZE}, got {batch_size}")
+    if resume_from and journal is None:
+        raise ValueError("resuming a PSI needs its journal")
     rng = rng if rng is not None else random.SystemRandom()
     leader, follower = (channel.me, peer) if role is Role.LEADER else (peer, channel.me)
     side = _Side(channel, peer, role, PsiTags.for_pair(leader, follower, session), timeout,
@@ -124,20 +135,57 @@ def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, lead
     i_learn = leader_learns if role is Role.LEADER else follower_learns
     peer_learns = follower_learns if role is Role.LEADER else leader_learns
 
-    own = IdSet.build(ids, rng=rng)
-    key = BlindingKey.generate(rng)
+    if resume_from:
+        assert journal is not None
+        scalar, order, digest = journal.secrets()
+        try:
+            own = IdSet.build(ids, rng=rng, order=order)
+        except ValueError as exc:
+            raise PsiProtocolError(f"cannot resume this PSI: {exc}") from exc
+        journal.check(own, digest)
+        key = BlindingKey(scalar)
+    else:
+        own = IdSet.build(ids, rng=rng)
+        key = BlindingKey.generate(rng)
+        if journal is not None:
+            journal.start(key.scalar, own)
     side.report(f"hashed {len(own)} distinct ids ({own.duplicates} duplicates dropped)", 0.0)
     peer_size, peer_batch = side.handshake(PsiHello(
         version=PROTOCOL_VERSION, suite=SUITE, role=role.value, set_size=len(own), batch_size=batch_size,
         leader_learns=leader_learns, follower_learns=follower_learns))
 
+    plan = _Rounds(len(own), batch_size, peer_size, peer_batch)
+    start = min(resume_from, plan.rounds)
+    peer_doubles = journal.load("peer", start, plan.peer_batches) if start else bytearray()
+    own_doubles = journal.load("own", start, plan.own_batches) if start and i_learn else bytearray()
+    if start:
+        side.report(f"resumed after round {start} of {plan.rounds}", start / max(1, plan.rounds))
     with BlindingPool(key, workers) as pool:
-        side.send_blinded(pool, own, batch_size, total=len(own) + peer_size)
-        peer_points = side.reblind_peer(pool, peer_size, peer_batch, send_back=peer_learns,
-                                        done=len(own), total=len(own) + peer_size)
+        sent = start
+        for index in range(start, plan.rounds):
+            # My batches run one round ahead, so the peer has work queued while I wait for its batch.
+            ahead = min(plan.own_batches, index + 2)
+            side.send_blinded(pool, own, batch_size, range(sent, ahead))
+            sent = max(sent, ahead)
+            peer_double = None
+            if index < plan.peer_batches:
+                peer_double = side.reblind_peer_batch(pool, index, plan.peer_count(index), send_back=peer_learns)
+                peer_doubles += peer_double
+            own_double = None
+            if i_learn and index < plan.own_batches:
+                own_double = side.receive_returned(index, plan.own_count(index))
+                own_doubles += own_double
+            if journal is not None:
+                journal.save_round(index, peer_double, own_double)
+            side.report(f"round {index + 1}/{plan.rounds}: {len(peer_doubles) // POINT_BYTES} of the peer's "
+                        f"{peer_size} points blinded", (index + 1) / plan.rounds)
+            if on_round is not None:
+                on_round(index + 1)
+    peer_points = as_points(peer_doubles)
     if not peer_learns:
         side.send_sorted(peer_points, batch_size)
-    own_points = side.receive_own(len(own), batch_size if i_learn else peer_batch, in_my_order=i_learn)
+    own_points = (as_points(own_doubles) if i_learn
+                  else side.receive_own(len(own), peer_batch, in_my_order=False))
 
     hits = membership(own_points, peer_points)
     size = int(hits.sum())
@@ -146,6 +194,34 @@ def run_psi(channel: Channel, peer: str, ids: Iterable[str], *, role: Role, lead
     side.report(f"intersection of {size} ids" + (" (ids kept locally)" if i_learn else " (size only)"), 1.0)
     return PsiResult(size=size, intersection=intersection, own_size=len(own), peer_size=peer_size,
                      duplicates_dropped=own.duplicates)
+
+
+@dataclass(frozen=True)
+class _Rounds:
+    """Round r carries my batch r and the peer's batch r (a side with fewer batches sits the rest out)."""
+
+    own_size: int
+    own_batch: int
+    peer_size: int
+    peer_batch: int
+
+    @property
+    def own_batches(self) -> int:
+        return -(-self.own_size // self.own_batch)
+
+    @property
+    def peer_batches(self) -> int:
+        return -(-self.peer_size // self.peer_batch)
+
+    @property
+    def rounds(self) -> int:
+        return max(self.own_batches, self.peer_batches)
+
+    def own_count(self, index: int) -> int:
+        return min(self.own_batch, self.own_size - index * self.own_batch)
+
+    def peer_count(self, index: int) -> int:
+        return min(self.peer_batch, self.peer_size - index * self.peer_batch)
 
 
 @dataclass(frozen=True)
@@ -166,35 +242,27 @@ class _Side:
         _check_hello(hello, theirs, expected_role=self.role.other)
         return int(theirs.set_size), int(theirs.batch_size)
 
-    def send_blinded(self, pool: BlindingPool, own: IdSet, batch_size: int, *, total: int) -> None:
-        """Step 2a: all my batches go out first, so the peer always has work queued and neither side
-        idles in lockstep; the peer's batches wait in my mailbox meanwhile (32 bytes a point)."""
-        batches = (own.batch(start, min(start + batch_size, len(own))) for start in range(0, len(own), batch_size))
-        done = 0
-        for index, blinded in enumerate(pool.map(batches)):
-            count = len(blinded) // POINT_BYTES
+    def send_blinded(self, pool: BlindingPool, own: IdSet, batch_size: int, indices: range) -> None:
+        """Step 2a: my batches `indices`, blinded with my scalar (the same bytes if a resumed run sends one
+        again: same key, same order)."""
+        batches = (own.batch(i * batch_size, min((i + 1) * batch_size, len(own))) for i in indices)
+        for index, blinded in zip(indices, pool.map(batches), strict=True):
             self.channel.send(self.peer, self.tags.blinded(self.role, index),
-                              PointBatch(index=index, count=count, points=blinded))
-            done += count
-            self.report(f"blinded {done} of my {len(own)} points", done / max(1, total))
+                              PointBatch(index=index, count=len(blinded) // POINT_BYTES, points=blinded))
 
-    def reblind_peer(self, pool: BlindingPool, peer_size: int, peer_batch: int, *, send_back: bool, done: int,
-                     total: int) -> np.ndarray:
-        """Step 2b: blind each peer batch again; keep the result, and return it in order if the peer learns."""
-        them = self.role.other
-        incoming = (self._recv_batch(self.tags.blinded(them, index), index, min(peer_batch, peer_size - start))
-                    for index, start in enumerate(range(0, peer_size, peer_batch)))
-        doubles = bytearray()  # grown as batches arrive: the peer's claimed size is not trusted for allocation
-        for index, double in enumerate(pool.map(incoming)):
-            doubles += double
-            count = len(double) // POINT_BYTES
-            if send_back:
-                # The peer gets its own points back in its own order: it can map them to its ids.
-                self.channel.send(self.peer, self.tags.returned(self.role, index),
-                                  PointBatch(index=index, count=count, points=double))
-            done += count
-            self.report(f"blinded {len(doubles) // POINT_BYTES} of the peer's {peer_size} points", done / max(1, total))
-        return as_points(doubles)
+    def reblind_peer_batch(self, pool: BlindingPool, index: int, count: int, *, send_back: bool) -> bytes:
+        """Step 2b: blind the peer's batch `index` again; return it in order if the peer learns."""
+        incoming = self._recv_batch(self.tags.blinded(self.role.other, index), index, count)
+        double = next(iter(pool.map([incoming])))
+        if send_back:
+            # The peer gets its own points back in its own order: it can map them to its ids.
+            self.channel.send(self.peer, self.tags.returned(self.role, index),
+                              PointBatch(index=index, count=count, points=double))
+        return double
+
+    def receive_returned(self, index: int, count: int) -> bytes:
+        """Step 4a, per round: my batch `index` doubly blinded, in my order (a side that learns)."""
+        return self._recv_batch(self.tags.returned(self.role.other, index), index, count)
 
     def send_sorted(self, peer_points: np.ndarray, batch_size: int) -> None:
         """Step 3: byte order is a uniformly random order for the peer (it cannot compute my blinding),

@@ -18,6 +18,7 @@ import numpy as np
 
 from federation.proto import hetero_lr_pb2 as pb
 from models.he.ckks import CkksParams, CkksPublicContext
+from models.hetero_lr.checkpoint import EpochState
 from models.hetero_lr.local import (
     LocalWeights,
     PendingMasks,
@@ -168,6 +169,24 @@ class GuestTrainer:
         self.converged = self._stale >= self.params.patience
         self.finished = self.converged or self.epoch + 1 >= self.params.max_epochs
         return pb.EpochEnd(epoch=self.epoch, stop=self.finished)
+
+    def snapshot(self, fingerprint: str) -> EpochState:
+        """This guest's state after the epoch just ended (docs/protocols/hetero_lr.md, "Checkpoints")."""
+        return EpochState("guest", self.epoch + 1, fingerprint, self.local.state(),
+                          {"rng": self._rng.bit_generator.state, "losses": self._losses, "stale": self._stale})
+
+    def restore(self, state: EpochState) -> None:
+        """Continue after `state.epochs` finished epochs: weights, optimiser, row-order generator, losses."""
+        if state.weights is None or state.guest is None or state.epochs < 1:
+            raise ProtocolError("an empty guest checkpoint")
+        self.local.restore(dict(state.weights))
+        generator = self._rng.bit_generator
+        if state.guest["rng"].get("bit_generator") != type(generator).__name__:
+            raise ProtocolError("the checkpoint's row-order generator is of another kind")
+        generator.state = state.guest["rng"]
+        self._losses = [float(v) for v in state.guest["losses"]]
+        self._stale = int(state.guest["stale"])
+        self.epoch = state.epochs - 1
 
     def report(self) -> ConvergenceReport:
         """Epochs run, why training stopped and the loss of every epoch."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from federation.proto import hetero_lr_pb2 as pb
+from models.hetero_lr.checkpoint import EpochState
 from models.hetero_lr.guest import bind_vectors
 from models.hetero_lr.local import (
     LocalWeights,
@@ -130,6 +131,19 @@ class HostTrainer:
         if pending is None:
             raise ProtocolError(f"sums for batch {b} before its columns")
         local.step(unmask(reply, pending) / self._batches[b].size, 0.0, self.epoch)
+
+    def snapshot(self, fingerprint: str) -> EpochState:
+        """This host's state after the epoch just ended: its weights and optimiser."""
+        _, local, _ = self._ready()
+        return EpochState("host", self.epoch + 1, fingerprint, local.state())
+
+    def restore(self, state: EpochState) -> None:
+        """Continue after `state.epochs` finished epochs (after `accept`)."""
+        _, local, _ = self._ready()
+        if state.weights is None or state.epochs < 1:
+            raise ProtocolError("an empty host checkpoint")
+        local.restore(dict(state.weights))
+        self.epoch = state.epochs - 1
 
     def model(self) -> LrModel:
         """This host's part of the model."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from federation.proto import hetero_lr_pb2 as pb
+from models.hetero_lr.checkpoint import decode_array, encode_array
 from models.hetero_lr.masks import MaskSource
 from models.hetero_lr.params import HeteroLrParams, ProtocolError
 from models.hetero_lr.vectors import Vectors
@@ -89,6 +90,22 @@ class LocalWeights:
         if self.intercept is not None:
             self._velocity_b = p.momentum * self._velocity_b - rate * gradient_b
             self.intercept += self._velocity_b
+
+    def state(self) -> dict[str, Any]:
+        """The weights and optimiser state, for an epoch checkpoint (bit-exact)."""
+        return {"weights": encode_array(self.weights), "velocity": encode_array(self._velocity),
+                "intercept": self.intercept, "velocity_b": self._velocity_b}
+
+    def restore(self, doc: dict[str, Any]) -> None:
+        """Put saved weights and optimiser state back, checking their shape."""
+        weights, velocity = decode_array(doc["weights"]), decode_array(doc["velocity"])
+        if weights.shape != self.weights.shape or velocity.shape != self.weights.shape:
+            raise ProtocolError(f"the checkpoint holds {weights.size} weights, this party has {self.weights.size}")
+        if (doc["intercept"] is None) != (self.intercept is None):
+            raise ProtocolError("the checkpoint's intercept does not match this party's role")
+        self.weights, self._velocity = weights, velocity
+        self.intercept = None if doc["intercept"] is None else float(doc["intercept"])
+        self._velocity_b = float(doc["velocity_b"])
 
 
 @dataclass

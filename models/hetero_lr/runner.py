@@ -8,7 +8,7 @@ with PlanRefusedError instead of a timeout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from federation.channel import Channel
 from federation.proto import hetero_lr_pb2 as pb
 from models.hetero_lr.arbiter import Arbiter, ArbiterPolicy
+from models.hetero_lr.checkpoint import EpochState, plan_fingerprint
 from models.hetero_lr.guest import GuestTrainer
 from models.hetero_lr.host import HostPolicy, HostTrainer
 from models.hetero_lr.local import batch_count
@@ -24,6 +25,10 @@ from models.hetero_lr.model import ConvergenceReport, LrModel
 from models.hetero_lr.params import PLAN_ERRORS, HeteroLrParams, PlanRefusedError, ProtocolError
 
 DEFAULT_TIMEOUT = 600.0
+
+# Called with (epochs finished, this party's encoded state) after every epoch that does not end training.
+SaveCheckpoint = Callable[[int, bytes], None]
+Progress = Callable[[str, float], None]
 
 
 class Tags:
@@ -77,8 +82,11 @@ class GuestResult:
 
 def run_guest(channel: Channel, hosts: Sequence[str], arbiter: str, *, labels: np.ndarray, features: np.ndarray,
               params: HeteroLrParams, variables: Sequence[str] | None = None, masks: MaskSource | None = None,
-              rng: np.random.Generator | None = None, timeout: float = DEFAULT_TIMEOUT) -> GuestResult:
-    """Train as the guest (labels, own features, intercept) with every host and the arbiter."""
+              rng: np.random.Generator | None = None, timeout: float = DEFAULT_TIMEOUT,
+              resume: bytes | None = None, on_checkpoint: SaveCheckpoint | None = None,
+              progress: Progress | None = None) -> GuestResult:
+    """Train as the guest (labels, own features, intercept) with every host and the arbiter; with `resume`
+    (a state `on_checkpoint` saved) continue after that epoch, every other party resuming the same one."""
     if not hosts:
         raise ProtocolError("vertical LR needs at least one host")
     guest = GuestTrainer(labels, features, params, variables=variables, masks=masks, rng=rng)
@@ -95,6 +103,9 @@ def run_guest(channel: Channel, hosts: Sequence[str], arbiter: str, *, labels: n
     if reasons:
         raise PlanRefusedError(go.reason)
     guest.bind(setup)
+    fingerprint = plan_fingerprint(plan)
+    if resume is not None:
+        guest.restore(EpochState.decode(resume, role="guest", fingerprint=fingerprint))
     while not guest.finished:
         start = guest.start_epoch()
         e = start.epoch
@@ -110,13 +121,20 @@ def run_guest(channel: Channel, hosts: Sequence[str], arbiter: str, *, labels: n
         end = guest.end_epoch()
         for party in (arbiter, *hosts):
             channel.send(party, Tags.epoch_end(e), end)
+        if progress is not None:
+            progress(f"epoch {e + 1}/{guest.params.max_epochs} loss {guest.report().losses[-1]:.6f}",
+                     (e + 1) / guest.params.max_epochs)
+        if on_checkpoint is not None and not end.stop:
+            on_checkpoint(e + 1, guest.snapshot(fingerprint).encode())
     return GuestResult(guest.model(), guest.report())
 
 
 def run_host(channel: Channel, guest: str, arbiter: str, *, features: np.ndarray,
              variables: Sequence[str] | None = None, policy: HostPolicy = HostPolicy(),  # noqa: B008
-             masks: MaskSource | None = None, timeout: float = DEFAULT_TIMEOUT) -> LrModel:
-    """Train as a host (features only) until the guest's last epoch; returns this host's model part."""
+             masks: MaskSource | None = None, timeout: float = DEFAULT_TIMEOUT, resume: bytes | None = None,
+             on_checkpoint: SaveCheckpoint | None = None) -> LrModel:
+    """Train as a host (features only) until the guest's last epoch; returns this host's model part.
+    `resume` continues after the epoch of a state `on_checkpoint` saved."""
     host = HostTrainer(features, variables=variables, policy=policy, masks=masks)
     plan = channel.recv(guest, Tags.PLAN, pb.TrainPlan, timeout)
     setup = channel.recv(arbiter, Tags.SETUP, pb.CkksSetup, timeout)
@@ -132,6 +150,9 @@ def run_host(channel: Channel, guest: str, arbiter: str, *, features: np.ndarray
     go = channel.recv(guest, Tags.GO, pb.Go, timeout)
     if not go.proceed:
         raise PlanRefusedError(go.reason)
+    fingerprint = plan_fingerprint(plan)
+    if resume is not None:
+        host.restore(EpochState.decode(resume, role="host", fingerprint=fingerprint))
     while True:
         start = channel.recv(guest, Tags.epoch_start(host.epoch + 1), pb.EpochStart, timeout)
         host.start_epoch(start)
@@ -143,12 +164,16 @@ def run_host(channel: Channel, guest: str, arbiter: str, *, features: np.ndarray
             host.absorb(b, channel.recv(arbiter, Tags.sums(e, b), pb.MaskedSums, timeout))
         if channel.recv(guest, Tags.epoch_end(e), pb.EpochEnd, timeout).stop:
             return host.model()
+        if on_checkpoint is not None:
+            on_checkpoint(e + 1, host.snapshot(fingerprint).encode())
 
 
 def run_arbiter(channel: Channel, guest: str, hosts: Sequence[str], *,
                 policy: ArbiterPolicy = ArbiterPolicy(),  # noqa: B008 - frozen
-                masks: MaskSource | None = None, timeout: float = DEFAULT_TIMEOUT) -> int:
-    """Serve as the arbiter: make the key, answer every masked-sum request; returns the epochs run."""
+                masks: MaskSource | None = None, timeout: float = DEFAULT_TIMEOUT, resume: bytes | None = None,
+                on_checkpoint: SaveCheckpoint | None = None) -> int:
+    """Serve as the arbiter: make the key, answer every masked-sum request; returns the epochs run.
+    `resume` continues after the epoch of a state `on_checkpoint` saved (a fresh key all the same)."""
     arbiter = Arbiter(policy, masks=masks)
     plan = channel.recv(guest, Tags.PLAN, pb.TrainPlan, timeout)
     try:
@@ -164,7 +189,8 @@ def run_arbiter(channel: Channel, guest: str, hosts: Sequence[str], *,
     assert params is not None
     batches = batch_count(int(plan.rows), params.batch_size)
     parties = (guest, *hosts)
-    e = 0
+    fingerprint = plan_fingerprint(plan)
+    e = 0 if resume is None else EpochState.decode(resume, role="arbiter", fingerprint=fingerprint).epochs
     while True:
         for b in range(batches):
             for party in parties:
@@ -173,6 +199,8 @@ def run_arbiter(channel: Channel, guest: str, hosts: Sequence[str], *,
         if channel.recv(guest, Tags.epoch_end(e), pb.EpochEnd, timeout).stop:
             return e + 1
         e += 1
+        if on_checkpoint is not None:
+            on_checkpoint(e, EpochState("arbiter", e, fingerprint).encode())
 
 
 def predict_guest(channel: Channel, hosts: Sequence[str], *, model: LrModel, features: np.ndarray,

@@ -61,6 +61,8 @@ class PartyScores:
     categories: tuple[str, ...]
     lost: np.ndarray  # (rows, categories)
     found: np.ndarray  # (rows,) bool
+    mean_points: float = 0.0  # online scoring: the party's training mean and spread of points (aggregates)
+    spread_points: float = 0.0
 
 
 class PartyScorecard:

@@ -78,7 +78,8 @@ def from_message(message: woe_pb2.PartyPoints, rows: int) -> PartyScores:
         raise ScorecardError(f"a reply for {rows} ids has {points.size} points and {lost.size} losses")
     if not np.all(np.isfinite(points)) or not np.all(np.isfinite(lost)) or np.any(lost < -1e-9):
         raise ScorecardError("a reply holds non-finite points or negative losses")
-    return PartyScores(points, categories, lost.reshape(rows, len(categories)), found)
+    return PartyScores(points, categories, lost.reshape(rows, len(categories)), found, message.mean_points,
+                       message.spread_points)
 
 
 def serve_points(channel: Channel, platform: str, *, card: PartyScorecard, lookup: Lookup, batch: str,

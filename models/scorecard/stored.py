@@ -51,9 +51,10 @@ def binning_part(party: str, variables: Sequence[OwnedVariable]) -> pb.StoredPar
 
 
 def scorecard_part(party: str, binned: Sequence[OwnedVariable], model: LrModel, params: ScorecardParams, *,
-                   guest: bool) -> pb.StoredPart:
+                   guest: bool, trained: pb.StoredPart | None = None) -> pb.StoredPart:
     """A published scorecard part: the model's variables with their bins and points; the guest's part also
-    carries the scaling and the base points."""
+    carries the scaling and the base points. The training aggregates of `trained` (its LR part) are carried
+    over in points."""
     card = PartyScorecard.from_model(binned, model, params)
     by_name = {v.name: v for v in binned}
     variables = []
@@ -66,7 +67,43 @@ def scorecard_part(party: str, binned: Sequence[OwnedVariable], model: LrModel, 
     if guest:
         part.pdo, part.base_score, part.base_odds = params.pdo, params.base_score, params.base_odds
         part.base_points = params.offset - params.factor * model.intercept
+    if trained is not None and len(trained.training_means) == len(model.variables):
+        part.training_means.extend(-params.factor * m for m in trained.training_means)
+        part.training_spread = params.factor * trained.training_spread
     return part
+
+
+def record_training_stats(part: pb.StoredPart, model: LrModel, x_train: np.ndarray) -> pb.StoredPart:
+    """Set a trained part's aggregates over its training rows: the mean contribution w_j x_j of each variable
+    and the standard deviation of the party's partial score (without the intercept). No row's value."""
+    x = np.asarray(x_train, dtype=np.float64).reshape(-1, len(model.variables))
+    contributions = x * model.weights
+    del part.training_means[:]
+    if x.shape[0]:
+        part.training_means.extend(contributions.mean(axis=0).tolist())
+        part.training_spread = float(contributions.sum(axis=1).std())
+    else:
+        part.training_means.extend([0.0] * len(model.variables))
+    return part
+
+
+def lr_features(part: pb.StoredPart, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """A published LR part's variables of some rows, transformed as at training (lr.variables order): WOE of
+    their bins (a missing value with no missing bin takes its middle cut's bin), or standardised raw values."""
+    by_name = {v.name: v for v in part.variables}
+    names = list(part.lr.variables)
+    if part.on_woe:
+        variables = [owned_variable(by_name[n]) for n in names]
+        rows = len(next(iter(columns.values()))) if columns else 0
+        out = np.zeros((rows, len(names)))
+        for k, variable in enumerate(variables):
+            x = np.array(columns[variable.name], dtype=np.float64)
+            cuts = variable.bins.cuts
+            if not variable.bins.has_missing:
+                x[np.isnan(x)] = cuts[len(cuts) // 2] if cuts else 0.0
+            out[:, k] = variable.transform(x)
+        return out
+    return standardised(columns, [by_name[n] for n in names])
 
 
 def lr_part(party: str, model: LrModel, variables: Sequence[pb.StoredVariable], *, guest: bool,

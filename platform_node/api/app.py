@@ -130,19 +130,25 @@ is ever repeated: not a value, not a character of a credit code, not the name of
 declare (shown as `*`), not a webhook URL.
 
 ## Scoring and the partial-failure policy
-`POST /v1/scores` and `POST /v1/scores/batch` return the probability of default, score, grade, reason
-codes (data categories, never values), `reasons` (SecureBoost: the data items behind the score, each with its
-public catalogue description where the source unit's approval lets its items be named, and the direction it
-moved the risk, raising first; a missing source flagged), model id and version, a use id and the use's audit
-leaf receipt.
+`POST /v1/scores` and `POST /v1/scores/batch` score with any published joint model (SecureBoost, scorecard,
+vertical logistic regression on raw or WOE features): the one the request names in `model_id`, else the
+platform's default for the purpose (`[api.models]`), else the latest published. They return the probability
+of default, score, grade, reason codes (data categories, never values), `reasons` (SecureBoost and vertical
+LR: the data items behind the score, each with its public catalogue description where the source unit's
+approval lets its items be named, and the direction it moved the risk, raising first; a missing source
+flagged), model id and version, a use id and the use's audit leaf receipt. A purpose may have a challenger
+(`[api.models.challengers]`): when the purpose's own model answered, the challenger scores the same
+enterprises in the shadow, after the answer; its scores never reach the bank and are compared with the
+champion's in `GET /v1/models/{model_id}/challenger-report` (compliance, admin).
 Purpose and loan application reference are required and recorded. If a source node is dead or misses
 its deadline, the default policy `FAIL_ENTERPRISE` fails the affected enterprises (single: `503
 SOURCE_UNAVAILABLE` / `504 DEADLINE_EXCEEDED`; batch: those items are `FAILED`, the others are served);
 the platform may instead be configured, per purpose (`[api.availability]`: `refuse`, `degrade`, or
 `degrade_below` an importance share), to score without the missing sources (a SecureBoost model sends their
-splits down their learned default direction), in which case such scores carry `degraded: true`,
-`missing_sources` and `missing_importance` (their share of the model's split gain). No degraded score is
-ever served silently.
+splits down their learned default direction; vertical LR and scorecards put each missing source's
+contribution at its training mean), in which case such scores carry `degraded: true`, `missing_sources` and
+`missing_importance` (their share of the model's importance: split gain, or the spread of each party's
+contribution over the training rows). No degraded score is ever served silently.
 
 ## What a bank learns from an answer
 A score request that gets a score learns the score; one that does not learns why: `404 UNKNOWN_ENTERPRISE`
@@ -160,7 +166,7 @@ missing one, and no error repeats what was submitted (see Errors). docs/protocol
 whole list of what each party learns.
 
 ## The pilot banks' common model
-`GET /v1/models` lists the joint model `POST /v1/scores` uses and every horizontal model the pilot banks
+`GET /v1/models` lists the joint model `POST /v1/scores` uses by default and every horizontal model the pilot banks
 trained together with Flower and published. Its variables are the banks' standardised loan-book
 variables, which the platform does not hold: `POST /v1/models/{model_id}/scores` takes the applicant's
 `variables` from the asking bank (used for that request only, never stored or logged) and answers like

@@ -41,6 +41,7 @@ from platform_node.consent_registry.registry import read_catalogue
 from platform_node.consent_registry.schema import relay_metadata
 from platform_node.consent_requests import ConsentDesk
 from platform_node.console.batch_runs import BatchRuns
+from platform_node.console.enterprise_sessions import EnterpriseSessions
 from platform_node.console.sessions import ConsoleSessions
 from platform_node.declarations import DeclarationBook
 from platform_node.enterprises import EnterpriseAccounts, load_identity_provider
@@ -62,6 +63,7 @@ from platform_node.reports.public_records import PublicRecordSource
 from platform_node.reports.requests import ReportRequestLog
 from platform_node.reports.subscriptions import SubscriptionBook, SubscriptionPusher
 from platform_node.scoring.async_coalescer import AsyncCoalescingScorer
+from platform_node.scoring.challenger import ChallengerShadow
 from platform_node.scoring.coalescing import CoalescingScorer
 from platform_node.scoring.scorer import Scorer
 from platform_node.statistics.directory import CodeDirectory, EnterpriseDirectory
@@ -139,15 +141,25 @@ class PlatformServices:
     # `async_scoring` serves single scores on the API's event loop when the scorer has `score_async`.
     scoring: CoalescingScorer = field(init=False, repr=False)
     async_scoring: AsyncCoalescingScorer = field(init=False, repr=False)
+    # Each purpose's challenger model, scored in the shadow of the answers and recorded (never returned).
+    shadow: ChallengerShadow = field(init=False, repr=False)
     # `recorder` for the API's event loop: the uses submitted in one loop iteration commit together.
     loop_recorder: LoopBatchedRecorder = field(init=False, repr=False)
     # The console's batch-scoring runs in progress (in memory; their results are the batch's uses).
     batch_runs: BatchRuns = field(init=False, repr=False)
+    # Enterprises' console sessions (opened by a log-in signed in the browser with the enterprise's key).
+    enterprise_console_sessions: EnterpriseSessions = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.batch_runs = BatchRuns()
+        self.enterprise_console_sessions = EnterpriseSessions(self.engine, self.enterprises,
+                                                              ttl=self.console_sessions.ttl,
+                                                              limits=self.settings.default_limits)
+        self.enterprise_console_sessions.create_schema()
         self.scoring = CoalescingScorer(lambda: self.scorer)
         self.async_scoring = AsyncCoalescingScorer(lambda: self.scorer)
+        self.shadow = ChallengerShadow(self.engine, lambda: self.scorer, self.settings.models,
+                                       deadline_s=self.settings.scoring_deadline_s)
         self.loop_recorder = LoopBatchedRecorder(self.recorder)
 
     def scores_on_loop(self) -> bool:
@@ -206,6 +218,7 @@ class PlatformServices:
         self.dispatcher.close()
         self.batch_runs.close()
         self.scoring.close()
+        self.shadow.close()
         self.recorder.close()
         self.engine.dispose()
 

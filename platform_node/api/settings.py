@@ -23,6 +23,7 @@ from platform_node.institutions.webhook_targets import DEFAULT_WEBHOOK_PORTS, We
 from platform_node.monitoring.delivery import RetrySchedule
 from platform_node.monitoring.deterioration import DeteriorationRule
 from platform_node.scoring.availability import AvailabilityPolicy, AvailabilityRule, Mode
+from platform_node.scoring.model_choice import ModelChoice
 from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorer import PartialFailurePolicy
 from platform_node.uses.deadlines import OverdueAction, OverduePolicy
@@ -57,6 +58,9 @@ class ApiSettings:
     # federated score in time (`[api.availability]`); None: refuse, or degrade for every purpose if
     # partial_failure_policy is SCORE_DEGRADED.
     availability: AvailabilityPolicy | None = None
+    # Which published joint model scores a request that names none (per purpose), and the challenger scored
+    # in the shadow per purpose (`[api.models]`, `[api.models.challengers]`); default: the latest, none.
+    models: ModelChoice = field(default_factory=ModelChoice)
     # Private queries (`[api.privacy]`): direct, precomputed or cover (docs/protocols/private-scoring.md).
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     default_limits: InstitutionLimits = field(default_factory=InstitutionLimits)
@@ -185,6 +189,8 @@ def settings_from_mapping(table: Mapping[str, Any], *, base: Path | None = None)
                 if not isinstance(value, Mapping):
                     raise ApiSettingsError("[api.privacy] must be a table")
                 values[key] = PrivacySettings.from_mapping(value)
+            elif key == "models":
+                values[key] = ModelChoice.from_mapping(value)
             else:
                 values[key] = value
         if "database_url" in values and base is not None and values["database_url"].startswith("sqlite:///"):

@@ -18,6 +18,7 @@ from federation.key_binding import BindingVerifier, log_origin
 from federation.pki import NodeTls
 from federation.proto import verification_pb2_grpc
 from federation.server import NodeServer
+from platform_node.consent_registry.governance_intake import GovernanceIntake
 from platform_node.consent_registry.registry import ConsentRegistry
 from platform_node.consent_registry.relay import SourceChannels
 from platform_node.consent_registry.servicer import ConsentRegistryServicer
@@ -95,14 +96,16 @@ def attach(
     """Add the `ConsentRegistry` service to `server` (before it starts) and start checkpoint publishing, over
     `prepared` (see `prepare`) or a registry opened here.
 
-    The server must admit the roles `source` and `admin` (each method checks its own callers); banks use the
-    HTTP API."""
+    The server must admit the roles `source`, `admin` and `coordinator` (each method checks its own callers);
+    banks use the HTTP API."""
     node = prepared or prepare(config=config, tls=tls, registry=registry, clock=clock)
+    governance = GovernanceIntake(node.registry.log)
+    governance.create_schema()
     servicer = ConsentRegistryServicer(
         node.registry, publishing=node.publishing, bindings=node.bindings,
-        registry_keys=node.registry.keyring.binding(tls, now=node.clock()), clock=node.clock,
+        registry_keys=node.registry.keyring.binding(tls, now=node.clock()), clock=node.clock, governance=governance,
     )
     server.add_servicer(verification_pb2_grpc.add_ConsentRegistryServicer_to_server, servicer,
-                        roles={"source", "admin"})
+                        roles={"source", "admin", "coordinator"})
     node.publishing.start()
     return node

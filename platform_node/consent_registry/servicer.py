@@ -2,6 +2,7 @@
 
 source nodes: Status, EnterpriseKey, Announce
 admin (operators, compliance): BindEnterpriseKey, SubmitAuthorisation, ChangeStatus, PublishCheckpoint
+coordinator: AppendGovernance, GovernanceProofs (its governance events, leaves of the one log)
 anyone admitted: RegistryKeys, LatestCheckpoint
 Banks are not admitted: they register keys, verify and fetch receipts over the HTTP API, which relays their
 requests to the source nodes through `relay_verification` (node to node).
@@ -35,12 +36,13 @@ from federation.key_binding import BindingVerifier, KeyBindingInvalid
 from federation.pki import Identity
 from federation.proto import verification_pb2, verification_pb2_grpc
 from federation.server import peer_identity
+from platform_node.consent_registry.governance_intake import GovernanceIntake, IntakeItem
 from platform_node.consent_registry.registry import ConsentRegistry
 from platform_node.consent_registry.witnesses import CheckpointPublishing, checkpoint_size
 
 log = logging.getLogger("xyd.platform.consent")
 
-SOURCE, ADMIN = frozenset({"source"}), frozenset({"admin"})
+SOURCE, ADMIN, COORDINATOR = frozenset({"source"}), frozenset({"admin"}), frozenset({"coordinator"})
 
 
 class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
@@ -54,8 +56,10 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         bindings: BindingVerifier,
         registry_keys: verification_pb2.KeyBinding,
         clock: Callable[[], datetime],
+        governance: GovernanceIntake | None = None,
     ) -> None:
         self._registry = registry
+        self._governance = governance or GovernanceIntake(registry.log)
         self._publishing = publishing
         self._bindings = bindings
         self._registry_keys = registry_keys
@@ -164,6 +168,33 @@ class ConsentRegistryServicer(verification_pb2_grpc.ConsentRegistryServicer):
         return verification_pb2.CheckpointReply(
             note=publication.note, size=publication.checkpoint.size,
             refusals=[f"{name}: {refusal}" for name, refusal in publication.refusals])
+
+    # -- the coordinator ---------------------------------------------------------------------------------
+
+    def AppendGovernance(self, request, context):  # noqa: N802
+        caller = self._caller(context, COORDINATOR)
+        receipts = self._governance.append(caller.party, [IntakeItem(e.seq, bytes(e.leaf)) for e in request.events])
+        return verification_pb2.GovernanceReceipts(receipts=[verification_pb2.GovernanceReceipt(
+            seq=r.seq, index=r.leaf_index, tree_size=r.tree_size, root=r.root) for r in receipts])
+
+    def GovernanceProofs(self, request, context):  # noqa: N802
+        caller = self._caller(context, COORDINATOR)
+        wanted = sorted(self._governance.senders_leaves(caller.party, list(request.indexes)))
+        log_ = self._registry.log
+        note = log_.latest_checkpoint()
+        if wanted and (note is None or checkpoint_size(note) <= wanted[-1]):
+            try:  # the newest leaves are not covered yet: ask the witnesses now rather than at the next tick
+                note = self._publishing.publish().note
+            except QuorumError as exc:
+                log.warning("no fresh checkpoint for governance proofs: %s", exc)
+                note = log_.latest_checkpoint()
+        size = 0 if note is None else checkpoint_size(note)
+        proofs = [verification_pb2.GovernanceProof(index=i, leaf=log_.leaf(i).leaf, proof=log_.inclusion_proof(i, size))
+                  for i in wanted if i < size]
+        witnesses = [s.binding for s in self._registry.sources()]
+        return verification_pb2.GovernanceProofReply(
+            note=note or "", proofs=proofs, registry_keys=self._registry_keys, witnesses=witnesses,
+            quorum=self._publishing.quorum(len(witnesses)))
 
     # ---------------------------------------------------------------------------------------------------
 

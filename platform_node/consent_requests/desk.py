@@ -112,7 +112,10 @@ class ConsentDesk:
         now = utc_seconds(now)
         spec = self._spec(credit_code, data_items, purpose, mode, loan_application_ref, now, now + valid_for,
                           max_uses, data_range, data_life_days, feedback_deadline_days)
-        request_id = "creq-" + self._randbytes(8).hex()
+        token = self._randbytes(8).hex()
+        while token.isdigit():  # an all-digit segment reads as a bank card number, which no audit leaf may hold
+            token = self._randbytes(8).hex()
+        request_id = "creq-" + token
         respond_by = min(now + self._respond_within, spec.not_after)
         document = spec.to_bytes()
         with self._engine.begin() as conn:

@@ -7,7 +7,6 @@ its form through `checked_form`, which refuses a form whose CSRF token is not th
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,8 +17,7 @@ from platform_node.console.errors import ConsoleError
 from platform_node.console.render import session_of
 from platform_node.console.sessions import ConsoleSession
 from platform_node.institutions.model import Role
-
-CSRF_FIELD = "csrf"
+from webconsole.tokens import CSRF_FIELD, same_token
 
 
 async def current_session(request: Request) -> ConsoleSession:
@@ -54,7 +52,6 @@ StatisticsSession = Annotated[ConsoleSession, Depends(_role(Role.STATISTICS, Rol
 async def checked_form(request: Request, session: ConsoleSession) -> FormData:
     """The POSTed form, if its CSRF token is the session's (compared in constant time)."""
     form = await request.form()
-    token = form.get(CSRF_FIELD)
-    if not isinstance(token, str) or not hmac.compare_digest(token.encode(), session.csrf.encode()):
+    if not same_token(form.get(CSRF_FIELD), session.csrf):
         raise ConsoleError(403, "common.csrf_failed", code="CSRF_FAILED")
     return form

@@ -2,10 +2,11 @@
 
 Runs inside `platform_node.api.request_gate.RequestGate` for every `/console` path, before FastAPI reads a
 body, in the same place the API checks its keys:
-- static assets and the log-in page are public; every other console path (unknown ones included, so an
-  outsider cannot tell which exist) needs a live session cookie: a GET without one is sent to the log-in page,
+- static assets and the log-in pages are public; every other console path (unknown ones included, so an
+  outsider cannot tell which exist) needs a live session cookie (an institution's or an enterprise's,
+  `enterprise_sessions.py`): a GET without one is sent to the log-in page (the enterprise's for its paths),
   anything else is `401` with the connection closed and the body unread;
-- a log-in attempt (`POST /console/login`) from an address whose failed-authentication allowance is used up
+- a log-in attempt (`POST /console/login` or `/console/enterprise/login`) from an address whose failed-authentication allowance is used up
   is `429` before its body is read; the log-in handler counts each failure against the address and the key id
   with the API's limiter (`institutions.failed_auth`), so the console is no side door for guessing keys.
 """
@@ -25,8 +26,11 @@ CONSOLE_PREFIX = "/console"
 SESSION_COOKIE = "xyd_console"
 ADDRESS_STATE = "xyd_client_address"
 LOGIN_PATH = "/console/login"
-# The log-in page, and the extension points that show no data until their branches land.
-PUBLIC_PATHS = frozenset({LOGIN_PATH, "/console/enterprise", "/console/source-unit"})
+ENTERPRISE_PREFIX = "/console/enterprise"
+ENTERPRISE_LOGIN_PATH = "/console/enterprise/login"
+LOGIN_PATHS = frozenset({LOGIN_PATH, ENTERPRISE_LOGIN_PATH})
+# The log-in pages (institutions' and enterprises'), and the extension point that shows no data.
+PUBLIC_PATHS = frozenset({*LOGIN_PATHS, "/console/source-unit"})
 STATIC_PREFIX = "/console/static/"
 
 
@@ -61,7 +65,7 @@ async def console_refusal(services: Any, scope: dict[str, Any], address: str | N
     if path.startswith(STATIC_PREFIX):
         return None
     now = services.now()
-    if method == "POST" and path == LOGIN_PATH:
+    if method == "POST" and path in LOGIN_PATHS:
         wait = services.failed_auth.blocked_for(address, None, now=now.timestamp())
         if wait > 0:
             retry = max(1, int(wait + 0.999))
@@ -70,6 +74,8 @@ async def console_refusal(services: Any, scope: dict[str, Any], address: str | N
         return None
     cookie = session_cookie(scope["headers"])
     session = await run_in_threadpool(services.console_sessions.resolve, cookie, now=now) if cookie else None
+    if session is None and cookie:  # an enterprise's session (same cookie, its own table)
+        session = await run_in_threadpool(services.enterprise_console_sessions.resolve, cookie, now=now)
     if session is not None:
         state[SESSION_STATE] = session
         return None
@@ -78,6 +84,8 @@ async def console_refusal(services: Any, scope: dict[str, Any], address: str | N
     if method in ("GET", "HEAD"):
         query = scope.get("query_string", b"").decode("latin-1")
         target = path + (f"?{query}" if query else "")
-        return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303,
+        login = ENTERPRISE_LOGIN_PATH if path == ENTERPRISE_PREFIX or path.startswith(ENTERPRISE_PREFIX + "/") \
+            else LOGIN_PATH
+        return RedirectResponse(f"{login}?next={quote(target, safe='')}", status_code=303,
                                 headers=SECURITY_HEADERS)
     return _plain(401, "Your session ended; log in again. 会话已结束，请重新登录。")

@@ -1,17 +1,18 @@
-"""The console's message catalogue in Chinese and English, and how a request's language is chosen.
+"""The platform console's message catalogue in Chinese and English.
 
 Every label of every page is a key here with both texts (a test checks that every key a template or router
-uses exists). The language is the `lang` cookie (set by the language switch), else the first of zh/en in
-Accept-Language, else Chinese.
+uses exists). How a request's language is chosen, and the lookup, are the consoles' shared part
+(`webconsole/i18n.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-LANGUAGES = ("zh", "en")
-DEFAULT_LANGUAGE = "zh"
-LANG_COOKIE = "xyd_lang"
+from webconsole.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, Labels, choose_language
+from webconsole.i18n import translator as _translator
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANG_COOKIE", "MESSAGES", "choose_language", "translator"]
 
 # key: (中文, English). Placeholders are `{name}` and filled by `t(key, name=...)`.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -48,7 +49,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.suspended": ("该机构已被暂停。", "This institution is suspended."),
     "login.rate_limited": ("失败次数过多，请 {seconds} 秒后再试。", "Too many failed attempts; try again in {seconds} s."),
     "login.other_views": ("其他入口", "Other views"),
-    "login.enterprise_note": ("企业：授权审批界面将在企业授权 API 上线后开放。", "Enterprises: the consent view opens when the enterprise consent API is in place."),
+    "login.enterprise_note": ("企业：用绑定的签名密钥在浏览器中签名登录（不使用 API 密钥）。", "Enterprises: log in by signing in the browser with the bound signing key (no API key)."),
     "login.source_note": ("数源单位管理员：在本单位数据节点的管理地址上登录。", "Source-unit administrators: log in on your source node's admin address."),
     "login.expired": ("会话已过期，请重新登录。", "Your session ended; please log in again."),
     # common
@@ -182,7 +183,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "subs.cancelled": ("已取消", "cancelled"),
     "subs.need_one": ("请填写区县或行业。", "Give a district or an industry."),
     "consents.title": ("授权请求与核验结果", "Consent requests and verification results"),
-    "consents.pending_api": ("企业通过浏览器签署授权、银行查看核验结果的接口正在另一分支开发；本页是预留的扩展点。", "The HTTP API for enterprises' consent and banks' verification results is being built on another branch; this page is the extension point it fills."),
+    "consents.all": ("全部", "All"),
+    "consents.filter": ("筛选", "Filter"),
+    "consents.sealed": ("核验结果以本行公钥密封，平台无法读取：用 `xyd bank verify` 打开；每次核验都记入用数记录。", "Verification answers are sealed to this bank's key and the platform cannot read them: open them with `xyd bank verify`; every verification is recorded under Uses."),
+    "consents.col.items": ("数据项", "Data items"),
+    "consents.col.purpose": ("用途", "Purpose"),
+    "consents.col.validity": ("有效期", "Validity"),
+    "consents.col.uses": ("可用次数", "Uses allowed"),
+    "consents.col.status": ("请求状态", "Request status"),
+    "consents.col.consent": ("授权状态", "Consent status"),
     # compliance
     "comp.nav.uses": ("用数记录", "Uses"),
     "comp.nav.authorisations": ("授权记录", "Authorisations"),
@@ -308,33 +317,182 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "stats.f.first_loan_rate": ("首贷率", "First-loan rate"),
     "stats.invalid_period": ("起始时间必须早于截止时间。", "The start must be before the end."),
     # extension points
-    "ext.enterprise.title": ("企业授权", "Enterprise consent"),
-    "ext.enterprise.body": ("企业在此查看银行的授权请求、在浏览器中签署（私钥不离开浏览器）、拒绝、暂停或撤销授权，查看每项授权下的用数与收据、自我声明和公开报告。企业授权的 HTTP API 正在另一分支开发；本页是预留的扩展点。", "Here an enterprise will see banks' consent requests, sign them in the browser (the private key never leaves it), decline, pause or revoke, and see the uses under each consent with receipts, its self-declaration and its public report. The enterprise consent HTTP API is being built on another branch; this page is its extension point."),
+    # ---- the enterprise's pages (routers/enterprise.py, templates/enterprise/) ----
+    "ent.nav.requests": ("授权请求", "Consent requests"),
+    "ent.nav.consents": ("我的授权", "My consents"),
+    "ent.nav.declaration": ("自愿填报与信用承诺", "Self-declaration"),
+    "ent.nav.report": ("公开报告", "Public report"),
+    "ent.nav.key": ("签名密钥", "Signing key"),
+    "ent.keys.title": ("签名密钥", "Signing keys"),
+    "ent.keys.caption": ("绑定到本企业的密钥（最新在前）", "Keys bound to this enterprise (newest first)"),
+    "ent.keys.key_id": ("密钥编号", "Key id"),
+    "ent.keys.valid_from": ("生效时间", "Valid from"),
+    "ent.keys.valid_until": ("停用时间", "Closed at"),
+    "ent.keys.revoked": ("吊销时间", "Revoked at"),
+    "ent.keys.this_session": ("本次登录所用", "this session's"),
+    "ent.keys.open": ("使用中", "in force"),
+    "ent.keys.rotate_title": ("轮换到本浏览器生成的新密钥", "Rotate to a new key made in this browser"),
+    "ent.keys.rotate_intro": ("浏览器用 WebCrypto 生成新的 Ed25519 密钥（不可导出，只保存在本浏览器中），新密钥签署轮换声明，当前密钥签署轮换请求。当前密钥随即停用，之前签署的内容仍然有效；之后请用“本浏览器保存的密钥”登录。清除浏览器数据会丢失该密钥，届时需凭身份证明恢复。", "The browser makes a new Ed25519 key with WebCrypto (not exportable, kept in this browser only); the new key signs the rotation statement and the current key signs the rotation request. The current key closes at once (what it signed stays valid); log in again with the key kept in this browser. Clearing the browser's data loses that key, which then needs recovery with an identity proof."),
+    "ent.keys.rotate": ("生成新密钥并轮换", "Make a new key and rotate"),
+    "ent.login.rotated": ("密钥已轮换，本次会话已结束；请用本浏览器保存的新密钥登录。", "The key is rotated and the session ended; log in with the new key kept in this browser."),
+    "ent.login.browser_key": ("用本浏览器保存的密钥 {key_id} 签名登录", "Sign in with key {key_id} kept in this browser"),
+    "ent.login.title": ("企业登录", "Enterprise log-in"),
+    "ent.login.intro": ("企业以其绑定的签名密钥登录：浏览器用密钥文件在本地签名，私钥不会发送到平台。", "An enterprise logs in with its bound signing key: the browser signs locally with the key file; the private key is never sent to the platform."),
+    "ent.login.key_help": ("由 xyd enterprise init 生成的未加密 PEM 密钥文件；只在本浏览器中使用，退出登录时清除。", "The unencrypted PEM key file made by xyd enterprise init; used in this browser only and cleared at log-out."),
+    "ent.login.submit": ("签名并登录", "Sign and log in"),
+    "ent.login.needs_script": ("签名需要启用 JavaScript（使用浏览器自带的 WebCrypto，不加载任何外部代码）。", "Signing needs JavaScript (the browser's own WebCrypto; nothing is loaded from elsewhere)."),
+    "ent.login.institutions": ("银行、合规与运维人员请在此登录", "Banks, compliance and operators log in here"),
+    "ent.login.failed": ("签名无效，或该密钥未绑定到此统一社会信用代码。", "The signature is invalid, or the key is not bound to this credit code."),
+    "ent.login.stale": ("签名时间与平台时间相差过大，请检查电脑时钟后重试。", "The signing time is too far from the platform's; check the computer's clock and try again."),
+    "ent.login.suspended": ("该企业账户已被暂停。", "This enterprise account is suspended."),
+    "ent.key.title": ("签名密钥", "Signing key"),
+    "ent.key.loaded": ("本浏览器已载入密钥 {key_id}（不可导出），签名在本地完成。", "Key {key_id} is loaded in this browser (not exportable); signing happens here."),
+    "ent.key.missing": ("本浏览器中没有密钥 {key_id}，请载入密钥文件后再签名。", "Key {key_id} is not in this browser; load the key file to sign."),
+    "ent.key.wrong": ("该文件不是本次登录所用的密钥 {key_id}。", "This file is not key {key_id}, the one this session logged in with."),
+    "ent.key.needs_script": ("签名需要启用 JavaScript。", "Signing needs JavaScript."),
+    "ent.key.file": ("密钥文件", "Key file"),
+    "ent.key.help": ("文件只在浏览器中读取，私钥不会上传。", "The file is read in the browser; the private key is never uploaded."),
+    "ent.key.encrypted": ("该密钥文件有口令保护，浏览器无法读取；请使用未加密的密钥文件。", "This key file is passphrase-protected, which the browser cannot read; use an unencrypted key file."),
+    "ent.key.format": ("不是 PEM 格式的 Ed25519 私钥文件。", "Not a PEM Ed25519 private key file."),
+    "ent.key.nofile": ("请选择密钥文件。", "Choose the key file."),
+    "ent.sign.missing": ("表单没有签名（需要启用 JavaScript）。", "The form carries no signature (JavaScript is needed)."),
+    "ent.sign.mismatch": ("平台给出的待签内容与页面显示的不一致，未签名。", "What the platform asked to sign differs from what the page shows; nothing was signed."),
+    "ent.sign.failed": ("签名失败。", "Signing failed."),
+    "ent.prev_page": ("上一页", "Previous page"),
+    "ent.days": ("{n} 天", "{n} days"),
+    "ent.req.title": ("授权请求", "Consent requests"),
+    "ent.req.caption": ("银行向本企业提出的授权请求", "Consent requests banks made of this enterprise"),
+    "ent.req.one": ("授权请求", "Consent request"),
+    "ent.req.bank": ("申请机构", "Asked by"),
+    "ent.req.items": ("数据项", "Data items"),
+    "ent.req.categories": ("数据类别", "Categories"),
+    "ent.req.mode": ("使用方式", "Mode"),
+    "ent.req.loan_ref": ("贷款申请编号", "Loan application"),
+    "ent.req.validity": ("有效期", "Validity"),
+    "ent.req.max_uses": ("使用次数上限", "Uses allowed"),
+    "ent.req.data_range": ("数据期间", "Data period"),
+    "ent.req.data_life": ("数据保存期限", "Data kept for"),
+    "ent.req.signatory": ("签署人", "Signatory"),
+    "ent.req.terms_id": ("条款编号", "Terms id"),
+    "ent.req.respond_by": ("答复截止", "Answer by"),
+    "ent.req.asked_by": ("{bank} 于 {when} 提出", "Asked by {bank} on {when}"),
+    "ent.req.sign_intro": ("批准即用本企业密钥签署以下条款（签名在浏览器中完成）。", "Approving signs exactly these terms with the enterprise's key (in this browser)."),
+    "ent.req.approve": ("批准并签名", "Approve and sign"),
+    "ent.req.decline": ("拒绝", "Decline"),
+    "ent.req.not_pending": ("该请求已不在待处理状态。", "This request is no longer pending."),
+    "ent.req.state.PENDING": ("待处理", "pending"),
+    "ent.req.state.APPROVED": ("已批准", "approved"),
+    "ent.req.state.DECLINED": ("已拒绝", "declined"),
+    "ent.req.state.EXPIRED": ("已过期未答复", "expired unanswered"),
+    "ent.purpose.PRE_LOAN_REVIEW": ("贷前调查", "pre-loan review"),
+    "ent.purpose.LOAN_APPROVAL": ("贷款审批", "loan approval"),
+    "ent.purpose.POST_LOAN_MONITORING": ("贷后管理", "post-loan monitoring"),
+    "ent.purpose.CREDIT_LINE_RENEWAL": ("授信续期", "credit-line renewal"),
+    "ent.purpose.RISK_MODELLING": ("风险建模", "risk modelling"),
+    "ent.mode.QUERY": ("查询原始数据", "raw query"),
+    "ent.mode.VERIFY": ("仅核验（是/否）", "verification only (yes/no)"),
+    "ent.mode.MONITOR": ("持续监测", "monitoring"),
+    "ent.mode.JOINT_MODEL": ("联合建模", "joint modelling"),
+    "ent.role.LEGAL_REPRESENTATIVE": ("法定代表人", "legal representative"),
+    "ent.role.AGENT": ("经办人", "agent"),
+    "ent.consent.title": ("我的授权", "My consents"),
+    "ent.consent.caption": ("本企业签署的授权（最新在前）", "Consents this enterprise signed (newest first)"),
+    "ent.consent.one": ("授权", "Consent"),
+    "ent.consent.registered": ("登记于 {when}", "registered {when}"),
+    "ent.consent.pause": ("暂停", "Pause"),
+    "ent.consent.resume": ("恢复", "Resume"),
+    "ent.consent.revoke": ("撤销", "Revoke"),
+    "ent.consent.state.PENDING": ("待生效", "pending"),
+    "ent.consent.state.ACTIVE": ("生效中", "active"),
+    "ent.consent.state.REJECTED": ("已拒绝", "rejected"),
+    "ent.consent.state.PAUSED": ("已暂停", "paused"),
+    "ent.consent.state.REVOKED": ("已撤销", "revoked"),
+    "ent.consent.state.EXPIRED": ("已过期", "expired"),
+    "ent.done.approved": ("已签名批准，授权生效；银行已收到通知。", "Signed and approved: the consent is active and the bank has been told."),
+    "ent.done.declined": ("已拒绝该请求。", "The request is declined."),
+    "ent.done.pause": ("授权已暂停，下一次使用即被拒绝。", "The consent is paused: the next use is refused."),
+    "ent.done.resume": ("授权已恢复。", "The consent is active again."),
+    "ent.done.revoke": ("授权已撤销，此后的使用都会被拒绝。", "The consent is revoked: every later use is refused."),
+    "ent.done.declared": ("已签名提交自愿填报信息。", "The declaration is signed and recorded."),
+    "ent.done.withdrawn": ("已撤回当前填报信息。", "The current declaration is withdrawn."),
+    "ent.uses.title": ("此授权下的使用记录（{n} 条）", "Uses under this consent ({n})"),
+    "ent.uses.intro": ("每一次使用（包括被拒绝的请求）都是审计日志中的一个叶子；被已签名检查点覆盖后可下载包含证明（收据），用 xyd audit verify-receipt 离线核对。", "Every use (refused requests included) is a leaf of the audit log; once a signed checkpoint covers it, its inclusion proof (receipt) can be downloaded and checked offline with xyd audit verify-receipt."),
+    "ent.uses.kind": ("类型", "Kind"),
+    "ent.uses.source": ("数源单位", "Source unit"),
+    "ent.uses.reason": ("拒绝原因", "Refusal"),
+    "ent.uses.leaf": ("日志叶子", "Log leaf"),
+    "ent.uses.receipt": ("收据", "Receipt"),
+    "ent.uses.verified": ("已核验：包含于 {size} 条的检查点（{steps} 步证明）", "verified: in the checkpoint of {size} ({steps}-step proof)"),
+    "ent.uses.download": ("下载收据", "Download receipt"),
+    "ent.uses.pending": ("等待下一个检查点", "awaiting the next checkpoint"),
+    "ent.kind.verification_answered": ("核验已答复", "verification answered"),
+    "ent.kind.raw_detail_served": ("提供原始数据", "raw data served"),
+    "ent.kind.request_refused": ("请求被拒绝", "request refused"),
+    "ent.kind.alert_pushed": ("风险提示推送", "alert pushed"),
+    "ent.kind.declaration_read": ("读取自愿填报信息", "declaration read"),
+    "ent.decl.title": ("自愿填报与信用承诺", "Self-declaration and credit commitment"),
+    "ent.decl.intro": ("填报数源单位没有的信息。每次提交都是用本企业密钥签署的新版本，附带信用承诺；报告中单独标注为企业自报。", "Declare what no source unit holds. Each submission is a new version signed with the enterprise's key together with the credit commitment; reports show it apart, flagged as self-declared."),
+    "ent.decl.submit": ("签署承诺并提交", "Sign the commitment and submit"),
+    "ent.decl.need": ("融资需求（元）", "Financing need (CNY)"),
+    "ent.decl.purpose": ("融资用途", "Financing purpose"),
+    "ent.decl.not_said": ("不填", "not declared"),
+    "ent.decl.band": ("年营业收入", "Annual revenue"),
+    "ent.decl.employees": ("从业人数", "Employees"),
+    "ent.decl.products": ("主要产品", "Main products"),
+    "ent.decl.products_help": ("每行一个，最多 5 个。", "One per line, at most 5."),
+    "ent.decl.certifications": ("资质证书", "Certifications"),
+    "ent.decl.cert_name": ("证书 {n} 名称", "Certification {n}: name"),
+    "ent.decl.cert_issuer": ("发证机关", "Issuer"),
+    "ent.decl.cert_number": ("证书编号", "Number"),
+    "ent.decl.cert_until": ("有效期至", "Valid until"),
+    "ent.decl.visibility": ("公开范围", "Visibility"),
+    "ent.decl.vis.PUBLIC": ("公开（出现在公开报告中）", "public (in the public report)"),
+    "ent.decl.vis.CONSENT": ("仅经授权的银行可见", "only banks under a consent"),
+    "ent.decl.signatory_role": ("签署人身份", "Signatory's role"),
+    "ent.decl.commitment": ("信用承诺（第 {version} 版）：", "Credit commitment (version {version}):"),
+    "ent.decl.commit": ("本企业作出上述承诺，并用企业密钥签署。", "The enterprise makes this commitment and signs it with its key."),
+    "ent.decl.history": ("历次版本", "Versions"),
+    "ent.decl.version": ("版本", "Version"),
+    "ent.decl.digest": ("签署内容摘要", "Digest of the signed bytes"),
+    "ent.decl.withdraw": ("撤回", "Withdraw"),
+    "ent.decl.invalid": ("填报内容不符合要求：{reason}", "The declaration is not valid: {reason}"),
+    "ent.decl.need_commitment": ("提交前须勾选信用承诺。", "Tick the credit commitment before submitting."),
+    "ent.decl.state.CURRENT": ("当前", "current"),
+    "ent.decl.state.SUPERSEDED": ("已被更新", "superseded"),
+    "ent.decl.state.WITHDRAWN": ("已撤回", "withdrawn"),
+    "ent.decl.purpose.WORKING_CAPITAL": ("流动资金", "working capital"),
+    "ent.decl.purpose.EQUIPMENT": ("设备购置", "equipment"),
+    "ent.decl.purpose.EXPANSION": ("扩大经营", "expansion"),
+    "ent.decl.purpose.TRADE_FINANCE": ("贸易融资", "trade finance"),
+    "ent.decl.purpose.TECHNOLOGY": ("技术研发", "technology"),
+    "ent.decl.purpose.OTHER": ("其他", "other"),
+    "ent.decl.band.BELOW_1M": ("100 万元以下", "below CNY 1 m"),
+    "ent.decl.band.1M_10M": ("100 万–1000 万元", "CNY 1 m–10 m"),
+    "ent.decl.band.10M_50M": ("1000 万–5000 万元", "CNY 10 m–50 m"),
+    "ent.decl.band.50M_200M": ("5000 万–2 亿元", "CNY 50 m–200 m"),
+    "ent.decl.band.ABOVE_200M": ("2 亿元以上", "above CNY 200 m"),
+    "ent.report.title": ("本企业的公开报告", "This enterprise's public report"),
+    "ent.report.intro": ("银行读取公开报告时看到的内容（{when} 生成）：数源单位公开的信息，以及本企业设为公开的自报信息（单独标注）。", "What a bank reading the public report sees (made {when}): what the source units publish, and apart from it what the enterprise declared public (flagged)."),
+    "ent.report.item": ("事项", "Item"),
+    "ent.report.published": ("公布时间", "Published"),
+    "ent.report.fields": ("内容", "Details"),
+    "ent.report.declared": ("企业自报信息", "Self-declared information"),
+    "ent.report.declared_flag": ("以下为企业自愿填报并作出信用承诺的信息，不是数源单位的权威数据。", "Declared by the enterprise under its credit commitment; not the source units' authoritative data."),
+    "ent.report.no_declaration": ("没有公开的自报信息。", "No public self-declared information."),
+    "ent.report.cat.registration": ("登记注册", "Registration"),
+    "ent.report.cat.administrative_licence": ("行政许可", "Administrative licences"),
+    "ent.report.cat.administrative_penalty": ("行政处罚", "Administrative penalties"),
+    "ent.report.cat.court_enforcement": ("法院被执行", "Court enforcement"),
+    "ent.report.cat.dishonest_judgment_debtor": ("失信被执行人", "Dishonest judgment debtor"),
+    "ent.report.cat.abnormal_operation": ("经营异常", "Abnormal operation"),
+    "ent.report.cat.tax_credit_rating": ("纳税信用等级", "Tax credit rating"),
+    "ent.report.cat.honours": ("荣誉表彰", "Honours"),
     "ext.source.title": ("数源单位管理", "Source-unit administration"),
-    "ext.source.body": ("数源单位管理员的界面（数据目录、用数审批、用数报告及核验状态）将由各数源节点在其管理地址上提供，使用同样的会话、CSRF 与中英文界面。治理 API 正在另一分支开发；本页是预留的扩展点。", "The source-unit administrator's view (catalogue, data-use approvals, the usage report with each line's verification status) will be served by each source node on its admin address, with the same sessions, CSRF protection and labels. The governance API is being built on another branch; this page is its extension point."),
+    "ext.source.where": ("请在本单位数据源节点的管理地址上打开控制台：http://<管理地址>/console/", "Open the console on your source node's admin address: http://<admin address>/console/"),
+    "ext.source.body": ("数源单位管理员的界面（数据目录、用数审批、用数报告及各行核验状态）由各数源节点在其管理地址（配置 [governance] admin_listen，地址写在节点状态目录的 admin_url 文件中；默认只监听本机，可经 SSH 隧道访问）上提供。用本单位的审批私钥文件登录：浏览器用 WebCrypto 签名，私钥不会发送到节点或平台。平台不保存数源单位的密钥和审批。", "The source-unit administrator's view (catalogue, data-use approvals, the usage report with each line's verification status) is served by each source node on its admin address ([governance] admin_listen; the address is in the admin_url file of the node's state folder; loopback by default, reach it through an SSH tunnel). Log in with the unit's approval key file: the browser signs with WebCrypto, and the private key never reaches the node or the platform. The platform holds neither the unit's key nor its approvals."),
 }
 
 
-def choose_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
-    """The language for a request: an explicit choice, the cookie, then Accept-Language, then Chinese."""
-    for explicit in (query, cookie):
-        if explicit in LANGUAGES:
-            return explicit
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh"
-        if tag.startswith("en"):
-            return "en"
-    return DEFAULT_LANGUAGE
-
-
-def translator(lang: str, messages: Mapping[str, tuple[str, str]] = MESSAGES) -> Callable[..., str]:
-    """`t(key, **values)` in `lang`; a missing key raises (a test keeps every used key in the catalogue)."""
-    index = LANGUAGES.index(lang)
-
-    def t(key: str, /, **values: object) -> str:
-        text = messages[key][index]
-        return text.format(**values) if values else text
-
-    return t
+def translator(lang: str, messages: Labels | None = None) -> Callable[..., str]:
+    """`t(key, **values)` in `lang` over this catalogue (or `messages`); a missing key raises."""
+    return _translator(lang, MESSAGES if messages is None else messages)

@@ -1,35 +1,29 @@
-"""Rendering console pages: Jinja2 templates shipped with the package, autoescaped, with strict headers.
+"""Rendering the platform console's pages over the shared part (`webconsole/render.py`: templates, filters,
+headers, base template).
 
-Every page gets the translator `t`, the language, the session (if any) with its CSRF token, and the
-navigation of the session's role. Responses forbid framing, sniffing, caching and any script or style not
-served by the console itself (Content-Security-Policy), so no page can load anything from outside.
+Every page gets the translator `t`, the language, the session (if any) with its CSRF token, who is signed in,
+and the navigation of the session's role.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from platform_node.console.i18n import LANG_COOKIE, MESSAGES, choose_language, translator
 from platform_node.console.sessions import ConsoleSession
-from platform_node.statistics.financing import CHINA_STANDARD_TIME
+from webconsole.render import SECURITY_HEADERS, when
+from webconsole.render import environment as shared_environment
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+__all__ = ["HOME", "NAVIGATION", "SECURITY_HEADERS", "SESSION_STATE", "NavEntry", "environment", "language_of",
+           "page", "secured", "session_of", "when"]
+
 SESSION_STATE = "xyd_console_session"
 
 
@@ -40,11 +34,11 @@ class NavEntry:
     extension_point: bool = False
 
 
-# Each role's pages; the enterprise and source-unit entries are extension points other branches fill.
+# Each role's pages (an enterprise's too: `routers/enterprise.py`); the source-unit entry is an extension point.
 NAVIGATION: dict[str, tuple[NavEntry, ...]] = {
     "bank": (NavEntry("/console/bank/score", "bank.nav.score"), NavEntry("/console/bank/batch", "bank.nav.batch"),
              NavEntry("/console/bank/uses", "bank.nav.uses"), NavEntry("/console/bank/alerts", "bank.nav.alerts"),
-             NavEntry("/console/bank/consents", "bank.nav.consents", extension_point=True),
+             NavEntry("/console/bank/consents", "bank.nav.consents"),
              NavEntry("/console/bank/subscriptions", "bank.nav.subscriptions"),
              NavEntry("/console/statistics", "stats.nav")),
     "compliance": (NavEntry("/console/compliance/uses", "comp.nav.uses"),
@@ -56,7 +50,11 @@ NAVIGATION: dict[str, tuple[NavEntry, ...]] = {
     "admin": (NavEntry("/console/operator/nodes", "op.nav.nodes"), NavEntry("/console/operator/jobs", "op.nav.jobs"),
               NavEntry("/console/operator/models", "op.nav.models"), NavEntry("/console/statistics", "stats.nav")),
     "statistics": (NavEntry("/console/statistics", "stats.nav"),),
-    "enterprise": (NavEntry("/console/enterprise", "role.enterprise", extension_point=True),),
+    "enterprise": (NavEntry("/console/enterprise/requests", "ent.nav.requests"),
+                   NavEntry("/console/enterprise/consents", "ent.nav.consents"),
+                   NavEntry("/console/enterprise/declaration", "ent.nav.declaration"),
+                   NavEntry("/console/enterprise/report", "ent.nav.report"),
+                   NavEntry("/console/enterprise/key", "ent.nav.key")),
     "source_admin": (NavEntry("/console/source-unit", "role.source_admin", extension_point=True),),
 }
 HOME = {role: entries[0].href for role, entries in NAVIGATION.items()}
@@ -64,27 +62,7 @@ HOME = {role: entries[0].href for role, entries in NAVIGATION.items()}
 
 @cache
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("platform_node.console", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
-    env.filters["when"] = when
-    env.filters["pct"] = lambda value: "" if value is None else f"{float(value) * 100:.1f}%"
-    env.filters["rate"] = lambda value: "" if value is None else f"{float(value) * 100:.2f}%"
-    env.filters["cny"] = lambda value: "" if value is None else f"{float(value):,.2f}"
-    env.filters["pairs"] = lambda values: [(v, v) for v in values]
-    env.filters["labelled"] = lambda values, t, prefix: [(v, t(prefix + v)) for v in values]
-    env.filters["num"] = lambda value: "" if value is None else f"{value:,}"
-    return env
-
-
-def when(moment: datetime | float | None) -> str:
-    """A time as people here read it: China time, to the minute (the API speaks UTC; pages say CST)."""
-    if moment is None:
-        return ""
-    if isinstance(moment, int | float):
-        moment = datetime.fromtimestamp(moment, UTC)
-    return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+    return shared_environment("platform_node.console")
 
 
 def language_of(request: Request) -> str:
@@ -103,8 +81,10 @@ def page(request: Request, template: str, *, status: int = 200, headers: Mapping
     lang = language_of(request)
     session = session_of(request)
     role = session.institution.role.value if session is not None else None
+    t = translator(lang)
+    who = t("nav.signed_in_as", name=session.institution.name, role=t(f"role.{role}")) if session else ""
     html = environment().get_template(template).render(
-        t=translator(lang), has=MESSAGES.__contains__, lang=lang, session=session, csrf=session.csrf if session else "",
+        t=t, has=MESSAGES.__contains__, lang=lang, session=session, csrf=session.csrf if session else "", who=who,
         nav=NAVIGATION.get(role or "", ()), path=request.url.path, request=request, **context)
     response = HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
     if request.query_params.get("lang") in ("zh", "en"):

@@ -8,8 +8,6 @@ its sessions at once. Time is passed in (`now=`), so expiry is tested without wa
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +19,8 @@ from consent.authorisation.schema import from_epoch, to_epoch
 from platform_node.institutions.errors import InstitutionSuspended, InvalidCredentials
 from platform_node.institutions.model import Institution
 from platform_node.institutions.registry import InstitutionRegistry
+from webconsole.tokens import digest as _digest
+from webconsole.tokens import random_token
 
 console_metadata = MetaData()
 
@@ -47,14 +47,6 @@ class ConsoleSession:
     expires_at: datetime
 
 
-def _random_token(randbytes: Callable[[int], bytes]) -> str:
-    return base64.urlsafe_b64encode(randbytes(32)).rstrip(b"=").decode("ascii")
-
-
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
-
-
 class ConsoleSessions:
     """Creates, resolves and ends console sessions over the API's database."""
 
@@ -71,7 +63,7 @@ class ConsoleSessions:
 
     def open(self, institution: Institution, key_id: str, *, now: datetime) -> tuple[str, ConsoleSession]:
         """A new session for an institution that just authenticated with `key_id`: (session id, session)."""
-        session_id, csrf = _random_token(self._randbytes), _random_token(self._randbytes)
+        session_id, csrf = random_token(self._randbytes), random_token(self._randbytes)
         expires = now + self._ttl
         with self._engine.begin() as conn:
             conn.execute(delete(console_sessions).where(console_sessions.c.expires_at <= to_epoch(now)))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from federation.request_ids import REQUEST_ID, bound, join_request_ids
-from platform_node.scoring.coalescing import group_codes, split_answers, take_group
+from platform_node.scoring.coalescing import group_codes, model_kwargs, split_answers, take_group
 from platform_node.scoring.scorer import ScoreBatch, Scorer
 
 
@@ -34,6 +34,7 @@ class _Request:
     future: asyncio.Future
     request_id: str | None = None
     requester: str = ""
+    model_id: str = ""
 
 
 class AsyncCoalescingScorer:
@@ -57,13 +58,13 @@ class AsyncCoalescingScorer:
         self._start_scheduled = False
         self._running: set[asyncio.Task] = set()
 
-    async def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
-                    ) -> ScoreBatch:
+    async def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = "",
+                    model_id: str = "") -> ScoreBatch:
         """The request's `ScoreBatch`, or the inner scorer's exception. A request of more than `max_codes` is
         scored on its own."""
         loop = asyncio.get_running_loop()
         request = _Request(tuple(credit_codes), purpose, deadline_s, loop.create_future(),
-                           request_id=REQUEST_ID.get(), requester=requester)
+                           request_id=REQUEST_ID.get(), requester=requester, model_id=model_id)
         if len(request.codes) > self._max_codes:
             await self._answer([request])
         else:
@@ -109,12 +110,13 @@ class AsyncCoalescingScorer:
             # The shared call carries the ids of every request it serves (to the sources' logs too).
             with bound(join_request_ids(request.request_id for request in group)):
                 scorer = self._current()
+                chosen = model_kwargs(scorer, group[0].model_id)
                 if hasattr(scorer, "score_async"):
                     batch = await scorer.score_async(codes, purpose=purpose, deadline_s=deadline_s,
-                                                     requester=requester)
+                                                     requester=requester, **chosen)
                 else:  # replaced meanwhile by a blocking scorer: answered from a worker thread
                     batch = await asyncio.to_thread(scorer.score, codes, purpose=purpose, deadline_s=deadline_s,
-                                                    requester=requester)
+                                                    requester=requester, **chosen)
             batch.check_answers(codes)
         except Exception as failure:
             for request in group:

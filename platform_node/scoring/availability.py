@@ -1,8 +1,9 @@
 """What the platform does, per purpose, when a source node does not answer a score in time.
 
     refuse         no score: SOURCE_UNAVAILABLE naming the missing sources (the default)
-    degrade        score without them (SecureBoost: their splits follow the learned default direction) and
-                   say so: `degraded`, `missing_sources`, `missing_importance`
+    degrade        score without them (SecureBoost: their splits follow the learned default direction;
+                   vertical LR and scorecard: their contribution at its training mean) and say so:
+                   `degraded`, `missing_sources`, `missing_importance`
     degrade_below  degrade only while the missing sources carry less than `max_missing_importance` of the
                    model's importance (their share of the total split gain); refuse otherwise
 

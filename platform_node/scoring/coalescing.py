@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from platform_node.scoring.scorer import ScoreBatch, Scorer
+from platform_node.scoring.scorer import ScoreBatch, Scorer, ScorerContractError
 from platform_node.uses.grouped_queue import GroupedQueue
 
 
@@ -26,21 +26,33 @@ class Queued(Protocol):
     codes: tuple[str, ...]
     purpose: str
     requester: str
+    model_id: str
+
+
+def model_kwargs(scorer: object, model_id: str) -> dict[str, str]:
+    """The `model_id` argument for a scorer that chooses among models (none when the default is asked, so
+    scorers of one model keep their signature); a named model a single-model scorer cannot serve is a
+    `ScorerContractError`."""
+    if not model_id:
+        return {}
+    if not getattr(scorer, "chooses_models", False):
+        raise ScorerContractError("this scorer serves one model and cannot choose another")
+    return {"model_id": model_id}
 
 
 Q = TypeVar("Q", bound=Queued)
 
 
 def take_group(queue: deque[Q], max_group_codes: int) -> list[Q]:
-    """Remove and return the oldest request and every queued one with its purpose and requester (each source
-    node admits a shared call for one institution), up to `max_group_codes` codes; the others stay queued in
-    their order."""
+    """Remove and return the oldest request and every queued one with its purpose, requester (each source
+    node admits a shared call for one institution) and model, up to `max_group_codes` codes; the others stay
+    queued in their order."""
     first = queue.popleft()
     group, size, kept = [first], len(first.codes), deque()
     while queue:
         request = queue.popleft()
         if (request.purpose == first.purpose and request.requester == first.requester
-                and size + len(request.codes) <= max_group_codes):
+                and request.model_id == first.model_id and size + len(request.codes) <= max_group_codes):
             group.append(request)
             size += len(request.codes)
         else:
@@ -67,6 +79,7 @@ class _Request:
     deadline_s: float
     future: Future
     requester: str = ""
+    model_id: str = ""
 
 
 class CoalescingScorer:
@@ -84,20 +97,21 @@ class CoalescingScorer:
         self._queue: GroupedQueue[_Request] = GroupedQueue(self._answer, self._take_group, workers=dispatchers,
                                                            linger_s=linger_s, name="score-coalesce")
 
-    def submit(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
-               ) -> Future:
+    def submit(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = "",
+               model_id: str = "") -> Future:
         """Queue a request; the future gives its `ScoreBatch` (or the inner scorer's exception). A request of
         more than `max_codes` is answered in the calling thread before this returns."""
-        request = _Request(tuple(credit_codes), purpose, deadline_s, Future(), requester)
+        request = _Request(tuple(credit_codes), purpose, deadline_s, Future(), requester, model_id)
         if len(request.codes) > self._max_codes:
             self._answer([request])
         else:
             self._queue.put(request)
         return request.future
 
-    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = ""
-              ) -> ScoreBatch:
-        return self.submit(credit_codes, purpose=purpose, deadline_s=deadline_s, requester=requester).result()
+    def score(self, credit_codes: Sequence[str], *, purpose: str, deadline_s: float, requester: str = "",
+              model_id: str = "") -> ScoreBatch:
+        return self.submit(credit_codes, purpose=purpose, deadline_s=deadline_s, requester=requester,
+                           model_id=model_id).result()
 
     def close(self) -> None:
         """Answer what is queued and stop the dispatchers (the scorer's owner closes the scorer)."""
@@ -109,9 +123,10 @@ class CoalescingScorer:
     def _answer(self, group: list[_Request]) -> None:
         codes = group_codes(group)
         try:
-            batch = self._current().score(codes, purpose=group[0].purpose,
-                                          deadline_s=min(request.deadline_s for request in group),
-                                          requester=group[0].requester)
+            scorer = self._current()
+            batch = scorer.score(codes, purpose=group[0].purpose,
+                                 deadline_s=min(request.deadline_s for request in group),
+                                 requester=group[0].requester, **model_kwargs(scorer, group[0].model_id))
             batch.check_answers(codes)
         except Exception as failure:
             for request in group:

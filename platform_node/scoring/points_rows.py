@@ -26,7 +26,8 @@ class SourcePoints:
         s = self.scores
         if len(rows) and int(rows.max()) >= len(s.points):
             raise ReplyRefused("a reply for another number of enterprises")
-        return SourcePoints(PartyScores(s.points[rows], s.categories, s.lost[rows], s.found[rows]), self.snapshot)
+        return SourcePoints(PartyScores(s.points[rows], s.categories, s.lost[rows], s.found[rows], s.mean_points,
+                                        s.spread_points), self.snapshot)
 
 
 def read_points(message: woe_pb2.PartyPoints, rows: int) -> SourcePoints:
@@ -51,8 +52,10 @@ class PointsRows:
         parts = [read_points(c, len(c.points)).scores for c in (*chunks, absent)]
         if len(parts[-1].points) != 1 or any(p.categories != parts[-1].categories for p in parts):
             raise ReplyRefused("scorecard chunks of inconsistent shape")
+        # The training aggregates travel with the absent row (the table's first chunk).
         return cls(PartyScores(np.concatenate([p.points for p in parts]), parts[-1].categories,
-                               np.concatenate([p.lost for p in parts]), np.concatenate([p.found for p in parts])))
+                               np.concatenate([p.lost for p in parts]), np.concatenate([p.found for p in parts]),
+                               parts[-1].mean_points, parts[-1].spread_points))
 
     def reply(self, rows: np.ndarray, snapshot: str) -> SourcePoints:
         return SourcePoints(self.scores, snapshot).narrowed(np.where(rows < 0, self.n_rows, rows))

@@ -10,19 +10,19 @@ Partial-failure policy (what a scorer does when a source node is slow or dead):
   batch, every enterprise is decided on its own: a source that dies half-way fails only the enterprises whose
   parts had not arrived; the others are scored normally.
 * `PartialFailurePolicy.SCORE_DEGRADED`: the scorer may score without the missing parties, replacing each
-  missing party's contribution by the model's documented neutral value (for a scorecard: the points of the
-  characteristic's "missing" bin; for SecureBoost: each split the missing party owns sends every row down its
-  learned default (missing-value) direction, as if the party held no value). The outcome then carries
-  `degraded=True`, `missing_sources` and `missing_importance` (the missing parties' share of the model's
-  split gain); the API shows them to the bank, stores the first two with the use record, and never takes a
-  degraded score as a monitoring baseline. Federated SecureBoost scorers decide per purpose
-  (`availability.AvailabilityPolicy`: refuse, degrade, degrade below an importance share).
+  missing party's contribution by the model's documented neutral value (for a vertical LR or a scorecard: the
+  party's training mean of its contribution; for SecureBoost: each split the missing party owns sends every
+  row down its learned default (missing-value) direction, as if the party held no value). The outcome then
+  carries `degraded=True`, `missing_sources` and `missing_importance` (the missing parties' share of the
+  model's importance: split gain, or the parties' training spreads); the API shows them to the bank, stores the
+  first two with the use record, and never takes a degraded score as a monitoring baseline. Federated scorers
+  decide per purpose (`availability.AvailabilityPolicy`: refuse, degrade, degrade below an importance share).
 
 An enterprise that no reachable source knows gets `UNKNOWN_ENTERPRISE` only when every source answered; if a
 source failed, the answer is `SOURCE_UNAVAILABLE` (the missing source might have known it).
 
 Reason codes are data-category names (`tax`, `court_records`, ...), never values: `ScoreOutcome` refuses
-anything that is not a lowercase category token. `reasons` (SecureBoost) go further, as a loan officer needs:
+anything that is not a lowercase category token. `reasons` (SecureBoost, vertical LR) go further, as a loan officer needs:
 each names the data item from the source unit's published catalogue (its public description, never a value
 or threshold) with the direction it moved the risk, ordered by contribution; a unit whose approval does not
 let its items be named appears by category only, and a missing source is flagged.
@@ -179,6 +179,16 @@ class ScoreFailure:
         _check_sources(self.failed_sources, "failed_sources")
         if self.code is FailureCode.SOURCE_UNAVAILABLE and not self.failed_sources:
             raise ScorerContractError("SOURCE_UNAVAILABLE must name the failed sources")
+
+
+def held_by_nobody(credit_code: str, missing: Sequence[str]) -> ScoreFailure:
+    """The failure for an enterprise no answering party holds: unknown to the federation, or unavailable when
+    a party that might hold it did not answer."""
+    if not missing:
+        return ScoreFailure(credit_code, FailureCode.UNKNOWN_ENTERPRISE,
+                            "no party of the federation holds data on this enterprise")
+    return ScoreFailure(credit_code, FailureCode.SOURCE_UNAVAILABLE, "no answering party holds data on this enterprise",
+                        failed_sources=tuple(missing))
 
 
 ScoreResult = ScoreOutcome | ScoreFailure

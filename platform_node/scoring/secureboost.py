@@ -41,14 +41,13 @@ from platform_node.scoring.mask_rows import narrowed
 from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorer import (
     Direction,
-    FailureCode,
     ScoreBatch,
-    ScoreFailure,
     ScoreOutcome,
     ScorerContractError,
     ScoreReason,
     ScoreResult,
     grade_of,
+    held_by_nobody,
 )
 from platform_node.scoring.source_fanout import FanOut, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
@@ -234,12 +233,7 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
         results: list[ScoreResult] = []
         for i, cid in enumerate(ids):
             if not known[i]:
-                results.append(ScoreFailure(cid, FailureCode.UNKNOWN_ENTERPRISE,
-                                            "no party of the federation holds data on this enterprise")
-                               if not missing else
-                               ScoreFailure(cid, FailureCode.SOURCE_UNAVAILABLE,
-                                            "no answering party holds data on this enterprise",
-                                            failed_sources=missing))
+                results.append(held_by_nobody(cid, missing))
                 continue
             if adverse is None:
                 pd = 1.0 / (1.0 + math.exp(-margin[i]))

@@ -33,6 +33,7 @@ from models.scorecard.stored import (
     lr_part,
     owned_variable,
     read_part,
+    record_training_stats,
     scorecard_part,
     training_matrices,
     write_part,
@@ -149,8 +150,12 @@ def make_train_handler(table: LoadedTable, label: str) -> Handler:
                      f"({'CKKS' if params.encrypted else 'PLAIN'})", 0.0)
         started = time.monotonic()
         try:
+            # The row order of every epoch comes from the job's seed (the hosts see it anyway), so a job and its
+            # resumption, or two runs of one job file, shuffle alike; the generator's state is checkpointed.
             result = run_guest(channel, passives, ARBITER, labels=rows.y_train, features=x_train, variables=names,
-                               params=params, timeout=timeout)
+                               params=params, timeout=timeout, rng=np.random.default_rng(settings.seed),
+                               resume=ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None,
+                               on_checkpoint=ctx.checkpoints.save, progress=ctx.progress)
         except PLAN_ERRORS as exc:
             raise TaskFailed("TRAINING_REFUSED", str(exc)) from exc
         seconds = time.monotonic() - started
@@ -159,8 +164,8 @@ def make_train_handler(table: LoadedTable, label: str) -> Handler:
                                 timeout=timeout)
         p_holdout = predict_guest(channel, passives, model=model, features=x_holdout, first_row=0,
                                   batch="holdout", timeout=timeout) if rows.holdout else np.zeros(0)
-        write_part(ctx.work_dir / TRAINED_FILE, lr_part(ctx.channel.me, model, transforms, guest=True,
-                                                        on_woe=lr.woe))
+        write_part(ctx.work_dir / TRAINED_FILE, record_training_stats(
+            lr_part(ctx.channel.me, model, transforms, guest=True, on_woe=lr.woe), model, x_train))
         np.savez(ctx.work_dir / SCORES_FILE, p_train=p_train, p_holdout=p_holdout, y_train=rows.y_train,
                  y_holdout=rows.y_holdout)
         metrics = evaluation_metrics(settings, rows.y_train, p_train, rows.y_holdout, p_holdout)
@@ -246,7 +251,7 @@ def publish(ctx: TaskContext) -> dict[str, Any]:
         variables = [owned_variable(v) for v in trained.variables]
         try:
             part = scorecard_part(ctx.channel.me, variables, lr_model(trained), lr.scale,
-                                  guest=trained.lr.has_intercept)
+                                  guest=trained.lr.has_intercept, trained=trained)
         except ScorecardError as exc:
             raise TaskFailed("BAD_MODEL", str(exc)) from exc
     else:

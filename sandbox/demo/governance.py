@@ -114,7 +114,7 @@ def revoke_and_score(federation: LocalFederation, approval_id: str, api_key: str
 
 def show_usage_report(federation: LocalFederation, out: Callable[[str], None], *, wait_s: float = 10.0) -> bool:
     """The reviewing unit's usage report for today: every line checked against its leaf and a signed checkpoint
-    of the coordinator's governance log, then compared with the node's own record."""
+    of the platform's one audit log, then compared with the node's own record."""
     import time
     from datetime import UTC, datetime
 
@@ -129,7 +129,8 @@ def show_usage_report(federation: LocalFederation, out: Callable[[str], None], *
     tasks, answers = report["tasks"], report["answers"]
     stages = sorted({t["stage"] for t in tasks})
     out(f"      source/{REVIEWER}'s usage report for {today}: {len(tasks)} stages under its approvals "
-        f"({', '.join(stages)}), each with its leaf and an inclusion proof under checkpoint size {report['tree_size']}")
+        f"({', '.join(stages)}), each with its leaf and an inclusion proof under the platform's one log, checkpoint "
+        f"size {report['tree_size']} cosigned by {report['witnesses']} witnesses")
     for a in answers:
         out(f"        {a['kind']:<6} {a['model_id'] or '-':<34} {a['institution']:<20} {a['purpose']:<22} "
             f"log {a['log_count']:>4}  own record {a['own_count']:>4}  {a['status']}")

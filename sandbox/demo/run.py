@@ -205,17 +205,22 @@ def run_demo(args: argparse.Namespace) -> int:
                            f"{len(entry.parties)} parties")
             if args.keep_running:
                 logins = console_logins(federation.platform_config, credentials)
+                admin_consoles = source_admin_consoles(federation)
                 endpoints = state_dir / "endpoints.json"
                 endpoints.write_text(json.dumps({"api_url": federation.api_url, **credentials,
                                                  "console_url": f"{federation.api_url}/console/",
                                                  "console_logins": logins,
+                                                 "source_admin_consoles": admin_consoles,
                                                  "example_credit_code": codes[0],
                                                  "operator_config": str(federation.operator_config_path()),
                                                  "platform_config": str(federation.platform_config)}, indent=2))
-                _print(f"web console: {federation.api_url}/console/ (log in with an API key; 企业 and 数源单位 "
-                       f"views arrive with their APIs)")
+                _print(f"web console: {federation.api_url}/console/ (log in with an API key; the 企业 view "
+                       f"arrives with its API)")
                 for role, key in logins.items():
                     _print(f"  {role:<34} {key}")
+                _print("source-unit administrators' consoles (log in by choosing the unit's approval key file):")
+                for unit, entry in admin_consoles.items():
+                    _print(f"  {unit:<34} {entry['console_url']}  key {entry['approval_key']}")
                 _print(f"federation left running; endpoints and demo credentials in {endpoints}; Ctrl-C stops it")
                 while True:
                     federation.group.check_alive()
@@ -233,6 +238,16 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         if ok and not args.state_dir and not args.keep_state and not args.keep_running:
             shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def source_admin_consoles(federation: LocalFederation) -> dict[str, dict[str, str]]:
+    """Each source unit's administrator console (on its node's admin address) and its approval key file."""
+    consoles = {}
+    for name in federation.sources:
+        url = (federation.node_state("source", name) / "admin_url").read_text(encoding="utf-8").strip()
+        consoles[f"source/{name}"] = {"console_url": federation.placement.reach_admin(f"source/{name}", url) + "/console/",
+                                      "approval_key": str(federation.approval_key(name))}
+    return consoles
 
 
 def console_logins(platform_config: Path, credentials: dict[str, str]) -> dict[str, str]:

@@ -70,6 +70,14 @@ class AdminDesk:
         records = self.governance.store.list(status=ApprovalStatus(status) if status else None)
         return [self._summary(r) for r in records]
 
+    def page(self, status: str | None, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of the approvals (after a sync with the coordinator) and how many there are in all."""
+        self.sync()
+        wanted = ApprovalStatus(status) if status else None
+        store = self.governance.store
+        records = store.list(status=wanted, limit=limit, offset=offset)
+        return [self._summary(r) for r in records], store.count(status=wanted)
+
     def show(self, approval_id: str) -> dict[str, Any]:
         store = self.governance.store
         record = store.get(approval_id)
@@ -125,12 +133,12 @@ class AdminDesk:
                 "not_after": terms.not_after.isoformat(), "updated_at": record.updated_at.isoformat()}
 
     def usage(self, first_day: str, last_day: str) -> dict[str, Any]:
-        """How this unit's data was used in the days, verified against the governance log and reconciled with
-        the node's own record."""
+        """How this unit's data was used in the days, verified against the platform's one audit log and reconciled
+        with the node's own record."""
         from source_node.governance.usage_report import usage_report
 
         if self.link is None or self.bindings is None:
-            raise GovernanceError("this node has no coordinator to read the governance log from")
+            raise GovernanceError("this node has no coordinator to read its usage lines from")
         report = usage_report(self.governance, self.link, self.bindings, first_day, last_day).to_json()
         report["models"] = self._models(report["tasks"])
         return report

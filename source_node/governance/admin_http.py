@@ -9,6 +9,9 @@ signed with the unit administrator's approval key (`consent.governance.admin_sig
     POST /admin/expansions/ID/accept {"reason", "item": {...}}     POST /admin/expansions/ID/decline {"reason"}
     GET  /admin/usage?from=ISO&to=ISO
 Errors are {"error": CODE, "message": text} with 400, 401, 404, 409 or 502; nothing echoes a stored value.
+
+Under `/console/` the same server serves the administrator's web console (`console/`): the same key, checked
+by the same verifier (one replay window), signed in the browser.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from federation.key_binding import BindingVerifier, KeyBindingInvalid
 from federation.pki import NodeTls
 from federation.proto import control_pb2
 from source_node.governance.admin import MOVES, AdminDesk
+from source_node.governance.console import AdminConsole, ConsoleRequest, is_console
+from source_node.governance.console.site import security_headers
 from source_node.governance.coordinator_link import CoordinatorLink, CoordinatorUnreachable
 from source_node.governance.node_governance import SourceGovernance
 
@@ -56,9 +61,10 @@ class HttpError(Exception):
 class AdminServer:
     """A threaded HTTP server in the node process; `start()` returns its URL."""
 
-    def __init__(self, desk: AdminDesk, verifier: AdminVerifier, bind: str, *, clock: Callable[[], int]) -> None:
+    def __init__(self, desk: AdminDesk, verifier: AdminVerifier, bind: str, *, clock: Callable[[], int],
+                 console: AdminConsole | None = None) -> None:
         host, _, port = bind.rpartition(":")
-        self._desk, self._verifier, self._clock = desk, verifier, clock
+        self._desk, self._verifier, self._clock, self._console = desk, verifier, clock, console
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,6 +98,9 @@ class AdminServer:
             self._thread.join(timeout=5)
 
     def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        if self._console is not None and is_console(urlsplit(request.path).path):
+            self._serve_console(request, method)
+            return
         try:
             length = int(request.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
@@ -121,6 +130,23 @@ class AdminServer:
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()
         request.wfile.write(data)
+
+    def _serve_console(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        """A console page or form: the console decides, this writes its reply."""
+        assert self._console is not None
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            request.send_error(413)
+            return
+        body = request.rfile.read(length) if length else b""
+        reply = self._console.handle(ConsoleRequest(method, request.path, request.headers, body))
+        request.send_response(reply.status)
+        request.send_header("Content-Type", reply.media_type)
+        request.send_header("Content-Length", str(len(reply.body)))
+        for name, value in security_headers(reply):
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(reply.body)
 
     def _route(self, method: str, target: str, body: dict[str, Any]) -> Any:
         parts = urlsplit(target)
@@ -174,8 +200,14 @@ def start_admin_endpoint(governance: SourceGovernance, *, tls: NodeTls, coordina
                                lambda: (state_dir / "address").read_text(encoding="utf-8").strip())
     actor = f"{governance.party}/admin-{approval_key_id(governance.store.approval_key)}"
     desk = AdminDesk(governance, link, actor=actor, bindings=BindingVerifier(tls.ca_pem, tls.crl_path))
-    server = AdminServer(desk, AdminVerifier(governance.store.approval_key), governance.admin_listen,
-                         clock=lambda: int(governance.clock().timestamp()))
+    verifier = AdminVerifier(governance.store.approval_key)
+
+    def clock() -> int:
+        return int(governance.clock().timestamp())
+
+    console = AdminConsole(desk, verifier, clock=clock, unit=governance.party,
+                           key_id=approval_key_id(governance.store.approval_key))
+    server = AdminServer(desk, verifier, governance.admin_listen, clock=clock, console=console)
     url = server.start()
     state_dir.mkdir(parents=True, exist_ok=True)
     tmp = state_dir / "admin_url.tmp"

@@ -25,6 +25,7 @@ from models.scorecard.stored import (
     lr_part,
     owned_variable,
     read_part,
+    record_training_stats,
     scorecard_part,
     training_matrices,
     write_part,
@@ -118,14 +119,18 @@ def make_train_handler(table: LoadedTable, policy: NodePolicy) -> Handler:
         ctx.progress(f"vertical LR as host: {len(names)} variables", 0.0)
         try:
             model = run_host(channel, active, ARBITER, features=x_train, variables=names,
-                             policy=HostPolicy(allow_plaintext=policy.allow_plaintext_training), timeout=timeout)
+                             policy=HostPolicy(allow_plaintext=policy.allow_plaintext_training), timeout=timeout,
+                             resume=ctx.checkpoints.load(ctx.resume_from) if ctx.resume_from else None,
+                             on_checkpoint=ctx.checkpoints.save)
         except PLAN_ERRORS as exc:
             raise TaskFailed("TRAINING_REFUSED", str(exc)) from exc
         serve_predict(channel, active, model=model, features=x_train, batch="train", timeout=timeout)
         if rows.n_holdout:
             serve_predict(channel, active, model=model, features=x_holdout, batch="holdout", timeout=timeout)
-        write_part(ctx.work_dir / TRAINED_FILE, lr_part(ctx.channel.me, model, transforms, guest=False,
-                                                        on_woe=settings.uses_woe))
+        # The mean and spread of this node's part over the training rows go with it (aggregates only): the
+        # platform scores with the mean when this node does not answer.
+        write_part(ctx.work_dir / TRAINED_FILE, record_training_stats(
+            lr_part(ctx.channel.me, model, transforms, guest=False, on_woe=settings.uses_woe), model, x_train))
         return {"variables": len(names), "rows_train": int(x_train.shape[0])}
 
     return handle
@@ -151,7 +156,8 @@ def make_publish_handler() -> Handler:
         if algorithm is Algorithm.SCORECARD:
             try:
                 part = scorecard_part(ctx.channel.me, [owned_variable(v) for v in trained.variables],
-                                      lr_model(trained), settings.vertical_lr.scale, guest=False)
+                                      lr_model(trained), settings.vertical_lr.scale, guest=False,
+                                      trained=trained)
             except ScorecardError as exc:
                 raise TaskFailed("BAD_MODEL", str(exc)) from exc
         else:

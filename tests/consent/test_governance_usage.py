@@ -1,5 +1,6 @@
-"""Usage lines in the governance log and a node's reconciliation: lines verified against their leaves and a signed
-root; a deleted, altered or foreign line, a bad proof and a count that differs are each reported."""
+"""Usage lines, their events forwarded to a log (as the platform's one log takes them) and a node's reconciliation:
+lines verified against their leaves and a signed root; a deleted, altered or foreign line, a bad proof and a count
+that differs are each reported."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import threading
 import pytest
 from sqlalchemy import delete, update
 
-from consent.audit import AuditLog
+from consent.audit import AuditEvent, AuditLog
 from consent.audit.storage import open_engine
+from consent.governance.outbox import ForwardReceipt, GovernanceOutbox
 from consent.governance.own_usage import OwnUsage
 from consent.governance.usage_lines import (
     UsageKind,
@@ -28,9 +30,12 @@ SOURCE = "source/tax"
 @pytest.fixture
 def world(tmp_path):
     engine = open_engine(f"sqlite:///{tmp_path / 'coord.db'}")
-    log = AuditLog(engine, prefix="governance")
+    log = AuditLog(open_engine(f"sqlite:///{tmp_path / 'platform.db'}"))  # the one log the events are forwarded to
     log.create_schema()
-    lines = UsageLines(engine, log)
+    outbox = GovernanceOutbox(engine)
+    outbox.create_schema()
+    lines = UsageLines(engine, outbox)
+    lines.outbox = outbox  # type: ignore[attr-defined]
     lines.create_schema()
     own = OwnUsage(open_engine(f"sqlite:///{tmp_path / 'node.db'}"))
     own.create_schema()
@@ -43,10 +48,21 @@ SCORES = answer_line(kind=UsageKind.SCORE, source=SOURCE, model_id="sb-job-1", i
                      purpose="PRE_LOAN_REVIEW", day="2026-03-01", count=5)
 
 
+def forward(outbox: GovernanceOutbox, log: AuditLog) -> None:
+    """What the platform does with the pending events: each a leaf of its log, in order; the receipts kept."""
+    pending = outbox.pending()
+    with log.engine.begin() as conn:
+        receipts = log.append_many(conn, [AuditEvent.from_leaf(e.leaf) for e in pending])
+    outbox.forwarded([ForwardReceipt(e.seq, r.index, r.tree_size, r.root) for e, r in zip(pending, receipts, strict=True)])
+
+
 def evidence(log: AuditLog, lines: UsageLines) -> tuple[list[Evidence], int, bytes]:
+    forward(lines.outbox, log)  # type: ignore[attr-defined]
     head = log.tree_head()
-    found = [Evidence(line, log.leaf(index).leaf, index, tuple(log.inclusion_proof(index, head.size)))
-             for index, line in lines.of(SOURCE, "2026-03-01", "2026-03-01")]
+    found = []
+    for seq, line in lines.of(SOURCE, "2026-03-01", "2026-03-01"):
+        index = lines.outbox.get(seq).leaf_index  # type: ignore[attr-defined]
+        found.append(Evidence(line, log.leaf(index).leaf, index, tuple(log.inclusion_proof(index, head.size))))
     return found, head.size, head.root
 
 
@@ -74,15 +90,15 @@ def test_matching_records_reconcile(world) -> None:
 
 def test_a_deleted_or_altered_line_and_a_differing_count_are_reported(world) -> None:
     engine, _, lines, own = world
-    task_index, score_index = lines.append([TASK, SCORES], actor="coordinator/main", now=T0)
+    task_seq, score_seq = lines.append([TASK, SCORES], actor="coordinator/main", now=T0)
     own.record_task(TASK)
     own.count(UsageKind.SCORE, day="2026-03-01", model_id="sb-job-1", institution="bank/icbc-sz",
               purpose="PRE_LOAN_REVIEW", approval_id="x", n=6)
     assert {d.what for d in report(world).differences} == {"count_differs"}
     with engine.begin() as conn:  # someone with the coordinator's database lowers the count it reports
-        conn.execute(update(usage_lines).where(usage_lines.c.leaf_index == score_index)
+        conn.execute(update(usage_lines).where(usage_lines.c.event_seq == score_seq)
                      .values(line=line_bytes({**SCORES, "count": 6})))
-        conn.execute(delete(usage_lines).where(usage_lines.c.leaf_index == task_index))
+        conn.execute(delete(usage_lines).where(usage_lines.c.event_seq == task_seq))
     found = {d.what for d in report(world).differences}
     assert found == {"altered_line", "not_in_log", "count_differs"}
 
@@ -93,6 +109,7 @@ def test_a_proof_against_another_root_fails(world) -> None:
     own.record_task(TASK)
     found, size, root = evidence(log, lines)
     lines.append([SCORES], actor="coordinator/main", now=T0)  # the log grew: the old proof, the new root
+    forward(lines.outbox, log)  # type: ignore[attr-defined]
     result = reconcile(SOURCE, "2026-03-01", "2026-03-01", found, tree_size=size + 1, root=log.tree_head().root,
                        own_tasks=own.tasks("2026-03-01", "2026-03-01"), own_answers=[])
     assert [d.what for d in result.differences] == ["bad_proof", "not_in_log"]

@@ -192,6 +192,8 @@ def test_the_city_list_is_versioned_and_expands_when_a_unit_accepts(federation: 
     with httpx.Client(base_url=federation.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         served = http.get("/v1/catalogue")
         assert served.status_code == 200 and served.json()["version"] == before.version
+        uses = {i["name"]: i["uses"] for s in served.json()["sources"] if s["source"] == "source/tax" for i in s["items"]}
+        assert uses[NOT_SHARED] == [] and all("computation" in u for n, u in uses.items() if n != NOT_SHARED)
         filed = http.post("/v1/catalogue/expansion-requests", json={
             "source": "source/tax", "item": OMITTED, "category": "TAX", "description": "General VAT taxpayer",
             "reason": "small-scale taxpayers default more often", "intended_use": "pre-loan review model"})
@@ -301,6 +303,7 @@ def test_the_usage_report_reconciles_with_the_log_and_catches_a_deleted_or_alter
             if served and served[0]["log_count"] == 2 or time.monotonic() > deadline:
                 break
     assert [(a["log_count"], a["own_count"], a["status"]) for a in served] == [(2, 2, "OK")]
+    assert report["pending"] == 0 and report["witnesses"] == 2  # the one log's checkpoint, cosigned by both nodes
     assert [(d["what"], d["log_count"], d["own_count"]) for d in report["differences"]] == \
         [("count_differs", 0, QUOTA - 2)]  # asked of the node directly: the platform never logged them
     tasks = {(t["job_id"], t["stage"]): t for t in report["tasks"]}
@@ -318,17 +321,25 @@ def test_the_usage_report_reconciles_with_the_log_and_catches_a_deleted_or_alter
                      str(federation.node_state("source", "tax")), "--key", str(federation.approval_key("tax"))])
     csv_out = capsys.readouterr().out
     assert code == 1  # not everything reconciles: the answers the platform never logged
-    # Someone with the coordinator's database deletes one line and alters another.
+    # Someone with the coordinator's database deletes one line and alters another (each found by the number of
+    # its event, whose receipt names its leaf in the platform's one log).
     import sqlalchemy as sa
 
+    from consent.governance.outbox import outbox_events
     from consent.governance.usage_lines import line_bytes, usage_lines
 
     (job_a, stage_a), (job_b, stage_b) = sorted(tasks)[:2]
     engine = sa.create_engine(f"sqlite:///{federation.node_state('coordinator', 'main') / 'coordinator.db'}")
+
+    def event_of(task: dict) -> int:
+        return conn.execute(sa.select(outbox_events.c.seq).where(outbox_events.c.leaf_index == task["leaf_index"])
+                            ).scalar_one()
+
     with engine.begin() as conn:
-        conn.execute(sa.delete(usage_lines).where(usage_lines.c.leaf_index == tasks[(job_a, stage_a)]["leaf_index"]))
+        deleted, changed = event_of(tasks[(job_a, stage_a)]), event_of(tasks[(job_b, stage_b)])
+        conn.execute(sa.delete(usage_lines).where(usage_lines.c.event_seq == deleted))
         altered = {k: v for k, v in tasks[(job_b, stage_b)].items() if k not in ("leaf_index", "status")}
-        conn.execute(sa.update(usage_lines).where(usage_lines.c.leaf_index == tasks[(job_b, stage_b)]["leaf_index"])
+        conn.execute(sa.update(usage_lines).where(usage_lines.c.event_seq == changed)
                      .values(line=line_bytes({**altered, "rows": altered["rows"] + 1000})))
     engine.dispose()
     with federation.admin("tax") as admin:
@@ -338,3 +349,136 @@ def test_the_usage_report_reconciles_with_the_log_and_catches_a_deleted_or_alter
     rows = csv_out.splitlines()
     assert rows[0].startswith("section,day,kind") and any(r.startswith("task,") for r in rows)
     assert any(r.startswith("difference,") and "count_differs" in r for r in rows)
+
+
+GOVERNANCE_KINDS = {"approval_filed", "approval_status_changed", "catalogue_published", "catalogue_expansion_filed",
+                    "catalogue_expansion_decided", "governed_task_run", "usage_reported"}
+
+
+def _copy_db(source: Path, target: Path) -> Path:
+    """A consistent copy of a live SQLite database (its online backup), to attack without touching the federation."""
+    import sqlite3
+
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return target
+
+
+def test_the_one_log_holds_every_event_and_catches_a_rewritten_deleted_or_reordered_entry(
+        federation: LocalFederation, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """After the flow: every governance event (approvals, catalogue versions, expansions, usage lines) is a leaf of
+    the platform's one log beside the consent-side leaves (scores, a public-report read), where the coordinator's
+    receipt says; the officer's `xyd audit verify-chain` and the compliance endpoint verify the whole of it; a
+    rewritten, deleted or reordered governance entry in a copy of the database is reported as tampering."""
+    import sqlalchemy as sa
+
+    from consent.audit import AuditEvent, AuditLog, open_engine
+    from consent.governance.outbox import outbox_events
+    from federation.key_binding import log_origin
+
+    config = str(federation.platform_config)
+    key = bank_key(federation, capsys, "report-bank")
+    xyd(capsys, "institution", "agreement", "--config", config, "bank/report-bank", "--scope", "PUBLIC_REPORTS",
+        "--reference", "DSA-1", "--not-before", "2020-01-01T00:00:00Z", "--not-after", "2099-01-01T00:00:00Z")
+    code = sorted(_codes(federation.data / "platform.csv"))[5]  # type: ignore[attr-defined]
+    with httpx.Client(base_url=federation.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        read = http.get(f"/v1/reports/{code}", params={"purpose": "PRE_LOAN_REVIEW"})
+    assert read.status_code == 200, read.text
+    report_leaf = read.json()["audit"]["leaf_index"]
+
+    coordinator = sa.create_engine(f"sqlite:///{federation.node_state('coordinator', 'main') / 'coordinator.db'}")
+    deadline = time.monotonic() + 30
+    while True:  # the coordinator forwards at once; a usage line reported a moment ago may still be on its way
+        with coordinator.connect() as conn:
+            events = conn.execute(sa.select(outbox_events.c.seq, outbox_events.c.leaf, outbox_events.c.leaf_index)
+                                  .order_by(outbox_events.c.seq)).all()
+        if all(e.leaf_index is not None for e in events) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    coordinator.dispose()
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    copy = _copy_db(federation.platform_db, tmp_path / "platform.db")
+    log = AuditLog(open_engine(f"sqlite:///{copy}"))
+    kinds = {leaf.index: AuditEvent.from_leaf(leaf.leaf).kind.value for leaf in log.leaves()}
+    assert all(log.leaf(e.leaf_index).leaf == bytes(e.leaf) for e in events)  # where each receipt says
+    assert {kinds[e.leaf_index] for e in events} == GOVERNANCE_KINDS
+    assert kinds[report_leaf] == "report_read" and "score_served" in kinds.values()
+    assert sorted(e.leaf_index for e in events) == [e.leaf_index for e in events]  # in the coordinator's order
+
+    # The officer verifies the whole log, with the log key the platform's certificate vouches for.
+    from cli.registry_admin import fetch_log_trust
+    from federation.key_binding import BindingVerifier
+    from federation.proto import verification_pb2, verification_pb2_grpc
+
+    tls = NodeTls.load_issued(federation.pki_dir, Identity("coordinator", "main"))
+    channel = open_secure_channel(federation.platform_address, tls, Identity("platform", "main"))
+    try:
+        trust = fetch_log_trust(verification_pb2_grpc.ConsentRegistryStub(channel),
+                                BindingVerifier(tls.ca_pem), platform=Identity("platform", "main"),
+                                now=datetime.now(UTC))
+        # The coordinator gets proofs of its own leaves only, never of a consent-side one.
+        proofs = verification_pb2_grpc.ConsentRegistryStub(channel).GovernanceProofs(
+            verification_pb2.GovernanceProofQuery(indexes=[report_leaf, events[-1].leaf_index]), timeout=30)
+        assert [p.index for p in proofs.proofs] == [events[-1].leaf_index] and proofs.note
+    finally:
+        channel.close()
+    assert trust.log.name == log_origin(Identity("platform", "main")) and len(trust.witnesses) == 2
+    # Nobody but the coordinator appends governance events.
+    source = NodeTls.load_issued(federation.pki_dir, Identity("source", "tax"))
+    channel = open_secure_channel(federation.platform_address, source, Identity("platform", "main"))
+    try:
+        with pytest.raises(grpc.RpcError) as refused:
+            verification_pb2_grpc.ConsentRegistryStub(channel).AppendGovernance(verification_pb2.GovernanceEvents(
+                events=[verification_pb2.GovernanceEvent(seq=len(events) + 1, leaf=bytes(events[0].leaf))]),
+                timeout=30)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        channel.close()
+
+    def verify_chain(db: Path) -> tuple[int, str]:
+        capsys.readouterr()
+        code = cli_main(["audit", "verify-chain", "--db", str(db), "--log-vkey", trust.log.vkey(), "--offline",
+                         "--state", str(tmp_path / f"state-{db.stem}.json")])
+        return code, capsys.readouterr().out
+
+    code, out = verify_chain(copy)
+    assert code == 0 and "chain OK" in out, out
+    admin_key = json.loads(xyd(capsys, "institution", "add", "--config", config, "--kind", "regulator", "--slug",
+                               "officer", "--name", "officer", "--role", "compliance").strip().splitlines()[-1])["api_key"]
+    with httpx.Client(base_url=federation.api_url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as http:
+        checked = http.get("/v1/compliance/audit/verification").json()
+    assert checked["ok"] and checked["tree_size"] >= max(kinds) + 1, checked
+
+    leaf_table = log.tables.leaf
+    governance = sorted(e.leaf_index for e in events)
+    first, second = governance[0], governance[len(governance) // 2]
+
+    def rewrite(conn) -> None:  # a governance leaf back-dated by a millennium; its hash recomputed to match
+        from consent.merkle import leaf_hash
+
+        forged = bytes(conn.execute(sa.select(leaf_table.c.leaf).where(leaf_table.c.idx == first)).scalar_one())
+        forged = forged.replace(b'"at":"2', b'"at":"1', 1)
+        conn.execute(sa.update(leaf_table).where(leaf_table.c.idx == first).values(leaf=forged,
+                                                                                  leaf_hash=leaf_hash(forged)))
+
+    def delete(conn) -> None:
+        conn.execute(sa.delete(leaf_table).where(leaf_table.c.idx == second))
+
+    def reorder(conn) -> None:  # two governance leaves swap places, with their hashes
+        rows = {r.idx: r for r in conn.execute(sa.select(leaf_table).where(leaf_table.c.idx.in_([first, second])))}
+        for idx, other in ((first, second), (second, first)):
+            conn.execute(sa.update(leaf_table).where(leaf_table.c.idx == idx).values(
+                leaf=rows[other].leaf, leaf_hash=rows[other].leaf_hash, kind=rows[other].kind))
+
+    for attack in (rewrite, delete, reorder):
+        attacked = _copy_db(copy, tmp_path / f"{attack.__name__}.db")
+        engine = sa.create_engine(f"sqlite:///{attacked}")
+        with engine.begin() as conn:
+            attack(conn)
+        engine.dispose()
+        code, out = verify_chain(attacked)
+        assert code == 1 and "TAMPERED" in out, (attack.__name__, out)

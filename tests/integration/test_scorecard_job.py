@@ -190,7 +190,7 @@ def test_points_in_precomputed_and_cover_modes_equal_direct_with_each_source_sna
             scorer = FederatedScorecardScorer(
                 model_id=model_id, model_version="1", part=part, own_table=platform, label_column="default",
                 sources=[SourceEndpoint(p, nodes[p].address, p.split("/")[1]) for p in PARTIES[1:]],
-                channels=channels, privacy=PrivacySettings(mode=mode, refresh_s=3600), state_dir=tmp_path)
+                channels=channels, privacy=PrivacySettings(mode=mode, refresh_s=3600), stats_dir=tmp_path)
             try:
                 answers[mode] = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30,
                                              requester="bank/it-bank")

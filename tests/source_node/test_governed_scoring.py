@@ -100,3 +100,57 @@ def test_scoring_is_admitted_per_answer_and_refused_with_a_code(served) -> None:
     source.governance.answers.close()
     assert source.store.used(approval_id)["queries"] == 25
 
+
+
+@pytest.fixture(scope="module")
+def linear(served, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """A vertical-LR part of the tax unit published under an approval of its own (hetero_lr, a quota of 12)."""
+    import json
+
+    import numpy as np
+
+    from models.hetero_lr import LrModel
+    from models.scorecard.stored import lr_part, record_training_stats, scaling_of, standardised, write_part
+    from tables.features import feature_matrix
+
+    stub, source, _, ids = served
+    matrix = feature_matrix(source.table)
+    names = [n for n in matrix.names if n not in (NOT_SHARED, UNAPPROVED)][:4]
+    columns = {n: matrix.values[:, matrix.names.index(n)] for n in names}
+    approval_id = source.approve(approval_terms(tuple(names), algorithms={"psi": 0, "hetero_lr": 0},
+                                                serving=Serving(online=True, institutions=("bank/icbc-sz",)),
+                                                quotas=Quotas(10**9, 12)))
+    scalers = scaling_of(columns)
+    model = LrModel(tuple(names), np.random.default_rng(5).normal(size=len(names)))
+    x = standardised(columns, scalers)
+    # The servicer of `served` reads the tax node's models folder of that fixture's run.
+    folder = tmp_path_factory.getbasetemp() / "governed-scoring0" / "run" / "source-tax" / "models" / "lr-crafted"
+    write_part(folder / "hetero-lr-part.bin",
+               record_training_stats(lr_part(TAX, model, scalers, guest=False, on_woe=False), model, x))
+    (folder / "approval.json").write_text(json.dumps({"approval_id": approval_id, "algorithm": "hetero_lr"}))
+    return stub, source, approval_id, ids, x @ model.weights, names
+
+
+def test_linear_scores_are_admitted_per_answer_and_hold_one_sum_per_enterprise(linear) -> None:
+    """The source's partial linear score of each enterprise, with its training aggregates and no item named
+    (the approval does not grant naming); the same admission as every scoring share."""
+    stub, source, approval_id, ids, expected, _ = linear
+
+    def request(n: int, institution: str = "bank/icbc-sz") -> scoring_pb2.PointsRequest:
+        return scoring_pb2.PointsRequest(model_id="lr-crafted", ids=ids[:n], institution=institution,
+                                         purpose="PRE_LOAN_REVIEW")
+
+    reply = stub.LinearScores(request(10), timeout=10)
+    assert list(reply.scores) == pytest.approx(list(expected[:10]), abs=1e-12)
+    assert reply.training_mean == pytest.approx(float(expected.mean()), abs=1e-12)
+    assert reply.training_spread == pytest.approx(float(expected.std()), abs=1e-12)
+    assert not reply.items and not reply.top_item
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.LinearScores(request(1, "bank/other"), timeout=10)
+    assert refused.value.details().startswith("COUNTERPARTY_NOT_APPROVED")
+    stub.LinearScores(request(2), timeout=10)
+    with pytest.raises(grpc.RpcError) as over:  # 12 answers given: the quota is spent
+        stub.LinearScores(request(1), timeout=10)
+    assert over.value.details().startswith("QUOTA_EXCEEDED")
+    source.governance.answers.close()
+    assert source.store.used(approval_id)["queries"] == 12

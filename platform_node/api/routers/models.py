@@ -1,5 +1,6 @@
-"""`GET /v1/models` and `POST /v1/models/{model_id}/scores`: the models this API serves, and scoring with
-a horizontal (banks') model.
+"""`GET /v1/models`, `POST /v1/models/{model_id}/scores` and `GET /v1/models/{model_id}/challenger-report`:
+the models this API serves, scoring with a horizontal (banks') model, and a challenger's shadow scores against
+the champion's.
 
 A horizontal model reads the pilot banks' standardised loan-book variables, which the platform does not
 hold, so the asking bank sends its applicant's variables in the request. The platform scores them and
@@ -20,7 +21,7 @@ from consent.authorisation import Purpose
 from consent.authorisation.codec import format_time
 from models.horizontal import InvalidVariablesError, public_training_summary
 from platform_node.api.deps import CurrentInstitution, ScoringInstitution, Services, Settings
-from platform_node.api.errors import ApiError
+from platform_node.api.errors import ApiError, ForbiddenRole
 from platform_node.api.routers.scores import check_quota, record_uses
 from platform_node.api.schemas.common import (
     CreditCode,
@@ -29,8 +30,12 @@ from platform_node.api.schemas.common import (
     RequestModel,
     error_responses,
 )
+from platform_node.institutions.model import Role
+from platform_node.scoring.challenger import report as challenger_report
 from platform_node.scoring.horizontal import HorizontalScorer, UnknownModel
 from platform_node.scoring.scorer import Scorer
+from platform_node.uses.feedback import Decision, RepaymentOutcome
+from platform_node.uses.schema import uses
 
 log = logging.getLogger("xyd.platform.api")
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -68,6 +73,11 @@ class ServedModelOut(BaseModel):
     model_id: str
     model_version: str
     kind: Literal["joint", "horizontal_logistic", "horizontal_xgboost"]
+    algorithm: str | None = Field(None, description="Joint models: secureboost, scorecard, hetero_lr (vertical "
+                                                    "logistic regression on raw features) or hetero_lr_woe.")
+    default: bool | None = Field(None, description="Joint models: whether it answers `POST /v1/scores` for "
+                                                   "purposes without a model of their own.")
+    purposes: list[str] | None = Field(None, description="Joint models: the purposes it answers by default.")
     variables: list[str] | None = Field(None, description="Horizontal models: the variables a request sends.")
     created_at: str | None = Field(None, description="Horizontal models: when the banks' run finished.")
     training: dict[str, Any] | None = Field(
@@ -99,12 +109,26 @@ def _joint(scorer: Scorer) -> ServedModelOut | None:
     return None if serving is None else ServedModelOut(model_id=serving[0], model_version=serving[1], kind="joint")
 
 
+def _joints(scorer: Scorer) -> list[ServedModelOut]:
+    """Every published joint model a request may name (`model_id`), the defaults marked; a scorer of one model:
+    that one."""
+    if not hasattr(scorer, "published"):
+        return [joint] if (joint := _joint(scorer)) is not None else []
+    serving = scorer.serving() if hasattr(scorer, "serving") else None
+    choice = scorer.choice
+    default = choice.default or (serving[0] if serving else "")
+    return [ServedModelOut(model_id=model_id, model_version=version, kind="joint", algorithm=algorithm,
+                           default=model_id == default,
+                           purposes=sorted(p for p, m in choice.purposes.items() if m == model_id))
+            for model_id, version, algorithm in scorer.published()]
+
+
 @router.get("", response_model=ModelListOut, response_model_exclude_none=True, summary="Models served",
             responses=error_responses(401, 403, 429))
 def list_models(institution: CurrentInstitution, services: Services, horizontal: Horizontal) -> ModelListOut:
-    """The joint model `POST /v1/scores` uses now, and every horizontal model `POST /v1/models/{model_id}/scores`
-    accepts, with the variables it reads."""
-    items = [joint] if (joint := _joint(services.scorer)) is not None else []
+    """Every joint model `POST /v1/scores` may be asked for by `model_id` (the default and each purpose's marked),
+    and every horizontal model `POST /v1/models/{model_id}/scores` accepts, with the variables it reads."""
+    items = _joints(services.scorer)
     for model in horizontal.models():
         published = model.published
         items.append(ServedModelOut(
@@ -164,3 +188,65 @@ def score_with_model(
         model_version=outcome.model_version, feedback_due_at=format_time(now + services.uses.feedback_deadline),
         audit=LeafReceiptOut.of(recorded.receipt),
     )
+
+
+class ScoreDistributionOut(BaseModel):
+    mean: float
+    std: float
+    p10: float
+    p50: float
+    p90: float
+    min: float
+    max: float
+
+
+class ChallengerReportOut(BaseModel):
+    challenger_model: str
+    champion_models: list[str] = Field(description="The models that answered the banks on the shadowed traffic.")
+    purposes: list[str]
+    shadowed: int = Field(description="Champion scores the challenger was asked to shadow.")
+    challenger_scored: int
+    challenger_failed: int = Field(description="Shadowed enterprises the challenger gave no score (a source "
+                                               "refused or did not answer).")
+    challenger_degraded: int
+    grade_agreement: float | None = Field(None, description="Share of shadowed enterprises both models put in the "
+                                                            "same grade.")
+    mean_score_difference: float | None = Field(None, description="Mean of challenger minus champion points.")
+    mean_abs_score_difference: float | None = None
+    champion_scores: ScoreDistributionOut | None = None
+    challenger_scores: ScoreDistributionOut | None = None
+    with_outcome: int = Field(description="Shadowed uses with a repayment label (DEFAULT 1, ON_TIME 0).")
+    champion_auc: float | None = Field(None, description="On the labelled uses; null until both classes occur.")
+    challenger_auc: float | None = None
+
+
+def _labels(services, use_ids: list[str]) -> dict[str, int]:
+    """Repayment labels of granted loans among `use_ids`: DEFAULT 1, ON_TIME 0 (OVERDUE is indeterminate)."""
+    labelled = {RepaymentOutcome.DEFAULT.value: 1, RepaymentOutcome.ON_TIME.value: 0}
+    out: dict[str, int] = {}
+    with services.engine.connect() as conn:
+        for k in range(0, len(use_ids), 500):
+            rows = conn.execute(
+                uses.select().with_only_columns(uses.c.id, uses.c.outcome)
+                .where(uses.c.id.in_(use_ids[k:k + 500]), uses.c.decision == Decision.GRANTED.value,
+                       uses.c.outcome.in_(list(labelled))))
+            out.update({r.id: labelled[r.outcome] for r in rows})
+    return out
+
+
+@router.get("/{model_id}/challenger-report", response_model=ChallengerReportOut, summary="Champion/challenger",
+            responses=error_responses(401, 403, 404, 429))
+def get_challenger_report(
+    institution: CurrentInstitution, services: Services,
+    model_id: Annotated[str, Path(max_length=128, description="The challenger's model id.")],
+) -> ChallengerReportOut:
+    """For compliance and the platform's administrators: how a challenger (`[api.models.challengers]`), scored in
+    the shadow of the champion on live traffic, compares with the champion on the same enterprises: counts,
+    grade agreement, score differences and distributions, and both models' AUC on the loans with a repayment
+    outcome. The challenger's scores never reach a bank. 404 `UNKNOWN_MODEL` if it shadowed nothing."""
+    if institution.role not in (Role.COMPLIANCE, Role.ADMIN):
+        raise ForbiddenRole(f"{Role.COMPLIANCE.value} or {Role.ADMIN.value}")
+    body = challenger_report(services.engine, model_id, lambda ids: _labels(services, ids))
+    if not body["shadowed"]:
+        raise ApiError(404, "UNKNOWN_MODEL", "no shadow scores recorded for this model")
+    return ChallengerReportOut(**body)

@@ -72,23 +72,30 @@ def record_uses(services: PlatformServices, institution: Institution, prepared: 
                                     prepared=prepared, now=now)
 
 
-def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_s: float, requester: str
-           ) -> ScoreBatch:
-    batch = services.scoring.score(codes, purpose=purpose, deadline_s=deadline_s, requester=requester)
+def _score(services: PlatformServices, codes: list[str], purpose: str, deadline_s: float, requester: str,
+           model_id: str = "") -> ScoreBatch:
+    batch = services.scoring.score(codes, purpose=purpose, deadline_s=deadline_s, requester=requester,
+                                   model_id=model_id)
     batch.check_answers(codes)
     return batch
 
 
 def score_and_record(services: PlatformServices, institution: Institution, codes: list[str], purpose: str,
-                     loan_application_ref: str, *, now: datetime, batch_id: str | None = None) -> list[RecordedUse]:
+                     loan_application_ref: str, *, now: datetime, batch_id: str | None = None,
+                     model_id: str = "") -> list[RecordedUse]:
     """Check the quota, score, and record every enterprise as a use with its leaf (one group-commit
-    transaction); the answers in `codes` order. The batch endpoint's steps, which the console runs too."""
+    transaction); the answers in `codes` order; then, when the purpose's own model answered (no `model_id`),
+    its challenger, if any, scores them in the shadow. The batch endpoint's steps, which the console runs too."""
     check_quota(services, institution, len(codes), now)
-    batch = _score(services, codes, purpose, services.settings.scoring_deadline_s, institution.id)
+    batch = _score(services, codes, purpose, services.settings.scoring_deadline_s, institution.id, model_id)
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=purpose,
                                             loan_application_ref=loan_application_ref,
                                             outcomes=list(batch.results), now=now, batch_id=batch_id)
-    return record_uses(services, institution, prepared, now)
+    recorded = record_uses(services, institution, prepared, now)
+    if not model_id:  # the purpose's champion answered: its challenger, if any, shadows it
+        services.shadow.after(purpose=purpose, institution_id=institution.id,
+                              answers=[(r.use_id, r.outcome) for r in recorded])
+    return recorded
 
 
 @router.post(
@@ -99,7 +106,7 @@ def score_and_record(services: PlatformServices, institution: Institution, codes
 )
 async def score_one(body: ScoreRequest, institution: ScoringInstitution, request: Request) -> Response:
     """Probability of default, score, grade and reason categories for one enterprise, with the use id and the
-    audit receipt. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
+    audit receipt, from the model named in `model_id` or the platform's default for the purpose. An unknown enterprise is 404 `UNKNOWN_ENTERPRISE`; a dead or slow source node is 503/504
     under the FAIL_ENTERPRISE policy. A request that gets no score is still a use (its id is in the error
     body as `use_id`, with an audit leaf) and counts against the daily quota."""
     # Runs on the event loop. The source nodes' fan-out runs on the loop too when the scorer can
@@ -115,11 +122,12 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
     codes = [body.credit_code]
     if services.scores_on_loop():
         batch = await services.async_scoring.score(codes, purpose=body.purpose.value,
-                                                   deadline_s=settings.scoring_deadline_s, requester=institution.id)
+                                                   deadline_s=settings.scoring_deadline_s, requester=institution.id,
+                                                   model_id=body.model_id or "")
     else:
         batch = await asyncio.wrap_future(
             services.scoring.submit(codes, purpose=body.purpose.value, deadline_s=settings.scoring_deadline_s,
-                                    requester=institution.id))
+                                    requester=institution.id, model_id=body.model_id or ""))
     batch.check_answers(codes)
     result = batch.results[0]
     prepared = services.uses.prepare_scores(institution_id=institution.id, purpose=body.purpose.value,
@@ -127,6 +135,9 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
                                             now=now)
     [recorded] = await services.loop_recorder.record(
         PendingUses(institution.id, institution.limits.daily_quota, prepared, now))
+    if not body.model_id:
+        services.shadow.after(purpose=body.purpose.value, institution_id=institution.id,
+                              answers=[(recorded.use_id, result)])
     if isinstance(result, ScoreFailure):
         log.info("score refused", extra={"institution": institution.id, "code": result.code.value,
                                          "use_id": recorded.use_id})
@@ -156,7 +167,8 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
 def score_batch(
     body: BatchScoreRequest, institution: ScoringInstitution, services: Services, settings: Settings
 ) -> BatchScoreOut:
-    """Needs a data-security agreement with scope BULK_SCORING. Each enterprise is answered on its own:
+    """Needs a data-security agreement with scope BULK_SCORING. One model scores the whole batch: `model_id`, or
+    the platform's default for the purpose. Each enterprise is answered on its own:
     `SCORED` with its use id and leaf, or `FAILED` with the reason (partial-failure policy: an enterprise
     whose source node did not answer fails; the others are served). Every enterprise of the batch, scored or
     failed, is a use with an audit leaf and counts against the daily quota."""
@@ -169,7 +181,7 @@ def score_batch(
         raise ApiError(422, "DUPLICATE_CREDIT_CODES", "credit codes in a batch must be distinct")
     batch_id = services.uses.new_id("bat")
     recorded = score_and_record(services, institution, codes, body.purpose.value, body.loan_application_ref,
-                                now=now, batch_id=batch_id)
+                                now=now, batch_id=batch_id, model_id=body.model_id or "")
     outcomes = [r.outcome for r in recorded if isinstance(r.outcome, ScoreOutcome)]
     by_code = {r.outcome.credit_code: r for r in recorded}
     items = []

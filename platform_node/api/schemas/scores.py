@@ -11,11 +11,16 @@ from consent.credit_code import InvalidCreditCode, invalid_credit_code_positions
 from platform_node.api.schemas.common import CreditCode, LeafReceiptOut, LoanApplicationRef, RequestModel
 from platform_node.api.settings import MAX_BATCH
 
+ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")]
+MODEL_ID_DESCRIPTION = ("A published joint model's id (`GET /v1/models`); without it, the platform's default model "
+                        "for the purpose. An id with no published model is 503 `MODEL_UNAVAILABLE`.")
+
 
 class ScoreRequest(RequestModel):
     credit_code: CreditCode
     purpose: Purpose = Field(description="Why the bank asks; logged with the use.")
     loan_application_ref: LoanApplicationRef
+    model_id: ModelId | None = Field(None, description=MODEL_ID_DESCRIPTION)
 
 
 class BatchScoreRequest(RequestModel):
@@ -23,6 +28,7 @@ class BatchScoreRequest(RequestModel):
         min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} distinct unified social credit codes.")
     purpose: Purpose
     loan_application_ref: LoanApplicationRef
+    model_id: ModelId | None = Field(None, description=MODEL_ID_DESCRIPTION)
 
     @field_validator("credit_codes")
     @classmethod
@@ -63,16 +69,19 @@ class ScoreOut(BaseModel):
     score: int = Field(description="Scorecard points.")
     grade: str = Field(description="Rating band, best first: AAA, AA, A, BBB, BB, B, C.")
     reason_codes: list[str] = Field(description="Data categories that lowered the score most (never values).")
-    reasons: list[ReasonOut] = Field(default_factory=list, description="SecureBoost: the data items behind the "
-                                     "score, raising the risk most first, then any missing source.")
+    reasons: list[ReasonOut] = Field(default_factory=list, description="SecureBoost and vertical LR: the data "
+                                     "items behind the score, raising the risk most first, then any missing "
+                                     "source (a scorecard: missing sources only).")
     model_id: str
     model_version: str
     degraded: bool = Field(description="True if scored without some sources (the purpose's availability policy "
-                                       "allows degraded scores): their splits followed their learned default "
-                                       "(missing-value) direction.")
+                                       "allows degraded scores): SecureBoost sends their splits down their learned "
+                                       "default (missing-value) direction; vertical LR and scorecards put their "
+                                       "contribution at its training mean.")
     missing_sources: list[str]
     missing_importance: float = Field(ge=0, le=1, description="The missing sources' share of the model's "
-                                      "importance (split gain); 0 unless degraded.")
+                                      "importance (SecureBoost: split gain; LR and scorecards: the spread of "
+                                      "each party's contribution over the training rows); 0 unless degraded.")
     snapshots: dict[str, str] = Field(default_factory=dict, description="The data snapshot each party's part of "
                                       "this score came from (party -> snapshot id); one per party, never mixed.")
     feedback_due_at: str = Field(description="RFC 3339 UTC deadline for the outcome feedback.")

@@ -24,6 +24,7 @@ from platform_node.api.deps import apply_overdue_policy, services_of
 from platform_node.api.routers.scores import check_quota, score_and_record
 from platform_node.api.schemas.common import LoanApplicationRef
 from platform_node.api.services import PlatformServices
+from platform_node.consent_requests import RequestStatus
 from platform_node.console import forms
 from platform_node.console.batch_runs import BatchRun, ResultRow
 from platform_node.console.deps import BankSession, checked_form
@@ -318,8 +319,19 @@ async def cancel(subscription_id: str, request: Request, session: BankSession) -
 
 
 @router.get("/consents")
-async def consents(request: Request, session: BankSession) -> Response:
-    # Extension point (issue 19 item 2, "consent requests and verification results"): the enterprise consent
-    # routes (/v1/consent-requests, /v1/verifications) are being built on another branch; the next increment
-    # lists the bank's requests and their verification results here through the same service functions.
-    return page(request, "extension.html", title="consents.title", body="consents.pending_api")
+async def consents(request: Request, session: BankSession, status: str | None = None) -> Response:
+    """The bank's own consent requests (newest first, at most 200), with what became of each and, once
+    approved, the consent's own status; verification answers stay sealed to the bank's key, so the page
+    points to the verification uses and `xyd bank verify` rather than showing them."""
+    services = services_of(request)
+    wanted = status if status in {s.value for s in RequestStatus} else None
+
+    def read() -> list[tuple[object, str | None]]:
+        found = services.consent_desk.list(institution_id=session.institution.id,
+                                           status=None if wanted is None else RequestStatus(wanted), limit=200)
+        return [(r, None if (rec := services.consent_desk.consent_of(r)) is None else rec.status.value)
+                for r in reversed(found)]
+
+    rows = await run_in_threadpool(read)
+    return page(request, "bank/consents.html", rows=rows, chosen=wanted,
+                statuses=[s.value for s in RequestStatus])

@@ -10,7 +10,6 @@ in under its own key.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from importlib import resources
 from urllib.parse import urlsplit
@@ -25,11 +24,15 @@ from platform_node.console.gate import ADDRESS_STATE, LOGIN_PATH, SESSION_COOKIE
 from platform_node.console.render import HOME, SECURITY_HEADERS, page, secured, session_of
 from platform_node.institutions.credentials import key_id_of
 from platform_node.institutions.errors import InstitutionSuspended, InvalidCredentials
+from webconsole.render import shared_static
+from webconsole.tokens import same_token
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "xyd_login_csrf"
 MAX_KEY_CHARS = 200
-_STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+_STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8",
+           "enterprise_sign.js": "text/javascript; charset=utf-8"}
+_SHARED = ("console.css",)
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -71,8 +74,7 @@ async def login(request: Request) -> Response:
     services = services_of(request)
     form = await request.form()
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    given = form.get(CSRF_FIELD)
-    if not expected or not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not same_token(form.get(CSRF_FIELD), expected):
         return _login_page(request, status=403, error="common.csrf_failed")
     token = form.get("api_key")
     token = token.strip() if isinstance(token, str) and len(token) <= MAX_KEY_CHARS else ""
@@ -109,7 +111,9 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, session: Session) -> Response:
     await checked_form(request, session)
     services = services_of(request)
-    await run_in_threadpool(services.console_sessions.end, session_cookie(request.scope["headers"]))
+    cookie = session_cookie(request.scope["headers"])
+    await run_in_threadpool(services.console_sessions.end, cookie)
+    await run_in_threadpool(services.enterprise_console_sessions.end, cookie)
     response = RedirectResponse(LOGIN_PATH, status_code=303, headers=SECURITY_HEADERS)
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
@@ -119,7 +123,8 @@ async def logout(request: Request, session: Session) -> Response:
 async def static(name: str) -> Response:
     if name not in _STATIC:
         return secured(Response("not found", status_code=404, media_type="text/plain"))
-    data = resources.files("platform_node.console").joinpath("static", name).read_bytes()
+    data = shared_static(name) if name in _SHARED else \
+        resources.files("platform_node.console").joinpath("static", name).read_bytes()
     response = Response(data, media_type=_STATIC[name])
     secured(response)
     response.headers["Cache-Control"] = "public, max-age=3600"

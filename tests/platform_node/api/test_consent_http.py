@@ -281,3 +281,45 @@ def test_self_declared_information_is_apart_flagged_versioned_and_read_only_unde
     audit = world.platform.services.audit
     recorded = [AuditEvent.from_leaf(leaf.leaf) for leaf in audit.find(kinds=[EventKind.DECLARATION_RECORDED])]
     assert [e.status_to for e in recorded] == ["SUBMITTED", "CORRECTED", "WITHDRAWN"]
+
+
+class CityList:
+    """The coordinator's city-wide list as the platform reads it (`CatalogueService`), one version."""
+
+    def version(self, version: int = 0) -> dict:
+        def item(name: str, condition: str) -> dict:
+            return {"name": name, "category": "TAX", "description": name, "unit": "CNY", "update_frequency": "monthly",
+                    "sensitivity": "TRADE_SECRET", "condition": condition}
+
+        return {"version": 3, "latest": 3, "sha256": "0" * 64, "cause": "", "created_at": 0.0, "sources": [
+            {"source": "source/tax", "items": [item("revenue_12m_cny", "conditional"), item("taxpayer_grade", "not_shared"),
+                                               item("vat_paid_12m_cny", "unconditional")]},
+            {"source": "source/court", "items": [item("enforcement_cases", "unconditional")]}]}
+
+    def file_expansion(self, **_: object) -> dict:
+        raise AssertionError("not used here")
+
+    def expansions(self, institution: str) -> list:
+        return []
+
+
+def test_a_bank_sees_one_catalogue_with_each_items_uses(world: World) -> None:
+    """`GET /v1/catalogue` joins the coordinator's list (computation) with the fields the source nodes announced
+    for verification; `GET /v1/consent-catalogue` still lists the verification fields alone."""
+    world.platform.services.catalogue = CityList()
+    found = world.http.get("/v1/catalogue", headers=world.platform.headers(BANK_A)).json()
+    sources = {s["source"]: s for s in found["sources"]}
+    tax = {i["name"]: i for i in sources["source/tax"]["items"]}
+    assert tax["revenue_12m_cny"]["uses"] == ["computation", "verification"]
+    assert tax["revenue_12m_cny"]["verification"]["item"] == "source/tax:revenue_12m_cny"
+    assert tax["taxpayer_grade"]["uses"] == []  # announced, but not shared: the node refuses every use
+    assert tax["taxpayer_grade"]["verification"]["item"] == "source/tax:taxpayer_grade"
+    assert tax["vat_paid_12m_cny"]["uses"] == ["computation"]
+    assert [f["item"] for f in sources["source/tax"]["verification_only"]] == ["source/tax:tax_paid_2025"]
+    assert sources["source/court"]["verification_only"] == []
+    assert [f["item"] for f in sources["platform/main"]["verification_only"]] == ["platform/main:self_declared"]
+    assert sources["platform/main"]["items"] == []
+    every = {f["item"] for s in found["sources"] for f in s["verification_only"]} | {
+        i["verification"]["item"] for s in found["sources"] for i in s["items"] if i["verification"]}
+    alone = world.http.get("/v1/consent-catalogue", headers=world.platform.headers(BANK_A)).json()["items"]
+    assert every == {i["item"] for i in alone}  # the old path lists the same verification fields
