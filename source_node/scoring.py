@@ -49,6 +49,7 @@ log = logging.getLogger("xyd.source.scoring")
 MAX_BATCH = 10_000
 CHUNK_BYTES = 2 << 20  # a precomputed-table chunk stays well under gRPC's 4 MiB message limit
 SCORECARD_PART = "scorecard-part.bin"
+_NOT_AN_ID = ""  # never a credit code: its row is the answer for an enterprise this node does not hold
 LR_PART = "hetero-lr-part.bin"
 Part = TypeVar("Part", LeafMaskPlan, PartyScorecard, scorecard_part_pb2.StoredPart)
 
@@ -199,8 +200,8 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
 
     def Decisions(self, request: scoring_pb2.DecisionsRequest, context: grpc.ServicerContext
                   ) -> Iterator[scoring_pb2.DecisionChunk]:
-        """The precomputed answers of one published part (SecureBoost masks or scorecard points) for every
-        enterprise this node holds, in chunks.
+        """The precomputed answers of one published part (SecureBoost masks, scorecard points or vertical-LR
+        partial scores) for every enterprise this node holds, in chunks.
 
         Admitted under the part's approval at each build (status, validity, items, online serving); the
         approval's serving scope and end travel with the table, for the platform to enforce per score."""
@@ -209,52 +210,76 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             raise Refused(f"{caller.party} may not request scoring shares")
         if not self._settings.precomputed:
             raise Refused("this node does not serve precomputed tables ([scoring] precomputed = false)")
-        data = self._data
-        path = self._part_path(request.model_id, "secureboost-passive.bin")
-        if path is not None and path.exists():
-            served: Served = self._load(request.model_id, data, self._model, (ModelIntegrityError,), "model part")
-        else:
-            served = self._load(request.model_id, data, self._card, (StoredPartError,), "scorecard")
+        data = self._data  # one data state for the whole table
+        served = self._table_part(request.model_id, data)
         ids = [str(cid) for cid in data.table.ids]
-        header = self._table_header(served, caller.party, request.model_id, len(ids))
+        header, approval = self._table_header(served, caller.party, request.model_id, len(ids))
         if request.have_snapshot == served.snapshot:
             yield scoring_pb2.DecisionChunk(**header, unchanged=True, last=True)
             return
         log.info("precomputed table served", extra={"model": request.model_id, "rows": len(ids),
                                                     "snapshot": served.snapshot})
-        if isinstance(served.part, LeafMaskPlan):
-            header["defaults"] = served.part.default_masks()
-        else:  # what this node answers for an enterprise it does not hold: every variable missing
-            card = served.part
-            absent = to_message(card.score(placeable(card, {v.name: np.full(1, np.nan) for v in card.variables})))
+        part = served.part
+        if isinstance(part, LeafMaskPlan):
+            header["defaults"] = part.default_masks()
+            header["split_items"] = self._split_items(served, approval)
+            # Bytes per row: the masks plus the id and protobuf framing.
+            row_bytes = sum(len(t.bits) for t in header["defaults"].trees) + 32
+        elif isinstance(part, PartyScorecard):  # what this node answers for an enterprise it does not hold
+            absent = to_message(part.score(placeable(part, {v.name: np.full(1, np.nan) for v in part.variables})))
             del absent.found[:]
             absent.found.append(False)
             _with_training_points(served, absent)
             header["absent"] = absent
-        # Bytes per row: the masks (or points and losses) plus the id and protobuf framing.
-        row_bytes = (sum(len(t.bits) for t in header["defaults"].trees) if "defaults" in header
-                     else 8 * (1 + len(header["absent"].categories)) + 1) + 32
+            row_bytes = 8 * (1 + len(absent.categories)) + 1 + 32
+        else:
+            items = self._lr_items(served, approval)
+            absent = _linear_answer(served, [_NOT_AN_ID], lambda cid: False, bool(items))
+            absent.items.extend(items)
+            header["linear_absent"] = absent
+            row_bytes = 8 + 4 + 32
         step = max(1, CHUNK_BYTES // row_bytes)
         for start in range(0, max(len(ids), 1), step):
             chunk = ids[start: start + step]
-            matrix = served.features.rows(chunk)
-            if isinstance(served.part, LeafMaskPlan):
-                rows = {"masks": served.part.leaf_masks(FeatureTable(matrix.names, matrix.values))}
-            else:
-                columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
-                rows = {"points": to_message(served.part.score(placeable(served.part, columns)))}
-                del rows["points"].found[:]
-                rows["points"].found.extend([True] * len(chunk))
-            yield scoring_pb2.DecisionChunk(**header, ids=chunk, **rows, last=start + step >= len(ids))
+            yield scoring_pb2.DecisionChunk(**header, ids=chunk, **self._table_rows(served, chunk, approval),
+                                            last=start + step >= len(ids))
             header = {"snapshot": served.snapshot}
 
-    def _table_header(self, served: Served, caller: str, model_id: str, rows: int) -> dict:
-        """The fields of a table's first chunk; refuses (PERMISSION_DENIED) unless the approval allows
-        online serving now."""
+    def _table_part(self, model_id: str, data: _Data) -> Served:
+        """The published part of `model_id` a precomputed table is built from, whatever its kind."""
+        for name, load, corrupt, what in (("secureboost-passive.bin", self._model, (ModelIntegrityError,), "model part"),
+                                          (LR_PART, self._lr, (StoredPartError,), "vertical LR part")):
+            path = self._part_path(model_id, name)
+            if path is not None and path.exists():
+                return self._load(model_id, data, load, corrupt, what)
+        return self._load(model_id, data, self._card, (StoredPartError,), "scorecard")
+
+    def _table_rows(self, served: Served, ids: list[str], approval: Approval | None) -> dict:
+        """One chunk's answers for `ids` (all of them held here), in the field of the part's kind."""
+        part = served.part
+        if isinstance(part, LeafMaskPlan):
+            matrix = served.features.rows(ids)
+            return {"masks": part.leaf_masks(FeatureTable(matrix.names, matrix.values))}
+        if isinstance(part, PartyScorecard):
+            matrix = served.features.rows(ids)
+            points = to_message(part.score(placeable(part, {n: matrix.values[:, k]
+                                                            for k, n in enumerate(matrix.names)})))
+            del points.found[:]
+            points.found.extend([True] * len(ids))
+            return {"points": points}
+        linear = _linear_answer(served, ids, lambda cid: True, bool(self._lr_items(served, approval)))
+        linear.ClearField("training_mean")  # the aggregates travel once, in the first chunk's absent row
+        linear.ClearField("training_spread")
+        return {"linear": linear}
+
+    def _table_header(self, served: Served, caller: str, model_id: str, rows: int
+                      ) -> tuple[dict, Approval | None]:
+        """The fields of a table's first chunk and the approval admitting it (None without governance); refuses
+        (PERMISSION_DENIED) unless the approval allows online serving now."""
         valid_until = self._clock() + self._settings.max_age_s
         header: dict = {"snapshot": served.snapshot, "rows_total": rows}
         if self._governance is None:
-            return {**header, "valid_until": valid_until}
+            return {**header, "valid_until": valid_until}, None
         record = served.approval
         try:
             if record is None:
@@ -272,8 +297,8 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
             raise
         serving = approval.terms.serving
         return {**header, "approval_id": approval.approval_id, "institutions": list(serving.institutions),
-                "institution_kinds": list(serving.institution_kinds), "split_items": self._split_items(served, approval),
-                "valid_until": min(valid_until, approval.terms.not_after.timestamp())}
+                "institution_kinds": list(serving.institution_kinds),
+                "valid_until": min(valid_until, approval.terms.not_after.timestamp())}, approval
 
     def _split_items(self, served: Served[LeafMaskPlan], approval: Approval | None) -> list[scoring_pb2.SplitItem]:
         """The item (and its public catalogue description) each own split reads, if the approval lets reasons
@@ -342,30 +367,13 @@ class PartyScoringServicer(scoring_pb2_grpc.PartyScoringServicer):
         """This node's partial linear score w . x of each enterprise (its features transformed as at training:
         WOE or standardised; a row it does not hold as a row with every feature missing), its training mean
         and spread, and, if the approval lets reasons name items, the item that moved each row's part most."""
-        data = self._data
+        data = self._data  # one data state for the whole answer
         served, approval = self._admit(request, context, data, self._lr, (StoredPartError,), "vertical LR part")
-        part = served.part
         ids = list(request.ids)
-        matrix = served.features.rows(ids)
-        columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
-        weights = np.asarray(part.lr.weights, dtype=np.float64)
-        contributions = lr_features(part, columns) * weights
-        scores = contributions.sum(axis=1)
-        known = np.packbits(np.array([cid in data.index for cid in ids], dtype=bool), bitorder="little")
-        reply = scoring_pb2.LinearReply(scores=scores.tolist(), known=known.tobytes())
-        means = np.asarray(part.training_means, dtype=np.float64)
-        if means.size == weights.size:
-            reply.training_mean, reply.training_spread = float(means.sum()), part.training_spread
-            items = self._lr_items(served, approval)
-            if items and weights.size:
-                reply.items.extend(items)
-                # The item whose contribution moved the part most from its training mean, in the direction
-                # the whole part moved (a row at its mean names none).
-                moved = contributions - means
-                direction = np.sign(scores - means.sum())[:, None]
-                top = np.argmax(moved * direction, axis=1)
-                best = np.take_along_axis(moved * direction, top[:, None], axis=1)[:, 0]
-                reply.top_item.extend(np.where(best > 1e-12, top + 1, 0).tolist())
+        items = self._lr_items(served, approval)
+        reply = _linear_answer(served, ids, data.index.__contains__, bool(items))
+        if reply.top_item:
+            reply.items.extend(items)
         log.info("linear scores served", extra={"model": request.model_id, "rows": len(ids), "use": request.use_id})
         return reply
 
@@ -388,3 +396,29 @@ def _with_training_points(served: Served[PartyScorecard], reply: woe_pb2.PartyPo
     stored = served.stored
     if stored is not None and len(stored.training_means) == len(served.part.variables):
         reply.mean_points, reply.spread_points = sum(stored.training_means), stored.training_spread
+
+
+def _linear_answer(served: Served[scorecard_part_pb2.StoredPart], ids: list[str], held: Callable[[str], bool],
+                   named: bool) -> scoring_pb2.LinearReply:
+    """The LR part's answer for `ids`: partial scores, which ids this node holds, its snapshot, its training
+    aggregates and (`named`: the approval lets reasons name items) each row's top item; not the items."""
+    part = served.part
+    matrix = served.features.rows(ids)
+    columns = {n: matrix.values[:, k] for k, n in enumerate(matrix.names)}
+    weights = np.asarray(part.lr.weights, dtype=np.float64)
+    contributions = lr_features(part, columns) * weights
+    scores = contributions.sum(axis=1)
+    known = np.packbits(np.array([held(cid) for cid in ids], dtype=bool), bitorder="little")
+    reply = scoring_pb2.LinearReply(scores=scores.tolist(), known=known.tobytes(), snapshot=served.snapshot)
+    means = np.asarray(part.training_means, dtype=np.float64)
+    if means.size == weights.size:
+        reply.training_mean, reply.training_spread = float(means.sum()), part.training_spread
+        if named and weights.size:
+            # The item whose contribution moved the part most from its training mean, in the direction the
+            # whole part moved (a row at its mean names none).
+            moved = contributions - means
+            direction = np.sign(scores - means.sum())[:, None]
+            top = np.argmax(moved * direction, axis=1)
+            best = np.take_along_axis(moved * direction, top[:, None], axis=1)[:, 0]
+            reply.top_item.extend(np.where(best > 1e-12, top + 1, 0).tolist())
+    return reply

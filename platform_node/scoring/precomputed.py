@@ -10,7 +10,7 @@ the source's table at once, and a table is never used past its `valid_until` (th
 source's maximum age), so a revocation stops its use within one refresh interval at the latest.
 
 Generic over what a source answers per enterprise (`rows`, an `AnswerRows`): SecureBoost leaf masks
-(`MaskRows`), scorecard points (`PointsRows`); a vertical LR part would hold one partial score per row.
+(`MaskRows`), scorecard points (`PointsRows`), vertical-LR partial scores (`LinearRows`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 from federation.grpc_channel import PeerChannels
 from federation.pki import Identity
 from federation.proto import scoring_pb2, scoring_pb2_grpc
+from platform_node.scoring.linear_rows import LinearRows
 from platform_node.scoring.mask_rows import MaskRows
 from platform_node.scoring.points_rows import PointsRows
 from platform_node.scoring.source_fanout import ReplyRefused, SourceEndpoint
@@ -93,9 +94,14 @@ def read_table(source: str, model_id: str, chunks, held: Snapshot | None) -> Sna
         elif chunk.snapshot != header.snapshot:
             raise ReplyRefused("a table's chunks from two snapshots")
         ids.extend(chunk.ids)
-        part = chunk.points if header.HasField("absent") else chunk.masks
+        if header.HasField("absent"):
+            part, n = chunk.points, len(chunk.points.points)
+        elif header.HasField("linear_absent"):
+            part, n = chunk.linear, len(chunk.linear.scores)
+        else:
+            part, n = chunk.masks, chunk.masks.n_rows
         parts.append(part)
-        if len(chunk.ids) != (len(part.points) if header.HasField("absent") else part.n_rows):
+        if len(chunk.ids) != n:
             raise ReplyRefused("a chunk's ids and rows differ in number")
         if chunk.last:
             break
@@ -103,8 +109,12 @@ def read_table(source: str, model_id: str, chunks, held: Snapshot | None) -> Sna
         raise ReplyRefused("the table ended before its last chunk")
     if len(ids) != header.rows_total or len(set(ids)) != len(ids):
         raise ReplyRefused(f"{len(ids)} distinct rows of a table of {header.rows_total}")
-    rows: AnswerRows = (PointsRows.of(parts, header.absent) if header.HasField("absent")
-                        else MaskRows.of(parts, header.defaults, header.split_items))
+    if header.HasField("absent"):
+        rows: AnswerRows = PointsRows.of(parts, header.absent)
+    elif header.HasField("linear_absent"):
+        rows = LinearRows.of(parts, header.linear_absent)
+    else:
+        rows = MaskRows.of(parts, header.defaults, header.split_items)
     if rows.n_rows != len(ids):
         raise ReplyRefused("a table whose rows and ids differ in number")
     return Snapshot(source, model_id, header.snapshot, {cid: i for i, cid in enumerate(ids)}, rows,

@@ -116,7 +116,8 @@ class PublishedModelScorer:
         return FederatedLrScorer(model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12],
                                  part=part, own_table=self._own, label_column=self._label,
                                  sources=self._endpoints(part.hosts), channels=self._channels,
-                                 aio_channels=self._aio_channels, availability=self._availability, stats_dir=folder)
+                                 aio_channels=self._aio_channels, availability=self._availability, stats_dir=folder,
+                                 privacy=self._privacy)
 
     def _folder(self, model_id: str) -> Path | None:
         """The folder of a published model id, or None (malformed, outside models/, or no platform part)."""
