@@ -11,6 +11,8 @@ model's (`benchmarks/degraded_auc.py`); `--degraded-only` measures that alone (s
 each private-query mode on the same federation (the platform restarted with its `[api.privacy]` between modes);
 `modes` gives each mode's p50/p99, throughput, errors and `source_requests_carrying_ids`: the scoring requests
 that named enterprises, as counted by the source nodes themselves (their gRPC metrics).
+`--lr` also trains a vertical LR (raw features; 1,024-bit keys and one epoch: its training is not what is
+measured) before the SecureBoost model, and measures single scores naming it in each mode: `modes_lr`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ SOURCES = ("tax", "social_insurance", "utilities")
 MODES = ("direct", "precomputed", "cover")
 # Scoring requests that carry enterprise ids (a precomputed table's `Decisions` carries none).
 _ID_METHODS = re.compile(r'xyd_grpc_server_handling_seconds_count\{method="/xyd\.scoring\.PartyScoring/'
-                         r'(LeafMasks|Points)"\} ([0-9.e+]+)')
+                         r'(LeafMasks|Points|LinearScores)"\} ([0-9.e+]+)')
+LR_PART = "hetero-lr-part.bin"
 
 
 def _job(trees: int) -> str:
@@ -53,6 +56,30 @@ def _job(trees: int) -> str:
             f'algorithm = "secureboost"\nn_trees = {trees}\nmax_depth = 3\nbins = 32\nkey_bits = 2048\n')
 
 
+def _lr_job() -> str:
+    passive = ", ".join(f'"source/{s}"' for s in SOURCES)
+    return (f'[job]\nname = "bench-scoring-lr"\nproject = "sandbox"\nstages = ["psi", "train", "publish"]\n'
+            f'[parties]\nactive = "platform/main"\npassive = [{passive}]\n[psi]\nreveal = "both"\n[train]\n'
+            f'algorithm = "hetero_lr"\nkey_bits = 1024\nepochs = 1\nbatch_size = 4096\n')
+
+
+def _train(federation: LocalFederation, spec: str) -> None:
+    with federation.client() as client:
+        job = client.submit(spec)
+        for event in client.watch(job):
+            if event.message:
+                print(f"[{event.party}] {event.stage}: {event.message}", file=sys.stderr)
+        status = client.status(job)
+        if status.state != "SUCCEEDED":
+            raise SystemExit(f"training failed: {status.error}")
+
+
+def published_lr(federation: LocalFederation) -> str | None:
+    """The id of a vertical LR the platform published, if any."""
+    found = sorted((federation.state_dir / "nodes" / "platform-main" / "state" / "models").glob(f"*/{LR_PART}"))
+    return found[0].parent.name if found else None
+
+
 def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return times.user + times.system
@@ -60,10 +87,11 @@ def _cpu(process: psutil.Process) -> float:
 
 @contextlib.contextmanager
 def trained_federation(enterprises: int, trees: int, *, workdir: str | None = None, database_url: str | None = None,
-                       prefix: str = "xyd-bench-scoring-", api_privacy: dict | None = None,
+                       prefix: str = "xyd-bench-scoring-", api_privacy: dict | None = None, lr: bool = False,
                        ) -> Iterator[tuple[LocalFederation, str, list[str]]]:
     """A running federation (platform, three sources) over synthetic data with a SecureBoost model trained and
-    published, and a bank onboarded: yields (federation, the bank's API key, the platform's credit codes)."""
+    published (after a vertical LR if `lr`: the SecureBoost model stays the latest, the default), and a bank
+    onboarded: yields (federation, the bank's API key, the platform's credit codes)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(workdir) if workdir else Path(tmp)
         manifest = generate(enterprises, 5, work / "data")
@@ -72,16 +100,12 @@ def trained_federation(enterprises: int, trees: int, *, workdir: str | None = No
                                                               work / "data" / manifest.platform.table),
                                      {s: units[s] for s in SOURCES}, api_database_url=database_url,
                                      api_privacy=dict(api_privacy or {}),
-                                     source_scoring={"precomputed": True})
+                                     source_scoring={"precomputed": True},
+                                     node_policy={"allow_insecure_keys_for_tests": True} if lr else {})
         with federation:
-            with federation.client() as client:
-                job = client.submit(_job(trees))
-                for event in client.watch(job):
-                    if event.message:
-                        print(f"[{event.party}] {event.stage}: {event.message}", file=sys.stderr)
-                status = client.status(job)
-                if status.state != "SUCCEEDED":
-                    raise SystemExit(f"training failed: {status.error}")
+            if lr:
+                _train(federation, _lr_job())
+            _train(federation, _job(trees))
             key = onboard(federation.platform_config, "bench-bank", "Benchmark Bank", limits=(1e6, 100_000, 10_000_000))
             now = datetime.now(UTC)
             subprocess.run([sys.executable, "-m", "cli.main", "institution", "agreement", "--config",
@@ -103,23 +127,26 @@ def _requests_carrying_ids(federation: LocalFederation) -> int:
     return total
 
 
-def _measure(federation: LocalFederation, key: str, codes: list[str], args: argparse.Namespace) -> dict:
-    """Warm-up, the measured single scores and one batch through the bank API as it is configured now."""
+def _measure(federation: LocalFederation, key: str, codes: list[str], args: argparse.Namespace,
+             model_id: str | None = None) -> dict:
+    """Warm-up, the measured single scores and one batch through the bank API as it is configured now (of
+    `model_id` if given, else the default model)."""
     headers = {"Authorization": f"Bearer {key}"}
+    named = {"model_id": model_id} if model_id else {}
     carrying_before = _requests_carrying_ids(federation)
     # Not measured: the first requests load the newly published model and open the channels (in precomputed
     # mode, fetch the sources' tables), which a serving platform did long before its traffic (counted in
     # `warmup_errors` if any fails).
     warmup = run_closed_loop(federation.api_url, "/v1/scores", headers,
                              lambda i: {"credit_code": codes[-1 - i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
-                                        "loan_application_ref": f"WARM-{i}"},
+                                        "loan_application_ref": f"WARM-{i}", **named},
                              requests=args.warmup, concurrency=args.concurrency)
     processes = {m.name: psutil.Process(m.process.pid) for m in federation.group.members if m.process.poll() is None}
     cpu_before = {name: _cpu(proc) for name, proc in processes.items()}
     client_before = _cpu(psutil.Process())
     load = run_closed_loop(federation.api_url, "/v1/scores", headers,
                            lambda i: {"credit_code": codes[i % len(codes)], "purpose": "PRE_LOAN_REVIEW",
-                                      "loan_application_ref": f"BENCH-{i}"},
+                                      "loan_application_ref": f"BENCH-{i}", **named},
                            requests=args.requests, concurrency=args.concurrency)
     errors = list(load.errors) + [f"warm-up: {e}" for e in warmup.errors]
     client_cpu_ms = (_cpu(psutil.Process()) - client_before) * 1000 / max(1, len(load.latencies_s))
@@ -129,7 +156,7 @@ def _measure(federation: LocalFederation, key: str, codes: list[str], args: argp
     with httpx.Client(base_url=federation.api_url, timeout=120.0, headers=headers) as http:
         started = time.perf_counter()
         reply = http.post("/v1/scores/batch", json={"credit_codes": batch_codes, "purpose": "PRE_LOAN_REVIEW",
-                                                    "loan_application_ref": "BENCH-BATCH"})
+                                                    "loan_application_ref": "BENCH-BATCH", **named})
         batch_seconds = time.perf_counter() - started
     if reply.status_code != 200:
         errors.append(f"batch {reply.status_code}: {reply.text[:200]}")
@@ -157,6 +184,7 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--privacy", choices=[*MODES, "all"], default="direct",
                         help="the private-query mode(s) to measure (all: each in turn, side by side)")
     parser.add_argument("--cover-k", type=int, default=4, help="decoys per real enterprise in cover mode")
+    parser.add_argument("--lr", action="store_true", help="also a vertical LR, measured in each mode (modes_lr)")
     parser.add_argument("--database-url", help="the platform API's database (an empty one), e.g. "
                         "postgresql+psycopg://user@/db?host=/run/postgresql (default: SQLite in the state folder)")
     parser.add_argument("--workdir", help="keep the data, state and node logs here (default: a temporary folder, "
@@ -168,8 +196,11 @@ def main(argv: list[str]) -> dict:
         return {"degraded_auc": degraded_auc(), "degraded_auc_lr": degraded_auc_lr()}
     modes = list(MODES) if args.privacy == "all" else [args.privacy]
     measured: dict[str, dict] = {}
+    measured_lr: dict[str, dict] = {}
     with trained_federation(args.enterprises, args.trees, workdir=args.workdir, database_url=args.database_url,
-                            api_privacy={"mode": modes[0], "cover_k": args.cover_k}) as (federation, key, codes):
+                            api_privacy={"mode": modes[0], "cover_k": args.cover_k}, lr=args.lr) as (
+            federation, key, codes):
+        lr_model = published_lr(federation) if args.lr else None
         for n, mode in enumerate(modes):
             if n:  # the platform restarted with the next mode; the sources and the model stay as they are
                 federation.api_privacy = {"mode": mode, "cover_k": args.cover_k}
@@ -178,15 +209,20 @@ def main(argv: list[str]) -> dict:
             measured[mode] = _measure(federation, key, codes, args)
             print(f"[{mode}] p50 {measured[mode]['p50_ms']} ms, p99 {measured[mode]['p99_ms']} ms, "
                   f"errors {measured[mode]['errors']}", file=sys.stderr)
+            if lr_model:
+                measured_lr[mode] = _measure(federation, key, codes, args, lr_model)
+                print(f"[{mode}, LR] p50 {measured_lr[mode]['p50_ms']} ms, p99 {measured_lr[mode]['p99_ms']} ms, "
+                      f"errors {measured_lr[mode]['errors']}", file=sys.stderr)
     first = measured[modes[0]]
     return {
         "enterprises": args.enterprises, "requests": args.requests, "concurrency": args.concurrency,
         "warmup_requests": args.warmup, "privacy": args.privacy, "cover_k": args.cover_k,
         **first,
-        "errors": sum(m["errors"] for m in measured.values()),
+        "errors": sum(m["errors"] for m in (*measured.values(), *measured_lr.values())),
         "sources": len(SOURCES), "trees": args.trees,
         "database": (args.database_url or "sqlite").split(":", 1)[0],
         "modes": measured,
+        **({"modes_lr": measured_lr, "lr_model": lr_model} if args.lr else {}),
         "degraded_auc": degraded_auc(),
         "degraded_auc_lr": degraded_auc_lr(),
     }
