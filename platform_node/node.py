@@ -124,7 +124,7 @@ def start_api(config: NodeConfig, table: LoadedTable, label: str, *, consent: Co
     scorer = PublishedModelScorer(models_dir=config.state_dir / "models", own_table=table, label_column=label,
                                   tls=load_tls(config), coordinator=config.coordinator, usage=usage,
                                   availability=api_settings(config).availability_policy(),
-                                  choice=api_settings(config).models)
+                                  choice=api_settings(config).models, privacy=api_settings(config).privacy)
     federation = CoordinatorView(config.coordinator, load_tls(config), config.state_dir / "models",
                                  activity or TaskActivity())
     catalogue = CoordinatorCatalogue(config.coordinator, load_tls(config))

@@ -8,6 +8,7 @@ namespace behind a slow link (`sandbox.network.SlowNetwork`).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -116,6 +117,10 @@ class LocalFederation:
     # conditional by default), and the approvals the sandbox's operator files and each unit's admin signs.
     catalogue_conditions: dict[str, dict[str, str]] = field(default_factory=dict)
     approvals: tuple[ApprovalPlan, ...] = (ApprovalPlan(),)
+    # Private scoring (docs/protocols/private-scoring.md): the platform's [api.privacy] and every source's
+    # [scoring] (written again on a restart, so a benchmark can switch modes between runs).
+    api_privacy: dict[str, object] = field(default_factory=dict)
+    source_scoring: dict[str, object] = field(default_factory=dict)
     group: ProcessGroup = field(init=False)
     coordinator_address: str = field(init=False, default="")
     api_url: str = field(init=False, default="")
@@ -180,7 +185,9 @@ class LocalFederation:
                       f'certificate_ca = "{self.enterprise_ca_dir / "ca.pem"}"', "",
                       # A demo-sized threshold (the default is 40 points): the demo's monitored loan moves by
                       # tens of points between its two models.
-                      "[api.deterioration]", "score_drop = 10", "", self.api_tables, ""]
+                      "[api.deterioration]", "score_drop = 10", "", self.api_tables, "",
+                      *(["[api.privacy]", *(f"{k} = {json.dumps(v)}" for k, v in self.api_privacy.items()), ""]
+                        if self.api_privacy else [])]
         if identity.role == "source" and self.platform_address:
             lines += ["[verification]", f'platform = "{self.platform_address}"', 'period = "2025"', ""]
         if identity == PLATFORM:
@@ -189,7 +196,9 @@ class LocalFederation:
         if identity.role == "source":
             lines += ["[governance]", f'approval_key = "{self.approval_key(identity.name).with_suffix(".pub")}"',
                       f'admin_listen = "{self.placement.admin_listen(identity.party)}"', "",
-                      *catalogue_toml(self.catalogue(identity.name))]
+                      *catalogue_toml(self.catalogue(identity.name)),
+                      *(["[scoring]", *(f"{k} = {json.dumps(v)}" for k, v in self.source_scoring.items()), ""]
+                        if self.source_scoring else [])]
         if self.metrics:
             lines += ["[metrics]", 'listen = "127.0.0.1:0"', ""]
         if self.node_policy:

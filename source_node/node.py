@@ -18,10 +18,11 @@ from source_node.governance import SourceGovernance, governed, open_governance
 from source_node.governance.admin_http import start_admin_endpoint
 from source_node.governance.coordinator_link import catalogue_message
 from source_node.scoring import PartyScoringServicer
+from source_node.scoring_settings import ScoringSettings
 from source_node.stages import secureboost, vertical_lr
 from source_node.stages.psi import make_psi_handler
 from tables import LoadedTable
-from tables.configured import describe_table, load_configured_table
+from tables.configured import describe_table, load_configured_table, table_files
 
 log = logging.getLogger("xyd.source")
 
@@ -75,7 +76,12 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         return description
 
     handlers = governed_handlers(governance, config.policy, ComputeSettings.from_section(config.section("compute")))
-    scoring = PartyScoringServicer(table, config.state_dir / "models", governance)
+    settings = ScoringSettings.from_section(config.section("scoring"))
+    scoring = PartyScoringServicer(table, config.state_dir / "models", governance, settings)
+    reloader = threading.Event()
+    if settings.reload_s:
+        threading.Thread(target=_reload_scoring_data, args=(config, scoring, settings.reload_s, reloader),
+                         name="xyd-scoring-reload", daemon=True).start()
     attached = [start_admin_endpoint(governance, tls=tls, coordinator=config.coordinator,
                                      state_dir=config.state_dir, describe=describe)]
 
@@ -89,6 +95,27 @@ def serve(config: NodeConfig, stop: threading.Event | None = None) -> int:
         return run_node(config, describe=describe, handlers=handlers, stop=stop, attach=attach,
                         limited_roles={"admin": verification.OFFICER_METHODS}, readiness=readiness)
     finally:
+        reloader.set()
         for handle in attached:
             handle.close()
         governance.close()
+
+
+def _reload_scoring_data(config: NodeConfig, scoring: PartyScoringServicer, every_s: float,
+                         stop: threading.Event) -> None:
+    """Re-read the `[data]` table when its files change and serve it to scoring (a new snapshot); a table that
+    no longer loads is logged and the current one kept."""
+    def stamp() -> tuple[int, ...]:
+        return tuple(path.stat().st_mtime_ns for path in table_files(config))
+
+    # Nothing seen yet: the first tick loads the files once more, so a change landing between the served
+    # table's load and this thread's start is not missed (an unchanged snapshot is not swapped).
+    seen: tuple[int, ...] | None = None
+    while not stop.wait(every_s):
+        try:
+            now = stamp()
+            if now != seen:
+                scoring.replace_table(load_configured_table(config))
+                seen = now
+        except Exception as exc:  # a half-written file: try again at the next tick
+            log.warning("scoring data not reloaded", extra={"error": f"{type(exc).__name__}: {exc}"})

@@ -7,6 +7,8 @@ missing rate of each column, never a value.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from federation.config import ConfigError, NodeConfig
 from federation.proto import control_pb2
 from federation.schema_message import table_schema_message
@@ -19,6 +21,12 @@ def load_configured_table(config: NodeConfig) -> LoadedTable:
     if "schema" not in data or "table" not in data:
         raise ConfigError(f"{config.source}: [data] needs `schema` and `table`")
     return load_table(config.path(data["schema"]), config.path(data["table"]))
+
+
+def table_files(config: NodeConfig) -> tuple[Path, Path]:
+    """The schema and table files `[data]` names (their change is a new snapshot to load)."""
+    data = config.section("data")
+    return config.path(data["schema"]), config.path(data["table"])
 
 
 def describe_table(table: LoadedTable, *, with_quality: bool = True) -> control_pb2.NodeDescription:

@@ -26,7 +26,7 @@ from federation.proto import secureboost_pb2 as federation_dot_proto_dot_secureb
 from federation.proto import woe_pb2 as federation_dot_proto_dot_woe__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x66\x65\x64\x65ration/proto/scoring.proto\x12\x0bxyd.scoring\x1a\"federation/proto/secureboost.proto\x1a\x1a\x66\x65\x64\x65ration/proto/woe.proto\"b\n\x0bMaskRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x0e\n\x06use_id\x18\x03 \x01(\t\x12\x13\n\x0binstitution\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\"\xa0\x01\n\tMaskReply\x12)\n\x05masks\x18\x01 \x01(\x0b\x32\x1a.xyd.secureboost.LeafMasks\x12\r\n\x05known\x18\x02 \x01(\x0c\x12,\n\x08\x64\x65\x66\x61ults\x18\x03 \x01(\x0b\x32\x1a.xyd.secureboost.LeafMasks\x12+\n\x0bsplit_items\x18\x04 \x03(\x0b\x32\x16.xyd.scoring.SplitItem\"@\n\tSplitItem\x12\x10\n\x08split_id\x18\x01 \x01(\x06\x12\x0c\n\x04item\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"d\n\rPointsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x0e\n\x06use_id\x18\x03 \x01(\t\x12\x13\n\x0binstitution\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\"\x95\x01\n\x0bLinearReply\x12\x0e\n\x06scores\x18\x01 \x03(\x01\x12\r\n\x05known\x18\x02 \x01(\x0c\x12\x15\n\rtraining_mean\x18\x03 \x01(\x01\x12\x17\n\x0ftraining_spread\x18\x04 \x01(\x01\x12%\n\x05items\x18\x05 \x03(\x0b\x32\x16.xyd.scoring.SplitItem\x12\x10\n\x08top_item\x18\x06 \x03(\r2\xcf\x01\n\x0cPartyScoring\x12=\n\tLeafMasks\x12\x18.xyd.scoring.MaskRequest\x1a\x16.xyd.scoring.MaskReply\x12:\n\x06Points\x12\x1a.xyd.scoring.PointsRequest\x1a\x14.xyd.woe.PartyPoints\x12\x44\n\x0cLinearScores\x12\x1a.xyd.scoring.PointsRequest\x1a\x18.xyd.scoring.LinearReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x66\x65\x64\x65ration/proto/scoring.proto\x12\x0bxyd.scoring\x1a\"federation/proto/secureboost.proto\x1a\x1a\x66\x65\x64\x65ration/proto/woe.proto\"b\n\x0bMaskRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x0e\n\x06use_id\x18\x03 \x01(\t\x12\x13\n\x0binstitution\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\"\xb2\x01\n\tMaskReply\x12)\n\x05masks\x18\x01 \x01(\x0b\x32\x1a.xyd.secureboost.LeafMasks\x12\r\n\x05known\x18\x02 \x01(\x0c\x12,\n\x08\x64\x65\x66\x61ults\x18\x03 \x01(\x0b\x32\x1a.xyd.secureboost.LeafMasks\x12+\n\x0bsplit_items\x18\x04 \x03(\x0b\x32\x16.xyd.scoring.SplitItem\x12\x10\n\x08snapshot\x18\x05 \x01(\t\"@\n\tSplitItem\x12\x10\n\x08split_id\x18\x01 \x01(\x06\x12\x0c\n\x04item\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"d\n\rPointsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x0e\n\x06use_id\x18\x03 \x01(\t\x12\x13\n\x0binstitution\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\";\n\x10\x44\x65\x63isionsRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x15\n\rhave_snapshot\x18\x02 \x01(\t\"\xeb\x03\n\rDecisionChunk\x12\x10\n\x08snapshot\x18\x01 \x01(\t\x12\x12\n\nrows_total\x18\x02 \x01(\x04\x12\x0b\n\x03ids\x18\x03 \x03(\t\x12)\n\x05masks\x18\x04 \x01(\x0b\x32\x1a.xyd.secureboost.LeafMasks\x12,\n\x08\x64\x65\x66\x61ults\x18\x05 \x01(\x0b\x32\x1a.xyd.secureboost.LeafMasks\x12+\n\x0bsplit_items\x18\x06 \x03(\x0b\x32\x16.xyd.scoring.SplitItem\x12\x13\n\x0b\x61pproval_id\x18\x07 \x01(\t\x12\x13\n\x0bvalid_until\x18\x08 \x01(\x01\x12\x14\n\x0cinstitutions\x18\t \x03(\t\x12\x19\n\x11institution_kinds\x18\n \x03(\t\x12\x11\n\tunchanged\x18\x0b \x01(\x08\x12\x0c\n\x04last\x18\x0c \x01(\x08\x12$\n\x06points\x18\r \x01(\x0b\x32\x14.xyd.woe.PartyPoints\x12$\n\x06\x61\x62sent\x18\x0e \x01(\x0b\x32\x14.xyd.woe.PartyPoints\x12(\n\x06linear\x18\x0f \x01(\x0b\x32\x18.xyd.scoring.LinearReply\x12/\n\rlinear_absent\x18\x10 \x01(\x0b\x32\x18.xyd.scoring.LinearReply\"\xa7\x01\n\x0bLinearReply\x12\x0e\n\x06scores\x18\x01 \x03(\x01\x12\r\n\x05known\x18\x02 \x01(\x0c\x12\x15\n\rtraining_mean\x18\x03 \x01(\x01\x12\x17\n\x0ftraining_spread\x18\x04 \x01(\x01\x12%\n\x05items\x18\x05 \x03(\x0b\x32\x16.xyd.scoring.SplitItem\x12\x10\n\x08top_item\x18\x06 \x03(\r\x12\x10\n\x08snapshot\x18\x07 \x01(\t2\x99\x02\n\x0cPartyScoring\x12=\n\tLeafMasks\x12\x18.xyd.scoring.MaskRequest\x1a\x16.xyd.scoring.MaskReply\x12:\n\x06Points\x12\x1a.xyd.scoring.PointsRequest\x1a\x14.xyd.woe.PartyPoints\x12H\n\tDecisions\x12\x1d.xyd.scoring.DecisionsRequest\x1a\x1a.xyd.scoring.DecisionChunk0\x01\x12\x44\n\x0cLinearScores\x12\x1a.xyd.scoring.PointsRequest\x1a\x18.xyd.scoring.LinearReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MASKREQUEST']._serialized_start=111
   _globals['_MASKREQUEST']._serialized_end=209
   _globals['_MASKREPLY']._serialized_start=212
-  _globals['_MASKREPLY']._serialized_end=372
-  _globals['_SPLITITEM']._serialized_start=374
-  _globals['_SPLITITEM']._serialized_end=438
-  _globals['_POINTSREQUEST']._serialized_start=440
-  _globals['_POINTSREQUEST']._serialized_end=540
-  _globals['_LINEARREPLY']._serialized_start=543
-  _globals['_LINEARREPLY']._serialized_end=692
-  _globals['_PARTYSCORING']._serialized_start=695
-  _globals['_PARTYSCORING']._serialized_end=902
+  _globals['_MASKREPLY']._serialized_end=390
+  _globals['_SPLITITEM']._serialized_start=392
+  _globals['_SPLITITEM']._serialized_end=456
+  _globals['_POINTSREQUEST']._serialized_start=458
+  _globals['_POINTSREQUEST']._serialized_end=558
+  _globals['_DECISIONSREQUEST']._serialized_start=560
+  _globals['_DECISIONSREQUEST']._serialized_end=619
+  _globals['_DECISIONCHUNK']._serialized_start=622
+  _globals['_DECISIONCHUNK']._serialized_end=1113
+  _globals['_LINEARREPLY']._serialized_start=1116
+  _globals['_LINEARREPLY']._serialized_end=1283
+  _globals['_PARTYSCORING']._serialized_start=1286
+  _globals['_PARTYSCORING']._serialized_end=1567
 # @@protoc_insertion_point(module_scope)

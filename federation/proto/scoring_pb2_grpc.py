@@ -45,6 +45,11 @@ class PartyScoringStub(object):
                 request_serializer=federation_dot_proto_dot_scoring__pb2.PointsRequest.SerializeToString,
                 response_deserializer=federation_dot_proto_dot_woe__pb2.PartyPoints.FromString,
                 _registered_method=True)
+        self.Decisions = channel.unary_stream(
+                '/xyd.scoring.PartyScoring/Decisions',
+                request_serializer=federation_dot_proto_dot_scoring__pb2.DecisionsRequest.SerializeToString,
+                response_deserializer=federation_dot_proto_dot_scoring__pb2.DecisionChunk.FromString,
+                _registered_method=True)
         self.LinearScores = channel.unary_unary(
                 '/xyd.scoring.PartyScoring/LinearScores',
                 request_serializer=federation_dot_proto_dot_scoring__pb2.PointsRequest.SerializeToString,
@@ -71,6 +76,16 @@ class PartyScoringServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Decisions(self, request, context):
+        """Precomputed private scoring: this node's answers for every enterprise it holds under one published
+        model part, streamed in chunks, so that the platform scores without asking it about any enterprise.
+        The request names no enterprise. Only the platform may call it, and only if the node's
+        [scoring] precomputed = true; admitted under the part's approval at each build.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def LinearScores(self, request, context):
         """For a published vertical LR (raw or WOE): this node's partial linear score w_k . x_k per enterprise.
         Only the platform may call it; the answer holds no feature value, weight, bin or cut point.
@@ -91,6 +106,11 @@ def add_PartyScoringServicer_to_server(servicer, server):
                     servicer.Points,
                     request_deserializer=federation_dot_proto_dot_scoring__pb2.PointsRequest.FromString,
                     response_serializer=federation_dot_proto_dot_woe__pb2.PartyPoints.SerializeToString,
+            ),
+            'Decisions': grpc.unary_stream_rpc_method_handler(
+                    servicer.Decisions,
+                    request_deserializer=federation_dot_proto_dot_scoring__pb2.DecisionsRequest.FromString,
+                    response_serializer=federation_dot_proto_dot_scoring__pb2.DecisionChunk.SerializeToString,
             ),
             'LinearScores': grpc.unary_unary_rpc_method_handler(
                     servicer.LinearScores,
@@ -152,6 +172,33 @@ class PartyScoring(object):
             '/xyd.scoring.PartyScoring/Points',
             federation_dot_proto_dot_scoring__pb2.PointsRequest.SerializeToString,
             federation_dot_proto_dot_woe__pb2.PartyPoints.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/xyd.scoring.PartyScoring/Decisions',
+            federation_dot_proto_dot_scoring__pb2.DecisionsRequest.SerializeToString,
+            federation_dot_proto_dot_scoring__pb2.DecisionChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -98,17 +98,19 @@ class PointsRequest(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PartyPoints(_message.Message):
-    __slots__ = ("points", "categories", "lost", "found", "mean_points", "spread_points")
+    __slots__ = ("points", "categories", "lost", "found", "mean_points", "spread_points", "snapshot")
     POINTS_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     LOST_FIELD_NUMBER: _ClassVar[int]
     FOUND_FIELD_NUMBER: _ClassVar[int]
     MEAN_POINTS_FIELD_NUMBER: _ClassVar[int]
     SPREAD_POINTS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     points: _containers.RepeatedScalarFieldContainer[float]
     categories: _containers.RepeatedScalarFieldContainer[str]
     lost: _containers.RepeatedScalarFieldContainer[float]
     found: _containers.RepeatedScalarFieldContainer[bool]
     mean_points: float
     spread_points: float
-    def __init__(self, points: _Optional[_Iterable[float]] = ..., categories: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[float]] = ..., found: _Optional[_Iterable[bool]] = ..., mean_points: _Optional[float] = ..., spread_points: _Optional[float] = ...) -> None: ...
+    snapshot: str
+    def __init__(self, points: _Optional[_Iterable[float]] = ..., categories: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[float]] = ..., found: _Optional[_Iterable[bool]] = ..., mean_points: _Optional[float] = ..., spread_points: _Optional[float] = ..., snapshot: _Optional[str] = ...) -> None: ...

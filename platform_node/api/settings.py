@@ -24,6 +24,7 @@ from platform_node.monitoring.delivery import RetrySchedule
 from platform_node.monitoring.deterioration import DeteriorationRule
 from platform_node.scoring.availability import AvailabilityPolicy, AvailabilityRule, Mode
 from platform_node.scoring.model_choice import ModelChoice
+from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorer import PartialFailurePolicy
 from platform_node.uses.deadlines import OverdueAction, OverduePolicy
 from platform_node.uses.lookup_watch import LookupWatchRule
@@ -60,6 +61,8 @@ class ApiSettings:
     # Which published joint model scores a request that names none (per purpose), and the challenger scored
     # in the shadow per purpose (`[api.models]`, `[api.models.challengers]`); default: the latest, none.
     models: ModelChoice = field(default_factory=ModelChoice)
+    # Private queries (`[api.privacy]`): direct, precomputed or cover (docs/protocols/private-scoring.md).
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     default_limits: InstitutionLimits = field(default_factory=InstitutionLimits)
     overdue: OverduePolicy = field(default_factory=OverduePolicy)
     monitoring_interval_s: float = 86_400.0
@@ -182,6 +185,10 @@ def settings_from_mapping(table: Mapping[str, Any], *, base: Path | None = None)
                 values[key] = PartialFailurePolicy(value)
             elif key == "availability":
                 values[key] = AvailabilityPolicy.from_mapping(value)
+            elif key == "privacy":
+                if not isinstance(value, Mapping):
+                    raise ApiSettingsError("[api.privacy] must be a table")
+                values[key] = PrivacySettings.from_mapping(value)
             elif key == "models":
                 values[key] = ModelChoice.from_mapping(value)
             else:

@@ -7,6 +7,10 @@ a whole, named by the item the source says moved it most when its approval lets 
 source does not answer in time and the purpose's availability policy allows it, its contribution is put at
 its training mean (an aggregate the source sends with each answer) and the score is flagged degraded, with
 the missing sources' share of the model's importance (their share of the parties' score spreads).
+
+Private queries (`privacy`, docs/protocols/private-scoring.md) as for SecureBoost and scorecards: each source's
+partial scores from its precomputed table (no call at all), or asked for inside cover groups and narrowed back;
+every outcome states the data snapshot of each party it used.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from models.scorecard.params import ScorecardParams
 from models.scorecard.stored import lr_features
 from platform_node.scoring.availability import AvailabilityPolicy
 from platform_node.scoring.fanout import FanOutScorer
+from platform_node.scoring.linear_rows import narrowed
 from platform_node.scoring.party_stats import PartStats, PartyStatsStore
+from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorer import (
     Direction,
     ScoreBatch,
@@ -58,7 +64,8 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
     def __init__(self, *, model_id: str, model_version: str, part: part_pb.StoredPart, own_table: LoadedTable,
                  label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
                  aio_channels: AioPeerChannels | None = None, availability: AvailabilityPolicy | None = None,
-                 stats_dir: Path | None = None, scale: ScorecardParams | None = None) -> None:
+                 stats_dir: Path | None = None, scale: ScorecardParams | None = None,
+                 privacy: PrivacySettings | None = None) -> None:
         if part.kind != "hetero_lr":
             raise ValueError(f"expected a vertical LR part, found {part.kind!r}")
         self.model_id, self.model_version = model_id, model_version
@@ -90,6 +97,9 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
             except ScorerContractError:
                 made = {d: ScoreReason(me, "platform", "", "", d) for d in (Direction.RAISES_RISK, Direction.LOWERS_RISK)}
             self._own_reasons.append(made)
+        self._own_party, self._own_snapshot = me, own_table.snapshot_sha256[:32]
+        # The served population of cover groups: the enterprises of the platform's own table.
+        self._serve_privately(privacy, channels, self._own_ids, stats_dir)
 
     @property
     def parties(self) -> tuple[str, ...]:
@@ -100,7 +110,11 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
         return self._stats.missing_importance(self._own_spread, parties, self.hosts)
 
     def close(self) -> None:
-        """Nothing of its own to release: the channels belong to whoever built the scorer."""
+        """Stop refreshing precomputed tables; the channels belong to whoever built the scorer."""
+        self._stop_privately()
+
+    def _narrow(self, reply: scoring_pb2.LinearReply, rows: np.ndarray) -> scoring_pb2.LinearReply:
+        return narrowed(reply, rows)
 
     def _asked(self) -> Sequence[str]:
         return self.hosts
@@ -162,6 +176,8 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
         source_moved = {p: np.asarray(replies[p].scores) - (self._stats.get(p).mean if self._stats.get(p) else 0.0)
                         for p in answered}
         flagged = tuple(ScoreReason(p, self._category(p), "", "", Direction.SOURCE_MISSING) for p in missing)
+        snapshots = ((self._own_party, self._own_snapshot),
+                     *((p, replies[p].snapshot) for p in answered if replies[p].snapshot))
         results: list[ScoreResult] = []
         for i, cid in enumerate(ids):
             if not known[i]:
@@ -174,7 +190,7 @@ class FederatedLrScorer(FanOutScorer[scoring_pb2.LinearReply]):
             results.append(ScoreOutcome(cid, float(min(max(pd, 0.0), 1.0)), score, grade_of(score), codes,
                                         self.model_id, self.model_version, degraded=bool(missing),
                                         missing_sources=missing, missing_importance=share if missing else 0.0,
-                                        reasons=(*reasons, *flagged)))
+                                        reasons=(*reasons, *flagged), snapshots=snapshots))
         return ScoreBatch(tuple(results))
 
     def _reasons(self, row: int, own_moved: np.ndarray, source_moved: dict[str, np.ndarray],

@@ -28,6 +28,7 @@ from models.secureboost import ActiveModel
 from platform_node.scoring.availability import AvailabilityPolicy
 from platform_node.scoring.linear import FederatedLrScorer
 from platform_node.scoring.model_choice import ModelChoice
+from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorecard import FederatedScorecardScorer
 from platform_node.scoring.scorer import FailureCode, ScoreBatch, ScoreFailure
 from platform_node.scoring.secureboost import FederatedSecureBoostScorer, SourceEndpoint
@@ -53,9 +54,11 @@ class PublishedModelScorer:
 
     def __init__(self, *, models_dir: Path, own_table: LoadedTable, label_column: str, tls: NodeTls,
                  coordinator: str, usage: AnswerCounter | None = None,
-                 availability: AvailabilityPolicy | None = None, choice: ModelChoice | None = None) -> None:
+                 availability: AvailabilityPolicy | None = None, choice: ModelChoice | None = None,
+                 privacy: PrivacySettings | None = None) -> None:
         self.choice = choice or ModelChoice()
         self.chooses_models = True  # `score` takes a model_id (the coalescers pass it on)
+        self._privacy = privacy  # direct, precomputed or cover queries to the sources
         self._availability = availability  # per purpose: refuse or degrade when a source does not answer
         self._usage = usage  # counts each source's answers for the governance log
         self._models_dir = models_dir
@@ -105,7 +108,7 @@ class PublishedModelScorer:
                                         part=part, own_table=self._own, label_column=self._label,
                                         sources=self._endpoints(part.hosts), channels=self._channels,
                                         aio_channels=self._aio_channels, availability=self._availability,
-                                        stats_dir=folder)
+                                        stats_dir=folder, privacy=self._privacy)
 
     def _linear(self, folder: Path) -> FederatedLrScorer:
         data = (folder / LR_PART).read_bytes()
@@ -113,7 +116,8 @@ class PublishedModelScorer:
         return FederatedLrScorer(model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12],
                                  part=part, own_table=self._own, label_column=self._label,
                                  sources=self._endpoints(part.hosts), channels=self._channels,
-                                 aio_channels=self._aio_channels, availability=self._availability, stats_dir=folder)
+                                 aio_channels=self._aio_channels, availability=self._availability, stats_dir=folder,
+                                 privacy=self._privacy)
 
     def _folder(self, model_id: str) -> Path | None:
         """The folder of a published model id, or None (malformed, outside models/, or no platform part)."""
@@ -135,7 +139,7 @@ class PublishedModelScorer:
                 model_id=folder.name, model_version="v" + hashlib.sha256(data).hexdigest()[:12], model=model,
                 own_table=self._own, label_column=self._label, sources=self._endpoints(model.parties),
                 channels=self._channels, aio_channels=self._aio_channels, availability=self._availability,
-                defaults_dir=folder)
+                defaults_dir=folder, privacy=self._privacy)
         scorer.usage = self._usage
         log.info("scoring with published model", extra={"model": folder.name})
         return scorer

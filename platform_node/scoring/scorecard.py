@@ -7,6 +7,9 @@ most points against their best bins. Sources return sums only: no feature value,
 When a source does not answer in time and the purpose's availability policy allows it, its points are put at
 their training mean (an aggregate it sends with each answer, kept beside the model) and the score is flagged
 degraded, with the missing sources' share of the parties' points spreads as `missing_importance`.
+
+Private queries (`privacy`, docs/protocols/private-scoring.md) as for SecureBoost: the sources' points from
+their precomputed tables, or asked for inside cover groups; every outcome states each party's snapshot.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from federation.aio_channels import AioPeerChannels
 from federation.grpc_channel import PeerChannels
 from federation.proto import scorecard_part_pb2 as part_pb
 from federation.proto import scoring_pb2
-from models.scorecard import PartyScores, ScorecardError
-from models.scorecard.scoring import combine, from_message
+from models.scorecard import PartyScores
+from models.scorecard.scoring import combine
 from models.scorecard.stored import party_scorecard, placeable, scaling
 from platform_node.scoring.availability import AvailabilityPolicy
 from platform_node.scoring.fanout import FanOutScorer
 from platform_node.scoring.party_stats import PartStats, PartyStatsStore
+from platform_node.scoring.points_rows import SourcePoints, read_points
+from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorer import (
     Direction,
     ScoreBatch,
@@ -35,12 +40,12 @@ from platform_node.scoring.scorer import (
     grade_of,
     held_by_nobody,
 )
-from platform_node.scoring.source_fanout import FanOut, ReplyRefused, SourceEndpoint, SourceFanOut
+from platform_node.scoring.source_fanout import FanOut, SourceEndpoint, SourceFanOut
 from tables import LoadedTable
 from tables.features import FeatureIndex
 
 
-class FederatedScorecardScorer(FanOutScorer[PartyScores]):
+class FederatedScorecardScorer(FanOutScorer[SourcePoints]):
     """A `Scorer` over a published scorecard whose points tables live at the platform and the sources.
 
     Partial-failure policy, per purpose (`availability`, refuse by default): a source that does not answer
@@ -53,7 +58,7 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
     def __init__(self, *, model_id: str, model_version: str, part: part_pb.StoredPart, own_table: LoadedTable,
                  label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
                  aio_channels: AioPeerChannels | None = None, availability: AvailabilityPolicy | None = None,
-                 stats_dir: Path | None = None) -> None:
+                 stats_dir: Path | None = None, privacy: PrivacySettings | None = None) -> None:
         self.model_id, self.model_version = model_id, model_version
         self.card = party_scorecard(part)
         self.params = scaling(part)
@@ -70,6 +75,10 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
         self._availability = availability or AvailabilityPolicy()
         self._stats = PartyStatsStore(self._hosts, stats_dir)
         self._own_spread = float(part.training_spread)
+        self._own_party = part.party
+        self._own_snapshot = own_table.snapshot_sha256[:32]
+        # The served population of cover groups: the enterprises of the platform's own table.
+        self._serve_privately(privacy, channels, self._own_ids, stats_dir)
 
     def missing_importance(self, parties: Sequence[str]) -> float:
         """`parties`' share of the model's importance: of the sum of every party's training points spread."""
@@ -80,27 +89,25 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
         return tuple(sorted(self._fanout.sources))
 
     def close(self) -> None:
-        """Nothing of its own to release: the channels belong to whoever built the scorer."""
+        """Stop refreshing precomputed tables; the channels belong to whoever built the scorer."""
+        self._stop_privately()
+
+    def _narrow(self, reply: SourcePoints, rows: np.ndarray) -> SourcePoints:
+        return reply.narrowed(rows)
 
     def _asked(self) -> Sequence[str]:
         return self.parties
 
-    def _reader(self, rows: int) -> Callable[[object], PartyScores]:
-        def read(reply) -> PartyScores:
-            try:
-                return from_message(reply, rows)
-            except ScorecardError as exc:
-                raise ReplyRefused(str(exc)) from exc
-
-        return read
+    def _reader(self, rows: int) -> Callable[[object], SourcePoints]:
+        return lambda reply: read_points(reply, rows)  # type: ignore[arg-type]
 
     def _request(self, ids: list[str], use_id: str, requester: str = "", purpose: str = ""
                  ) -> scoring_pb2.PointsRequest:
         return scoring_pb2.PointsRequest(model_id=self.model_id, ids=ids, use_id=use_id, institution=requester,
                                          purpose=purpose)
 
-    def _combine(self, ids: list[str], fanout: FanOut[PartyScores], purpose: str) -> ScoreBatch:
-        replies: dict[str, PartyScores] = dict(fanout.replies)
+    def _combine(self, ids: list[str], fanout: FanOut[SourcePoints], purpose: str) -> ScoreBatch:
+        replies: dict[str, PartyScores] = {p: r.scores for p, r in fanout.replies.items()}
         for party, reply in replies.items():
             if reply.mean_points or reply.spread_points:
                 self._stats.keep(party, PartStats(reply.mean_points, reply.spread_points))
@@ -116,6 +123,8 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
                                          np.zeros((n, 0)), np.zeros(n, dtype=bool), 0.0, 0.0)
         flagged = tuple(ScoreReason(p, self._fanout.sources[p].category, "", "", Direction.SOURCE_MISSING)
                         for p in missing)
+        snapshots = ((self._own_party, self._own_snapshot),
+                     *((p, r.snapshot) for p, r in sorted(fanout.replies.items()) if r.snapshot))
         own = self._features.rows(ids)
         columns = {n: own.values[:, k] for k, n in enumerate(own.names)}
         scores = combine(ids, self.params, self.base, self.card, placeable(self.card, columns), replies)
@@ -130,6 +139,7 @@ class FederatedScorecardScorer(FanOutScorer[PartyScores]):
             results.append(ScoreOutcome(cid, float(min(max(s.probability_of_default, 0.0), 1.0)), score,
                                         grade_of(score), reasons, self.model_id, self.model_version,
                                         degraded=bool(missing), missing_sources=missing,
-                                        missing_importance=share if missing else 0.0, reasons=flagged))
+                                        missing_importance=share if missing else 0.0, reasons=flagged,
+                                        snapshots=snapshots))
         return ScoreBatch(tuple(results))
 

@@ -45,6 +45,7 @@ _GRADE = re.compile(r"[A-Z][A-Z0-9+-]{0,7}")
 _MODEL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SOURCE = re.compile(r"[a-z][a-z0-9]*/[a-z0-9][a-z0-9._-]*")
 _ITEM = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_SNAPSHOT = re.compile(r"[0-9a-f]{1,64}")
 MAX_REASON_CODES = 8
 MAX_DESCRIPTION = 500
 
@@ -126,8 +127,15 @@ class ScoreOutcome:
     missing_sources: tuple[str, ...] = ()
     missing_importance: float = 0.0  # the missing sources' share of the model's split gain, in [0, 1]
     reasons: tuple[ScoreReason, ...] = ()
+    # (party, snapshot id) of every party whose data the score used, one each (docs/protocols/private-scoring.md)
+    snapshots: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "snapshots", tuple(sorted(self.snapshots)))
+        parties = [p for p, _ in self.snapshots]
+        _check_sources(tuple(parties), "snapshots")
+        if len(set(parties)) != len(parties) or not all(_SNAPSHOT.fullmatch(s) for _, s in self.snapshots):
+            raise ScorerContractError("snapshots name each party once, with a hex snapshot id")
         share = self.missing_importance
         if not isinstance(share, float) or not 0.0 <= share <= 1.0 or (share > 0 and not self.degraded):
             raise ScorerContractError("missing_importance is a share in [0, 1], and 0 unless degraded")

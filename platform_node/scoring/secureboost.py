@@ -10,6 +10,10 @@ Each reply also carries the source's default masks (the leaves a row with every 
 reaches). The scorer keeps the latest of each source, in memory and in `defaults_dir`, so that when a source
 does not answer in time and the purpose's availability policy allows it, the batch is scored with that
 source's splits sent down their learned default direction, flagged degraded.
+
+Private queries (`privacy`, docs/protocols/private-scoring.md): in precomputed mode the sources' masks come
+from their tables fetched ahead (`PrecomputedTables`), in cover mode each enterprise is asked for inside its
+cover group. Every outcome states the data snapshot of each party it used (`snapshots`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from models.secureboost.objective import adverse_probability, transform
 from models.secureboost.params import Objective
 from platform_node.scoring.availability import AvailabilityPolicy
 from platform_node.scoring.fanout import FanOutScorer
+from platform_node.scoring.mask_rows import narrowed
+from platform_node.scoring.privacy import PrivacySettings
 from platform_node.scoring.scorer import (
     Direction,
     ScoreBatch,
@@ -66,7 +72,8 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
     def __init__(self, *, model_id: str, model_version: str, model: ActiveModel, own_table: LoadedTable,
                  label_column: str, sources: Sequence[SourceEndpoint], channels: PeerChannels,
                  scale: ScorecardParams | None = None, aio_channels: AioPeerChannels | None = None,
-                 availability: AvailabilityPolicy | None = None, defaults_dir: Path | None = None) -> None:
+                 availability: AvailabilityPolicy | None = None, defaults_dir: Path | None = None,
+                 privacy: PrivacySettings | None = None) -> None:
         self.model_id, self.model_version, self.model = model_id, model_version, model
         self._own = own_table
         self._label = label_column
@@ -94,6 +101,12 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
             stored = self._defaults_path(party)
             if stored is not None and stored.exists():
                 self._keep_defaults(party, secureboost_pb2.LeafMasks.FromString(stored.read_bytes()), save=False)
+        self._own_snapshot = own_table.snapshot_sha256[:32]
+        # The served population of cover groups: the enterprises of the platform's own table.
+        self._serve_privately(privacy, channels, self._own_ids, defaults_dir)
+
+    def _narrow(self, reply: scoring_pb2.MaskReply, rows: np.ndarray) -> scoring_pb2.MaskReply:
+        return narrowed(reply, rows)
 
     def _defaults_path(self, party: str) -> Path | None:
         return None if self._defaults_dir is None else self._defaults_dir / f"defaults-{party.replace('/', '-')}.bin"
@@ -178,7 +191,8 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
         return float(min(1.0, sum(self._gain_share.get(p, 0.0) for p in parties)))
 
     def close(self) -> None:
-        """Nothing of its own to release: the channels belong to whoever built the scorer."""
+        """Stop refreshing precomputed tables; the channels belong to whoever built the scorer."""
+        self._stop_privately()
 
     def _asked(self) -> Sequence[str]:
         return self.model.parties
@@ -214,6 +228,8 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
         binary = self.model.objective is Objective.BINARY_LOGISTIC
         adverse = None if binary else adverse_probability(self.model.objective, transform(self.model.objective, margin))
         reasons_of = self._reasons(combined.leaves, missing)
+        snapshots = ((self.model.party, self._own_snapshot),
+                     *((p, r.snapshot) for p, r in sorted(replies.items()) if r.snapshot))
         results: list[ScoreResult] = []
         for i, cid in enumerate(ids):
             if not known[i]:
@@ -238,7 +254,7 @@ class FederatedSecureBoostScorer(FanOutScorer[scoring_pb2.MaskReply]):
             results.append(ScoreOutcome(cid, float(min(max(pd, 0.0), 1.0)), score, grade_of(score), tuple(reasons),
                                         self.model_id, self.model_version, degraded=bool(missing),
                                         missing_sources=missing, missing_importance=share if missing else 0.0,
-                                        reasons=reasons_of[i]))
+                                        reasons=reasons_of[i], snapshots=snapshots))
         return ScoreBatch(tuple(results))
 
 

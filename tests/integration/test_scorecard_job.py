@@ -37,7 +37,8 @@ def federation(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
     fed = LocalFederation(tmp_path_factory.mktemp("fed") / "state",
                           NodeData(data_dir / "platform.toml", data_dir / "platform.csv"),
                           {s: NodeData(data_dir / f"{s}.toml", data_dir / f"{s}.csv") for s in SOURCES},
-                          node_policy={"allow_insecure_keys_for_tests": True}, with_api=False)
+                          node_policy={"allow_insecure_keys_for_tests": True}, with_api=False,
+                          source_scoring={"precomputed": True})
     with fed:
         yield fed
     for member in fed.group.members:
@@ -161,6 +162,48 @@ def test_points_scoring_over_mtls_equals_in_process_scoring_of_stored_parts(
     assert [(r.model_id, r.score, r.reason_codes) for r in via_api] == \
         [(model_id, o.score, o.reason_codes) for o in outcomes[:50]]
     assert from_loop.results == tuple(via_api)
+
+
+def test_points_in_precomputed_and_cover_modes_equal_direct_with_each_source_snapshot(
+        federation: LocalFederation, data_dir: Path, scorecard_run, tmp_path: Path) -> None:
+    """Private queries with a scorecard (docs/protocols/private-scoring.md): the same scores as direct queries,
+    each stating one snapshot per party."""
+    from federation.grpc_channel import PeerChannels
+    from federation.pki import Identity, NodeTls
+    from models.scorecard.stored import read_part
+    from platform_node.scoring.privacy import PrivacyMode, PrivacySettings
+    from platform_node.scoring.scorecard import FederatedScorecardScorer
+    from platform_node.scoring.secureboost import SourceEndpoint
+    from tables import load_table
+
+    _, _, status = scorecard_run
+    model_id = stage_results(status)["publish"]["platform/main"]["model_id"]
+    part = read_part(_part_folder(federation, "platform/main", model_id) / "scorecard-part.bin")
+    platform = load_table(data_dir / "platform.toml", data_dir / "platform.csv")
+    ids = sorted(str(i) for i in platform.ids)[:100] + ["91000000UNKNOWN000"]
+    with federation.client() as client:
+        nodes = {n.party: n for n in client.nodes()}
+    channels = PeerChannels(NodeTls.load_issued(federation.pki_dir, Identity("platform", "main")))
+    answers = {}
+    try:
+        for mode in PrivacyMode:
+            scorer = FederatedScorecardScorer(
+                model_id=model_id, model_version="1", part=part, own_table=platform, label_column="default",
+                sources=[SourceEndpoint(p, nodes[p].address, p.split("/")[1]) for p in PARTIES[1:]],
+                channels=channels, privacy=PrivacySettings(mode=mode, refresh_s=3600), stats_dir=tmp_path)
+            try:
+                answers[mode] = scorer.score(ids, purpose="PRE_LOAN_REVIEW", deadline_s=30,
+                                             requester="bank/it-bank")
+            finally:
+                scorer.close()
+    finally:
+        channels.close()
+    direct = answers[PrivacyMode.DIRECT]
+    assert len(direct.outcomes()) == len(ids) - 1
+    for mode in (PrivacyMode.PRECOMPUTED, PrivacyMode.COVER):
+        assert answers[mode].results == direct.results, mode
+    for outcome in direct.outcomes():
+        assert {p for p, _ in outcome.snapshots} == set(PARTIES)
 
 
 def _categories(data_dir: Path) -> set[str]:

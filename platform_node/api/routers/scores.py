@@ -149,7 +149,7 @@ async def score_one(body: ScoreRequest, institution: ScoringInstitution, request
         score=result.score, grade=result.grade, reason_codes=list(result.reason_codes),
         reasons=[ReasonOut.of(r) for r in result.reasons], model_id=result.model_id,
         model_version=result.model_version, degraded=result.degraded, missing_sources=list(result.missing_sources),
-        missing_importance=result.missing_importance,
+        missing_importance=result.missing_importance, snapshots=dict(result.snapshots),
         feedback_due_at=format_time(now + services.uses.feedback_deadline),
         audit=LeafReceiptOut.of(recorded.receipt),
     )
@@ -194,7 +194,7 @@ def score_batch(
                 reason_codes=list(result.reason_codes), reasons=[ReasonOut.of(r) for r in result.reasons],
                 degraded=result.degraded,
                 missing_sources=list(result.missing_sources), missing_importance=result.missing_importance,
-                audit=BatchItemAudit(leaf_index=use.receipt.index),
+                snapshots=dict(result.snapshots), audit=BatchItemAudit(leaf_index=use.receipt.index),
             ))
         else:
             items.append(BatchItemOut(

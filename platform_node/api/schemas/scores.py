@@ -82,6 +82,8 @@ class ScoreOut(BaseModel):
     missing_importance: float = Field(ge=0, le=1, description="The missing sources' share of the model's "
                                       "importance (SecureBoost: split gain; LR and scorecards: the spread of "
                                       "each party's contribution over the training rows); 0 unless degraded.")
+    snapshots: dict[str, str] = Field(default_factory=dict, description="The data snapshot each party's part of "
+                                      "this score came from (party -> snapshot id); one per party, never mixed.")
     feedback_due_at: str = Field(description="RFC 3339 UTC deadline for the outcome feedback.")
     audit: LeafReceiptOut
 
@@ -108,6 +110,7 @@ class BatchItemOut(BaseModel):
     degraded: bool | None = None
     missing_sources: list[str] | None = None
     missing_importance: float | None = None
+    snapshots: dict[str, str] | None = None
     audit: BatchItemAudit | None = None
     failure: BatchFailureOut | None = None
 
