@@ -2,7 +2,8 @@
 
 * `direct` (the default): each source is asked for exactly the enterprises being scored; it learns them.
 * `precomputed`: each source's answers for every enterprise it holds are fetched ahead (refreshed every
-  `refresh_s`, and at once when its data snapshot changes); a score asks no source anything.
+  `refresh_s`: a source's data change, once it reloads its files, is in use within that interval); a score asks
+  no source anything.
 * `cover`: each enterprise travels in its fixed cover group of `cover_k` + 1 enterprises of the served
   population, in a uniformly shuffled order; a source learns only that the real one is in the group.
 """
@@ -29,7 +30,7 @@ class PrivacySettings:
 
     mode: PrivacyMode = PrivacyMode.DIRECT
     cover_k: int = 4  # decoys per real enterprise in cover mode: a source sees groups of cover_k + 1
-    refresh_s: float = 300.0  # precomputed: ask each source for a newer snapshot this often
+    refresh_s: float = 30.0  # precomputed: ask each source for a newer snapshot this often (an unchanged one costs one small message)
     fetch_timeout_s: float = 120.0  # precomputed: the longest one table's transfer may take
 
     def __post_init__(self) -> None:
