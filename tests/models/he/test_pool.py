@@ -118,7 +118,11 @@ def test_workers_exit_when_their_owner_is_killed(tmp_path) -> None:
         "pool = ObfuscatorPool(keys.secret.obfuscator_source(window_bits=6), capacity=64, workers=2, batch=16)\n"
         "pool.start()\n"
         "pool.take(8)\n"
-        "print(' '.join(str(p.pid) for p in pool._processes), flush=True)\n"
+        "pool.wait_until_full()\n"
+        "import psutil\n"
+        "workers = [psutil.Process(p.pid) for p in pool._processes]\n"
+        "workers += [child for w in workers for child in w.children()]  # siblings forked by the first\n"
+        "print(' '.join(str(w.pid) for w in workers), flush=True)\n"
         "time.sleep(120)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
