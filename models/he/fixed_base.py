@@ -34,8 +34,8 @@ class FixedBaseTable:
     """Window table for base^e mod modulus with 0 <= e < 2^exponent_bits."""
 
     def __init__(self, base: int, modulus: int, exponent_bits: int, window_bits: int) -> None:
-        if exponent_bits < 1 or not 1 <= window_bits <= 17:
-            raise ValueError(f"exponent_bits={exponent_bits} >= 1 and window_bits={window_bits} in [1, 17]")
+        if exponent_bits < 1 or not 1 <= window_bits <= 16:
+            raise ValueError(f"exponent_bits={exponent_bits} >= 1 and window_bits={window_bits} in [1, 16]")
         self.modulus = mpz(modulus)
         self.exponent_bits = exponent_bits
         self.window_bits = window_bits
@@ -160,8 +160,8 @@ class SignedFixedBase:
     """
 
     def __init__(self, base: int, modulus: int, magnitude_bits: int, window_bits: int) -> None:
-        if magnitude_bits < 1 or not 1 <= window_bits <= 17:
-            raise ValueError(f"magnitude_bits={magnitude_bits} >= 1 and window_bits={window_bits} in [1, 17]")
+        if magnitude_bits < 1 or not 1 <= window_bits <= 16:
+            raise ValueError(f"magnitude_bits={magnitude_bits} >= 1 and window_bits={window_bits} in [1, 16]")
         self.window_bits = window_bits
         rows = -(-(magnitude_bits + 1) // window_bits)
         self.magnitude_bits = rows * window_bits - 1
@@ -180,60 +180,3 @@ class SignedFixedBase:
         if any(not 0 <= e < offset << 1 for e in shifted):
             raise ValueError("exponent outside the table's range")
         return _row_major(self.rows, shifted, self.window_bits, self.modulus)
-
-
-class BandedFixedBase:
-    """base^m for m = hi * 2^shift + lo with 0 <= lo < 2^low_bits <= 2^shift and |hi| < 2^high_bits.
-
-    Plaintexts made of two fields with a gap between them (SecureBoost's pair (g << hess_bits) + h: h below
-    2^31, hess_bits ~45) have a band of bits that is zero in every value; one table over all bits pays a row
-    for it. Two tables, unsigned for lo and signed (base^(2^shift)) for hi, skip the band: 80-bit pairs cost
-    three products with windows of at most 17 bits instead of four with 16.
-    """
-
-    def __init__(self, base: int, modulus: int, low_bits: int, shift: int, high_bits: int, window_bits: int
-                 ) -> None:
-        if not 1 <= low_bits <= shift:
-            raise ValueError(f"low_bits={low_bits} must lie in [1, shift={shift}]")
-        self.modulus = mpz(modulus)
-        self.shift, self.low_bits = shift, low_bits
-        low_rows = -(-low_bits // window_bits)
-        self._low = FixedBaseTable(base, self.modulus, low_bits, -(-low_bits // low_rows))
-        self._high = SignedFixedBase(gmpy2.powmod(base, mpz(1) << shift, self.modulus), self.modulus, high_bits,
-                                     window_bits)
-        self.high_bits = self._high.magnitude_bits
-
-    @staticmethod
-    def rows_for(low_bits: int, high_bits: int, window_bits: int) -> int:
-        """Table rows (products + 1) of a banded table for these field sizes."""
-        return -(-low_bits // window_bits) + -(-(high_bits + 1) // window_bits)
-
-    def fits(self, low_bits: int, shift: int, high_bits: int) -> bool:
-        """Whether this table serves plaintexts with these fields."""
-        return shift == self.shift and low_bits <= self.low_bits and high_bits <= self.high_bits
-
-    def powers(self, exponents: list[int]) -> list[mpz]:
-        """[base^m mod modulus for m in exponents]; every m must have the fields the table was built for."""
-        mask, shift = (1 << self.shift) - 1, self.shift
-        lows = self._low.powers([e & mask for e in exponents])
-        highs = self._high.powers([e >> shift for e in exponents])
-        return list(map(operator.mod, map(operator.mul, lows, highs), itertools.repeat(self.modulus)))
-
-
-def zero_band(values: list[int], bits: int, *, least: int = 8) -> tuple[int, int] | None:
-    """(low_bits, shift) of the widest run of bits below `bits` that is zero in every value (two's complement
-    for negative ones) and at least `least` long, with set bits below it; None if there is none."""
-    seen = 0
-    mask = (1 << bits) - 1
-    for value in values:
-        seen |= value & mask
-    best, start = None, None
-    for position in range(bits + 1):
-        zero = position < bits and not (seen >> position) & 1
-        if zero and start is None:
-            start = position
-        elif not zero and start is not None:
-            if start > 0 and position - start >= least and (best is None or position - start > best[1] - best[0]):
-                best = (start, position)
-            start = None
-    return best

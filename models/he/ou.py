@@ -17,7 +17,7 @@ from gmpy2 import mpz
 
 from models.he.counters import OU_DECRYPTIONS, OU_ENCRYPTIONS
 from models.he.errors import InsecureParametersError, PlaintextRangeError
-from models.he.fixed_base import BandedFixedBase, SignedFixedBase, widest_window, zero_band
+from models.he.fixed_base import SignedFixedBase, widest_window
 from models.he.obfuscators import ObfuscatorBatch, ObfuscatorSource, RandomBits
 from models.he.parallel import powmod_list
 from models.he.params import OUParams
@@ -25,8 +25,6 @@ from models.he.params import OUParams
 # Batches at least this large get a window-16 table of g (about 20 MB per 16 plaintext bits at 2048 bits):
 # its build (65,535 products per row) pays off over SecureBoost's 4,096-row chunks, not over a few values.
 WIDE_TABLE_BATCH = 2048
-# Rows of at most 17 bits for two-field plaintexts (BandedFixedBase): ~110 MB at 2048 bits for SecureBoost's pairs.
-BANDED_WINDOW = 17
 # Plaintexts stay this many bits below p: a random residue mod p passes the range check w.p. <= 2^-64.
 RANGE_MARGIN_BITS = 64
 
@@ -65,7 +63,6 @@ class OUPublicKey:
             digest.update(int(value).to_bytes(self.ciphertext_bytes, "big"))
         self.fingerprint = digest.hexdigest()[:16]
         self._g_tables: dict[int, SignedFixedBase] = {}
-        self._g_band: BandedFixedBase | None = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, OUPublicKey) and (other.n, other.g, other.h) == (self.n, self.g, self.h)
@@ -82,6 +79,9 @@ class OUPublicKey:
         Tables are kept per window and rebuilt (wider) only when a plaintext needs more bits than the
         current one covers; a whole run of SecureBoost trees uses one table of about 80 bits.
         """
+        limit = 1 << (self.plaintext_bits - 1)
+        if any(not -limit < m < limit for m in plaintexts):
+            raise PlaintextRangeError(f"plaintext exceeds {self.plaintext_bits - 1} bits")
         bits = max((abs(m).bit_length() for m in plaintexts), default=1) or 1
         window = 16 if len(plaintexts) >= WIDE_TABLE_BATCH else 8
         table = self._g_tables.get(window)
@@ -90,35 +90,12 @@ class OUPublicKey:
             self._g_tables[window] = table
         return table
 
-    def _g_banded(self, plaintexts: list[int]) -> BandedFixedBase | None:
-        """A two-field table when every plaintext of a large batch has the same band of zero bits and skipping it
-        saves a product (SecureBoost's pairs: 3 products instead of 4); None otherwise."""
-        if len(plaintexts) < WIDE_TABLE_BATCH:
-            return None
-        bits = max(abs(m).bit_length() for m in plaintexts) + 1
-        band = zero_band(plaintexts, bits)
-        if band is None:
-            return None
-        low_bits, shift = band
-        high_bits = max(abs(m >> shift).bit_length() for m in plaintexts)
-        if BandedFixedBase.rows_for(low_bits, high_bits, BANDED_WINDOW) >= -(-bits // 16):
-            return None
-        table = self._g_band
-        if table is None or not table.fits(low_bits, shift, high_bits):
-            table = self._g_band = BandedFixedBase(self.g, self.n, low_bits, shift, high_bits, BANDED_WINDOW)
-        return table
-
     def _g_powers(self, plaintexts: list[int]) -> list[mpz]:
         """g^m mod n for each m, each distinct value computed once (repeats are common in early trees)."""
-        limit = 1 << (self.plaintext_bits - 1)
-        if any(not -limit < m < limit for m in plaintexts):
-            raise PlaintextRangeError(f"plaintext exceeds {self.plaintext_bits - 1} bits")
         distinct = list(dict.fromkeys(plaintexts))
-        banded = self._g_banded(distinct)
-        table = banded if banded is not None else self._g_table(distinct)
         if len(distinct) == len(plaintexts):
-            return table.powers(plaintexts)
-        powers = dict(zip(distinct, table.powers(distinct), strict=True))
+            return self._g_table(plaintexts).powers(plaintexts)
+        powers = dict(zip(distinct, self._g_table(distinct).powers(distinct), strict=True))
         return [powers[m] for m in plaintexts]
 
     def encrypt_raw(self, plaintexts: list[int], obfuscators: ObfuscatorBatch) -> list[mpz]:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.he import InlineObfuscators, OUKeypair, OUParams, PaillierKeypair, PaillierParams
-from models.he.fixed_base import BandedFixedBase, SignedFixedBase, zero_band
+from models.he.fixed_base import SignedFixedBase
 from models.he.ou import WIDE_TABLE_BATCH
 
 P, Q = gmpy2.next_prime(2**127 + 12345), gmpy2.next_prime(2**127 + 99999)
@@ -48,38 +48,6 @@ def test_ou_large_batches_with_repeats_decrypt_and_never_repeat_a_ciphertext(ou_
     # A wider plaintext later rebuilds the table instead of failing.
     wide = [2**100 + 3, -(2**100)]
     assert ou_keys.secret.decrypt_raw(ou_keys.public.encrypt_raw(wide, supply.take(2))) == wide
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(-(2**33) + 1, 2**33 - 1), st.integers(0, 2**20 - 1)), min_size=1, max_size=20),
-       st.integers(21, 40), st.integers(2, 10**30))
-def test_banded_table_matches_powmod_for_two_field_plaintexts(fields, shift: int, base: int) -> None:
-    modulus = P * Q
-    plaintexts = [(hi << shift) + lo for hi, lo in fields]
-    table = BandedFixedBase(base, modulus, 20, shift, 33, 17)
-    assert table.fits(20, shift, 33)
-    assert table.powers(plaintexts) == [gmpy2.powmod(base, m, modulus) for m in plaintexts]
-
-
-def test_zero_band_finds_the_gap_between_two_fields() -> None:
-    values = [(-5 << 45) + 3, (7 << 45) + (1 << 30) - 1, (2**32 << 45)]
-    assert zero_band(values, 80) == (30, 45)
-    assert zero_band([(1 << 40) - 1, 5], 45) is None  # no run of 8 zero bits with set bits below it
-    assert zero_band([0, 0], 10) is None
-
-
-def test_ou_batches_of_secureboost_pairs_skip_their_zero_band_and_decrypt(ou_keys: OUKeypair) -> None:
-    rng = random.Random(9)
-    # (g << 45) + h with |g| <= 2^32 and 0 <= h <= 2^30: bits 31-44 are zero in every pair.
-    plaintexts = [(rng.randrange(-(2**32), 2**32 + 1) << 45) + rng.randrange(2**30 + 1)
-                  for _ in range(WIDE_TABLE_BATCH)]
-    supply = InlineObfuscators(ou_keys.secret.obfuscator_source(window_bits=6))
-    ciphertexts = ou_keys.public.encrypt_raw(plaintexts, supply.take(len(plaintexts)))
-    assert ou_keys.public._g_band is not None and ou_keys.public._g_band.shift == 45
-    assert ou_keys.secret.decrypt_raw(ciphertexts) == plaintexts
-    # A batch without the band (or a small one) goes through the one-table path, and still decrypts.
-    plain = [rng.randrange(-(2**70), 2**70) for _ in range(WIDE_TABLE_BATCH)]
-    assert ou_keys.secret.decrypt_raw(ou_keys.public.encrypt_raw(plain, supply.take(len(plain)))) == plain
 
 
 @pytest.mark.parametrize("scheme_name", ["paillier", "ou"])
