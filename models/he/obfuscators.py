@@ -163,12 +163,10 @@ class ObfuscatorGenerator:
             pair, (o1, o2) = self._crt.power_pair, self._orders
             values = [pair(_below(rng, o1), _below(rng, o2)) for _ in range(count)]
         elif self._crt is not None:
-            power = self._crt.power
-            values = [power(a) for a in _exponents(rng, self.source.exponent_bits, count)]
+            values = self._crt.powers(_exponents(rng, self.source.exponent_bits, count))
         else:
             assert self._table is not None
-            power = self._table.power
-            values = [power(a) for a in _exponents(rng, self.source.exponent_bits, count)]
+            values = self._table.powers(_exponents(rng, self.source.exponent_bits, count))
         reduced = None if self._reduce is None else [v % self._reduce for v in values]
         return ObfuscatorBatch(values, reduced)
 

@@ -1,7 +1,8 @@
 """A bounded pool of obfuscators filled ahead of time by worker processes.
 
-Each worker (`models.he.obfuscator_worker`, a child process on pipes) builds the fixed-base tables once
-and answers batch requests; one thread per worker keeps the pool topped up to `capacity`. Online
+Each worker (`models.he.obfuscator_worker`, a child process on pipes) answers batch requests from
+fixed-base tables built once per pool: the first worker builds them and forks the others from itself, so
+the tables cost one build and one copy of memory however many workers there are; one thread per worker keeps the pool topped up to `capacity`. Online
 encryption then only takes obfuscators out of the pool. Each obfuscator leaves the pool once, and every
 value the pool ever received is fingerprinted: a repeat (two workers with the same randomness, say)
 fails the pool with ObfuscatorReuseError instead of being served.
@@ -21,6 +22,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from models.he.errors import ObfuscatorReuseError, PoolClosedError, PoolExhaustedError
 from models.he.framing import read_frame, write_frame
@@ -43,13 +45,23 @@ class PoolStats:
     in_flight: int
 
 
-def _stop_workers(processes: list[subprocess.Popen]) -> None:
+@dataclass(frozen=True)
+class _WorkerPipes:
+    """The pool's ends of one worker's pipes, and the process that answers on them (the first worker answers
+    for the siblings it forked, so its exit code is the one to report)."""
+
+    requests: BinaryIO
+    replies: BinaryIO
+    process: subprocess.Popen
+
+
+def _stop_workers(pipes: list[_WorkerPipes], processes: list[subprocess.Popen]) -> None:
     """Close each worker's input (it exits at end of input), then kill whatever is still alive."""
-    for process in processes:
+    for worker in pipes:
         try:
-            if process.stdin and not process.stdin.closed:
-                write_frame(process.stdin, b"")
-                process.stdin.close()
+            if not worker.requests.closed:
+                write_frame(worker.requests, b"")
+                worker.requests.close()
         except (OSError, ValueError):
             pass
     deadline = time.monotonic() + 5.0
@@ -59,8 +71,8 @@ def _stop_workers(processes: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5.0)
-        if process.stdout:
-            process.stdout.close()
+    for worker in pipes:
+        worker.replies.close()
 
 
 class ObfuscatorPool:
@@ -107,6 +119,7 @@ class ObfuscatorPool:
         self._failure: Exception | None = None
         self._started = self._closing = False
         self._processes: list[subprocess.Popen] = []
+        self._pipes: list[_WorkerPipes] = []
         self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> ObfuscatorPool:
@@ -125,22 +138,40 @@ class ObfuscatorPool:
             os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_REPO_ROOT, os.environ.get("PYTHONPATH")]))
         )
         recipe = self.source.to_bytes()
-        for seed in self._seeds:
+        # One process builds the tables and forks the other workers from itself (their pages stay shared);
+        # each sibling speaks the same frames on its own pair of pipes.
+        sibling_fds = [(os.pipe(), os.pipe()) for _ in self._seeds[1:]] if hasattr(os, "fork") else []
+        process = subprocess.Popen(
+            [sys.executable, "-m", "models.he.obfuscator_worker", str(self.niceness),
+             *(f"{requests[0]}:{replies[1]}" for requests, replies in sibling_fds)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=_REPO_ROOT,
+            pass_fds=[fd for requests, replies in sibling_fds for fd in (requests[0], replies[1])],
+        )
+        self._processes.append(process)
+        assert process.stdin is not None and process.stdout is not None
+        self._pipes.append(_WorkerPipes(process.stdin, process.stdout, process))
+        for requests, replies in sibling_fds:
+            os.close(requests[0])
+            os.close(replies[1])
+            self._pipes.append(_WorkerPipes(os.fdopen(requests[1], "wb"), os.fdopen(replies[0], "rb"), process))
+        for _ in self._seeds[1 + len(sibling_fds):]:  # no fork on this platform: one process per worker
             process = subprocess.Popen(
                 [sys.executable, "-m", "models.he.obfuscator_worker", str(self.niceness)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=env,
-                cwd=_REPO_ROOT,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=_REPO_ROOT,
             )
             self._processes.append(process)
-            assert process.stdin is not None
-            write_frame(process.stdin, recipe)
-            write_frame(process.stdin, seed)
-        self._finalizer = weakref.finalize(self, _stop_workers, list(self._processes))
-        for index, process in enumerate(self._processes):
+            assert process.stdin is not None and process.stdout is not None
+            self._pipes.append(_WorkerPipes(process.stdin, process.stdout, process))
+        for worker, seed in zip(self._pipes, self._seeds, strict=True):
+            write_frame(worker.requests, recipe)
+            write_frame(worker.requests, seed)
+        self._finalizer = weakref.finalize(self, _stop_workers, list(self._pipes), list(self._processes))
+        for index, worker in enumerate(self._pipes):
             thread = threading.Thread(
-                target=self._feed, args=(index, process), name=f"xyd-obfuscator-{index}", daemon=True
+                target=self._feed, args=(index, worker), name=f"xyd-obfuscator-{index}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -208,9 +239,8 @@ class ObfuscatorPool:
         if not self._started or self._closing:
             raise PoolClosedError("the obfuscator pool is not running (use it inside its `with` block)")
 
-    def _feed(self, index: int, process: subprocess.Popen) -> None:
+    def _feed(self, index: int, worker: _WorkerPipes) -> None:
         """One per worker: whenever the pool has room for a batch, ask the worker for one and absorb it."""
-        assert process.stdin is not None and process.stdout is not None
         while True:
             with self._lock:
                 while not self._closing and self._failure is None and self._room() <= 0:
@@ -220,8 +250,8 @@ class ObfuscatorPool:
                 request = min(self.batch, self._room())
                 self._in_flight += request
             try:
-                write_frame(process.stdin, request.to_bytes(4, "big"))
-                data = read_frame(process.stdout)
+                write_frame(worker.requests, request.to_bytes(4, "big"))
+                data = read_frame(worker.replies)
             except (OSError, ValueError):
                 data = None
             with self._lock:
@@ -229,7 +259,7 @@ class ObfuscatorPool:
                 if self._closing:
                     return
                 if data is None:
-                    self._fail(PoolClosedError(f"obfuscator worker {index} exited (code {process.poll()})"))
+                    self._fail(PoolClosedError(f"obfuscator worker {index} exited (code {worker.process.poll()})"))
                     return
                 self._absorb(batch_from_bytes(self.source, data))
 

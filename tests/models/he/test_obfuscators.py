@@ -32,6 +32,8 @@ def test_fixed_base_power_matches_powmod(exponent: int, base: int, window_bits: 
     modulus = P * Q
     table = FixedBaseTable(base, modulus, 200, window_bits)
     assert table.power(exponent) == gmpy2.powmod(base, exponent, modulus)
+    batch = [exponent, 0, 2**200 - 1, exponent >> 7]
+    assert table.powers(batch) == [gmpy2.powmod(base, e, modulus) for e in batch]
 
 
 def test_crt_fixed_base_matches_the_direct_table() -> None:
@@ -44,6 +46,10 @@ def test_crt_fixed_base_matches_the_direct_table() -> None:
         assert crt.power(e) == direct.power(e) == gmpy2.powmod(7, e, m1 * m2)
         both = crt.power_pair(e, f)
         assert both % m1 == gmpy2.powmod(7, e, m1) and both % m2 == gmpy2.powmod(7, f, m2)
+    batch = [rng.getrandbits(128) for _ in range(9)] + [0, 2**128 - 1]
+    assert crt.powers(batch) == direct.powers(batch) == [gmpy2.powmod(7, e, m1 * m2) for e in batch]
+    with pytest.raises(ValueError):
+        crt.powers([2**128])
 
 
 def _order(x: int, modulus: int, multiple: int) -> int:

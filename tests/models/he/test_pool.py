@@ -118,7 +118,11 @@ def test_workers_exit_when_their_owner_is_killed(tmp_path) -> None:
         "pool = ObfuscatorPool(keys.secret.obfuscator_source(window_bits=6), capacity=64, workers=2, batch=16)\n"
         "pool.start()\n"
         "pool.take(8)\n"
-        "print(' '.join(str(p.pid) for p in pool._processes), flush=True)\n"
+        "pool.wait_until_full()\n"
+        "import psutil\n"
+        "workers = [psutil.Process(p.pid) for p in pool._processes]\n"
+        "workers += [child for w in workers for child in w.children()]  # siblings forked by the first\n"
+        "print(' '.join(str(w.pid) for w in workers), flush=True)\n"
         "time.sleep(120)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
@@ -159,3 +163,18 @@ def test_workers_run_at_the_requested_niceness(source) -> None:
         assert all(c.nice() == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3) for c in workers)
     with pytest.raises(ValueError):
         ObfuscatorPool(source, niceness=-1)
+
+
+def test_three_workers_share_one_table_build_and_fill_the_pool(source) -> None:
+    # One process builds the tables and forks its siblings; each sibling answers on its own pipes.
+    import psutil
+
+    with ObfuscatorPool(source, capacity=96, workers=3, batch=8, take_timeout=60) as pool:
+        pool.wait_until_full(60)
+        spawned = [psutil.Process(p.pid) for p in pool._processes]
+        assert len(spawned) == 1 and len(spawned[0].children()) == 2
+        values = [int(v) for v in pool.take(96).values]
+        assert len(set(values)) == 96
+        forked = spawned[0].children()
+    psutil.wait_procs([*spawned, *forked], timeout=10)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in [*spawned, *forked])
