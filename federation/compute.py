@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from errors import ConfigurationError
 from federation.config import ConfigError
 
 BACKENDS = ("local", "ray")
@@ -46,3 +47,17 @@ class ComputeSettings:
     @property
     def on_ray(self) -> bool:
         return self.backend == "ray"
+
+
+def join_ray(address: str | None, workers: int) -> Any:
+    """The `ray` module joined to the party's cluster (`address`; None: the environment's, or a new local one),
+    refusing `workers` one-CPU actors the cluster could never place (they would wait for ever)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
+                 configure_logging=False)
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if cpus < workers:
+        raise ConfigurationError(f"[compute] workers = {workers} but the Ray cluster has {cpus:g} CPUs")
+    return ray

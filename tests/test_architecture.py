@@ -37,9 +37,9 @@ ALLOWED: dict[str, set[str]] = {
 }
 PROJECT = set(ALLOWED) | {"tests"}
 # What the transport-free packages may take from federation: the channel interface, protobuf messages (not
-# their gRPC stubs), node config and schema messages.
-FEDERATION_FOR_TRANSPORT_FREE = ("federation.channel", "federation.config", "federation.schema_message",
-                                 "federation.proto")
+# their gRPC stubs), node config (with the [compute] table and joining the party's Ray cluster) and schema messages.
+FEDERATION_FOR_TRANSPORT_FREE = ("federation.channel", "federation.config", "federation.compute",
+                                 "federation.schema_message", "federation.proto")
 
 
 @cache

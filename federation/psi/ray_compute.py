@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from errors import ConfigurationError
+from federation.compute import join_ray
 from federation.psi.blinding import BlindingKey
 from federation.psi.errors import PsiError
 from federation.psi.hashing import hash_packed
@@ -40,16 +40,7 @@ class RayPsiCompute:
     def __init__(self, workers: int, address: str | None = None) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
-        import ray
-
-        self._ray = ray
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
-                     configure_logging=False)
-        cpus = ray.cluster_resources().get("CPU", 0)
-        if cpus < workers:
-            # Actors that cannot be placed would wait for ever: say so now.
-            raise ConfigurationError(f"[compute] workers = {workers} but the Ray cluster has {cpus:g} CPUs")
+        self._ray = ray = join_ray(address, workers)
         actor = ray.remote(num_cpus=1)(PsiWorker)
         self._actors: list[Any] = [actor.remote() for _ in range(workers)]
         self._turn = itertools.count()  # next() is atomic under the GIL: safe from the platform's run threads

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from federation.compute import join_ray
 from models.secureboost import cell_plan
 from models.secureboost import histogram as hist
 from models.secureboost.errors import InvalidParameterError
@@ -56,12 +57,7 @@ class RayColumnHistograms:
     def __init__(self, workers: int, address: str | None = None) -> None:
         if workers < 1:
             raise InvalidParameterError(f"workers must be at least 1, got {workers}")
-        import ray
-
-        self._ray = ray
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, logging_level="WARNING",
-                     log_to_driver=False, configure_logging=False)
+        self._ray = join_ray(address, workers)
         self.workers = workers
         self._actors: list[Any] = []
         self._owner: np.ndarray = np.empty(0, dtype=np.int64)

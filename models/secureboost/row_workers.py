@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from errors import ConfigurationError
+from federation.compute import join_ray
 from models.he import InlineObfuscators
 from models.he.scheme import SecretKey
 from models.secureboost.cipher import GradientEncryptor
@@ -48,16 +48,7 @@ class RayGradientEncryptor(GradientEncryptor):
     def __init__(self, secret: SecretKey, workers: int, address: str | None = None) -> None:
         if workers < 1:
             raise InvalidParameterError(f"workers must be at least 1, got {workers}")
-        import ray
-
-        self._ray = ray
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
-                     configure_logging=False)
-        cpus = ray.cluster_resources().get("CPU", 0)
-        if cpus < workers:
-            # Actors that cannot be placed would wait for ever: say so now.
-            raise ConfigurationError(f"[compute] workers = {workers} but the Ray cluster has {cpus:g} CPUs")
+        self._ray = ray = join_ray(address, workers)
         self._local = HeEncryptor(secret, InlineObfuscators(secret.obfuscator_source()))
         self.scheme = self._local.scheme
         self.capacity_bits = self._local.capacity_bits
