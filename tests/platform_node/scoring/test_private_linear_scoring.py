@@ -41,7 +41,7 @@ from source_node.scoring_settings import ScoringSettings
 from tables import LoadedTable, load_table
 from tables.features import FeatureIndex, feature_matrix
 from tests.consent.governance_world import T0
-from tests.platform_node.scoring.test_private_scoring import _derivatives
+from tests.platform_node.scoring.test_private_scoring import Recording, _derivatives
 from tests.source_node.governed_job import (
     NOT_SHARED,
     PLATFORM,
@@ -55,32 +55,6 @@ from tests.source_node.governed_job import (
 BANK = "bank/icbc-sz"
 MODEL = "lr-job-1"
 PURPOSE = "PRE_LOAN_REVIEW"
-
-
-class Recording(scoring_pb2_grpc.PartyScoringServicer):
-    """The source's own servicer, with every request it receives kept as its wire bytes and metadata."""
-
-    def __init__(self, inner: PartyScoringServicer) -> None:
-        self.inner = inner
-        self.received: list[tuple[str, bytes, tuple]] = []
-        self._lock = threading.Lock()
-
-    def _keep(self, method: str, request, context) -> None:
-        with self._lock:
-            self.received.append((method, request.SerializeToString(), tuple(context.invocation_metadata())))
-
-    def LinearScores(self, request, context):  # noqa: N802
-        self._keep("LinearScores", request, context)
-        return self.inner.LinearScores(request, context)
-
-    def Decisions(self, request, context):  # noqa: N802
-        self._keep("Decisions", request, context)
-        yield from self.inner.Decisions(request, context)
-
-    def clear(self) -> list[tuple[str, bytes, tuple]]:
-        with self._lock:
-            out, self.received = self.received, []
-        return out
 
 
 def _part(table: LoadedTable, party: str, names: list[str], weights: np.ndarray, *, guest: bool):

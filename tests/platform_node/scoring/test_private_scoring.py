@@ -73,6 +73,10 @@ class Recording(scoring_pb2_grpc.PartyScoringServicer):
         self._keep("LeafMasks", request, context)
         return self.inner.LeafMasks(request, context)
 
+    def LinearScores(self, request, context):  # noqa: N802
+        self._keep("LinearScores", request, context)
+        return self.inner.LinearScores(request, context)
+
     def Decisions(self, request, context):  # noqa: N802
         self._keep("Decisions", request, context)
         yield from self.inner.Decisions(request, context)
