@@ -121,7 +121,7 @@ class OUPublicKey:
 
 
 class OUSecretKey:
-    """The primes p, q: decryption modulo p^2 with a range check, CRT obfuscators."""
+    """The primes p, q: decryption modulo p^2 with a range check, the key owner's cheap encryption."""
 
     def __init__(self, public: OUPublicKey, p: int, q: int) -> None:
         self.public, self.p, self.q = public, mpz(p), mpz(q)
@@ -131,7 +131,14 @@ class OUSecretKey:
         gp = gmpy2.powmod(public.g, self.p - 1, self.p2)
         if gp == 1:
             raise InsecureParametersError("g^(p-1) = 1 mod p^2: g does not generate the plaintext subgroup")
-        self._gp_inv = gmpy2.invert((gp - 1) // self.p, self.p)
+        log_gp = (gp - 1) // self.p
+        self._gp_inv = gmpy2.invert(log_gp, self.p)
+        # g's component of order p is 1 + a p mod p^2 with a = -L(g^(p-1)) mod p (its other component, of
+        # order dividing p - 1, vanishes in g^(p-1)). With h = g^n that other component is a power of h, so
+        # the key owner may encrypt with the order-p component alone (encrypt_raw; he.md section 6).
+        self._pq = self.p * self.q
+        self._owner_factor = (None if gmpy2.powmod(public.g, public.n, public.n) != public.h
+                              else -log_gp * gmpy2.invert(self.q, self.p) % self.p)
 
     def __repr__(self) -> str:
         return f"OUSecretKey(public={self.public!r})"
@@ -149,6 +156,26 @@ class OUSecretKey:
             if not -limit < value < limit:
                 raise PlaintextRangeError("an OU decryption fell outside the plaintext range: refused")
             out.append(value)
+        return out
+
+    def encrypt_raw(self, plaintexts: list[int], obfuscators: ObfuscatorBatch) -> list[mpz]:
+        """The key owner's encryption: u^m r mod n with u the order-p component of g, which is g^m r with
+        the obfuscator r shifted by a power of h (he.md section 6). One product modulo p instead of a table
+        power of g; keys whose h is not g^n (made before this) take the public key's way."""
+        if self._owner_factor is None:
+            return self.public.encrypt_raw(plaintexts, obfuscators)
+        if len(obfuscators) != len(plaintexts):
+            raise ValueError("one obfuscator per plaintext")
+        limit = 1 << (self.public.plaintext_bits - 1)
+        if any(not -limit < m < limit for m in plaintexts):
+            raise PlaintextRangeError(f"plaintext exceeds {self.public.plaintext_bits - 1} bits")
+        OU_ENCRYPTIONS.inc(len(plaintexts))
+        p, pq, n, factor = self.p, self._pq, self.public.n, self._owner_factor
+        out = []
+        for m, r in zip(plaintexts, obfuscators.values, strict=True):
+            # c = r + pq s is r modulo q and r (1 + a m p) modulo p^2 exactly when q s = a m r (mod p).
+            c = r + pq * (factor * m % p * (r % p) % p)
+            out.append(c - n if c >= n else c)
         return out
 
     def obfuscator_source(self, *, window_bits: int | None = None, rng: RandomBits | None = None
@@ -186,7 +213,7 @@ class OUKeypair:
     @classmethod
     def generate(cls, params: OUParams, rng: RandomBits | None = None) -> OUKeypair:
         """Primes p != q of key_bits // 3 bits, g with g^(p-1) of order p mod p^2 and Jacobi symbol +1
-        (so ciphertexts' public Jacobi symbols say nothing about plaintexts), h = g'^n mod n."""
+        (so ciphertexts' public Jacobi symbols say nothing about plaintexts), h = g^n mod n."""
         rng = rng or secrets.SystemRandom()
         bits = params.prime_bits
         if 3 * bits != params.key_bits:  # the size a receiver reads back from the key: 3 x prime bits
@@ -203,9 +230,7 @@ class OUKeypair:
             g = mpz(rng.getrandbits(int(n).bit_length())) % n
             if g > 1 and gmpy2.jacobi(g, n) == 1 and gmpy2.powmod(g, p - 1, p2) != 1:
                 break
-        while True:
-            g_prime = mpz(rng.getrandbits(int(n).bit_length())) % n
-            if g_prime > 1 and gmpy2.gcd(g_prime, n) == 1:
-                break
-        public = OUPublicKey(n, g, gmpy2.powmod(g_prime, n, n), bits, params)
+        # h = g^n as in [OU98]: g's component outside the plaintext subgroup is then a power of h, which is
+        # what lets the key owner encrypt with the cheap order-p component (OUSecretKey.encrypt_raw).
+        public = OUPublicKey(n, g, gmpy2.powmod(g, n, n), bits, params)
         return cls(public, OUSecretKey(public, p, q))

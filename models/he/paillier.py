@@ -133,6 +133,10 @@ class PaillierSecretKey:
         """The same key as a phe object."""
         return phe.PaillierPrivateKey(self.public.to_phe(), int(self.p), int(self.q))
 
+    def encrypt_raw(self, plaintexts: list[int], obfuscators: ObfuscatorBatch) -> list[mpz]:
+        """The public key's encryption: with g = n + 1 it is already one product, the factors add nothing."""
+        return self.public.encrypt_raw(plaintexts, obfuscators)
+
     def decrypt_raw(self, ciphertexts: list[mpz], *, threads: int | None = None) -> list[int]:
         """Decrypt to signed integers in (-n/2, n/2), using every core for the two CRT exponentiations."""
         PAILLIER_DECRYPTIONS.inc(len(ciphertexts))

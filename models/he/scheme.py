@@ -37,12 +37,16 @@ class PublicKey(Protocol):
 
 
 class SecretKey(Protocol):
-    """Secret side of a scheme: decryption and the cheaper CRT obfuscators of the key holder."""
+    """Secret side of a scheme: decryption, and the key holder's cheaper obfuscators and encryption."""
 
     public: PublicKey
 
     def decrypt_raw(self, ciphertexts: list[mpz], *, threads: int | None = None) -> list[int]:
         """Decrypt to signed integers (centred), checking each is within plaintext_bits."""
+        ...
+
+    def encrypt_raw(self, plaintexts: list[int], obfuscators: ObfuscatorBatch) -> list[mpz]:
+        """Encrypt as the public key does (same distribution of ciphertexts), cheaper where the factors help."""
         ...
 
     def obfuscator_source(self, *, window_bits: int | None = None, rng: RandomBits | None = None

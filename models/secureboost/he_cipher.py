@@ -80,7 +80,7 @@ class HeEncryptor(GradientEncryptor):
 
     def encrypt(self, pairs: Sequence[int]) -> bytes:
         values = list(pairs)
-        return _to_bytes(self._public.encrypt_raw(values, self._obfuscators.take(len(values))), self.value_bytes)
+        return _to_bytes(self._secret.encrypt_raw(values, self._obfuscators.take(len(values))), self.value_bytes)
 
     def decrypt(self, data: bytes, count: int) -> list[int]:
         ciphertexts = _from_bytes(data, count, self.value_bytes, self._public.modulus)

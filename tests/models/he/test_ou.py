@@ -7,6 +7,8 @@ import random
 import gmpy2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.he import (
     CipherVector,
@@ -17,6 +19,7 @@ from models.he import (
     OUKeypair,
     OUParams,
     OUPublicKey,
+    OUSecretKey,
     PackingLayout,
     PlaintextRangeError,
 )
@@ -98,3 +101,38 @@ def test_a_key_whose_g_has_jacobi_symbol_minus_one_is_refused(ou_keys: OUKeypair
         pass
     with pytest.raises(InsecureParametersError, match="Jacobi"):
         OUPublicKey(public.n, bad, public.h, public.prime_bits, public.params)
+
+
+@settings(max_examples=60, deadline=None)
+@given(plaintext=st.integers(min_value=-(2**200), max_value=2**200), seed=st.integers(0, 2**32))
+def test_the_key_owners_encryption_is_a_public_encryption_with_a_shifted_obfuscator(
+        ou_keys: OUKeypair, plaintext: int, seed: int) -> None:
+    # he.md section 6: with h = g^n, g = u g_H and g_H = h^s (s = n^-1 mod lcm(p-1, q-1)), so the owner's
+    # u^m r equals the public g^m (h^(-m s) r): an ordinary ciphertext whose obfuscator is r times a power of h.
+    secret, public = ou_keys.secret, ou_keys.public
+    n = public.n
+    assert gmpy2.powmod(public.g, n, n) == public.h
+    batch = InlineObfuscators(secret.obfuscator_source(window_bits=6), random.Random(seed)).take(1)
+    owner = secret.encrypt_raw([plaintext], batch)[0]
+    s = gmpy2.invert(n, gmpy2.lcm(secret.p - 1, secret.q - 1))
+    shifted = batch.values[0] * gmpy2.powmod(public.h, -plaintext * s % gmpy2.lcm(secret.p - 1, secret.q - 1), n)
+    assert owner == gmpy2.powmod(public.g, plaintext, n) * shifted % n
+    assert 0 < owner < n and gmpy2.jacobi(owner, n) == gmpy2.jacobi(batch.values[0], n)
+    assert secret.decrypt_raw([owner]) == [plaintext]
+
+
+def test_the_key_owners_encryption_refuses_plaintexts_beyond_the_range(ou_keys: OUKeypair) -> None:
+    batch = ou_keys.secret.obfuscator_source(window_bits=6).generator().generate(1)
+    with pytest.raises(PlaintextRangeError):
+        ou_keys.secret.encrypt_raw([-(1 << ou_keys.public.plaintext_bits)], batch)
+
+
+def test_a_key_whose_h_is_not_g_to_the_n_is_encrypted_the_public_way(ou_keys: OUKeypair) -> None:
+    # Keys made before h = g^n: the owner's shortcut would not be an ordinary ciphertext, so it is not taken.
+    public, secret = ou_keys.public, ou_keys.secret
+    other_h = gmpy2.powmod(gmpy2.mpz(12345), public.n, public.n)
+    older = OUPublicKey(public.n, public.g, other_h, public.prime_bits, public.params)
+    older_secret = OUSecretKey(older, secret.p, secret.q)
+    batch = InlineObfuscators(older_secret.obfuscator_source(window_bits=6), random.Random(2)).take(3)
+    assert older_secret.encrypt_raw([5, -7, 0], batch) == older.encrypt_raw([5, -7, 0], batch)
+    assert older_secret.decrypt_raw(older_secret.encrypt_raw([5, -7, 0], batch)) == [5, -7, 0]
