@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 from consent.credit_code import InvalidCreditCode, validate_credit_code
 from platform_node.console.errors import ConsoleError
@@ -72,3 +73,14 @@ def tri_state(text: str | None, *, true: str, false: str) -> bool | None:
 def date_text(moment: datetime | None) -> str:
     """How a filter date is shown back in its field."""
     return "" if moment is None else moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d")
+
+
+def return_path(target: str | None, under: str) -> str | None:
+    """Where to go after signing in: a path of this server below `under`, never another host (an open
+    redirect) or a backslash some browsers read as a host; anything else is None."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(under) or "\\" in target:
+        return None
+    return target

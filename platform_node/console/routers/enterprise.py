@@ -28,7 +28,6 @@ import secrets
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -59,6 +58,7 @@ from consent.enterprise.request_auth import SCHEME, RequestCredentials, parse_au
 from platform_node.api.deps import services_of
 from platform_node.api.services import PlatformServices
 from platform_node.consent_requests import RequestStatus
+from platform_node.console import forms
 from platform_node.console.deps import CSRF_FIELD, Session, checked_form
 from platform_node.console.enterprise_sessions import EnterpriseConsoleSession
 from platform_node.console.errors import ConsoleError
@@ -138,13 +138,8 @@ def _credentials(form: FormData, credit_code: str) -> RequestCredentials:
         f"signature={_text(form, 'request_signature' if 'request_signature' in form else 'signature', 100)}")
 
 
-def _safe_next(target: str | None) -> str | None:
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/console/enterprise/") or "\\" in target:
-        return None
-    return target
+def _return_path(target: str | None) -> str | None:
+    return forms.return_path(target, "/console/enterprise/")
 
 
 def _login_page(request: Request, *, status: int = 200, error: str | None = None,
@@ -153,7 +148,7 @@ def _login_page(request: Request, *, status: int = 200, error: str | None = None
     challenge = secrets.token_urlsafe(32)
     services = services_of(request)
     response = page(request, "enterprise/login.html", status=status, challenge=challenge, error=error,
-                    error_values=error_values or {}, next=_safe_next(request.query_params.get("next")) or "",
+                    error_values=error_values or {}, next=_return_path(request.query_params.get("next")) or "",
                     login_path=ENTERPRISE_LOGIN_PATH, server_time=int(services.now().timestamp()), headers=headers,
                     credit_code=credit_code, rotated=notice)
     response.set_cookie(LOGIN_CHALLENGE_COOKIE, challenge, max_age=600, httponly=True, samesite="strict",
@@ -208,7 +203,7 @@ async def login(request: Request) -> Response:
     services.failed_auth.succeeded(address, None, now=moment, key_id=bucket)
     session_id, _ = await run_in_threadpool(services.enterprise_console_sessions.open, enterprise.account,
                                             enterprise.key_id, now=now)
-    target = _safe_next(form.get("next") if isinstance(form.get("next"), str) else None)
+    target = _return_path(form.get("next") if isinstance(form.get("next"), str) else None)
     response = _redirect(target or HOME["enterprise"])
     response.set_cookie(SESSION_COOKIE, session_id,
                         max_age=int(services.enterprise_console_sessions.ttl.total_seconds()), httponly=True,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import secrets
 from importlib import resources
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from platform_node.api.deps import services_of
+from platform_node.console import forms
 from platform_node.console.deps import CSRF_FIELD, Session, checked_form
 from platform_node.console.gate import ADDRESS_STATE, LOGIN_PATH, SESSION_COOKIE, session_cookie
 from platform_node.console.render import HOME, SECURITY_HEADERS, page, secured, session_of
@@ -35,21 +35,15 @@ _STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascr
 _SHARED = ("console.css",)
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only a console path of this server: never another host (an open redirect)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/console/") or "\\" in target:
-        return None
-    return target
+def _return_path(target: str | None) -> str | None:
+    return forms.return_path(target, "/console/")
 
 
 def _login_page(request: Request, *, status: int = 200, error: str | None = None, error_values: dict | None = None,
                 headers: dict[str, str] | None = None) -> Response:
     token = secrets.token_urlsafe(32)
     response = page(request, "login.html", status=status, login_csrf=token, error=error,
-                    error_values=error_values or {}, next=_safe_next(request.query_params.get("next")) or "",
+                    error_values=error_values or {}, next=_return_path(request.query_params.get("next")) or "",
                     headers=headers)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=1800, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path=LOGIN_PATH)
@@ -99,7 +93,7 @@ async def login(request: Request) -> Response:
     key_id = key_id_of(token)
     assert key_id is not None  # authenticate accepted the token, so it has a key id
     session_id, _ = await run_in_threadpool(services.console_sessions.open, institution, key_id, now=now)
-    target = _safe_next(form.get("next") if isinstance(form.get("next"), str) else None)
+    target = _return_path(form.get("next") if isinstance(form.get("next"), str) else None)
     response = RedirectResponse(target or HOME[institution.role.value], status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(services.console_sessions.ttl.total_seconds()),
                         httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/console")
