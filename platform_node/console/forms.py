@@ -75,10 +75,10 @@ def date_text(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d")
 
 
-def return_path(target: str | None, under: str) -> str | None:
+def return_path(target: object, under: str) -> str | None:
     """Where to go after signing in: a path of this server below `under`, never another host (an open
-    redirect) or a backslash some browsers read as a host; anything else is None."""
-    if not target:
+    redirect) or a backslash some browsers read as a host; anything else (a file field too) is None."""
+    if not isinstance(target, str) or not target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith(under) or "\\" in target:

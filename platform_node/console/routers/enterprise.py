@@ -138,17 +138,13 @@ def _credentials(form: FormData, credit_code: str) -> RequestCredentials:
         f"signature={_text(form, 'request_signature' if 'request_signature' in form else 'signature', 100)}")
 
 
-def _return_path(target: str | None) -> str | None:
-    return forms.return_path(target, "/console/enterprise/")
-
-
 def _login_page(request: Request, *, status: int = 200, error: str | None = None,
                 error_values: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
                 credit_code: str = "", notice: bool = False) -> Response:
     challenge = secrets.token_urlsafe(32)
     services = services_of(request)
     response = page(request, "enterprise/login.html", status=status, challenge=challenge, error=error,
-                    error_values=error_values or {}, next=_return_path(request.query_params.get("next")) or "",
+                    error_values=error_values or {}, next=forms.return_path(request.query_params.get("next"), "/console/enterprise/") or "",
                     login_path=ENTERPRISE_LOGIN_PATH, server_time=int(services.now().timestamp()), headers=headers,
                     credit_code=credit_code, rotated=notice)
     response.set_cookie(LOGIN_CHALLENGE_COOKIE, challenge, max_age=600, httponly=True, samesite="strict",
@@ -203,7 +199,7 @@ async def login(request: Request) -> Response:
     services.failed_auth.succeeded(address, None, now=moment, key_id=bucket)
     session_id, _ = await run_in_threadpool(services.enterprise_console_sessions.open, enterprise.account,
                                             enterprise.key_id, now=now)
-    target = _return_path(form.get("next") if isinstance(form.get("next"), str) else None)
+    target = forms.return_path(form.get("next"), "/console/enterprise/")
     response = _redirect(target or HOME["enterprise"])
     response.set_cookie(SESSION_COOKIE, session_id,
                         max_age=int(services.enterprise_console_sessions.ttl.total_seconds()), httponly=True,

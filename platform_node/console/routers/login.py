@@ -35,15 +35,11 @@ _STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascr
 _SHARED = ("console.css",)
 
 
-def _return_path(target: str | None) -> str | None:
-    return forms.return_path(target, "/console/")
-
-
 def _login_page(request: Request, *, status: int = 200, error: str | None = None, error_values: dict | None = None,
                 headers: dict[str, str] | None = None) -> Response:
     token = secrets.token_urlsafe(32)
     response = page(request, "login.html", status=status, login_csrf=token, error=error,
-                    error_values=error_values or {}, next=_return_path(request.query_params.get("next")) or "",
+                    error_values=error_values or {}, next=forms.return_path(request.query_params.get("next"), "/console/") or "",
                     headers=headers)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=1800, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path=LOGIN_PATH)
@@ -93,7 +89,7 @@ async def login(request: Request) -> Response:
     key_id = key_id_of(token)
     assert key_id is not None  # authenticate accepted the token, so it has a key id
     session_id, _ = await run_in_threadpool(services.console_sessions.open, institution, key_id, now=now)
-    target = _return_path(form.get("next") if isinstance(form.get("next"), str) else None)
+    target = forms.return_path(form.get("next"), "/console/")
     response = RedirectResponse(target or HOME[institution.role.value], status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(services.console_sessions.ttl.total_seconds()),
                         httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/console")
